@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// Source rules that the type checker does not enforce, checked in CI:
+// 1. src/core imports nothing from `cloudflare:*` or `node:*` (it must run on Deno, Bun, Node).
+// 2. Every top-level export in src/ carries a JSDoc comment.
+// 3. No `any` in src/ (the public API is typed; use `unknown` and narrow).
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+
+function filesUnder(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return filesUnder(path);
+    return path.endsWith(".ts") && !path.endsWith(".d.ts") ? [path] : [];
+  });
+}
+
+/** Source text with comments and string contents blanked out, line structure kept. */
+function codeOnly(text) {
+  return text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$|(["'`])(?:\\.|(?!\1)[^\\\n])*\1/gm, (match) =>
+    match.replace(/[^\n]/g, " "),
+  );
+}
+
+const problems = [];
+const report = (file, line, message) => problems.push(`${relative(root, file)}:${line}: ${message}`);
+
+for (const file of filesUnder(join(root, "src"))) {
+  const text = readFileSync(file, "utf8");
+  const lines = text.split("\n");
+  const code = codeOnly(text).split("\n");
+  const inCore = relative(root, file).startsWith("src/core/");
+
+  lines.forEach((line, index) => {
+    if (inCore && /(from\s+|import\s*\(\s*|require\s*\(\s*)["'](cloudflare:|node:)/.test(line)) {
+      report(file, index + 1, "src/core must not import cloudflare:* or node:* modules");
+    }
+    if (/(^|[:<,|(&=]|\bas)\s*any\b(?!\w)/.test(code[index] ?? "")) {
+      report(file, index + 1, "`any` is not allowed in src/ (use unknown and narrow)");
+    }
+    const exported = /^export\s+(?:declare\s+)?(?:abstract\s+)?(const|let|function|async\s+function|class|type|interface|enum)\s+(\w+)/.exec(line);
+    if (exported !== null) {
+      let previous = index - 1;
+      while (previous >= 0 && /^\s*@/.test(lines[previous] ?? "")) previous -= 1;
+      if (!/\*\/\s*$/.test(lines[previous] ?? "")) report(file, index + 1, `export ${exported[2]} has no JSDoc comment`);
+    }
+  });
+}
+
+if (problems.length > 0) {
+  console.error(problems.join("\n"));
+  console.error(`\n${problems.length} problem(s) found by scripts/check-source.mjs`);
+  process.exit(1);
+}
+console.log("check-source: src/core is runtime-agnostic, every export is documented, no `any`.");

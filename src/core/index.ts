@@ -1,0 +1,14 @@
+/**
+ * x3m-system core: the runtime-agnostic building blocks (Message, Response, Router, Dispatcher,
+ * telemetry). Nothing here imports `cloudflare:*` or `node:*`; it runs unchanged on workerd,
+ * Deno, Bun and Node.
+ */
+export * from "./json.js";
+export * from "./ids.js";
+export * from "./response.js";
+export * from "./message.js";
+export * from "./logger.js";
+export * from "./telemetry.js";
+export * from "./router.js";
+export * from "./service-registry.js";
+export * from "./dispatcher.js";

@@ -1,0 +1,149 @@
+import type { Json } from "./json.js";
+
+/**
+ * The answer a service gives, carried in `message.response`: a tagged union on `status`.
+ *
+ * Named `ServiceResponse` (not `Response`) so it never shadows the web platform's `Response`.
+ */
+export type ServiceResponse =
+  | OkResponse
+  | CreatedResponse
+  | ValidationErrorResponse
+  | MissingIdResponse
+  | UnauthorizedResponse
+  | ForbiddenResponse
+  | ServiceUnavailableResponse
+  | ServiceTimeoutResponse
+  | ErrorResponse;
+
+/** The request was carried out; `payload` is the answer, `version` the aggregate version after it. */
+export type OkResponse = { status: "ok"; payload?: Json; version?: number };
+
+/** Something new exists under `id`; `version` is the new aggregate's version. */
+export type CreatedResponse = { status: "created"; id: string; version?: number };
+
+/** One problem with a request: where (`path`, dotted; empty for the whole request) and what. */
+export type ValidationIssue = { path: string; message: string };
+
+/** The request did not pass validation; nothing was done. */
+export type ValidationErrorResponse = { status: "validation_error"; errors: ValidationIssue[] };
+
+/** The request lacks the id field that names the aggregate to act on. */
+export type MissingIdResponse = { status: "missing_id"; field: string };
+
+/** The caller is not identified (no or bad credentials) and the service needs an identity. */
+export type UnauthorizedResponse = { status: "unauthorized"; reason?: string };
+
+/** The caller is identified (or anonymous) but may not call this service. */
+export type ForbiddenResponse = { status: "forbidden"; reason?: string };
+
+/** No one offers this service (private services look the same from outside). */
+export type ServiceUnavailableResponse = { status: "service_unavailable"; service: string };
+
+/** The service did not answer within `timeoutMs`; it may still finish its work. */
+export type ServiceTimeoutResponse = {
+  status: "service_timeout";
+  service: string;
+  messageId: string;
+  timeoutMs: number;
+};
+
+/**
+ * Reasons the library itself produces in an `error` response. Apps add their own domain reasons
+ * (any string); those map to HTTP 400 unless listed in {@link httpStatus}.
+ */
+export type LibraryErrorReason =
+  | "internal_error"
+  | "not_found"
+  | "wrong_expected_version"
+  | "invalid_json"
+  | "invalid_request"
+  | "invalid_header"
+  | "payload_too_large"
+  | "try_another_node"
+  | "no_nodes_available";
+
+/** The request failed for `reason`; `details` says more when there is something safe to say. */
+export type ErrorResponse = {
+  status: "error";
+  reason: LibraryErrorReason | (string & {});
+  details?: Json;
+};
+
+/** A response that refuses a call: what `authorize` may answer instead of `"ok"`. */
+export type DenialResponse = UnauthorizedResponse | ForbiddenResponse | ErrorResponse;
+
+/** Every `status` a response can have. */
+export type ResponseStatus = ServiceResponse["status"];
+
+/** Constructors for every response shape; they never set a key to `undefined`. */
+export const response = {
+  /** `{status: "ok"}`, with `payload` when one is given. */
+  ok(payload?: Json): OkResponse {
+    return payload === undefined ? { status: "ok" } : { status: "ok", payload };
+  },
+  /** `{status: "created", id}`, with `version` when one is given. */
+  created(id: string, version?: number): CreatedResponse {
+    return version === undefined ? { status: "created", id } : { status: "created", id, version };
+  },
+  /** `{status: "validation_error", errors}`. */
+  validationError(errors: ValidationIssue[]): ValidationErrorResponse {
+    return { status: "validation_error", errors };
+  },
+  /** `{status: "missing_id", field}`. */
+  missingId(field: string): MissingIdResponse {
+    return { status: "missing_id", field };
+  },
+  /** `{status: "unauthorized"}`, with a `reason` when one is given. */
+  unauthorized(reason?: string): UnauthorizedResponse {
+    return reason === undefined ? { status: "unauthorized" } : { status: "unauthorized", reason };
+  },
+  /** `{status: "forbidden"}`, with a `reason` when one is given. */
+  forbidden(reason?: string): ForbiddenResponse {
+    return reason === undefined ? { status: "forbidden" } : { status: "forbidden", reason };
+  },
+  /** `{status: "service_unavailable", service}`. */
+  serviceUnavailable(service: string): ServiceUnavailableResponse {
+    return { status: "service_unavailable", service };
+  },
+  /** `{status: "service_timeout", service, messageId, timeoutMs}`. */
+  serviceTimeout(service: string, messageId: string, timeoutMs: number): ServiceTimeoutResponse {
+    return { status: "service_timeout", service, messageId, timeoutMs };
+  },
+  /** `{status: "error", reason}`, with `details` when given. */
+  error(reason: ErrorResponse["reason"], details?: Json): ErrorResponse {
+    return details === undefined ? { status: "error", reason } : { status: "error", reason, details };
+  },
+} as const;
+
+const statusByErrorReason: Readonly<Record<string, number>> = {
+  not_found: 404,
+  wrong_expected_version: 409,
+  payload_too_large: 413,
+  internal_error: 500,
+  no_nodes_available: 503,
+};
+
+/** The HTTP status of a response (DESIGN §3): the gateway answers with it. */
+export function httpStatus(r: ServiceResponse): number {
+  switch (r.status) {
+    case "ok":
+      return 200;
+    case "created":
+      return 201;
+    case "validation_error":
+      return 422;
+    case "missing_id":
+      return 400;
+    case "unauthorized":
+      return 401;
+    case "forbidden":
+      return 403;
+    case "service_unavailable":
+      return 404;
+    case "service_timeout":
+      return 504;
+    case "error":
+      return statusByErrorReason[r.reason] ?? 400;
+  }
+}

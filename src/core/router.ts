@@ -1,0 +1,287 @@
+import type { StandardSchemaV1 } from "@standard-schema/spec";
+import type { DispatchOptions } from "./dispatcher.js";
+import type { Logger } from "./logger.js";
+import { halt, validateRequest, type Message } from "./message.js";
+import { response, type DenialResponse, type ServiceResponse } from "./response.js";
+import { finished, type Telemetry, type Visibility } from "./telemetry.js";
+
+/** "Nothing to send now": the handler replies later through `context.reply`, or never. */
+export type NoReply = { readonly noReply: true };
+
+/** Return this from a handler that will reply later (or not at all). */
+export const noReply: NoReply = Object.freeze({ noReply: true });
+
+/** What a handler returns: the message with its response, or {@link noReply}. */
+export type HandlerResult = Message | NoReply;
+
+/** What a service handler can reach besides its message. */
+export type ServiceContext<Env> = {
+  /** The Worker's bindings (Durable Object namespaces, secrets, vars…). */
+  env: Env;
+  /** The name of the node (Worker) running the handler. */
+  node: string;
+  /** A logger whose lines carry the message's ids and trace context. */
+  logger: Logger;
+  /** Dispatches another message from inside this Worker (private services included). */
+  dispatch: (message: Message, options?: DispatchOptions) => Promise<Message>;
+  /** Replies later, after the handler returned {@link noReply}; only the first reply counts. */
+  reply: (message: Message) => void;
+  /** Keeps work running after the reply has been sent (the platform's `waitUntil`). */
+  waitUntil: (promise: Promise<unknown>) => void;
+};
+
+/** A service handler: gets the message and what the Worker offers it. */
+export type ServiceHandler<Env, M extends Message = Message> = (
+  message: M,
+  context: ServiceContext<Env>,
+) => HandlerResult | Promise<HandlerResult>;
+
+/** A message whose request passed the service's schema: `request` is its parsed output. */
+export type ValidatedMessage<Request> = Message<Request> & { request: Request; valid: true };
+
+/**
+ * What `authorize` answers: `"ok"` lets the call through; `"forbidden"` and `"unauthorized"`
+ * refuse it with that status; a denial response (`{status: "error", reason}`, or forbidden or
+ * unauthorized with a reason) refuses it with exactly that response.
+ */
+export type AuthorizeResult = "ok" | "forbidden" | "unauthorized" | DenialResponse;
+
+/** What `authorize` can see besides the message. */
+export type AuthorizeContext<Env> = { env: Env; visibility: Visibility };
+
+/** Decides whether a message may reach its service. Runs before every call. */
+export type Authorize<Env> = (
+  message: Message,
+  context: AuthorizeContext<Env>,
+) => AuthorizeResult | Promise<AuthorizeResult>;
+
+/** Options of a {@link Router}. */
+export type RouterOptions<Env> = {
+  /**
+   * Runs before every call of every service of this router. Without it every call is refused
+   * with `forbidden`: nothing is callable that the app did not authorize.
+   */
+  authorize?: Authorize<Env>;
+};
+
+/** Options of one service. */
+export type ServiceOptions<S extends StandardSchemaV1> = {
+  /**
+   * A Standard Schema validator (zod, valibot, arktype…) for `rawRequest`. It runs after
+   * `authorize`; an invalid request is answered `validation_error` and the handler is not called.
+   */
+  schema: S;
+};
+
+/** What the router needs from its caller to run one service call. */
+export type InvocationContext<Env> = Omit<ServiceContext<Env>, "reply"> & {
+  telemetry: Telemetry;
+  /** The node the call comes from. */
+  originNode: string;
+};
+
+type Entry<Env> = {
+  visibility: Visibility;
+  handler: ServiceHandler<Env>;
+  schema: StandardSchemaV1 | undefined;
+};
+
+const denyByDefault = (): AuthorizeResult => "forbidden";
+
+/**
+ * What the registry and the dispatcher need from a router. A router written for bindings `E`
+ * serves any Worker whose bindings include `E` (a `Router<unknown>` serves every Worker).
+ */
+export interface ServiceRouter<Env> {
+  /** Declared service names: public, private, or all (private first). */
+  registeredServices(visibility?: Visibility | "all"): string[];
+  /** The visibility of a declared service, or undefined. */
+  visibilityOf(service: string): Visibility | undefined;
+  /** Asks only the authorize hook. */
+  authorized(message: Message, env: Env): Promise<boolean>;
+  /** Runs one service call and resolves with its reply. */
+  invoke(message: Message, context: InvocationContext<Env>): Promise<Message>;
+}
+
+/**
+ * Declares the services a Worker offers: public ones (visible to other Workers and to HTTP
+ * callers) and private ones (callable only from inside this Worker), each mapped to a handler.
+ *
+ * ```ts
+ * const router = new Router<Env>({ authorize: () => "ok" })
+ *   .service("greet", (message) => ok(message, `Hello, ${String(message.rawRequest?.name)}!`));
+ * ```
+ */
+export class Router<Env = unknown> implements ServiceRouter<Env> {
+  readonly #services = new Map<string, Entry<Env>>();
+  readonly #authorize: Authorize<Env>;
+
+  /** A router with no services yet. */
+  constructor(options: RouterOptions<Env> = {}) {
+    this.#authorize = options.authorize ?? denyByDefault;
+  }
+
+  /** Declares a public service. */
+  service(name: string, handler: ServiceHandler<Env>): this;
+  /** Declares a public service whose raw request is validated by `options.schema`. */
+  service<S extends StandardSchemaV1>(
+    name: string,
+    options: ServiceOptions<S>,
+    handler: ServiceHandler<Env, ValidatedMessage<StandardSchemaV1.InferOutput<S>>>,
+  ): this;
+  service<S extends StandardSchemaV1>(
+    name: string,
+    optionsOrHandler: ServiceOptions<S> | ServiceHandler<Env>,
+    handler?: ServiceHandler<Env, ValidatedMessage<StandardSchemaV1.InferOutput<S>>>,
+  ): this {
+    return this.#declare("public", name, optionsOrHandler, handler);
+  }
+
+  /** Declares a private service: never announced, never callable from outside this Worker. */
+  privateService(name: string, handler: ServiceHandler<Env>): this;
+  /** Declares a private service whose raw request is validated by `options.schema`. */
+  privateService<S extends StandardSchemaV1>(
+    name: string,
+    options: ServiceOptions<S>,
+    handler: ServiceHandler<Env, ValidatedMessage<StandardSchemaV1.InferOutput<S>>>,
+  ): this;
+  privateService<S extends StandardSchemaV1>(
+    name: string,
+    optionsOrHandler: ServiceOptions<S> | ServiceHandler<Env>,
+    handler?: ServiceHandler<Env, ValidatedMessage<StandardSchemaV1.InferOutput<S>>>,
+  ): this {
+    return this.#declare("private", name, optionsOrHandler, handler);
+  }
+
+  /**
+   * The names of the declared services, in declaration order: `"public"`, `"private"`, or
+   * `"all"` (private ones first, then public ones, as in the original library).
+   */
+  registeredServices(visibility: Visibility | "all" = "all"): string[] {
+    const named = (v: Visibility) =>
+      [...this.#services].filter(([, entry]) => entry.visibility === v).map(([name]) => name);
+    return visibility === "all" ? [...named("private"), ...named("public")] : named(visibility);
+  }
+
+  /** The visibility of a declared service, or undefined when this router does not offer it. */
+  visibilityOf(service: string): Visibility | undefined {
+    return this.#services.get(service)?.visibility;
+  }
+
+  /** Asks only the authorize hook: true exactly when it answers `"ok"` (a throw counts as no). */
+  async authorized(message: Message, env: Env): Promise<boolean> {
+    const entry = this.#services.get(message.serviceName);
+    if (entry === undefined) return false;
+    try {
+      return (await this.#authorize(message, { env, visibility: entry.visibility })) === "ok";
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Runs one service call: telemetry, authorize, request validation, the handler. Resolves with
+   * the first reply (request stripped; events stripped unless a verbose dry run). Rejects when
+   * authorize or the handler throws, or the handler returns something that is not a reply to
+   * this message. Never resolves when the handler returns {@link noReply} and never replies:
+   * the caller's timeout covers that.
+   */
+  async invoke(message: Message, context: InvocationContext<Env>): Promise<Message> {
+    const { telemetry } = context;
+    const service = message.serviceName;
+    const entry = this.#services.get(service);
+    if (entry === undefined) return halt(strip(message), response.serviceUnavailable(service));
+    telemetry.emit("service_request_received", {}, {
+      service,
+      visibility: entry.visibility,
+      originNode: context.originNode,
+    });
+
+    const denial = toDenial(await this.#authorize(message, { env: context.env, visibility: entry.visibility }));
+    if (denial !== null) return strip(halt(message, denial));
+
+    const validated = entry.schema === undefined ? message : await validateRequest(message, entry.schema);
+    if (validated.halted) return strip(validated);
+
+    const startMs = Date.now();
+    telemetry.emit("executing_service", { start: new Date(startMs).toISOString() }, { node: context.node, service });
+
+    return new Promise<Message>((resolve, reject) => {
+      let settled = false;
+      const settle = (result: unknown): void => {
+        if (settled) {
+          context.logger.warn("reply ignored: this message was already answered", { service });
+          return;
+        }
+        settled = true;
+        const problem = badReply(result, message);
+        if (problem !== null) {
+          reject(new Error(`service ${service}: ${problem}`));
+          return;
+        }
+        const reply = strip(result as Message);
+        telemetry.emit("execution_finished", finished(startMs), { message: reply });
+        resolve(reply);
+      };
+      const execution = Promise.resolve()
+        .then(() => entry.handler(validated, { ...context, reply: settle }))
+        .then(
+          (result) => {
+            if (result !== noReply) settle(result);
+          },
+          (error: unknown) => {
+            if (settled) {
+              context.logger.error("service handler threw after replying", { service, error });
+              return;
+            }
+            settled = true;
+            reject(error);
+          },
+        );
+      // The handler keeps running when the caller stops waiting (a timeout): keep it alive.
+      context.waitUntil(execution);
+    });
+  }
+
+  #declare<S extends StandardSchemaV1>(
+    visibility: Visibility,
+    name: string,
+    optionsOrHandler: ServiceOptions<S> | ServiceHandler<Env>,
+    handler: ServiceHandler<Env, ValidatedMessage<StandardSchemaV1.InferOutput<S>>> | undefined,
+  ): this {
+    if (name === "") throw new Error("a service needs a non-empty name");
+    if (this.#services.has(name)) throw new Error(`service ${name} is declared twice`);
+    if (typeof optionsOrHandler === "function") {
+      this.#services.set(name, { visibility, handler: optionsOrHandler, schema: undefined });
+    } else {
+      if (handler === undefined) throw new Error(`service ${name} needs a handler`);
+      // The schema guarantees that the handler only ever sees a request of its output type.
+      this.#services.set(name, { visibility, handler: handler as ServiceHandler<Env>, schema: optionsOrHandler.schema });
+    }
+    return this;
+  }
+}
+
+/** A reply leaves without its request, and without events unless the caller asked to see them. */
+function strip(message: Message): Message {
+  return { ...message, request: null, events: message.dryRun === "verbose" ? message.events : [] };
+}
+
+function toDenial(result: AuthorizeResult): ServiceResponse | null {
+  if (result === "ok") return null;
+  if (result === "forbidden") return response.forbidden();
+  if (result === "unauthorized") return response.unauthorized();
+  if (typeof result === "object" && result !== null) {
+    if (result.status === "forbidden" || result.status === "unauthorized" || result.status === "error") return result;
+  }
+  // Anything else (a JavaScript caller returning true, a typo…) refuses: deny by default.
+  return response.forbidden();
+}
+
+function badReply(result: unknown, message: Message): string | null {
+  if (typeof result !== "object" || result === null) return "handler returned neither a message nor noReply";
+  const reply = result as Partial<Message>;
+  if (reply.id !== message.id) return "handler replied with a different message (its id differs)";
+  if (reply.response === null || reply.response === undefined) return "handler replied without a response";
+  return null;
+}

@@ -1,0 +1,6 @@
+/**
+ * x3m-system on Cloudflare Workers: the HTTP gateway and what wires the core to a Worker.
+ */
+export * from "./gateway.js";
+export * from "./envelope.js";
+export * from "./request-headers.js";

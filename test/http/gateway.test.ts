@@ -1,0 +1,344 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import {
+  created,
+  error,
+  halt,
+  noReply,
+  ok,
+  prepareAggregateId,
+  response,
+  Router,
+  silentLogger,
+  tryAnotherNode,
+  type JsonObject,
+} from "../../src/core/index.js";
+import { createGateway, type Envelope, type GatewayOptions } from "../../src/worker/index.js";
+import { recordingLogger, sleep } from "../support/recorders.js";
+
+const demo = (path: string, init?: RequestInit) => exports.default.fetch(`http://demo${path}`, init);
+
+/** A gateway of our own, called as workerd calls a Worker: request, env, execution context. */
+function gateway(options: Partial<GatewayOptions<{ TOKEN: string }>> = {}) {
+  const app = createGateway<{ TOKEN: string }>({ services: [statuses], logger: silentLogger, ...options });
+  return async (path: string, init?: RequestInit) => {
+    const ctx = createExecutionContext();
+    const answer = await app.fetch(new Request(`http://gw${path}`, init), { TOKEN: "s3cret" }, ctx);
+    await waitOnExecutionContext(ctx);
+    return answer;
+  };
+}
+
+async function envelope(answer: globalThis.Response): Promise<Envelope> {
+  expect(answer.headers.get("Content-Type")).toMatch(/^application\/json/);
+  return (await answer.json()) as Envelope;
+}
+
+const post = (body?: string, headers: Record<string, string> = {}): RequestInit => ({ method: "POST", body, headers });
+
+/** One service per response shape, to check the status table of DESIGN §3. */
+const statuses = new Router<{ TOKEN: string }>({
+  authorize: (m) => {
+    if (m.serviceName === "needs_identity") return m.assigns["identity"] === undefined ? "unauthorized" : "ok";
+    return m.serviceName === "forbidden" ? "forbidden" : "ok";
+  },
+})
+  .service("ok", (m) => ok(m, { dryRun: m.dryRun, rawRequest: m.rawRequest }))
+  .service("created", (m) => created(m, "new-1"))
+  .service("validation_error", (m) => halt(m, response.validationError([{ path: "name", message: "required" }])))
+  .service("missing_id", (m) => prepareAggregateId(m, "id"))
+  .service("needs_identity", (m) => ok(m, m.assigns["identity"] ?? null))
+  .service("forbidden", (m) => ok(m))
+  .service("timeout", () => noReply)
+  .service("not_found", (m) => error(m, "not_found"))
+  .service("wrong_expected_version", (m) => error(m, "wrong_expected_version", { actual: 3 }))
+  .service("domain_error", (m) => error(m, "insufficient_funds"))
+  .service("throws", () => {
+    throw new Error("stack secret");
+  })
+  .service("no_nodes", (m) => tryAnotherNode(m, "quorum_not_met"))
+  .service("events", (m) => ok({ ...m, events: [{ type: "Greeted", data: { n: 1 } }] }))
+  .privateService("hidden", (m) => ok(m));
+
+describe("the demo greeter over HTTP (seed README)", () => {
+  it("POST /v1/services/greet answers 200 with the envelope and Hello, Ada!", async () => {
+    const answer = await demo("/v1/services/greet", post('{"name":"Ada"}'));
+    expect(answer.status).toBe(200);
+    const body = await envelope(answer);
+    expect(body).toEqual({
+      messageId: expect.any(String),
+      correlationId: body.messageId,
+      causationId: body.messageId,
+      service: "greet",
+      response: { status: "ok", payload: "Hello, Ada!" },
+    });
+    expect(answer.headers.get("X-Message-Id")).toBe(body.messageId);
+    expect(answer.headers.get("X-Correlation-Id")).toBe(body.correlationId);
+    expect(answer.headers.get("X-Causation-Id")).toBe(body.causationId);
+  });
+
+  it("its private format_greeting is invisible and uncallable from outside: 404 like an unknown service", async () => {
+    expect(await (await demo("/v1/services")).json()).toEqual({ services: ["greet"] });
+    const hidden = await demo("/v1/services/format_greeting", post('{"name":"Ada"}'));
+    const unknown = await demo("/v1/services/no_such_service", post('{"name":"Ada"}'));
+    expect(hidden.status).toBe(404);
+    expect(unknown.status).toBe(404);
+    expect((await envelope(hidden)).response).toEqual({ status: "service_unavailable", service: "format_greeting" });
+    expect((await envelope(unknown)).response).toEqual({ status: "service_unavailable", service: "no_such_service" });
+  });
+
+  it("a missing or empty name is a validation error (422), an empty body is {}", async () => {
+    for (const body of [undefined, "", "  \n", "{}", '{"name":"   "}', '{"name":42}']) {
+      const answer = await demo("/v1/services/greet", post(body));
+      expect(answer.status).toBe(422);
+      expect((await envelope(answer)).response).toMatchObject({ status: "validation_error", errors: [{ path: "name" }] });
+    }
+  });
+
+  it("GET /v1/health answers ok", async () => {
+    const answer = await demo("/v1/health");
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({ status: "ok" });
+  });
+});
+
+describe("the status table (DESIGN §3)", () => {
+  const call = gateway();
+  const table: [string, number, JsonObject][] = [
+    ["ok", 200, { status: "ok" }],
+    ["created", 201, { status: "created", id: "new-1" }],
+    ["validation_error", 422, { status: "validation_error" }],
+    ["missing_id", 400, { status: "missing_id", field: "id" }],
+    ["needs_identity", 401, { status: "unauthorized" }],
+    ["forbidden", 403, { status: "forbidden" }],
+    ["unknown_service", 404, { status: "service_unavailable", service: "unknown_service" }],
+    ["not_found", 404, { status: "error", reason: "not_found" }],
+    ["wrong_expected_version", 409, { status: "error", reason: "wrong_expected_version", details: { actual: 3 } }],
+    ["domain_error", 400, { status: "error", reason: "insufficient_funds" }],
+    ["no_nodes", 503, { status: "error", reason: "no_nodes_available" }],
+  ];
+  for (const [service, status, expected] of table) {
+    it(`${service} → ${status}`, async () => {
+      const answer = await call(`/v1/services/${service}`, post("{}"));
+      expect(answer.status).toBe(status);
+      expect((await envelope(answer)).response).toMatchObject(expected);
+    });
+  }
+
+  it("a service that does not answer in time → 504 service_timeout", async () => {
+    const answer = await gateway({ timeoutMs: 30 })("/v1/services/timeout", post("{}", { "X-Message-Id": "slow-1" }));
+    expect(answer.status).toBe(504);
+    expect((await envelope(answer)).response).toEqual({ status: "service_timeout", service: "timeout", messageId: "slow-1", timeoutMs: 30 });
+  });
+
+  it("a handler that throws → 500 internal_error, no details, the error logged", async () => {
+    const log = recordingLogger();
+    const answer = await gateway({ logger: log.logger })("/v1/services/throws", post("{}"));
+    expect(answer.status).toBe(500);
+    const text = await answer.text();
+    expect(JSON.parse(text).response).toStrictEqual({ status: "error", reason: "internal_error" });
+    expect(text).not.toContain("stack secret");
+    expect(log.lines.some((l) => l.level === "error" && String(l.fields["error"]).includes("stack secret"))).toBe(true);
+  });
+});
+
+describe("request headers", () => {
+  const call = gateway();
+
+  it("X-Message-Id, X-Correlation-Id and X-Causation-Id are used and echoed", async () => {
+    const answer = await call(
+      "/v1/services/ok",
+      post("{}", { "X-Message-Id": "m-1", "X-Correlation-Id": "c-1", "X-Causation-Id": "p-1" }),
+    );
+    const body = await envelope(answer);
+    expect(body).toMatchObject({ messageId: "m-1", correlationId: "c-1", causationId: "p-1" });
+    expect(answer.headers.get("X-Message-Id")).toBe("m-1");
+    expect(answer.headers.get("X-Correlation-Id")).toBe("c-1");
+  });
+
+  it("X-Correlation-Id alone sets causation too (it falls back to the correlation id)", async () => {
+    const body = await envelope(await call("/v1/services/ok", post("{}", { "X-Correlation-Id": "c-9" })));
+    expect(body.correlationId).toBe("c-9");
+    expect(body.causationId).toBe("c-9");
+    expect(body.messageId).not.toBe("c-9");
+  });
+
+  it("X-Dry-Run: true and verbose reach the service; verbose adds the events to the envelope", async () => {
+    const dry = await envelope(await call("/v1/services/ok", post("{}", { "X-Dry-Run": "true" })));
+    expect(dry.response).toMatchObject({ payload: { dryRun: true } });
+    expect(dry.events).toBeUndefined();
+    const verbose = await envelope(await call("/v1/services/events", post("{}", { "X-Dry-Run": "verbose" })));
+    expect(verbose.events).toEqual([{ type: "Greeted", data: { n: 1 } }]);
+    const plain = await envelope(await call("/v1/services/events", post("{}")));
+    expect(plain.events).toBeUndefined();
+  });
+
+  it("POST /v1/validate/:service is a dry run, verbose when asked", async () => {
+    expect((await envelope(await call("/v1/validate/ok", post("{}")))).response).toMatchObject({ payload: { dryRun: true } });
+    expect((await envelope(await call("/v1/validate/ok", post("{}", { "X-Dry-Run": "verbose" })))).response).toMatchObject({
+      payload: { dryRun: "verbose" },
+    });
+    expect((await call("/v1/validate/hidden", post("{}"))).status).toBe(404);
+  });
+
+  it("an invalid header value → 400 invalid_header naming the header, and nothing is called", async () => {
+    const bad: Record<string, string>[] = [
+      { "X-Message-Id": "has space" },
+      { "X-Message-Id": "x".repeat(129) },
+      { "X-Correlation-Id": "" },
+      { "X-Causation-Id": "tab\there" },
+      { "X-Dry-Run": "maybe" },
+      { "X-Dry-Run": "TRUE" },
+    ];
+    for (const headers of bad) {
+      const answer = await call("/v1/services/ok", post("{}", headers));
+      expect(answer.status).toBe(400);
+      const body = await envelope(answer);
+      expect(body.response).toMatchObject({ status: "error", reason: "invalid_header", details: { header: Object.keys(headers)[0] } });
+    }
+  });
+
+  it("a valid traceparent is carried as trace context; an invalid one is ignored", async () => {
+    const traces: unknown[] = [];
+    const router = new Router({ authorize: () => "ok" }).service("trace", (m) => {
+      traces.push(m.trace);
+      return ok(m);
+    });
+    const traced = gateway({ services: [router] });
+    const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    expect((await traced("/v1/services/trace", post("{}", { traceparent }))).status).toBe(200);
+    expect((await traced("/v1/services/trace", post("{}", { traceparent: "garbage" }))).status).toBe(200);
+    expect(traces).toEqual([{ traceparent }, {}]);
+  });
+});
+
+describe("identify", () => {
+  const call = gateway({
+    identify: (authorization, env) => (authorization === `Bearer ${env.TOKEN}` ? { user: "ada", role: "admin" } : null),
+  });
+
+  it("valid credentials become assigns.identity", async () => {
+    const answer = await call("/v1/services/needs_identity", post("{}", { Authorization: "Bearer s3cret" }));
+    expect(answer.status).toBe(200);
+    expect((await envelope(answer)).response).toEqual({ status: "ok", payload: { user: "ada", role: "admin" } });
+  });
+
+  it("invalid credentials → 401 before any service runs; no credentials → anonymous, authorize decides", async () => {
+    const invalid = await call("/v1/services/ok", post("{}", { Authorization: "Bearer wrong" }));
+    expect(invalid.status).toBe(401);
+    expect((await envelope(invalid)).response).toEqual({ status: "unauthorized", reason: "invalid credentials" });
+    expect((await call("/v1/services/ok", post("{}"))).status).toBe(200);
+    expect((await call("/v1/services/needs_identity", post("{}"))).status).toBe(401);
+  });
+
+  it("without an identify hook the Authorization header is ignored", async () => {
+    const answer = await gateway()("/v1/services/needs_identity", post("{}", { Authorization: "Bearer s3cret" }));
+    expect(answer.status).toBe(401);
+  });
+});
+
+describe("bad bodies", () => {
+  const call = gateway();
+
+  it("malformed JSON → 400 invalid_json", async () => {
+    for (const body of ["{", '{"a":}', "nope", "{'a':1}", '{"a":1}}']) {
+      const answer = await call("/v1/services/ok", post(body));
+      expect(answer.status).toBe(400);
+      expect((await envelope(answer)).response).toMatchObject({ status: "error", reason: "invalid_json" });
+    }
+  });
+
+  it("JSON that is not an object → 400 invalid_request", async () => {
+    for (const body of ["[]", "[1,2]", "null", "42", '"text"', "true"]) {
+      const answer = await call("/v1/services/ok", post(body));
+      expect(answer.status).toBe(400);
+      expect((await envelope(answer)).response).toMatchObject({ status: "error", reason: "invalid_request" });
+    }
+  });
+
+  it("a body over 1 MiB → 413 payload_too_large, with or without Content-Length", async () => {
+    const big = JSON.stringify({ pad: "x".repeat(1024 * 1024) });
+    const sized = await call("/v1/services/ok", post(big));
+    expect(sized.status).toBe(413);
+    expect((await envelope(sized)).response).toEqual({ status: "error", reason: "payload_too_large", details: { maxBytes: 1048576 } });
+    const chunks = new ReadableStream<Uint8Array>({
+      start(controller) {
+        const chunk = new TextEncoder().encode("x".repeat(64 * 1024));
+        for (let i = 0; i < 20; i += 1) controller.enqueue(chunk);
+        controller.close();
+      },
+    });
+    const streamed = await call("/v1/services/ok", { method: "POST", body: chunks });
+    expect(streamed.status).toBe(413);
+    const fits = JSON.stringify({ pad: "x".repeat(1024 * 1024 - 20) });
+    expect((await call("/v1/services/ok", post(fits))).status).toBe(200);
+  });
+
+  it("the limit is configurable", async () => {
+    const small = gateway({ maxBodyBytes: 100 });
+    expect((await small("/v1/services/ok", post(JSON.stringify({ pad: "x".repeat(100) })))).status).toBe(413);
+    expect((await small("/v1/services/ok", post('{"a":1}'))).status).toBe(200);
+  });
+});
+
+describe("routes", () => {
+  const call = gateway();
+
+  it("GET /v1/services lists only public services", async () => {
+    const body = (await (await call("/v1/services")).json()) as { services: string[] };
+    expect(body.services).toContain("ok");
+    expect(body.services).not.toContain("hidden");
+  });
+
+  it("unknown routes and methods → 404 JSON", async () => {
+    for (const [path, method] of [
+      ["/", "GET"],
+      ["/v1/services/ok", "GET"],
+      ["/v1/services", "POST"],
+      ["/v2/services/ok", "POST"],
+    ] as const) {
+      const answer = await call(path, { method });
+      expect(answer.status).toBe(404);
+      expect(await answer.json()).toEqual({ response: { status: "error", reason: "not_found" } });
+    }
+  });
+
+  it("odd service names are just unknown services", async () => {
+    for (const name of ["%E0%A4%A", "%00", "a%2Fb", "..", "x".repeat(5000)]) {
+      const answer = await call(`/v1/services/${name}`, post("{}"));
+      expect(answer.status).toBe(404);
+    }
+  });
+});
+
+describe("no input makes the gateway answer 500", () => {
+  it("random bodies, headers and paths never produce a 500", async () => {
+    const call = gateway({ maxBodyBytes: 4096 });
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)] as T;
+    const randomText = (n: number, from = 0) =>
+      Array.from({ length: n }, () => String.fromCharCode(from + Math.floor(Math.random() * (0x7f - from)))).join("");
+    const bodies = () => pick([randomText(20), "{".repeat(500), "[".repeat(2000) + "]".repeat(2000), '{"a":' + randomText(5), "", randomText(5000)]);
+    const services = ["ok", "created", "missing_id", "hidden", "unknown", "domain_error"];
+    const statuses = new Set<number>();
+    for (let i = 0; i < 300; i += 1) {
+      const headers: Record<string, string> = {};
+      // Header values a client can send at all: printable ASCII.
+      if (Math.random() < 0.3) headers["X-Message-Id"] = randomText(10, 0x20).trim();
+      if (Math.random() < 0.3) headers["X-Dry-Run"] = pick(["true", "verbose", "false", "1", ""]);
+      const answer = await call(`/v1/${pick(["services", "validate"])}/${pick(services)}`, post(bodies(), headers));
+      statuses.add(answer.status);
+      expect(answer.status).not.toBe(500);
+    }
+    expect(statuses.size).toBeGreaterThan(2);
+  });
+
+  it("a handler still running after its timeout does not disturb later requests", async () => {
+    const router = new Router({ authorize: () => "ok" }).service("slow", async (m) => {
+      await sleep(100);
+      return ok(m);
+    });
+    const call = gateway({ services: [router], timeoutMs: 10 });
+    expect((await call("/v1/services/slow", post("{}"))).status).toBe(504);
+  });
+});
