@@ -1,6 +1,15 @@
-// Types of the test runtime: the demo Worker's module and bindings (wrangler.toml).
+// Types of the test runtime: the test Worker's module and bindings (test/wrangler.toml, vitest.config.ts).
 declare namespace Cloudflare {
   interface GlobalProps {
-    mainModule: typeof import("../examples/worker.js");
+    mainModule: typeof import("./support/test-worker.js");
+  }
+  interface Env {
+    ACCOUNTS: DurableObjectNamespace;
+    LEDGER: DurableObjectNamespace;
+    FILTERED: DurableObjectNamespace;
+    STATEFUL: DurableObjectNamespace;
+    UNLOADING: DurableObjectNamespace;
+    API_TOKENS: string;
+    ADMIN_TOKEN: string;
   }
 }

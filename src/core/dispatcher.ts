@@ -5,6 +5,7 @@ import { response } from "./response.js";
 import type { ServiceRouter } from "./router.js";
 import { ServiceRegistry } from "./service-registry.js";
 import { finished, Telemetry } from "./telemetry.js";
+import { withTimeout } from "./timeout.js";
 
 /** Options of one dispatch. */
 export type DispatchOptions = {
@@ -169,18 +170,10 @@ export class Dispatcher<Env = unknown> {
       this.#logger.error("service failed", { service, messageId: message.id, node: provider.node, error });
       return halt(message, response.error("internal_error"));
     });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<Message>((resolve) => {
-      timer = setTimeout(() => {
-        this.#logger.warn("service timed out", { service, messageId: message.id, node: provider.node, timeoutMs });
-        resolve(halt(message, response.serviceTimeout(service, message.id, timeoutMs)));
-      }, timeoutMs);
+    // Whichever settles first wins; a reply that comes later is dropped and never reaches the caller.
+    return withTimeout(answered, timeoutMs, () => {
+      this.#logger.warn("service timed out", { service, messageId: message.id, node: provider.node, timeoutMs });
+      return halt(message, response.serviceTimeout(service, message.id, timeoutMs));
     });
-    try {
-      // Whichever settles first wins; a reply that comes later is dropped and never reaches the caller.
-      return await Promise.race([answered, timedOut]);
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
-    }
   }
 }

@@ -13,3 +13,35 @@ export type JsonObject = { [key: string]: Json };
 export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
+
+/**
+ * Why `value` is not JSON that survives a round trip unchanged (a function, `undefined`, NaN, a
+ * Date, a class instance, a cycle…), or null when it is. `path` names where the problem is.
+ */
+export function jsonProblem(value: unknown, path = "", seen: Set<object> = new Set()): string | null {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return null;
+    case "number":
+      return Number.isFinite(value) ? null : `${path || "value"} is not a finite number`;
+    case "object": {
+      if (value === null) return null;
+      if (seen.has(value)) return `${path || "value"} is circular`;
+      const prototype: unknown = Object.getPrototypeOf(value);
+      const isArray = Array.isArray(value);
+      if (!isArray && prototype !== Object.prototype && prototype !== null) {
+        return `${path || "value"} is not a plain object`;
+      }
+      seen.add(value);
+      for (const [key, item] of Object.entries(value)) {
+        const problem = jsonProblem(item, path === "" ? key : `${path}.${key}`, seen);
+        if (problem !== null) return problem;
+      }
+      seen.delete(value);
+      return null;
+    }
+    default:
+      return `${path || "value"} is ${typeof value}, which JSON cannot carry`;
+  }
+}

@@ -61,7 +61,11 @@ export type LibraryErrorReason =
   | "invalid_header"
   | "payload_too_large"
   | "try_another_node"
-  | "no_nodes_available";
+  | "no_nodes_available"
+  | "invalid_id"
+  | "invalid_event"
+  | "event_too_large"
+  | "unknown_command";
 
 /** The request failed for `reason`; `details` says more when there is something safe to say. */
 export type ErrorResponse = {
@@ -120,7 +124,10 @@ const statusByErrorReason: Readonly<Record<string, number>> = {
   not_found: 404,
   wrong_expected_version: 409,
   payload_too_large: 413,
+  event_too_large: 413,
   internal_error: 500,
+  invalid_event: 500,
+  unknown_command: 500,
   no_nodes_available: 503,
 };
 

@@ -1,7 +1,7 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { DispatchOptions } from "./dispatcher.js";
 import type { Logger } from "./logger.js";
-import { halt, validateRequest, type Message } from "./message.js";
+import { halt, validateRequest, type DomainEvent, type Message } from "./message.js";
 import { response, type DenialResponse, type ServiceResponse } from "./response.js";
 import { finished, type Telemetry, type Visibility } from "./telemetry.js";
 
@@ -36,8 +36,11 @@ export type ServiceHandler<Env, M extends Message = Message> = (
   context: ServiceContext<Env>,
 ) => HandlerResult | Promise<HandlerResult>;
 
-/** A message whose request passed the service's schema: `request` is its parsed output. */
-export type ValidatedMessage<Request> = Message<Request> & { request: Request; valid: true };
+/** A message whose request passed its schema: `request` is the schema's parsed output. */
+export type ValidatedMessage<Request, Event extends DomainEvent = DomainEvent> = Message<Request, Event> & {
+  request: Request;
+  valid: true;
+};
 
 /**
  * What `authorize` answers: `"ok"` lets the call through; `"forbidden"` and `"unauthorized"`

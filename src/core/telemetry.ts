@@ -40,6 +40,10 @@ export type TelemetryEventMap = {
   };
   executing_service: { measurements: Start; metadata: { node: string; service: string } };
   execution_finished: { measurements: Finished; metadata: { message: Message } };
+  /** An aggregate instance was loaded into memory (the original: its process was spawned). */
+  new_aggr_spawned: { measurements: Record<string, never>; metadata: { id: string } };
+  /** An aggregate is about to decide a command. */
+  handle_msg: { measurements: Record<string, never>; metadata: { aggregate: string; message: string } };
 };
 
 /** The name of a telemetry event. */

@@ -12,6 +12,7 @@ import { ServiceRegistry } from "../core/service-registry.js";
 import { Telemetry, type TelemetryHandler } from "../core/telemetry.js";
 import { envelopeOf } from "./envelope.js";
 import { parseRequestHeaders } from "./request-headers.js";
+import { mountStreamRoutes, type AdminOptions } from "./stream-routes.js";
 
 /**
  * Turns the `Authorization` header into the caller's identity (stored in `assigns.identity`).
@@ -37,6 +38,8 @@ export type GatewayOptions<Env> = {
   telemetry?: readonly TelemetryHandler[];
   /** Structured logger (default: JSON lines at info level). */
   logger?: Logger;
+  /** Admin routes over aggregate streams (`/v1/streams/...`); off unless a token is configured. */
+  admin?: AdminOptions<Env>;
 };
 
 /** Default largest request body: 1 MiB. */
@@ -74,8 +77,12 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
       const details = { header: headers.header, problem: headers.problem };
       return reply(c, halt(newMessage(service), response.error("invalid_header", details)));
     }
-    const { dryRun, ...ids } = headers.fields;
-    const message = newMessage(service, { ...ids, dryRun: validateOnly && dryRun === false ? true : dryRun });
+    const { dryRun, expectedVersion, ...ids } = headers.fields;
+    const message = newMessage(service, {
+      ...ids,
+      dryRun: validateOnly && dryRun === false ? true : dryRun,
+      aggregateMeta: expectedVersion === undefined ? {} : { expectedVersion },
+    });
 
     const body = parseBody(await c.req.text());
     if (!body.ok) return reply(c, halt(message, body.error));
@@ -103,6 +110,7 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   app.post("/v1/validate/:service", tooLarge, serviceCall(true));
   app.get("/v1/services", (c) => c.json({ services: dispatcherFor(c).publicServices() }));
   app.get("/v1/health", (c) => c.json({ status: "ok" }));
+  mountStreamRoutes(app, options.admin);
   app.notFound((c) => c.json({ response: response.error("not_found") }, 404));
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();

@@ -4,3 +4,5 @@
 export * from "./gateway.js";
 export * from "./envelope.js";
 export * from "./request-headers.js";
+export * from "./stream-routes.js";
+export * from "./same-secret.js";

@@ -7,6 +7,8 @@ export type HeaderFields = {
   causationId?: string;
   dryRun: DryRun;
   trace: TraceContext;
+  /** `X-Expected-Version`: the aggregate version the caller requires (-1: must not exist). */
+  expectedVersion?: number;
 };
 
 /** The headers read, or the first one whose value is not acceptable and why. */
@@ -24,7 +26,10 @@ const idHeaders = [
   ["X-Causation-Id", "causationId"],
 ] as const;
 
-/** Reads `X-Message-Id`, `X-Correlation-Id`, `X-Causation-Id`, `X-Dry-Run` and `traceparent`. */
+/**
+ * Reads `X-Message-Id`, `X-Correlation-Id`, `X-Causation-Id`, `X-Dry-Run`, `X-Expected-Version`
+ * and `traceparent`.
+ */
 export function parseRequestHeaders(headers: Headers): HeaderParse {
   const fields: HeaderFields = { dryRun: false, trace: {} };
   for (const [header, field] of idHeaders) {
@@ -40,6 +45,13 @@ export function parseRequestHeaders(headers: Headers): HeaderParse {
     if (dryRun === "true") fields.dryRun = true;
     else if (dryRun === "verbose") fields.dryRun = "verbose";
     else if (dryRun !== "false") return { ok: false, header: "X-Dry-Run", problem: 'must be "true", "verbose" or "false"' };
+  }
+  const expectedVersion = headers.get("X-Expected-Version");
+  if (expectedVersion !== null) {
+    if (!/^(-1|0|[1-9]\d{0,14})$/.test(expectedVersion)) {
+      return { ok: false, header: "X-Expected-Version", problem: "must be an integer >= -1" };
+    }
+    fields.expectedVersion = Number(expectedVersion);
   }
   // An unparsable traceparent is dropped, not refused, as the W3C Trace Context spec asks.
   const traceparent = headers.get("traceparent");

@@ -1,0 +1,127 @@
+import type { Aggregate } from "./aggregate.js";
+import {
+  streamIdProblem,
+  type AggregateClient,
+  type CommandMode,
+  type DeleteOptions,
+  type StreamPage,
+} from "./aggregate-protocol.js";
+import { error, halt, prepareAggregateId, type DomainEvent } from "./message.js";
+import { response, type ServiceResponse } from "./response.js";
+import type { ServiceHandler } from "./router.js";
+import { withTimeout } from "./timeout.js";
+
+/** Options of a message handler. */
+export type MessageHandlerOptions = {
+  /** The raw-request field that holds the aggregate id (default `"id"`). */
+  id?: string;
+  /** How long the Worker waits for the aggregate (default 5000 ms); then `service_timeout`. */
+  timeoutMs?: number;
+  /** `onMaybeNewAggregate` only: generate an id when the field is missing (default false). */
+  generateIdIfMissing?: boolean;
+};
+
+/** Read and delete access to the streams of one aggregate type (for admin routes). */
+export interface StreamAccess<Env> {
+  /** The stream name prefix of the aggregate. */
+  readonly stream: string;
+  /** One page of the events of aggregate `id`. */
+  readStream(env: Env, id: string, page: { from: number; limit: number }): Promise<StreamPage>;
+  /** Deletes aggregate `id`'s stream. */
+  deleteStream(env: Env, id: string, options: DeleteOptions): Promise<ServiceResponse>;
+}
+
+/** The default wait for an aggregate's answer. */
+export const DEFAULT_AGGREGATE_TIMEOUT_MS = 5000;
+
+/**
+ * Turns the commands of an aggregate into router services: each handler reads the aggregate id
+ * from the request, sends the command to that instance through `client`, and answers with its
+ * reply (`{ok, version}`, `{created, id, version}`, an error…).
+ *
+ * ```ts
+ * const accounts = aggregateHandlers(account, durableObjectAggregates((env: Env) => env.ACCOUNTS));
+ * router.service("deposit", accounts.onAggregate("deposit", { id: "account_id" }));
+ * ```
+ */
+export class AggregateHandlers<Env, State, Event extends DomainEvent, Commands extends string> implements StreamAccess<Env> {
+  /** The aggregate whose commands these handlers send. */
+  readonly aggregate: Aggregate<State, Event, Commands>;
+  /** How instances are reached. */
+  readonly client: AggregateClient<Env>;
+
+  /** Handlers for `aggregate`'s commands, sent through `client`. */
+  constructor(aggregate: Aggregate<State, Event, Commands>, client: AggregateClient<Env>) {
+    this.aggregate = aggregate;
+    this.client = client;
+  }
+
+  /**
+   * A command that creates an aggregate: the id comes from the request or is generated; an id that
+   * already has events answers `wrong_expected_version` with the actual version.
+   */
+  onNewAggregate(command: Commands, options: MessageHandlerOptions = {}): ServiceHandler<Env> {
+    return this.#handler("new", command, options);
+  }
+
+  /** A command for an existing aggregate: a missing id answers `missing_id`, an unknown one `not_found`. */
+  onAggregate(command: Commands, options: MessageHandlerOptions = {}): ServiceHandler<Env> {
+    return this.#handler("existing", command, options);
+  }
+
+  /** A command that creates the aggregate when it does not exist yet. */
+  onMaybeNewAggregate(command: Commands, options: MessageHandlerOptions = {}): ServiceHandler<Env> {
+    return this.#handler("maybe", command, options);
+  }
+
+  /** The stream name prefix of the aggregate. */
+  get stream(): string {
+    return this.aggregate.stream;
+  }
+
+  /** The stream name of aggregate `id`: `<stream>-<id>`. */
+  streamName(id: string): string {
+    return `${this.aggregate.stream}-${id}`;
+  }
+
+  /** One page of the events of aggregate `id`. */
+  readStream(env: Env, id: string, page: { from: number; limit: number }): Promise<StreamPage> {
+    return this.client.readStream(env, this.streamName(id), page);
+  }
+
+  /** Deletes aggregate `id`'s stream: soft (answers `not_found` from now on) or hard (storage removed). */
+  deleteStream(env: Env, id: string, options: DeleteOptions): Promise<ServiceResponse> {
+    return this.client.deleteStream(env, this.streamName(id), options);
+  }
+
+  #handler(mode: CommandMode, command: Commands, options: MessageHandlerOptions): ServiceHandler<Env> {
+    const idField = options.id ?? "id";
+    const timeoutMs = options.timeoutMs ?? DEFAULT_AGGREGATE_TIMEOUT_MS;
+    const generateIfMissing = mode === "new" || (mode === "maybe" && options.generateIdIfMissing === true);
+    return async (message, context) => {
+      const prepared = prepareAggregateId(message, idField, { generateIfMissing });
+      if (prepared.halted) return prepared;
+      const id = prepared.aggregateMeta.id ?? "";
+      const problem = streamIdProblem(id);
+      if (problem !== null) return error(prepared, "invalid_id", { field: idField, problem });
+      const sent = this.client.execute(context.env, { streamName: this.streamName(id), command, mode, message: prepared });
+      const answered = sent.catch((failure: unknown) => {
+        context.logger.error("aggregate unreachable", { stream: this.streamName(id), error: failure });
+        return halt(prepared, response.error("internal_error"));
+      });
+      // The aggregate keeps working after a timeout; a retry with the same message id is applied once.
+      context.waitUntil(answered);
+      return withTimeout(answered, timeoutMs, () =>
+        halt(prepared, response.serviceTimeout(message.serviceName, message.id, timeoutMs)),
+      );
+    };
+  }
+}
+
+/** Handlers for the commands of `aggregate`, reached through `client`. */
+export function aggregateHandlers<Env, State, Event extends DomainEvent, Commands extends string>(
+  aggregate: Aggregate<State, Event, Commands>,
+  client: AggregateClient<Env>,
+): AggregateHandlers<Env, State, Event, Commands> {
+  return new AggregateHandlers(aggregate, client);
+}

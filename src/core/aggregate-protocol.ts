@@ -1,0 +1,73 @@
+import { messageProblem, type Message } from "./message.js";
+import type { ServiceResponse } from "./response.js";
+import type { RecordedEvent, StreamStatus } from "./stream-store.js";
+
+/**
+ * How a command treats a missing aggregate: `new` requires that it does not exist yet, `existing`
+ * that it does (`not_found` otherwise), `maybe` creates it when missing.
+ */
+export type CommandMode = "new" | "existing" | "maybe";
+
+/** A command for one aggregate instance, as it travels from the Worker to the instance. */
+export type CommandRequest = {
+  /** The full stream name, `<stream>-<id>`. */
+  streamName: string;
+  command: string;
+  mode: CommandMode;
+  message: Message;
+};
+
+/** One page of a stream's events, for reading a stream (admin). */
+export type StreamPage = {
+  stream: string;
+  status: StreamStatus;
+  version: number;
+  events: RecordedEvent[];
+  /** Where the next page starts, or null when this page reaches the end. */
+  nextFrom: number | null;
+};
+
+/** Soft: the aggregate answers `not_found` and its events are kept. Hard: its storage is removed. */
+export type DeleteMode = "soft" | "hard";
+
+/** Options of a stream deletion. */
+export type DeleteOptions = { mode: DeleteMode; expectedVersion?: number };
+
+/**
+ * How a Worker reaches aggregate instances: the Durable Object adapter sends each request to the
+ * object named after the stream; an in-memory adapter calls the instance directly. Failures come
+ * back as responses, never as exceptions.
+ */
+export interface AggregateClient<Env> {
+  /** Runs a command on the instance of `request.streamName` and resolves with the reply. */
+  execute(env: Env, request: CommandRequest): Promise<Message>;
+  /** Reads one page of a stream's events. */
+  readStream(env: Env, streamName: string, page: { from: number; limit: number }): Promise<StreamPage>;
+  /** Deletes a stream, softly or for good. */
+  deleteStream(env: Env, streamName: string, options: DeleteOptions): Promise<ServiceResponse>;
+}
+
+/** Why a stream id cannot be used (too long, control characters), or null when it can. */
+export function streamIdProblem(id: string): string | null {
+  if (id.length === 0) return "must not be empty";
+  if (id.length > MAX_STREAM_ID_LENGTH) return `must be at most ${MAX_STREAM_ID_LENGTH} characters`;
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(id)) return "must not contain control characters";
+  return null;
+}
+
+/** The longest aggregate id accepted. */
+export const MAX_STREAM_ID_LENGTH = 200;
+
+const modes: readonly string[] = ["new", "existing", "maybe"];
+
+/** A {@link CommandRequest} read from JSON, or why it is not one. */
+export function parseCommandRequest(value: unknown): CommandRequest | string {
+  if (typeof value !== "object" || value === null) return "a command request must be an object";
+  const { streamName, command, mode, message } = value as { [key: string]: unknown };
+  if (typeof streamName !== "string" || streamName === "") return "streamName must be a non-empty string";
+  if (typeof command !== "string" || command === "") return "command must be a non-empty string";
+  if (typeof mode !== "string" || !modes.includes(mode)) return "mode must be new, existing or maybe";
+  const problem = messageProblem(message);
+  if (problem !== null) return `message: ${problem}`;
+  return { streamName, command, mode: mode as CommandMode, message: message as Message };
+}

@@ -1,0 +1,105 @@
+import type { Json } from "./json.js";
+import type { ServiceResponse } from "./response.js";
+import type {
+  AppendRequest,
+  AppendResult,
+  DeleteResult,
+  RecordedEvent,
+  SavedState,
+  Snapshot,
+  StreamState,
+  StreamStatus,
+  StreamStore,
+} from "./stream-store.js";
+
+/** A JSON deep copy: what goes in or out is never shared with the caller, as with real storage. */
+function copy<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/**
+ * A {@link StreamStore} in memory, with the same guarantees as the Durable Object one: appends are
+ * all-or-nothing and check the expected version. For tests, scripts, and runtimes without
+ * Durable Objects (Node, Deno, Bun); nothing survives the process.
+ */
+export class MemoryStreamStore implements StreamStore {
+  #status: StreamStatus = "missing";
+  #version = -1;
+  #events: RecordedEvent[] = [];
+  #snapshots: Snapshot[] = [];
+  #processed = new Map<string, string>();
+  #state: string | null = null;
+
+  async streamState(): Promise<StreamState> {
+    return { status: this.#status, version: this.#version };
+  }
+
+  async processed(messageId: string): Promise<ServiceResponse | null> {
+    const recorded = this.#processed.get(messageId);
+    return recorded === undefined ? null : (JSON.parse(recorded) as ServiceResponse);
+  }
+
+  async append(request: AppendRequest): Promise<AppendResult> {
+    if (this.#version !== request.expectedVersion) return { ok: false, actualVersion: this.#version };
+    // Everything is prepared before anything changes: a failure leaves the store as it was.
+    const recordedAt = new Date().toISOString();
+    const events = request.events.map((event, index) => ({
+      ...copy(event),
+      version: request.expectedVersion + 1 + index,
+      recordedAt,
+    }));
+    const state = request.state === undefined ? this.#state : JSON.stringify(request.state);
+    const response = JSON.stringify(request.response);
+    const snapshot = request.snapshot === undefined ? undefined : copy(request.snapshot);
+
+    this.#events.push(...events);
+    this.#version = request.newVersion;
+    if (this.#status === "missing") this.#status = "live";
+    this.#state = state;
+    this.#processed.set(request.messageId, response);
+    if (snapshot !== undefined) {
+      this.#snapshots = [...this.#snapshots.filter((s) => s.schema !== snapshot.schema), snapshot];
+    }
+    return { ok: true, version: request.newVersion };
+  }
+
+  async latestSnapshot(schema: number): Promise<Snapshot | null> {
+    const found = this.#snapshots.filter((s) => s.schema === schema).sort((a, b) => b.version - a.version)[0];
+    return found === undefined ? null : copy(found);
+  }
+
+  async readEvents(from: number, limit: number): Promise<RecordedEvent[]> {
+    return copy(this.#events.filter((event) => event.version >= from).slice(0, limit));
+  }
+
+  async savedState(): Promise<SavedState | null> {
+    return this.#state === null ? null : { version: this.#version, state: JSON.parse(this.#state) as Json };
+  }
+
+  async softDelete(expectedVersion: number | undefined): Promise<DeleteResult> {
+    const refused = this.#refusal(expectedVersion);
+    if (refused !== null) return refused;
+    this.#status = "deleted";
+    return { ok: true };
+  }
+
+  async hardDelete(expectedVersion: number | undefined): Promise<DeleteResult> {
+    const refused = this.#refusal(expectedVersion);
+    if (refused !== null) return refused;
+    this.#status = "missing";
+    this.#version = -1;
+    this.#events = [];
+    this.#snapshots = [];
+    this.#processed.clear();
+    this.#state = null;
+    return { ok: true };
+  }
+
+  #refusal(expectedVersion: number | undefined): DeleteResult | null {
+    if (this.#status === "missing") return { ok: false, reason: "not_found" };
+    if (expectedVersion !== undefined && expectedVersion !== this.#version) {
+      return { ok: false, reason: "wrong_expected_version", actualVersion: this.#version };
+    }
+    return null;
+  }
+}

@@ -1,0 +1,83 @@
+import type { Json, JsonObject } from "./json.js";
+import type { ServiceResponse } from "./response.js";
+
+/**
+ * The storage port of one aggregate instance (one stream). The Durable Object adapter keeps it in
+ * the object's SQLite storage; an in-memory adapter keeps it in arrays. Both must give the same
+ * guarantees: `append` is atomic (all of it or nothing) and checks the expected version.
+ */
+export interface StreamStore {
+  /** The stream's version (-1 when it has no events) and whether it exists or was soft-deleted. */
+  streamState(): Promise<StreamState>;
+  /** The response recorded for a message id that this stream already applied, or null. */
+  processed(messageId: string): Promise<ServiceResponse | null>;
+  /** Appends atomically, if the stream is still at `expectedVersion`; see {@link AppendRequest}. */
+  append(request: AppendRequest): Promise<AppendResult>;
+  /** The newest snapshot written with this schema number, or null. */
+  latestSnapshot(schema: number): Promise<Snapshot | null>;
+  /** Up to `limit` events with version ≥ `from`, in version order. */
+  readEvents(from: number, limit: number): Promise<RecordedEvent[]>;
+  /** The saved state of a state-based aggregate, or null. */
+  savedState(): Promise<SavedState | null>;
+  /** Marks the stream deleted (events kept) if it is at `expectedVersion` (when given). */
+  softDelete(expectedVersion: number | undefined): Promise<DeleteResult>;
+  /** Removes everything stored for the stream, if it is at `expectedVersion` (when given). */
+  hardDelete(expectedVersion: number | undefined): Promise<DeleteResult>;
+}
+
+/** Whether a stream exists: `missing` (nothing stored), `live`, or soft-`deleted`. */
+export type StreamStatus = "missing" | "live" | "deleted";
+
+/** A stream's status and version (-1 when it has no events). */
+export type StreamState = { status: StreamStatus; version: number };
+
+/** Metadata stored with every event: the ids of the message that produced it, and the app's own. */
+export type EventMetadata = JsonObject & {
+  messageId: string;
+  correlationId: string;
+  causationId: string;
+  service: string;
+};
+
+/** An event to store. */
+export type NewEvent = { type: string; data: Json; metadata: EventMetadata };
+
+/** A stored event with its version and time. */
+export type RecordedEvent = NewEvent & { version: number; recordedAt: string };
+
+/** A snapshot of state at `version`, for the state `schema` number it was written with. */
+export type Snapshot = { version: number; state: Json; schema: number };
+
+/** The saved state of a state-based aggregate. */
+export type SavedState = { version: number; state: Json };
+
+/**
+ * One command's writes, all in one transaction: its events, the state (state-based aggregates),
+ * a snapshot when one is due, and the message id with its response (idempotency).
+ */
+export type AppendRequest = {
+  /** The full stream name, `<stream>-<id>`. */
+  streamName: string;
+  /** The version the stream must be at (-1: must not exist). */
+  expectedVersion: number;
+  /** Events to store, versions `expectedVersion + 1` onwards (none for state-based aggregates). */
+  events: NewEvent[];
+  /** The stream's version after this command. */
+  newVersion: number;
+  /** The message that was applied and the response it got. */
+  messageId: string;
+  response: ServiceResponse;
+  /** A snapshot to write (older ones of the same schema may be dropped). */
+  snapshot?: Snapshot;
+  /** The new state of a state-based aggregate. */
+  state?: Json;
+};
+
+/** What an append did: stored, or refused because the stream is at another version. */
+export type AppendResult = { ok: true; version: number } | { ok: false; actualVersion: number };
+
+/** What a delete did. */
+export type DeleteResult =
+  | { ok: true }
+  | { ok: false; reason: "not_found" }
+  | { ok: false; reason: "wrong_expected_version"; actualVersion: number };

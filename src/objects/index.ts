@@ -1,0 +1,6 @@
+/**
+ * x3m-system's Durable Objects: the Cloudflare adapters of the core's storage ports.
+ */
+export * from "./aggregate-object.js";
+export * from "./durable-aggregate-client.js";
+export * from "./sqlite-stream-store.js";

@@ -1,0 +1,406 @@
+import { evictDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { ledgerHarness } from "../support/aggregate-harness.js";
+import { filtered, hookLog, ledger, stateful, unloading } from "../support/test-aggregates.js";
+import { sleep } from "../support/recorders.js";
+
+const ledgers = ledgerHarness(ledger, (e) => e.LEDGER);
+const uuidV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+async function openLedger(h = ledgers, owner = "ada") {
+  const id = h.freshId();
+  const reply = await h.send("open", { id, owner });
+  expect(reply.response).toMatchObject({ status: "created", id, version: 0 });
+  return id;
+}
+
+describe("creating aggregates (statements 60-63, 70-71, 81)", () => {
+  it("60/81: onNewAggregate answers {created, id, version 0} and stores event 0 in stream <stream>-<id> with the message id", async () => {
+    const id = ledgers.freshId();
+    const reply = await ledgers.send("open", { id, owner: "ada" }, { id: "msg-open-1", assigns: { tenant: "acme" } });
+    expect(reply.response).toEqual({ status: "created", id, version: 0 });
+    const page = await ledgers.handlers.readStream(env, id, { from: 0, limit: 10 });
+    expect(page.stream).toBe(`ledger-${id}`);
+    expect(page.events).toEqual([
+      {
+        version: 0,
+        type: "Opened",
+        data: { owner: "ada" },
+        metadata: {
+          tenant: "acme",
+          messageId: "msg-open-1",
+          correlationId: "msg-open-1",
+          causationId: "msg-open-1",
+          service: "open",
+        },
+        recordedAt: expect.any(String),
+      },
+    ]);
+  });
+
+  it("61: without an id, onNewAggregate generates a UUIDv7; onAggregate answers missing_id", async () => {
+    const reply = await ledgers.send("open", { owner: "ada" });
+    expect(reply.response).toMatchObject({ status: "created", version: 0 });
+    const id = reply.response?.status === "created" ? reply.response.id : "";
+    expect(id).toMatch(uuidV7);
+    expect(await ledgers.events(id)).toHaveLength(1);
+    expect((await ledgers.send("deposit", { amount: 1 })).response).toEqual({ status: "missing_id", field: "id" });
+  });
+
+  it("62/63: a new-aggregate command on an id that has events answers wrong_expected_version with the actual version", async () => {
+    const id = await openLedger();
+    await ledgers.send("deposit", { id, amount: 5 });
+    const again = await ledgers.send("open", { id, owner: "bob" });
+    expect(again.response).toEqual({ status: "error", reason: "wrong_expected_version", details: { expected: -1, actual: 1 } });
+    expect(await ledgers.events(id)).toHaveLength(2);
+    // It answers the same after a restart (the original's key_already_registered case).
+    await evictDurableObject(ledgers.stub(id));
+    expect((await ledgers.send("open", { id })).response).toMatchObject({ reason: "wrong_expected_version", details: { actual: 1 } });
+  });
+
+  it("70: a dry run of a new aggregate answers {ok, version -1} and leaves no storage behind", async () => {
+    const id = ledgers.freshId();
+    expect((await ledgers.send("open", { id }, { dryRun: true })).response).toEqual({ status: "ok", version: -1 });
+    const verbose = await ledgers.send("open", { id }, { dryRun: "verbose" });
+    expect(verbose.response).toEqual({ status: "ok", payload: [{ type: "Opened", data: { owner: "ada" } }], version: -1 });
+    expect(await ledgers.tables(id)).toEqual([]);
+  });
+
+  it("71: a new aggregate whose decision produces no events answers {ok, version -1}; nothing is stored", async () => {
+    const id = ledgers.freshId();
+    expect((await ledgers.send("open_nothing", { id })).response).toEqual({ status: "ok", version: -1 });
+    expect(await ledgers.tables(id)).toEqual([]);
+    expect((await ledgers.send("open", { id })).response).toMatchObject({ status: "created", version: 0 });
+  });
+});
+
+describe("commands on existing aggregates (statements 56, 64-66, 77, 82)", () => {
+  it("64: onAggregate on an unknown id answers not_found and creates no storage", async () => {
+    const id = ledgers.freshId();
+    expect((await ledgers.send("deposit", { id, amount: 1 })).response).toEqual({ status: "error", reason: "not_found" });
+    expect(await ledgers.tables(id)).toEqual([]);
+  });
+
+  it("65: after a restart the state is rebuilt from the stream and the command runs: {ok, version 1}, stored as event 1", async () => {
+    const id = await openLedger();
+    await evictDurableObject(ledgers.stub(id));
+    expect((await ledgers.send("deposit", { id, amount: 7 })).response).toEqual({ status: "ok", version: 1 });
+    expect((await ledgers.events(id)).map((e) => [e.version, e.type])).toEqual([
+      [0, "Opened"],
+      [1, "Deposited"],
+    ]);
+    expect((await ledgers.send("balance", { id })).response).toEqual({ status: "ok", payload: { owner: "ada", balance: 7 }, version: 1 });
+    expect((await ledgers.stats(id)).loads).toBe(1);
+  });
+
+  it("66: maybe-new creates when missing {created, 0}; no change {ok, 0} and no event; a change {ok, 1}", async () => {
+    const id = ledgers.freshId();
+    expect((await ledgers.send("ensure", { id, owner: "ada" })).response).toEqual({ status: "created", id, version: 0 });
+    expect((await ledgers.send("ensure", { id, owner: "ada" })).response).toEqual({ status: "ok", version: 0 });
+    expect((await ledgers.send("ensure", { id, owner: "bob" })).response).toEqual({ status: "ok", version: 1 });
+    expect((await ledgers.events(id)).map((e) => e.type)).toEqual(["Opened", "OwnerChanged"]);
+    // Without an id, maybe-new answers missing_id unless asked to generate one.
+    expect((await ledgers.send("ensure", {})).response).toEqual({ status: "missing_id", field: "id" });
+    expect((await ledgers.send("ensure_generating", {})).response).toMatchObject({ status: "created", version: 0 });
+  });
+
+  it("56/77: a command may produce several events; the version becomes the last event's number", async () => {
+    const id = await openLedger();
+    expect((await ledgers.send("deposit_twice", { id, amount: 3 })).response).toEqual({ status: "ok", version: 2 });
+    expect((await ledgers.events(id)).map((e) => e.version)).toEqual([0, 1, 2]);
+    expect((await ledgers.send("balance", { id })).response).toMatchObject({ payload: { balance: 6 }, version: 2 });
+  });
+
+  it("82: the decision sees the version the command runs at; X-Expected-Version is enforced", async () => {
+    const id = await openLedger();
+    expect((await ledgers.send("seen_version", { id })).response).toEqual({ status: "ok", payload: 0, version: 0 });
+    expect((await ledgers.send("deposit", { id, amount: 1 }, { expectedVersion: 0 })).response).toEqual({ status: "ok", version: 1 });
+    const stale = await ledgers.send("deposit", { id, amount: 1 }, { expectedVersion: 0 });
+    expect(stale.response).toEqual({ status: "error", reason: "wrong_expected_version", details: { expected: 0, actual: 1 } });
+    expect(await ledgers.events(id)).toHaveLength(2);
+    const fresh = ledgers.freshId();
+    expect((await ledgers.send("open", { id: fresh }, { expectedVersion: -1 })).response).toMatchObject({ status: "created" });
+  });
+
+  it("an aggregate answers a read (ok with payload and version) without storing anything", async () => {
+    const id = await openLedger();
+    expect((await ledgers.send("balance", { id })).response).toEqual({ status: "ok", payload: { owner: "ada", balance: 0 }, version: 0 });
+    expect(await ledgers.events(id)).toHaveLength(1);
+  });
+
+  it("a request that fails the command's schema answers validation_error and stores nothing", async () => {
+    const id = await openLedger();
+    const reply = await ledgers.send("deposit", { id, amount: "lots" });
+    expect(reply.response).toMatchObject({ status: "validation_error", errors: [{ path: "amount" }] });
+    expect(await ledgers.events(id)).toHaveLength(1);
+  });
+});
+
+describe("idempotency (statement 67)", () => {
+  it("the same message twice stores one event, and is answered as the first time", async () => {
+    const id = await openLedger();
+    const first = await ledgers.send("deposit", { id, amount: 5 }, { id: "dep-1" });
+    const second = await ledgers.send("deposit", { id, amount: 5 }, { id: "dep-1" });
+    expect(first.response).toEqual({ status: "ok", version: 1 });
+    expect(second.response).toEqual(first.response);
+    expect(await ledgers.events(id)).toHaveLength(2);
+  });
+
+  it("holds after the object restarted", async () => {
+    const id = await openLedger();
+    await ledgers.send("deposit", { id, amount: 5 }, { id: "dep-restart" });
+    await evictDurableObject(ledgers.stub(id));
+    expect((await ledgers.send("deposit", { id, amount: 5 }, { id: "dep-restart" })).response).toEqual({ status: "ok", version: 1 });
+    expect(await ledgers.events(id)).toHaveLength(2);
+  });
+
+  it("ten concurrent copies of one message store one event", async () => {
+    const id = await openLedger();
+    const replies = await Promise.all(Array.from({ length: 10 }, () => ledgers.send("deposit", { id, amount: 1 }, { id: "dep-10" })));
+    expect(replies.every((r) => r.response?.status === "ok")).toBe(true);
+    expect((await ledgers.events(id)).filter((e) => e.type === "Deposited")).toHaveLength(1);
+  });
+
+  it("a rejected withdrawal is remembered too: its retry gets the same error and stores nothing more", async () => {
+    const id = await openLedger();
+    const first = await ledgers.send("withdraw", { id, amount: 50 }, { id: "wd-1" });
+    expect(first.response).toEqual({ status: "error", reason: "insufficient_funds" });
+    expect((await ledgers.send("withdraw", { id, amount: 50 }, { id: "wd-1" })).response).toEqual(first.response);
+    expect((await ledgers.events(id)).map((e) => e.type)).toEqual(["Opened", "WithdrawalRejected"]);
+  });
+});
+
+describe("dry runs (statements 68-69)", () => {
+  it("68: a dry run answers {ok, version}, stores nothing, calls rollback and not commit", async () => {
+    const id = await openLedger();
+    const reply = await ledgers.send("deposit", { id, amount: 5 }, { id: `dry-${id}`, dryRun: true });
+    expect(reply.response).toEqual({ status: "ok", version: 0 });
+    expect(reply.events).toEqual([]);
+    expect(await ledgers.events(id)).toHaveLength(1);
+    expect(hookLog).toContain(`rollback dry-${id}`);
+    expect(hookLog).not.toContain(`commit dry-${id}`);
+    await ledgers.send("deposit", { id, amount: 5 }, { id: `real-${id}` });
+    expect(hookLog).toContain(`commit real-${id}`);
+    expect(hookLog).not.toContain(`rollback real-${id}`);
+  });
+
+  it("69: a verbose dry run answers {ok, payload: events, version} and stores nothing", async () => {
+    const id = await openLedger();
+    const reply = await ledgers.send("deposit_twice", { id, amount: 2 }, { dryRun: "verbose" });
+    const events = [
+      { type: "Deposited", data: { amount: 2 } },
+      { type: "Deposited", data: { amount: 2 } },
+    ];
+    expect(reply.response).toEqual({ status: "ok", payload: events, version: 0 });
+    expect(reply.events).toEqual(events);
+    expect(await ledgers.events(id)).toHaveLength(1);
+    expect((await ledgers.send("balance", { id })).response).toMatchObject({ payload: { balance: 0 } });
+  });
+
+  it("a dry run of a failing command answers its error", async () => {
+    const id = await openLedger();
+    expect((await ledgers.send("withdraw", { id, amount: 9 }, { dryRun: true })).response).toEqual({
+      status: "error",
+      reason: "insufficient_funds",
+    });
+    expect(await ledgers.events(id)).toHaveLength(1);
+  });
+});
+
+describe("failures store nothing (statement 72, DESIGN §5.1)", () => {
+  it("a decision that throws answers internal_error; nothing is stored and the aggregate keeps working", async () => {
+    const id = await openLedger();
+    expect((await ledgers.send("throws", { id })).response).toEqual({ status: "error", reason: "internal_error" });
+    expect((await ledgers.send("returns_other", { id })).response).toEqual({ status: "error", reason: "internal_error" });
+    expect(await ledgers.events(id)).toHaveLength(1);
+    expect((await ledgers.send("deposit", { id, amount: 1 })).response).toEqual({ status: "ok", version: 1 });
+  });
+
+  it("events that are not JSON answer invalid_event and store nothing", async () => {
+    const id = await openLedger();
+    for (const command of ["not_json", "undefined_data", "date_data"]) {
+      const reply = await ledgers.send(command, { id });
+      expect(reply.response).toMatchObject({ status: "error", reason: "invalid_event", details: { type: "Deposited" } });
+    }
+    expect(await ledgers.events(id)).toHaveLength(1);
+  });
+
+  it("an event larger than a storage row answers event_too_large and stores nothing", async () => {
+    const id = await openLedger();
+    const reply = await ledgers.send("huge", { id });
+    expect(reply.response).toMatchObject({ status: "error", reason: "event_too_large", details: { maxBytes: 2_000_000 } });
+    expect(await ledgers.events(id)).toHaveLength(1);
+    expect((await ledgers.send("deposit", { id, amount: 1 })).response).toEqual({ status: "ok", version: 1 });
+  });
+
+  it("ids that are too long or hold control characters answer invalid_id and reach no object", async () => {
+    for (const id of ["x".repeat(201), "bad\nid", "tab\tid", "nul\u0000id"]) {
+      expect((await ledgers.send("open", { id })).response).toMatchObject({ status: "error", reason: "invalid_id", details: { field: "id" } });
+    }
+    expect((await ledgers.send("open", { id: "" })).response).toEqual({ status: "missing_id", field: "id" });
+  });
+});
+
+describe("one command at a time (statement 74, DESIGN §5.2)", () => {
+  it("commands are serialised even while a decision awaits I/O", async () => {
+    const id = await openLedger();
+    // Each decision waits (a timer lets other requests into the object); had two run at once,
+    // both would have seen the same version and one append would have been refused.
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => ledgers.send("deposit", { id, amount: 1, delayMs: (i % 3) * 5 })));
+    expect(replies.map((r) => r.response?.status)).toEqual(Array(20).fill("ok"));
+    const versions = replies.map((r) => (r.response?.status === "ok" ? r.response.version : -1)).sort((a, b) => (a ?? 0) - (b ?? 0));
+    expect(versions).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect((await ledgers.events(id)).map((e) => e.version)).toEqual(Array.from({ length: 21 }, (_, i) => i));
+  });
+});
+
+describe("snapshots and cold starts", () => {
+  it("a cold start loads the newest snapshot and replays only the events after it", async () => {
+    const id = await openLedger();
+    for (let i = 0; i < 24; i += 1) await ledgers.send("deposit", { id, amount: 1 });
+    // 25 events (versions 0-24), a snapshot every 10 events: the newest is at version 19.
+    await evictDurableObject(ledgers.stub(id));
+    expect((await ledgers.send("balance", { id })).response).toEqual({ status: "ok", payload: { owner: "ada", balance: 24 }, version: 24 });
+    const stats = await ledgers.stats(id);
+    expect(stats).toMatchObject({ loads: 1, snapshotVersion: 19, replayedEvents: 5, version: 24 });
+  });
+
+  it("without a snapshot every event is replayed", async () => {
+    const h = ledgerHarness(filtered, (e) => e.FILTERED);
+    const id = await openLedger(h);
+    for (let i = 0; i < 12; i += 1) await h.send("deposit", { id, amount: 1 });
+    await evictDurableObject(h.stub(id));
+    await h.send("balance", { id });
+    expect(await h.stats(id)).toMatchObject({ snapshotVersion: null, replayedEvents: 13 });
+  });
+});
+
+describe("beforeAppend (statement 73)", () => {
+  it("can keep a rejection event out of the stream while the caller still gets insufficient_funds", async () => {
+    const h = ledgerHarness(filtered, (e) => e.FILTERED);
+    const id = await openLedger(h);
+    expect((await h.send("withdraw", { id, amount: 10 })).response).toEqual({ status: "error", reason: "insufficient_funds" });
+    expect((await h.events(id)).map((e) => e.type)).toEqual(["Opened"]);
+    // Without the hook (the ledger) the rejection is stored.
+    const plain = await openLedger();
+    await ledgers.send("withdraw", { id: plain, amount: 10 });
+    expect((await ledgers.events(plain)).map((e) => e.type)).toEqual(["Opened", "WithdrawalRejected"]);
+  });
+});
+
+describe("state-based aggregates (statement 80)", () => {
+  const h = ledgerHarness(stateful, (e) => e.STATEFUL);
+
+  it("saves the state with its version instead of events, and reloads it after a restart", async () => {
+    const id = await openLedger(h);
+    await h.send("deposit", { id, amount: 250 });
+    expect(await h.events(id)).toEqual([]);
+    await evictDurableObject(h.stub(id));
+    expect((await h.send("deposit", { id, amount: 100 })).response).toEqual({ status: "ok", version: 2 });
+    expect((await h.send("balance", { id })).response).toEqual({ status: "ok", payload: { owner: "ada", balance: 350 }, version: 2 });
+    expect((await h.stats(id)).replayedEvents).toBe(0);
+  });
+
+  it("a dry run leaves the saved state unchanged; idempotency holds", async () => {
+    const id = await openLedger(h);
+    await h.send("deposit", { id, amount: 10 }, { id: "st-1" });
+    await h.send("deposit", { id, amount: 10 }, { id: "st-1" });
+    await h.send("deposit", { id, amount: 99 }, { dryRun: true });
+    await evictDurableObject(h.stub(id));
+    expect((await h.send("balance", { id })).response).toMatchObject({ payload: { balance: 10 }, version: 1 });
+  });
+});
+
+describe("unload rules (statements 78-79)", () => {
+  const h = ledgerHarness(unloading, (e) => e.UNLOADING);
+
+  it("78: an event rule drops the in-memory state after its delay; the next command reloads it", async () => {
+    const id = await openLedger(h);
+    await h.send("deposit", { id, amount: 5 });
+    await h.send("withdraw", { id, amount: 1 });
+    expect(await h.stats(id)).toMatchObject({ loads: 1, loaded: true });
+    await sleep(40);
+    expect((await h.send("balance", { id })).response).toMatchObject({ payload: { balance: 4 } });
+    expect((await h.stats(id)).loads).toBe(2);
+  });
+
+  it("79: the state rule unloads now, later, or keeps the state; a throwing rule keeps it", async () => {
+    const leaver = await openLedger(h, "leaver");
+    expect(await h.stats(leaver)).toMatchObject({ loaded: false, loads: 1 });
+
+    const rich = await openLedger(h);
+    await h.send("deposit", { id: rich, amount: 1000 });
+    expect((await h.stats(rich)).loaded).toBe(true);
+    await sleep(40);
+    await h.send("balance", { id: rich });
+    expect((await h.stats(rich)).loads).toBe(2);
+
+    const odd = await openLedger(h);
+    await h.send("deposit", { id: odd, amount: 13 });
+    await sleep(40);
+    await h.send("balance", { id: odd });
+    expect(await h.stats(odd)).toMatchObject({ loaded: true, loads: 1 });
+  });
+});
+
+describe("deleting streams", () => {
+  it("soft: the aggregate answers not_found, its events are kept, its id cannot be opened again", async () => {
+    const id = await openLedger();
+    await ledgers.send("deposit", { id, amount: 5 });
+    const wrong = await ledgers.handlers.deleteStream(env, id, { mode: "soft", expectedVersion: 0 });
+    expect(wrong).toEqual({ status: "error", reason: "wrong_expected_version", details: { expected: 0, actual: 1 } });
+    expect(await ledgers.handlers.deleteStream(env, id, { mode: "soft", expectedVersion: 1 })).toEqual({ status: "ok" });
+    expect((await ledgers.send("deposit", { id, amount: 5 })).response).toEqual({ status: "error", reason: "not_found" });
+    expect((await ledgers.send("ensure", { id })).response).toEqual({ status: "error", reason: "not_found" });
+    expect((await ledgers.send("open", { id })).response).toMatchObject({ reason: "wrong_expected_version" });
+    const page = await ledgers.handlers.readStream(env, id, { from: 0, limit: 10 });
+    expect(page.status).toBe("deleted");
+    expect(page.events).toHaveLength(2);
+    await evictDurableObject(ledgers.stub(id));
+    expect((await ledgers.send("balance", { id })).response).toEqual({ status: "error", reason: "not_found" });
+  });
+
+  it("hard: the storage is removed and the id starts afresh", async () => {
+    const id = await openLedger();
+    await ledgers.send("deposit", { id, amount: 5 });
+    expect(await ledgers.handlers.deleteStream(env, id, { mode: "hard" })).toEqual({ status: "ok" });
+    expect(await ledgers.tables(id)).toEqual([]);
+    expect((await ledgers.send("balance", { id })).response).toEqual({ status: "error", reason: "not_found" });
+    expect((await ledgers.send("open", { id, owner: "bob" })).response).toEqual({ status: "created", id, version: 0 });
+    expect((await ledgers.send("balance", { id })).response).toMatchObject({ payload: { owner: "bob", balance: 0 } });
+  });
+
+  it("deleting a stream that does not exist answers not_found", async () => {
+    expect(await ledgers.handlers.deleteStream(env, ledgers.freshId(), { mode: "soft" })).toEqual({ status: "error", reason: "not_found" });
+    expect(await ledgers.handlers.deleteStream(env, ledgers.freshId(), { mode: "hard" })).toEqual({ status: "error", reason: "not_found" });
+  });
+});
+
+describe("the object's own protocol refuses bad requests", () => {
+  it("garbage, a foreign stream, or a stream the object does not hold get 400, never a crash", async () => {
+    const id = await openLedger();
+    const stub = ledgers.stub(id);
+    const post = (body: string) => stub.fetch("https://aggregate.x3m/command", { method: "POST", body });
+    expect((await post("not json")).status).toBe(400);
+    expect((await post("{}")).status).toBe(400);
+    const request = (streamName: string) =>
+      JSON.stringify({ streamName, command: "deposit", mode: "existing", message: { serviceName: "x" } });
+    expect((await post(request(`ledger-${id}`))).status).toBe(400);
+    const wellFormed = (streamName: string) =>
+      JSON.stringify({
+        streamName,
+        command: "balance",
+        mode: "existing",
+        message: {
+          serviceName: "balance", id: "m", correlationId: "m", causationId: "m", invokedAt: "2026-01-01T00:00:00.000Z",
+          trace: {}, dryRun: false, rawRequest: null, request: null, valid: true, assigns: {}, response: null,
+          events: [], aggregateMeta: {}, halted: false,
+        },
+      });
+    expect((await post(wellFormed("account-1"))).status).toBe(400);
+    expect((await post(wellFormed("ledger-someone-else"))).status).toBe(400);
+    expect((await post(wellFormed(`ledger-${id}`))).status).toBe(200);
+    expect((await stub.fetch("https://aggregate.x3m/nowhere")).status).toBe(404);
+  });
+});

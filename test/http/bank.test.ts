@@ -1,0 +1,199 @@
+import { evictDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { newId, type StreamPage } from "../../src/core/index.js";
+import { createGateway, type Envelope } from "../../src/worker/index.js";
+import { accounts, bank } from "../../examples/bank/services.js";
+
+const ADA = { Authorization: "Bearer dev-ada" };
+const BOB = { Authorization: "Bearer dev-bob" };
+const ROOT = { Authorization: "Bearer dev-root" };
+const ADMIN = { Authorization: "Bearer dev-admin" };
+
+async function call(service: string, body: object, headers: Record<string, string> = ADA) {
+  const answer = await exports.default.fetch(`http://demo/v1/services/${service}`, {
+    method: "POST",
+    body: JSON.stringify(body),
+    headers,
+  });
+  return { status: answer.status, body: (await answer.json()) as Envelope };
+}
+
+async function stream(id: string, query = "", headers: Record<string, string> = ADMIN) {
+  const answer = await exports.default.fetch(`http://demo/v1/streams/account/${id}${query}`, { headers });
+  return { status: answer.status, body: (await answer.json()) as StreamPage & { response?: unknown } };
+}
+
+async function openAccount(headers = ADA): Promise<string> {
+  const account_id = `acc-${newId()}`;
+  const opened = await call("open_account", { account_id }, headers);
+  expect(opened.status).toBe(201);
+  return account_id;
+}
+
+describe("the bank demo over HTTP", () => {
+  it("opens an account with a generated id (201), deposits, withdraws and reads it", async () => {
+    const opened = await call("open_account", {});
+    expect(opened.status).toBe(201);
+    expect(opened.body.response).toMatchObject({ status: "created", version: 0 });
+    const account_id = opened.body.response.status === "created" ? opened.body.response.id : "";
+
+    expect(await call("deposit", { account_id, amount: 100 })).toMatchObject({ status: 200, body: { response: { status: "ok", version: 1 } } });
+    expect(await call("withdraw", { account_id, amount: 30 })).toMatchObject({ status: 200, body: { response: { status: "ok", version: 2 } } });
+    const read = await call("get_account", { account_id });
+    expect(read.status).toBe(200);
+    expect(read.body.response).toEqual({
+      status: "ok",
+      payload: { id: account_id, owner: "ada", balance: 70, status: "open" },
+      version: 2,
+    });
+  });
+
+  it("a withdrawal beyond the balance stores a rejection event and answers 400 insufficient_funds", async () => {
+    const account_id = await openAccount();
+    await call("deposit", { account_id, amount: 10 });
+    const refused = await call("withdraw", { account_id, amount: 11 });
+    expect(refused.status).toBe(400);
+    expect(refused.body.response).toEqual({ status: "error", reason: "insufficient_funds", details: { balance: 10 } });
+    const events = (await stream(account_id)).body.events;
+    expect(events.map((e) => e.type)).toEqual(["AccountOpened", "MoneyDeposited", "WithdrawalRejected"]);
+    expect((await call("get_account", { account_id })).body.response).toMatchObject({ payload: { balance: 10 }, version: 2 });
+  });
+
+  it("ensure_account creates once (201) and then answers ok (200) without events", async () => {
+    const account_id = `acc-${newId()}`;
+    expect(await call("ensure_account", { account_id })).toMatchObject({ status: 201, body: { response: { status: "created", id: account_id, version: 0 } } });
+    expect(await call("ensure_account", { account_id })).toMatchObject({ status: 200, body: { response: { status: "ok", version: 0 } } });
+  });
+
+  it("only the owner or an admin may withdraw, read or close; closing pays out and blocks deposits", async () => {
+    const account_id = await openAccount();
+    await call("deposit", { account_id, amount: 40 });
+    expect((await call("get_account", { account_id }, BOB)).status).toBe(403);
+    expect((await call("withdraw", { account_id, amount: 1 }, BOB)).status).toBe(403);
+    expect((await call("close_account", { account_id }, BOB)).body.response).toEqual({ status: "forbidden" });
+    expect((await call("get_account", { account_id }, ROOT)).status).toBe(200);
+    const closed = await call("close_account", { account_id });
+    expect(closed).toMatchObject({ status: 200, body: { response: { status: "ok", payload: { paidOut: 40 }, version: 3 } } });
+    const deposit = await call("deposit", { account_id, amount: 1 });
+    expect(deposit.status).toBe(422);
+    expect(deposit.body.response).toEqual({ status: "validation_error", errors: [{ path: "account_id", message: "the account is closed" }] });
+    const byAdmin = await openAccount(BOB);
+    expect((await call("close_account", { account_id: byAdmin }, ROOT)).status).toBe(200);
+  });
+
+  it("answers every error status of the contract", async () => {
+    const account_id = await openAccount();
+    expect((await call("deposit", { account_id, amount: 1 }, {})).status).toBe(401);
+    expect((await call("deposit", { account_id, amount: 1 }, { Authorization: "Bearer nope" })).status).toBe(401);
+    expect((await call("deposit", { account_id, amount: -5 })).status).toBe(422);
+    expect((await call("deposit", { account_id, amount: 1.5 })).status).toBe(422);
+    expect(await call("deposit", { amount: 1 })).toMatchObject({ status: 400, body: { response: { status: "missing_id", field: "account_id" } } });
+    expect(await call("deposit", { account_id: `acc-${newId()}`, amount: 1 })).toMatchObject({ status: 404, body: { response: { reason: "not_found" } } });
+    expect((await call("open_account", { account_id })).status).toBe(409);
+    expect((await call("deposit", { account_id, amount: 1 }, { ...ADA, "X-Expected-Version": "7" })).status).toBe(409);
+    expect((await call("deposit", { account_id, amount: 1 }, { ...ADA, "X-Expected-Version": "0" })).status).toBe(200);
+    expect((await call("deposit", { account_id, amount: 1 }, { ...ADA, "X-Expected-Version": "soon" })).status).toBe(400);
+    expect(await call("deposit", { account_id: "x".repeat(300), amount: 1 })).toMatchObject({ status: 400, body: { response: { reason: "invalid_id" } } });
+    expect(await call("deposit", { account_id: "two\nlines", amount: 1 })).toMatchObject({ status: 400, body: { response: { reason: "invalid_id" } } });
+    expect(await call("deposit", { account_id: "", amount: 1 })).toMatchObject({ status: 400, body: { response: { status: "missing_id" } } });
+    expect((await call("no_such_service", {})).status).toBe(404);
+  });
+
+  it("dry runs store nothing; a verbose one shows the events", async () => {
+    const account_id = await openAccount();
+    const dry = await call("deposit", { account_id, amount: 5 }, { ...ADA, "X-Dry-Run": "true" });
+    expect(dry).toMatchObject({ status: 200, body: { response: { status: "ok", version: 0 } } });
+    const verbose = await exports.default.fetch("http://demo/v1/validate/deposit", {
+      method: "POST",
+      body: JSON.stringify({ account_id, amount: 5 }),
+      headers: { ...ADA, "X-Dry-Run": "verbose" },
+    });
+    const body = (await verbose.json()) as Envelope;
+    expect(body.events).toEqual([{ type: "MoneyDeposited", data: { amount: 5 } }]);
+    expect(body.response).toEqual({ status: "ok", payload: [{ type: "MoneyDeposited", data: { amount: 5 } }], version: 0 });
+    expect((await stream(account_id)).body.events).toHaveLength(1);
+  });
+});
+
+describe("concurrency and idempotency over HTTP", () => {
+  it("200 concurrent deposits of 1 end at balance 200 with contiguous versions", async () => {
+    const account_id = await openAccount();
+    const replies = await Promise.all(Array.from({ length: 200 }, () => call("deposit", { account_id, amount: 1 })));
+    expect(replies.filter((r) => r.status === 200)).toHaveLength(200);
+    expect((await call("get_account", { account_id })).body.response).toMatchObject({ payload: { balance: 200 }, version: 200 });
+    const first = await stream(account_id, "?limit=1000");
+    expect(first.body.events.map((e) => e.version)).toEqual(Array.from({ length: 201 }, (_, i) => i));
+  });
+
+  it("the same X-Message-Id sent 10 times concurrently stores one event, and again after a restart", async () => {
+    const account_id = await openAccount();
+    const headers = { ...ADA, "X-Message-Id": `deposit-${account_id}` };
+    const replies = await Promise.all(Array.from({ length: 10 }, () => call("deposit", { account_id, amount: 25 }, headers)));
+    expect(replies.every((r) => r.status === 200)).toBe(true);
+    expect(new Set(replies.map((r) => JSON.stringify(r.body.response)))).toEqual(new Set([JSON.stringify({ status: "ok", version: 1 })]));
+    const ns = env.ACCOUNTS;
+    await evictDurableObject(ns.get(ns.idFromName(`account-${account_id}`)));
+    const retried = await Promise.all(Array.from({ length: 10 }, () => call("deposit", { account_id, amount: 25 }, headers)));
+    expect(retried.every((r) => r.status === 200)).toBe(true);
+    const events = (await stream(account_id)).body.events;
+    expect(events.filter((e) => e.type === "MoneyDeposited")).toHaveLength(1);
+    expect((await call("get_account", { account_id })).body.response).toMatchObject({ payload: { balance: 25 } });
+  });
+});
+
+describe("reading streams (admin)", () => {
+  it("pages through events with their metadata", async () => {
+    const account_id = await openAccount();
+    for (let i = 0; i < 4; i += 1) await call("deposit", { account_id, amount: 1 }, { ...ADA, "X-Correlation-Id": "conv-1" });
+    const first = await stream(account_id, "?from=0&limit=2");
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ stream: `account-${account_id}`, status: "live", version: 4, nextFrom: 2 });
+    expect(first.body.events.map((e) => e.version)).toEqual([0, 1]);
+    const second = await stream(account_id, "?from=2&limit=2");
+    expect(second.body.nextFrom).toBe(4);
+    const last = await stream(account_id, "?from=4&limit=2");
+    expect(last.body.nextFrom).toBeNull();
+    expect(last.body.events[0]).toEqual({
+      version: 4,
+      type: "MoneyDeposited",
+      data: { amount: 1 },
+      metadata: { messageId: expect.any(String), correlationId: "conv-1", causationId: "conv-1", service: "deposit" },
+      recordedAt: expect.any(String),
+    });
+  });
+
+  it("needs the admin token, a known stream, an existing id and sane paging", async () => {
+    const account_id = await openAccount();
+    expect((await stream(account_id, "", {})).status).toBe(401);
+    expect((await stream(account_id, "", ADA)).status).toBe(401);
+    expect((await stream(`acc-${newId()}`)).status).toBe(404);
+    expect((await stream(account_id, "?limit=0")).status).toBe(400);
+    expect((await stream(account_id, "?limit=5000")).status).toBe(400);
+    expect((await stream(account_id, "?from=-1")).status).toBe(400);
+    expect((await stream(account_id, "?from=abc")).status).toBe(400);
+    const unknown = await exports.default.fetch(`http://demo/v1/streams/nothing/${account_id}`, { headers: ADMIN });
+    expect(unknown.status).toBe(404);
+  });
+
+  it("answers 404 when no admin token is configured", async () => {
+    const app = createGateway<Cloudflare.Env>({ services: [bank], admin: { token: () => undefined, aggregates: [accounts] } });
+    const answer = await app.fetch(new Request("http://gw/v1/streams/account/x", { headers: ADMIN }), env);
+    expect(answer.status).toBe(404);
+    const without = createGateway<Cloudflare.Env>({ services: [bank] });
+    expect((await without.fetch(new Request("http://gw/v1/streams/account/x", { headers: ADMIN }), env)).status).toBe(404);
+  });
+
+  it("DELETE soft keeps the events, DELETE hard removes them", async () => {
+    const account_id = await openAccount();
+    const remove = (query: string) =>
+      exports.default.fetch(`http://demo/v1/streams/account/${account_id}${query}`, { method: "DELETE", headers: ADMIN });
+    expect((await remove("?mode=soft&expectedVersion=3")).status).toBe(409);
+    expect((await remove("?mode=later")).status).toBe(400);
+    expect((await remove("?mode=soft&expectedVersion=0")).status).toBe(200);
+    expect((await call("get_account", { account_id })).status).toBe(404);
+    expect((await stream(account_id)).body).toMatchObject({ status: "deleted", version: 0 });
+    expect((await remove("?mode=hard")).status).toBe(200);
+    expect((await stream(account_id)).status).toBe(404);
+  });
+});

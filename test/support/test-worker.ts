@@ -1,0 +1,15 @@
+import { silentLogger } from "../../src/core/index.js";
+import { aggregateObject } from "../../src/objects/index.js";
+import { filtered, ledger, stateful, unloading } from "./test-aggregates.js";
+
+// The Worker the test suites run against: the demo, plus Durable Objects for test aggregates.
+export { AccountObject, default } from "../../examples/worker.js";
+
+/** A ledger per object. */
+export const LedgerObject = aggregateObject(ledger, { logger: silentLogger });
+/** Ledgers whose rejections are filtered out before they are stored. */
+export const FilteredObject = aggregateObject(filtered, { logger: silentLogger });
+/** State-based ledgers. */
+export const StatefulObject = aggregateObject(stateful, { logger: silentLogger });
+/** Ledgers with unload rules. */
+export const UnloadingObject = aggregateObject(unloading, { logger: silentLogger });
