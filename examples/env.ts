@@ -2,6 +2,8 @@
 export type Env = {
   /** One AccountObject per bank account. */
   ACCOUNTS: DurableObjectNamespace;
+  /** One SchedulerObject per scheduling key. */
+  SCHEDULER: DurableObjectNamespace;
   /** `token=user[:admin]`, comma-separated: who may call the bank (a secret in production). */
   API_TOKENS?: string;
   /** Enables the admin stream routes when set (a secret in production). */

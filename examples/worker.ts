@@ -1,4 +1,4 @@
-import { aggregateObject } from "../src/objects/index.js";
+import { aggregateObject, durableObjectScheduler, schedulerObject } from "../src/objects/index.js";
 import { createGateway } from "../src/worker/index.js";
 import { account } from "./bank/account.js";
 import { accounts, bank } from "./bank/services.js";
@@ -6,12 +6,21 @@ import type { Env } from "./env.js";
 import { greeter } from "./greeter.js";
 import { identify } from "./identity.js";
 
+const services = [greeter, bank];
+
 /** The Durable Object class that holds each bank account (bound as ACCOUNTS in wrangler.toml). */
 export const AccountObject = aggregateObject(account);
 
+/**
+ * The scheduler's Durable Object class (bound as SCHEDULER): one per key, delivering scheduled
+ * messages to this Worker's services. Failed deliveries are retried by the default policy.
+ */
+export const SchedulerObject = schedulerObject<Env>({ services });
+
 /** The demo Worker that `npm run dev` serves: the greeter and the bank behind the HTTP gateway. */
 export default createGateway<Env>({
-  services: [greeter, bank],
+  services,
   identify,
   admin: { token: (env) => env.ADMIN_TOKEN, aggregates: [accounts] },
+  scheduler: durableObjectScheduler((env) => env.SCHEDULER),
 });

@@ -9,6 +9,8 @@ declare namespace Cloudflare {
     FILTERED: DurableObjectNamespace;
     STATEFUL: DurableObjectNamespace;
     UNLOADING: DurableObjectNamespace;
+    SCHEDULER: DurableObjectNamespace;
+    TEST_SCHEDULER: DurableObjectNamespace;
     API_TOKENS: string;
     ADMIN_TOKEN: string;
   }

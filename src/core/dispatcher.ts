@@ -1,7 +1,7 @@
 import { jsonLogger, withFields, type Logger } from "./logger.js";
 import { halt, type Message } from "./message.js";
 import type { Json } from "./json.js";
-import { response } from "./response.js";
+import { response, type ServiceResponse } from "./response.js";
 import type { ServiceRouter } from "./router.js";
 import { ServiceRegistry } from "./service-registry.js";
 import { finished, Telemetry } from "./telemetry.js";
@@ -137,11 +137,27 @@ export class Dispatcher<Env = unknown> {
    * true or false, or `"service_unavailable"` when no one offers it.
    */
   async authorized(message: Message, options: Pick<DispatchOptions, "publicOnly"> = {}): Promise<AuthorizedResult> {
+    const answer = await this.authorization(message, options);
+    if (answer.status === "service_unavailable") return "service_unavailable";
+    return answer.status === "ok";
+  }
+
+  /**
+   * Like {@link authorized}, with the reason: `{status: "ok"}` when the call would be let
+   * through, otherwise the refusal (`forbidden`, `unauthorized`, an error…) or
+   * `service_unavailable`. A hook that throws answers `internal_error`.
+   */
+  async authorization(message: Message, options: Pick<DispatchOptions, "publicOnly"> = {}): Promise<ServiceResponse> {
     const sent: Message = { ...message, invokedAt: new Date().toISOString() };
     this.#telemetry.emit("checking_if_service_call_is_authorized", { start: sent.invokedAt }, { message: sent, callerNode: this.#node });
     const local = this.#registry.find(sent.serviceName, options.publicOnly === true);
-    if (local === undefined) return "service_unavailable";
-    return local.router.authorized(sent, this.#env);
+    if (local === undefined) return response.serviceUnavailable(sent.serviceName);
+    try {
+      return (await local.router.authorization(sent, this.#env)) ?? response.ok();
+    } catch (error) {
+      this.#logger.error("authorize threw", { service: sent.serviceName, messageId: sent.id, error });
+      return response.error("internal_error");
+    }
   }
 
   /** Who offers `service`: this Worker's router wins over every other node. */

@@ -19,3 +19,6 @@ export * from "./aggregate-instance.js";
 export * from "./aggregate-handlers.js";
 export * from "./stream-store.js";
 export * from "./memory-stream-store.js";
+export * from "./schedule.js";
+export * from "./schedule-store.js";
+export * from "./scheduler.js";

@@ -100,8 +100,8 @@ export interface ServiceRouter<Env> {
   registeredServices(visibility?: Visibility | "all"): string[];
   /** The visibility of a declared service, or undefined. */
   visibilityOf(service: string): Visibility | undefined;
-  /** Asks only the authorize hook. */
-  authorized(message: Message, env: Env): Promise<boolean>;
+  /** Asks only the authorize hook: null when allowed, else the refusal (may reject if the hook throws). */
+  authorization(message: Message, env: Env): Promise<ServiceResponse | null>;
   /** Runs one service call and resolves with its reply. */
   invoke(message: Message, context: InvocationContext<Env>): Promise<Message>;
 }
@@ -173,13 +173,22 @@ export class Router<Env = unknown> implements ServiceRouter<Env> {
 
   /** Asks only the authorize hook: true exactly when it answers `"ok"` (a throw counts as no). */
   async authorized(message: Message, env: Env): Promise<boolean> {
-    const entry = this.#services.get(message.serviceName);
-    if (entry === undefined) return false;
     try {
-      return (await this.#authorize(message, { env, visibility: entry.visibility })) === "ok";
+      return (await this.authorization(message, env)) === null;
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Asks only the authorize hook: null when it lets the call through, otherwise the response that
+   * refuses it (`service_unavailable` for a service this router does not declare). Rejects when
+   * the hook throws.
+   */
+  async authorization(message: Message, env: Env): Promise<ServiceResponse | null> {
+    const entry = this.#services.get(message.serviceName);
+    if (entry === undefined) return response.serviceUnavailable(message.serviceName);
+    return toDenial(await this.#authorize(message, { env, visibility: entry.visibility }));
   }
 
   /**
@@ -200,7 +209,7 @@ export class Router<Env = unknown> implements ServiceRouter<Env> {
       originNode: context.originNode,
     });
 
-    const denial = toDenial(await this.#authorize(message, { env: context.env, visibility: entry.visibility }));
+    const denial = await this.authorization(message, context.env);
     if (denial !== null) return strip(halt(message, denial));
 
     const validated = entry.schema === undefined ? message : await validateRequest(message, entry.schema);

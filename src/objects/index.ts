@@ -4,3 +4,6 @@
 export * from "./aggregate-object.js";
 export * from "./durable-aggregate-client.js";
 export * from "./sqlite-stream-store.js";
+export * from "./scheduler-object.js";
+export * from "./durable-scheduler-client.js";
+export * from "./sqlite-schedule-store.js";

@@ -12,11 +12,9 @@ import type {
   StreamStatus,
   StreamStore,
 } from "../core/stream-store.js";
+import { LazySchema } from "./sqlite-schema.js";
 
-/**
- * The schema (DESIGN §4). It is created by the first write, not by the constructor: asking an
- * unknown id for its state must leave no storage behind, or a caller could create objects at will.
- */
+/** The schema (DESIGN §4), created by the first write (see {@link LazySchema}). */
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS events (
      version INTEGER PRIMARY KEY, type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL,
@@ -38,17 +36,17 @@ type EventRow = { version: number; type: string; data: string; metadata: string;
  */
 export class SqliteStreamStore implements StreamStore {
   readonly #storage: DurableObjectStorage;
-  #hasSchema = false;
+  readonly #schema: LazySchema;
 
   /** A store over the object's storage; call {@link open} once, in the constructor. */
   constructor(storage: DurableObjectStorage) {
     this.#storage = storage;
+    this.#schema = new LazySchema(storage, "stream", SCHEMA);
   }
 
   /** Learns whether the schema exists (reads only). */
   open(): void {
-    this.#hasSchema =
-      this.#storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'stream'").toArray().length > 0;
+    this.#schema.open();
   }
 
   /** The stored stream name, or null when nothing is stored. */
@@ -63,7 +61,7 @@ export class SqliteStreamStore implements StreamStore {
   }
 
   async processed(messageId: string): Promise<ServiceResponse | null> {
-    if (!this.#hasSchema) return null;
+    if (!this.#schema.exists) return null;
     const rows = this.#storage.sql
       .exec<{ response: string }>("SELECT response FROM processed_messages WHERE message_id = ?", messageId)
       .toArray();
@@ -72,18 +70,10 @@ export class SqliteStreamStore implements StreamStore {
   }
 
   async append(request: AppendRequest): Promise<AppendResult> {
-    const sql = this.#storage.sql;
-    try {
-      return this.#storage.transactionSync((): AppendResult => this.#append(sql, request));
-    } catch (error) {
-      // The transaction rolled back, schema creation included: learn again what exists.
-      this.open();
-      throw error;
-    }
+    return this.#schema.write(() => this.#append(this.#storage.sql, request));
   }
 
   #append(sql: SqlStorage, request: AppendRequest): AppendResult {
-    this.#ensureSchema();
     const actual = this.#row()?.version ?? -1;
     if (actual !== request.expectedVersion) return { ok: false, actualVersion: actual };
     const recordedAt = new Date().toISOString();
@@ -129,7 +119,7 @@ export class SqliteStreamStore implements StreamStore {
   }
 
   async latestSnapshot(schema: number): Promise<Snapshot | null> {
-    if (!this.#hasSchema) return null;
+    if (!this.#schema.exists) return null;
     const rows = this.#storage.sql
       .exec<{ version: number; state: string; schema: number }>(
         "SELECT version, state, schema FROM snapshots WHERE schema = ? ORDER BY version DESC LIMIT 1",
@@ -141,7 +131,7 @@ export class SqliteStreamStore implements StreamStore {
   }
 
   async readEvents(from: number, limit: number): Promise<RecordedEvent[]> {
-    if (!this.#hasSchema) return [];
+    if (!this.#schema.exists) return [];
     return this.#storage.sql
       .exec<EventRow>(
         "SELECT version, type, data, metadata, recorded_at FROM events WHERE version >= ? ORDER BY version LIMIT ?",
@@ -177,7 +167,7 @@ export class SqliteStreamStore implements StreamStore {
     const refused = this.#deleteRefusal(expectedVersion);
     if (refused !== null) return refused;
     await this.#storage.deleteAll();
-    this.#hasSchema = false;
+    this.#schema.forget();
     return { ok: true };
   }
 
@@ -191,13 +181,7 @@ export class SqliteStreamStore implements StreamStore {
   }
 
   #row(): StreamRow | null {
-    if (!this.#hasSchema) return null;
+    if (!this.#schema.exists) return null;
     return this.#storage.sql.exec<StreamRow>("SELECT name, version, status, state FROM stream WHERE id = 1").toArray()[0] ?? null;
-  }
-
-  #ensureSchema(): void {
-    if (this.#hasSchema) return;
-    for (const statement of SCHEMA) this.#storage.sql.exec(statement);
-    this.#hasSchema = true;
   }
 }

@@ -1,26 +1,19 @@
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { Dispatcher } from "../core/dispatcher.js";
-import { isJsonObject, type JsonObject } from "../core/json.js";
 import { jsonLogger, type Logger } from "../core/logger.js";
-import { halt, newMessage, type Message } from "../core/message.js";
-import { httpStatus, response, type ServiceResponse } from "../core/response.js";
+import { halt, newMessage } from "../core/message.js";
+import { response } from "../core/response.js";
 import type { ServiceRouter } from "../core/router.js";
+import type { SchedulerClient } from "../core/scheduler.js";
 import { ServiceRegistry } from "../core/service-registry.js";
 import { Telemetry, type TelemetryHandler } from "../core/telemetry.js";
-import { envelopeOf } from "./envelope.js";
-import { parseRequestHeaders } from "./request-headers.js";
+import { callerAssigns, messageFromHeaders, type Identify } from "./caller.js";
+import { replyWith } from "./replies.js";
+import { parseBody } from "./request-body.js";
+import { mountScheduleRoutes } from "./schedule-routes.js";
 import { mountStreamRoutes, type AdminOptions } from "./stream-routes.js";
-
-/**
- * Turns the `Authorization` header into the caller's identity (stored in `assigns.identity`).
- * Return null when the credentials are not valid: the gateway answers 401 without calling
- * anything. It is only called when the header is present; without it the caller is anonymous
- * and `authorize` decides.
- */
-export type Identify<Env> = (authorization: string, env: Env) => JsonObject | null | Promise<JsonObject | null>;
 
 /** Options of {@link createGateway}. */
 export type GatewayOptions<Env> = {
@@ -40,6 +33,8 @@ export type GatewayOptions<Env> = {
   logger?: Logger;
   /** Admin routes over aggregate streams (`/v1/streams/...`); off unless a token is configured. */
   admin?: AdminOptions<Env>;
+  /** The scheduler behind `/v1/schedules`; without it those routes answer 404. */
+  scheduler?: SchedulerClient<Env>;
 };
 
 /** Default largest request body: 1 MiB. */
@@ -71,46 +66,36 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
     });
 
   const serviceCall = (validateOnly: boolean) => async (c: Context<GatewayEnv<Env>>) => {
-    const service = c.req.param("service") ?? "";
-    const headers = parseRequestHeaders(c.req.raw.headers);
-    if (!headers.ok) {
-      const details = { header: headers.header, problem: headers.problem };
-      return reply(c, halt(newMessage(service), response.error("invalid_header", details)));
-    }
-    const { dryRun, expectedVersion, ...ids } = headers.fields;
-    const message = newMessage(service, {
-      ...ids,
-      dryRun: validateOnly && dryRun === false ? true : dryRun,
-      aggregateMeta: expectedVersion === undefined ? {} : { expectedVersion },
-    });
-
+    const message = messageFromHeaders(c.req.raw.headers, c.req.param("service") ?? "", validateOnly);
+    if (message.halted) return replyWith(c, message);
     const body = parseBody(await c.req.text());
-    if (!body.ok) return reply(c, halt(message, body.error));
-
-    let assigns: JsonObject = {};
-    const authorization = c.req.header("Authorization");
-    if (authorization !== undefined && options.identify !== undefined) {
-      const identity = await options.identify(authorization, c.env);
-      if (identity === null) return reply(c, halt(message, response.unauthorized("invalid credentials")));
-      assigns = { identity };
-    }
+    if (!body.ok) return replyWith(c, halt(message, body.error));
+    const assigns = await callerAssigns(c.req.header("Authorization"), options.identify, c.env);
+    if (assigns === null) return replyWith(c, halt(message, response.unauthorized("invalid credentials")));
     const answer = await dispatcherFor(c).dispatch({ ...message, rawRequest: body.value, assigns }, { publicOnly: true });
-    return reply(c, answer);
+    return replyWith(c, answer);
   };
 
   const tooLarge = bodyLimit({
     maxSize: maxBodyBytes,
     onError: (c) => {
       const message = halt(newMessage(c.req.param("service") ?? ""), response.error("payload_too_large", { maxBytes: maxBodyBytes }));
-      return reply(c, message);
+      return replyWith(c, message);
     },
   });
 
+  app.use("/v1/schedules", tooLarge);
   app.post("/v1/services/:service", tooLarge, serviceCall(false));
   app.post("/v1/validate/:service", tooLarge, serviceCall(true));
   app.get("/v1/services", (c) => c.json({ services: dispatcherFor(c).publicServices() }));
   app.get("/v1/health", (c) => c.json({ status: "ok" }));
   mountStreamRoutes(app, options.admin);
+  mountScheduleRoutes(app, {
+    scheduler: options.scheduler,
+    identify: options.identify,
+    adminToken: options.admin?.token,
+    dispatcherFor,
+  });
   app.notFound((c) => c.json({ response: response.error("not_found") }, 404));
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();
@@ -118,30 +103,6 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
     return c.json({ response: response.error("internal_error") }, 500);
   });
   return app;
-}
-
-type BodyParse = { ok: true; value: JsonObject } | { ok: false; error: ServiceResponse };
-
-/** An empty body is `{}`; anything else must be a JSON object. */
-function parseBody(text: string): BodyParse {
-  if (text.trim() === "") return { ok: true, value: {} };
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    return { ok: false, error: response.error("invalid_json", error instanceof Error ? error.message : "malformed JSON") };
-  }
-  if (!isJsonObject(value)) return { ok: false, error: response.error("invalid_request", "the body must be a JSON object") };
-  return { ok: true, value };
-}
-
-function reply(c: Context, message: Message): globalThis.Response {
-  const fallback = response.error("internal_error");
-  const envelope = envelopeOf(message, fallback);
-  c.header("X-Message-Id", message.id);
-  c.header("X-Correlation-Id", message.correlationId);
-  c.header("X-Causation-Id", message.causationId);
-  return c.json(envelope, httpStatus(envelope.response) as ContentfulStatusCode);
 }
 
 /** The request's `waitUntil`, or a stand-in when there is no execution context (plain `app.fetch`). */

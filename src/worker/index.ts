@@ -6,3 +6,7 @@ export * from "./envelope.js";
 export * from "./request-headers.js";
 export * from "./stream-routes.js";
 export * from "./same-secret.js";
+export * from "./schedule-routes.js";
+export * from "./caller.js";
+export * from "./request-body.js";
+export * from "./replies.js";

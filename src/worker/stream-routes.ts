@@ -1,8 +1,8 @@
 import type { Context, Hono } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { StreamAccess } from "../core/aggregate-handlers.js";
 import { streamIdProblem } from "../core/aggregate-protocol.js";
-import { httpStatus, response, type ServiceResponse } from "../core/response.js";
+import { response } from "../core/response.js";
+import { answerWith as answer } from "./replies.js";
 import { sameSecret } from "./same-secret.js";
 
 /** Admin access to aggregate streams. The routes answer 404 while no token is configured. */
@@ -68,8 +68,4 @@ async function authorizedTarget<Env extends object>(
 function integerParam<F extends number | undefined>(value: string | undefined, fallback: F): number | F | null {
   if (value === undefined) return fallback;
   return /^-?\d{1,15}$/.test(value) ? Number(value) : null;
-}
-
-function answer(c: Context, r: ServiceResponse): Response {
-  return c.json({ response: r }, httpStatus(r) as ContentfulStatusCode);
 }

@@ -1,9 +1,10 @@
 import { silentLogger } from "../../src/core/index.js";
-import { aggregateObject } from "../../src/objects/index.js";
+import { aggregateObject, schedulerObject } from "../../src/objects/index.js";
 import { filtered, ledger, stateful, unloading } from "./test-aggregates.js";
+import { scheduledServices, testClock, testHooks } from "./test-scheduling.js";
 
 // The Worker the test suites run against: the demo, plus Durable Objects for test aggregates.
-export { AccountObject, default } from "../../examples/worker.js";
+export { AccountObject, SchedulerObject, default } from "../../examples/worker.js";
 
 /** A ledger per object. */
 export const LedgerObject = aggregateObject(ledger, { logger: silentLogger });
@@ -13,3 +14,12 @@ export const FilteredObject = aggregateObject(filtered, { logger: silentLogger }
 export const StatefulObject = aggregateObject(stateful, { logger: silentLogger });
 /** Ledgers with unload rules. */
 export const UnloadingObject = aggregateObject(unloading, { logger: silentLogger });
+
+/** A scheduler over test services, with the original test scheduler's hooks and a movable clock. */
+export const TestSchedulerObject = schedulerObject({
+  services: [scheduledServices],
+  hooks: testHooks,
+  logger: silentLogger,
+  lateAfterMs: 100,
+  now: testClock.now,
+});

@@ -1,0 +1,118 @@
+import type { Message } from "./message.js";
+import type { Recurrence } from "./schedule.js";
+
+/** A message waiting to be delivered, as a {@link ScheduleStore} keeps it. */
+export type ScheduledEntry = {
+  /** The schedule's id: the scheduled message's id. */
+  id: string;
+  /** The shard it belongs to (an aggregate id, a tenant…). */
+  key: string;
+  service: string;
+  /** When it is due next (epoch ms); while a delivery is in flight, when its lease ends. */
+  dueAt: number;
+  /** The message to deliver (for a recurring schedule, the template of each occurrence). */
+  message: Message;
+  /** Deliveries started so far (of the current occurrence). */
+  attempts: number;
+  /** Its time had already passed when it was scheduled. */
+  late: boolean;
+  /** How it repeats, or null for a one-off. */
+  recurrence: Recurrence | null;
+  /** Recurring schedules: the number of the occurrence due next (0, 1, …). */
+  occurrence: number;
+  /** Deliver to public services only (it was scheduled from outside the Worker). */
+  publicOnly: boolean;
+  /** Who scheduled it: the JSON of the caller's identity ("null" when anonymous). */
+  owner: string;
+  createdAt: string;
+};
+
+/** What changes when a schedule is pushed back (a retry) or moved on (the next occurrence). */
+export type Reschedule = { dueAt: number; message?: Message; attempts?: number; occurrence?: number };
+
+/**
+ * The storage port of one scheduler shard. The Durable Object adapter keeps entries in SQLite;
+ * the in-memory one in a map. Each method is atomic.
+ */
+export interface ScheduleStore {
+  /** Stores a new entry; false (and nothing changes) when its id is already scheduled. */
+  insert(entry: ScheduledEntry): Promise<boolean>;
+  /** The entry with this id, or null. */
+  get(id: string): Promise<ScheduledEntry | null>;
+  /**
+   * Claims up to `limit` entries due at `now` (earliest first): each one's attempts go up by one
+   * and its `dueAt` moves to `leaseUntil(entry)`, so that it is delivered again if nobody
+   * settles it by then. Returns the claimed entries as they are now stored.
+   */
+  claimDue(now: number, limit: number, leaseUntil: (entry: ScheduledEntry) => number): Promise<ScheduledEntry[]>;
+  /** Changes a stored entry; false when it no longer exists (it was cancelled meanwhile). */
+  reschedule(id: string, change: Reschedule): Promise<boolean>;
+  /** Removes an entry (only if `owner` matches, when given); false when there was none. */
+  remove(id: string, owner?: string): Promise<boolean>;
+  /** Entries in due order (only `owner`'s, when given). */
+  list(owner: string | undefined, limit: number): Promise<ScheduledEntry[]>;
+  /** The earliest `dueAt`, or null when nothing is scheduled. */
+  earliestDue(): Promise<number | null>;
+}
+
+/** A JSON deep copy, so that stored entries are never shared with callers (as with real storage). */
+function copy<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+const byDue = (a: ScheduledEntry, b: ScheduledEntry) => a.dueAt - b.dueAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/**
+ * A {@link ScheduleStore} in memory, with the same semantics as the Durable Object one. For tests,
+ * scripts, and runtimes without Durable Objects; nothing survives the process.
+ */
+export class MemoryScheduleStore implements ScheduleStore {
+  readonly #entries = new Map<string, ScheduledEntry>();
+
+  async insert(entry: ScheduledEntry): Promise<boolean> {
+    if (this.#entries.has(entry.id)) return false;
+    this.#entries.set(entry.id, copy(entry));
+    return true;
+  }
+
+  async get(id: string): Promise<ScheduledEntry | null> {
+    const entry = this.#entries.get(id);
+    return entry === undefined ? null : copy(entry);
+  }
+
+  async claimDue(now: number, limit: number, leaseUntil: (entry: ScheduledEntry) => number): Promise<ScheduledEntry[]> {
+    const due = [...this.#entries.values()].filter((entry) => entry.dueAt <= now).sort(byDue).slice(0, limit);
+    return due.map((entry) => {
+      entry.attempts += 1;
+      entry.dueAt = leaseUntil(entry);
+      return copy(entry);
+    });
+  }
+
+  async reschedule(id: string, change: Reschedule): Promise<boolean> {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return false;
+    entry.dueAt = change.dueAt;
+    if (change.message !== undefined) entry.message = copy(change.message);
+    if (change.attempts !== undefined) entry.attempts = change.attempts;
+    if (change.occurrence !== undefined) entry.occurrence = change.occurrence;
+    return true;
+  }
+
+  async remove(id: string, owner?: string): Promise<boolean> {
+    const entry = this.#entries.get(id);
+    if (entry === undefined || (owner !== undefined && entry.owner !== owner)) return false;
+    return this.#entries.delete(id);
+  }
+
+  async list(owner: string | undefined, limit: number): Promise<ScheduledEntry[]> {
+    const entries = [...this.#entries.values()].filter((entry) => owner === undefined || entry.owner === owner);
+    return copy(entries.sort(byDue).slice(0, limit));
+  }
+
+  async earliestDue(): Promise<number | null> {
+    let earliest: number | null = null;
+    for (const entry of this.#entries.values()) if (earliest === null || entry.dueAt < earliest) earliest = entry.dueAt;
+    return earliest;
+  }
+}

@@ -1,0 +1,324 @@
+import { streamIdProblem } from "./aggregate-protocol.js";
+import type { DispatchOptions } from "./dispatcher.js";
+import { jsonProblem, type Json, type JsonObject } from "./json.js";
+import { jsonLogger, withFields, type Logger } from "./logger.js";
+import { messageProblem, type Message } from "./message.js";
+import { response, type ServiceResponse } from "./response.js";
+import { MAX_SCHEDULE_AHEAD_MS, nextOccurrence, parseSchedule, type Recurrence, type ScheduleSpec } from "./schedule.js";
+import type { ScheduledEntry, ScheduleStore } from "./schedule-store.js";
+
+/** What `serviceResponded` decides: forget the message (`"ok"`), or try again `inMs` later. */
+export type ServiceRespondedDecision = "ok" | { retry: { inMs: number; message?: Message } };
+
+/** The app's say in scheduling (the original's Scheduler callbacks). */
+export type SchedulerHooks = {
+  /**
+   * Called when a message is scheduled; may return a replacement (for instance with injected
+   * assigns), which is what gets stored and delivered.
+   */
+  saveAlarm?: (message: Message, key: string) => Message | void | Promise<Message | void>;
+  /**
+   * Called with every delivery's reply: `"ok"` forgets the message (for a recurring schedule: this
+   * occurrence), `{ retry: { inMs, message } }` delivers it again later, its assigns taken from
+   * `message` (attempts keep counting). Default: {@link retryTransientFailures}.
+   */
+  serviceResponded?: (reply: Message) => ServiceRespondedDecision | Promise<ServiceRespondedDecision>;
+  /** How long a delivery waits for the service (default 5000 ms). */
+  dispatchTimeout?: (message: Message) => number;
+};
+
+/** Options of {@link retryTransientFailures}. */
+export type RetryOptions = { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+
+/**
+ * The default `serviceResponded`: retries what may succeed later — `service_timeout`,
+ * `service_unavailable`, `internal_error`, `no_nodes_available` — with exponential back-off
+ * (1 s, 2 s, 4 s… at most 5 min) up to 10 attempts; forgets everything else (an answer, or a
+ * refusal that a retry would not change). Retries reuse the message id, so an aggregate applies
+ * a retried command once.
+ */
+export function retryTransientFailures(options: RetryOptions = {}): (reply: Message) => ServiceRespondedDecision {
+  const maxAttempts = options.maxAttempts ?? 10;
+  const baseDelayMs = options.baseDelayMs ?? 1000;
+  const maxDelayMs = options.maxDelayMs ?? 5 * 60 * 1000;
+  return (reply) => {
+    const r = reply.response;
+    const transient =
+      r?.status === "service_timeout" ||
+      r?.status === "service_unavailable" ||
+      (r?.status === "error" && (r.reason === "internal_error" || r.reason === "no_nodes_available"));
+    const attempts = typeof reply.assigns["dispatchAttempts"] === "number" ? reply.assigns["dispatchAttempts"] : 1;
+    if (!transient || attempts >= maxAttempts) return "ok";
+    return { retry: { inMs: Math.min(maxDelayMs, baseDelayMs * 2 ** (attempts - 1)) } };
+  };
+}
+
+/** A request to schedule a message. */
+export type ScheduleRequest = {
+  /** The shard: an aggregate id, a tenant… (1-200 characters, no control characters). */
+  key: string;
+  message: Message;
+  spec: ScheduleSpec;
+  /** Deliver to public services only (set for messages scheduled from outside the Worker). */
+  publicOnly?: boolean;
+};
+
+/** A scheduled message as listings show it. */
+export type ScheduledSummary = {
+  messageId: string;
+  key: string;
+  service: string;
+  /** When it is due next (ISO 8601). */
+  dispatchAt: string;
+  attempts: number;
+  late: boolean;
+  recurrence: Recurrence | null;
+  rawRequest: Message["rawRequest"];
+};
+
+/**
+ * How a Worker reaches scheduler shards: the Durable Object adapter sends each request to the
+ * SchedulerObject of its key. Transport failures reject.
+ */
+export interface SchedulerClient<Env> {
+  /** Schedules a message: `ok` with `{ key, dispatchAt, recurrence, alreadyScheduled }`, or an error. */
+  schedule(env: Env, request: ScheduleRequest): Promise<ServiceResponse>;
+  /** The pending messages of `key` (only `owner`'s, when given). */
+  list(env: Env, key: string, owner?: string): Promise<ScheduledSummary[]>;
+  /** Cancels one (only if `owner`'s, when given): `ok`, or `error not_found`. */
+  cancel(env: Env, key: string, messageId: string, owner?: string): Promise<ServiceResponse>;
+}
+
+/** Who scheduled a message, as stored: the JSON of its `assigns.identity` ("null" when anonymous). */
+export function ownerOf(message: { assigns: JsonObject }): string {
+  return JSON.stringify(message.assigns["identity"] ?? null);
+}
+
+/** Options of a {@link SchedulerRunner}. */
+export type SchedulerRunnerOptions = {
+  /** Delivers a message (a Dispatcher's `dispatch`); never throws. */
+  dispatch: (message: Message, options: DispatchOptions) => Promise<Message>;
+  hooks?: SchedulerHooks;
+  logger?: Logger;
+  now?: () => number;
+  /** Entries delivered per `deliverDue` call (default 100). */
+  batchSize?: number;
+  /** Deliveries in flight at once (default 16). */
+  concurrency?: number;
+  /** A delivery this much later than due carries `assigns.late` (default 30 s). */
+  lateAfterMs?: number;
+};
+
+/** Most entries a listing returns. */
+const LIST_LIMIT = 1000;
+/** Added to a delivery's timeout to get its lease: past it, the entry is delivered again. */
+const LEASE_MARGIN_MS = 5000;
+/** Largest stored message. A storage row holds 2 MB. */
+const MAX_MESSAGE_BYTES = 1_900_000;
+
+/**
+ * One scheduler shard at work: it stores messages to deliver later, delivers the due ones through
+ * the dispatcher with `assigns.dispatchAttempts`, and lets `serviceResponded` decide whether to
+ * forget or retry each. Delivery is at least once: an entry is claimed with a lease before it is
+ * delivered and removed only when `serviceResponded` says so; a crash anywhere in between leaves
+ * it to be delivered again when the lease ends. The adapter arms its timer (the Durable Object's
+ * alarm) at {@link nextWake}.
+ */
+export class SchedulerRunner {
+  readonly #store: ScheduleStore;
+  readonly #dispatch: SchedulerRunnerOptions["dispatch"];
+  readonly #hooks: SchedulerHooks;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #batchSize: number;
+  readonly #concurrency: number;
+  readonly #lateAfterMs: number;
+
+  /** A runner over `store`. */
+  constructor(store: ScheduleStore, options: SchedulerRunnerOptions) {
+    this.#store = store;
+    this.#dispatch = options.dispatch;
+    this.#hooks = options.hooks ?? {};
+    this.#logger = options.logger ?? jsonLogger();
+    this.#now = options.now ?? Date.now;
+    this.#batchSize = options.batchSize ?? 100;
+    this.#concurrency = options.concurrency ?? 16;
+    this.#lateAfterMs = options.lateAfterMs ?? 30_000;
+  }
+
+  /** Stores a message to deliver later. Bad input is answered `invalid_request`, nothing stored. */
+  async schedule(request: ScheduleRequest): Promise<ServiceResponse> {
+    const now = this.#now();
+    const keyProblem = streamIdProblem(typeof request.key === "string" ? request.key : "");
+    if (keyProblem !== null) return response.error("invalid_request", `key ${keyProblem}`);
+    const problem = messageProblem(request.message);
+    if (problem !== null) return response.error("invalid_request", `message: ${problem}`);
+    const parsed = parseSchedule(request.spec, now);
+    if (typeof parsed === "string") return response.error("invalid_request", parsed);
+
+    let message: Message = {
+      ...request.message,
+      response: null,
+      halted: false,
+      events: [],
+      assigns: { ...request.message.assigns, dispatchAt: iso(parsed.dueAt), dispatchAttempts: 0 },
+    };
+    const replaced = await this.#hooks.saveAlarm?.(message, request.key);
+    if (replaced !== undefined) message = { ...replaced, id: message.id };
+    const stored = JSON.stringify(message);
+    if (stored.length > MAX_MESSAGE_BYTES || jsonProblem(message) !== null) {
+      return response.error("invalid_request", "the message is not JSON, or too large to store");
+    }
+
+    const entry: ScheduledEntry = {
+      id: message.id,
+      key: request.key,
+      service: message.serviceName,
+      dueAt: parsed.dueAt,
+      message,
+      attempts: 0,
+      late: parsed.dueAt < now,
+      recurrence: parsed.recurrence,
+      occurrence: 0,
+      publicOnly: request.publicOnly === true,
+      owner: ownerOf(request.message),
+      createdAt: iso(now),
+    };
+    const inserted = await this.#store.insert(entry);
+    const existing = inserted ? entry : await this.#store.get(entry.id);
+    return response.ok({
+      key: request.key,
+      dispatchAt: iso(existing?.dueAt ?? entry.dueAt),
+      recurrence: existing?.recurrence ?? null,
+      alreadyScheduled: !inserted,
+    });
+  }
+
+  /** Cancels a scheduled message (only `owner`'s, when given); a recurring one stops. */
+  async cancel(messageId: string, owner?: string): Promise<ServiceResponse> {
+    return (await this.#store.remove(messageId, owner)) ? response.ok() : response.error("not_found");
+  }
+
+  /** The pending messages (only `owner`'s, when given), in due order. */
+  async list(owner?: string): Promise<ScheduledSummary[]> {
+    return (await this.#store.list(owner, LIST_LIMIT)).map((entry) => ({
+      messageId: entry.id,
+      key: entry.key,
+      service: entry.service,
+      dispatchAt: iso(entry.dueAt),
+      attempts: entry.attempts,
+      late: entry.late,
+      recurrence: entry.recurrence,
+      rawRequest: entry.message.rawRequest,
+    }));
+  }
+
+  /** When something is due next (epoch ms), or null when nothing is scheduled. */
+  nextWake(): Promise<number | null> {
+    return this.#store.earliestDue();
+  }
+
+  /**
+   * Delivers one batch of due messages. `more` says that due messages remain (re-arm at once).
+   * Never throws for a single message's failure; a storage failure does throw, and loses nothing.
+   */
+  async deliverDue(): Promise<{ delivered: number; more: boolean }> {
+    const now = this.#now();
+    const claimed = await this.#store.claimDue(now, this.#batchSize, (entry) => now + this.#timeoutOf(entry.message) + LEASE_MARGIN_MS);
+    await inParallel(claimed, this.#concurrency, (entry) => this.#deliver(entry, now));
+    const next = await this.#store.earliestDue();
+    return { delivered: claimed.length, more: next !== null && next <= this.#now() };
+  }
+
+  async #deliver(entry: ScheduledEntry, now: number): Promise<void> {
+    const message = this.#deliveryOf(entry, now);
+    const log = withFields(this.#logger, { scheduleId: entry.id, messageId: message.id, service: entry.service, key: entry.key });
+    let decision: ServiceRespondedDecision;
+    try {
+      const reply = await this.#dispatch(message, { timeoutMs: this.#timeoutOf(message), publicOnly: entry.publicOnly });
+      decision = await (this.#hooks.serviceResponded ?? defaultServiceResponded)(reply);
+      if (decision === "ok" && reply.response !== null && reply.response.status !== "ok" && reply.response.status !== "created") {
+        log.warn("scheduled message done without success", { response: reply.response, attempts: entry.attempts });
+      }
+    } catch (error) {
+      // The lease stays: the message is delivered again when it ends. Nothing is lost.
+      log.error("delivery failed; it will be delivered again", { error, attempts: entry.attempts });
+      return;
+    }
+    if (typeof decision === "object" && decision !== null && "retry" in decision) {
+      const inMs = decision.retry.inMs;
+      const delay = Number.isFinite(inMs) && inMs >= 0 ? Math.min(inMs, MAX_SCHEDULE_AHEAD_MS) : 1000;
+      const from = decision.retry.message;
+      const template: Message = {
+        ...entry.message,
+        rawRequest: from?.rawRequest ?? entry.message.rawRequest,
+        assigns: from === undefined ? entry.message.assigns : { ...from.assigns, dispatchAt: entry.message.assigns["dispatchAt"] ?? null },
+      };
+      await this.#store.reschedule(entry.id, { dueAt: this.#now() + delay, message: template });
+      return;
+    }
+    await this.#finish(entry, now);
+  }
+
+  /** This delivery is done: a one-off is removed, a recurring schedule moves to its next occurrence. */
+  async #finish(entry: ScheduledEntry, now: number): Promise<void> {
+    if (entry.recurrence === null) {
+      await this.#store.remove(entry.id);
+      return;
+    }
+    const current = Date.parse(String(entry.message.assigns["dispatchAt"]));
+    const next = nextOccurrence(entry.recurrence, Math.max(now, Number.isNaN(current) ? now : current));
+    if (next === null) {
+      await this.#store.remove(entry.id);
+      return;
+    }
+    const message = { ...entry.message, assigns: { ...entry.message.assigns, dispatchAt: iso(next), dispatchAttempts: 0 } };
+    await this.#store.reschedule(entry.id, { dueAt: next, message, attempts: 0, occurrence: entry.occurrence + 1 });
+  }
+
+  /** The message as it is delivered: each occurrence of a recurring schedule has its own id. */
+  #deliveryOf(entry: ScheduledEntry, now: number): Message {
+    const template = entry.message;
+    const recurring = entry.recurrence !== null;
+    const dueAt = Date.parse(String(template.assigns["dispatchAt"]));
+    const late = entry.late || (!Number.isNaN(dueAt) && now - dueAt > this.#lateAfterMs);
+    const assigns: Record<string, Json> = { ...template.assigns, dispatchAttempts: entry.attempts };
+    if (late) assigns["late"] = true;
+    return {
+      ...template,
+      id: recurring ? `${entry.id}-${entry.occurrence}` : entry.id,
+      causationId: recurring ? entry.id : template.causationId,
+      invokedAt: iso(now),
+      request: null,
+      valid: true,
+      response: null,
+      events: [],
+      halted: false,
+      assigns,
+    };
+  }
+
+  #timeoutOf(message: Message): number {
+    const timeout = this.#hooks.dispatchTimeout?.(message) ?? 5000;
+    return Number.isFinite(timeout) && timeout > 0 ? timeout : 5000;
+  }
+}
+
+const defaultServiceResponded = retryTransientFailures();
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** Runs `work` over `items`, at most `limit` at a time. */
+async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next] as T;
+      next += 1;
+      await work(item);
+    }
+  });
+  await Promise.all(lanes);
+}

@@ -1,0 +1,136 @@
+import { DurableObject } from "cloudflare:workers";
+import { Dispatcher } from "../core/dispatcher.js";
+import { jsonLogger, type Logger } from "../core/logger.js";
+import { response } from "../core/response.js";
+import type { ServiceRouter } from "../core/router.js";
+import { SchedulerRunner, type ScheduleRequest, type SchedulerHooks } from "../core/scheduler.js";
+import { ServiceRegistry } from "../core/service-registry.js";
+import { Telemetry, type TelemetryHandler } from "../core/telemetry.js";
+import { SCHEDULER_PATHS } from "./scheduler-paths.js";
+import { SqliteScheduleStore } from "./sqlite-schedule-store.js";
+
+/** Options of {@link schedulerObject}. */
+export type SchedulerObjectOptions<Env> = {
+  /** The services scheduled messages are delivered to (this Worker's routers). */
+  services: ServiceRegistry<Env> | readonly ServiceRouter<Env>[];
+  /** The app's say: `saveAlarm`, `serviceResponded`, `dispatchTimeout`. */
+  hooks?: SchedulerHooks;
+  /** This node's name in telemetry and logs. */
+  node?: string;
+  logger?: Logger;
+  telemetry?: readonly TelemetryHandler[];
+  /** Entries delivered per alarm (default 100); more due re-arm the alarm at once. */
+  batchSize?: number;
+  /** A delivery this much later than due carries `assigns.late` (default 30 s). */
+  lateAfterMs?: number;
+  /** The clock (epoch ms) deciding what is due; for tests. Alarms themselves follow real time. */
+  now?: () => number;
+};
+
+/** The instance type of a class made by {@link schedulerObject}. */
+export type SchedulerObject<Env> = DurableObject<Env> & {
+  /** Runs due deliveries (the platform calls it when the alarm rings). */
+  alarm(): Promise<void>;
+};
+
+/** The class type made by {@link schedulerObject}: export it from your Worker and bind it. */
+export type SchedulerObjectClass<Env> = new (ctx: DurableObjectState, env: Env) => SchedulerObject<Env>;
+
+/**
+ * The Durable Object class of the scheduler. Each object is one shard, named after its key; it
+ * keeps its messages in SQLite and multiplexes them onto its single alarm, always set to the
+ * earliest due time. Delivery goes through a Dispatcher over `services`, with the Worker's env.
+ *
+ * ```ts
+ * export const SchedulerObject = schedulerObject<Env>({ services: [bank], hooks });
+ * ```
+ */
+export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): SchedulerObjectClass<Env> {
+  const registry = options.services instanceof ServiceRegistry ? options.services : new ServiceRegistry(options.services);
+  const logger = options.logger ?? jsonLogger();
+  const telemetry = new Telemetry(options.telemetry ?? [], logger);
+
+  return class extends DurableObject<Env> implements SchedulerObject<Env> {
+    readonly #store: SqliteScheduleStore;
+    readonly #runner: SchedulerRunner;
+
+    constructor(ctx: DurableObjectState, env: Env) {
+      super(ctx, env);
+      this.#store = new SqliteScheduleStore(ctx.storage);
+      void ctx.blockConcurrencyWhile(async () => this.#store.open());
+      const dispatcher = new Dispatcher<Env>({
+        services: registry,
+        env,
+        node: options.node,
+        telemetry,
+        logger,
+        waitUntil: (promise) => ctx.waitUntil(promise),
+      });
+      this.#runner = new SchedulerRunner(this.#store, {
+        dispatch: (message, dispatchOptions) => dispatcher.dispatch(message, dispatchOptions),
+        hooks: options.hooks,
+        logger,
+        batchSize: options.batchSize,
+        lateAfterMs: options.lateAfterMs,
+        ...(options.now === undefined ? {} : { now: options.now }),
+      });
+    }
+
+    override async fetch(request: Request): Promise<Response> {
+      const url = new URL(request.url);
+      try {
+        const body = (await request.json().catch(() => null)) as { [key: string]: unknown } | null;
+        if (request.method !== "POST" || body === null || typeof body !== "object") return refuse("POST a JSON object");
+        const owner = typeof body["owner"] === "string" ? body["owner"] : undefined;
+        // The shard of key k is the object named k: a request for another key went astray.
+        const named = this.ctx.id.name;
+        if (named !== undefined && body["key"] !== named) return refuse(`this object is the shard of ${named}`);
+        switch (url.pathname) {
+          case SCHEDULER_PATHS.schedule: {
+            const answer = await this.#runner.schedule(body as ScheduleRequest);
+            await this.#arm();
+            return Response.json({ response: answer });
+          }
+          case SCHEDULER_PATHS.list:
+            return Response.json({ schedules: await this.#runner.list(owner) });
+          case SCHEDULER_PATHS.cancel: {
+            const answer = await this.#runner.cancel(String(body["messageId"]), owner);
+            await this.#arm();
+            return Response.json({ response: answer });
+          }
+          default:
+            return refuse(`no route ${url.pathname}`, 404);
+        }
+      } catch (error) {
+        logger.error("scheduler object failed", { error });
+        return Response.json({ response: response.error("internal_error") }, { status: 500 });
+      }
+    }
+
+    override async alarm(): Promise<void> {
+      let more = false;
+      try {
+        ({ more } = await this.#runner.deliverDue());
+      } finally {
+        // Even when delivery failed (the platform retries the alarm), keep the alarm on the earliest entry.
+        await this.#arm(more);
+      }
+    }
+
+    /** Sets the alarm to the earliest due entry (now, when more are due), or clears it. */
+    async #arm(immediately = false): Promise<void> {
+      const next = immediately ? Date.now() : await this.#runner.nextWake();
+      if (next === null) {
+        await this.ctx.storage.deleteAlarm();
+        return;
+      }
+      // The runner's clock may run ahead of the platform's (tests): translate its due time.
+      const at = immediately || options.now === undefined ? next : next - (options.now() - Date.now());
+      if ((await this.ctx.storage.getAlarm()) !== at) await this.ctx.storage.setAlarm(at);
+    }
+  };
+}
+
+function refuse(problem: string, status = 400): Response {
+  return Response.json({ error: problem }, { status });
+}

@@ -1,0 +1,43 @@
+import type { JsonObject } from "../core/json.js";
+import { halt, newMessage, type Message } from "../core/message.js";
+import { response } from "../core/response.js";
+import { parseRequestHeaders } from "./request-headers.js";
+
+/**
+ * Turns the `Authorization` header into the caller's identity (stored in `assigns.identity`).
+ * Return null when the credentials are not valid: the gateway answers 401 without calling
+ * anything. It is only called when the header is present; without it the caller is anonymous
+ * and `authorize` decides.
+ */
+export type Identify<Env> = (authorization: string, env: Env) => JsonObject | null | Promise<JsonObject | null>;
+
+/**
+ * A new message for `service` from the request headers (ids, dry run, expected version, trace).
+ * When a header is not acceptable the message comes back halted with `invalid_header`.
+ */
+export function messageFromHeaders(headers: Headers, service: string, validateOnly = false): Message {
+  const parsed = parseRequestHeaders(headers);
+  if (!parsed.ok) {
+    return halt(newMessage(service), response.error("invalid_header", { header: parsed.header, problem: parsed.problem }));
+  }
+  const { dryRun, expectedVersion, ...ids } = parsed.fields;
+  return newMessage(service, {
+    ...ids,
+    dryRun: validateOnly && dryRun === false ? true : dryRun,
+    aggregateMeta: expectedVersion === undefined ? {} : { expectedVersion },
+  });
+}
+
+/**
+ * The caller's assigns: `{ identity }` from `identify`, `{}` when anonymous (no header, or no
+ * hook), or null when credentials were presented and refused.
+ */
+export async function callerAssigns<Env>(
+  authorization: string | undefined,
+  identify: Identify<Env> | undefined,
+  env: Env,
+): Promise<JsonObject | null> {
+  if (authorization === undefined || identify === undefined) return {};
+  const identity = await identify(authorization, env);
+  return identity === null ? null : { identity };
+}

@@ -1,0 +1,106 @@
+import type { Context, Hono } from "hono";
+import { streamIdProblem } from "../core/aggregate-protocol.js";
+import type { Dispatcher } from "../core/dispatcher.js";
+import { halt, type Message } from "../core/message.js";
+import { response } from "../core/response.js";
+import { parseSchedule, type ScheduleSpec } from "../core/schedule.js";
+import { ownerOf, type SchedulerClient } from "../core/scheduler.js";
+import { callerAssigns, messageFromHeaders, type Identify } from "./caller.js";
+import { parseBody } from "./request-body.js";
+import { answerWith, replyWith } from "./replies.js";
+import { sameSecret } from "./same-secret.js";
+
+/** What the schedule routes need from the gateway. */
+export type ScheduleRoutesOptions<Env extends object> = {
+  scheduler: SchedulerClient<Env> | undefined;
+  identify: Identify<Env> | undefined;
+  /** The admin token, whose bearer sees and cancels every schedule of a key. */
+  adminToken: ((env: Env) => string | undefined) | undefined;
+  dispatcherFor: (c: Context<{ Bindings: Env }>) => Dispatcher<Env>;
+};
+
+const scheduleFields = new Set(["service", "request", "key", "in", "at", "cron", "every"]);
+
+/**
+ * `POST /v1/schedules` (202), `GET /v1/schedules?key=`, `DELETE /v1/schedules/:messageId?key=`.
+ * Scheduling needs the caller to be authorized for the service now; it is authorized again at
+ * delivery, with the same identity. Callers see and cancel only what they scheduled (the admin
+ * token: everything). Without a scheduler the routes answer 404.
+ */
+export function mountScheduleRoutes<Env extends object>(app: Hono<{ Bindings: Env }>, options: ScheduleRoutesOptions<Env>): void {
+  const { scheduler } = options;
+  if (scheduler === undefined) return;
+
+  app.post("/v1/schedules", async (c) => {
+    const body = parseBody(await c.req.text());
+    const fields = body.ok ? body.value : {};
+    const service = typeof fields["service"] === "string" ? fields["service"] : "";
+    const headed = messageFromHeaders(c.req.raw.headers, service);
+    if (headed.halted) return replyWith(c, headed);
+    if (!body.ok) return replyWith(c, halt(headed, body.error));
+    if (c.req.header("X-Dry-Run") !== undefined) return invalid(c, headed, "X-Dry-Run is not supported when scheduling");
+    const unknown = Object.keys(fields).filter((field) => !scheduleFields.has(field));
+    if (unknown.length > 0) return invalid(c, headed, `unknown fields: ${unknown.join(", ")}`);
+    if (service === "") return invalid(c, headed, "service must be a non-empty string");
+    const request = fields["request"] ?? {};
+    if (typeof request !== "object" || request === null || Array.isArray(request)) return invalid(c, headed, "request must be an object");
+    const key = typeof fields["key"] === "string" ? fields["key"] : "";
+    const keyProblem = streamIdProblem(key);
+    if (keyProblem !== null) return invalid(c, headed, `key ${keyProblem}`);
+    const spec = { inMs: fields["in"], at: fields["at"], cron: fields["cron"], everyMs: fields["every"] } as unknown as ScheduleSpec;
+    const parsed = parseSchedule(spec, Date.now());
+    if (typeof parsed === "string") return invalid(c, headed, parsed);
+
+    const assigns = await callerAssigns(c.req.header("Authorization"), options.identify, c.env);
+    if (assigns === null) return replyWith(c, halt(headed, response.unauthorized("invalid credentials")));
+    const message: Message = { ...headed, rawRequest: request, assigns };
+    const authorization = await options.dispatcherFor(c).authorization(message, { publicOnly: true });
+    if (authorization.status === "service_unavailable") {
+      return replyWith(c, halt(message, response.error("unknown_service", { service })));
+    }
+    if (authorization.status !== "ok") return replyWith(c, halt(message, authorization));
+
+    const answer = await scheduler.schedule(c.env, { key, message, spec, publicOnly: true });
+    return replyWith(c, halt(message, answer), answer.status === "ok" ? 202 : undefined);
+  });
+
+  app.get("/v1/schedules", async (c) => {
+    const key = c.req.query("key") ?? "";
+    const owner = await ownerFilter(c, options);
+    if (owner === null) return answerWith(c, response.unauthorized("invalid credentials"));
+    const problem = streamIdProblem(key);
+    if (problem !== null) return answerWith(c, response.error("invalid_request", `key ${problem}`));
+    return c.json({ key, schedules: await scheduler.list(c.env, key, owner) });
+  });
+
+  app.delete("/v1/schedules/:messageId", async (c) => {
+    const key = c.req.query("key") ?? "";
+    const owner = await ownerFilter(c, options);
+    if (owner === null) return answerWith(c, response.unauthorized("invalid credentials"));
+    const problem = streamIdProblem(key);
+    if (problem !== null) return answerWith(c, response.error("invalid_request", `key ${problem}`));
+    return answerWith(c, await scheduler.cancel(c.env, key, c.req.param("messageId") ?? "", owner));
+  });
+}
+
+function invalid(c: Context, message: Message, problem: string): Response {
+  return replyWith(c, halt(message, response.error("invalid_request", problem)));
+}
+
+/**
+ * Whose schedules the caller may see: undefined (all) for the admin token, the caller's own
+ * otherwise, null when the credentials are refused.
+ */
+async function ownerFilter<Env extends object>(
+  c: Context<{ Bindings: Env }>,
+  options: ScheduleRoutesOptions<Env>,
+): Promise<string | undefined | null> {
+  const authorization = c.req.header("Authorization");
+  const adminToken = options.adminToken?.(c.env);
+  if (authorization !== undefined && adminToken !== undefined && adminToken !== "") {
+    if (await sameSecret(authorization, `Bearer ${adminToken}`)) return undefined;
+  }
+  const assigns = await callerAssigns(authorization, options.identify, c.env);
+  if (assigns === null) return null;
+  return ownerOf({ assigns });
+}

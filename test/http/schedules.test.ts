@@ -1,0 +1,140 @@
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { newId, ok, Router, silentLogger, type ScheduledSummary } from "../../src/core/index.js";
+import { durableObjectScheduler } from "../../src/objects/index.js";
+import { createGateway, type Envelope } from "../../src/worker/index.js";
+
+const ADA = { Authorization: "Bearer dev-ada" };
+const BOB = { Authorization: "Bearer dev-bob" };
+const ADMIN = { Authorization: "Bearer dev-admin" };
+
+const demo = (path: string, init?: RequestInit) => exports.default.fetch(`http://demo${path}`, init);
+
+async function post(path: string, body: unknown, headers: Record<string, string> = ADA) {
+  const answer = await demo(path, { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body), headers });
+  return { status: answer.status, body: (await answer.json()) as Envelope };
+}
+
+async function openAccount(): Promise<string> {
+  const account_id = `acc-${newId()}`;
+  expect((await post("/v1/services/open_account", { account_id })).status).toBe(201);
+  return account_id;
+}
+
+const balanceOf = async (account_id: string) => {
+  const read = await post("/v1/services/get_account", { account_id });
+  return read.body.response.status === "ok" ? (read.body.response.payload as { balance: number }).balance : null;
+};
+
+const shard = (key: string) => env.SCHEDULER.get(env.SCHEDULER.idFromName(key));
+
+describe("POST /v1/schedules", () => {
+  it("schedules a deposit (202), and the alarm applies it once", async () => {
+    const account_id = await openAccount();
+    const scheduled = await post("/v1/schedules", { service: "deposit", request: { account_id, amount: 5 }, key: account_id, in: 0 });
+    expect(scheduled.status).toBe(202);
+    expect(scheduled.body).toMatchObject({
+      service: "deposit",
+      response: { status: "ok", payload: { key: account_id, dispatchAt: expect.any(String), alreadyScheduled: false } },
+    });
+    expect(await runDurableObjectAlarm(shard(account_id))).toBe(true);
+    expect(await balanceOf(account_id)).toBe(5);
+    await runDurableObjectAlarm(shard(account_id));
+    expect(await balanceOf(account_id)).toBe(5);
+  });
+
+  it("the same X-Message-Id scheduled twice is stored once", async () => {
+    const account_id = await openAccount();
+    const headers = { ...ADA, "X-Message-Id": `sched-${account_id}` };
+    const body = { service: "deposit", request: { account_id, amount: 5 }, key: account_id, in: 60_000 };
+    expect((await post("/v1/schedules", body, headers)).body.response).toMatchObject({ payload: { alreadyScheduled: false } });
+    expect((await post("/v1/schedules", body, headers)).body.response).toMatchObject({ payload: { alreadyScheduled: true } });
+    const listed = (await (await demo(`/v1/schedules?key=${account_id}`, { headers: ADA })).json()) as { schedules: ScheduledSummary[] };
+    expect(listed.schedules).toHaveLength(1);
+  });
+
+  it("refuses bad input with 400 and a clear reason, storing nothing", async () => {
+    const key = `k-${newId()}`;
+    const cases: [unknown, RegExp][] = [
+      [{ service: "no_such_service", key, in: 0 }, /unknown_service/],
+      [{ service: "greet", key, in: 0, at: "2030-01-01T00:00:00Z" }, /exactly one/],
+      [{ service: "greet", key }, /exactly one/],
+      [{ service: "greet", key, at: "next tuesday" }, /ISO 8601/],
+      [{ service: "greet", key, in: -5 }, />= 0/],
+      [{ service: "greet", key, in: 10 ** 12 }, /one year/],
+      [{ service: "greet", key, cron: "every day" }, /5 fields/],
+      [{ service: "greet", key, cron: "99 * * * *" }, /cron/],
+      [{ service: "greet", key, every: 5 }, /every/],
+      [{ service: "greet", in: 0 }, /key/],
+      [{ service: "greet", key: "a\u0000b", in: 0 }, /key/],
+      [{ service: "greet", key, in: 0, request: [1] }, /request must be an object/],
+      [{ service: "greet", key, in: 0, delay: 5 }, /unknown fields: delay/],
+      [{ key, in: 0 }, /service/],
+      ["{not json", /invalid_json/],
+      ["[1]", /invalid_request/],
+    ];
+    for (const [body, reason] of cases) {
+      const answer = await post("/v1/schedules", body);
+      expect(answer.status, JSON.stringify(body)).toBe(400);
+      expect(JSON.stringify(answer.body.response)).toMatch(reason);
+    }
+    const dry = await demo("/v1/schedules", { method: "POST", body: JSON.stringify({ service: "greet", key, in: 0 }), headers: { "X-Dry-Run": "true" } });
+    expect(dry.status).toBe(400);
+    const listed = (await (await demo(`/v1/schedules?key=${key}`, { headers: ADMIN })).json()) as { schedules: ScheduledSummary[] };
+    expect(listed.schedules).toEqual([]);
+  });
+
+  it("needs the caller to be authorized for the service now: 401 without credentials, 403 when refused", async () => {
+    const account_id = await openAccount();
+    expect((await post("/v1/schedules", { service: "deposit", request: { account_id, amount: 1 }, key: account_id, in: 0 }, {})).status).toBe(401);
+    expect((await post("/v1/schedules", { service: "deposit", key: account_id, in: 0 }, { Authorization: "Bearer forged" })).status).toBe(401);
+    const strict = new Router({ authorize: () => "forbidden" }).service("closed", (m) => ok(m));
+    const gateway = createGateway({ services: [strict], logger: silentLogger, scheduler: durableObjectScheduler((e: Cloudflare.Env) => e.SCHEDULER) });
+    const answer = await gateway.fetch(
+      new Request("http://gw/v1/schedules", { method: "POST", body: JSON.stringify({ service: "closed", key: "k", in: 0 }) }),
+      env,
+    );
+    expect(answer.status).toBe(403);
+  });
+});
+
+describe("GET and DELETE /v1/schedules", () => {
+  it("callers see and cancel only what they scheduled; the admin token sees everything", async () => {
+    const account_id = await openAccount();
+    const scheduled = await post("/v1/schedules", { service: "deposit", request: { account_id, amount: 1 }, key: account_id, cron: "0 9 * * 1" });
+    const messageId = scheduled.body.messageId;
+    const list = async (headers: Record<string, string>) =>
+      ((await (await demo(`/v1/schedules?key=${account_id}`, { headers })).json()) as { schedules: ScheduledSummary[] }).schedules;
+    expect(await list(ADA)).toEqual([
+      {
+        messageId,
+        key: account_id,
+        service: "deposit",
+        dispatchAt: expect.any(String),
+        attempts: 0,
+        late: false,
+        recurrence: { cron: "0 9 * * 1" },
+        rawRequest: { account_id, amount: 1 },
+      },
+    ]);
+    expect(await list(BOB)).toEqual([]);
+    expect(await list(ADMIN)).toHaveLength(1);
+    const cancel = (headers: Record<string, string>) => demo(`/v1/schedules/${messageId}?key=${account_id}`, { method: "DELETE", headers });
+    expect((await cancel(BOB)).status).toBe(404);
+    expect((await cancel(ADA)).status).toBe(200);
+    expect((await cancel(ADA)).status).toBe(404);
+    expect(await list(ADMIN)).toEqual([]);
+  });
+
+  it("a key is required; bad credentials are refused", async () => {
+    expect((await demo("/v1/schedules", { headers: ADA })).status).toBe(400);
+    expect((await demo("/v1/schedules?key=x", { headers: { Authorization: "Bearer forged" } })).status).toBe(401);
+    expect((await demo("/v1/schedules/m?key=", { method: "DELETE", headers: ADA })).status).toBe(400);
+  });
+
+  it("without a scheduler the routes do not exist", async () => {
+    const gateway = createGateway({ services: [], logger: silentLogger });
+    expect((await gateway.fetch(new Request("http://gw/v1/schedules?key=k"), env)).status).toBe(404);
+  });
+});

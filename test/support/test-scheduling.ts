@@ -1,0 +1,68 @@
+import { assign, error, newId, ok, Router, type Message, type SchedulerHooks } from "../../src/core/index.js";
+import { sleep } from "./recorders.js";
+
+/** The scheduler's clock in tests: real time plus `offset` ms (tests move it forward). */
+export const testClock = { offset: 0, now: () => Date.now() + testClock.offset };
+
+/** One delivery a test service saw. */
+export type Delivery = { id: string; service: string; attempts: unknown; assigns: Message["assigns"]; rawRequest: Message["rawRequest"] };
+
+/** Everything the test services and hooks saw (tests share the isolate with the objects). */
+export const seen = {
+  deliveries: [] as Delivery[],
+  saved: [] as { id: string; key: string; assigns: Message["assigns"] }[],
+  responded: [] as { id: string; response: Message["response"]; attempts: unknown; assigns: Message["assigns"] }[],
+  /** Users whose calls `authorize` refuses from now on. */
+  revoked: new Set<string>(),
+  /** Message ids whose first serviceResponded call throws. */
+  throwOnce: new Set<string>(),
+};
+
+/** A key no other test uses. */
+export const freshKey = () => `k-${newId()}`;
+
+const identityOf = (m: Message) => {
+  const identity = m.assigns["identity"];
+  return typeof identity === "object" && identity !== null && !Array.isArray(identity) ? String(identity["user"]) : null;
+};
+
+function record(m: Message): void {
+  seen.deliveries.push({ id: m.id, service: m.serviceName, attempts: m.assigns["dispatchAttempts"], assigns: m.assigns, rawRequest: m.rawRequest });
+}
+
+/** Services that scheduled messages are delivered to in tests. */
+export const scheduledServices = new Router({
+  authorize: (m) => {
+    const user = identityOf(m);
+    return user !== null && seen.revoked.has(user) ? "forbidden" : "ok";
+  },
+})
+  .service("record", (m) => {
+    record(m);
+    return ok(m);
+  })
+  .service("flaky", (m) => {
+    record(m);
+    return m.assigns["dispatchAttempts"] === 3 ? ok(m, "third time") : error(m, "boom");
+  })
+  .service("slow", async (m) => {
+    await sleep(200);
+    return ok(m);
+  })
+  .service("forbidden_to_all", (m) => ok(m));
+
+/** Hooks as the original's test scheduler: inject a value on save, retry (marking it) on failure. */
+export const testHooks: SchedulerHooks = {
+  saveAlarm: (message, key) => {
+    seen.saved.push({ id: message.id, key, assigns: message.assigns });
+    return assign(message, "injected", "value");
+  },
+  serviceResponded: (reply) => {
+    seen.responded.push({ id: reply.id, response: reply.response, attempts: reply.assigns["dispatchAttempts"], assigns: reply.assigns });
+    if (seen.throwOnce.delete(reply.id)) throw new Error("serviceResponded is broken this once");
+    const status = reply.response?.status;
+    if (status === "ok" || reply.rawRequest?.["noRetry"] === true) return "ok";
+    return { retry: { inMs: 0, message: assign(reply, "redelivered", true) } };
+  },
+  dispatchTimeout: (message) => (message.serviceName === "slow" ? 50 : 5000),
+};
