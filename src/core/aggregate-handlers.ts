@@ -9,15 +9,15 @@ import {
 import { error, halt, prepareAggregateId, type DomainEvent } from "./message.js";
 import { response, type ServiceResponse } from "./response.js";
 import type { ServiceHandler } from "./router.js";
-import { withTimeout } from "./timeout.js";
 
-/** Options of a message handler. */
+/**
+ * Options of a message handler. How long the Worker waits for the aggregate is the dispatch's
+ * timeout (5000 ms by default), like for any other service.
+ */
 export type MessageHandlerOptions = {
   /** The raw-request field that holds the aggregate id (default `"id"`). */
   id?: string;
-  /** How long the Worker waits for the aggregate (default 5000 ms); then `service_timeout`. */
-  timeoutMs?: number;
-  /** `onMaybeNewAggregate` only: generate an id when the field is missing (default false). */
+  /** `onMaybeNewAggregate` only: use the message id when the id field is missing (default false). */
   generateIdIfMissing?: boolean;
 };
 
@@ -30,9 +30,6 @@ export interface StreamAccess<Env> {
   /** Deletes aggregate `id`'s stream. */
   deleteStream(env: Env, id: string, options: DeleteOptions): Promise<ServiceResponse>;
 }
-
-/** The default wait for an aggregate's answer. */
-export const DEFAULT_AGGREGATE_TIMEOUT_MS = 5000;
 
 /**
  * Turns the commands of an aggregate into router services: each handler reads the aggregate id
@@ -96,7 +93,6 @@ export class AggregateHandlers<Env, State, Event extends DomainEvent, Commands e
 
   #handler(mode: CommandMode, command: Commands, options: MessageHandlerOptions): ServiceHandler<Env> {
     const idField = options.id ?? "id";
-    const timeoutMs = options.timeoutMs ?? DEFAULT_AGGREGATE_TIMEOUT_MS;
     const generateIfMissing = mode === "new" || (mode === "maybe" && options.generateIdIfMissing === true);
     return async (message, context) => {
       const prepared = prepareAggregateId(message, idField, { generateIfMissing });
@@ -104,16 +100,12 @@ export class AggregateHandlers<Env, State, Event extends DomainEvent, Commands e
       const id = prepared.aggregateMeta.id ?? "";
       const problem = streamIdProblem(id);
       if (problem !== null) return error(prepared, "invalid_id", { field: idField, problem });
-      const sent = this.client.execute(context.env, { streamName: this.streamName(id), command, mode, message: prepared });
-      const answered = sent.catch((failure: unknown) => {
+      try {
+        return await this.client.execute(context.env, { streamName: this.streamName(id), command, mode, message: prepared });
+      } catch (failure) {
         context.logger.error("aggregate unreachable", { stream: this.streamName(id), error: failure });
         return halt(prepared, response.error("internal_error"));
-      });
-      // The aggregate keeps working after a timeout; a retry with the same message id is applied once.
-      context.waitUntil(answered);
-      return withTimeout(answered, timeoutMs, () =>
-        halt(prepared, response.serviceTimeout(message.serviceName, message.id, timeoutMs)),
-      );
+      }
     };
   }
 }

@@ -7,6 +7,7 @@ import { response, type ServiceResponse } from "./response.js";
 import type { ValidatedMessage } from "./router.js";
 import type { EventMetadata, NewEvent, StreamStatus, StreamStore } from "./stream-store.js";
 import { Telemetry } from "./telemetry.js";
+import { withTimeout } from "./timeout.js";
 
 /** Options of an {@link AggregateInstance}. */
 export type AggregateInstanceOptions = {
@@ -39,7 +40,17 @@ type Decided<State, Event extends DomainEvent> = {
   decision: ServiceResponse;
   state: State;
   version: number;
+  /** What makes a retry the same command (see {@link fingerprintOf}). */
+  fingerprint: string;
+  /** The instance's generation when the command started. */
+  generation: number;
 };
+
+/** How long one command may take before it answers `service_timeout` and frees the queue. */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
+
+/** The largest response recorded for idempotency; a larger one is recorded without its payload. */
+const MAX_RECORDED_RESPONSE_CHARS = 64 * 1024;
 
 /** Largest serialised event (data plus metadata) accepted; a storage row holds at most 2 MB. */
 export const MAX_EVENT_BYTES = 2_000_000;
@@ -65,6 +76,8 @@ export class AggregateInstance<State, Event extends DomainEvent> {
   #status: StreamStatus = "missing";
   #loaded = false;
   #unloadAt = Number.POSITIVE_INFINITY;
+  /** Bumped when a command overruns its deadline: its late result must not be stored. */
+  #generation = 0;
   #stats: Omit<InstanceStats, "loaded" | "version"> = { loads: 0, replayedEvents: 0, snapshotVersion: null };
 
   /** An instance of `aggregate` over `store`; nothing is loaded until the first command. */
@@ -87,17 +100,31 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     return { ...this.#stats, loaded: this.#loaded, version: this.#version };
   }
 
-  /** Runs one command after every command before it has finished, and resolves with the reply. */
+  /**
+   * Runs one command after every command before it has finished, and resolves with the reply. A
+   * command that has not finished within the aggregate's `commandTimeoutMs` answers
+   * `service_timeout` and frees the queue; whatever it decides later is discarded.
+   */
   execute(request: CommandRequest): Promise<Message> {
     return this.#serially(async () => {
-      try {
-        return await this.#execute(request);
-      } catch (error) {
+      const generation = this.#generation;
+      const work = this.#execute(request, generation).catch((error: unknown) => {
         // Storage failed mid-way: the transaction rolled back. Reload before the next command.
         this.#logger.error("command failed", { command: request.command, messageId: request.message.id, error });
         this.#drop();
         return halt(request.message, response.error("internal_error"));
-      }
+      });
+      const timeoutMs = this.#aggregate.options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+      return withTimeout(work, timeoutMs, () => {
+        this.#generation += 1;
+        this.#logger.error("command overran its deadline: its result will be discarded", {
+          command: request.command,
+          messageId: request.message.id,
+          timeoutMs,
+        });
+        const { serviceName, id } = request.message;
+        return halt(request.message, response.serviceTimeout(serviceName, id, timeoutMs));
+      });
     });
   }
 
@@ -133,7 +160,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     return run;
   }
 
-  async #execute({ command, mode, message: received }: CommandRequest): Promise<Message> {
+  async #execute({ command, mode, message: received }: CommandRequest, generation: number): Promise<Message> {
     const definition = this.#aggregate.commandNamed(command);
     if (definition === undefined) return halt(received, response.error("unknown_command", { command }));
     const message = definition.schema === undefined ? received : await validateRequest(received, definition.schema);
@@ -144,11 +171,17 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     const version = this.#version;
     const log = withFields(this.#logger, { command, messageId: message.id });
 
+    const fingerprint = await fingerprintOf(command, message);
     if (message.dryRun === false) {
       const recorded = await this.#store.processed(message.id);
       if (recorded !== null) {
+        if (recorded.fingerprint !== fingerprint) {
+          // The same id for another command, request or caller: never answer it with someone else's reply.
+          log.warn("message id reused for a different command, request or caller");
+          return halt(message, response.error("idempotency_key_reused", { messageId: message.id }));
+        }
         log.warn("message already processed: answering as before, without running it again");
-        return halt(message, recorded);
+        return halt(message, recorded.response);
       }
     }
     if (this.#status === "deleted" || (this.#status === "live" && mode === "new")) {
@@ -188,7 +221,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
       const answer = isSuccess(decision) ? response.ok(verbose ? decided.events : undefined) : decision;
       return { ...decided, response: withVersion(answer, version), events: verbose ? decided.events : [], halted: true };
     }
-    if (decided.events.length === 0) return { ...decided, response: withVersion(decision, version), halted: true };
+    if (decided.events.length === 0) return this.#nothingStored(decided, decision, version);
 
     let toStore = decided;
     const beforeAppend = this.#aggregate.options.beforeAppend;
@@ -200,7 +233,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
         return halt(message, response.error("internal_error"));
       }
     }
-    return this.#commit({ message, decided, events: toStore.events, decision, state, version }, log);
+    return this.#commit({ message, decided, events: toStore.events, decision, state, version, fingerprint, generation }, log);
   }
 
   /**
@@ -211,10 +244,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     const { message, decided, events, decision, state, version } = command;
     const options = this.#aggregate.options;
     const stateBased = options.persistence === "state";
-    if (events.length === 0 && this.#status === "missing") {
-      // Everything was filtered out: a new aggregate that stores nothing does not come to exist.
-      return { ...decided, response: withVersion(decision, version), halted: true };
-    }
+    if (events.length === 0 && this.#status === "missing") return this.#nothingStored(decided, decision, version);
 
     const newEvents: NewEvent[] = [];
     const metadata = this.#metadataOf(message, decided);
@@ -246,11 +276,19 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     if (stateBased || this.#snapshotDue(version, newVersion)) {
       const json = options.stateToJson === undefined ? (next as Json) : options.stateToJson(next);
       const problem = jsonProblem(json, "state");
-      if (problem === null) persistedState = json;
-      else if (stateBased) {
+      const bytes = problem === null ? utf8Length(JSON.stringify(json), MAX_EVENT_BYTES) : 0;
+      if (problem === null && bytes <= MAX_EVENT_BYTES) persistedState = json;
+      else if (stateBased && problem !== null) {
         log.error("state is not JSON: nothing stored", { problem });
         return halt(message, response.error("internal_error"));
-      } else log.warn("snapshot skipped: state is not JSON", { problem });
+      } else if (stateBased) {
+        return halt(message, response.error("state_too_large", { bytes, maxBytes: MAX_EVENT_BYTES }));
+      } else log.warn("snapshot skipped: the state is not JSON or too large for a row", { problem, bytes });
+    }
+
+    if (command.generation !== this.#generation) {
+      log.error("decision finished after its deadline: nothing stored");
+      return halt(message, response.error("internal_error"));
     }
 
     const result = await this.#store.append({
@@ -259,7 +297,8 @@ export class AggregateInstance<State, Event extends DomainEvent> {
       events: stateBased ? [] : newEvents,
       newVersion,
       messageId: message.id,
-      response: answer,
+      fingerprint: command.fingerprint,
+      response: recordable(answer, log),
       ...(stateBased && persistedState !== undefined ? { state: persistedState } : {}),
       ...(!stateBased && persistedState !== undefined
         ? { snapshot: { version: newVersion, state: persistedState, schema: options.snapshot?.schema ?? 1 } }
@@ -277,6 +316,15 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     await this.#hook("commit", () => options.commit?.(decided, next), log);
     this.#applyUnloadRules(events, next);
     return { ...decided, response: answer, halted: true };
+  }
+
+  /**
+   * The reply of a command that stores nothing: as decided, with the version it is at — except
+   * that a success on an aggregate that does not exist says `ok` at -1: it did not come to exist.
+   */
+  #nothingStored(decided: Message<unknown, Event>, decision: ServiceResponse, version: number): Message {
+    const answer = this.#status === "missing" && isSuccess(decision) ? response.ok(decision.status === "ok" ? decision.payload : undefined) : decision;
+    return { ...decided, response: withVersion(answer, version), halted: true };
   }
 
   #metadataOf(message: Message, decided: Message<unknown, Event>): EventMetadata {
@@ -395,4 +443,32 @@ function eventProblem(event: unknown): string | null {
 function utf8Length(text: string, limit: number): number {
   // A UTF-16 unit is at most 3 UTF-8 bytes: most events are shown small without encoding them.
   return text.length * 3 <= limit ? text.length : new TextEncoder().encode(text).length;
+}
+
+/**
+ * What makes two messages with one id the same command: the command, the raw request and the
+ * caller's identity, as a SHA-256 of their canonical JSON.
+ */
+async function fingerprintOf(command: string, message: Message): Promise<string> {
+  const text = canonicalJson([command, message.rawRequest, message.assigns["identity"] ?? null]);
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** JSON with object keys sorted, so that `{a, b}` and `{b, a}` read the same. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (typeof value === "object" && value !== null) {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+/** The response as recorded for retries: a very large payload is left out (the status stays). */
+function recordable(r: ServiceResponse, log: Logger): ServiceResponse {
+  if (JSON.stringify(r).length <= MAX_RECORDED_RESPONSE_CHARS) return r;
+  log.warn("response too large to record in full: a retry will get it without its payload or details");
+  const { payload: _payload, details: _details, ...rest } = r as ServiceResponse & { payload?: Json; details?: Json };
+  return rest as ServiceResponse;
 }

@@ -67,6 +67,11 @@ export type AggregateOptions<State, Event extends DomainEvent> = {
   beforeAppend?: (message: Message<unknown, Event>, state: State) => Message<unknown, Event> | Promise<Message<unknown, Event>>;
   /** When to drop in-memory state. */
   unload?: UnloadRules<State, Event>;
+  /**
+   * How long one command (decision, hooks, storage) may take before the instance answers
+   * `service_timeout` and moves on to the next one (default 30 s); a late result is discarded.
+   */
+  commandTimeoutMs?: number;
 };
 
 /**

@@ -1,9 +1,9 @@
 import type { Json } from "./json.js";
-import type { ServiceResponse } from "./response.js";
 import type {
   AppendRequest,
   AppendResult,
   DeleteResult,
+  ProcessedMessage,
   RecordedEvent,
   SavedState,
   Snapshot,
@@ -27,20 +27,22 @@ export class MemoryStreamStore implements StreamStore {
   #version = -1;
   #events: RecordedEvent[] = [];
   #snapshots: Snapshot[] = [];
-  #processed = new Map<string, string>();
+  #processed = new Map<string, ProcessedMessage>();
   #state: string | null = null;
 
   async streamState(): Promise<StreamState> {
     return { status: this.#status, version: this.#version };
   }
 
-  async processed(messageId: string): Promise<ServiceResponse | null> {
+  async processed(messageId: string): Promise<ProcessedMessage | null> {
     const recorded = this.#processed.get(messageId);
-    return recorded === undefined ? null : (JSON.parse(recorded) as ServiceResponse);
+    return recorded === undefined ? null : copy(recorded);
   }
 
   async append(request: AppendRequest): Promise<AppendResult> {
     if (this.#version !== request.expectedVersion) return { ok: false, actualVersion: this.#version };
+    // As SQLite's primary key would: a message id is recorded once, or the append fails whole.
+    if (this.#processed.has(request.messageId)) throw new Error(`message ${request.messageId} is already recorded`);
     // Everything is prepared before anything changes: a failure leaves the store as it was.
     const recordedAt = new Date().toISOString();
     const events = request.events.map((event, index) => ({
@@ -49,14 +51,14 @@ export class MemoryStreamStore implements StreamStore {
       recordedAt,
     }));
     const state = request.state === undefined ? this.#state : JSON.stringify(request.state);
-    const response = JSON.stringify(request.response);
+    const processed = copy({ fingerprint: request.fingerprint, response: request.response });
     const snapshot = request.snapshot === undefined ? undefined : copy(request.snapshot);
 
     this.#events.push(...events);
     this.#version = request.newVersion;
     if (this.#status === "missing") this.#status = "live";
     this.#state = state;
-    this.#processed.set(request.messageId, response);
+    this.#processed.set(request.messageId, processed);
     if (snapshot !== undefined) {
       this.#snapshots = [...this.#snapshots.filter((s) => s.schema !== snapshot.schema), snapshot];
     }

@@ -109,6 +109,11 @@ export function newMessage(serviceName: string, options: NewMessageOptions = {})
 
 /** Options of {@link newCausedBy}. */
 export type CausedByOptions = {
+  /**
+   * The new message's id (generated when missing). Derive it from the parent's id (for example
+   * `${parent.id}:debit`) when the parent may be retried: its children are then applied once too.
+   */
+  id?: string;
   rawRequest?: JsonObject | null;
   /** Not inherited from the parent unless passed (as in the original library). */
   assigns?: JsonObject;
@@ -129,6 +134,7 @@ export function newCausedBy(
   options: CausedByOptions = {},
 ): Message {
   return newMessage(serviceName, {
+    id: options.id ?? null,
     correlationId: parent.correlationId,
     causationId: parent.id,
     trace: parent.trace,
@@ -226,14 +232,18 @@ export function addEvent<R, E extends DomainEvent>(message: Message<R, E>, event
 
 /** Options of {@link prepareAggregateId}. */
 export type PrepareAggregateIdOptions = {
-  /** When the field is missing, generate a UUIDv7 and write it into the raw request too. */
+  /**
+   * When the field is missing, use the message's id (a UUIDv7 unless the caller chose one) as the
+   * aggregate id, and write it into the raw request too.
+   */
   generateIfMissing?: boolean;
 };
 
 /**
  * Reads the aggregate id from `rawRequest[idField]` into `aggregateMeta.id`. A non-empty string
- * or a finite number counts as an id. Missing: generated when `generateIfMissing`, otherwise the
- * message halts with `missing_id`.
+ * or a finite number counts as an id. Missing: taken from the message id when
+ * `generateIfMissing` — so that a retry of the same message reaches the same aggregate —
+ * otherwise the message halts with `missing_id`.
  */
 export function prepareAggregateId<R, E extends DomainEvent>(
   message: Message<R, E>,
@@ -245,7 +255,7 @@ export function prepareAggregateId<R, E extends DomainEvent>(
     return { ...message, aggregateMeta: { ...message.aggregateMeta, id: String(raw) } };
   }
   if (options.generateIfMissing === true && (raw === undefined || raw === null)) {
-    const id = newId();
+    const id = message.id;
     return { ...putInRawRequest(message, idField, id), aggregateMeta: { ...message.aggregateMeta, id } };
   }
   return halt(message, response.missingId(idField));

@@ -65,7 +65,9 @@ export type LibraryErrorReason =
   | "invalid_id"
   | "invalid_event"
   | "event_too_large"
-  | "unknown_command";
+  | "unknown_command"
+  | "idempotency_key_reused"
+  | "state_too_large";
 
 /** The request failed for `reason`; `details` says more when there is something safe to say. */
 export type ErrorResponse = {
@@ -125,6 +127,8 @@ const statusByErrorReason: Readonly<Record<string, number>> = {
   wrong_expected_version: 409,
   payload_too_large: 413,
   event_too_large: 413,
+  state_too_large: 413,
+  idempotency_key_reused: 409,
   internal_error: 500,
   invalid_event: 500,
   unknown_command: 500,
@@ -151,6 +155,7 @@ export function httpStatus(r: ServiceResponse): number {
     case "service_timeout":
       return 504;
     case "error":
-      return statusByErrorReason[r.reason] ?? 400;
+      // Own properties only: a reason such as "constructor" must not find Object.prototype's.
+      return Object.hasOwn(statusByErrorReason, r.reason) ? (statusByErrorReason[r.reason] as number) : 400;
   }
 }

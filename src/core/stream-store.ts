@@ -9,8 +9,8 @@ import type { ServiceResponse } from "./response.js";
 export interface StreamStore {
   /** The stream's version (-1 when it has no events) and whether it exists or was soft-deleted. */
   streamState(): Promise<StreamState>;
-  /** The response recorded for a message id that this stream already applied, or null. */
-  processed(messageId: string): Promise<ServiceResponse | null>;
+  /** What was recorded for a message id that this stream already applied, or null. */
+  processed(messageId: string): Promise<ProcessedMessage | null>;
   /** Appends atomically, if the stream is still at `expectedVersion`; see {@link AppendRequest}. */
   append(request: AppendRequest): Promise<AppendResult>;
   /** The newest snapshot written with this schema number, or null. */
@@ -64,14 +64,18 @@ export type AppendRequest = {
   events: NewEvent[];
   /** The stream's version after this command. */
   newVersion: number;
-  /** The message that was applied and the response it got. */
+  /** The message that was applied, its fingerprint, and the response it got. */
   messageId: string;
+  fingerprint: string;
   response: ServiceResponse;
   /** A snapshot to write (older ones of the same schema may be dropped). */
   snapshot?: Snapshot;
   /** The new state of a state-based aggregate. */
   state?: Json;
 };
+
+/** A message a stream applied: what made it that command, and the answer it got. */
+export type ProcessedMessage = { fingerprint: string; response: ServiceResponse };
 
 /** What an append did: stored, or refused because the stream is at another version. */
 export type AppendResult = { ok: true; version: number } | { ok: false; actualVersion: number };

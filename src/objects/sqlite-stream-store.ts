@@ -5,6 +5,7 @@ import type {
   AppendResult,
   DeleteResult,
   EventMetadata,
+  ProcessedMessage,
   RecordedEvent,
   SavedState,
   Snapshot,
@@ -24,7 +25,8 @@ const SCHEMA = [
      id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, version INTEGER NOT NULL,
      status TEXT NOT NULL CHECK (status IN ('live', 'deleted')), state TEXT)`,
   `CREATE TABLE IF NOT EXISTS processed_messages (
-     message_id TEXT PRIMARY KEY, version INTEGER NOT NULL, response TEXT NOT NULL, recorded_at TEXT NOT NULL)`,
+     message_id TEXT PRIMARY KEY, version INTEGER NOT NULL, fingerprint TEXT NOT NULL, response TEXT NOT NULL,
+     recorded_at TEXT NOT NULL)`,
 ];
 
 type StreamRow = { name: string; version: number; status: string; state: string | null };
@@ -60,13 +62,16 @@ export class SqliteStreamStore implements StreamStore {
     return { status: row.status as StreamStatus, version: row.version };
   }
 
-  async processed(messageId: string): Promise<ServiceResponse | null> {
+  async processed(messageId: string): Promise<ProcessedMessage | null> {
     if (!this.#schema.exists) return null;
     const rows = this.#storage.sql
-      .exec<{ response: string }>("SELECT response FROM processed_messages WHERE message_id = ?", messageId)
+      .exec<{ fingerprint: string; response: string }>(
+        "SELECT fingerprint, response FROM processed_messages WHERE message_id = ?",
+        messageId,
+      )
       .toArray();
     const row = rows[0];
-    return row === undefined ? null : (JSON.parse(row.response) as ServiceResponse);
+    return row === undefined ? null : { fingerprint: row.fingerprint, response: JSON.parse(row.response) as ServiceResponse };
   }
 
   async append(request: AppendRequest): Promise<AppendResult> {
@@ -98,9 +103,10 @@ export class SqliteStreamStore implements StreamStore {
       request.state === undefined ? null : JSON.stringify(request.state),
     );
     sql.exec(
-      "INSERT INTO processed_messages (message_id, version, response, recorded_at) VALUES (?, ?, ?, ?)",
+      "INSERT INTO processed_messages (message_id, version, fingerprint, response, recorded_at) VALUES (?, ?, ?, ?, ?)",
       request.messageId,
       request.newVersion,
+      request.fingerprint,
       JSON.stringify(request.response),
       recordedAt,
     );

@@ -1,8 +1,8 @@
-import { evictDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ledgerHarness } from "../support/aggregate-harness.js";
-import { filtered, hookLog, ledger, stateful, unloading } from "../support/test-aggregates.js";
+import { filtered, hookLog, ledger, ledgerTelemetry, stateful, unloading } from "../support/test-aggregates.js";
 import { sleep } from "../support/recorders.js";
 
 const ledgers = ledgerHarness(ledger, (e) => e.LEDGER);
@@ -39,11 +39,16 @@ describe("creating aggregates (statements 60-63, 70-71, 81)", () => {
     ]);
   });
 
-  it("61: without an id, onNewAggregate generates a UUIDv7; onAggregate answers missing_id", async () => {
+  it("61: without an id, onNewAggregate takes the message id (a UUIDv7); onAggregate answers missing_id", async () => {
     const reply = await ledgers.send("open", { owner: "ada" });
     expect(reply.response).toMatchObject({ status: "created", version: 0 });
     const id = reply.response?.status === "created" ? reply.response.id : "";
     expect(id).toMatch(uuidV7);
+    expect(id).toBe(reply.id);
+    expect(await ledgers.events(id)).toHaveLength(1);
+    // So a retry of the same message reaches the same aggregate and is applied once.
+    const retry = await ledgers.send("open", { owner: "ada" }, { id: reply.id });
+    expect(retry.response).toEqual(reply.response);
     expect(await ledgers.events(id)).toHaveLength(1);
     expect((await ledgers.send("deposit", { amount: 1 })).response).toEqual({ status: "missing_id", field: "id" });
   });
@@ -70,6 +75,8 @@ describe("creating aggregates (statements 60-63, 70-71, 81)", () => {
   it("71: a new aggregate whose decision produces no events answers {ok, version -1}; nothing is stored", async () => {
     const id = ledgers.freshId();
     expect((await ledgers.send("open_nothing", { id })).response).toEqual({ status: "ok", version: -1 });
+    // Even a decision that says created: nothing was stored, so nothing was created.
+    expect((await ledgers.send("create_nothing", { id })).response).toEqual({ status: "ok", version: -1 });
     expect(await ledgers.tables(id)).toEqual([]);
     expect((await ledgers.send("open", { id })).response).toMatchObject({ status: "created", version: 0 });
   });
@@ -171,6 +178,21 @@ describe("idempotency (statement 67)", () => {
   });
 });
 
+describe("a message id names one command, request and caller", () => {
+  it("reusing an id for another request, command or caller answers idempotency_key_reused and applies nothing", async () => {
+    const id = await openLedger();
+    const ada = { identity: { user: "ada" } };
+    await ledgers.send("deposit", { id, amount: 5 }, { id: `pay-${id}`, assigns: ada });
+    const reused = { status: "error", reason: "idempotency_key_reused", details: { messageId: `pay-${id}` } };
+    expect((await ledgers.send("deposit", { id, amount: 6 }, { id: `pay-${id}`, assigns: ada })).response).toEqual(reused);
+    expect((await ledgers.send("withdraw", { id, amount: 5 }, { id: `pay-${id}`, assigns: ada })).response).toEqual(reused);
+    expect((await ledgers.send("deposit", { id, amount: 5 }, { id: `pay-${id}`, assigns: { identity: { user: "bob" } } })).response).toEqual(reused);
+    // Key order does not make a request different.
+    expect((await ledgers.send("deposit", { amount: 5, id }, { id: `pay-${id}`, assigns: ada })).response).toEqual({ status: "ok", version: 1 });
+    expect(await ledgers.events(id)).toHaveLength(2);
+  });
+});
+
 describe("dry runs (statements 68-69)", () => {
   it("68: a dry run answers {ok, version}, stores nothing, calls rollback and not commit", async () => {
     const id = await openLedger();
@@ -242,6 +264,44 @@ describe("failures store nothing (statement 72, DESIGN §5.1)", () => {
   });
 });
 
+describe("hooks and telemetry", () => {
+  it("a commit hook that throws is logged; the command stays stored and answered", async () => {
+    const id = await openLedger();
+    const reply = await ledgers.send("deposit", { id, amount: 3 }, { id: `commit-throws-${id}` });
+    expect(reply.response).toEqual({ status: "ok", version: 1 });
+    expect(hookLog).toContain(`commit commit-throws-${id}`);
+    expect(await ledgers.events(id)).toHaveLength(2);
+  });
+
+  it("the object emits new_aggr_spawned when it loads an instance and handle_msg before each decision", async () => {
+    const id = ledgers.freshId();
+    const before = ledgerTelemetry.length;
+    await ledgers.send("open", { id });
+    await ledgers.send("deposit", { id, amount: 1 });
+    expect(ledgerTelemetry.slice(before)).toEqual(["new_aggr_spawned", "handle_msg", "handle_msg"]);
+  });
+});
+
+describe("a command that overruns its deadline (commandTimeoutMs)", () => {
+  const h = ledgerHarness(unloading, (e) => e.UNLOADING);
+
+  it("answers service_timeout, frees the queue, and its late result is discarded", async () => {
+    const id = await openLedger(h);
+    const late = await h.send("late_deposit", { id });
+    expect(late.response).toMatchObject({ status: "service_timeout", timeoutMs: 300 });
+    expect((await h.send("deposit", { id, amount: 2 })).response).toEqual({ status: "ok", version: 1 });
+    await sleep(300);
+    expect((await h.events(id)).map((e) => e.data)).toEqual([{ owner: "ada" }, { amount: 2 }]);
+  });
+
+  it("a decision that never settles does not block the aggregate", async () => {
+    const id = await openLedger(h);
+    const [hung, deposit] = await Promise.all([h.send("hang", { id }), h.send("deposit", { id, amount: 1 })]);
+    expect(hung.response?.status).toBe("service_timeout");
+    expect(deposit.response).toEqual({ status: "ok", version: 1 });
+  });
+});
+
 describe("one command at a time (statement 74, DESIGN §5.2)", () => {
   it("commands are serialised even while a decision awaits I/O", async () => {
     const id = await openLedger();
@@ -296,6 +356,10 @@ describe("state-based aggregates (statement 80)", () => {
     const id = await openLedger(h);
     await h.send("deposit", { id, amount: 250 });
     expect(await h.events(id)).toEqual([]);
+    const saved = await runInDurableObject(h.stub(id), (_instance, state) =>
+      state.storage.sql.exec<{ state: string }>("SELECT state FROM stream").one().state,
+    );
+    expect(JSON.parse(saved)).toEqual({ owner: "ada", balance: 250, format: "v1" });
     await evictDurableObject(h.stub(id));
     expect((await h.send("deposit", { id, amount: 100 })).response).toEqual({ status: "ok", version: 2 });
     expect((await h.send("balance", { id })).response).toEqual({ status: "ok", payload: { owner: "ada", balance: 350 }, version: 2 });

@@ -32,6 +32,7 @@ const append = (overrides: Partial<AppendRequest>): AppendRequest => ({
   events: [event(1)],
   newVersion: 0,
   messageId: newId(),
+  fingerprint: "f",
   response: response.ok(),
   ...overrides,
 });
@@ -69,11 +70,21 @@ describe.each(adapters)("StreamStore contract: %s", (_name, withStore) => {
       expect(await store.readEvents(5, 10)).toEqual([]);
     }));
 
-  it("records each applied message id with its response (idempotency)", () =>
+  it("records each applied message id with its fingerprint and response (idempotency)", () =>
     withStore(async (store) => {
-      await store.append(append({ messageId: "once", response: response.created("x", 0) }));
-      expect(await store.processed("once")).toEqual({ status: "created", id: "x", version: 0 });
+      await store.append(append({ messageId: "once", fingerprint: "abc", response: response.created("x", 0) }));
+      expect(await store.processed("once")).toEqual({ fingerprint: "abc", response: { status: "created", id: "x", version: 0 } });
       expect(await store.processed("other")).toBeNull();
+    }));
+
+  it("a failing append leaves nothing behind: events, version and record all roll back", () =>
+    withStore(async (store) => {
+      await store.append(append({ messageId: "first" }));
+      // Recording the same message id twice fails after the events were written: all of it must roll back.
+      await expect(store.append(append({ expectedVersion: 0, newVersion: 2, events: [event(2), event(3)], messageId: "first" }))).rejects.toThrow();
+      expect(await store.streamState()).toEqual({ status: "live", version: 0 });
+      expect((await store.readEvents(0, 10)).map((e) => e.version)).toEqual([0]);
+      expect(await store.append(append({ expectedVersion: 0, newVersion: 1, messageId: "second" }))).toEqual({ ok: true, version: 1 });
     }));
 
   it("keeps the newest snapshot per schema", () =>

@@ -90,6 +90,11 @@ describe("newCausedBy (statement 6)", () => {
     expect(child.trace).toEqual({ tenant: "t1" });
   });
 
+  it("takes an id when given one, so that a retried parent causes the same children", () => {
+    const parent = newMessage("parent", { id: "p-1" });
+    expect(newCausedBy("debit", parent, { id: `${parent.id}:debit` }).id).toBe("p-1:debit");
+  });
+
   it("passes assigns and dry run on when asked to", () => {
     const parent = newMessage("parent", { dryRun: "verbose" });
     const child = newCausedBy("child", parent, { assigns: { identity: "ada" }, dryRun: parent.dryRun });
@@ -207,9 +212,10 @@ describe("prepareAggregateId (statement 12)", () => {
     }
   });
 
-  it("generates a UUIDv7 into both the raw request and aggregateMeta when asked, even with a null raw request", () => {
+  it("when asked, takes the message id (a UUIDv7) into both the raw request and aggregateMeta, even with a null raw request", () => {
     const message = prepareAggregateId(newMessage("x"), "account_id", { generateIfMissing: true });
     expect(message.aggregateMeta.id).toMatch(uuidV7);
+    expect(message.aggregateMeta.id).toBe(message.id);
     expect(message.rawRequest?.["account_id"]).toBe(message.aggregateMeta.id);
     expect(message.halted).toBe(false);
   });

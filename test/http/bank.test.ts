@@ -60,6 +60,28 @@ describe("the bank demo over HTTP", () => {
     expect((await call("get_account", { account_id })).body.response).toMatchObject({ payload: { balance: 10 }, version: 2 });
   });
 
+  it("open_account without an id, retried with one X-Message-Id, opens one account", async () => {
+    const headers = { ...ADA, "X-Message-Id": `open-${newId()}` };
+    const [first, second] = await Promise.all([call("open_account", {}, headers), call("open_account", {}, headers)]);
+    expect(first.status).toBe(201);
+    expect(second.body.response).toEqual(first.body.response);
+    const id = first.body.response.status === "created" ? first.body.response.id : "";
+    expect((await stream(id)).body.events).toHaveLength(1);
+  });
+
+  it("a message id reused by another caller or for another request is refused (409), revealing nothing", async () => {
+    const account_id = await openAccount();
+    await call("deposit", { account_id, amount: 77 });
+    const headers = { "X-Message-Id": `pay-${account_id}` };
+    const refused = await call("withdraw", { account_id, amount: 500 }, { ...ADA, ...headers });
+    expect(refused.body.response).toMatchObject({ reason: "insufficient_funds", details: { balance: 77 } });
+    const bob = await call("withdraw", { account_id, amount: 500 }, { ...BOB, ...headers });
+    expect(bob.status).toBe(409);
+    expect(JSON.stringify(bob.body)).not.toContain("77");
+    expect((await call("deposit", { account_id, amount: 1 }, { ...ADA, ...headers })).status).toBe(409);
+    expect((await call("get_account", { account_id })).body.response).toMatchObject({ payload: { balance: 77 } });
+  });
+
   it("ensure_account creates once (201) and then answers ok (200) without events", async () => {
     const account_id = `acc-${newId()}`;
     expect(await call("ensure_account", { account_id })).toMatchObject({ status: 201, body: { response: { status: "created", id: account_id, version: 0 } } });

@@ -340,7 +340,28 @@ describe("no input makes the gateway answer 500", () => {
       await sleep(100);
       return ok(m);
     });
-    const call = gateway({ services: [router], timeoutMs: 10 });
-    expect((await call("/v1/services/slow", post("{}"))).status).toBe(504);
+    const fast = new Router({ authorize: () => "ok" }).service("fast", (m) => ok(m));
+    const call = gateway({ services: [router, fast], timeoutMs: 50 });
+    const [slow, ...later] = await Promise.all([
+      call("/v1/services/slow", post("{}")),
+      call("/v1/services/fast", post("{}")),
+      sleep(60).then(() => call("/v1/services/fast", post("{}"))),
+    ]);
+    expect(slow.status).toBe(504);
+    expect(later.map((answer) => answer.status)).toEqual([200, 200]);
+  });
+
+  it("an identify hook that throws is the app's bug: 500 internal_error, logged", async () => {
+    const log = recordingLogger();
+    const call = gateway({
+      logger: log.logger,
+      identify: () => {
+        throw new Error("token service down");
+      },
+    });
+    const answer = await call("/v1/services/ok", post("{}", { Authorization: "Bearer x" }));
+    expect(answer.status).toBe(500);
+    expect(await answer.json()).toEqual({ response: { status: "error", reason: "internal_error" } });
+    expect(log.lines.some((l) => l.level === "error")).toBe(true);
   });
 });

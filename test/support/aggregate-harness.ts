@@ -31,6 +31,8 @@ const existing = [
   "date_data",
   "huge",
   "returns_other",
+  "late_deposit",
+  "hang",
 ] as const;
 
 /** Options of one command sent through the harness. */
@@ -46,6 +48,7 @@ export function ledgerHarness<C extends string>(aggregate: Aggregate<LedgerState
   const router = new Router<Cloudflare.Env>({ authorize: () => "ok" })
     .service("open", handlers.onNewAggregate(command("open")))
     .service("open_nothing", handlers.onNewAggregate(command("open_nothing")))
+    .service("create_nothing", handlers.onNewAggregate(command("create_nothing")))
     .service("ensure", handlers.onMaybeNewAggregate(command("ensure")))
     .service("ensure_generating", handlers.onMaybeNewAggregate(command("ensure"), { generateIdIfMissing: true }));
   for (const name of existing) router.service(name, handlers.onAggregate(command(name)));

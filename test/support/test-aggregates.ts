@@ -5,6 +5,9 @@ import { sleep } from "./recorders.js";
 /** What the commit and rollback hooks saw (tests run in the same isolate as the objects). */
 export const hookLog: string[] = [];
 
+/** The names of the telemetry events the ledger objects emitted. */
+export const ledgerTelemetry: string[] = [];
+
 /** A ledger: the test aggregate with every hook of the definition. */
 export type LedgerState = { owner: string | null; balance: number };
 
@@ -77,7 +80,13 @@ function withLedgerCommands(definition: Aggregate<LedgerState, LedgerEvent>) {
     .command("huge", (m) =>
       ok(addEvent(m, { type: "Deposited", data: { amount: 1, pad: "x".repeat(2_100_000) } } as unknown as LedgerEvent)),
     )
-    .command("returns_other", () => ok({ id: "someone else" } as unknown as LedgerMessage));
+    .command("returns_other", () => ok({ id: "someone else" } as unknown as LedgerMessage))
+    .command("create_nothing", (m) => created(m, m.aggregateMeta.id ?? ""))
+    .command("late_deposit", async (m) => {
+      await sleep(500);
+      return ok(addEvent(m, { type: "Deposited", data: { amount: 1 } }));
+    })
+    .command("hang", () => new Promise<LedgerMessage>(() => {}));
 }
 
 /** Event sourced, snapshots every 10 events, commit/rollback hooks and event metadata. */
@@ -86,7 +95,10 @@ export const ledger = withLedgerCommands(
     stream: "ledger",
     initialState: () => ({ owner: null, balance: 0 }),
     apply: applyLedger,
-    commit: (message) => void hookLog.push(`commit ${message.id}`),
+    commit: (message) => {
+      hookLog.push(`commit ${message.id}`);
+      if (message.id.startsWith("commit-throws")) throw new Error("a broken commit hook");
+    },
     rollback: (message) => void hookLog.push(`rollback ${message.id}`),
     snapshot: { every: 10, schema: 1 },
     eventMetadata: (message) => ({ tenant: typeof message.assigns["tenant"] === "string" ? message.assigns["tenant"] : "none" }),
@@ -110,7 +122,11 @@ export const stateful = withLedgerCommands(
     initialState: () => ({ owner: null, balance: 0 }),
     apply: applyLedger,
     persistence: "state",
-    setState: (saved) => ({ ...(saved as LedgerState), owner: (saved as LedgerState).owner }),
+    stateToJson: (state) => ({ ...state, format: "v1" }),
+    setState: (saved) => {
+      const { owner, balance } = saved as LedgerState & { format: string };
+      return { owner, balance };
+    },
   }),
 );
 
@@ -120,6 +136,7 @@ export const unloading = withLedgerCommands(
     stream: "unloading",
     initialState: () => ({ owner: null, balance: 0 }),
     apply: applyLedger,
+    commandTimeoutMs: 300,
     unload: {
       events: { Withdrawn: { inMs: 30 } },
       state: (state) => {

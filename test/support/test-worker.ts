@@ -1,13 +1,16 @@
 import { silentLogger } from "../../src/core/index.js";
 import { aggregateObject, schedulerObject } from "../../src/objects/index.js";
-import { filtered, ledger, stateful, unloading } from "./test-aggregates.js";
+import { filtered, ledger, ledgerTelemetry, stateful, unloading } from "./test-aggregates.js";
 import { scheduledServices, testClock, testHooks } from "./test-scheduling.js";
 
 // The Worker the test suites run against: the demo, plus Durable Objects for test aggregates.
 export { AccountObject, SchedulerObject, default } from "../../examples/worker.js";
 
 /** A ledger per object. */
-export const LedgerObject = aggregateObject(ledger, { logger: silentLogger });
+export const LedgerObject = aggregateObject(ledger, {
+  logger: silentLogger,
+  telemetry: [(event) => void ledgerTelemetry.push(event.name)],
+});
 /** Ledgers whose rejections are filtered out before they are stored. */
 export const FilteredObject = aggregateObject(filtered, { logger: silentLogger });
 /** State-based ledgers. */
