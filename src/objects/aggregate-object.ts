@@ -7,6 +7,7 @@ import type { DomainEvent } from "../core/message.js";
 import { response } from "../core/response.js";
 import { Telemetry, type TelemetryHandler } from "../core/telemetry.js";
 import { AGGREGATE_PATHS } from "./aggregate-paths.js";
+import type { durableObjectAggregates } from "./durable-aggregate-client.js";
 import { SqliteStreamStore } from "./sqlite-stream-store.js";
 
 /** Options of {@link aggregateObject}. */
@@ -18,6 +19,8 @@ export type AggregateObjectOptions = {
 
 /** The instance type of a class made by {@link aggregateObject}. */
 export type AggregateObject = DurableObject<unknown> & {
+  /** The object's protocol: commands, stream reads, deletes (what {@link durableObjectAggregates} sends). */
+  fetch(request: Request): Promise<Response>;
   /** What the instance in this object has done (null before its first request). */
   stats(): InstanceStats | null;
 };

@@ -6,6 +6,7 @@ import type { ServiceRouter } from "../core/router.js";
 import { SchedulerRunner, type ScheduleRequest, type SchedulerHooks } from "../core/scheduler.js";
 import { ServiceRegistry } from "../core/service-registry.js";
 import { Telemetry, type TelemetryHandler } from "../core/telemetry.js";
+import type { durableObjectScheduler } from "./durable-scheduler-client.js";
 import { SCHEDULER_PATHS } from "./scheduler-paths.js";
 import { SqliteScheduleStore } from "./sqlite-schedule-store.js";
 
@@ -29,6 +30,8 @@ export type SchedulerObjectOptions<Env> = {
 
 /** The instance type of a class made by {@link schedulerObject}. */
 export type SchedulerObject<Env> = DurableObject<Env> & {
+  /** The object's protocol: schedule, list, cancel (what {@link durableObjectScheduler} sends). */
+  fetch(request: Request): Promise<Response>;
   /** Runs due deliveries (the platform calls it when the alarm rings). */
   alarm(): Promise<void>;
 };

@@ -1,0 +1,4 @@
+// Dispatch benchmark (distribution): added with the node protocol.
+export async function run() {
+  return { rows: [] };
+}

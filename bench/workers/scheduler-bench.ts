@@ -1,0 +1,143 @@
+// The Worker the scheduler benchmark runs on local workerd (Miniflare): a SchedulerObject with a
+// trivial service, and the baselines it is compared with.
+import { DurableObject } from "cloudflare:workers";
+import { newMessage, ok, Router, silentLogger, type Message } from "../../src/core/index.js";
+import { schedulerObject } from "../../src/objects/index.js";
+
+/** When each delivery reached the service, and when it was due (ms). Read through RPC. */
+const deliveries: { due: number; at: number }[] = [];
+
+const services = new Router({ authorize: () => "ok" }).service("noop", (message: Message) => {
+  deliveries.push({ due: Date.parse(String(message.assigns["dispatchAt"])), at: Date.now() });
+  return ok(message);
+});
+
+const Base = schedulerObject({ services: [services], logger: silentLogger });
+
+/** The library's scheduler, with RPC methods for the benchmark to fill it and read it. */
+export class BenchScheduler extends Base {
+  /** Schedules `dues.length` messages to `noop`, due at the given times (epoch ms). */
+  async fill(key: string, dues: number[]): Promise<void> {
+    for (const due of dues) {
+      const request = { key, message: newMessage("noop"), spec: { at: new Date(due).toISOString() } };
+      const answer = await this.fetch(new Request("https://scheduler.x3m/schedule", { method: "POST", body: JSON.stringify(request) }));
+      if (!answer.ok) throw new Error(await answer.text());
+    }
+  }
+
+  /** Makes every stored message due now and rings the alarm: the drain starts. */
+  async makeDue(): Promise<void> {
+    this.ctx.storage.sql.exec("UPDATE schedules SET due_at = ?", Date.now());
+    await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  /** Messages not delivered yet. */
+  pending(): number {
+    return this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM schedules").one().n;
+  }
+
+  /** What the service saw, emptied. */
+  takeDeliveries(): { due: number; at: number }[] {
+    return deliveries.splice(0);
+  }
+}
+
+/**
+ * Baseline for draining: what a hand-written drain would do with the same batching — select due
+ * rows, call the handler directly, delete them — without dispatcher, hooks or leases.
+ */
+export class BaselineDrain extends DurableObject {
+  #handled = 0;
+
+  /** Stores `dues.length` rows due at the given times and arms the alarm at the earliest. */
+  async fill(dues: number[]): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    sql.exec("CREATE TABLE IF NOT EXISTS due (id TEXT PRIMARY KEY, due_at INTEGER NOT NULL, message TEXT NOT NULL)");
+    sql.exec("CREATE INDEX IF NOT EXISTS due_by_time ON due (due_at)");
+    for (const due of dues) {
+      const message = newMessage("noop");
+      sql.exec("INSERT INTO due (id, due_at, message) VALUES (?, ?, ?)", message.id, due, JSON.stringify(message));
+    }
+    await this.ctx.storage.setAlarm(dues.reduce((a, b) => Math.min(a, b)));
+  }
+
+  /** Makes every stored row due now and rings the alarm: the drain starts. */
+  async makeDue(): Promise<void> {
+    this.ctx.storage.sql.exec("UPDATE due SET due_at = ?", Date.now());
+    await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  override async alarm(): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    const rows = sql.exec<{ id: string; message: string }>("SELECT id, message FROM due WHERE due_at <= ? ORDER BY due_at LIMIT 100", Date.now()).toArray();
+    for (const row of rows) {
+      const message = JSON.parse(row.message) as Message;
+      ok(message);
+      this.#handled += 1;
+      sql.exec("DELETE FROM due WHERE id = ?", row.id);
+    }
+    const next = sql.exec<{ next: number | null }>("SELECT MIN(due_at) AS next FROM due").one().next;
+    if (next !== null) await this.ctx.storage.setAlarm(Math.max(next, rows.length === 100 ? Date.now() : next));
+  }
+
+  /** Rows not handled yet. */
+  pending(): number {
+    return this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM due").one().n;
+  }
+}
+
+/** Baseline for lateness: one bare Durable Object alarm per message. */
+export class BaselineAlarm extends DurableObject {
+  /** Arms this object's alarm at `due`. */
+  async arm(due: number): Promise<void> {
+    await this.ctx.storage.put("due", due);
+    await this.ctx.storage.setAlarm(due);
+  }
+
+  override async alarm(): Promise<void> {
+    const due = (await this.ctx.storage.get<number>("due")) ?? 0;
+    await this.ctx.storage.put("lateness", Date.now() - due);
+  }
+
+  /** How late the alarm rang (ms), or null when it has not rung yet. */
+  async lateness(): Promise<number | null> {
+    return (await this.ctx.storage.get<number>("lateness")) ?? null;
+  }
+}
+
+type Env = { SCHEDULER: DurableObjectNamespace<BenchScheduler>; DRAIN: DurableObjectNamespace<BaselineDrain>; ALARM: DurableObjectNamespace<BaselineAlarm> };
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    const url = new URL(request.url);
+    const body = request.method === "POST" ? ((await request.json()) as { key: string; dues: number[]; due?: number }) : null;
+    const key = url.searchParams.get("key") ?? body?.key ?? "bench";
+    switch (url.pathname) {
+      case "/scheduler/fill":
+        await env.SCHEDULER.get(env.SCHEDULER.idFromName(key)).fill(key, body?.dues ?? []);
+        return Response.json({ ok: true });
+      case "/scheduler/make-due":
+        await env.SCHEDULER.get(env.SCHEDULER.idFromName(key)).makeDue();
+        return Response.json({ ok: true });
+      case "/scheduler/pending":
+        return Response.json({ pending: await env.SCHEDULER.get(env.SCHEDULER.idFromName(key)).pending() });
+      case "/scheduler/deliveries":
+        return Response.json({ deliveries: await env.SCHEDULER.get(env.SCHEDULER.idFromName(key)).takeDeliveries() });
+      case "/drain/fill":
+        await env.DRAIN.get(env.DRAIN.idFromName(key)).fill(body?.dues ?? []);
+        return Response.json({ ok: true });
+      case "/drain/make-due":
+        await env.DRAIN.get(env.DRAIN.idFromName(key)).makeDue();
+        return Response.json({ ok: true });
+      case "/drain/pending":
+        return Response.json({ pending: await env.DRAIN.get(env.DRAIN.idFromName(key)).pending() });
+      case "/alarm/arm":
+        await env.ALARM.get(env.ALARM.idFromName(key)).arm(body?.due ?? 0);
+        return Response.json({ ok: true });
+      case "/alarm/lateness":
+        return Response.json({ lateness: await env.ALARM.get(env.ALARM.idFromName(key)).lateness() });
+      default:
+        return new Response("not found", { status: 404 });
+    }
+  },
+};
