@@ -1,16 +1,35 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { execFileSync } from "node:child_process";
+import { resolve } from "node:path";
 import { defineConfig } from "vitest/config";
+
+// Auxiliary Workers for the distribution tests, bundled as `wrangler deploy` would bundle them.
+const auxiliary = ["node-a", "node-b", "node-faulty"].map((name) => {
+  // Absolute: wrangler resolves a relative --outdir against the config file's folder.
+  const outdir = resolve(`test/.build/${name}`);
+  execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outdir, "-c", `test/nodes/${name}.toml`], {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  });
+  return { name, modules: true, scriptPath: `${outdir}/${name}.js`, compatibilityDate: "2026-06-01" };
+});
 
 // Every suite runs inside workerd: real Durable Objects with SQLite storage, real alarms.
 export default defineConfig({
   plugins: [
     cloudflareTest({
       wrangler: { configPath: "./test/wrangler.toml" },
-      // The test runner itself (not the library) imports node:* modules.
       miniflare: {
+        // The test runner itself (not the library) imports node:* modules.
         compatibilityFlags: ["nodejs_compat"],
         // The demo's secrets, as `npm run dev` sets them.
         bindings: { API_TOKENS: "dev-ada=ada,dev-bob=bob,dev-root=root:admin", ADMIN_TOKEN: "dev-admin" },
+        workers: auxiliary,
+        serviceBindings: {
+          NODE_A: { name: "node-a", entrypoint: "X3mNode" },
+          NODE_B: { name: "node-b", entrypoint: "X3mNode" },
+          NODE_FAULTY: { name: "node-faulty", entrypoint: "X3mNode" },
+        },
       },
     }),
   ],

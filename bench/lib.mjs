@@ -28,8 +28,12 @@ export function bundle(config) {
   return join(outdir, `${name.split("/").pop()}.js`);
 }
 
-/** A Miniflare running `scriptPath` with these SQLite-backed Durable Object classes. */
+/**
+ * A Miniflare running `scriptPath` with these SQLite-backed Durable Object classes; with a null
+ * `scriptPath`, one built from `extra` alone (several workers).
+ */
 export function miniflare(scriptPath, durableObjects, extra = {}) {
+  if (scriptPath === null) return new Miniflare(extra);
   return new Miniflare({
     modules: true,
     scriptPath,

@@ -2,6 +2,8 @@
 export type Env = {
   /** One AccountObject per bank account. */
   ACCOUNTS: DurableObjectNamespace;
+  /** The fx node's entrypoint (examples/fx-node), when it runs. */
+  FX_NODE?: Fetcher;
   /** One SchedulerObject per scheduling key. */
   SCHEDULER: DurableObjectNamespace;
   /** `token=user[:admin]`, comma-separated: who may call the bank (a secret in production). */

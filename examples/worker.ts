@@ -1,5 +1,5 @@
 import { aggregateObject, durableObjectScheduler, schedulerObject } from "../src/objects/index.js";
-import { createGateway } from "../src/worker/index.js";
+import { createGateway, remoteNodesOf } from "../src/worker/index.js";
 import { account } from "./bank/account.js";
 import { accounts, bank } from "./bank/services.js";
 import type { Env } from "./env.js";
@@ -8,6 +8,9 @@ import { identify } from "./identity.js";
 
 const services = [greeter, bank];
 
+/** Other nodes: the fx Worker, through its service binding. */
+const nodes = { fx: (env: Env) => env.FX_NODE };
+
 /** The Durable Object class that holds each bank account (bound as ACCOUNTS in wrangler.toml). */
 export const AccountObject = aggregateObject(account);
 
@@ -15,11 +18,13 @@ export const AccountObject = aggregateObject(account);
  * The scheduler's Durable Object class (bound as SCHEDULER): one per key, delivering scheduled
  * messages to this Worker's services. Failed deliveries are retried by the default policy.
  */
-export const SchedulerObject = schedulerObject<Env>({ services });
+export const SchedulerObject = schedulerObject<Env>({ services, nodes: (env) => remoteNodesOf(nodes, env) });
 
 /** The demo Worker that `npm run dev` serves: the greeter and the bank behind the HTTP gateway. */
 export default createGateway<Env>({
   services,
+  node: "gateway",
+  nodes,
   identify,
   admin: { token: (env) => env.ADMIN_TOKEN, aggregates: [accounts] },
   scheduler: durableObjectScheduler((env) => env.SCHEDULER),

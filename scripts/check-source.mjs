@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Source rules that the type checker does not enforce, checked in CI:
-// 1. src/core imports nothing from `cloudflare:*` or `node:*` (it must run on Deno, Bun, Node).
+// 1. src/core imports nothing from `cloudflare:*` or `node:*` (it must run on Deno, Bun, Node),
+//    and dependencies point inward: worker → objects → core, never back.
 // 2. Every top-level export in src/ carries a JSDoc comment.
 // 3. No `any` in src/ (the public API is typed; use `unknown` and narrow).
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -31,11 +32,14 @@ for (const file of filesUnder(join(root, "src"))) {
   const lines = text.split("\n");
   const code = codeOnly(text).split("\n");
   const inCore = relative(root, file).startsWith("src/core/");
+  const inObjects = relative(root, file).startsWith("src/objects/");
 
   lines.forEach((line, index) => {
     if (inCore && /(from\s+|import\s*\(\s*|require\s*\(\s*)["'](cloudflare:|node:)/.test(line)) {
       report(file, index + 1, "src/core must not import cloudflare:* or node:* modules");
     }
+    if (inCore && /from\s+["']\.\.\/(objects|worker)\//.test(line)) report(file, index + 1, "src/core must not import src/objects or src/worker");
+    if (inObjects && /from\s+["']\.\.\/worker\//.test(line)) report(file, index + 1, "src/objects must not import src/worker");
     if (/(^|[:<,|(&=]|\bas)\s*any\b(?!\w)/.test(code[index] ?? "")) {
       report(file, index + 1, "`any` is not allowed in src/ (use unknown and narrow)");
     }
@@ -53,4 +57,4 @@ if (problems.length > 0) {
   console.error(`\n${problems.length} problem(s) found by scripts/check-source.mjs`);
   process.exit(1);
 }
-console.log("check-source: src/core is runtime-agnostic, every export is documented, no `any`.");
+console.log("check-source: src/core is runtime-agnostic, dependencies point inward, every export is documented, no `any`.");

@@ -11,6 +11,9 @@ declare namespace Cloudflare {
     UNLOADING: DurableObjectNamespace;
     SCHEDULER: DurableObjectNamespace;
     TEST_SCHEDULER: DurableObjectNamespace;
+    NODE_A: Fetcher;
+    NODE_B: Fetcher;
+    NODE_FAULTY: Fetcher;
     API_TOKENS: string;
     ADMIN_TOKEN: string;
   }

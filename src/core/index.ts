@@ -22,3 +22,4 @@ export * from "./memory-stream-store.js";
 export * from "./schedule.js";
 export * from "./schedule-store.js";
 export * from "./scheduler.js";
+export * from "./node-directory.js";

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { Dispatcher } from "../core/dispatcher.js";
+import { NodeDirectory, type NodeDirectoryOptions, type RemoteNode } from "../core/node-directory.js";
 import { jsonLogger, type Logger } from "../core/logger.js";
 import { response } from "../core/response.js";
 import type { ServiceRouter } from "../core/router.js";
@@ -18,6 +19,13 @@ export type SchedulerObjectOptions<Env> = {
   hooks?: SchedulerHooks;
   /** This node's name in telemetry and logs. */
   node?: string;
+  /**
+   * Other nodes whose public services scheduled messages may be delivered to, for example
+   * `(env) => remoteNodesOf({ fx: (env) => env.FX_NODE }, env)` (from x3m-system/worker).
+   */
+  nodes?: (env: Env) => readonly RemoteNode[];
+  /** How service lists of other nodes are cached and failing nodes avoided. */
+  directory?: NodeDirectoryOptions;
   logger?: Logger;
   telemetry?: readonly TelemetryHandler[];
   /** Entries delivered per alarm (default 100); more due re-arm the alarm at once. */
@@ -52,6 +60,7 @@ export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): Sche
   const registry = options.services instanceof ServiceRegistry ? options.services : new ServiceRegistry(options.services);
   const logger = options.logger ?? jsonLogger();
   const telemetry = new Telemetry(options.telemetry ?? [], logger);
+  const directory = new NodeDirectory(options.directory);
 
   return class extends DurableObject<Env> implements SchedulerObject<Env> {
     readonly #store: SqliteScheduleStore;
@@ -65,6 +74,8 @@ export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): Sche
         services: registry,
         env,
         node: options.node,
+        nodes: options.nodes?.(env) ?? [],
+        directory,
         telemetry,
         logger,
         waitUntil: (promise) => ctx.waitUntil(promise),

@@ -2,6 +2,7 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { Dispatcher } from "../core/dispatcher.js";
+import { NodeDirectory, type NodeDirectoryOptions } from "../core/node-directory.js";
 import { jsonLogger, type Logger } from "../core/logger.js";
 import { halt, newMessage } from "../core/message.js";
 import { response } from "../core/response.js";
@@ -13,6 +14,7 @@ import { callerAssigns, messageFromHeaders, type Identify } from "./caller.js";
 import { replyWith } from "./replies.js";
 import { parseBody } from "./request-body.js";
 import { mountScheduleRoutes } from "./schedule-routes.js";
+import { remoteNodesOf, type NodeBindings } from "./service-binding-node.js";
 import { mountStreamRoutes, type AdminOptions } from "./stream-routes.js";
 
 /** Options of {@link createGateway}. */
@@ -35,6 +37,10 @@ export type GatewayOptions<Env> = {
   admin?: AdminOptions<Env>;
   /** The scheduler behind `/v1/schedules`; without it those routes answer 404. */
   scheduler?: SchedulerClient<Env>;
+  /** Other nodes (Workers) whose public services this gateway also reaches: name → binding. */
+  nodes?: NodeBindings<Env>;
+  /** How service lists of other nodes are cached and failing nodes avoided. */
+  directory?: NodeDirectoryOptions;
 };
 
 /** Default largest request body: 1 MiB. */
@@ -52,6 +58,8 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   const logger = options.logger ?? jsonLogger();
   const telemetry = new Telemetry(options.telemetry ?? [], logger);
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  // Kept for the isolate's life: what is known of other nodes outlives a request.
+  const directory = new NodeDirectory(options.directory);
   const app = new Hono<GatewayEnv<Env>>();
 
   const dispatcherFor = (c: Context<GatewayEnv<Env>>) =>
@@ -59,6 +67,8 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
       services: registry,
       env: c.env,
       node: options.node,
+      nodes: remoteNodesOf(options.nodes, c.env),
+      directory,
       telemetry,
       logger,
       waitUntil: waitUntilOf(c),
@@ -87,7 +97,7 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   app.use("/v1/schedules", tooLarge);
   app.post("/v1/services/:service", tooLarge, serviceCall(false));
   app.post("/v1/validate/:service", tooLarge, serviceCall(true));
-  app.get("/v1/services", (c) => c.json({ services: dispatcherFor(c).publicServices() }));
+  app.get("/v1/services", async (c) => c.json({ services: await dispatcherFor(c).publicServices() }));
   app.get("/v1/health", (c) => c.json({ status: "ok" }));
   mountStreamRoutes(app, options.admin);
   mountScheduleRoutes(app, {

@@ -1,0 +1,164 @@
+import type { Message } from "./message.js";
+import type { ServiceResponse } from "./response.js";
+
+/**
+ * Another node (Worker) as the dispatcher sees it: what public services it offers, and how to
+ * send it a message. Transport failures (unreachable, garbage, a 5xx) reject; the dispatcher
+ * then tries the next node.
+ */
+export interface RemoteNode {
+  /** The node's name (its service binding's name in configuration). */
+  readonly name: string;
+  /** The public services it offers now. */
+  services(): Promise<string[]>;
+  /**
+   * Dispatches `message` on that node (its `authorize` runs there) and resolves with the reply.
+   * `callerNode` is this node's name, for the serving node's telemetry.
+   */
+  dispatch(message: Message, options: { timeoutMs: number; callerNode: string }): Promise<Message>;
+  /** Asks only that node's authorize hook: `ok`, a refusal, or `service_unavailable`. */
+  authorization(message: Message): Promise<ServiceResponse>;
+}
+
+/**
+ * Why a node could not be used: `unreachable` (no answer, a 5xx) or `bad_reply` (an answer that is
+ * not the protocol's). {@link RemoteNode} adapters reject with it; the dispatcher reports the
+ * reason in `no_nodes_available` and tries the next node.
+ */
+export class NodeFailure extends Error {
+  /** Why the node could not be used. */
+  readonly reason: "unreachable" | "bad_reply";
+
+  /** A failure of a node, with a message for the log. */
+  constructor(reason: "unreachable" | "bad_reply", message: string) {
+    super(message);
+    this.name = "NodeFailure";
+    this.reason = reason;
+  }
+}
+
+/** Picks the node to try first among those offering a service (the others follow, shuffled). */
+export type ChooseNode = (message: Message, candidates: readonly string[]) => string;
+
+/** Options of a {@link NodeDirectory}. */
+export type NodeDirectoryOptions = {
+  /** How long a node's service list is trusted before it is fetched again (default 30 s). */
+  ttlMs?: number;
+  /** How long a node that failed is not tried (default 10 s). */
+  backoffMs?: number;
+  /** Picks the first node to try; default: random. */
+  chooseNode?: ChooseNode;
+  /** The clock (epoch ms). */
+  now?: () => number;
+};
+
+type Listing = { services: ReadonlySet<string>; fetchedAt: number };
+
+/**
+ * What this isolate knows about other nodes, kept across requests: each node's public services
+ * (fetched on first use, refetched after `ttlMs`) and which nodes failed recently (skipped for
+ * `backoffMs`, or until they answer again). A node's list is fetched once at a time, however
+ * many requests want it. It replaces the original's gossip: nodes are named in configuration and
+ * asked, rather than announcing themselves.
+ */
+export class NodeDirectory {
+  readonly #ttlMs: number;
+  readonly #backoffMs: number;
+  readonly #chooseNode: ChooseNode;
+  readonly #now: () => number;
+  readonly #listings = new Map<string, Listing>();
+  readonly #fetching = new Map<string, Promise<Listing | null>>();
+  readonly #failedUntil = new Map<string, number>();
+
+  /** An empty directory. */
+  constructor(options: NodeDirectoryOptions = {}) {
+    this.#ttlMs = options.ttlMs ?? 30_000;
+    this.#backoffMs = options.backoffMs ?? 10_000;
+    this.#chooseNode = options.chooseNode ?? ((_message, candidates) => candidates[Math.floor(Math.random() * candidates.length)] ?? "");
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * The nodes among `nodes` that offer `service` and are not backing off, in the order to try
+   * them: the chosen one first, the others shuffled.
+   */
+  async providers(message: Message, nodes: readonly RemoteNode[]): Promise<RemoteNode[]> {
+    const usable = nodes.filter((node) => !this.isBackingOff(node.name));
+    const listings = await Promise.all(usable.map((node) => this.#listing(node)));
+    const offering = usable.filter((_node, i) => listings[i]?.services.has(message.serviceName) === true);
+    if (offering.length <= 1) return offering;
+    const shuffled = shuffle(offering);
+    let first: string;
+    try {
+      first = this.#chooseNode(message, shuffled.map((node) => node.name));
+    } catch {
+      first = "";
+    }
+    const chosen = shuffled.find((node) => node.name === first);
+    return chosen === undefined ? shuffled : [chosen, ...shuffled.filter((node) => node !== chosen)];
+  }
+
+  /** The public services of every usable node (each name once). */
+  async services(nodes: readonly RemoteNode[]): Promise<string[]> {
+    const usable = nodes.filter((node) => !this.isBackingOff(node.name));
+    const listings = await Promise.all(usable.map((node) => this.#listing(node)));
+    return [...new Set(listings.flatMap((listing) => (listing === null ? [] : [...listing.services])))];
+  }
+
+  /** The node failed (unreachable, garbage, a 5xx, a timeout): skip it for the back-off period. */
+  failed(node: string): void {
+    this.#failedUntil.set(node, this.#now() + this.#backoffMs);
+    this.#listings.delete(node);
+  }
+
+  /** The node answered: it is usable again. */
+  answered(node: string): void {
+    this.#failedUntil.delete(node);
+  }
+
+  /** Whether `node` failed recently and is not tried. */
+  isBackingOff(node: string): boolean {
+    const until = this.#failedUntil.get(node);
+    if (until === undefined) return false;
+    if (this.#now() < until) return true;
+    this.#failedUntil.delete(node);
+    return false;
+  }
+
+  /** Forgets every node's list (they are fetched again on next use). */
+  refresh(): void {
+    this.#listings.clear();
+  }
+
+  async #listing(node: RemoteNode): Promise<Listing | null> {
+    const known = this.#listings.get(node.name);
+    if (known !== undefined && this.#now() - known.fetchedAt < this.#ttlMs) return known;
+    const inFlight = this.#fetching.get(node.name);
+    if (inFlight !== undefined) return inFlight;
+    const fetching = node
+      .services()
+      .then((services): Listing => {
+        const listing = { services: new Set(services), fetchedAt: this.#now() };
+        this.#listings.set(node.name, listing);
+        this.answered(node.name);
+        return listing;
+      })
+      .catch(() => {
+        this.failed(node.name);
+        return null;
+      })
+      .finally(() => this.#fetching.delete(node.name));
+    this.#fetching.set(node.name, fetching);
+    return fetching;
+  }
+}
+
+/** A shuffled copy (Fisher-Yates). */
+function shuffle<T>(items: readonly T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
+  }
+  return copy;
+}
