@@ -23,3 +23,5 @@ export * from "./schedule.js";
 export * from "./schedule-store.js";
 export * from "./scheduler.js";
 export * from "./node-directory.js";
+export * from "./memory-aggregates.js";
+export * from "./memory-scheduler.js";

@@ -1,0 +1,97 @@
+import type { DispatchOptions } from "./dispatcher.js";
+import type { Logger } from "./logger.js";
+import type { Message } from "./message.js";
+import type { ServiceResponse } from "./response.js";
+import { MemoryScheduleStore } from "./schedule-store.js";
+import { SchedulerRunner, type ScheduledSummary, type ScheduleRequest, type SchedulerClient, type SchedulerHooks } from "./scheduler.js";
+
+/** Options of a {@link MemoryScheduler}. */
+export type MemorySchedulerOptions = {
+  /** Delivers a message: a Dispatcher's `dispatch`. */
+  dispatch: (message: Message, options: DispatchOptions) => Promise<Message>;
+  hooks?: SchedulerHooks;
+  logger?: Logger;
+  batchSize?: number;
+  lateAfterMs?: number;
+};
+
+type Shard = { runner: SchedulerRunner; timer: ReturnType<typeof setTimeout> | undefined };
+
+/** Timers longer than this are re-armed in steps (timers overflow after about 24.8 days). */
+const LONGEST_TIMER_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The scheduler in this process: one shard per key, each an in-memory store whose earliest entry
+ * arms a timer (where the Durable Object adapter arms its alarm). Same semantics as the
+ * SchedulerObject — leases, retries, recurring schedules — but nothing survives the process.
+ * Call {@link close} to stop its timers so that a script can exit.
+ */
+export class MemoryScheduler implements SchedulerClient<unknown> {
+  readonly #options: MemorySchedulerOptions;
+  readonly #shards = new Map<string, Shard>();
+  #closed = false;
+
+  /** A scheduler with no shards yet. */
+  constructor(options: MemorySchedulerOptions) {
+    this.#options = options;
+  }
+
+  /** Schedules a message (see {@link SchedulerRunner.schedule}). */
+  async schedule(_env: unknown, request: ScheduleRequest): Promise<ServiceResponse> {
+    const shard = this.#shardOf(request.key);
+    const answer = await shard.runner.schedule(request);
+    await this.#arm(request.key, shard);
+    return answer;
+  }
+
+  /** The pending messages of `key` (only `owner`'s, when given). */
+  async list(_env: unknown, key: string, owner?: string): Promise<ScheduledSummary[]> {
+    return this.#shards.get(key)?.runner.list(owner) ?? [];
+  }
+
+  /** Cancels a scheduled message. */
+  async cancel(_env: unknown, key: string, messageId: string, owner?: string): Promise<ServiceResponse> {
+    const shard = this.#shardOf(key);
+    const answer = await shard.runner.cancel(messageId, owner);
+    await this.#arm(key, shard);
+    return answer;
+  }
+
+  /** Stops every timer; nothing is delivered afterwards. */
+  close(): void {
+    this.#closed = true;
+    for (const shard of this.#shards.values()) if (shard.timer !== undefined) clearTimeout(shard.timer);
+  }
+
+  #shardOf(key: string): Shard {
+    let shard = this.#shards.get(key);
+    if (shard === undefined) {
+      const { dispatch, hooks, logger, batchSize, lateAfterMs } = this.#options;
+      const runner = new SchedulerRunner(new MemoryScheduleStore(), { dispatch, hooks, logger, batchSize, lateAfterMs });
+      shard = { runner, timer: undefined };
+      this.#shards.set(key, shard);
+    }
+    return shard;
+  }
+
+  /** Points the shard's timer at its earliest entry (now, when more are due). */
+  async #arm(key: string, shard: Shard, immediately = false): Promise<void> {
+    if (shard.timer !== undefined) clearTimeout(shard.timer);
+    shard.timer = undefined;
+    if (this.#closed) return;
+    const next = immediately ? Date.now() : await shard.runner.nextWake();
+    if (next === null) return;
+    const delay = Math.min(Math.max(0, next - Date.now()), LONGEST_TIMER_MS);
+    shard.timer = setTimeout(() => void this.#wake(key, shard), delay);
+  }
+
+  async #wake(key: string, shard: Shard): Promise<void> {
+    let more = false;
+    try {
+      ({ more } = await shard.runner.deliverDue());
+    } catch (error) {
+      this.#options.logger?.error("scheduled delivery failed; retrying", { key, error });
+    }
+    await this.#arm(key, shard, more);
+  }
+}
