@@ -4,6 +4,7 @@
 //    and dependencies point inward: worker → objects → core, never back.
 // 2. Every top-level export in src/ carries a JSDoc comment.
 // 3. No `any` in src/ (the public API is typed; use `unknown` and narrow).
+// 4. Every telemetry event (src/core/telemetry.ts) is documented in guides/ (reference statement 94).
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
@@ -51,6 +52,15 @@ for (const file of filesUnder(join(root, "src"))) {
     }
   });
 }
+
+const telemetrySource = readFileSync(join(root, "src/core/telemetry.ts"), "utf8");
+const eventMap = telemetrySource.slice(telemetrySource.indexOf("export type TelemetryEventMap = {"));
+const eventNames = [...eventMap.slice(0, eventMap.indexOf("\n};")).matchAll(/^  (\w+): \{/gm)].map((match) => match[1]);
+const guides = readdirSync(join(root, "guides")).map((name) => readFileSync(join(root, "guides", name), "utf8")).join("\n");
+for (const name of eventNames) {
+  if (!guides.includes(`\`${name}\``)) problems.push(`guides/: telemetry event ${name} is not documented`);
+}
+if (eventNames.length < 9) problems.push("src/core/telemetry.ts: could not read the telemetry event names");
 
 if (problems.length > 0) {
   console.error(problems.join("\n"));
