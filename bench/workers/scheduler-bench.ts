@@ -43,11 +43,13 @@ export class BenchScheduler extends Base {
 }
 
 /**
- * Baseline for draining: what a hand-written drain would do with the same batching — select due
- * rows, call the handler directly, delete them — without dispatcher, hooks or leases.
+ * The baseline: a hand-written multiplexing scheduler in one Durable Object, with the same
+ * batching — select due rows, call the handler directly, delete them, re-arm the alarm — without
+ * router, dispatcher, hooks, leases or retries.
  */
 export class BaselineDrain extends DurableObject {
   #handled = 0;
+  #lateness: number[] = [];
 
   /** Stores `dues.length` rows due at the given times and arms the alarm at the earliest. */
   async fill(dues: number[]): Promise<void> {
@@ -69,11 +71,12 @@ export class BaselineDrain extends DurableObject {
 
   override async alarm(): Promise<void> {
     const sql = this.ctx.storage.sql;
-    const rows = sql.exec<{ id: string; message: string }>("SELECT id, message FROM due WHERE due_at <= ? ORDER BY due_at LIMIT 100", Date.now()).toArray();
+    const rows = sql.exec<{ id: string; message: string; due_at: number }>("SELECT id, message, due_at FROM due WHERE due_at <= ? ORDER BY due_at LIMIT 100", Date.now()).toArray();
     for (const row of rows) {
       const message = JSON.parse(row.message) as Message;
       ok(message);
       this.#handled += 1;
+      this.#lateness.push(Date.now() - row.due_at);
       sql.exec("DELETE FROM due WHERE id = ?", row.id);
     }
     const next = sql.exec<{ next: number | null }>("SELECT MIN(due_at) AS next FROM due").one().next;
@@ -84,33 +87,19 @@ export class BaselineDrain extends DurableObject {
   pending(): number {
     return this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM due").one().n;
   }
-}
 
-/** Baseline for lateness: one bare Durable Object alarm per message. */
-export class BaselineAlarm extends DurableObject {
-  /** Arms this object's alarm at `due`. */
-  async arm(due: number): Promise<void> {
-    await this.ctx.storage.put("due", due);
-    await this.ctx.storage.setAlarm(due);
-  }
-
-  override async alarm(): Promise<void> {
-    const due = (await this.ctx.storage.get<number>("due")) ?? 0;
-    await this.ctx.storage.put("lateness", Date.now() - due);
-  }
-
-  /** How late the alarm rang (ms), or null when it has not rung yet. */
-  async lateness(): Promise<number | null> {
-    return (await this.ctx.storage.get<number>("lateness")) ?? null;
+  /** How late each handled row was (ms), emptied. */
+  takeLateness(): number[] {
+    return this.#lateness.splice(0);
   }
 }
 
-type Env = { SCHEDULER: DurableObjectNamespace<BenchScheduler>; DRAIN: DurableObjectNamespace<BaselineDrain>; ALARM: DurableObjectNamespace<BaselineAlarm> };
+type Env = { SCHEDULER: DurableObjectNamespace<BenchScheduler>; DRAIN: DurableObjectNamespace<BaselineDrain> };
 
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const url = new URL(request.url);
-    const body = request.method === "POST" ? ((await request.json()) as { key: string; dues: number[]; due?: number }) : null;
+    const body = request.method === "POST" ? ((await request.json()) as { key: string; dues: number[] }) : null;
     const key = url.searchParams.get("key") ?? body?.key ?? "bench";
     switch (url.pathname) {
       case "/scheduler/fill":
@@ -131,11 +120,8 @@ export default {
         return Response.json({ ok: true });
       case "/drain/pending":
         return Response.json({ pending: await env.DRAIN.get(env.DRAIN.idFromName(key)).pending() });
-      case "/alarm/arm":
-        await env.ALARM.get(env.ALARM.idFromName(key)).arm(body?.due ?? 0);
-        return Response.json({ ok: true });
-      case "/alarm/lateness":
-        return Response.json({ lateness: await env.ALARM.get(env.ALARM.idFromName(key)).lateness() });
+      case "/drain/lateness":
+        return Response.json({ lateness: await env.DRAIN.get(env.DRAIN.idFromName(key)).takeLateness() });
       default:
         return new Response("not found", { status: 404 });
     }

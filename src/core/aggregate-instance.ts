@@ -1,4 +1,5 @@
 import type { Aggregate } from "./aggregate.js";
+import { canonicalJson } from "./canonical-json.js";
 import type { CommandRequest, DeleteOptions, StreamPage } from "./aggregate-protocol.js";
 import { jsonProblem, type Json } from "./json.js";
 import { jsonLogger, withFields, type Logger } from "./logger.js";
@@ -453,16 +454,6 @@ async function fingerprintOf(command: string, message: Message): Promise<string>
   const text = canonicalJson([command, message.rawRequest, message.assigns["identity"] ?? null]);
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
-}
-
-/** JSON with object keys sorted, so that `{a, b}` and `{b, a}` read the same. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (typeof value === "object" && value !== null) {
-    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(",")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
 }
 
 /** The response as recorded for retries: a very large payload is left out (the status stays). */

@@ -148,16 +148,28 @@ export class Dispatcher<Env = unknown> {
 
     const tried: TriedNode[] = [];
     let timeouts = 0;
+    let unavailable = 0;
     for (const provider of providers) {
       const serviceNode = provider.node;
-      telemetry.emit("service_found", finished(startMs), { message: sent, callerNode, serviceNode });
+      // Telemetry events are only built when someone listens: this is every dispatch's hot path.
+      const observed = telemetry.active;
+      if (observed) telemetry.emit("service_found", finished(startMs), { message: sent, callerNode, serviceNode });
       const invokedMs = Date.now();
-      telemetry.emit("invoking_service", { start: new Date(invokedMs).toISOString() }, { message: sent, callerNode, serviceNode });
+      if (observed) telemetry.emit("invoking_service", { start: new Date(invokedMs).toISOString() }, { message: sent, callerNode, serviceNode });
       const attempt = await provider.attempt(sent, timeoutMs, options.originNode ?? callerNode);
-      const reply = this.#replyOf(attempt, sent, timeoutMs, tried);
-      telemetry.emit("service_responded", finished(invokedMs), { message: reply, callerNode, serviceNode });
+      if (observed) {
+        const reply = this.#replyOf(attempt, sent, timeoutMs, tried);
+        telemetry.emit("service_responded", finished(invokedMs), { message: reply, callerNode, serviceNode });
+      }
       if (attempt.kind === "reply") {
         const answer = attempt.message.response;
+        if (!forNode && provider.remote && answer?.status === "service_unavailable") {
+          // The node listed the service but no longer offers it: its list is stale. Try the next.
+          this.#directory.stale(serviceNode);
+          tried.push({ node: serviceNode, reason: "service_unavailable" });
+          unavailable += 1;
+          continue;
+        }
         if (forNode || answer?.status !== "error" || answer.reason !== "try_another_node") return attempt.message;
         tried.push({ node: serviceNode, reason: answer.details ?? null });
         continue;
@@ -166,6 +178,7 @@ export class Dispatcher<Env = unknown> {
       if (attempt.kind === "timeout") timeouts += 1;
       tried.push({ node: serviceNode, reason: attempt.kind === "timeout" ? "timeout" : attempt.reason });
     }
+    if (unavailable === tried.length) return halt(sent, response.serviceUnavailable(sent.serviceName));
     if (timeouts === tried.length) return halt(sent, response.serviceTimeout(sent.serviceName, sent.id, timeoutMs));
     return halt(sent, response.error("no_nodes_available", { tried }));
   }
@@ -208,15 +221,20 @@ export class Dispatcher<Env = unknown> {
     if (nodes.length === 0) return response.serviceUnavailable(sent.serviceName);
     const tried: TriedNode[] = [];
     for (const node of nodes) {
-      try {
-        const answer = await node.authorization(sent);
+      const asked = node.authorization(sent).then(
+        (answer): ServiceResponse | string => answer,
+        (error: unknown): ServiceResponse | string => {
+          this.#logger.warn("node failed", { node: node.name, error });
+          return error instanceof NodeFailure ? error.reason : "unreachable";
+        },
+      );
+      const answer = await withTimeout(asked, this.#defaultTimeoutMs + this.#remoteMarginMs, () => "timeout");
+      if (typeof answer !== "string") {
         this.#directory.answered(node.name);
         return answer;
-      } catch (error) {
-        this.#logger.warn("node failed", { node: node.name, error });
-        this.#directory.failed(node.name);
-        tried.push({ node: node.name, reason: "unreachable" });
       }
+      this.#directory.failed(node.name);
+      tried.push({ node: node.name, reason: answer });
     }
     return response.error("no_nodes_available", { tried });
   }

@@ -15,7 +15,14 @@ export type MemorySchedulerOptions = {
   lateAfterMs?: number;
 };
 
-type Shard = { runner: SchedulerRunner; timer: ReturnType<typeof setTimeout> | undefined };
+type Shard = {
+  runner: SchedulerRunner;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** Bumped by every re-arm: a timer or a re-arm from before it is stale. */
+  generation: number;
+  /** One delivery batch at a time, as a Durable Object runs one alarm at a time. */
+  waking: boolean;
+};
 
 /** Timers longer than this are re-armed in steps (timers overflow after about 24.8 days). */
 const LONGEST_TIMER_MS = 24 * 60 * 60 * 1000;
@@ -68,7 +75,7 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
     if (shard === undefined) {
       const { dispatch, hooks, logger, batchSize, lateAfterMs } = this.#options;
       const runner = new SchedulerRunner(new MemoryScheduleStore(), { dispatch, hooks, logger, batchSize, lateAfterMs });
-      shard = { runner, timer: undefined };
+      shard = { runner, timer: undefined, generation: 0, waking: false };
       this.#shards.set(key, shard);
     }
     return shard;
@@ -76,21 +83,29 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
 
   /** Points the shard's timer at its earliest entry (now, when more are due). */
   async #arm(key: string, shard: Shard, immediately = false): Promise<void> {
+    shard.generation += 1;
+    const generation = shard.generation;
     if (shard.timer !== undefined) clearTimeout(shard.timer);
     shard.timer = undefined;
-    if (this.#closed) return;
+    // While a batch runs, the batch re-arms when it ends.
+    if (this.#closed || shard.waking) return;
     const next = immediately ? Date.now() : await shard.runner.nextWake();
-    if (next === null) return;
+    // A later re-arm (or close) happened while this one awaited: it decides.
+    if (next === null || this.#closed || generation !== shard.generation) return;
     const delay = Math.min(Math.max(0, next - Date.now()), LONGEST_TIMER_MS);
-    shard.timer = setTimeout(() => void this.#wake(key, shard), delay);
+    shard.timer = setTimeout(() => void this.#wake(key, shard, generation), delay);
   }
 
-  async #wake(key: string, shard: Shard): Promise<void> {
+  async #wake(key: string, shard: Shard, generation: number): Promise<void> {
+    if (this.#closed || shard.waking || generation !== shard.generation) return;
+    shard.waking = true;
     let more = false;
     try {
       ({ more } = await shard.runner.deliverDue());
     } catch (error) {
       this.#options.logger?.error("scheduled delivery failed; retrying", { key, error });
+    } finally {
+      shard.waking = false;
     }
     await this.#arm(key, shard, more);
   }

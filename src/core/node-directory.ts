@@ -1,4 +1,5 @@
 import type { Message } from "./message.js";
+import { withTimeout } from "./timeout.js";
 import type { ServiceResponse } from "./response.js";
 
 /**
@@ -46,6 +47,8 @@ export type NodeDirectoryOptions = {
   ttlMs?: number;
   /** How long a node that failed is not tried (default 10 s). */
   backoffMs?: number;
+  /** How long a node may take to list its services before it counts as failed (default 2000 ms). */
+  listTimeoutMs?: number;
   /** Picks the first node to try; default: random. */
   chooseNode?: ChooseNode;
   /** The clock (epoch ms). */
@@ -64,6 +67,7 @@ type Listing = { services: ReadonlySet<string>; fetchedAt: number };
 export class NodeDirectory {
   readonly #ttlMs: number;
   readonly #backoffMs: number;
+  readonly #listTimeoutMs: number;
   readonly #chooseNode: ChooseNode;
   readonly #now: () => number;
   readonly #listings = new Map<string, Listing>();
@@ -74,6 +78,7 @@ export class NodeDirectory {
   constructor(options: NodeDirectoryOptions = {}) {
     this.#ttlMs = options.ttlMs ?? 30_000;
     this.#backoffMs = options.backoffMs ?? 10_000;
+    this.#listTimeoutMs = options.listTimeoutMs ?? 2000;
     this.#chooseNode = options.chooseNode ?? ((_message, candidates) => candidates[Math.floor(Math.random() * candidates.length)] ?? "");
     this.#now = options.now ?? Date.now;
   }
@@ -130,22 +135,31 @@ export class NodeDirectory {
     this.#listings.clear();
   }
 
+  /** Forgets one node's list: it answered as if it no longer offered a service it listed. */
+  stale(node: string): void {
+    this.#listings.delete(node);
+  }
+
   async #listing(node: RemoteNode): Promise<Listing | null> {
     const known = this.#listings.get(node.name);
     if (known !== undefined && this.#now() - known.fetchedAt < this.#ttlMs) return known;
     const inFlight = this.#fetching.get(node.name);
     if (inFlight !== undefined) return inFlight;
-    const fetching = node
-      .services()
-      .then((services): Listing => {
+    // A node that does not list its services in time fails like one that cannot be reached.
+    const listed = node.services().then(
+      (services): string[] | null => services,
+      (): string[] | null => null,
+    );
+    const fetching = withTimeout(listed, this.#listTimeoutMs, () => null)
+      .then((services): Listing | null => {
+        if (services === null) {
+          this.failed(node.name);
+          return null;
+        }
         const listing = { services: new Set(services), fetchedAt: this.#now() };
         this.#listings.set(node.name, listing);
         this.answered(node.name);
         return listing;
-      })
-      .catch(() => {
-        this.failed(node.name);
-        return null;
       })
       .finally(() => this.#fetching.delete(node.name));
     this.#fetching.set(node.name, fetching);

@@ -203,7 +203,7 @@ export class Router<Env = unknown> implements ServiceRouter<Env> {
     const service = message.serviceName;
     const entry = this.#services.get(service);
     if (entry === undefined) return halt(strip(message), response.serviceUnavailable(service));
-    telemetry.emit("service_request_received", {}, {
+    if (telemetry.active) telemetry.emit("service_request_received", {}, {
       service,
       visibility: entry.visibility,
       originNode: context.originNode,
@@ -216,7 +216,7 @@ export class Router<Env = unknown> implements ServiceRouter<Env> {
     if (validated.halted) return strip(validated);
 
     const startMs = Date.now();
-    telemetry.emit("executing_service", { start: new Date(startMs).toISOString() }, { node: context.node, service });
+    if (telemetry.active) telemetry.emit("executing_service", { start: new Date(startMs).toISOString() }, { node: context.node, service });
 
     return new Promise<Message>((resolve, reject) => {
       let settled = false;
@@ -232,7 +232,7 @@ export class Router<Env = unknown> implements ServiceRouter<Env> {
           return;
         }
         const reply = strip(result as Message);
-        telemetry.emit("execution_finished", finished(startMs), { message: reply });
+        if (telemetry.active) telemetry.emit("execution_finished", finished(startMs), { message: reply });
         resolve(reply);
       };
       const execution = Promise.resolve()

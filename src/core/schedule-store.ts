@@ -10,7 +10,9 @@ export type ScheduledEntry = {
   service: string;
   /** When it is due next (epoch ms); while a delivery is in flight, when its lease ends. */
   dueAt: number;
-  /** The message to deliver (for a recurring schedule, the template of each occurrence). */
+  /** The message as it was scheduled: each occurrence of a recurring schedule starts from it. */
+  template: Message;
+  /** The message the next delivery sends: the template, with what retries of this occurrence changed. */
   message: Message;
   /** Deliveries started so far (of the current occurrence). */
   attempts: number;
@@ -28,7 +30,10 @@ export type ScheduledEntry = {
 };
 
 /** What changes when a schedule is pushed back (a retry) or moved on (the next occurrence). */
-export type Reschedule = { dueAt: number; message?: Message; attempts?: number; occurrence?: number };
+export type Reschedule = { dueAt: number; message?: Message; attempts?: number; occurrence?: number; late?: boolean };
+
+/** What a delivery claimed: the entry's attempts and lease end as `claimDue` left them. */
+export type Claim = { attempts: number; dueAt: number };
 
 /**
  * The storage port of one scheduler shard. The Durable Object adapter keeps entries in SQLite;
@@ -45,8 +50,12 @@ export interface ScheduleStore {
    * settles it by then. Returns the claimed entries as they are now stored.
    */
   claimDue(now: number, limit: number, leaseUntil: (entry: ScheduledEntry) => number): Promise<ScheduledEntry[]>;
-  /** Changes a stored entry; false when it no longer exists (it was cancelled meanwhile). */
-  reschedule(id: string, change: Reschedule): Promise<boolean>;
+  /**
+   * Settles a delivery: removes the entry (`change` null) or reschedules it — only if it is still
+   * as `claim` left it. False when it changed meanwhile (cancelled, or cancelled and scheduled
+   * again under the same id): a late delivery never touches the newer entry.
+   */
+  settle(id: string, claim: Claim, change: Reschedule | null): Promise<boolean>;
   /** Removes an entry (only if `owner` matches, when given); false when there was none. */
   remove(id: string, owner?: string): Promise<boolean>;
   /** Entries in due order (only `owner`'s, when given). */
@@ -89,13 +98,15 @@ export class MemoryScheduleStore implements ScheduleStore {
     });
   }
 
-  async reschedule(id: string, change: Reschedule): Promise<boolean> {
+  async settle(id: string, claim: Claim, change: Reschedule | null): Promise<boolean> {
     const entry = this.#entries.get(id);
-    if (entry === undefined) return false;
+    if (entry === undefined || entry.attempts !== claim.attempts || entry.dueAt !== claim.dueAt) return false;
+    if (change === null) return this.#entries.delete(id);
     entry.dueAt = change.dueAt;
     if (change.message !== undefined) entry.message = copy(change.message);
     if (change.attempts !== undefined) entry.attempts = change.attempts;
     if (change.occurrence !== undefined) entry.occurrence = change.occurrence;
+    if (change.late !== undefined) entry.late = change.late;
     return true;
   }
 

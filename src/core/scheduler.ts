@@ -1,11 +1,12 @@
 import { streamIdProblem } from "./aggregate-protocol.js";
+import { canonicalJson } from "./canonical-json.js";
 import type { DispatchOptions } from "./dispatcher.js";
 import { jsonProblem, type Json, type JsonObject } from "./json.js";
 import { jsonLogger, withFields, type Logger } from "./logger.js";
 import { messageProblem, type Message } from "./message.js";
 import { response, type ServiceResponse } from "./response.js";
 import { MAX_SCHEDULE_AHEAD_MS, nextOccurrence, parseSchedule, type Recurrence, type ScheduleSpec } from "./schedule.js";
-import type { ScheduledEntry, ScheduleStore } from "./schedule-store.js";
+import type { Claim, ScheduledEntry, ScheduleStore } from "./schedule-store.js";
 
 /** What `serviceResponded` decides: forget the message (`"ok"`), or try again `inMs` later. */
 export type ServiceRespondedDecision = "ok" | { retry: { inMs: number; message?: Message } };
@@ -68,8 +69,10 @@ export type ScheduledSummary = {
   messageId: string;
   key: string;
   service: string;
-  /** When it is due next (ISO 8601). */
+  /** When it is (or was) due: its occurrence's time (ISO 8601). */
   dispatchAt: string;
+  /** When it will be tried next: `dispatchAt`, a retry's time, or the end of a delivery's lease. */
+  nextAttemptAt: string;
   attempts: number;
   late: boolean;
   recurrence: Recurrence | null;
@@ -113,8 +116,10 @@ export type SchedulerRunnerOptions = {
 const LIST_LIMIT = 1000;
 /** Added to a delivery's timeout to get its lease: past it, the entry is delivered again. */
 const LEASE_MARGIN_MS = 5000;
-/** Largest stored message. A storage row holds 2 MB. */
-const MAX_MESSAGE_BYTES = 1_900_000;
+/** Largest stored message (the template and the message share a 2 MB row). */
+const MAX_MESSAGE_BYTES = 900_000;
+/** The longest wait before a message whose delivery failed is delivered again. */
+const MAX_FAILURE_BACKOFF_MS = 60 * 60 * 1000;
 
 /**
  * One scheduler shard at work: it stores messages to deliver later, delivers the due ones through
@@ -175,6 +180,7 @@ export class SchedulerRunner {
       key: request.key,
       service: message.serviceName,
       dueAt: parsed.dueAt,
+      template: message,
       message,
       attempts: 0,
       late: parsed.dueAt < now,
@@ -184,13 +190,20 @@ export class SchedulerRunner {
       owner: ownerOf(request.message),
       createdAt: iso(now),
     };
-    const inserted = await this.#store.insert(entry);
-    const existing = inserted ? entry : await this.#store.get(entry.id);
+    if (await this.#store.insert(entry)) {
+      return response.ok({ key: request.key, dispatchAt: iso(entry.dueAt), recurrence: entry.recurrence, alreadyScheduled: false });
+    }
+    // The id is taken. The same request from the same caller is a retry; anything else is refused
+    // without a word about the entry that holds the id.
+    const existing = await this.#store.get(entry.id);
+    if (existing === null || existing.owner !== entry.owner || !sameRequest(existing.template, message)) {
+      return response.error("idempotency_key_reused", { messageId: entry.id });
+    }
     return response.ok({
       key: request.key,
-      dispatchAt: iso(existing?.dueAt ?? entry.dueAt),
-      recurrence: existing?.recurrence ?? null,
-      alreadyScheduled: !inserted,
+      dispatchAt: String(existing.message.assigns["dispatchAt"] ?? iso(existing.dueAt)),
+      recurrence: existing.recurrence,
+      alreadyScheduled: true,
     });
   }
 
@@ -199,13 +212,14 @@ export class SchedulerRunner {
     return (await this.#store.remove(messageId, owner)) ? response.ok() : response.error("not_found");
   }
 
-  /** The pending messages (only `owner`'s, when given), in due order. */
+  /** The pending messages (only `owner`'s, when given), in due order; at most 1,000. */
   async list(owner?: string): Promise<ScheduledSummary[]> {
     return (await this.#store.list(owner, LIST_LIMIT)).map((entry) => ({
       messageId: entry.id,
       key: entry.key,
       service: entry.service,
-      dispatchAt: iso(entry.dueAt),
+      dispatchAt: String(entry.message.assigns["dispatchAt"] ?? iso(entry.dueAt)),
+      nextAttemptAt: iso(entry.dueAt),
       attempts: entry.attempts,
       late: entry.late,
       recurrence: entry.recurrence,
@@ -224,7 +238,9 @@ export class SchedulerRunner {
    */
   async deliverDue(): Promise<{ delivered: number; more: boolean }> {
     const now = this.#now();
-    const claimed = await this.#store.claimDue(now, this.#batchSize, (entry) => now + this.#timeoutOf(entry.message) + LEASE_MARGIN_MS);
+    // The lease covers the whole batch: the last entries start only after the rounds before them.
+    const rounds = Math.ceil(this.#batchSize / this.#concurrency);
+    const claimed = await this.#store.claimDue(now, this.#batchSize, (entry) => now + rounds * this.#timeoutOf(entry.message) + LEASE_MARGIN_MS);
     await inParallel(claimed, this.#concurrency, (entry) => this.#deliver(entry, now));
     const next = await this.#store.earliestDue();
     return { delivered: claimed.length, more: next !== null && next <= this.#now() };
@@ -232,48 +248,53 @@ export class SchedulerRunner {
 
   async #deliver(entry: ScheduledEntry, now: number): Promise<void> {
     const message = this.#deliveryOf(entry, now);
+    const claim = { attempts: entry.attempts, dueAt: entry.dueAt };
     const log = withFields(this.#logger, { scheduleId: entry.id, messageId: message.id, service: entry.service, key: entry.key });
     let decision: ServiceRespondedDecision;
     try {
-      const reply = await this.#dispatch(message, { timeoutMs: this.#timeoutOf(message), publicOnly: entry.publicOnly });
+      const answer = await this.#dispatch(message, { timeoutMs: this.#timeoutOf(message), publicOnly: entry.publicOnly });
+      // The attempt count is the scheduler's to tell, whatever the service did with the assigns.
+      const reply = { ...answer, assigns: { ...answer.assigns, dispatchAttempts: entry.attempts } };
       decision = await (this.#hooks.serviceResponded ?? defaultServiceResponded)(reply);
       if (decision === "ok" && reply.response !== null && reply.response.status !== "ok" && reply.response.status !== "created") {
         log.warn("scheduled message done without success", { response: reply.response, attempts: entry.attempts });
       }
     } catch (error) {
-      // The lease stays: the message is delivered again when it ends. Nothing is lost.
-      log.error("delivery failed; it will be delivered again", { error, attempts: entry.attempts });
+      // Nothing is lost: the message stays, and is delivered again after a back-off that grows
+      // with its attempts (a hook that always throws must not spin).
+      const delay = Math.min(MAX_FAILURE_BACKOFF_MS, 1000 * 2 ** Math.min(entry.attempts - 1, 20));
+      log.error("delivery failed; it will be delivered again", { error, attempts: entry.attempts, inMs: delay });
+      await this.#store.settle(entry.id, claim, { dueAt: this.#now() + delay });
       return;
     }
     if (typeof decision === "object" && decision !== null && "retry" in decision) {
       const inMs = decision.retry.inMs;
       const delay = Number.isFinite(inMs) && inMs >= 0 ? Math.min(inMs, MAX_SCHEDULE_AHEAD_MS) : 1000;
       const from = decision.retry.message;
-      const template: Message = {
+      const retried: Message = {
         ...entry.message,
         rawRequest: from?.rawRequest ?? entry.message.rawRequest,
         assigns: from === undefined ? entry.message.assigns : { ...from.assigns, dispatchAt: entry.message.assigns["dispatchAt"] ?? null },
       };
-      await this.#store.reschedule(entry.id, { dueAt: this.#now() + delay, message: template });
+      await this.#store.settle(entry.id, claim, { dueAt: this.#now() + delay, message: retried });
       return;
     }
-    await this.#finish(entry, now);
+    await this.#finish(entry, claim, now);
   }
 
-  /** This delivery is done: a one-off is removed, a recurring schedule moves to its next occurrence. */
-  async #finish(entry: ScheduledEntry, now: number): Promise<void> {
-    if (entry.recurrence === null) {
-      await this.#store.remove(entry.id);
-      return;
-    }
+  /**
+   * This delivery is done: a one-off is removed; a recurring schedule moves to its next
+   * occurrence, which starts again from the template (what retries changed stays behind).
+   */
+  async #finish(entry: ScheduledEntry, claim: Claim, now: number): Promise<void> {
     const current = Date.parse(String(entry.message.assigns["dispatchAt"]));
-    const next = nextOccurrence(entry.recurrence, Math.max(now, Number.isNaN(current) ? now : current));
+    const next = entry.recurrence === null ? null : nextOccurrence(entry.recurrence, Math.max(now, Number.isNaN(current) ? now : current));
     if (next === null) {
-      await this.#store.remove(entry.id);
+      await this.#store.settle(entry.id, claim, null);
       return;
     }
-    const message = { ...entry.message, assigns: { ...entry.message.assigns, dispatchAt: iso(next), dispatchAttempts: 0 } };
-    await this.#store.reschedule(entry.id, { dueAt: next, message, attempts: 0, occurrence: entry.occurrence + 1 });
+    const message = { ...entry.template, assigns: { ...entry.template.assigns, dispatchAt: iso(next), dispatchAttempts: 0 } };
+    await this.#store.settle(entry.id, claim, { dueAt: next, message, attempts: 0, occurrence: entry.occurrence + 1, late: false });
   }
 
   /** The message as it is delivered: each occurrence of a recurring schedule has its own id. */
@@ -305,6 +326,11 @@ export class SchedulerRunner {
 }
 
 const defaultServiceResponded = retryTransientFailures();
+
+/** Whether two scheduling requests ask for the same: the same service with the same raw request. */
+function sameRequest(a: Message, b: Message): boolean {
+  return a.serviceName === b.serviceName && canonicalJson(a.rawRequest) === canonicalJson(b.rawRequest);
+}
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();

@@ -1,13 +1,13 @@
 import type { Message } from "../core/message.js";
 import type { Recurrence } from "../core/schedule.js";
-import type { Reschedule, ScheduledEntry, ScheduleStore } from "../core/schedule-store.js";
+import type { Claim, Reschedule, ScheduledEntry, ScheduleStore } from "../core/schedule-store.js";
 import { LazySchema } from "./sqlite-schema.js";
 
 /** The scheduler's schema, created by the first write (see {@link LazySchema}). */
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS schedules (
      id TEXT PRIMARY KEY, key TEXT NOT NULL, service TEXT NOT NULL, due_at INTEGER NOT NULL,
-     message TEXT NOT NULL, attempts INTEGER NOT NULL, late INTEGER NOT NULL, recurrence TEXT,
+     template TEXT NOT NULL, message TEXT NOT NULL, attempts INTEGER NOT NULL, late INTEGER NOT NULL, recurrence TEXT,
      occurrence INTEGER NOT NULL, public_only INTEGER NOT NULL, owner TEXT NOT NULL, created_at TEXT NOT NULL)`,
   "CREATE INDEX IF NOT EXISTS schedules_by_due ON schedules (due_at, id)",
 ];
@@ -17,6 +17,7 @@ type Row = {
   key: string;
   service: string;
   due_at: number;
+  template: string;
   message: string;
   attempts: number;
   late: number;
@@ -33,6 +34,7 @@ function entryOf(row: Row): ScheduledEntry {
     key: row.key,
     service: row.service,
     dueAt: row.due_at,
+    template: JSON.parse(row.template) as Message,
     message: JSON.parse(row.message) as Message,
     attempts: row.attempts,
     late: row.late === 1,
@@ -64,12 +66,13 @@ export class SqliteScheduleStore implements ScheduleStore {
     return this.#schema.write(
       () =>
         this.#sql.exec(
-          `INSERT INTO schedules (id, key, service, due_at, message, attempts, late, recurrence, occurrence, public_only, owner, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+          `INSERT INTO schedules (id, key, service, due_at, template, message, attempts, late, recurrence, occurrence, public_only, owner, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
           entry.id,
           entry.key,
           entry.service,
           entry.dueAt,
+          JSON.stringify(entry.template),
           JSON.stringify(entry.message),
           entry.attempts,
           entry.late ? 1 : 0,
@@ -103,19 +106,27 @@ export class SqliteScheduleStore implements ScheduleStore {
     );
   }
 
-  async reschedule(id: string, change: Reschedule): Promise<boolean> {
+  async settle(id: string, claim: Claim, change: Reschedule | null): Promise<boolean> {
     if (!this.#schema.exists) return false;
-    const entry = await this.get(id);
-    if (entry === null) return false;
-    this.#sql.exec(
-      "UPDATE schedules SET due_at = ?, message = ?, attempts = ?, occurrence = ? WHERE id = ?",
-      change.dueAt,
-      JSON.stringify(change.message ?? entry.message),
-      change.attempts ?? entry.attempts,
-      change.occurrence ?? entry.occurrence,
-      id,
+    // One conditional statement: it changes the entry only if it is still as the claim left it.
+    if (change === null) {
+      return this.#sql.exec("DELETE FROM schedules WHERE id = ? AND attempts = ? AND due_at = ?", id, claim.attempts, claim.dueAt).rowsWritten > 0;
+    }
+    return (
+      this.#sql.exec(
+        `UPDATE schedules SET due_at = ?, message = COALESCE(?, message), attempts = COALESCE(?, attempts),
+           occurrence = COALESCE(?, occurrence), late = COALESCE(?, late)
+         WHERE id = ? AND attempts = ? AND due_at = ?`,
+        change.dueAt,
+        change.message === undefined ? null : JSON.stringify(change.message),
+        change.attempts ?? null,
+        change.occurrence ?? null,
+        change.late === undefined ? null : change.late ? 1 : 0,
+        id,
+        claim.attempts,
+        claim.dueAt,
+      ).rowsWritten > 0
     );
-    return true;
   }
 
   async remove(id: string, owner?: string): Promise<boolean> {

@@ -24,8 +24,9 @@ const scheduleFields = new Set(["service", "request", "key", "in", "at", "cron",
 /**
  * `POST /v1/schedules` (202), `GET /v1/schedules?key=`, `DELETE /v1/schedules/:messageId?key=`.
  * Scheduling needs the caller to be authorized for the service now; it is authorized again at
- * delivery, with the same identity. Callers see and cancel only what they scheduled (the admin
- * token: everything). Without a scheduler the routes answer 404.
+ * delivery, with the same identity. Identified callers see and cancel only what they scheduled
+ * (the admin token: everything; anonymous callers: nothing). Without a scheduler the routes
+ * answer 404.
  */
 export function mountScheduleRoutes<Env extends object>(app: Hono<{ Bindings: Env }>, options: ScheduleRoutesOptions<Env>): void {
   const { scheduler } = options;
@@ -67,7 +68,7 @@ export function mountScheduleRoutes<Env extends object>(app: Hono<{ Bindings: En
   app.get("/v1/schedules", async (c) => {
     const key = c.req.query("key") ?? "";
     const owner = await ownerFilter(c, options);
-    if (owner === null) return answerWith(c, response.unauthorized("invalid credentials"));
+    if (owner === null) return answerWith(c, response.unauthorized("identify yourself to see your schedules"));
     const problem = streamIdProblem(key);
     if (problem !== null) return answerWith(c, response.error("invalid_request", `key ${problem}`));
     return c.json({ key, schedules: await scheduler.list(c.env, key, owner) });
@@ -76,7 +77,7 @@ export function mountScheduleRoutes<Env extends object>(app: Hono<{ Bindings: En
   app.delete("/v1/schedules/:messageId", async (c) => {
     const key = c.req.query("key") ?? "";
     const owner = await ownerFilter(c, options);
-    if (owner === null) return answerWith(c, response.unauthorized("invalid credentials"));
+    if (owner === null) return answerWith(c, response.unauthorized("identify yourself to cancel your schedules"));
     const problem = streamIdProblem(key);
     if (problem !== null) return answerWith(c, response.error("invalid_request", `key ${problem}`));
     return answerWith(c, await scheduler.cancel(c.env, key, c.req.param("messageId") ?? "", owner));
@@ -89,7 +90,8 @@ function invalid(c: Context, message: Message, problem: string): Response {
 
 /**
  * Whose schedules the caller may see: undefined (all) for the admin token, the caller's own
- * otherwise, null when the credentials are refused.
+ * otherwise; null when the caller is not identified (anonymous callers are indistinguishable, so
+ * none of them may see or cancel anything) or the credentials are refused.
  */
 async function ownerFilter<Env extends object>(
   c: Context<{ Bindings: Env }>,
@@ -101,6 +103,6 @@ async function ownerFilter<Env extends object>(
     if (await sameSecret(authorization, `Bearer ${adminToken}`)) return undefined;
   }
   const assigns = await callerAssigns(authorization, options.identify, c.env);
-  if (assigns === null) return null;
+  if (assigns === null || assigns["identity"] === undefined) return null;
   return ownerOf({ assigns });
 }

@@ -8,7 +8,7 @@ const message = (id) => ({
   events: [], aggregateMeta: {}, halted: false,
 });
 const entry = (id, dueAt, overrides = {}) => ({
-  id, key: "k", service: "record", dueAt, message: message(id), attempts: 0, late: false, recurrence: null,
+  id, key: "k", service: "record", dueAt, template: message(id), message: message(id), attempts: 0, late: false, recurrence: null,
   occurrence: 0, publicOnly: false, owner: "null", createdAt: "2030-01-01T00:00:00.000Z", ...overrides,
 });
 
@@ -22,7 +22,7 @@ export const scheduleStoreContract = [
       equal(await store.list(undefined, 10), [], "list");
       equal(await store.get("x"), null, "get");
       equal(await store.remove("x"), false, "remove");
-      equal(await store.reschedule("x", { dueAt: 1 }), false, "reschedule");
+      equal(await store.settle("x", { attempts: 1, dueAt: 1 }, { dueAt: 2 }), false, "settle");
     },
   },
   {
@@ -50,15 +50,32 @@ export const scheduleStoreContract = [
     },
   },
   {
-    name: "reschedules what exists (a retry or the next occurrence) and nothing else",
+    name: "settles a claimed entry (a retry, the next occurrence, or removal), the template untouched",
     async run(store) {
-      await store.insert(entry("r", 100));
+      await store.insert(entry("r", 100, { late: true }));
+      const [claimed] = await store.claimDue(100, 1, () => 5000);
+      const claim = { attempts: claimed.attempts, dueAt: claimed.dueAt };
       const changed = { ...message("r"), assigns: { redelivered: true } };
-      equal(await store.reschedule("r", { dueAt: 700, message: changed, attempts: 0, occurrence: 3 }), true, "reschedule");
+      equal(await store.settle("r", claim, { dueAt: 700, message: changed, attempts: 0, occurrence: 3, late: false }), true, "settle");
       const got = await store.get("r");
-      equal([got.dueAt, got.attempts, got.occurrence, got.message.assigns], [700, 0, 3, { redelivered: true }], "changed");
-      equal(await store.reschedule("r", { dueAt: 800 }), true, "due time only");
-      equal((await store.get("r")).occurrence, 3, "occurrence kept");
+      equal([got.dueAt, got.attempts, got.occurrence, got.late, got.message.assigns], [700, 0, 3, false, { redelivered: true }], "changed");
+      equal(got.template, message("r"), "template kept");
+      equal(await store.settle("r", claim, null), false, "a settled claim settles nothing again");
+      const [again] = await store.claimDue(700, 1, () => 9000);
+      equal(await store.settle("r", { attempts: again.attempts, dueAt: again.dueAt }, null), true, "removed");
+      equal(await store.get("r"), null, "gone");
+    },
+  },
+  {
+    name: "a late settle never touches a newer entry with the same id (cancelled and scheduled again)",
+    async run(store) {
+      await store.insert(entry("order", 100));
+      const [claimed] = await store.claimDue(100, 1, () => 5000);
+      equal(await store.remove("order"), true, "cancelled while in flight");
+      await store.insert(entry("order", 99_000));
+      equal(await store.settle("order", { attempts: claimed.attempts, dueAt: claimed.dueAt }, null), false, "late removal refused");
+      equal(await store.settle("order", { attempts: claimed.attempts, dueAt: claimed.dueAt }, { dueAt: 1 }), false, "late retry refused");
+      equal((await store.get("order")).dueAt, 99_000, "the new entry stands");
     },
   },
   {

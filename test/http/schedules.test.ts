@@ -112,6 +112,7 @@ describe("GET and DELETE /v1/schedules", () => {
         key: account_id,
         service: "deposit",
         dispatchAt: expect.any(String),
+        nextAttemptAt: expect.any(String),
         attempts: 0,
         late: false,
         recurrence: { cron: "0 9 * * 1" },
@@ -125,6 +126,32 @@ describe("GET and DELETE /v1/schedules", () => {
     expect((await cancel(ADA)).status).toBe(200);
     expect((await cancel(ADA)).status).toBe(404);
     expect(await list(ADMIN)).toEqual([]);
+  });
+
+  it("anonymous callers can neither list nor cancel (they are indistinguishable)", async () => {
+    const key = `k-${newId()}`;
+    const scheduled = await post("/v1/schedules", { service: "greet", request: { name: "secret" }, key, in: 60_000 }, {});
+    expect(scheduled.status).toBe(202);
+    expect((await demo(`/v1/schedules?key=${key}`)).status).toBe(401);
+    expect((await demo(`/v1/schedules/${scheduled.body.messageId}?key=${key}`, { method: "DELETE" })).status).toBe(401);
+    expect((await (await demo(`/v1/schedules?key=${key}`, { headers: ADMIN })).json()) as { schedules: unknown[] }).toMatchObject({ schedules: [{}] });
+  });
+
+  it("a message id taken by someone else's schedule is refused (409) without a word about it", async () => {
+    const key = `k-${newId()}`;
+    const headers = { "X-Message-Id": `claim-${key}` };
+    expect((await post("/v1/schedules", { service: "greet", request: { name: "a" }, key, in: 60_000 }, { ...ADA, ...headers })).status).toBe(202);
+    const bob = await post("/v1/schedules", { service: "greet", request: { name: "a" }, key, in: 5 }, { ...BOB, ...headers });
+    expect(bob.status).toBe(409);
+    expect(bob.body.response).toEqual({ status: "error", reason: "idempotency_key_reused", details: { messageId: `claim-${key}` } });
+    const other = await post("/v1/schedules", { service: "greet", request: { name: "b" }, key, in: 5 }, { ...ADA, ...headers });
+    expect(other.status).toBe(409);
+  });
+
+  it("a private service cannot be scheduled from outside: it is an unknown service", async () => {
+    const answer = await post("/v1/schedules", { service: "format_greeting", request: { name: "a" }, key: "k", in: 0 });
+    expect(answer.status).toBe(400);
+    expect(answer.body.response).toEqual({ status: "error", reason: "unknown_service", details: { service: "format_greeting" } });
   });
 
   it("a key is required; bad credentials are refused", async () => {

@@ -1,0 +1,103 @@
+import { describe, expect, it } from "vitest";
+import {
+  Dispatcher,
+  halt,
+  newMessage,
+  NodeDirectory,
+  ok,
+  response,
+  silentLogger,
+  type Message,
+  type RemoteNode,
+} from "../../src/core/index.js";
+
+/** A node made of plain functions, to misbehave in ways a real Worker cannot be asked to. */
+function fakeNode(name: string, parts: Partial<Omit<RemoteNode, "name">> & { listed?: string[] }): RemoteNode & { listings: number } {
+  const node = {
+    name,
+    listings: 0,
+    services: async () => {
+      node.listings += 1;
+      return parts.listed ?? [];
+    },
+    dispatch: async (message: Message) => ok(message, name),
+    authorization: async () => response.ok(),
+    ...parts,
+  };
+  if (parts.services !== undefined) {
+    const services = parts.services;
+    node.services = () => {
+      node.listings += 1;
+      return services();
+    };
+  }
+  return node;
+}
+
+const never = <T>() => new Promise<T>(() => {});
+
+function dispatcherOver(nodes: RemoteNode[], directory = new NodeDirectory({ listTimeoutMs: 50 })) {
+  return new Dispatcher({ services: [], env: {}, nodes, directory, logger: silentLogger, remoteMarginMs: 50, defaultTimeoutMs: 100 });
+}
+
+describe("nodes that misbehave in the directory's sight", () => {
+  it("a node that never lists its services does not hold up dispatch, and backs off", async () => {
+    const stuck = fakeNode("stuck", { services: never });
+    const healthy = fakeNode("healthy", { listed: ["svc"] });
+    const directory = new NodeDirectory({ listTimeoutMs: 50 });
+    const dispatcher = dispatcherOver([stuck, healthy], directory);
+    expect((await dispatcher.dispatch(newMessage("svc"))).response).toEqual({ status: "ok", payload: "healthy" });
+    expect(directory.isBackingOff("stuck")).toBe(true);
+    expect(await dispatcher.publicServices()).toEqual(["svc"]);
+  });
+
+  it("a node that listed a service but answers service_unavailable is passed over, and its list is fetched again", async () => {
+    const stale = fakeNode("stale", { listed: ["svc"], dispatch: async (m) => halt(m, response.serviceUnavailable(m.serviceName)) });
+    const fresh = fakeNode("fresh", { listed: ["svc"] });
+    const first = new NodeDirectory({ chooseNode: () => "stale" });
+    const both = dispatcherOver([stale, fresh], first);
+    expect((await both.dispatch(newMessage("svc"))).response).toEqual({ status: "ok", payload: "fresh" });
+    await both.dispatch(newMessage("svc"));
+    expect(stale.listings).toBe(2);
+    // Alone, it is simply unavailable.
+    expect((await dispatcherOver([fakeNode("stale2", { listed: ["svc"], dispatch: stale.dispatch })]).dispatch(newMessage("svc"))).response).toEqual({
+      status: "service_unavailable",
+      service: "svc",
+    });
+  });
+
+  it("a node that never answers an authorization question is skipped after the timeout", async () => {
+    const silent = fakeNode("silent", { listed: ["svc"], authorization: never });
+    const dispatcher = dispatcherOver([silent]);
+    expect(await dispatcher.authorization(newMessage("svc"))).toEqual({
+      status: "error",
+      reason: "no_nodes_available",
+      details: { tried: [{ node: "silent", reason: "timeout" }] },
+    });
+  });
+
+  it("a failed node is tried again once its back-off has passed", async () => {
+    let now = 0;
+    let up = false;
+    const flaky = fakeNode("flaky", {
+      services: async () => {
+        if (!up) throw new Error("down");
+        return ["svc"];
+      },
+    });
+    const directory = new NodeDirectory({ backoffMs: 1000, now: () => now });
+    const dispatcher = dispatcherOver([flaky], directory);
+    expect((await dispatcher.dispatch(newMessage("svc"))).response?.status).toBe("service_unavailable");
+    up = true;
+    expect((await dispatcher.dispatch(newMessage("svc"))).response?.status).toBe("service_unavailable");
+    now += 1001;
+    expect((await dispatcher.dispatch(newMessage("svc"))).response).toEqual({ status: "ok", payload: "flaky" });
+  });
+
+  it("concurrent dispatches share one listing fetch per node", async () => {
+    const node = fakeNode("n", { listed: ["svc"] });
+    const dispatcher = dispatcherOver([node]);
+    await Promise.all(Array.from({ length: 20 }, () => dispatcher.dispatch(newMessage("svc"))));
+    expect(node.listings).toBe(1);
+  });
+});

@@ -1,0 +1,165 @@
+import { describe, expect, it } from "vitest";
+import {
+  assign,
+  error,
+  MemoryScheduler,
+  MemoryScheduleStore,
+  newMessage,
+  ok,
+  response,
+  retryTransientFailures,
+  SchedulerRunner,
+  silentLogger,
+  type Message,
+  type SchedulerHooks,
+} from "../../src/core/index.js";
+import { sleep } from "../support/recorders.js";
+
+/** A runner on a manual clock, whose deliveries the test answers by hand. */
+function harness(hooks: SchedulerHooks = {}) {
+  const clock = { now: 1_000_000 };
+  const store = new MemoryScheduleStore();
+  const delivered: Message[] = [];
+  const pending: ((reply: Message) => void)[] = [];
+  let answer: ((m: Message) => Message) | null = (m) => ok(m);
+  const runner = new SchedulerRunner(store, {
+    now: () => clock.now,
+    logger: silentLogger,
+    hooks,
+    dispatch: (message) => {
+      delivered.push(message);
+      if (answer !== null) return Promise.resolve(answer(message));
+      return new Promise((resolve) => pending.push(resolve));
+    },
+  });
+  return {
+    clock,
+    store,
+    runner,
+    delivered,
+    pending,
+    answerWith: (f: ((m: Message) => Message) | null) => (answer = f),
+    schedule: (id: string, spec: Parameters<SchedulerRunner["schedule"]>[0]["spec"], owner = "ada", rawRequest = {}) =>
+      runner.schedule({ key: "k", message: newMessage("svc", { id, rawRequest, assigns: { identity: { user: owner } } }), spec }),
+  };
+}
+
+describe("SchedulerRunner", () => {
+  it("a delivery that finishes after its message was cancelled and scheduled again leaves the new one alone", async () => {
+    const h = harness();
+    h.answerWith(null);
+    await h.schedule("order", { inMs: 0 });
+    const delivering = h.runner.deliverDue();
+    await sleep(1);
+    expect(h.delivered).toHaveLength(1);
+    expect(await h.runner.cancel("order")).toEqual({ status: "ok" });
+    expect((await h.schedule("order", { inMs: 3_600_000 })).status).toBe("ok");
+    h.pending[0]?.(ok(h.delivered[0] as Message));
+    await delivering;
+    const [entry] = await h.runner.list();
+    expect(entry).toMatchObject({ messageId: "order", attempts: 0 });
+    expect(Date.parse(entry?.nextAttemptAt ?? "")).toBe(h.clock.now + 3_600_000);
+  });
+
+  it("what a retry changed stays with its occurrence: the next occurrence starts from the template", async () => {
+    const h = harness({
+      serviceResponded: (reply) =>
+        reply.response?.status === "ok" ? "ok" : { retry: { inMs: 0, message: assign(reply, "redelivered", true) } },
+    });
+    h.answerWith((m) => (m.assigns["redelivered"] === true ? ok(m) : error(m, "boom")));
+    await h.schedule("tick", { everyMs: 60_000 });
+    h.clock.now += 60_000 + 40_000; // the first occurrence is late
+    await h.runner.deliverDue();
+    await h.runner.deliverDue();
+    h.clock.now += 60_000;
+    await h.runner.deliverDue();
+    const ids = h.delivered.map((m) => [m.id, m.assigns["late"] ?? false, m.assigns["redelivered"] ?? false]);
+    expect(ids).toEqual([
+      ["tick-0", true, false],
+      ["tick-0", true, true],
+      ["tick-1", false, false],
+    ]);
+  });
+
+  it("a serviceResponded that keeps throwing loses nothing and backs off: 1 s, 2 s, 4 s…", async () => {
+    const h = harness({
+      serviceResponded: () => {
+        throw new Error("broken hook");
+      },
+    });
+    await h.schedule("m", { inMs: 0 });
+    const waits: number[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      await h.runner.deliverDue();
+      const [entry] = await h.runner.list();
+      waits.push(Date.parse(entry?.nextAttemptAt ?? "") - h.clock.now);
+      h.clock.now = Date.parse(entry?.nextAttemptAt ?? "");
+    }
+    expect(waits).toEqual([1000, 2000, 4000]);
+    expect(h.delivered.map((m) => m.assigns["dispatchAttempts"])).toEqual([1, 2, 3]);
+  });
+
+  it("tells serviceResponded the attempt count even when the service dropped the assigns", async () => {
+    const seen: unknown[] = [];
+    const h = harness({ serviceResponded: (reply) => (seen.push(reply.assigns["dispatchAttempts"]), "ok") });
+    h.answerWith((m) => ({ ...ok(m), assigns: {} }));
+    await h.schedule("m", { inMs: 0 });
+    await h.runner.deliverDue();
+    expect(seen).toEqual([1]);
+  });
+
+  it("a message id already scheduled: the same request of the same caller is a retry; anything else is refused", async () => {
+    const h = harness();
+    await h.schedule("dup", { inMs: 60_000 }, "ada", { n: 1 });
+    expect(await h.schedule("dup", { inMs: 5 }, "ada", { n: 1 })).toMatchObject({ status: "ok", payload: { alreadyScheduled: true } });
+    const refused = { status: "error", reason: "idempotency_key_reused", details: { messageId: "dup" } };
+    expect(await h.schedule("dup", { inMs: 5 }, "bob", { n: 1 })).toEqual(refused);
+    expect(await h.schedule("dup", { inMs: 5 }, "ada", { n: 2 })).toEqual(refused);
+  });
+});
+
+describe("retryTransientFailures (the default serviceResponded)", () => {
+  const policy = retryTransientFailures({ maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 300 });
+  const reply = (r: Message["response"], attempts: number) => ({ ...newMessage("s", { assigns: { dispatchAttempts: attempts } }), response: r });
+
+  it("retries what may pass later, with growing delays up to the cap and the attempt limit", () => {
+    expect(policy(reply(response.serviceTimeout("s", "m", 5), 1))).toEqual({ retry: { inMs: 100 } });
+    expect(policy(reply(response.serviceUnavailable("s"), 2))).toEqual({ retry: { inMs: 200 } });
+    expect(policy(reply(response.error("internal_error"), 3))).toEqual({ retry: { inMs: 300 } });
+    expect(policy(reply(response.error("no_nodes_available"), 3))).toEqual({ retry: { inMs: 300 } });
+    expect(policy(reply(response.error("internal_error"), 4))).toBe("ok");
+  });
+
+  it("forgets answers and refusals that a retry would not change", () => {
+    for (const r of [response.ok(), response.created("x"), response.forbidden(), response.error("insufficient_funds"), response.validationError([])]) {
+      expect(policy(reply(r, 1))).toBe("ok");
+    }
+  });
+});
+
+describe("MemoryScheduler", () => {
+  it("delivers on its timers, once per message, even when scheduled concurrently", async () => {
+    const seen: string[] = [];
+    const scheduler = new MemoryScheduler({
+      logger: silentLogger,
+      dispatch: async (m) => {
+        seen.push(m.id);
+        await sleep(20);
+        return ok(m);
+      },
+    });
+    await Promise.all(Array.from({ length: 30 }, (_, i) => scheduler.schedule({}, { key: "k", message: newMessage("s", { id: `m${i}` }), spec: { inMs: i % 3 } })));
+    for (let waited = 0; (await scheduler.list({}, "k")).length > 0 && waited < 3000; waited += 10) await sleep(10);
+    scheduler.close();
+    expect(seen.sort()).toEqual(Array.from({ length: 30 }, (_, i) => `m${i}`).sort());
+  });
+
+  it("delivers nothing after close()", async () => {
+    const seen: string[] = [];
+    const scheduler = new MemoryScheduler({ logger: silentLogger, dispatch: async (m) => (seen.push(m.id), ok(m)) });
+    await Promise.all([1, 2].map((i) => scheduler.schedule({}, { key: "k", message: newMessage("s", { id: `c${i}` }), spec: { inMs: 30 } })));
+    scheduler.close();
+    await sleep(60);
+    expect(seen).toEqual([]);
+  });
+});
