@@ -66,22 +66,29 @@ export function mountScheduleRoutes<Env extends object>(app: Hono<{ Bindings: En
   });
 
   app.get("/v1/schedules", async (c) => {
-    const key = c.req.query("key") ?? "";
-    const owner = await ownerFilter(c, options);
-    if (owner === null) return answerWith(c, response.unauthorized("identify yourself to see your schedules"));
-    const problem = streamIdProblem(key);
-    if (problem !== null) return answerWith(c, response.error("invalid_request", `key ${problem}`));
-    return c.json({ key, schedules: await scheduler.list(c.env, key, owner) });
+    const target = await keyAndOwner(c, options);
+    if (target instanceof Response) return target;
+    return c.json({ key: target.key, schedules: await scheduler.list(c.env, target.key, target.owner) });
   });
 
   app.delete("/v1/schedules/:messageId", async (c) => {
-    const key = c.req.query("key") ?? "";
-    const owner = await ownerFilter(c, options);
-    if (owner === null) return answerWith(c, response.unauthorized("identify yourself to cancel your schedules"));
-    const problem = streamIdProblem(key);
-    if (problem !== null) return answerWith(c, response.error("invalid_request", `key ${problem}`));
-    return answerWith(c, await scheduler.cancel(c.env, key, c.req.param("messageId") ?? "", owner));
+    const target = await keyAndOwner(c, options);
+    if (target instanceof Response) return target;
+    return answerWith(c, await scheduler.cancel(c.env, target.key, c.req.param("messageId") ?? "", target.owner));
   });
+}
+
+/** The `key` query parameter and whose entries the caller may touch, or the answer refusing them. */
+async function keyAndOwner<Env extends object>(
+  c: Context<{ Bindings: Env }>,
+  options: ScheduleRoutesOptions<Env>,
+): Promise<{ key: string; owner: string | undefined } | Response> {
+  const owner = await ownerFilter(c, options);
+  if (owner === null) return answerWith(c, response.unauthorized("identify yourself to see or cancel your schedules"));
+  const key = c.req.query("key") ?? "";
+  const problem = streamIdProblem(key);
+  if (problem !== null) return answerWith(c, response.error("invalid_request", `key ${problem}`));
+  return { key, owner };
 }
 
 function invalid(c: Context, message: Message, problem: string): Response {
