@@ -172,7 +172,8 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     const version = this.#version;
     const log = withFields(this.#logger, { command, messageId: message.id });
 
-    const fingerprint = await fingerprintOf(command, message);
+    // Only a command that may store something is recorded, so only it needs a fingerprint.
+    const fingerprint = message.dryRun === false ? await fingerprintOf(command, message) : "";
     if (message.dryRun === false) {
       const recorded = await this.#store.processed(message.id);
       if (recorded !== null) {

@@ -45,3 +45,8 @@ export function jsonProblem(value: unknown, path = "", seen: Set<object> = new S
       return `${path || "value"} is ${typeof value}, which JSON cannot carry`;
   }
 }
+
+/** A deep copy through JSON: what an in-memory store keeps or hands out is never shared, as with real storage. */
+export function jsonCopy<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}

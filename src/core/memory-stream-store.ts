@@ -1,4 +1,4 @@
-import type { Json } from "./json.js";
+import { jsonCopy, type Json } from "./json.js";
 import type {
   AppendRequest,
   AppendResult,
@@ -11,11 +11,6 @@ import type {
   StreamStatus,
   StreamStore,
 } from "./stream-store.js";
-
-/** A JSON deep copy: what goes in or out is never shared with the caller, as with real storage. */
-function copy<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
-}
 
 /**
  * A {@link StreamStore} in memory, with the same guarantees as the Durable Object one: appends are
@@ -36,7 +31,7 @@ export class MemoryStreamStore implements StreamStore {
 
   async processed(messageId: string): Promise<ProcessedMessage | null> {
     const recorded = this.#processed.get(messageId);
-    return recorded === undefined ? null : copy(recorded);
+    return recorded === undefined ? null : jsonCopy(recorded);
   }
 
   async append(request: AppendRequest): Promise<AppendResult> {
@@ -46,13 +41,13 @@ export class MemoryStreamStore implements StreamStore {
     // Everything is prepared before anything changes: a failure leaves the store as it was.
     const recordedAt = new Date().toISOString();
     const events = request.events.map((event, index) => ({
-      ...copy(event),
+      ...jsonCopy(event),
       version: request.expectedVersion + 1 + index,
       recordedAt,
     }));
     const state = request.state === undefined ? this.#state : JSON.stringify(request.state);
-    const processed = copy({ fingerprint: request.fingerprint, response: request.response });
-    const snapshot = request.snapshot === undefined ? undefined : copy(request.snapshot);
+    const processed = jsonCopy({ fingerprint: request.fingerprint, response: request.response });
+    const snapshot = request.snapshot === undefined ? undefined : jsonCopy(request.snapshot);
 
     this.#events.push(...events);
     this.#version = request.newVersion;
@@ -67,11 +62,11 @@ export class MemoryStreamStore implements StreamStore {
 
   async latestSnapshot(schema: number): Promise<Snapshot | null> {
     const found = this.#snapshots.filter((s) => s.schema === schema).sort((a, b) => b.version - a.version)[0];
-    return found === undefined ? null : copy(found);
+    return found === undefined ? null : jsonCopy(found);
   }
 
   async readEvents(from: number, limit: number): Promise<RecordedEvent[]> {
-    return copy(this.#events.filter((event) => event.version >= from).slice(0, limit));
+    return jsonCopy(this.#events.filter((event) => event.version >= from).slice(0, limit));
   }
 
   async savedState(): Promise<SavedState | null> {

@@ -1,3 +1,4 @@
+import { jsonCopy } from "./json.js";
 import type { Message } from "./message.js";
 import type { Recurrence } from "./schedule.js";
 
@@ -64,11 +65,6 @@ export interface ScheduleStore {
   earliestDue(): Promise<number | null>;
 }
 
-/** A JSON deep copy, so that stored entries are never shared with callers (as with real storage). */
-function copy<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
-}
-
 const byDue = (a: ScheduledEntry, b: ScheduledEntry) => a.dueAt - b.dueAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /**
@@ -80,13 +76,13 @@ export class MemoryScheduleStore implements ScheduleStore {
 
   async insert(entry: ScheduledEntry): Promise<boolean> {
     if (this.#entries.has(entry.id)) return false;
-    this.#entries.set(entry.id, copy(entry));
+    this.#entries.set(entry.id, jsonCopy(entry));
     return true;
   }
 
   async get(id: string): Promise<ScheduledEntry | null> {
     const entry = this.#entries.get(id);
-    return entry === undefined ? null : copy(entry);
+    return entry === undefined ? null : jsonCopy(entry);
   }
 
   async claimDue(now: number, limit: number, leaseUntil: (entry: ScheduledEntry) => number): Promise<ScheduledEntry[]> {
@@ -94,7 +90,7 @@ export class MemoryScheduleStore implements ScheduleStore {
     return due.map((entry) => {
       entry.attempts += 1;
       entry.dueAt = leaseUntil(entry);
-      return copy(entry);
+      return jsonCopy(entry);
     });
   }
 
@@ -103,7 +99,7 @@ export class MemoryScheduleStore implements ScheduleStore {
     if (entry === undefined || entry.attempts !== claim.attempts || entry.dueAt !== claim.dueAt) return false;
     if (change === null) return this.#entries.delete(id);
     entry.dueAt = change.dueAt;
-    if (change.message !== undefined) entry.message = copy(change.message);
+    if (change.message !== undefined) entry.message = jsonCopy(change.message);
     if (change.attempts !== undefined) entry.attempts = change.attempts;
     if (change.occurrence !== undefined) entry.occurrence = change.occurrence;
     if (change.late !== undefined) entry.late = change.late;
@@ -118,7 +114,7 @@ export class MemoryScheduleStore implements ScheduleStore {
 
   async list(owner: string | undefined, limit: number): Promise<ScheduledEntry[]> {
     const entries = [...this.#entries.values()].filter((entry) => owner === undefined || entry.owner === owner);
-    return copy(entries.sort(byDue).slice(0, limit));
+    return jsonCopy(entries.sort(byDue).slice(0, limit));
   }
 
   async earliestDue(): Promise<number | null> {

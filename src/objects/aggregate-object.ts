@@ -103,10 +103,11 @@ export function aggregateObject<State, Event extends DomainEvent, Commands exten
     /** The instance for `streamName`, or why this object cannot serve that stream. */
     #instanceFor(streamName: string): AggregateInstance<State, Event> | string {
       if (!streamName.startsWith(`${aggregate.stream}-`)) return `stream ${streamName} is not a ${aggregate.stream} stream`;
-      const named = this.ctx.id.name ?? this.#store.storedName();
-      if (named !== undefined && named !== null && named !== streamName) return `this object holds ${named}, not ${streamName}`;
+      // The object's name (or, after an eviction, the name it stored) is the one stream it holds.
+      const named = this.#instance?.streamName ?? this.ctx.id.name ?? this.#store.storedName() ?? streamName;
+      if (named !== streamName) return `this object holds ${named}, not ${streamName}`;
       this.#instance ??= new AggregateInstance(aggregate, this.#store, { streamName, logger, telemetry });
-      return this.#instance.streamName === streamName ? this.#instance : `this object holds ${this.#instance.streamName}`;
+      return this.#instance;
     }
   };
 }

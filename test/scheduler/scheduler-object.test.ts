@@ -129,7 +129,6 @@ describe("delivery (statements 90-92)", () => {
     const key = freshKey();
     const past = await schedule(key, "record", { at: new Date(Date.now() - 60_000).toISOString() });
     const soon = await schedule(key, "record", { inMs: 10 });
-    const onTime = await schedule(key, "record", { inMs: 0 });
     testClock.offset = 1000;
     await drain(key);
     expect(deliveriesOf(past.message.id)[0]?.assigns["late"]).toBe(true);
@@ -138,7 +137,6 @@ describe("delivery (statements 90-92)", () => {
     const punctual = await schedule(key2, "record", { inMs: 0 });
     await drain(key2);
     expect(deliveriesOf(punctual.message.id)[0]?.assigns["late"]).toBeUndefined();
-    expect(onTime.answer.status).toBe("ok");
   });
 
   it("92: a message far in the future is only stored; the alarm waits for it", async () => {
