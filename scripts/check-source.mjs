@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // Source rules that the type checker does not enforce, checked in CI:
 // 1. src/core imports nothing from `cloudflare:*` or `node:*` (it must run on Deno, Bun, Node),
-//    and dependencies point inward: worker → objects → core, never back.
+//    and dependencies point inward: worker → objects → core, never back. Inside the core, the
+//    wings depend only on what is beneath them: shared ← messaging ← aggregates, scheduling
+//    (aggregates and scheduling do not import each other).
 // 2. Every top-level export in src/ carries a JSDoc comment.
 // 3. No `any` in src/ (the public API is typed; use `unknown` and narrow).
-// 4. Every telemetry event (src/core/telemetry.ts) is documented in guides/ (reference statement 94).
+// 4. Every telemetry event (src/core/messaging/telemetry.ts) is documented in guides/ (reference statement 94).
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
@@ -25,6 +27,15 @@ function codeOnly(text) {
   );
 }
 
+/** Which core wings each wing may import (besides its own files). */
+const allowedWings = {
+  shared: [],
+  messaging: ["shared"],
+  aggregates: ["shared", "messaging"],
+  scheduling: ["shared", "messaging"],
+  readside: ["shared", "messaging", "aggregates"],
+};
+
 const problems = [];
 const report = (file, line, message) => problems.push(`${relative(root, file)}:${line}: ${message}`);
 
@@ -41,6 +52,11 @@ for (const file of filesUnder(join(root, "src"))) {
     }
     if (inCore && /from\s+["']\.\.\/(objects|worker)\//.test(line)) report(file, index + 1, "src/core must not import src/objects or src/worker");
     if (inObjects && /from\s+["']\.\.\/worker\//.test(line)) report(file, index + 1, "src/objects must not import src/worker");
+    const wing = /^src\/core\/(\w+)\//.exec(relative(root, file))?.[1];
+    const imported = /from\s+["']\.\.\/(\w+)\//.exec(line)?.[1];
+    if (wing !== undefined && imported !== undefined && !(allowedWings[wing] ?? []).includes(imported)) {
+      report(file, index + 1, `src/core/${wing} must not import src/core/${imported}`);
+    }
     if (/(^|[:<,|(&=]|\bas)\s*any\b(?!\w)/.test(code[index] ?? "")) {
       report(file, index + 1, "`any` is not allowed in src/ (use unknown and narrow)");
     }
@@ -53,14 +69,14 @@ for (const file of filesUnder(join(root, "src"))) {
   });
 }
 
-const telemetrySource = readFileSync(join(root, "src/core/telemetry.ts"), "utf8");
+const telemetrySource = readFileSync(join(root, "src/core/messaging/telemetry.ts"), "utf8");
 const eventMap = telemetrySource.slice(telemetrySource.indexOf("export type TelemetryEventMap = {"));
 const eventNames = [...eventMap.slice(0, eventMap.indexOf("\n};")).matchAll(/^  (\w+): \{/gm)].map((match) => match[1]);
 const guides = readdirSync(join(root, "guides")).map((name) => readFileSync(join(root, "guides", name), "utf8")).join("\n");
 for (const name of eventNames) {
   if (!guides.includes(`\`${name}\``)) problems.push(`guides/: telemetry event ${name} is not documented`);
 }
-if (eventNames.length < 9) problems.push("src/core/telemetry.ts: could not read the telemetry event names");
+if (eventNames.length < 9) problems.push("src/core/messaging/telemetry.ts: could not read the telemetry event names");
 
 if (problems.length > 0) {
   console.error(problems.join("\n"));

@@ -1,11 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Aggregate } from "../core/aggregate.js";
-import { AggregateInstance, type InstanceStats } from "../core/aggregate-instance.js";
-import { parseCommandRequest, type DeleteMode } from "../core/aggregate-protocol.js";
-import { jsonLogger, type Logger } from "../core/logger.js";
-import type { DomainEvent } from "../core/message.js";
-import { response } from "../core/response.js";
-import { Telemetry, type TelemetryHandler } from "../core/telemetry.js";
+import type { Aggregate } from "../core/aggregates/aggregate.js";
+import { AggregateInstance, type InstanceStats } from "../core/aggregates/aggregate-instance.js";
+import { parseCommandRequest, type DeleteMode } from "../core/aggregates/aggregate-protocol.js";
+import type { Logger } from "../core/shared/logger.js";
+import { wiring } from "../core/messaging/wiring.js";
+import type { DomainEvent } from "../core/messaging/message.js";
+import { response } from "../core/messaging/response.js";
+import type { TelemetryHandler } from "../core/messaging/telemetry.js";
 import { AGGREGATE_PATHS } from "./aggregate-paths.js";
 import type { durableObjectAggregates } from "./durable-aggregate-client.js";
 import { SqliteStreamStore } from "./sqlite-stream-store.js";
@@ -43,8 +44,7 @@ export function aggregateObject<State, Event extends DomainEvent, Commands exten
   aggregate: Aggregate<State, Event, Commands>,
   options: AggregateObjectOptions = {},
 ): AggregateObjectClass {
-  const logger = options.logger ?? jsonLogger();
-  const telemetry = new Telemetry(options.telemetry ?? [], logger);
+  const { logger, telemetry } = wiring(options);
 
   // The object needs no bindings: everything it does is in its own storage.
   return class extends DurableObject<unknown> implements AggregateObject {

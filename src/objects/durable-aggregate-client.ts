@@ -1,6 +1,6 @@
-import type { AggregateClient, CommandRequest, DeleteOptions, StreamPage } from "../core/aggregate-protocol.js";
-import { messageProblem, type Message } from "../core/message.js";
-import type { ServiceResponse } from "../core/response.js";
+import type { AggregateClient, CommandRequest, DeleteOptions, StreamPage } from "../core/aggregates/aggregate-protocol.js";
+import { messageProblem, type Message } from "../core/messaging/message.js";
+import type { ServiceResponse } from "../core/messaging/response.js";
 import { AGGREGATE_ORIGIN, AGGREGATE_PATHS } from "./aggregate-paths.js";
 
 /**

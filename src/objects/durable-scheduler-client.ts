@@ -1,5 +1,5 @@
-import type { ServiceResponse } from "../core/response.js";
-import type { ScheduledSummary, ScheduleRequest, SchedulerClient } from "../core/scheduler.js";
+import type { ServiceResponse } from "../core/messaging/response.js";
+import type { ScheduledSummary, ScheduleRequest, SchedulerClient } from "../core/scheduling/scheduler.js";
 import { SCHEDULER_ORIGIN, SCHEDULER_PATHS } from "./scheduler-paths.js";
 
 /**

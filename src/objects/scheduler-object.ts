@@ -1,12 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
-import { Dispatcher } from "../core/dispatcher.js";
-import { NodeDirectory, type NodeDirectoryOptions, type RemoteNode } from "../core/node-directory.js";
-import { jsonLogger, type Logger } from "../core/logger.js";
-import { response } from "../core/response.js";
-import type { ServiceRouter } from "../core/router.js";
-import { SchedulerRunner, type ScheduleRequest, type SchedulerHooks } from "../core/scheduler.js";
-import { ServiceRegistry } from "../core/service-registry.js";
-import { Telemetry, type TelemetryHandler } from "../core/telemetry.js";
+import { Dispatcher } from "../core/messaging/dispatcher.js";
+import { NodeDirectory, type NodeDirectoryOptions, type RemoteNode } from "../core/messaging/node-directory.js";
+import type { Logger } from "../core/shared/logger.js";
+import { wiring } from "../core/messaging/wiring.js";
+import { response } from "../core/messaging/response.js";
+import type { ServiceRouter } from "../core/messaging/contracts.js";
+import { SchedulerRunner, type ScheduleRequest, type SchedulerHooks } from "../core/scheduling/scheduler.js";
+import { ServiceRegistry } from "../core/messaging/service-registry.js";
+import type { TelemetryHandler } from "../core/messaging/telemetry.js";
 import type { durableObjectScheduler } from "./durable-scheduler-client.js";
 import { SCHEDULER_PATHS } from "./scheduler-paths.js";
 import { SqliteScheduleStore } from "./sqlite-schedule-store.js";
@@ -57,9 +58,7 @@ export type SchedulerObjectClass<Env> = new (ctx: DurableObjectState, env: Env) 
  * ```
  */
 export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): SchedulerObjectClass<Env> {
-  const registry = options.services instanceof ServiceRegistry ? options.services : new ServiceRegistry(options.services);
-  const logger = options.logger ?? jsonLogger();
-  const telemetry = new Telemetry(options.telemetry ?? [], logger);
+  const { registry, logger, telemetry } = wiring(options);
   const directory = new NodeDirectory(options.directory);
 
   return class extends DurableObject<Env> implements SchedulerObject<Env> {

@@ -1,6 +1,6 @@
-import type { Message } from "../core/message.js";
-import type { Recurrence } from "../core/schedule.js";
-import type { Claim, Reschedule, ScheduledEntry, ScheduleStore } from "../core/schedule-store.js";
+import type { Message } from "../core/messaging/message.js";
+import type { Recurrence } from "../core/scheduling/schedule.js";
+import type { Claim, Reschedule, ScheduledEntry, ScheduleStore } from "../core/scheduling/schedule-store.js";
 import { LazySchema } from "./sqlite-schema.js";
 
 /** The scheduler's schema, created by the first write (see {@link LazySchema}). */

@@ -1,5 +1,5 @@
-import type { Json } from "../core/json.js";
-import type { ServiceResponse } from "../core/response.js";
+import type { Json } from "../core/shared/json.js";
+import type { ServiceResponse } from "../core/messaging/response.js";
 import type {
   AppendRequest,
   AppendResult,
@@ -12,7 +12,7 @@ import type {
   StreamState,
   StreamStatus,
   StreamStore,
-} from "../core/stream-store.js";
+} from "../core/aggregates/stream-store.js";
 import { LazySchema } from "./sqlite-schema.js";
 
 /** The schema (DESIGN §4), created by the first write (see {@link LazySchema}). */

@@ -1,6 +1,6 @@
-import type { JsonObject } from "../core/json.js";
-import { halt, newMessage, type Message } from "../core/message.js";
-import { response } from "../core/response.js";
+import type { JsonObject } from "../core/shared/json.js";
+import { halt, newMessage, type Message } from "../core/messaging/message.js";
+import { response } from "../core/messaging/response.js";
 import { parseRequestHeaders } from "./request-headers.js";
 
 /**

@@ -1,5 +1,5 @@
-import type { DomainEvent, Message } from "../core/message.js";
-import type { ServiceResponse } from "../core/response.js";
+import type { DomainEvent, Message } from "../core/messaging/message.js";
+import type { ServiceResponse } from "../core/messaging/response.js";
 
 /** The JSON body of every reply to a service call over HTTP (DESIGN §3). */
 export type Envelope = {

@@ -1,15 +1,16 @@
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { Dispatcher } from "../core/dispatcher.js";
-import { NodeDirectory, type NodeDirectoryOptions } from "../core/node-directory.js";
-import { jsonLogger, type Logger } from "../core/logger.js";
-import { halt, newMessage } from "../core/message.js";
-import { response } from "../core/response.js";
-import type { ServiceRouter } from "../core/router.js";
-import type { SchedulerClient } from "../core/scheduler.js";
-import { ServiceRegistry } from "../core/service-registry.js";
-import { Telemetry, type TelemetryHandler } from "../core/telemetry.js";
+import { Dispatcher } from "../core/messaging/dispatcher.js";
+import { NodeDirectory, type NodeDirectoryOptions } from "../core/messaging/node-directory.js";
+import type { Logger } from "../core/shared/logger.js";
+import { wiring } from "../core/messaging/wiring.js";
+import { halt, newMessage } from "../core/messaging/message.js";
+import { response } from "../core/messaging/response.js";
+import type { ServiceRouter } from "../core/messaging/contracts.js";
+import type { SchedulerClient } from "../core/scheduling/scheduler.js";
+import { ServiceRegistry } from "../core/messaging/service-registry.js";
+import type { TelemetryHandler } from "../core/messaging/telemetry.js";
 import { callerAssigns, messageFromHeaders, type Identify } from "./caller.js";
 import { replyWith } from "./replies.js";
 import { parseBody } from "./request-body.js";
@@ -54,9 +55,7 @@ type GatewayEnv<Env extends object> = { Bindings: Env };
  * routes on it. Every answer is JSON; bad input gets a clear error and never reaches a service.
  */
 export function createGateway<Env extends object = Record<string, unknown>>(options: GatewayOptions<Env>): Hono<GatewayEnv<Env>> {
-  const registry = options.services instanceof ServiceRegistry ? options.services : new ServiceRegistry(options.services);
-  const logger = options.logger ?? jsonLogger();
-  const telemetry = new Telemetry(options.telemetry ?? [], logger);
+  const { registry, logger, telemetry } = wiring(options);
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   // Kept for the isolate's life: what is known of other nodes outlives a request.
   const directory = new NodeDirectory(options.directory);

@@ -10,6 +10,7 @@ export * from "./schedule-routes.js";
 export * from "./caller.js";
 export * from "./request-body.js";
 export * from "./replies.js";
+export * from "./http-status.js";
 export * from "./node-entrypoint.js";
 export * from "./node-protocol.js";
 export * from "./service-binding-node.js";

@@ -1,10 +1,11 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
-import { Dispatcher } from "../core/dispatcher.js";
-import { jsonLogger, type Logger } from "../core/logger.js";
-import { messageProblem, type Message } from "../core/message.js";
-import type { ServiceRouter } from "../core/router.js";
-import { ServiceRegistry } from "../core/service-registry.js";
-import { Telemetry, type TelemetryHandler } from "../core/telemetry.js";
+import { Dispatcher } from "../core/messaging/dispatcher.js";
+import type { Logger } from "../core/shared/logger.js";
+import { wiring } from "../core/messaging/wiring.js";
+import { messageProblem, type Message } from "../core/messaging/message.js";
+import type { ServiceRouter } from "../core/messaging/contracts.js";
+import { ServiceRegistry } from "../core/messaging/service-registry.js";
+import type { TelemetryHandler } from "../core/messaging/telemetry.js";
 import { MAX_NODE_TIMEOUT_MS, NODE_PATHS } from "./node-protocol.js";
 
 /** Options of {@link nodeEntrypoint}. */
@@ -35,9 +36,7 @@ export type NodeEntrypointClass<Env> = new (ctx: ExecutionContext, env: Env) => 
  * services are never listed and never callable through it.
  */
 export function nodeEntrypoint<Env>(options: NodeEntrypointOptions<Env>): NodeEntrypointClass<Env> {
-  const registry = options.services instanceof ServiceRegistry ? options.services : new ServiceRegistry(options.services);
-  const logger = options.logger ?? jsonLogger();
-  const telemetry = new Telemetry(options.telemetry ?? [], logger);
+  const { registry, logger, telemetry } = wiring(options);
 
   return class extends WorkerEntrypoint<Env> implements NodeEntrypoint<Env> {
     override async fetch(request: Request): Promise<Response> {

@@ -1,7 +1,8 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { Message } from "../core/message.js";
-import { httpStatus, response, type ServiceResponse } from "../core/response.js";
+import type { Message } from "../core/messaging/message.js";
+import { response, type ServiceResponse } from "../core/messaging/response.js";
+import { httpStatus } from "./http-status.js";
 import { envelopeOf } from "./envelope.js";
 
 /**
@@ -13,10 +14,10 @@ export function replyWith(c: Context, message: Message, status?: ContentfulStatu
   c.header("X-Message-Id", message.id);
   c.header("X-Correlation-Id", message.correlationId);
   c.header("X-Causation-Id", message.causationId);
-  return c.json(envelope, status ?? (httpStatus(envelope.response) as ContentfulStatusCode));
+  return c.json(envelope, status ?? httpStatus(envelope.response));
 }
 
 /** Answers `{ response }` with the response's HTTP status (routes that carry no message). */
 export function answerWith(c: Context, r: ServiceResponse): Response {
-  return c.json({ response: r }, httpStatus(r) as ContentfulStatusCode);
+  return c.json({ response: r }, httpStatus(r));
 }

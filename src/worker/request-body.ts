@@ -1,5 +1,5 @@
-import { isJsonObject, type JsonObject } from "../core/json.js";
-import { response, type ServiceResponse } from "../core/response.js";
+import { isJsonObject, type JsonObject } from "../core/shared/json.js";
+import { response, type ServiceResponse } from "../core/messaging/response.js";
 
 /** A request body read as a JSON object, or the error response that refuses it. */
 export type BodyParse = { ok: true; value: JsonObject } | { ok: false; error: ServiceResponse };

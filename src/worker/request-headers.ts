@@ -1,4 +1,4 @@
-import type { DryRun, TraceContext } from "../core/message.js";
+import type { DryRun, TraceContext } from "../core/messaging/message.js";
 
 /** What the request headers contribute to a new message. */
 export type HeaderFields = {

@@ -1,10 +1,10 @@
 import type { Context, Hono } from "hono";
-import { streamIdProblem } from "../core/aggregate-protocol.js";
-import type { Dispatcher } from "../core/dispatcher.js";
-import { halt, type Message } from "../core/message.js";
-import { response } from "../core/response.js";
-import { parseSchedule, type ScheduleSpec } from "../core/schedule.js";
-import { ownerOf, type SchedulerClient } from "../core/scheduler.js";
+import { readKey } from "../core/shared/keys.js";
+import type { Dispatcher } from "../core/messaging/dispatcher.js";
+import { halt, type Message } from "../core/messaging/message.js";
+import { response } from "../core/messaging/response.js";
+import { parseSchedule, type ScheduleSpec } from "../core/scheduling/schedule.js";
+import { ownerOf, type SchedulerClient } from "../core/scheduling/scheduler.js";
 import { callerAssigns, messageFromHeaders, type Identify } from "./caller.js";
 import { parseBody } from "./request-body.js";
 import { answerWith, replyWith } from "./replies.js";
@@ -45,9 +45,9 @@ export function mountScheduleRoutes<Env extends object>(app: Hono<{ Bindings: En
     if (service === "") return invalid(c, headed, "service must be a non-empty string");
     const request = fields["request"] ?? {};
     if (typeof request !== "object" || request === null || Array.isArray(request)) return invalid(c, headed, "request must be an object");
-    const key = typeof fields["key"] === "string" ? fields["key"] : "";
-    const keyProblem = streamIdProblem(key);
-    if (keyProblem !== null) return invalid(c, headed, `key ${keyProblem}`);
+    const read = readKey(fields["key"]);
+    if (!read.ok) return invalid(c, headed, `key ${read.problem}`);
+    const key = read.key;
     const spec = { inMs: fields["in"], at: fields["at"], cron: fields["cron"], everyMs: fields["every"] } as unknown as ScheduleSpec;
     const parsed = parseSchedule(spec, Date.now());
     if (typeof parsed === "string") return invalid(c, headed, parsed);
@@ -85,10 +85,9 @@ async function keyAndOwner<Env extends object>(
 ): Promise<{ key: string; owner: string | undefined } | Response> {
   const owner = await ownerFilter(c, options);
   if (owner === null) return answerWith(c, response.unauthorized("identify yourself to see or cancel your schedules"));
-  const key = c.req.query("key") ?? "";
-  const problem = streamIdProblem(key);
-  if (problem !== null) return answerWith(c, response.error("invalid_request", `key ${problem}`));
-  return { key, owner };
+  const key = readKey(c.req.query("key") ?? "");
+  if (!key.ok) return answerWith(c, response.error("invalid_request", `key ${key.problem}`));
+  return { key: key.key, owner };
 }
 
 function invalid(c: Context, message: Message, problem: string): Response {

@@ -1,6 +1,6 @@
-import { messageProblem, type Message } from "../core/message.js";
-import { NodeFailure, type RemoteNode } from "../core/node-directory.js";
-import type { ServiceResponse } from "../core/response.js";
+import { messageProblem, type Message } from "../core/messaging/message.js";
+import { NodeFailure, type RemoteNode } from "../core/messaging/node-directory.js";
+import type { ServiceResponse } from "../core/messaging/response.js";
 import { NODE_ORIGIN, NODE_PATHS } from "./node-protocol.js";
 
 /**

@@ -1,7 +1,7 @@
 import type { Context, Hono } from "hono";
-import type { StreamAccess } from "../core/aggregate-handlers.js";
-import { streamIdProblem } from "../core/aggregate-protocol.js";
-import { response } from "../core/response.js";
+import type { StreamAccess } from "../core/aggregates/aggregate-handlers.js";
+import { readKey } from "../core/shared/keys.js";
+import { response } from "../core/messaging/response.js";
 import { answerWith as answer } from "./replies.js";
 import { sameSecret } from "./same-secret.js";
 
@@ -58,10 +58,9 @@ async function authorizedTarget<Env extends object>(
   if (!(await sameSecret(authorization, `Bearer ${token}`))) return answer(c, response.unauthorized("admin token required"));
   const access = admin.aggregates.find((candidate) => candidate.stream === c.req.param("stream"));
   if (access === undefined) return answer(c, response.error("not_found"));
-  const id = c.req.param("id") ?? "";
-  const problem = streamIdProblem(id);
-  if (problem !== null) return answer(c, response.error("invalid_id", { problem }));
-  return { access, id };
+  const id = readKey(c.req.param("id") ?? "");
+  if (!id.ok) return answer(c, response.error("invalid_id", { problem: id.problem }));
+  return { access, id: id.key };
 }
 
 /** An integer query parameter, `fallback` when absent, null when not an integer. */

@@ -12,7 +12,7 @@ const entry = (id, dueAt, overrides = {}) => ({
   occurrence: 0, publicOnly: false, owner: "null", createdAt: "2030-01-01T00:00:00.000Z", ...overrides,
 });
 
-/** @type {{ name: string, run: (store: import("../../src/core/schedule-store.js").ScheduleStore) => Promise<void> }[]} */
+/** @type {{ name: string, run: (store: import("../../src/core/scheduling/schedule-store.js").ScheduleStore) => Promise<void> }[]} */
 export const scheduleStoreContract = [
   {
     name: "an empty store has nothing due and no earliest time",

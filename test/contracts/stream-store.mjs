@@ -19,7 +19,7 @@ const append = (overrides) => ({
   ...overrides,
 });
 
-/** @type {{ name: string, run: (store: import("../../src/core/stream-store.js").StreamStore) => Promise<void> }[]} */
+/** @type {{ name: string, run: (store: import("../../src/core/aggregates/stream-store.js").StreamStore) => Promise<void> }[]} */
 export const streamStoreContract = [
   {
     name: "a new stream is missing at version -1, with nothing stored",

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { httpStatus, response, type ServiceResponse } from "../../src/core/index.js";
+import { response, type ServiceResponse } from "../../src/core/index.js";
+import { httpStatus } from "../../src/worker/index.js";
 
 describe("responses and their HTTP status (DESIGN §3)", () => {
   it("maps every status and the library's error reasons", () => {

@@ -118,17 +118,17 @@ describe("authorize (statements 17-19)", () => {
     expect(seen).toEqual([["on", "private"]]);
   });
 
-  it("19: router.authorized is true exactly when authorize answers ok; a throwing hook counts as no", async () => {
-    expect(await testRouter.authorized(newMessage("first"), {})).toBe(true);
-    expect(await testRouter.authorized(newMessage("unauthorized_service"), {})).toBe(false);
-    expect(await testRouter.authorized(newMessage("custom_unauthorized_service"), {})).toBe(false);
-    expect(await testRouter.authorized(newMessage("not_declared"), {})).toBe(false);
+  it("router.authorization answers null exactly when authorize lets the call through, and rejects when the hook throws", async () => {
+    expect(await testRouter.authorization(newMessage("first"), {})).toBeNull();
+    expect(await testRouter.authorization(newMessage("unauthorized_service"), {})).toEqual({ status: "forbidden" });
+    expect(await testRouter.authorization(newMessage("custom_unauthorized_service"), {})).toEqual({ status: "forbidden", reason: "None shall pass!" });
+    expect(await testRouter.authorization(newMessage("not_declared"), {})).toEqual({ status: "service_unavailable", service: "not_declared" });
     const throwing = new Router({
       authorize: () => {
         throw new Error("auth backend down");
       },
     }).service("s", (m) => ok(m));
-    expect(await throwing.authorized(newMessage("s"), {})).toBe(false);
+    await expect(throwing.authorization(newMessage("s"), {})).rejects.toThrow("auth backend down");
   });
 });
 

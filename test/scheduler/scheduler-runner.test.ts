@@ -81,7 +81,7 @@ describe("SchedulerRunner", () => {
     ]);
   });
 
-  it("a serviceResponded that keeps throwing loses nothing and backs off: 1 s, 2 s, 4 s…", async () => {
+  it("a serviceResponded that keeps throwing loses nothing and backs off about 1 s, 2 s, 4 s…", async () => {
     const h = harness({
       serviceResponded: () => {
         throw new Error("broken hook");
@@ -95,7 +95,11 @@ describe("SchedulerRunner", () => {
       waits.push(Date.parse(entry?.nextAttemptAt ?? "") - h.clock.now);
       h.clock.now = Date.parse(entry?.nextAttemptAt ?? "");
     }
-    expect(waits).toEqual([1000, 2000, 4000]);
+    // Each delay is the doubled one, up to a fifth shorter at random (jitter).
+    [1000, 2000, 4000].forEach((full, i) => {
+      expect(waits[i]).toBeGreaterThanOrEqual(full * 0.8);
+      expect(waits[i]).toBeLessThanOrEqual(full);
+    });
     expect(h.delivered.map((m) => m.assigns["dispatchAttempts"])).toEqual([1, 2, 3]);
   });
 
@@ -119,7 +123,7 @@ describe("SchedulerRunner", () => {
 });
 
 describe("retryTransientFailures (the default serviceResponded)", () => {
-  const policy = retryTransientFailures({ maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 300 });
+  const policy = retryTransientFailures({ maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 300, jitter: 0 });
   const reply = (r: Message["response"], attempts: number) => ({ ...newMessage("s", { assigns: { dispatchAttempts: attempts } }), response: r });
 
   it("retries what may pass later, with growing delays up to the cap and the attempt limit", () => {

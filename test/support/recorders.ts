@@ -1,5 +1,5 @@
-import type { LogFields, Logger, LogLevel } from "../../src/core/logger.js";
-import { Telemetry, type TelemetryEvent } from "../../src/core/telemetry.js";
+import type { LogFields, Logger, LogLevel } from "../../src/core/shared/logger.js";
+import { Telemetry, type TelemetryEvent } from "../../src/core/messaging/telemetry.js";
 
 /** A telemetry hub that keeps every event it receives. */
 export function recordingTelemetry(): { telemetry: Telemetry; events: TelemetryEvent[]; names: () => string[] } {

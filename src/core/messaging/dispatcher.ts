@@ -1,25 +1,12 @@
-import type { Json } from "./json.js";
-import { jsonLogger, withFields, type Logger } from "./logger.js";
+import type { Json } from "../shared/json.js";
+import { jsonLogger, withFields, type Logger } from "../shared/logger.js";
 import { halt, messageProblem, type Message } from "./message.js";
 import { NodeDirectory, NodeFailure, type RemoteNode } from "./node-directory.js";
 import { response, type ServiceResponse } from "./response.js";
-import type { ServiceRouter } from "./router.js";
+import type { DispatchOptions, ServiceRouter } from "./contracts.js";
 import { ServiceRegistry } from "./service-registry.js";
 import { finished, Telemetry } from "./telemetry.js";
-import { withTimeout } from "./timeout.js";
-
-/** Options of one dispatch. */
-export type DispatchOptions = {
-  /** How long to wait for the reply, in ms (default: the dispatcher's, 5000). */
-  timeoutMs?: number;
-  /**
-   * Only public services are found: set for calls from outside this Worker (HTTP, other
-   * Workers), so that private services look exactly like services nobody offers.
-   */
-  publicOnly?: boolean;
-  /** The node the message comes from (the node entrypoint sets it); default: this node. */
-  originNode?: string;
-};
+import { withTimeout } from "../shared/timeout.js";
 
 /** Options of a {@link Dispatcher}. */
 export type DispatcherOptions<Env> = {
@@ -95,11 +82,6 @@ export class Dispatcher<Env = unknown> {
     this.#telemetry = options.telemetry ?? new Telemetry([], this.#logger);
     this.#waitUntil = options.waitUntil ?? ((promise) => void promise.catch(() => {}));
     this.#defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
-  }
-
-  /** This node's name. */
-  get node(): string {
-    return this.#node;
   }
 
   /** The public services this dispatcher can reach: this Worker's, then other nodes'. */

@@ -1,14 +1,14 @@
 import type { Aggregate } from "./aggregate.js";
-import { canonicalJson } from "./canonical-json.js";
+import { canonicalJson } from "../shared/canonical-json.js";
 import type { CommandRequest, DeleteOptions, StreamPage } from "./aggregate-protocol.js";
-import { jsonProblem, type Json } from "./json.js";
-import { jsonLogger, withFields, type Logger } from "./logger.js";
-import { halt, validateRequest, type DomainEvent, type Message } from "./message.js";
-import { response, type ServiceResponse } from "./response.js";
-import type { ValidatedMessage } from "./router.js";
+import { jsonProblem, type Json } from "../shared/json.js";
+import { jsonLogger, withFields, type Logger } from "../shared/logger.js";
+import { halt, validateRequest, type DomainEvent, type Message } from "../messaging/message.js";
+import { response, type ServiceResponse } from "../messaging/response.js";
+import type { ValidatedMessage } from "../messaging/router.js";
 import type { EventMetadata, NewEvent, StreamStatus, StreamStore } from "./stream-store.js";
-import { Telemetry } from "./telemetry.js";
-import { withTimeout } from "./timeout.js";
+import { Telemetry } from "../messaging/telemetry.js";
+import { withTimeout } from "../shared/timeout.js";
 
 /** Options of an {@link AggregateInstance}. */
 export type AggregateInstanceOptions = {

@@ -1,5 +1,5 @@
 import type { Message } from "./message.js";
-import { withTimeout } from "./timeout.js";
+import { withTimeout } from "../shared/timeout.js";
 import type { ServiceResponse } from "./response.js";
 
 /**
@@ -128,11 +128,6 @@ export class NodeDirectory {
     if (this.#now() < until) return true;
     this.#failedUntil.delete(node);
     return false;
-  }
-
-  /** Forgets every node's list (they are fetched again on next use). */
-  refresh(): void {
-    this.#listings.clear();
   }
 
   /** Forgets one node's list: it answered as if it no longer offered a service it listed. */

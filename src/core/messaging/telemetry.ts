@@ -1,8 +1,5 @@
-import type { Logger } from "./logger.js";
+import type { Logger } from "../shared/logger.js";
 import type { Message } from "./message.js";
-
-/** Whether a service is visible to other Workers (`public`) or only callable inside its own. */
-export type Visibility = "public" | "private";
 
 /** A point in time as ISO 8601 UTC. */
 type Start = { start: string };
@@ -36,7 +33,7 @@ export type TelemetryEventMap = {
   };
   service_request_received: {
     measurements: Record<string, never>;
-    metadata: { service: string; visibility: Visibility; originNode: string };
+    metadata: { service: string; visibility: "public" | "private"; originNode: string };
   };
   executing_service: { measurements: Start; metadata: { node: string; service: string } };
   execution_finished: { measurements: Finished; metadata: { message: Message } };

@@ -1,5 +1,5 @@
-import { messageProblem, type Message } from "./message.js";
-import type { ServiceResponse } from "./response.js";
+import { messageProblem, type Message } from "../messaging/message.js";
+import type { ServiceResponse } from "../messaging/response.js";
 import type { RecordedEvent, StreamStatus } from "./stream-store.js";
 
 /**
@@ -46,17 +46,6 @@ export interface AggregateClient<Env> {
   /** Deletes a stream, softly or for good. */
   deleteStream(env: Env, streamName: string, options: DeleteOptions): Promise<ServiceResponse>;
 }
-
-/** Why a stream id cannot be used (too long, control characters), or null when it can. */
-export function streamIdProblem(id: string): string | null {
-  if (id.length === 0) return "must not be empty";
-  if (id.length > MAX_STREAM_ID_LENGTH) return `must be at most ${MAX_STREAM_ID_LENGTH} characters`;
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(id)) return "must not contain control characters";
-  return null;
-}
-
-/** The longest aggregate id accepted. */
-export const MAX_STREAM_ID_LENGTH = 200;
 
 const modes: readonly string[] = ["new", "existing", "maybe"];
 

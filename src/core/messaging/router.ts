@@ -1,40 +1,11 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import type { DispatchOptions } from "./dispatcher.js";
-import type { Logger } from "./logger.js";
+import type { InvocationContext, NoReply, ServiceHandler, ServiceRouter, Visibility } from "./contracts.js";
 import { halt, validateRequest, type DomainEvent, type Message } from "./message.js";
 import { response, type DenialResponse, type ServiceResponse } from "./response.js";
-import { finished, type Telemetry, type Visibility } from "./telemetry.js";
-
-/** "Nothing to send now": the handler replies later through `context.reply`, or never. */
-export type NoReply = { readonly noReply: true };
+import { finished } from "./telemetry.js";
 
 /** Return this from a handler that will reply later (or not at all). */
 export const noReply: NoReply = Object.freeze({ noReply: true });
-
-/** What a handler returns: the message with its response, or {@link noReply}. */
-export type HandlerResult = Message | NoReply;
-
-/** What a service handler can reach besides its message. */
-export type ServiceContext<Env> = {
-  /** The Worker's bindings (Durable Object namespaces, secrets, vars…). */
-  env: Env;
-  /** The name of the node (Worker) running the handler. */
-  node: string;
-  /** A logger whose lines carry the message's ids and trace context. */
-  logger: Logger;
-  /** Dispatches another message from inside this Worker (private services included). */
-  dispatch: (message: Message, options?: DispatchOptions) => Promise<Message>;
-  /** Replies later, after the handler returned {@link noReply}; only the first reply counts. */
-  reply: (message: Message) => void;
-  /** Keeps work running after the reply has been sent (the platform's `waitUntil`). */
-  waitUntil: (promise: Promise<unknown>) => void;
-};
-
-/** A service handler: gets the message and what the Worker offers it. */
-export type ServiceHandler<Env, M extends Message = Message> = (
-  message: M,
-  context: ServiceContext<Env>,
-) => HandlerResult | Promise<HandlerResult>;
 
 /** A message whose request passed its schema: `request` is the schema's parsed output. */
 export type ValidatedMessage<Request, Event extends DomainEvent = DomainEvent> = Message<Request, Event> & {
@@ -76,13 +47,6 @@ export type ServiceOptions<S extends StandardSchemaV1> = {
   schema: S;
 };
 
-/** What the router needs from its caller to run one service call. */
-export type InvocationContext<Env> = Omit<ServiceContext<Env>, "reply"> & {
-  telemetry: Telemetry;
-  /** The node the call comes from. */
-  originNode: string;
-};
-
 type Entry<Env> = {
   visibility: Visibility;
   handler: ServiceHandler<Env>;
@@ -90,21 +54,6 @@ type Entry<Env> = {
 };
 
 const denyByDefault = (): AuthorizeResult => "forbidden";
-
-/**
- * What the registry and the dispatcher need from a router. A router written for bindings `E`
- * serves any Worker whose bindings include `E` (a `Router<unknown>` serves every Worker).
- */
-export interface ServiceRouter<Env> {
-  /** Declared service names: public, private, or all (private first). */
-  registeredServices(visibility?: Visibility | "all"): string[];
-  /** The visibility of a declared service, or undefined. */
-  visibilityOf(service: string): Visibility | undefined;
-  /** Asks only the authorize hook: null when allowed, else the refusal (may reject if the hook throws). */
-  authorization(message: Message, env: Env): Promise<ServiceResponse | null>;
-  /** Runs one service call and resolves with its reply. */
-  invoke(message: Message, context: InvocationContext<Env>): Promise<Message>;
-}
 
 /**
  * Declares the services a Worker offers: public ones (visible to other Workers and to HTTP
@@ -169,15 +118,6 @@ export class Router<Env = unknown> implements ServiceRouter<Env> {
   /** The visibility of a declared service, or undefined when this router does not offer it. */
   visibilityOf(service: string): Visibility | undefined {
     return this.#services.get(service)?.visibility;
-  }
-
-  /** Asks only the authorize hook: true exactly when it answers `"ok"` (a throw counts as no). */
-  async authorized(message: Message, env: Env): Promise<boolean> {
-    try {
-      return (await this.authorization(message, env)) === null;
-    } catch {
-      return false;
-    }
   }
 
   /**

@@ -1,10 +1,11 @@
-import { streamIdProblem } from "./aggregate-protocol.js";
-import { canonicalJson } from "./canonical-json.js";
-import type { DispatchOptions } from "./dispatcher.js";
-import { jsonProblem, type Json, type JsonObject } from "./json.js";
-import { jsonLogger, withFields, type Logger } from "./logger.js";
-import { messageProblem, type Message } from "./message.js";
-import { response, type ServiceResponse } from "./response.js";
+import { canonicalJson } from "../shared/canonical-json.js";
+import type { DispatchOptions } from "../messaging/contracts.js";
+import { backoffDelay } from "../shared/backoff.js";
+import { readKey } from "../shared/keys.js";
+import { jsonProblem, type Json, type JsonObject } from "../shared/json.js";
+import { jsonLogger, withFields, type Logger } from "../shared/logger.js";
+import { messageProblem, type Message } from "../messaging/message.js";
+import { response, type ServiceResponse } from "../messaging/response.js";
 import { MAX_SCHEDULE_AHEAD_MS, nextOccurrence, parseSchedule, type Recurrence, type ScheduleSpec } from "./schedule.js";
 import type { Claim, ScheduledEntry, ScheduleStore } from "./schedule-store.js";
 
@@ -29,12 +30,18 @@ export type SchedulerHooks = {
 };
 
 /** Options of {@link retryTransientFailures}. */
-export type RetryOptions = { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+export type RetryOptions = {
+  maxAttempts?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** The random share of each delay (see {@link backoffDelay}); default 0.2. */
+  jitter?: number;
+};
 
 /**
  * The default `serviceResponded`: retries what may succeed later — `service_timeout`,
  * `service_unavailable`, `internal_error`, `no_nodes_available` — with exponential back-off
- * (1 s, 2 s, 4 s… at most 5 min) up to 10 attempts; forgets everything else (an answer, or a
+ * (1 s, 2 s, 4 s… at most 5 min, each up to a fifth shorter at random) up to 10 attempts; forgets everything else (an answer, or a
  * refusal that a retry would not change). Retries reuse the message id, so an aggregate applies
  * a retried command once.
  */
@@ -50,7 +57,7 @@ export function retryTransientFailures(options: RetryOptions = {}): (reply: Mess
       (r?.status === "error" && (r.reason === "internal_error" || r.reason === "no_nodes_available"));
     const attempts = typeof reply.assigns["dispatchAttempts"] === "number" ? reply.assigns["dispatchAttempts"] : 1;
     if (!transient || attempts >= maxAttempts) return "ok";
-    return { retry: { inMs: Math.min(maxDelayMs, baseDelayMs * 2 ** (attempts - 1)) } };
+    return { retry: { inMs: backoffDelay(attempts, { baseMs: baseDelayMs, maxMs: maxDelayMs, jitter: options.jitter }) } };
   };
 }
 
@@ -154,8 +161,8 @@ export class SchedulerRunner {
   /** Stores a message to deliver later. Bad input is answered `invalid_request`, nothing stored. */
   async schedule(request: ScheduleRequest): Promise<ServiceResponse> {
     const now = this.#now();
-    const keyProblem = streamIdProblem(typeof request.key === "string" ? request.key : "");
-    if (keyProblem !== null) return response.error("invalid_request", `key ${keyProblem}`);
+    const key = readKey(request.key);
+    if (!key.ok) return response.error("invalid_request", `key ${key.problem}`);
     const problem = messageProblem(request.message);
     if (problem !== null) return response.error("invalid_request", `message: ${problem}`);
     const parsed = parseSchedule(request.spec, now);
@@ -168,7 +175,7 @@ export class SchedulerRunner {
       events: [],
       assigns: { ...request.message.assigns, dispatchAt: iso(parsed.dueAt), dispatchAttempts: 0 },
     };
-    const replaced = await this.#hooks.saveAlarm?.(message, request.key);
+    const replaced = await this.#hooks.saveAlarm?.(message, key.key);
     if (replaced !== undefined) message = { ...replaced, id: message.id };
     const stored = JSON.stringify(message);
     if (stored.length > MAX_MESSAGE_BYTES || jsonProblem(message) !== null) {
@@ -177,7 +184,7 @@ export class SchedulerRunner {
 
     const entry: ScheduledEntry = {
       id: message.id,
-      key: request.key,
+      key: key.key,
       service: message.serviceName,
       dueAt: parsed.dueAt,
       template: message,
@@ -191,7 +198,7 @@ export class SchedulerRunner {
       createdAt: iso(now),
     };
     if (await this.#store.insert(entry)) {
-      return response.ok({ key: request.key, dispatchAt: iso(entry.dueAt), recurrence: entry.recurrence, alreadyScheduled: false });
+      return response.ok({ key: key.key, dispatchAt: iso(entry.dueAt), recurrence: entry.recurrence, alreadyScheduled: false });
     }
     // The id is taken. The same request from the same caller is a retry; anything else is refused
     // without a word about the entry that holds the id.
@@ -200,7 +207,7 @@ export class SchedulerRunner {
       return response.error("idempotency_key_reused", { messageId: entry.id });
     }
     return response.ok({
-      key: request.key,
+      key: key.key,
       dispatchAt: String(existing.message.assigns["dispatchAt"] ?? iso(existing.dueAt)),
       recurrence: existing.recurrence,
       alreadyScheduled: true,
@@ -262,7 +269,7 @@ export class SchedulerRunner {
     } catch (error) {
       // Nothing is lost: the message stays, and is delivered again after a back-off that grows
       // with its attempts (a hook that always throws must not spin).
-      const delay = Math.min(MAX_FAILURE_BACKOFF_MS, 1000 * 2 ** Math.min(entry.attempts - 1, 20));
+      const delay = backoffDelay(entry.attempts, { baseMs: 1000, maxMs: MAX_FAILURE_BACKOFF_MS });
       log.error("delivery failed; it will be delivered again", { error, attempts: entry.attempts, inMs: delay });
       await this.#store.settle(entry.id, claim, { dueAt: this.#now() + delay });
       return;

@@ -1,11 +1,11 @@
 import type { Aggregate } from "./aggregate.js";
 import { AggregateInstance } from "./aggregate-instance.js";
 import type { AggregateClient, CommandRequest, DeleteOptions, StreamPage } from "./aggregate-protocol.js";
-import type { Logger } from "./logger.js";
-import { halt, type DomainEvent, type Message } from "./message.js";
+import type { Logger } from "../shared/logger.js";
+import { halt, type DomainEvent, type Message } from "../messaging/message.js";
 import { MemoryStreamStore } from "./memory-stream-store.js";
-import { response, type ServiceResponse } from "./response.js";
-import type { Telemetry } from "./telemetry.js";
+import { response, type ServiceResponse } from "../messaging/response.js";
+import type { Telemetry } from "../messaging/telemetry.js";
 
 /** Options of {@link MemoryAggregates}. */
 export type MemoryAggregatesOptions = { logger?: Logger; telemetry?: Telemetry; now?: () => number };

@@ -1,4 +1,4 @@
-import type { Json } from "./json.js";
+import type { Json } from "../shared/json.js";
 
 /**
  * The answer a service gives, carried in `message.response`: a tagged union on `status`.
@@ -121,41 +121,3 @@ export const response = {
     return details === undefined ? { status: "error", reason } : { status: "error", reason, details };
   },
 } as const;
-
-const statusByErrorReason: Readonly<Record<string, number>> = {
-  not_found: 404,
-  wrong_expected_version: 409,
-  payload_too_large: 413,
-  event_too_large: 413,
-  state_too_large: 413,
-  idempotency_key_reused: 409,
-  internal_error: 500,
-  invalid_event: 500,
-  unknown_command: 500,
-  no_nodes_available: 503,
-};
-
-/** The HTTP status of a response (DESIGN §3): the gateway answers with it. */
-export function httpStatus(r: ServiceResponse): number {
-  switch (r.status) {
-    case "ok":
-      return 200;
-    case "created":
-      return 201;
-    case "validation_error":
-      return 422;
-    case "missing_id":
-      return 400;
-    case "unauthorized":
-      return 401;
-    case "forbidden":
-      return 403;
-    case "service_unavailable":
-      return 404;
-    case "service_timeout":
-      return 504;
-    case "error":
-      // Own properties only: a reason such as "constructor" must not find Object.prototype's.
-      return Object.hasOwn(statusByErrorReason, r.reason) ? (statusByErrorReason[r.reason] as number) : 400;
-  }
-}

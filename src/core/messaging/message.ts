@@ -1,6 +1,6 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import { newId } from "./ids.js";
-import { isJsonObject, type Json, type JsonObject } from "./json.js";
+import { newId } from "../shared/ids.js";
+import { isJsonObject, type Json, type JsonObject } from "../shared/json.js";
 import {
   response,
   type ServiceResponse,

@@ -1,14 +1,14 @@
 import type { Aggregate } from "./aggregate.js";
+import { readKey } from "../shared/keys.js";
 import {
-  streamIdProblem,
   type AggregateClient,
   type CommandMode,
   type DeleteOptions,
   type StreamPage,
 } from "./aggregate-protocol.js";
-import { error, halt, prepareAggregateId, type DomainEvent } from "./message.js";
-import { response, type ServiceResponse } from "./response.js";
-import type { ServiceHandler } from "./router.js";
+import { error, halt, prepareAggregateId, type DomainEvent } from "../messaging/message.js";
+import { response, type ServiceResponse } from "../messaging/response.js";
+import type { ServiceHandler } from "../messaging/contracts.js";
 
 /**
  * Options of a message handler. How long the Worker waits for the aggregate is the dispatch's
@@ -97,13 +97,13 @@ export class AggregateHandlers<Env, State, Event extends DomainEvent, Commands e
     return async (message, context) => {
       const prepared = prepareAggregateId(message, idField, { generateIfMissing });
       if (prepared.halted) return prepared;
-      const id = prepared.aggregateMeta.id ?? "";
-      const problem = streamIdProblem(id);
-      if (problem !== null) return error(prepared, "invalid_id", { field: idField, problem });
+      const id = readKey(prepared.aggregateMeta.id);
+      if (!id.ok) return error(prepared, "invalid_id", { field: idField, problem: id.problem });
+      const target = { ...prepared, aggregateMeta: { ...prepared.aggregateMeta, id: id.key } };
       try {
-        return await this.client.execute(context.env, { streamName: this.streamName(id), command, mode, message: prepared });
+        return await this.client.execute(context.env, { streamName: this.streamName(id.key), command, mode, message: target });
       } catch (failure) {
-        context.logger.error("aggregate unreachable", { stream: this.streamName(id), error: failure });
+        context.logger.error("aggregate unreachable", { stream: this.streamName(id.key), error: failure });
         return halt(prepared, response.error("internal_error"));
       }
     };

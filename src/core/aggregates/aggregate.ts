@@ -1,7 +1,7 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import type { Json, JsonObject } from "./json.js";
-import type { DomainEvent, Message } from "./message.js";
-import type { ValidatedMessage } from "./router.js";
+import type { Json, JsonObject } from "../shared/json.js";
+import type { DomainEvent, Message } from "../messaging/message.js";
+import type { ValidatedMessage } from "../messaging/router.js";
 
 /**
  * A decision: given a command message and the current state, the message with the events the

@@ -1,5 +1,5 @@
-import type { Json, JsonObject } from "./json.js";
-import type { ServiceResponse } from "./response.js";
+import type { Json, JsonObject } from "../shared/json.js";
+import type { ServiceResponse } from "../messaging/response.js";
 
 /**
  * The storage port of one aggregate instance (one stream). The Durable Object adapter keeps it in

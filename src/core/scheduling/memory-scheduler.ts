@@ -1,8 +1,8 @@
-import type { DispatchOptions } from "./dispatcher.js";
-import type { Logger } from "./logger.js";
-import type { Message } from "./message.js";
-import type { ServiceResponse } from "./response.js";
-import { MemoryScheduleStore } from "./schedule-store.js";
+import type { DispatchOptions } from "../messaging/contracts.js";
+import type { Logger } from "../shared/logger.js";
+import type { Message } from "../messaging/message.js";
+import type { ServiceResponse } from "../messaging/response.js";
+import { MemoryScheduleStore } from "./memory-schedule-store.js";
 import { SchedulerRunner, type ScheduledSummary, type ScheduleRequest, type SchedulerClient, type SchedulerHooks } from "./scheduler.js";
 
 /** Options of a {@link MemoryScheduler}. */

@@ -1,5 +1,4 @@
-import type { ServiceRouter } from "./router.js";
-import type { Visibility } from "./telemetry.js";
+import type { ServiceRouter, Visibility } from "./contracts.js";
 
 /** Where a local service lives: its router and its visibility. */
 export type LocalService<Env> = { router: ServiceRouter<Env>; visibility: Visibility };

@@ -1,4 +1,4 @@
-import { jsonCopy, type Json } from "./json.js";
+import { jsonCopy, type Json } from "../shared/json.js";
 import type {
   AppendRequest,
   AppendResult,
