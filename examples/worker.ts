@@ -12,13 +12,13 @@ const services = [greeter, bank];
 const nodes = { fx: (env: Env) => env.FX_NODE };
 
 /** The Durable Object class that holds each bank account (bound as ACCOUNTS in wrangler.toml). */
-export const AccountObject = aggregateObject(account);
+export class AccountObject extends aggregateObject(account) {}
 
 /**
  * The scheduler's Durable Object class (bound as SCHEDULER): one per key, delivering scheduled
  * messages to this Worker's services. Failed deliveries are retried by the default policy.
  */
-export const SchedulerObject = schedulerObject<Env>({ services, nodes: (env) => remoteNodesOf(nodes, env) });
+export class SchedulerObject extends schedulerObject<Env>({ services, nodes: (env) => remoteNodesOf(nodes, env) }) {}
 
 /** The demo Worker that `npm run dev` serves: the greeter and the bank behind the HTTP gateway. */
 export default createGateway<Env>({

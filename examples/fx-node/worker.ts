@@ -27,7 +27,7 @@ export const fx = new Router({ authorize: () => "ok" })
   });
 
 /** The entrypoint other Workers bind to (see the gateway's wrangler.toml). */
-export const X3mNode = nodeEntrypoint({ services: [fx], node: "fx" });
+export class X3mNode extends nodeEntrypoint({ services: [fx], node: "fx" }) {}
 
 /** The public face of this Worker serves nothing: its services are for other Workers. */
 export default {

@@ -7,6 +7,7 @@ export * from "./shared/json.js";
 export * from "./shared/ids.js";
 export * from "./messaging/response.js";
 export * from "./messaging/message.js";
+export * from "./messaging/message-schema.js";
 export * from "./shared/logger.js";
 export * from "./messaging/telemetry.js";
 export * from "./messaging/contracts.js";

@@ -1,52 +1,36 @@
+import { hc } from "hono/client";
 import type { AggregateClient, CommandRequest, DeleteOptions, StreamPage } from "../core/aggregates/aggregate-protocol.js";
-import { messageProblem, type Message } from "../core/messaging/message.js";
+import type { Message } from "../core/messaging/message.js";
 import type { ServiceResponse } from "../core/messaging/response.js";
-import { AGGREGATE_ORIGIN, AGGREGATE_PATHS } from "./aggregate-paths.js";
+import type { AggregateRoutes } from "./aggregate-routes.js";
+import { PROTOCOL_BASE_URL, through, trustedAnswer } from "./hono-protocol.js";
 
 /**
  * Reaches the instances of one aggregate type in a Durable Object namespace: each stream
- * `<stream>-<id>` lives in the object named after it, reached with `stub.fetch` carrying JSON.
- * A transport failure (the object cannot be reached, or answers garbage) rejects; the message
- * handlers turn that into `internal_error`.
+ * `<stream>-<id>` lives in the object named after it, reached through Hono's typed client over
+ * `stub.fetch` ({@link AggregateRoutes}). The object is this Worker's own code, so its answers
+ * are trusted as they are. A transport failure (the object cannot be reached, or refuses the
+ * request) rejects; the message handlers turn that into `internal_error`.
  */
 export function durableObjectAggregates<Env>(namespace: (env: Env) => DurableObjectNamespace): AggregateClient<Env> {
-  const stubOf = (env: Env, streamName: string) => {
+  const objectOf = (env: Env, streamName: string) => {
     const ns = namespace(env);
-    return ns.get(ns.idFromName(streamName));
+    return hc<AggregateRoutes>(PROTOCOL_BASE_URL, through(ns.get(ns.idFromName(streamName))));
   };
   return {
     async execute(env: Env, request: CommandRequest): Promise<Message> {
-      const answer = await stubOf(env, request.streamName).fetch(`${AGGREGATE_ORIGIN}${AGGREGATE_PATHS.command}`, {
-        method: "POST",
-        body: JSON.stringify(request),
-        headers: { "Content-Type": "application/json" },
-      });
-      const body = await bodyOf(answer);
-      const message = (body as { message?: unknown }).message;
-      const problem = messageProblem(message);
-      if (problem !== null) throw new Error(`aggregate ${request.streamName} answered a bad message: ${problem}`);
-      return message as Message;
+      const answer = await objectOf(env, request.streamName).command.$post({ json: request });
+      return (await trustedAnswer<{ message: Message }>(answer, request.streamName)).message;
     },
 
     async readStream(env: Env, streamName: string, page: { from: number; limit: number }): Promise<StreamPage> {
-      const query = new URLSearchParams({ stream: streamName, from: String(page.from), limit: String(page.limit) });
-      const answer = await stubOf(env, streamName).fetch(`${AGGREGATE_ORIGIN}${AGGREGATE_PATHS.events}?${query}`);
-      return (await bodyOf(answer)) as StreamPage;
+      const query = { stream: streamName, from: String(page.from), limit: String(page.limit) };
+      return trustedAnswer<StreamPage>(await objectOf(env, streamName).events.$get({ query }), streamName);
     },
 
     async deleteStream(env: Env, streamName: string, options: DeleteOptions): Promise<ServiceResponse> {
-      const answer = await stubOf(env, streamName).fetch(`${AGGREGATE_ORIGIN}${AGGREGATE_PATHS.delete}`, {
-        method: "POST",
-        body: JSON.stringify({ streamName, ...options }),
-        headers: { "Content-Type": "application/json" },
-      });
-      return ((await bodyOf(answer)) as { response: ServiceResponse }).response;
+      const answer = await objectOf(env, streamName).delete.$post({ json: { streamName, ...options } });
+      return (await trustedAnswer<{ response: ServiceResponse }>(answer, streamName)).response;
     },
   };
-}
-
-async function bodyOf(answer: Response): Promise<unknown> {
-  const text = await answer.text();
-  if (!answer.ok) throw new Error(`aggregate object answered ${answer.status}: ${text.slice(0, 200)}`);
-  return JSON.parse(text) as unknown;
 }

@@ -5,5 +5,8 @@ export * from "./aggregate-object.js";
 export * from "./durable-aggregate-client.js";
 export * from "./sqlite-stream-store.js";
 export * from "./scheduler-object.js";
+export * from "./scheduler-routes.js";
+export * from "./aggregate-routes.js";
+export * from "./hono-protocol.js";
 export * from "./durable-scheduler-client.js";
 export * from "./sqlite-schedule-store.js";

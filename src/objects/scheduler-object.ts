@@ -3,13 +3,11 @@ import { Dispatcher } from "../core/messaging/dispatcher.js";
 import { NodeDirectory, type NodeDirectoryOptions, type RemoteNode } from "../core/messaging/node-directory.js";
 import type { Logger } from "../core/shared/logger.js";
 import { wiring } from "../core/messaging/wiring.js";
-import { response } from "../core/messaging/response.js";
 import type { ServiceRouter } from "../core/messaging/contracts.js";
-import { SchedulerRunner, type ScheduleRequest, type SchedulerHooks } from "../core/scheduling/scheduler.js";
+import { SchedulerRunner, type SchedulerHooks } from "../core/scheduling/scheduler.js";
 import { ServiceRegistry } from "../core/messaging/service-registry.js";
 import type { TelemetryHandler } from "../core/messaging/telemetry.js";
-import type { durableObjectScheduler } from "./durable-scheduler-client.js";
-import { SCHEDULER_PATHS } from "./scheduler-paths.js";
+import { schedulerRoutes, type ScheduleHost } from "./scheduler-routes.js";
 import { SqliteScheduleStore } from "./sqlite-schedule-store.js";
 
 /** Options of {@link schedulerObject}. */
@@ -39,7 +37,7 @@ export type SchedulerObjectOptions<Env> = {
 
 /** The instance type of a class made by {@link schedulerObject}. */
 export type SchedulerObject<Env> = DurableObject<Env> & {
-  /** The object's protocol: schedule, list, cancel (what {@link durableObjectScheduler} sends). */
+  /** The object's protocol ({@link schedulerRoutes}): schedule, list, cancel. */
   fetch(request: Request): Promise<Response>;
   /** Runs due deliveries (the platform calls it when the alarm rings). */
   alarm(): Promise<void>;
@@ -54,33 +52,32 @@ export type SchedulerObjectClass<Env> = new (ctx: DurableObjectState, env: Env) 
  * earliest due time. Delivery goes through a Dispatcher over `services`, with the Worker's env.
  *
  * ```ts
- * export const SchedulerObject = schedulerObject<Env>({ services: [bank], hooks });
+ * export class SchedulerObject extends schedulerObject<Env>({ services: [bank], hooks }) {}
  * ```
  */
 export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): SchedulerObjectClass<Env> {
   const { registry, logger, telemetry } = wiring(options);
-  const directory = new NodeDirectory(options.directory);
+  // Built once per isolate; each object's deliveries bring their own env and waitUntil.
+  const dispatcher = new Dispatcher<Env>({
+    services: registry,
+    node: options.node,
+    nodes: options.nodes ?? [],
+    directory: new NodeDirectory(options.directory),
+    telemetry,
+    logger,
+  });
 
-  return class extends DurableObject<Env> implements SchedulerObject<Env> {
+  return class extends DurableObject<Env> implements SchedulerObject<Env>, ScheduleHost {
+    readonly logger = logger;
+    readonly runner: SchedulerRunner;
     readonly #store: SqliteScheduleStore;
-    readonly #runner: SchedulerRunner;
 
     constructor(ctx: DurableObjectState, env: Env) {
       super(ctx, env);
       this.#store = new SqliteScheduleStore(ctx.storage);
       void ctx.blockConcurrencyWhile(async () => this.#store.open());
-      const dispatcher = new Dispatcher<Env>({
-        services: registry,
-        env,
-        node: options.node,
-        nodes: options.nodes?.(env) ?? [],
-        directory,
-        telemetry,
-        logger,
-        waitUntil: (promise) => ctx.waitUntil(promise),
-      });
-      this.#runner = new SchedulerRunner(this.#store, {
-        dispatch: (message, dispatchOptions) => dispatcher.dispatch(message, dispatchOptions),
+      this.runner = new SchedulerRunner(this.#store, {
+        dispatch: (message, dispatchOptions) => dispatcher.dispatch(message, { ...dispatchOptions, env, waitUntil: (promise) => ctx.waitUntil(promise) }),
         hooks: options.hooks,
         logger,
         batchSize: options.batchSize,
@@ -90,49 +87,27 @@ export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): Sche
     }
 
     override async fetch(request: Request): Promise<Response> {
-      const url = new URL(request.url);
-      try {
-        const body = (await request.json().catch(() => null)) as { [key: string]: unknown } | null;
-        if (request.method !== "POST" || body === null || typeof body !== "object") return refuse("POST a JSON object");
-        const owner = typeof body["owner"] === "string" ? body["owner"] : undefined;
-        // The shard of key k is the object named k: a request for another key went astray.
-        const named = this.ctx.id.name;
-        if (named !== undefined && body["key"] !== named) return refuse(`this object is the shard of ${named}`);
-        switch (url.pathname) {
-          case SCHEDULER_PATHS.schedule: {
-            const answer = await this.#runner.schedule(body as ScheduleRequest);
-            await this.#arm();
-            return Response.json({ response: answer });
-          }
-          case SCHEDULER_PATHS.list:
-            return Response.json({ schedules: await this.#runner.list(owner) });
-          case SCHEDULER_PATHS.cancel: {
-            const answer = await this.#runner.cancel(String(body["messageId"]), owner);
-            await this.#arm();
-            return Response.json({ response: answer });
-          }
-          default:
-            return refuse(`no route ${url.pathname}`, 404);
-        }
-      } catch (error) {
-        logger.error("scheduler object failed", { error });
-        return Response.json({ response: response.error("internal_error") }, { status: 500 });
-      }
+      return schedulerRoutes.fetch(request, this);
+    }
+
+    refusesKey(key: string): string | null {
+      const named = this.ctx.id.name;
+      return named !== undefined && key !== named ? `this object is the shard of ${named}` : null;
     }
 
     override async alarm(): Promise<void> {
       let more = false;
       try {
-        ({ more } = await this.#runner.deliverDue());
+        ({ more } = await this.runner.deliverDue());
       } finally {
         // Even when delivery failed (the platform retries the alarm), keep the alarm on the earliest entry.
-        await this.#arm(more);
+        await this.arm(more);
       }
     }
 
     /** Sets the alarm to the earliest due entry (now, when more are due), or clears it. */
-    async #arm(immediately = false): Promise<void> {
-      const next = immediately ? Date.now() : await this.#runner.nextWake();
+    async arm(immediately = false): Promise<void> {
+      const next = immediately ? Date.now() : await this.runner.nextWake();
       if (next === null) {
         await this.ctx.storage.deleteAlarm();
         return;
@@ -142,8 +117,4 @@ export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): Sche
       if ((await this.ctx.storage.getAlarm()) !== at) await this.ctx.storage.setAlarm(at);
     }
   };
-}
-
-function refuse(problem: string, status = 400): Response {
-  return Response.json({ error: problem }, { status });
 }

@@ -1,18 +1,21 @@
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
-import { Dispatcher } from "../core/messaging/dispatcher.js";
-import { NodeDirectory, type NodeDirectoryOptions } from "../core/messaging/node-directory.js";
-import type { Logger } from "../core/shared/logger.js";
-import { wiring } from "../core/messaging/wiring.js";
-import { halt, newMessage } from "../core/messaging/message.js";
-import { response } from "../core/messaging/response.js";
 import type { ServiceRouter } from "../core/messaging/contracts.js";
-import type { SchedulerClient } from "../core/scheduling/scheduler.js";
-import { ServiceRegistry } from "../core/messaging/service-registry.js";
+import { Dispatcher } from "../core/messaging/dispatcher.js";
+import { halt, newMessage } from "../core/messaging/message.js";
+import { NodeDirectory, type NodeDirectoryOptions } from "../core/messaging/node-directory.js";
+import { response } from "../core/messaging/response.js";
+import type { ServiceRegistry } from "../core/messaging/service-registry.js";
 import type { TelemetryHandler } from "../core/messaging/telemetry.js";
-import { callerAssigns, messageFromHeaders, type Identify } from "./caller.js";
-import { replyWith } from "./replies.js";
+import { wiring } from "../core/messaging/wiring.js";
+import type { SchedulerClient } from "../core/scheduling/scheduler.js";
+import type { Logger } from "../core/shared/logger.js";
+import { waitUntilOf } from "../objects/hono-protocol.js";
+import type { Identify, PrincipalOf } from "./caller.js";
+import { identifyCaller, noStore, requestMessage, type GatewayEnv } from "./gateway-middleware.js";
+import { answerWith, replyWith } from "./replies.js";
 import { parseBody } from "./request-body.js";
 import { mountScheduleRoutes } from "./schedule-routes.js";
 import { remoteNodesOf, type NodeBindings } from "./service-binding-node.js";
@@ -24,6 +27,8 @@ export type GatewayOptions<Env> = {
   services: ServiceRegistry<Env> | readonly ServiceRouter<Env>[];
   /** Identifies callers from `Authorization`; without it the header is ignored. */
   identify?: Identify<Env>;
+  /** Who an identity is for good (see {@link PrincipalOf}); default: the identity's canonical JSON. */
+  principalOf?: PrincipalOf;
   /** Largest accepted request body in bytes (default 1 MiB); larger ones get 413. */
   maxBodyBytes?: number;
   /** How long a service call may take before the caller gets 504 (default 5000 ms). */
@@ -42,84 +47,75 @@ export type GatewayOptions<Env> = {
   nodes?: NodeBindings<Env>;
   /** How service lists of other nodes are cached and failing nodes avoided. */
   directory?: NodeDirectoryOptions;
+  /**
+   * Cross-origin requests from browsers (Hono's CORS middleware options, e.g.
+   * `{ origin: "https://app.example" }`). Off by default: browsers on other origins are refused.
+   */
+  cors?: Parameters<typeof cors>[0];
 };
 
 /** Default largest request body: 1 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
-type GatewayEnv<Env extends object> = { Bindings: Env };
-
 /**
- * The HTTP gateway (Hono) of DESIGN §3: `POST /v1/services/:service`, `POST /v1/validate/:service`,
- * `GET /v1/services`, `GET /v1/health`. Export it as the Worker's default export, or mount more
- * routes on it. Every answer is JSON; bad input gets a clear error and never reaches a service.
+ * The HTTP gateway (Hono): `POST /v1/services/:service`, `POST /v1/validate/:service`,
+ * `GET /v1/services`, `GET /v1/health`, and the schedule and admin stream routes when configured.
+ * One middleware chain per request: the body's size, the message from the headers, the caller's
+ * identity — each computed once and used by every route after it. Export it as the Worker's
+ * default export, or mount more routes on it. Every answer is JSON; bad input gets a clear error
+ * and never reaches a service.
  */
 export function createGateway<Env extends object = Record<string, unknown>>(options: GatewayOptions<Env>): Hono<GatewayEnv<Env>> {
   const { registry, logger, telemetry } = wiring(options);
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  // Kept for the isolate's life: what is known of other nodes outlives a request.
-  const directory = new NodeDirectory(options.directory);
+  // Built once per isolate: the registry and what is known of other nodes outlive a request.
+  const dispatcher = new Dispatcher<Env>({
+    services: registry,
+    node: options.node,
+    nodes: (env) => remoteNodesOf(options.nodes, env),
+    directory: new NodeDirectory(options.directory),
+    telemetry,
+    logger,
+    defaultTimeoutMs: options.timeoutMs,
+  });
+  const scopeOf = (c: Context<GatewayEnv<Env>>) => ({ env: c.env, waitUntil: waitUntilOf(c) });
   const app = new Hono<GatewayEnv<Env>>();
 
-  const dispatcherFor = (c: Context<GatewayEnv<Env>>) =>
-    new Dispatcher<Env>({
-      services: registry,
-      env: c.env,
-      node: options.node,
-      nodes: remoteNodesOf(options.nodes, c.env),
-      directory,
-      telemetry,
-      logger,
-      waitUntil: waitUntilOf(c),
-      defaultTimeoutMs: options.timeoutMs,
-    });
+  const limitBody = bodyLimit({
+    maxSize: maxBodyBytes,
+    onError: (c) => replyWith(c, halt(newMessage(c.req.param("service") ?? ""), response.error("payload_too_large", { maxBytes: maxBodyBytes }))),
+  });
+  const caller = identifyCaller<Env>(options.identify, options.principalOf);
 
-  const serviceCall = (validateOnly: boolean) => async (c: Context<GatewayEnv<Env>>) => {
-    const message = messageFromHeaders(c.req.raw.headers, c.req.param("service") ?? "", validateOnly);
-    if (message.halted) return replyWith(c, message);
+  const serviceCall = async (c: Context<GatewayEnv<Env>>) => {
     const body = parseBody(await c.req.text());
+    const message = c.get("message");
     if (!body.ok) return replyWith(c, halt(message, body.error));
-    const assigns = await callerAssigns(c.req.header("Authorization"), options.identify, c.env);
-    if (assigns === null) return replyWith(c, halt(message, response.unauthorized("invalid credentials")));
-    const answer = await dispatcherFor(c).dispatch({ ...message, rawRequest: body.value, assigns }, { publicOnly: true });
-    return replyWith(c, answer);
+    const sent = { ...message, rawRequest: body.value, assigns: c.get("assigns") };
+    return replyWith(c, await dispatcher.dispatch(sent, { publicOnly: true, ...scopeOf(c) }));
   };
 
-  const tooLarge = bodyLimit({
-    maxSize: maxBodyBytes,
-    onError: (c) => {
-      const message = halt(newMessage(c.req.param("service") ?? ""), response.error("payload_too_large", { maxBytes: maxBodyBytes }));
-      return replyWith(c, message);
-    },
-  });
-
-  app.use("/v1/schedules", tooLarge);
-  app.post("/v1/services/:service", tooLarge, serviceCall(false));
-  app.post("/v1/validate/:service", tooLarge, serviceCall(true));
-  app.get("/v1/services", async (c) => c.json({ services: await dispatcherFor(c).publicServices() }));
+  if (options.cors !== undefined) app.use("*", cors(options.cors));
+  app.use("/v1/*", noStore);
+  app.post("/v1/services/:service", limitBody, requestMessage(false), caller, serviceCall);
+  app.post("/v1/validate/:service", limitBody, requestMessage(true), caller, serviceCall);
+  app.get("/v1/services", async (c) => c.json({ services: await dispatcher.publicServices(scopeOf(c)) }));
   app.get("/v1/health", (c) => c.json({ status: "ok" }));
   mountStreamRoutes(app, options.admin);
   mountScheduleRoutes(app, {
     scheduler: options.scheduler,
-    identify: options.identify,
+    dispatcher,
     adminToken: options.admin?.token,
-    dispatcherFor,
+    limitBody,
+    caller,
+    identify: options.identify,
+    principalOf: options.principalOf,
   });
-  app.notFound((c) => c.json({ response: response.error("not_found") }, 404));
+  app.notFound((c) => answerWith(c, response.error("not_found")));
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();
     logger.error("gateway failed", { method: c.req.method, path: c.req.path, error });
-    return c.json({ response: response.error("internal_error") }, 500);
+    return answerWith(c, response.error("internal_error"));
   });
   return app;
-}
-
-/** The request's `waitUntil`, or a stand-in when there is no execution context (plain `app.fetch`). */
-function waitUntilOf(c: Context): (promise: Promise<unknown>) => void {
-  try {
-    const executionCtx = c.executionCtx;
-    return (promise) => executionCtx.waitUntil(promise);
-  } catch {
-    return (promise) => void promise.catch(() => {});
-  }
 }

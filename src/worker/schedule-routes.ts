@@ -1,114 +1,143 @@
-import type { Context, Hono } from "hono";
-import { readKey } from "../core/shared/keys.js";
+import type { Context, Hono, MiddlewareHandler } from "hono";
+import { timingSafeEqual } from "hono/utils/buffer";
+import * as v from "valibot";
 import type { Dispatcher } from "../core/messaging/dispatcher.js";
 import { halt, type Message } from "../core/messaging/message.js";
 import { response } from "../core/messaging/response.js";
-import { parseSchedule, type ScheduleSpec } from "../core/scheduling/schedule.js";
+import type { ScheduleSpec } from "../core/scheduling/schedule.js";
 import { ownerOf, type SchedulerClient } from "../core/scheduling/scheduler.js";
-import { callerAssigns, messageFromHeaders, type Identify } from "./caller.js";
-import { parseBody } from "./request-body.js";
+import { isJsonObject, type JsonObject } from "../core/shared/json.js";
+import { readKey } from "../core/shared/keys.js";
+import { firstProblem, type ValidationProblem } from "../objects/hono-protocol.js";
+import { callerAssigns, type Identify, type PrincipalOf } from "./caller.js";
+import { requestMessage, type GatewayEnv } from "./gateway-middleware.js";
 import { answerWith, replyWith } from "./replies.js";
-import { sameSecret } from "./same-secret.js";
+import { parseBody } from "./request-body.js";
 
 /** What the schedule routes need from the gateway. */
 export type ScheduleRoutesOptions<Env extends object> = {
   scheduler: SchedulerClient<Env> | undefined;
-  identify: Identify<Env> | undefined;
+  /** The gateway's dispatcher: scheduling asks the service's `authorize` first. */
+  dispatcher: Dispatcher<Env>;
   /** The admin token, whose bearer sees and cancels every schedule of a key. */
   adminToken: ((env: Env) => string | undefined) | undefined;
-  dispatcherFor: (c: Context<{ Bindings: Env }>) => Dispatcher<Env>;
+  /** The gateway's body limit and caller identification, run before these routes. */
+  limitBody: MiddlewareHandler<GatewayEnv<Env>>;
+  caller: MiddlewareHandler<GatewayEnv<Env>>;
+  identify: Identify<Env> | undefined;
+  principalOf: PrincipalOf | undefined;
 };
 
-const scheduleFields = new Set(["service", "request", "key", "in", "at", "cron", "every"]);
+const jsonObject = v.custom<JsonObject>(isJsonObject, "must be an object");
+
+/** `POST /v1/schedules`: one service, its request, the shard key, and exactly one of when. */
+const ScheduleBody = v.pipe(
+  v.strictObject(
+    {
+    service: v.pipe(v.string("must be a string"), v.nonEmpty("must not be empty")),
+    request: v.optional(jsonObject, {}),
+    key: v.string("must be a string"),
+    in: v.optional(v.number("must be a number")),
+    at: v.optional(v.string("must be a string")),
+    cron: v.optional(v.string("must be a string")),
+    every: v.optional(v.number("must be a number")),
+    },
+    (issue) => (issue.expected === "never" ? `unknown fields: ${issue.received.replace(/^"|"$/g, "")}` : "the body must be a JSON object"),
+  ),
+  v.check((body) => [body.in, body.at, body.cron, body.every].filter((when) => when !== undefined).length === 1, "give exactly one of in, at, cron or every"),
+  v.transform(({ in: inMs, at, cron, every, ...rest }) => ({ ...rest, spec: specOf(inMs, at, cron, every) })),
+);
+
+function specOf(inMs: number | undefined, at: string | undefined, cron: string | undefined, every: number | undefined): ScheduleSpec {
+  if (inMs !== undefined) return { inMs };
+  if (at !== undefined) return { at };
+  if (cron !== undefined) return { cron };
+  return { everyMs: every ?? Number.NaN };
+}
 
 /**
  * `POST /v1/schedules` (202), `GET /v1/schedules?key=`, `DELETE /v1/schedules/:messageId?key=`.
  * Scheduling needs the caller to be authorized for the service now; it is authorized again at
- * delivery, with the same identity. Identified callers see and cancel only what they scheduled
- * (the admin token: everything; anonymous callers: nothing). Without a scheduler the routes
- * answer 404.
+ * delivery. Identified callers see and cancel only what they scheduled (the admin token:
+ * everything; anonymous callers: nothing). Without a scheduler the routes answer 404.
  */
-export function mountScheduleRoutes<Env extends object>(app: Hono<{ Bindings: Env }>, options: ScheduleRoutesOptions<Env>): void {
-  const { scheduler } = options;
+export function mountScheduleRoutes<Env extends object>(app: Hono<GatewayEnv<Env>>, options: ScheduleRoutesOptions<Env>): void {
+  const { scheduler, dispatcher } = options;
   if (scheduler === undefined) return;
 
-  app.post("/v1/schedules", async (c) => {
-    const body = parseBody(await c.req.text());
-    const fields = body.ok ? body.value : {};
-    const service = typeof fields["service"] === "string" ? fields["service"] : "";
-    const headed = messageFromHeaders(c.req.raw.headers, service);
-    if (headed.halted) return replyWith(c, headed);
-    if (!body.ok) return replyWith(c, halt(headed, body.error));
-    if (c.req.header("X-Dry-Run") !== undefined) return invalid(c, headed, "X-Dry-Run is not supported when scheduling");
-    const unknown = Object.keys(fields).filter((field) => !scheduleFields.has(field));
-    if (unknown.length > 0) return invalid(c, headed, `unknown fields: ${unknown.join(", ")}`);
-    if (service === "") return invalid(c, headed, "service must be a non-empty string");
-    const request = fields["request"] ?? {};
-    if (typeof request !== "object" || request === null || Array.isArray(request)) return invalid(c, headed, "request must be an object");
-    const read = readKey(fields["key"]);
-    if (!read.ok) return invalid(c, headed, `key ${read.problem}`);
-    const key = read.key;
-    const spec = { inMs: fields["in"], at: fields["at"], cron: fields["cron"], everyMs: fields["every"] } as unknown as ScheduleSpec;
-    const parsed = parseSchedule(spec, Date.now());
-    if (typeof parsed === "string") return invalid(c, headed, parsed);
-
-    const assigns = await callerAssigns(c.req.header("Authorization"), options.identify, c.env);
-    if (assigns === null) return replyWith(c, halt(headed, response.unauthorized("invalid credentials")));
-    const message: Message = { ...headed, rawRequest: request, assigns };
-    const authorization = await options.dispatcherFor(c).authorization(message, { publicOnly: true });
+  const scheduleCall = async (c: Context<GatewayEnv<Env>>) => {
+    const headed = c.get("message");
+    if (headed.dryRun !== false) return invalid(c, headed, "X-Dry-Run is not supported when scheduling");
+    const raw = parseBody(await c.req.text());
+    if (!raw.ok) return replyWith(c, halt(headed, raw.error));
+    const checked = v.safeParse(ScheduleBody, raw.value);
+    if (!checked.success) return invalid(c, headed, issueText(checked.issues));
+    const body = checked.output;
+    const key = readKey(body.key);
+    if (!key.ok) return invalid(c, headed, `key ${key.problem}`);
+    const message: Message = { ...headed, serviceName: body.service, rawRequest: body.request, assigns: c.get("assigns") };
+    const authorization = await dispatcher.authorization(message, { publicOnly: true, env: c.env });
     if (authorization.status === "service_unavailable") {
-      return replyWith(c, halt(message, response.error("unknown_service", { service })));
+      return replyWith(c, halt(message, response.error("unknown_service", { service: body.service })));
     }
     if (authorization.status !== "ok") return replyWith(c, halt(message, authorization));
-
-    const answer = await scheduler.schedule(c.env, { key, message, spec, publicOnly: true });
+    const answer = await scheduler.schedule(c.env, { key: key.key, message, spec: body.spec, publicOnly: true });
     return replyWith(c, halt(message, answer), answer.status === "ok" ? 202 : undefined);
-  });
+  };
 
-  app.get("/v1/schedules", async (c) => {
-    const target = await keyAndOwner(c, options);
+  const listCall = async (c: Context<GatewayEnv<Env>>) => {
+    const target = keyAndOwner(c);
     if (target instanceof Response) return target;
     return c.json({ key: target.key, schedules: await scheduler.list(c.env, target.key, target.owner) });
-  });
+  };
 
-  app.delete("/v1/schedules/:messageId", async (c) => {
-    const target = await keyAndOwner(c, options);
+  const cancelCall = async (c: Context<GatewayEnv<Env>>) => {
+    const target = keyAndOwner(c);
     if (target instanceof Response) return target;
     return answerWith(c, await scheduler.cancel(c.env, target.key, c.req.param("messageId") ?? "", target.owner));
-  });
+  };
+
+  app.post("/v1/schedules", options.limitBody, requestMessage<Env>(false), options.caller, scheduleCall);
+  const viewer = scheduleViewer(options);
+  app.get("/v1/schedules", viewer, listCall);
+  app.delete("/v1/schedules/:messageId", viewer, cancelCall);
+}
+/** The first problem of a refused schedule body; an unknown field is named as such. */
+function issueText(issues: readonly ValidationProblem[]): string {
+  const message = issues[0]?.message ?? "";
+  return message.startsWith("unknown fields") ? message : firstProblem(issues);
 }
 
-/** The `key` query parameter and whose entries the caller may touch, or the answer refusing them. */
-async function keyAndOwner<Env extends object>(
-  c: Context<{ Bindings: Env }>,
-  options: ScheduleRoutesOptions<Env>,
-): Promise<{ key: string; owner: string | undefined } | Response> {
-  const owner = await ownerFilter(c, options);
-  if (owner === null) return answerWith(c, response.unauthorized("identify yourself to see or cancel your schedules"));
-  const key = readKey(c.req.query("key") ?? "");
-  if (!key.ok) return answerWith(c, response.error("invalid_request", `key ${key.problem}`));
-  return { key: key.key, owner };
-}
-
-function invalid(c: Context, message: Message, problem: string): Response {
+function invalid<Env extends object>(c: Context<GatewayEnv<Env>>, message: Message, problem: string): Response {
   return replyWith(c, halt(message, response.error("invalid_request", problem)));
 }
 
+/** The `key` query parameter and whose entries the viewer may touch, or the answer refusing them. */
+function keyAndOwner<Env extends object>(c: Context<GatewayEnv<Env>>): { key: string; owner: string | undefined } | Response {
+  const key = readKey(c.req.query("key") ?? "");
+  if (!key.ok) return answerWith(c, response.error("invalid_request", `key ${key.problem}`));
+  const viewer = c.get("viewer");
+  return { key: key.key, owner: viewer.kind === "admin" ? undefined : viewer.owner };
+}
+
 /**
- * Whose schedules the caller may see: undefined (all) for the admin token, the caller's own
- * otherwise; null when the caller is not identified (anonymous callers are indistinguishable, so
- * none of them may see or cancel anything) or the credentials are refused.
+ * Who may look at schedules (`c.var.viewer`): the bearer of the admin token sees every owner's;
+ * an identified caller only their own; anonymous callers are indistinguishable, so none of them
+ * may see or cancel anything (401), and refused credentials are 401 too.
  */
-async function ownerFilter<Env extends object>(
-  c: Context<{ Bindings: Env }>,
-  options: ScheduleRoutesOptions<Env>,
-): Promise<string | undefined | null> {
-  const authorization = c.req.header("Authorization");
-  const adminToken = options.adminToken?.(c.env);
-  if (authorization !== undefined && adminToken !== undefined && adminToken !== "") {
-    if (await sameSecret(authorization, `Bearer ${adminToken}`)) return undefined;
-  }
-  const assigns = await callerAssigns(authorization, options.identify, c.env);
-  if (assigns === null || assigns["identity"] === undefined) return null;
-  return ownerOf({ assigns });
+function scheduleViewer<Env extends object>(options: ScheduleRoutesOptions<Env>): MiddlewareHandler<GatewayEnv<Env>> {
+  return async (c, next) => {
+    const authorization = c.req.header("Authorization");
+    const adminToken = options.adminToken?.(c.env);
+    if (authorization !== undefined && adminToken !== undefined && adminToken !== "" && (await timingSafeEqual(authorization, `Bearer ${adminToken}`))) {
+      c.set("viewer", { kind: "admin" });
+      return next();
+    }
+    const assigns = await callerAssigns(authorization, options.identify, c.env, options.principalOf);
+    if (assigns === null || assigns["identity"] === undefined) {
+      return answerWith(c, response.unauthorized("identify yourself to see or cancel your schedules"));
+    }
+    c.set("viewer", { kind: "owner", owner: ownerOf({ assigns }) });
+    return next();
+  };
 }

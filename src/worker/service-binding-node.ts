@@ -1,7 +1,11 @@
-import { messageProblem, type Message } from "../core/messaging/message.js";
-import { NodeFailure, type RemoteNode } from "../core/messaging/node-directory.js";
+import * as v from "valibot";
+import type { Message } from "../core/messaging/message.js";
+import { MessageSchema } from "../core/messaging/message-schema.js";
+import { NodeFailure, UnencodableMessage, type RemoteNode } from "../core/messaging/node-directory.js";
 import type { ServiceResponse } from "../core/messaging/response.js";
-import { NODE_ORIGIN, NODE_PATHS } from "./node-protocol.js";
+import { hc } from "hono/client";
+import { PROTOCOL_BASE_URL } from "../objects/hono-protocol.js";
+import type { NodeRoutes } from "./node-routes.js";
 
 /**
  * Other nodes, as configured: node name → the service binding (to the node's `X3mNode`-style
@@ -18,49 +22,67 @@ export function remoteNodesOf<Env>(bindings: NodeBindings<Env> | undefined, env:
   });
 }
 
+/** What the typed client answers, as far as this adapter reads it. */
+type Answer = { ok: boolean; status: number; text(): Promise<string> };
+
+// Another Worker is another trust domain: its answers are checked here, once, by schema.
+const ServicesReply = v.object({ services: v.array(v.string()) });
+const DispatchReply = v.object({ message: MessageSchema });
+const AuthorizationReply = v.object({ response: v.looseObject({ status: v.string() }) });
+
 /**
- * A {@link RemoteNode} behind a service binding: the node protocol over `fetcher.fetch`, JSON both
- * ways. Anything but a well-formed 2xx answer rejects (the dispatcher then tries another node).
+ * A {@link RemoteNode} behind a service binding: the node protocol ({@link nodeRoutes}) through
+ * Hono's typed client over `fetcher.fetch`. Anything but a well-formed 2xx answer rejects with a
+ * {@link NodeFailure} (the dispatcher then tries another node); a message that cannot even be
+ * encoded rejects with {@link UnencodableMessage}, which is no node's fault.
  */
 export function serviceBindingNode(name: string, fetcher: Fetcher): RemoteNode {
-  const call = async (path: string, body?: object): Promise<unknown> => {
-    let answer: Response;
+  let reached = false;
+  const client = hc<NodeRoutes>(PROTOCOL_BASE_URL, {
+    fetch: (input: RequestInfo | URL, init?: RequestInit) => {
+      reached = true;
+      return fetcher.fetch(input, init);
+    },
+  });
+
+  /** Sends one request and reads its JSON answer; `send` builds the request (and encodes it). */
+  const call = async <S extends v.GenericSchema>(send: () => Promise<Answer>, schema: S): Promise<v.InferOutput<S>> => {
+    reached = false;
+    let answer: Answer;
     let text: string;
     try {
-      answer = await fetcher.fetch(
-        `${NODE_ORIGIN}${path}`,
-        body === undefined ? {} : { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } },
-      );
+      answer = await send();
       text = await answer.text();
     } catch (error) {
-      throw new NodeFailure("unreachable", `node ${name} unreachable: ${error instanceof Error ? error.message : String(error)}`);
+      const problem = error instanceof Error ? error.message : String(error);
+      // The client failed before it reached the binding: the message could not be encoded.
+      if (!reached) throw new UnencodableMessage(problem);
+      throw new NodeFailure("unreachable", `node ${name} unreachable: ${problem}`);
     }
     if (!answer.ok) throw new NodeFailure("unreachable", `node ${name} answered ${answer.status}: ${text.slice(0, 200)}`);
+    let body: unknown;
     try {
-      return JSON.parse(text) as unknown;
+      body = JSON.parse(text);
     } catch {
       throw new NodeFailure("bad_reply", `node ${name} answered something that is not JSON: ${text.slice(0, 200)}`);
     }
+    const parsed = v.safeParse(schema, body);
+    if (!parsed.success) throw new NodeFailure("bad_reply", `node ${name} answered out of protocol: ${parsed.issues[0].message}`);
+    return parsed.output;
   };
+
   return {
     name,
     async services(): Promise<string[]> {
-      const { services } = (await call(NODE_PATHS.services)) as { services?: unknown };
-      if (!Array.isArray(services) || !services.every((s) => typeof s === "string")) {
-        throw new NodeFailure("bad_reply", `node ${name} listed its services wrongly`);
-      }
-      return services as string[];
+      return (await call(() => client.x3m.node.services.$get(), ServicesReply)).services;
     },
     async dispatch(message: Message, options: { timeoutMs: number; callerNode: string }): Promise<Message> {
-      const { message: reply } = (await call(NODE_PATHS.dispatch, { message, ...options })) as { message?: unknown };
-      const problem = messageProblem(reply);
-      if (problem !== null) throw new NodeFailure("bad_reply", `node ${name} answered a bad message: ${problem}`);
-      return reply as Message;
+      return (await call(() => client.x3m.node.dispatch.$post({ json: { message, ...options } }), DispatchReply)).message;
     },
     async authorization(message: Message): Promise<ServiceResponse> {
-      const { response } = (await call(NODE_PATHS.authorization, { message })) as { response?: ServiceResponse };
-      if (typeof response?.status !== "string") throw new NodeFailure("bad_reply", `node ${name} answered a bad authorization`);
-      return response;
+      const { response } = await call(() => client.x3m.node.authorization.$post({ json: { message } }), AuthorizationReply);
+      // The status was checked; the rest of a response is the node's own JSON.
+      return response as ServiceResponse;
     },
   };
 }

@@ -1,9 +1,10 @@
-import type { Context, Hono } from "hono";
+import type { Context, Hono, MiddlewareHandler } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
 import type { StreamAccess } from "../core/aggregates/aggregate-handlers.js";
-import { readKey } from "../core/shared/keys.js";
 import { response } from "../core/messaging/response.js";
+import { readKey } from "../core/shared/keys.js";
+import type { GatewayEnv } from "./gateway-middleware.js";
 import { answerWith as answer } from "./replies.js";
-import { sameSecret } from "./same-secret.js";
 
 /** Admin access to aggregate streams. The routes answer 404 while no token is configured. */
 export type AdminOptions<Env> = {
@@ -16,15 +17,35 @@ export type AdminOptions<Env> = {
 /** The most events one page returns. */
 export const MAX_PAGE = 1000;
 
-type Bindings<Env extends object> = { Bindings: Env };
+// Every failure of the token check is a 401 with the API's JSON body (a malformed header too).
+const unauthorized = () => Response.json({ response: response.unauthorized("admin token required") }, { status: 401 });
+
+/**
+ * The admin token check: 404 while no token is configured (the routes do not exist), otherwise
+ * Hono's bearer-auth middleware, which compares tokens in constant time.
+ */
+export function adminOnly<Env extends object>(token: ((env: Env) => string | undefined) | undefined): MiddlewareHandler<GatewayEnv<Env>> {
+  return async (c, next) => {
+    const expected = token?.(c.env);
+    if (expected === undefined || expected === "") return answer(c, response.error("not_found"));
+    return bearerAuth<GatewayEnv<Env>>({
+      token: expected,
+      noAuthenticationHeader: { message: unauthorized },
+      invalidAuthenticationHeader: { message: unauthorized },
+      invalidToken: { message: unauthorized },
+    })(c, next);
+  };
+}
 
 /**
  * `GET /v1/streams/:stream/:id?from=&limit=` (the stored events with their metadata, page by page)
  * and `DELETE /v1/streams/:stream/:id?mode=soft|hard&expectedVersion=`, admin only.
  */
-export function mountStreamRoutes<Env extends object>(app: Hono<Bindings<Env>>, admin: AdminOptions<Env> | undefined): void {
-  app.get("/v1/streams/:stream/:id", async (c) => {
-    const target = await authorizedTarget(c, admin);
+export function mountStreamRoutes<Env extends object>(app: Hono<GatewayEnv<Env>>, admin: AdminOptions<Env> | undefined): void {
+  app.use("/v1/streams/*", adminOnly<Env>(admin?.token));
+
+  app.get("/v1/streams/:stream/:id", async (c: Context<GatewayEnv<Env>>) => {
+    const target = targetOf(c, admin);
     if (target instanceof Response) return target;
     const from = integerParam(c.req.query("from"), 0);
     const limit = integerParam(c.req.query("limit"), 100);
@@ -36,8 +57,8 @@ export function mountStreamRoutes<Env extends object>(app: Hono<Bindings<Env>>, 
     return c.json(page);
   });
 
-  app.delete("/v1/streams/:stream/:id", async (c) => {
-    const target = await authorizedTarget(c, admin);
+  app.delete("/v1/streams/:stream/:id", async (c: Context<GatewayEnv<Env>>) => {
+    const target = targetOf(c, admin);
     if (target instanceof Response) return target;
     const mode = c.req.query("mode") ?? "soft";
     const expectedVersion = integerParam(c.req.query("expectedVersion"), undefined);
@@ -48,15 +69,9 @@ export function mountStreamRoutes<Env extends object>(app: Hono<Bindings<Env>>, 
   });
 }
 
-async function authorizedTarget<Env extends object>(
-  c: Context<Bindings<Env>>,
-  admin: AdminOptions<Env> | undefined,
-): Promise<{ access: StreamAccess<Env>; id: string } | Response> {
-  const token = admin?.token(c.env);
-  if (admin === undefined || token === undefined || token === "") return answer(c, response.error("not_found"));
-  const authorization = c.req.header("Authorization") ?? "";
-  if (!(await sameSecret(authorization, `Bearer ${token}`))) return answer(c, response.unauthorized("admin token required"));
-  const access = admin.aggregates.find((candidate) => candidate.stream === c.req.param("stream"));
+/** The aggregate and id a stream route names, or the answer refusing them. */
+function targetOf<Env extends object>(c: Context<GatewayEnv<Env>>, admin: AdminOptions<Env> | undefined): { access: StreamAccess<Env>; id: string } | Response {
+  const access = admin?.aggregates.find((candidate) => candidate.stream === c.req.param("stream"));
   if (access === undefined) return answer(c, response.error("not_found"));
   const id = readKey(c.req.param("id") ?? "");
   if (!id.ok) return answer(c, response.error("invalid_id", { problem: id.problem }));

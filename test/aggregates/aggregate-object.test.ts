@@ -445,7 +445,7 @@ describe("the object's own protocol refuses bad requests", () => {
   it("garbage, a foreign stream, or a stream the object does not hold get 400, never a crash", async () => {
     const id = await openLedger();
     const stub = ledgers.stub(id);
-    const post = (body: string) => stub.fetch("https://aggregate.x3m/command", { method: "POST", body });
+    const post = (body: string) => stub.fetch("https://aggregate.x3m/command", { method: "POST", body, headers: { "Content-Type": "application/json" } });
     expect((await post("not json")).status).toBe(400);
     expect((await post("{}")).status).toBe(400);
     const request = (streamName: string) =>

@@ -12,7 +12,8 @@ import {
   type Message,
   type NodeDirectoryOptions,
 } from "../../src/core/index.js";
-import { createGateway, NODE_ORIGIN, NODE_PATHS, remoteNodesOf, type Envelope, type NodeBindings } from "../../src/worker/index.js";
+import { PROTOCOL_BASE_URL as NODE_ORIGIN } from "../../src/objects/index.js";
+import { createGateway, remoteNodesOf, type Envelope, type NodeBindings } from "../../src/worker/index.js";
 import { recordingLogger, recordingTelemetry, sleep } from "../support/recorders.js";
 
 type Env = Cloudflare.Env;
@@ -134,8 +135,9 @@ describe("discovery", () => {
   });
 
   it("a private service called through the node protocol directly is refused like an unknown one", async () => {
-    const answer = await env.NODE_A.fetch(`${NODE_ORIGIN}${NODE_PATHS.dispatch}`, {
+    const answer = await env.NODE_A.fetch(`${NODE_ORIGIN}/x3m/node/dispatch`, {
       method: "POST",
+      headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ message: newMessage("secret"), timeoutMs: 1000 }),
     });
     const { message } = (await answer.json()) as { message: Message };
@@ -204,7 +206,7 @@ describe("faults give clear responses, never a crash or a hung request", () => {
   });
 
   it("the node protocol refuses what is not a message, and the node's public HTTP reaches no service", async () => {
-    const bad = await env.NODE_A.fetch(`${NODE_ORIGIN}${NODE_PATHS.dispatch}`, { method: "POST", body: "{}" });
+    const bad = await env.NODE_A.fetch(`${NODE_ORIGIN}/x3m/node/dispatch`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
     expect(bad.status).toBe(400);
     expect((await env.NODE_A.fetch(`${NODE_ORIGIN}/x3m/node/nothing`)).status).toBe(404);
   });

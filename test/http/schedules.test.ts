@@ -68,7 +68,7 @@ describe("POST /v1/schedules", () => {
       [{ service: "greet", key, every: 5 }, /every/],
       [{ service: "greet", in: 0 }, /key/],
       [{ service: "greet", key: "a\u0000b", in: 0 }, /key/],
-      [{ service: "greet", key, in: 0, request: [1] }, /request must be an object/],
+      [{ service: "greet", key, in: 0, request: [1] }, /request: must be an object/],
       [{ service: "greet", key, in: 0, delay: 5 }, /unknown fields: delay/],
       [{ key, in: 0 }, /service/],
       ["{not json", /invalid_json/],

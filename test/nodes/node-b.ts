@@ -1,6 +1,6 @@
 // Auxiliary Worker "node-b": a second provider of `shared` and `quorum`; it can stop offering a service.
 import { ok, Router, silentLogger } from "../../src/core/index.js";
-import { NODE_PATHS, nodeEntrypoint } from "../../src/worker/index.js";
+import { nodeEntrypoint } from "../../src/worker/index.js";
 
 const withdrawn = new Set<string>();
 
@@ -24,7 +24,7 @@ export class X3mNode extends Base {
       return Response.json({ ok: true });
     }
     const answer = await super.fetch(request);
-    if (url.pathname !== NODE_PATHS.services) return answer;
+    if (url.pathname !== "/x3m/node/services") return answer;
     const listed = (await answer.json()) as { node: string; services: string[] };
     return Response.json({ ...listed, services: listed.services.filter((service) => !withdrawn.has(service)) });
   }

@@ -1,6 +1,6 @@
 // Auxiliary Worker "node-faulty": claims services and then misbehaves — garbage, 5xx, hangs.
 import { WorkerEntrypoint } from "cloudflare:workers";
-import { NODE_PATHS } from "../../src/worker/index.js";
+
 
 let requests = 0;
 
@@ -10,7 +10,7 @@ export class X3mNode extends WorkerEntrypoint {
     const url = new URL(request.url);
     if (url.pathname === "/test/count") return Response.json({ requests });
     requests += 1;
-    if (url.pathname === NODE_PATHS.services) return Response.json({ services: ["shared", "garbage", "broken", "hangs", "quorum"] });
+    if (url.pathname === "/x3m/node/services") return Response.json({ services: ["shared", "garbage", "broken", "hangs", "quorum"] });
     const { message } = (await request.json()) as { message: { serviceName: string } };
     switch (message.serviceName) {
       case "garbage":

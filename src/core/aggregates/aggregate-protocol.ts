@@ -1,4 +1,4 @@
-import { messageProblem, type Message } from "../messaging/message.js";
+import type { Message } from "../messaging/message.js";
 import type { ServiceResponse } from "../messaging/response.js";
 import type { RecordedEvent, StreamStatus } from "./stream-store.js";
 
@@ -45,18 +45,4 @@ export interface AggregateClient<Env> {
   readStream(env: Env, streamName: string, page: { from: number; limit: number }): Promise<StreamPage>;
   /** Deletes a stream, softly or for good. */
   deleteStream(env: Env, streamName: string, options: DeleteOptions): Promise<ServiceResponse>;
-}
-
-const modes: readonly string[] = ["new", "existing", "maybe"];
-
-/** A {@link CommandRequest} read from JSON, or why it is not one. */
-export function parseCommandRequest(value: unknown): CommandRequest | string {
-  if (typeof value !== "object" || value === null) return "a command request must be an object";
-  const { streamName, command, mode, message } = value as { [key: string]: unknown };
-  if (typeof streamName !== "string" || streamName === "") return "streamName must be a non-empty string";
-  if (typeof command !== "string" || command === "") return "command must be a non-empty string";
-  if (typeof mode !== "string" || !modes.includes(mode)) return "mode must be new, existing or maybe";
-  const problem = messageProblem(message);
-  if (problem !== null) return `message: ${problem}`;
-  return { streamName, command, mode: mode as CommandMode, message: message as Message };
 }

@@ -1,23 +1,39 @@
 import type { Json } from "../shared/json.js";
-import { jsonLogger, withFields, type Logger } from "../shared/logger.js";
-import { halt, messageProblem, type Message } from "./message.js";
-import { NodeDirectory, NodeFailure, type RemoteNode } from "./node-directory.js";
-import { response, type ServiceResponse } from "./response.js";
-import type { DispatchOptions, ServiceRouter } from "./contracts.js";
-import { ServiceRegistry } from "./service-registry.js";
-import { finished, Telemetry } from "./telemetry.js";
+import { withFields, type Logger } from "../shared/logger.js";
 import { withTimeout } from "../shared/timeout.js";
+import type { DispatchOptions, ServiceRouter } from "./contracts.js";
+import { halt, type Message } from "./message.js";
+import { NodeDirectory, NodeFailure, UnencodableMessage, type RemoteNode } from "./node-directory.js";
+import { response, type ServiceResponse } from "./response.js";
+import type { ServiceRegistry } from "./service-registry.js";
+import { finished, type Telemetry } from "./telemetry.js";
+import { wiring } from "./wiring.js";
+
+/**
+ * What one call brings that the dispatcher cannot know in advance: the bindings of the request
+ * (or alarm) it serves, and its `waitUntil`. Both fall back to what the dispatcher was built with.
+ */
+export type CallScope<Env> = {
+  /** The bindings handed to handlers, to `authorize` and to the `nodes` function. */
+  env?: Env;
+  /** Keeps a handler running after its caller stopped waiting (the platform's `waitUntil`). */
+  waitUntil?: (promise: Promise<unknown>) => void;
+};
+
+/** Options of one dispatch, with the call's scope. */
+export type DispatchCall<Env> = DispatchOptions & CallScope<Env>;
 
 /** Options of a {@link Dispatcher}. */
-export type DispatcherOptions<Env> = {
+export type DispatcherOptions<Env> = CallScope<Env> & {
   /** This Worker's services: a registry built once, or the routers to build it from. */
   services: ServiceRegistry<Env> | readonly ServiceRouter<Env>[];
-  /** The bindings handed to handlers and to `authorize`. */
-  env: Env;
   /** This node's name in telemetry and logs (default `"local"`). */
   node?: string;
-  /** Other nodes that may offer the services this one does not (tried after local ones). */
-  nodes?: readonly RemoteNode[];
+  /**
+   * Other nodes that may offer the services this one does not (tried after local ones): a list,
+   * or a function of the call's `env` (service bindings live in env).
+   */
+  nodes?: readonly RemoteNode[] | ((env: Env) => readonly RemoteNode[]);
   /** What this isolate knows about those nodes; keep one per isolate (module level). */
   directory?: NodeDirectory;
   /**
@@ -29,8 +45,6 @@ export type DispatcherOptions<Env> = {
   telemetry?: Telemetry;
   /** Structured logs (default: JSON lines at info level). */
   logger?: Logger;
-  /** Keeps a handler running after its caller stopped waiting (the platform's `waitUntil`). */
-  waitUntil?: (promise: Promise<unknown>) => void;
   /** Timeout of a dispatch that does not name one (default 5000 ms). */
   defaultTimeoutMs?: number;
 };
@@ -45,10 +59,15 @@ export type AuthorizedResult = boolean | "service_unavailable";
 type Attempt = { kind: "reply"; message: Message } | { kind: "failed"; reason: string } | { kind: "timeout" };
 
 /** Someone who can serve a message: this Worker's router, or another node. */
-type Provider = { node: string; remote: boolean; attempt: (message: Message, timeoutMs: number, originNode: string) => Promise<Attempt> };
+type Provider = { node: string; remote: boolean; attempt: (message: Message, timeoutMs: number) => Promise<Attempt> };
+
+/** One call's resolved scope. */
+type Scope<Env> = { env: Env; waitUntil: (promise: Promise<unknown>) => void; originNode: string };
 
 /** The default wait for a reply, as in the original library. */
 export const DEFAULT_TIMEOUT_MS = 5000;
+
+const keepAlive = (promise: Promise<unknown>): void => void promise.catch(() => {});
 
 /**
  * Finds who offers a service — this Worker first, then the other nodes — forwards the message,
@@ -56,13 +75,15 @@ export const DEFAULT_TIMEOUT_MS = 5000;
  * (`service_unavailable`, `service_timeout`, `error internal_error`, `error no_nodes_available`);
  * `dispatch` never throws.
  *
- * A dispatcher is cheap: build one per request with that request's `env` and `waitUntil`.
+ * Build one per isolate (its registry and node directory outlive requests) and pass each call's
+ * `env` and `waitUntil` to `dispatch`; a dispatcher built with an `env` uses it for calls that
+ * bring none.
  */
 export class Dispatcher<Env = unknown> {
   readonly #registry: ServiceRegistry<Env>;
-  readonly #env: Env;
+  readonly #env: Env | undefined;
   readonly #node: string;
-  readonly #nodes: readonly RemoteNode[];
+  readonly #nodes: (env: Env) => readonly RemoteNode[];
   readonly #directory: NodeDirectory;
   readonly #remoteMarginMs: number;
   readonly #telemetry: Telemetry;
@@ -72,22 +93,25 @@ export class Dispatcher<Env = unknown> {
 
   /** A dispatcher over this Worker's services (and, when given, other nodes'). */
   constructor(options: DispatcherOptions<Env>) {
-    this.#registry = options.services instanceof ServiceRegistry ? options.services : new ServiceRegistry(options.services);
+    const wired = wiring<Env>({ services: options.services, logger: options.logger });
+    this.#registry = wired.registry;
+    this.#logger = wired.logger;
+    this.#telemetry = options.telemetry ?? wired.telemetry;
     this.#env = options.env;
     this.#node = options.node ?? "local";
-    this.#nodes = options.nodes ?? [];
+    const nodes = options.nodes ?? [];
+    this.#nodes = typeof nodes === "function" ? nodes : () => nodes;
     this.#directory = options.directory ?? new NodeDirectory();
     this.#remoteMarginMs = options.remoteMarginMs ?? 1000;
-    this.#logger = options.logger ?? jsonLogger();
-    this.#telemetry = options.telemetry ?? new Telemetry([], this.#logger);
-    this.#waitUntil = options.waitUntil ?? ((promise) => void promise.catch(() => {}));
+    this.#waitUntil = options.waitUntil ?? keepAlive;
     this.#defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
   /** The public services this dispatcher can reach: this Worker's, then other nodes'. */
-  async publicServices(): Promise<string[]> {
+  async publicServices(scope: CallScope<Env> = {}): Promise<string[]> {
     const local = this.#registry.services("public");
-    const remote = this.#nodes.length === 0 ? [] : await this.#directory.services(this.#nodes);
+    const nodes = this.#nodes(this.#scopeOf(scope).env);
+    const remote = nodes.length === 0 ? [] : await this.#directory.services(nodes);
     return [...new Set([...local, ...remote])];
   }
 
@@ -96,7 +120,7 @@ export class Dispatcher<Env = unknown> {
    * untouched and no service is called. With several providers, each try gets the full timeout;
    * a provider that asks for another node, fails or hangs makes the next one be tried.
    */
-  dispatch(message: Message, options: DispatchOptions = {}): Promise<Message> {
+  dispatch(message: Message, options: DispatchCall<Env> = {}): Promise<Message> {
     return this.#dispatch(message, options, false);
   }
 
@@ -105,68 +129,12 @@ export class Dispatcher<Env = unknown> {
    * only, and the reply is returned as it is — a `try_another_node` included, so that the caller
    * can try its next node.
    */
-  serveForNode(message: Message, options: DispatchOptions = {}): Promise<Message> {
+  serveForNode(message: Message, options: DispatchCall<Env> = {}): Promise<Message> {
     return this.#dispatch(message, { ...options, publicOnly: true }, true);
   }
 
-  async #dispatch(message: Message, options: DispatchOptions, forNode: boolean): Promise<Message> {
-    if (message.halted) return message;
-    const timeoutMs = options.timeoutMs ?? this.#defaultTimeoutMs;
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      return halt(message, response.error("invalid_request", "timeoutMs must be a positive number of milliseconds"));
-    }
-    const startMs = Date.now();
-    const sent: Message = { ...message, invokedAt: new Date(startMs).toISOString() };
-    const telemetry = this.#telemetry;
-    const callerNode = this.#node;
-    telemetry.emit("discovering_service", { start: sent.invokedAt }, { message: sent, callerNode });
-
-    const providers = await this.#discover(sent, options.publicOnly === true, forNode);
-    if (providers.length === 0) {
-      telemetry.emit("service_not_found", finished(startMs), { message: sent, callerNode });
-      this.#logger.warn(`[Discovery] Service ${sent.serviceName} NOT found!`, { messageId: sent.id });
-      return halt(sent, response.serviceUnavailable(sent.serviceName));
-    }
-
-    const tried: TriedNode[] = [];
-    let timeouts = 0;
-    let unavailable = 0;
-    for (const provider of providers) {
-      const serviceNode = provider.node;
-      // Telemetry events are only built when someone listens: this is every dispatch's hot path.
-      const observed = telemetry.active;
-      if (observed) telemetry.emit("service_found", finished(startMs), { message: sent, callerNode, serviceNode });
-      const invokedMs = Date.now();
-      if (observed) telemetry.emit("invoking_service", { start: new Date(invokedMs).toISOString() }, { message: sent, callerNode, serviceNode });
-      const attempt = await provider.attempt(sent, timeoutMs, options.originNode ?? callerNode);
-      if (observed) {
-        const reply = this.#replyOf(attempt, sent, timeoutMs, tried);
-        telemetry.emit("service_responded", finished(invokedMs), { message: reply, callerNode, serviceNode });
-      }
-      if (attempt.kind === "reply") {
-        const answer = attempt.message.response;
-        if (!forNode && provider.remote && answer?.status === "service_unavailable") {
-          // The node listed the service but no longer offers it: its list is stale. Try the next.
-          this.#directory.stale(serviceNode);
-          tried.push({ node: serviceNode, reason: "service_unavailable" });
-          unavailable += 1;
-          continue;
-        }
-        if (forNode || answer?.status !== "error" || answer.reason !== "try_another_node") return attempt.message;
-        tried.push({ node: serviceNode, reason: answer.details ?? null });
-        continue;
-      }
-      if (provider.remote) this.#directory.failed(serviceNode);
-      if (attempt.kind === "timeout") timeouts += 1;
-      tried.push({ node: serviceNode, reason: attempt.kind === "timeout" ? "timeout" : attempt.reason });
-    }
-    if (unavailable === tried.length) return halt(sent, response.serviceUnavailable(sent.serviceName));
-    if (timeouts === tried.length) return halt(sent, response.serviceTimeout(sent.serviceName, sent.id, timeoutMs));
-    return halt(sent, response.error("no_nodes_available", { tried }));
-  }
-
   /** A dry run: `dryRun: false` becomes `true`; `true` and `"verbose"` stay as they are. */
-  validate(message: Message, options: DispatchOptions = {}): Promise<Message> {
+  validate(message: Message, options: DispatchCall<Env> = {}): Promise<Message> {
     if (message.halted || message.dryRun !== false) return this.dispatch(message, options);
     return this.dispatch({ ...message, dryRun: true }, options);
   }
@@ -175,7 +143,7 @@ export class Dispatcher<Env = unknown> {
    * Asks only the authorize hook of the service's provider, without calling the service:
    * true or false, or `"service_unavailable"` when no one offers it.
    */
-  async authorized(message: Message, options: Pick<DispatchOptions, "publicOnly"> = {}): Promise<AuthorizedResult> {
+  async authorized(message: Message, options: Pick<DispatchCall<Env>, "publicOnly" | "env"> = {}): Promise<AuthorizedResult> {
     const answer = await this.authorization(message, options);
     if (answer.status === "service_unavailable") return "service_unavailable";
     return answer.status === "ok";
@@ -187,19 +155,20 @@ export class Dispatcher<Env = unknown> {
    * `service_unavailable`. A hook that throws answers `internal_error`. Remote providers are asked
    * in turn; one that fails is skipped; when all fail the answer is `no_nodes_available`.
    */
-  async authorization(message: Message, options: Pick<DispatchOptions, "publicOnly"> = {}): Promise<ServiceResponse> {
+  async authorization(message: Message, options: Pick<DispatchCall<Env>, "publicOnly" | "env"> = {}): Promise<ServiceResponse> {
+    const scope = this.#scopeOf(options);
     const sent: Message = { ...message, invokedAt: new Date().toISOString() };
     this.#telemetry.emit("checking_if_service_call_is_authorized", { start: sent.invokedAt }, { message: sent, callerNode: this.#node });
     const local = this.#registry.find(sent.serviceName, options.publicOnly === true);
     if (local !== undefined) {
       try {
-        return (await local.router.authorization(sent, this.#env)) ?? response.ok();
+        return (await local.router.authorization(sent, scope.env)) ?? response.ok();
       } catch (error) {
         this.#logger.error("authorize threw", { service: sent.serviceName, messageId: sent.id, error });
         return response.error("internal_error");
       }
     }
-    const nodes = await this.#remoteNodes(sent);
+    const nodes = await this.#remoteNodes(sent, scope);
     if (nodes.length === 0) return response.serviceUnavailable(sent.serviceName);
     const tried: TriedNode[] = [];
     for (const node of nodes) {
@@ -221,24 +190,87 @@ export class Dispatcher<Env = unknown> {
     return response.error("no_nodes_available", { tried });
   }
 
+  async #dispatch(message: Message, options: DispatchCall<Env>, forNode: boolean): Promise<Message> {
+    if (message.halted) return message;
+    const timeoutMs = options.timeoutMs ?? this.#defaultTimeoutMs;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+      return halt(message, response.error("invalid_request", "timeoutMs must be a positive number of milliseconds"));
+    }
+    const scope = this.#scopeOf(options);
+    const startMs = Date.now();
+    const sent: Message = { ...message, invokedAt: new Date(startMs).toISOString() };
+    const telemetry = this.#telemetry;
+    const callerNode = this.#node;
+    telemetry.emit("discovering_service", { start: sent.invokedAt }, { message: sent, callerNode });
+
+    const providers = await this.#discover(sent, scope, options.publicOnly === true, forNode);
+    if (providers.length === 0) {
+      telemetry.emit("service_not_found", finished(startMs), { message: sent, callerNode });
+      this.#logger.warn(`[Discovery] Service ${sent.serviceName} NOT found!`, { messageId: sent.id });
+      return halt(sent, response.serviceUnavailable(sent.serviceName));
+    }
+
+    const tried: TriedNode[] = [];
+    let timeouts = 0;
+    let unavailable = 0;
+    for (const provider of providers) {
+      const serviceNode = provider.node;
+      // Telemetry events are only built when someone listens: this is every dispatch's hot path.
+      const observed = telemetry.active;
+      if (observed) telemetry.emit("service_found", finished(startMs), { message: sent, callerNode, serviceNode });
+      const invokedMs = Date.now();
+      if (observed) telemetry.emit("invoking_service", { start: new Date(invokedMs).toISOString() }, { message: sent, callerNode, serviceNode });
+      const attempt = await provider.attempt(sent, timeoutMs);
+      if (observed) {
+        const reply = this.#replyOf(attempt, sent, timeoutMs, tried);
+        telemetry.emit("service_responded", finished(invokedMs), { message: reply, callerNode, serviceNode });
+      }
+      if (attempt.kind === "reply") {
+        const answer = attempt.message.response;
+        if (!forNode && provider.remote && answer?.status === "service_unavailable") {
+          // The node listed the service but no longer offers it: its list is stale. Try the next.
+          this.#directory.stale(serviceNode);
+          tried.push({ node: serviceNode, reason: "service_unavailable" });
+          unavailable += 1;
+          continue;
+        }
+        if (forNode || answer?.status !== "error" || answer.reason !== "try_another_node") return attempt.message;
+        tried.push({ node: serviceNode, reason: answer.details ?? null });
+        continue;
+      }
+      if (attempt.kind === "timeout") timeouts += 1;
+      tried.push({ node: serviceNode, reason: attempt.kind === "timeout" ? "timeout" : attempt.reason });
+    }
+    if (unavailable === tried.length) return halt(sent, response.serviceUnavailable(sent.serviceName));
+    if (timeouts === tried.length) return halt(sent, response.serviceTimeout(sent.serviceName, sent.id, timeoutMs));
+    return halt(sent, response.error("no_nodes_available", { tried }));
+  }
+
+  #scopeOf(call: DispatchCall<Env>): Scope<Env> {
+    // A dispatcher built without env serves whatever env each call brings (the gateway's case).
+    const env = (call.env ?? this.#env) as Env;
+    return { env, waitUntil: call.waitUntil ?? this.#waitUntil, originNode: call.originNode ?? this.#node };
+  }
+
   /** Who offers `service`: this Worker's router wins over every other node. */
-  async #discover(message: Message, publicOnly: boolean, localOnly: boolean): Promise<Provider[]> {
+  async #discover(message: Message, scope: Scope<Env>, publicOnly: boolean, localOnly: boolean): Promise<Provider[]> {
     const local = this.#registry.find(message.serviceName, publicOnly);
     if (local !== undefined) {
-      return [{ node: "local", remote: false, attempt: (m, timeoutMs, origin) => this.#attemptLocal(local.router, m, timeoutMs, origin) }];
+      return [{ node: "local", remote: false, attempt: (m, timeoutMs) => this.#attemptLocal(local.router, m, timeoutMs, scope) }];
     }
     if (localOnly) return [];
-    return (await this.#remoteNodes(message)).map((node) => ({
+    return (await this.#remoteNodes(message, scope)).map((node) => ({
       node: node.name,
       remote: true,
-      attempt: (m, timeoutMs) => this.#attemptRemote(node, m, timeoutMs),
+      attempt: (m, timeoutMs) => this.#attemptRemote(node, m, timeoutMs, scope),
     }));
   }
 
-  async #remoteNodes(message: Message): Promise<RemoteNode[]> {
-    if (this.#nodes.length === 0) return [];
+  async #remoteNodes(message: Message, scope: Scope<Env>): Promise<RemoteNode[]> {
+    const nodes = this.#nodes(scope.env);
+    if (nodes.length === 0) return [];
     try {
-      return await this.#directory.providers(message, this.#nodes);
+      return await this.#directory.providers(message, nodes);
     } catch (error) {
       this.#logger.error("node discovery failed", { service: message.serviceName, error });
       return [];
@@ -252,17 +284,19 @@ export class Dispatcher<Env = unknown> {
     return halt(sent, response.error("no_nodes_available", { tried: [...tried] }));
   }
 
-  #attemptLocal(router: ServiceRouter<Env>, message: Message, timeoutMs: number, originNode: string): Promise<Attempt> {
+  #attemptLocal(router: ServiceRouter<Env>, message: Message, timeoutMs: number, scope: Scope<Env>): Promise<Attempt> {
     const service = message.serviceName;
+    const { env, waitUntil } = scope;
     const answered = router
       .invoke(message, {
-        env: this.#env,
+        env,
         node: this.#node,
-        originNode,
+        originNode: scope.originNode,
         telemetry: this.#telemetry,
         logger: withFields(this.#logger, { messageId: message.id, correlationId: message.correlationId, ...message.trace }),
-        dispatch: (next, options) => this.dispatch(next, options),
-        waitUntil: this.#waitUntil,
+        // A handler's own dispatches run in its call's scope (same env, same waitUntil).
+        dispatch: (next, options) => this.dispatch(next, { ...options, env, waitUntil }),
+        waitUntil,
       })
       .then(
         (reply): Attempt => ({ kind: "reply", message: reply }),
@@ -278,26 +312,34 @@ export class Dispatcher<Env = unknown> {
     });
   }
 
-  #attemptRemote(node: RemoteNode, message: Message, timeoutMs: number): Promise<Attempt> {
+  #attemptRemote(node: RemoteNode, message: Message, timeoutMs: number, scope: Scope<Env>): Promise<Attempt> {
     const log = withFields(this.#logger, { node: node.name, service: message.serviceName, messageId: message.id });
     const answered = node.dispatch(message, { timeoutMs, callerNode: this.#node }).then(
       (reply): Attempt => {
-        const problem = messageProblem(reply);
-        if (problem !== null || reply.id !== message.id || reply.response === null) {
-          log.warn("node answered something that is not a reply to this message", { problem });
+        // The node adapter checked the reply's shape; here only that it answers this message.
+        if (reply.id !== message.id || reply.response === null) {
+          log.warn("node answered something that is not a reply to this message");
+          this.#directory.failed(node.name);
           return { kind: "failed", reason: "bad_reply" };
         }
         this.#directory.answered(node.name);
         return { kind: "reply", message: reply };
       },
       (error: unknown): Attempt => {
+        if (error instanceof UnencodableMessage) {
+          // Our own message cannot be sent: no node is at fault, and none would take it.
+          log.warn("message cannot be sent to another node", { problem: error.message });
+          return { kind: "reply", message: halt(message, response.error("invalid_request", "the message cannot be encoded to send it to another node")) };
+        }
         log.warn("node failed", { error });
+        this.#directory.failed(node.name);
         return { kind: "failed", reason: error instanceof NodeFailure ? error.reason : "unreachable" };
       },
     );
-    this.#waitUntil(answered);
+    scope.waitUntil(answered);
     return withTimeout(answered, timeoutMs + this.#remoteMarginMs, (): Attempt => {
       log.warn("node did not answer in time", { timeoutMs });
+      this.#directory.failed(node.name);
       return { kind: "timeout" };
     });
   }

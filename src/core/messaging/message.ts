@@ -1,6 +1,6 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { newId } from "../shared/ids.js";
-import { isJsonObject, type Json, type JsonObject } from "../shared/json.js";
+import type { Json, JsonObject } from "../shared/json.js";
 import {
   response,
   type ServiceResponse,
@@ -259,29 +259,4 @@ export function prepareAggregateId<R, E extends DomainEvent>(
     return { ...putInRawRequest(message, idField, id), aggregateMeta: { ...message.aggregateMeta, id } };
   }
   return halt(message, response.missingId(idField));
-}
-
-/**
- * Why `value` is not a well-formed Message (a field missing or of the wrong type), or null when
- * it is. Used where a message arrives as JSON from elsewhere (another Worker, a Durable Object).
- */
-export function messageProblem(value: unknown): string | null {
-  if (!isJsonObject(value)) return "a message must be a JSON object";
-  const m = value as { [key: string]: unknown };
-  for (const key of ["serviceName", "id", "correlationId", "causationId", "invokedAt"]) {
-    if (typeof m[key] !== "string") return `${key} must be a string`;
-  }
-  if (m["serviceName"] === "" || m["id"] === "") return "serviceName and id must not be empty";
-  if (!(m["dryRun"] === false || m["dryRun"] === true || m["dryRun"] === "verbose")) return "dryRun must be false, true or \"verbose\"";
-  if (!(m["rawRequest"] === null || isJsonObject(m["rawRequest"]))) return "rawRequest must be an object or null";
-  for (const key of ["trace", "assigns", "aggregateMeta"]) {
-    if (!isJsonObject(m[key])) return `${key} must be an object`;
-  }
-  if (!(m["response"] === null || (isJsonObject(m["response"]) && typeof m["response"]["status"] === "string"))) {
-    return "response must be null or have a status";
-  }
-  if (!Array.isArray(m["events"])) return "events must be an array";
-  if (typeof m["valid"] !== "boolean" || typeof m["halted"] !== "boolean") return "valid and halted must be booleans";
-  if (!("request" in m)) return "request is missing";
-  return null;
 }

@@ -38,6 +38,19 @@ export class NodeFailure extends Error {
   }
 }
 
+/**
+ * The message itself cannot be sent to another node (it cannot be encoded: nested too deeply,
+ * not JSON…). {@link RemoteNode} adapters reject with it; the dispatcher answers
+ * `invalid_request` and counts it against no node.
+ */
+export class UnencodableMessage extends Error {
+  /** Why the message could not be encoded. */
+  constructor(message: string) {
+    super(message);
+    this.name = "UnencodableMessage";
+  }
+}
+
 /** Picks the node to try first among those offering a service (the others follow, shuffled). */
 export type ChooseNode = (message: Message, candidates: readonly string[]) => string;
 

@@ -1,0 +1,68 @@
+import type { Context, MiddlewareHandler } from "hono";
+import type { JsonObject } from "../core/shared/json.js";
+import { halt, type Message } from "../core/messaging/message.js";
+import { response } from "../core/messaging/response.js";
+import { callerAssigns, messageFromHeaders, type Identify, type PrincipalOf } from "./caller.js";
+import { answerWith, replyWith } from "./replies.js";
+
+/** What the gateway's middleware computes once per request, for every route after it. */
+export type GatewayVariables = {
+  /** The request's message, from its headers: ids, dry run, expected version, trace. */
+  message: Message;
+  /** The caller's assigns: `{ identity, principal }`, or `{}` for an anonymous caller. */
+  assigns: JsonObject;
+  /** Whose schedules the caller may see and cancel: every owner's (the admin token), or one's. */
+  viewer: Viewer;
+};
+
+/** Who looks at schedules: the admin (everything), or one owner (their own). */
+export type Viewer = { kind: "admin" } | { kind: "owner"; owner: string };
+
+/** The gateway's Hono environment: the Worker's bindings and the per-request variables. */
+export type GatewayEnv<Env extends object> = { Bindings: Env; Variables: GatewayVariables };
+
+/**
+ * Builds the request's message from its headers (`c.var.message`), for the service named by the
+ * route's `:service` (or none yet: the schedule route names it from its body). A header that is
+ * not acceptable is answered 400 `invalid_header` at once.
+ */
+export function requestMessage<Env extends object>(validateOnly: boolean): MiddlewareHandler<GatewayEnv<Env>> {
+  return async (c, next) => {
+    const message = messageFromHeaders(c.req.raw.headers, c.req.param("service") ?? "", validateOnly);
+    if (message.halted) return replyWith(c, message);
+    c.set("message", message);
+    await next();
+  };
+}
+
+/**
+ * Identifies the caller once (`c.var.assigns`): from `Authorization` through the app's
+ * `identify` hook. Credentials that are presented and refused are answered 401 at once; no
+ * credentials make an anonymous caller, whom `authorize` judges.
+ */
+export function identifyCaller<Env extends object>(
+  identify: Identify<Env> | undefined,
+  principalOf: PrincipalOf | undefined,
+): MiddlewareHandler<GatewayEnv<Env>> {
+  return async (c, next) => {
+    const assigns = await callerAssigns(c.req.header("Authorization"), identify, c.env, principalOf);
+    if (assigns === null) return refuse(c, response.unauthorized("invalid credentials"));
+    c.set("assigns", assigns);
+    await next();
+  };
+}
+
+/** Answers `r`, in the request message's envelope when there is one. */
+function refuse<Env extends object>(c: Context<GatewayEnv<Env>>, r: Parameters<typeof answerWith>[1]): Response {
+  const message = c.get("message");
+  return message === undefined ? answerWith(c, r) : replyWith(c, halt(message, r));
+}
+
+/**
+ * Every answer of the API says `Cache-Control: no-store`: answers carry one caller's data
+ * (balances, schedules) and must never be kept by a browser or a shared cache.
+ */
+export const noStore: MiddlewareHandler = async (c, next) => {
+  await next();
+  c.header("Cache-Control", "no-store");
+};
