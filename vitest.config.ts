@@ -4,34 +4,47 @@ import { resolve } from "node:path";
 import { defineConfig } from "vitest/config";
 
 // Auxiliary Workers for the distribution tests, bundled as `wrangler deploy` would bundle them.
-const auxiliary = ["node-a", "node-b", "node-faulty"].map((name) => {
-  // Absolute: wrangler resolves a relative --outdir against the config file's folder.
-  const outdir = resolve(`test/.build/${name}`);
-  execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outdir, "-c", `test/nodes/${name}.toml`], {
-    stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+const auxiliary = () =>
+  ["node-a", "node-b", "node-faulty"].map((name) => {
+    // Absolute: wrangler resolves a relative --outdir against the config file's folder.
+    const outdir = resolve(`test/.build/${name}`);
+    execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outdir, "-c", `test/nodes/${name}.toml`], {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    });
+    return { name, modules: true, scriptPath: `${outdir}/${name}.js`, compatibilityDate: "2026-06-01" };
   });
-  return { name, modules: true, scriptPath: `${outdir}/${name}.js`, compatibilityDate: "2026-06-01" };
-});
 
-// Every suite runs inside workerd: real Durable Objects with SQLite storage, real alarms.
+// Two projects, both run by `npm test`:
+// - unit: pure logic (messages, routing, decisions, contracts) on plain Node, fast;
+// - workerd: Durable Objects, alarms and HTTP inside workerd — real SQLite storage, real alarms,
+//   auxiliary Workers as other nodes.
 export default defineConfig({
-  plugins: [
-    cloudflareTest({
-      wrangler: { configPath: "./test/wrangler.toml" },
-      miniflare: {
-        // The test runner itself (not the library) imports node:* modules.
-        compatibilityFlags: ["nodejs_compat"],
-        // The demo's secrets, as `npm run dev` sets them.
-        bindings: { API_TOKENS: "dev-ada=ada,dev-bob=bob,dev-root=root:admin", ADMIN_TOKEN: "dev-admin" },
-        workers: auxiliary,
-        serviceBindings: {
-          NODE_A: { name: "node-a", entrypoint: "X3mNode" },
-          NODE_B: { name: "node-b", entrypoint: "X3mNode" },
-          NODE_FAULTY: { name: "node-faulty", entrypoint: "X3mNode" },
-        },
+  test: {
+    projects: [
+      {
+        test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" },
       },
-    }),
-  ],
-  test: { include: ["test/**/*.test.ts"] },
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./test/wrangler.toml" },
+            miniflare: {
+              // The test runner itself (not the library) imports node:* modules.
+              compatibilityFlags: ["nodejs_compat"],
+              // The demo's secrets, as `npm run dev` sets them.
+              bindings: { API_TOKENS: "dev-ada=ada,dev-bob=bob,dev-root=root:admin", ADMIN_TOKEN: "dev-admin" },
+              workers: auxiliary(),
+              serviceBindings: {
+                NODE_A: { name: "node-a", entrypoint: "X3mNode" },
+                NODE_B: { name: "node-b", entrypoint: "X3mNode" },
+                NODE_FAULTY: { name: "node-faulty", entrypoint: "X3mNode" },
+              },
+            },
+          }),
+        ],
+        test: { name: "workerd", include: ["test/**/*.test.ts"], exclude: ["test/unit/**"] },
+      },
+    ],
+  },
 });

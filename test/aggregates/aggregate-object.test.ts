@@ -15,8 +15,8 @@ async function openLedger(h = ledgers, owner = "ada") {
   return id;
 }
 
-describe("creating aggregates (statements 60-63, 70-71, 81)", () => {
-  it("60/81: onNewAggregate answers {created, id, version 0} and stores event 0 in stream <stream>-<id> with the message id", async () => {
+describe("creating aggregates", () => {
+  it("onNewAggregate answers {created, id, version 0} and stores event 0 in stream <stream>-<id> with the message id", async () => {
     const id = ledgers.freshId();
     const reply = await ledgers.send("open", { id, owner: "ada" }, { id: "msg-open-1", assigns: { tenant: "acme" } });
     expect(reply.response).toEqual({ status: "created", id, version: 0 });
@@ -39,7 +39,7 @@ describe("creating aggregates (statements 60-63, 70-71, 81)", () => {
     ]);
   });
 
-  it("61: without an id, onNewAggregate takes the message id (a UUIDv7); onAggregate answers missing_id", async () => {
+  it("without an id, onNewAggregate takes the message id (a UUIDv7); onAggregate answers missing_id", async () => {
     const reply = await ledgers.send("open", { owner: "ada" });
     expect(reply.response).toMatchObject({ status: "created", version: 0 });
     const id = reply.response?.status === "created" ? reply.response.id : "";
@@ -53,7 +53,7 @@ describe("creating aggregates (statements 60-63, 70-71, 81)", () => {
     expect((await ledgers.send("deposit", { amount: 1 })).response).toEqual({ status: "missing_id", field: "id" });
   });
 
-  it("62/63: a new-aggregate command on an id that has events answers wrong_expected_version with the actual version", async () => {
+  it("a new-aggregate command on an id that has events answers wrong_expected_version with the actual version", async () => {
     const id = await openLedger();
     await ledgers.send("deposit", { id, amount: 5 });
     const again = await ledgers.send("open", { id, owner: "bob" });
@@ -64,7 +64,7 @@ describe("creating aggregates (statements 60-63, 70-71, 81)", () => {
     expect((await ledgers.send("open", { id })).response).toMatchObject({ reason: "wrong_expected_version", details: { actual: 1 } });
   });
 
-  it("70: a dry run of a new aggregate answers {ok, version -1} and leaves no storage behind", async () => {
+  it("a dry run of a new aggregate answers {ok, version -1} and leaves no storage behind", async () => {
     const id = ledgers.freshId();
     expect((await ledgers.send("open", { id }, { dryRun: true })).response).toEqual({ status: "ok", version: -1 });
     const verbose = await ledgers.send("open", { id }, { dryRun: "verbose" });
@@ -72,7 +72,7 @@ describe("creating aggregates (statements 60-63, 70-71, 81)", () => {
     expect(await ledgers.tables(id)).toEqual([]);
   });
 
-  it("71: a new aggregate whose decision produces no events answers {ok, version -1}; nothing is stored", async () => {
+  it("a new aggregate whose decision produces no events answers {ok, version -1}; nothing is stored", async () => {
     const id = ledgers.freshId();
     expect((await ledgers.send("open_nothing", { id })).response).toEqual({ status: "ok", version: -1 });
     // Even a decision that says created: nothing was stored, so nothing was created.
@@ -82,14 +82,14 @@ describe("creating aggregates (statements 60-63, 70-71, 81)", () => {
   });
 });
 
-describe("commands on existing aggregates (statements 56, 64-66, 77, 82)", () => {
-  it("64: onAggregate on an unknown id answers not_found and creates no storage", async () => {
+describe("commands on existing aggregates", () => {
+  it("onAggregate on an unknown id answers not_found and creates no storage", async () => {
     const id = ledgers.freshId();
     expect((await ledgers.send("deposit", { id, amount: 1 })).response).toEqual({ status: "error", reason: "not_found" });
     expect(await ledgers.tables(id)).toEqual([]);
   });
 
-  it("65: after a restart the state is rebuilt from the stream and the command runs: {ok, version 1}, stored as event 1", async () => {
+  it("after a restart the state is rebuilt from the stream and the command runs: {ok, version 1}, stored as event 1", async () => {
     const id = await openLedger();
     await evictDurableObject(ledgers.stub(id));
     expect((await ledgers.send("deposit", { id, amount: 7 })).response).toEqual({ status: "ok", version: 1 });
@@ -101,7 +101,7 @@ describe("commands on existing aggregates (statements 56, 64-66, 77, 82)", () =>
     expect((await ledgers.stats(id)).loads).toBe(1);
   });
 
-  it("66: maybe-new creates when missing {created, 0}; no change {ok, 0} and no event; a change {ok, 1}", async () => {
+  it("maybe-new creates when missing {created, 0}; no change {ok, 0} and no event; a change {ok, 1}", async () => {
     const id = ledgers.freshId();
     expect((await ledgers.send("ensure", { id, owner: "ada" })).response).toEqual({ status: "created", id, version: 0 });
     expect((await ledgers.send("ensure", { id, owner: "ada" })).response).toEqual({ status: "ok", version: 0 });
@@ -112,14 +112,14 @@ describe("commands on existing aggregates (statements 56, 64-66, 77, 82)", () =>
     expect((await ledgers.send("ensure_generating", {})).response).toMatchObject({ status: "created", version: 0 });
   });
 
-  it("56/77: a command may produce several events; the version becomes the last event's number", async () => {
+  it("a command may produce several events; the version becomes the last event's number", async () => {
     const id = await openLedger();
     expect((await ledgers.send("deposit_twice", { id, amount: 3 })).response).toEqual({ status: "ok", version: 2 });
     expect((await ledgers.events(id)).map((e) => e.version)).toEqual([0, 1, 2]);
     expect((await ledgers.send("balance", { id })).response).toMatchObject({ payload: { balance: 6 }, version: 2 });
   });
 
-  it("82: the decision sees the version the command runs at; X-Expected-Version is enforced", async () => {
+  it("the decision sees the version the command runs at; X-Expected-Version is enforced", async () => {
     const id = await openLedger();
     expect((await ledgers.send("seen_version", { id })).response).toEqual({ status: "ok", payload: 0, version: 0 });
     expect((await ledgers.send("deposit", { id, amount: 1 }, { expectedVersion: 0 })).response).toEqual({ status: "ok", version: 1 });
@@ -144,7 +144,7 @@ describe("commands on existing aggregates (statements 56, 64-66, 77, 82)", () =>
   });
 });
 
-describe("idempotency (statement 67)", () => {
+describe("idempotency", () => {
   it("the same message twice stores one event, and is answered as the first time", async () => {
     const id = await openLedger();
     const first = await ledgers.send("deposit", { id, amount: 5 }, { id: "dep-1" });
@@ -193,8 +193,8 @@ describe("a message id names one command, request and caller", () => {
   });
 });
 
-describe("dry runs (statements 68-69)", () => {
-  it("68: a dry run answers {ok, version}, stores nothing, calls rollback and not commit", async () => {
+describe("dry runs", () => {
+  it("a dry run answers {ok, version}, stores nothing, calls rollback and not commit", async () => {
     const id = await openLedger();
     const reply = await ledgers.send("deposit", { id, amount: 5 }, { id: `dry-${id}`, dryRun: true });
     expect(reply.response).toEqual({ status: "ok", version: 0 });
@@ -207,7 +207,7 @@ describe("dry runs (statements 68-69)", () => {
     expect(hookLog).not.toContain(`rollback real-${id}`);
   });
 
-  it("69: a verbose dry run answers {ok, payload: events, version} and stores nothing", async () => {
+  it("a verbose dry run answers {ok, payload: events, version} and stores nothing", async () => {
     const id = await openLedger();
     const reply = await ledgers.send("deposit_twice", { id, amount: 2 }, { dryRun: "verbose" });
     const events = [
@@ -230,7 +230,7 @@ describe("dry runs (statements 68-69)", () => {
   });
 });
 
-describe("failures store nothing (statement 72, DESIGN §5.1)", () => {
+describe("failures store nothing", () => {
   it("a decision that throws answers internal_error; nothing is stored and the aggregate keeps working", async () => {
     const id = await openLedger();
     expect((await ledgers.send("throws", { id })).response).toEqual({ status: "error", reason: "internal_error" });
@@ -302,7 +302,7 @@ describe("a command that overruns its deadline (commandTimeoutMs)", () => {
   });
 });
 
-describe("one command at a time (statement 74, DESIGN §5.2)", () => {
+describe("one command at a time", () => {
   it("commands are serialised even while a decision awaits I/O", async () => {
     const id = await openLedger();
     // Each decision waits (a timer lets other requests into the object); had two run at once,
@@ -336,7 +336,7 @@ describe("snapshots and cold starts", () => {
   });
 });
 
-describe("beforeAppend (statement 73)", () => {
+describe("beforeAppend", () => {
   it("can keep a rejection event out of the stream while the caller still gets insufficient_funds", async () => {
     const h = ledgerHarness(filtered, (e) => e.FILTERED);
     const id = await openLedger(h);
@@ -349,7 +349,7 @@ describe("beforeAppend (statement 73)", () => {
   });
 });
 
-describe("state-based aggregates (statement 80)", () => {
+describe("state-based aggregates", () => {
   const h = ledgerHarness(stateful, (e) => e.STATEFUL);
 
   it("saves the state with its version instead of events, and reloads it after a restart", async () => {
@@ -376,10 +376,10 @@ describe("state-based aggregates (statement 80)", () => {
   });
 });
 
-describe("unload rules (statements 78-79)", () => {
+describe("unload rules", () => {
   const h = ledgerHarness(unloading, (e) => e.UNLOADING);
 
-  it("78: an event rule drops the in-memory state after its delay; the next command reloads it", async () => {
+  it("an event rule drops the in-memory state after its delay; the next command reloads it", async () => {
     const id = await openLedger(h);
     await h.send("deposit", { id, amount: 5 });
     await h.send("withdraw", { id, amount: 1 });
@@ -389,7 +389,7 @@ describe("unload rules (statements 78-79)", () => {
     expect((await h.stats(id)).loads).toBe(2);
   });
 
-  it("79: the state rule unloads now, later, or keeps the state; a throwing rule keeps it", async () => {
+  it("the state rule unloads now, later, or keeps the state; a throwing rule keeps it", async () => {
     const leaver = await openLedger(h, "leaver");
     expect(await h.stats(leaver)).toMatchObject({ loaded: false, loads: 1 });
 

@@ -105,7 +105,7 @@ describe("the demo greeter over HTTP (seed README)", () => {
   });
 });
 
-describe("the status table (DESIGN §3)", () => {
+describe("the status table", () => {
   const call = gateway();
   const table: [string, number, JsonObject][] = [
     ["ok", 200, { status: "ok" }],

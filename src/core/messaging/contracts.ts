@@ -1,3 +1,5 @@
+import type { StandardSchemaV1 } from "@standard-schema/spec";
+import type { JsonObject } from "../shared/json.js";
 import type { Logger } from "../shared/logger.js";
 import type { Message } from "./message.js";
 import type { ServiceResponse } from "./response.js";
@@ -61,6 +63,24 @@ export type InvocationContext<Env> = Omit<ServiceContext<Env>, "reply"> & {
 };
 
 /**
+ * What the type of a router knows of one of its services: the request a caller sends (the input
+ * type of the service's schema; any JSON object when it has none) and who may see it. It exists
+ * only at the type level, for typed clients.
+ */
+export type ServiceSpec<Request = JsonObject, V extends Visibility = Visibility> = { request: Request; visibility: V };
+
+/** The services a router declares, by name, as its type knows them. */
+export type ServiceSpecs = { [service: string]: ServiceSpec<unknown> };
+
+/** One declared service as a router describes it (for API descriptions such as OpenAPI). */
+export type ServiceDescription = {
+  name: string;
+  visibility: Visibility;
+  /** The Standard Schema of its raw request, when it has one. */
+  schema: StandardSchemaV1 | undefined;
+};
+
+/**
  * What the registry and the dispatcher need from a router. A router written for bindings `E`
  * serves any Worker whose bindings include `E` (a `Router<unknown>` serves every Worker).
  */
@@ -73,4 +93,6 @@ export interface ServiceRouter<Env> {
   authorization(message: Message, env: Env): Promise<ServiceResponse | null>;
   /** Runs one service call and resolves with its reply. */
   invoke(message: Message, context: InvocationContext<Env>): Promise<Message>;
+  /** Every declared service with its visibility and request schema, in declaration order. */
+  describe(): ServiceDescription[];
 }

@@ -1,5 +1,15 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import type { InvocationContext, NoReply, ServiceHandler, ServiceRouter, Visibility } from "./contracts.js";
+import type { JsonObject } from "../shared/json.js";
+import type {
+  InvocationContext,
+  NoReply,
+  ServiceDescription,
+  ServiceHandler,
+  ServiceRouter,
+  ServiceSpec,
+  ServiceSpecs,
+  Visibility,
+} from "./contracts.js";
 import { halt, validateRequest, type DomainEvent, type Message } from "./message.js";
 import { response, type DenialResponse, type ServiceResponse } from "./response.js";
 import { finished } from "./telemetry.js";
@@ -55,6 +65,9 @@ type Entry<Env> = {
 
 const denyByDefault = (): AuthorizeResult => "forbidden";
 
+/** The services a router's type knows (see {@link Router}), for typed clients. */
+export type ServicesOf<R> = R extends { readonly "~services": infer Services extends ServiceSpecs } ? Services : never;
+
 /**
  * Declares the services a Worker offers: public ones (visible to other Workers and to HTTP
  * callers) and private ones (callable only from inside this Worker), each mapped to a handler.
@@ -64,7 +77,12 @@ const denyByDefault = (): AuthorizeResult => "forbidden";
  *   .service("greet", (message) => ok(message, `Hello, ${String(message.rawRequest?.name)}!`));
  * ```
  */
-export class Router<Env = unknown> implements ServiceRouter<Env> {
+export class Router<Env = unknown, Services extends ServiceSpecs = {}> implements ServiceRouter<Env> {
+  /**
+   * The services this router declares, as its type knows them, for typed clients
+   * (`ServicesOf<typeof router>`). A type-level marker only: it has no value at run time.
+   */
+  declare readonly "~services": Services;
   readonly #services = new Map<string, Entry<Env>>();
   readonly #authorize: Authorize<Env>;
 
@@ -73,35 +91,35 @@ export class Router<Env = unknown> implements ServiceRouter<Env> {
     this.#authorize = options.authorize ?? denyByDefault;
   }
 
-  /** Declares a public service. */
-  service(name: string, handler: ServiceHandler<Env>): this;
+  /** Declares a public service (its raw request reaches the handler unchecked). */
+  service<N extends string>(name: N, handler: ServiceHandler<Env>): Router<Env, Services & { [K in N]: ServiceSpec<JsonObject, "public"> }>;
   /** Declares a public service whose raw request is validated by `options.schema`. */
-  service<S extends StandardSchemaV1>(
-    name: string,
+  service<N extends string, S extends StandardSchemaV1>(
+    name: N,
     options: ServiceOptions<S>,
     handler: ServiceHandler<Env, ValidatedMessage<StandardSchemaV1.InferOutput<S>>>,
-  ): this;
-  service<S extends StandardSchemaV1>(
-    name: string,
+  ): Router<Env, Services & { [K in N]: ServiceSpec<StandardSchemaV1.InferInput<S>, "public"> }>;
+  service<N extends string, S extends StandardSchemaV1>(
+    name: N,
     optionsOrHandler: ServiceOptions<S> | ServiceHandler<Env>,
     handler?: ServiceHandler<Env, ValidatedMessage<StandardSchemaV1.InferOutput<S>>>,
-  ): this {
+  ): Router<Env, Services & { [K in N]: ServiceSpec<unknown, "public"> }> {
     return this.#declare("public", name, optionsOrHandler, handler);
   }
 
   /** Declares a private service: never announced, never callable from outside this Worker. */
-  privateService(name: string, handler: ServiceHandler<Env>): this;
+  privateService<N extends string>(name: N, handler: ServiceHandler<Env>): Router<Env, Services & { [K in N]: ServiceSpec<JsonObject, "private"> }>;
   /** Declares a private service whose raw request is validated by `options.schema`. */
-  privateService<S extends StandardSchemaV1>(
-    name: string,
+  privateService<N extends string, S extends StandardSchemaV1>(
+    name: N,
     options: ServiceOptions<S>,
     handler: ServiceHandler<Env, ValidatedMessage<StandardSchemaV1.InferOutput<S>>>,
-  ): this;
-  privateService<S extends StandardSchemaV1>(
-    name: string,
+  ): Router<Env, Services & { [K in N]: ServiceSpec<StandardSchemaV1.InferInput<S>, "private"> }>;
+  privateService<N extends string, S extends StandardSchemaV1>(
+    name: N,
     optionsOrHandler: ServiceOptions<S> | ServiceHandler<Env>,
     handler?: ServiceHandler<Env, ValidatedMessage<StandardSchemaV1.InferOutput<S>>>,
-  ): this {
+  ): Router<Env, Services & { [K in N]: ServiceSpec<unknown, "private"> }> {
     return this.#declare("private", name, optionsOrHandler, handler);
   }
 
@@ -195,12 +213,17 @@ export class Router<Env = unknown> implements ServiceRouter<Env> {
     });
   }
 
-  #declare<S extends StandardSchemaV1>(
+  /** Every declared service with its visibility and request schema, in declaration order. */
+  describe(): ServiceDescription[] {
+    return [...this.#services].map(([name, entry]) => ({ name, visibility: entry.visibility, schema: entry.schema }));
+  }
+
+  #declare<S extends StandardSchemaV1, More extends ServiceSpecs>(
     visibility: Visibility,
     name: string,
     optionsOrHandler: ServiceOptions<S> | ServiceHandler<Env>,
     handler: ServiceHandler<Env, ValidatedMessage<StandardSchemaV1.InferOutput<S>>> | undefined,
-  ): this {
+  ): Router<Env, Services & More> {
     if (name === "") throw new Error("a service needs a non-empty name");
     if (this.#services.has(name)) throw new Error(`service ${name} is declared twice`);
     if (typeof optionsOrHandler === "function") {
@@ -210,7 +233,8 @@ export class Router<Env = unknown> implements ServiceRouter<Env> {
       // The schema guarantees that the handler only ever sees a request of its output type.
       this.#services.set(name, { visibility, handler: handler as ServiceHandler<Env>, schema: optionsOrHandler.schema });
     }
-    return this;
+    // The same router, whose type now knows one more service.
+    return this as unknown as Router<Env, Services & More>;
   }
 }
 

@@ -10,9 +10,9 @@ import {
   ServiceRegistry,
   silentLogger,
   type Message,
-} from "../../src/core/index.js";
-import { recordingTelemetry } from "../support/recorders.js";
-import { testRouter } from "../support/test-router.js";
+} from "../../../src/core/index.js";
+import { recordingTelemetry } from "../../support/recorders.js";
+import { testRouter } from "../../support/test-router.js";
 
 function dispatcherOf(...routers: Router[]) {
   const recorded = recordingTelemetry();
@@ -20,7 +20,7 @@ function dispatcherOf(...routers: Router[]) {
   return { dispatcher, ...recorded };
 }
 
-describe("registered services (statement 15)", () => {
+describe("registered services", () => {
   it("lists public, private and all (private first) in declaration order", () => {
     expect(testRouter.registeredServices("public")).toEqual(["first", "unauthorized_service", "custom_unauthorized_service"]);
     expect(testRouter.registeredServices("private")).toEqual(["private_service"]);
@@ -50,8 +50,8 @@ describe("registered services (statement 15)", () => {
   });
 });
 
-describe("authorize (statements 17-19)", () => {
-  it("17: without an authorize hook every call is forbidden and the handler never runs", async () => {
+describe("authorize", () => {
+  it("without an authorize hook every call is forbidden and the handler never runs", async () => {
     let calls = 0;
     const router = new Router().service("open_sesame", (m) => {
       calls += 1;
@@ -63,7 +63,7 @@ describe("authorize (statements 17-19)", () => {
     expect(calls).toBe(0);
   });
 
-  it("18: a denial reason becomes the response and the handler is not called", async () => {
+  it("a denial reason becomes the response and the handler is not called", async () => {
     const { dispatcher } = dispatcherOf(testRouter);
     expect((await dispatcher.dispatch(newMessage("unauthorized_service"))).response).toEqual({ status: "forbidden" });
     expect((await dispatcher.dispatch(newMessage("custom_unauthorized_service"))).response).toEqual({
@@ -132,12 +132,12 @@ describe("authorize (statements 17-19)", () => {
   });
 });
 
-describe("replies (statements 20-22)", () => {
+describe("replies", () => {
   const router = new Router({ authorize: () => "ok" }).service("with_events", (m: Message) =>
     ok(addEvent(addEvent(putRequest(m, { parsed: true }), { type: "A", data: 1 }), { type: "B", data: 2 }), "done"),
   );
 
-  it("20: a reply reaches the caller without its request and without events", async () => {
+  it("a reply reaches the caller without its request and without events", async () => {
     const { dispatcher } = dispatcherOf(router);
     const reply = await dispatcher.dispatch(newMessage("with_events"));
     expect(reply.response).toEqual({ status: "ok", payload: "done" });
@@ -145,7 +145,7 @@ describe("replies (statements 20-22)", () => {
     expect(reply.events).toEqual([]);
   });
 
-  it("20: a verbose dry run keeps the events (and a plain dry run does not)", async () => {
+  it("a verbose dry run keeps the events (and a plain dry run does not)", async () => {
     const { dispatcher } = dispatcherOf(router);
     const verbose = await dispatcher.dispatch(newMessage("with_events", { dryRun: "verbose" }));
     expect(verbose.events).toEqual([
@@ -156,7 +156,7 @@ describe("replies (statements 20-22)", () => {
     expect((await dispatcher.dispatch(newMessage("with_events", { dryRun: true }))).events).toEqual([]);
   });
 
-  it("21: noReply sends nothing: the caller times out", async () => {
+  it("noReply sends nothing: the caller times out", async () => {
     const silent = new Router({ authorize: () => "ok" }).service("silent", () => noReply);
     const { dispatcher } = dispatcherOf(silent);
     const message = newMessage("silent");
@@ -207,7 +207,7 @@ describe("schemas on services", () => {
   });
 });
 
-describe("router telemetry (statement 25)", () => {
+describe("router telemetry", () => {
   it("emits service_request_received (with visibility), executing_service, execution_finished in order", async () => {
     const { dispatcher, events } = dispatcherOf(testRouter);
     await dispatcher.dispatch(newMessage("private_service"));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelay, readKey } from "../../src/core/index.js";
+import { backoffDelay, readKey } from "../../../src/core/index.js";
 
 describe("backoffDelay", () => {
   it("doubles from the base for each attempt and stops at the cap", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Dispatcher, newMessage, ok, Router, type Message } from "../src/core/index.js";
+import { Dispatcher, newMessage, ok, Router, type Message } from "../../src/core/index.js";
 
 // The seed README's minimal example, written with this library's API exactly as README.md shows it.
 describe("the seed README example", () => {

@@ -21,7 +21,7 @@ import {
   validateRequest,
   type JsonObject,
   type Message,
-} from "../../src/core/index.js";
+} from "../../../src/core/index.js";
 
 const uuidV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -33,8 +33,8 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-describe("newMessage (statements 1-5)", () => {
-  it("1: has the documented defaults", () => {
+describe("newMessage", () => {
+  it("has the documented defaults", () => {
     const message = newMessage("x");
     expect(message).toMatchObject({
       serviceName: "x",
@@ -53,22 +53,22 @@ describe("newMessage (statements 1-5)", () => {
     expect(Date.parse(message.invokedAt)).not.toBeNaN();
   });
 
-  it("2: correlation and causation default to the id", () => {
+  it("correlation and causation default to the id", () => {
     const message = newMessage("x", { id: "m-1" });
     expect(message.correlationId).toBe("m-1");
     expect(message.causationId).toBe("m-1");
   });
 
-  it("3: causation falls back to the correlation id, not the id", () => {
+  it("causation falls back to the correlation id, not the id", () => {
     const message = newMessage("x", { id: "a", correlationId: "c" });
     expect(message.causationId).toBe("c");
   });
 
-  it("4: a null id is generated", () => {
+  it("a null id is generated", () => {
     expect(newMessage("x", { id: null }).id).toMatch(uuidV7);
   });
 
-  it("5: carries the caller's trace context (explicit: JavaScript has no implicit logger metadata)", () => {
+  it("carries the caller's trace context (explicit: JavaScript has no implicit logger metadata)", () => {
     const trace = { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" };
     const message = newMessage("x", { trace });
     expect(message.trace).toEqual(trace);
@@ -76,7 +76,7 @@ describe("newMessage (statements 1-5)", () => {
   });
 });
 
-describe("newCausedBy (statement 6)", () => {
+describe("newCausedBy", () => {
   it("takes correlation from the parent, causation from the parent's id, raw request from options only", () => {
     const parent = assign(newMessage("parent", { id: "p", correlationId: "c", dryRun: true, trace: { tenant: "t1" } }), "identity", "ada");
     const child = newCausedBy("child", parent, { rawRequest: { a: 1 } });
@@ -103,7 +103,7 @@ describe("newCausedBy (statement 6)", () => {
   });
 });
 
-describe("ids (statement 7, changed to UUIDv7)", () => {
+describe("ids", () => {
   it("are distinct, URL-safe, time-ordered UUIDv7", () => {
     const ids = Array.from({ length: 100 }, () => newId());
     expect(new Set(ids).size).toBe(100);
@@ -115,8 +115,8 @@ describe("ids (statement 7, changed to UUIDv7)", () => {
   });
 });
 
-describe("events, halting and responses (statements 8-9)", () => {
-  it("8: addEvent ignores null and keeps events in the order they were added", () => {
+describe("events, halting and responses", () => {
+  it("addEvent ignores null and keeps events in the order they were added", () => {
     const message = newMessage("x");
     expect(addEvent(message, null)).toBe(message);
     expect(addEvent(message, undefined)).toBe(message);
@@ -127,7 +127,7 @@ describe("events, halting and responses (statements 8-9)", () => {
     expect(halted.events.map((e) => e.type)).toEqual(["a", "b"]);
   });
 
-  it("9: halt, ok, created, error and tryAnotherNode set the response and halt", () => {
+  it("halt, ok, created, error and tryAnotherNode set the response and halt", () => {
     const message = newMessage("x");
     expect(halt(message, response.forbidden())).toMatchObject({ response: { status: "forbidden" }, halted: true });
     expect(ok(message)).toMatchObject({ response: { status: "ok" }, halted: true });
@@ -144,13 +144,13 @@ describe("events, halting and responses (statements 8-9)", () => {
   });
 });
 
-describe("requests (statements 10-11)", () => {
-  it("10: putRequest stores a valid request and does not halt", () => {
+describe("requests", () => {
+  it("putRequest stores a valid request and does not halt", () => {
     const message = putRequest(newMessage("x"), { amount: 5 });
     expect(message).toMatchObject({ request: { amount: 5 }, valid: true, halted: false, response: null });
   });
 
-  it("10: putValidationErrors marks the message invalid and halts with validation_error", () => {
+  it("putValidationErrors marks the message invalid and halts with validation_error", () => {
     const errors = [{ path: "amount", message: "must be positive" }];
     const message = putValidationErrors(newMessage("x"), errors);
     expect(message).toMatchObject({ valid: false, halted: true, response: { status: "validation_error", errors } });
@@ -190,13 +190,13 @@ describe("requests (statements 10-11)", () => {
     expect(invalid.response).toEqual({ status: "validation_error", errors: [{ path: "n", message: "n must be even" }] });
   });
 
-  it("11: putInRawRequest on a null raw request creates an object", () => {
+  it("putInRawRequest on a null raw request creates an object", () => {
     expect(putInRawRequest(newMessage("x"), "a", 1).rawRequest).toEqual({ a: 1 });
     expect(putInRawRequest(newMessage("x", { rawRequest: { b: 2 } }), "a", 1).rawRequest).toEqual({ a: 1, b: 2 });
   });
 });
 
-describe("prepareAggregateId (statement 12)", () => {
+describe("prepareAggregateId", () => {
   it("reads a present id into aggregateMeta", () => {
     const message = prepareAggregateId(newMessage("x", { rawRequest: { id: "acc-1" } }), "id");
     expect(message.aggregateMeta.id).toBe("acc-1");
@@ -225,13 +225,13 @@ describe("prepareAggregateId (statement 12)", () => {
   });
 });
 
-describe("toService and assign (statements 13-14)", () => {
-  it("13: toService changes only the service name", () => {
+describe("toService and assign", () => {
+  it("toService changes only the service name", () => {
     const message = newMessage("x", { rawRequest: { a: 1 } });
     expect(toService(message, "other")).toEqual({ ...message, serviceName: "other" });
   });
 
-  it("14: assign sets one key of assigns", () => {
+  it("assign sets one key of assigns", () => {
     const message = assign(assign(newMessage("x"), "identity", { user: "ada" }), "tenant", "t1");
     expect(message.assigns).toEqual({ identity: { user: "ada" }, tenant: "t1" });
   });

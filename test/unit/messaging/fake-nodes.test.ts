@@ -9,7 +9,7 @@ import {
   silentLogger,
   type Message,
   type RemoteNode,
-} from "../../src/core/index.js";
+} from "../../../src/core/index.js";
 
 /** A node made of plain functions, to misbehave in ways a real Worker cannot be asked to. */
 function fakeNode(name: string, parts: Partial<Omit<RemoteNode, "name">> & { listed?: string[] }): RemoteNode & { listings: number } {

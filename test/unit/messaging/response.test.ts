@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { response, type ServiceResponse } from "../../src/core/index.js";
-import { httpStatus } from "../../src/worker/index.js";
+import { response, type ServiceResponse } from "../../../src/core/index.js";
+import { httpStatus } from "../../../src/worker/http-status.js";
 
-describe("responses and their HTTP status (DESIGN §3)", () => {
+describe("responses and their HTTP status", () => {
   it("maps every status and the library's error reasons", () => {
     const table: [ServiceResponse, number][] = [
       [response.ok(), 200],

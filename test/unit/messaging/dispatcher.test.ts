@@ -12,9 +12,9 @@ import {
   tryAnotherNode,
   type Message,
   type ServiceRouter,
-} from "../../src/core/index.js";
-import { recordingLogger, recordingTelemetry, sleep } from "../support/recorders.js";
-import { testRouter } from "../support/test-router.js";
+} from "../../../src/core/index.js";
+import { recordingLogger, recordingTelemetry, sleep } from "../../support/recorders.js";
+import { testRouter } from "../../support/test-router.js";
 
 function setup(routers: readonly ServiceRouter<unknown>[] = [testRouter]) {
   const recorded = recordingTelemetry();
@@ -36,8 +36,8 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-describe("dispatching (statements 26-30)", () => {
-  it("26: an unknown service answers service_unavailable with only discovering and not_found events, and a warning", async () => {
+describe("dispatching", () => {
+  it("an unknown service answers service_unavailable with only discovering and not_found events, and a warning", async () => {
     const { dispatcher, names, lines } = setup();
     const reply = await dispatcher.dispatch(newMessage("wrong_service"));
     expect(reply.response).toEqual({ status: "service_unavailable", service: "wrong_service" });
@@ -46,7 +46,7 @@ describe("dispatching (statements 26-30)", () => {
     expect(lines).toContainEqual(expect.objectContaining({ level: "warn", message: "[Discovery] Service wrong_service NOT found!" }));
   });
 
-  it("27: a local service answers, with the seven life-cycle events in order", async () => {
+  it("a local service answers, with the seven life-cycle events in order", async () => {
     const { dispatcher, names, events } = setup();
     const reply = await dispatcher.dispatch(newMessage("first"));
     expect(reply.response).toEqual({ status: "ok", payload: "from_first" });
@@ -70,7 +70,7 @@ describe("dispatching (statements 26-30)", () => {
     expect(names()).not.toContain("checking_if_service_call_is_authorized");
   });
 
-  it("28: a private service can be dispatched inside its Worker, but not from outside it", async () => {
+  it("a private service can be dispatched inside its Worker, but not from outside it", async () => {
     const { dispatcher } = setup();
     expect((await dispatcher.dispatch(newMessage("private_service"))).response).toEqual({ status: "ok", payload: "from_private" });
     expect((await dispatcher.dispatch(newMessage("private_service"), { publicOnly: true })).response).toEqual({
@@ -79,7 +79,7 @@ describe("dispatching (statements 26-30)", () => {
     });
   });
 
-  it("29: a halted message is returned untouched and no service is called", async () => {
+  it("a halted message is returned untouched and no service is called", async () => {
     let calls = 0;
     const { dispatcher, names } = setup([open((r) => r.service("counted", (m) => ((calls += 1), ok(m))))]);
     const halted = error(newMessage("counted"), "already_decided");
@@ -90,7 +90,7 @@ describe("dispatching (statements 26-30)", () => {
     expect(names()).toEqual([]);
   });
 
-  it("30: dispatch refreshes invokedAt", async () => {
+  it("dispatch refreshes invokedAt", async () => {
     const { dispatcher } = setup();
     const message = { ...newMessage("first"), invokedAt: "2001-01-01T00:00:00.000Z" };
     const reply = await dispatcher.dispatch(message);
@@ -98,8 +98,8 @@ describe("dispatching (statements 26-30)", () => {
   });
 });
 
-describe("timeouts (statements 31-32, 37)", () => {
-  it("31: no reply in time gives service_timeout; the late reply never reaches the caller; the handler keeps running", async () => {
+describe("timeouts", () => {
+  it("no reply in time gives service_timeout; the late reply never reaches the caller; the handler keeps running", async () => {
     let finished = false;
     const { dispatcher, background } = setup([
       open((r) =>
@@ -120,7 +120,7 @@ describe("timeouts (statements 31-32, 37)", () => {
     expect(reply.response?.status).toBe("service_timeout");
   });
 
-  it("32: the default timeout is 5000 ms", async () => {
+  it("the default timeout is 5000 ms", async () => {
     vi.useFakeTimers();
     const { dispatcher } = setup([open((r) => r.service("silent", () => noReply))]);
     let settled: Message | undefined;
@@ -139,7 +139,7 @@ describe("timeouts (statements 31-32, 37)", () => {
     }
   });
 
-  it("37: a handler that returns noReply and replies later still answers (500 of 500)", async () => {
+  it("a handler that returns noReply and replies later still answers (500 of 500)", async () => {
     const { dispatcher } = setup([
       open((r) =>
         r.service("delegated", (m, { reply, waitUntil }) => {
@@ -152,7 +152,7 @@ describe("timeouts (statements 31-32, 37)", () => {
     expect(replies.filter((r) => r.response?.status === "ok")).toHaveLength(500);
   });
 
-  it("37: a delegated reply after the timeout always times out (200 of 200)", async () => {
+  it("a delegated reply after the timeout always times out (200 of 200)", async () => {
     const { dispatcher, background } = setup([
       open((r) =>
         r.service("delegated", (m, { reply, waitUntil }) => {
@@ -181,10 +181,10 @@ describe("timeouts (statements 31-32, 37)", () => {
   });
 });
 
-describe("validate and authorized (statements 33-34, 39)", () => {
+describe("validate and authorized", () => {
   const echoDryRun = open((r) => r.service("echo_dry_run", (m) => ok(m, String(m.dryRun))));
 
-  it("33: validate turns dryRun false into true and leaves verbose alone", async () => {
+  it("validate turns dryRun false into true and leaves verbose alone", async () => {
     const { dispatcher } = setup([echoDryRun]);
     const validated = await dispatcher.validate(newMessage("echo_dry_run"));
     expect(validated.dryRun).toBe(true);
@@ -198,7 +198,7 @@ describe("validate and authorized (statements 33-34, 39)", () => {
     });
   });
 
-  it("33: validating emits the invoking events, and service_responded carries dryRun true", async () => {
+  it("validating emits the invoking events, and service_responded carries dryRun true", async () => {
     const { dispatcher, names, events } = setup();
     await dispatcher.validate(newMessage("first"));
     expect(names()).toEqual([
@@ -214,7 +214,7 @@ describe("validate and authorized (statements 33-34, 39)", () => {
     expect(responded?.name === "service_responded" && responded.metadata.message.dryRun).toBe(true);
   });
 
-  it("34: authorized answers true, true, false, false, service_unavailable with only the checking event", async () => {
+  it("authorized answers true, true, false, false, service_unavailable with only the checking event", async () => {
     const { dispatcher, names } = setup();
     const results = [];
     for (const service of ["first", "private_service", "unauthorized_service", "custom_unauthorized_service", "wrong_service"]) {
@@ -225,19 +225,19 @@ describe("validate and authorized (statements 33-34, 39)", () => {
     expect(names()).toHaveLength(5);
   });
 
-  it("34: from outside the Worker a private service is unavailable to authorized as well", async () => {
+  it("from outside the Worker a private service is unavailable to authorized as well", async () => {
     const { dispatcher } = setup();
     expect(await dispatcher.authorized(newMessage("private_service"), { publicOnly: true })).toBe("service_unavailable");
   });
 
-  it("39: a dispatcher with no services answers service_unavailable and never throws", async () => {
+  it("a dispatcher with no services answers service_unavailable and never throws", async () => {
     const { dispatcher } = setup([]);
     expect((await dispatcher.dispatch(newMessage("first"))).response).toEqual({ status: "service_unavailable", service: "first" });
     expect(await dispatcher.authorized(newMessage("first"))).toBe("service_unavailable");
   });
 });
 
-describe("failover with try_another_node (statement 35)", () => {
+describe("failover with try_another_node", () => {
   it("a single local provider asking for another node gives no_nodes_available with the tried list", async () => {
     const { dispatcher } = setup([open((r) => r.service("quorum", (m) => tryAnotherNode(m, "quorum_not_met")))]);
     const reply = await dispatcher.dispatch(newMessage("quorum"));
@@ -249,7 +249,7 @@ describe("failover with try_another_node (statement 35)", () => {
   });
 });
 
-describe("failing handlers (statement 36)", () => {
+describe("failing handlers", () => {
   // The timeout is far longer than the test's own: an answer that waited for it would fail the test.
   const patient = { timeoutMs: 60_000 };
 

@@ -10,8 +10,8 @@ import {
   silentLogger,
   type Message,
   type ValidatedMessage,
-} from "../../src/core/index.js";
-import { ledger, type LedgerEvent, type LedgerState } from "../support/test-aggregates.js";
+} from "../../../src/core/index.js";
+import { ledger, type LedgerEvent, type LedgerState } from "../../support/test-aggregates.js";
 
 type Counter = { n: number };
 type Counted = { type: "Counted"; data: { by: number } };
@@ -27,8 +27,8 @@ const counter = (schema: number) =>
 const command = (service: string, rawRequest = {}) =>
   ({ ...putRequest(newMessage(service, { rawRequest }), rawRequest), valid: true }) as ValidatedMessage<unknown, LedgerEvent>;
 
-describe("an aggregate is pure and testable without I/O (statements 51-59)", () => {
-  it("51/57: initialState, and apply folds events (events with no effect leave the state as it is)", () => {
+describe("an aggregate is pure and testable without I/O", () => {
+  it("initialState, and apply folds events (events with no effect leave the state as it is)", () => {
     const { initialState, apply } = ledger.options;
     const events: LedgerEvent[] = [
       { type: "Opened", data: { owner: "ada" } },
@@ -40,7 +40,7 @@ describe("an aggregate is pure and testable without I/O (statements 51-59)", () 
     expect(events.reduce(apply, initialState())).toEqual({ owner: "ada", balance: 3 });
   });
 
-  it("56: a decision returns events without applying them", async () => {
+  it("a decision returns events without applying them", async () => {
     const decide = ledger.commandNamed("deposit_twice")?.decide;
     const state: LedgerState = { owner: "ada", balance: 1 };
     const message = { ...command("deposit_twice", { amount: 2 }), request: { amount: 2, delayMs: 0 } };
