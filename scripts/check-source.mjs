@@ -6,7 +6,7 @@
 //    (aggregates and scheduling do not import each other).
 // 2. Every top-level export in src/ carries a JSDoc comment.
 // 3. No `any` in src/ (the public API is typed; use `unknown` and narrow).
-// 4. Every telemetry event (src/core/messaging/telemetry.ts) is documented in guides/ (reference statement 94).
+// 4. Every telemetry event (src/core/messaging/telemetry.ts) is documented in guides/.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
