@@ -193,9 +193,17 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     if ("reply" in admitted) return admitted.reply;
     const decision = await this.#decide(command, message, log);
     if ("reply" in decision) return decision.reply;
-    const decided = decision.next;
+    if (message.dryRun !== false) return this.#dryRunReply(decision.next, log);
+    return this.#persist(decision.next, admitted.next, generation, log);
+  }
 
-    if (message.dryRun !== false) return this.#dryRunReply(decided, log);
+  /**
+   * What a decided command stores: nothing when it produced no events (or `beforeAppend` kept
+   * none on a new aggregate); otherwise its events, encoded and applied, appended in one
+   * transaction — unless the command overran its deadline meanwhile.
+   */
+  async #persist(decided: Decided<State, Event>, admitted: Admitted, generation: number, log: Logger): Promise<Message> {
+    const { message } = decided;
     if (decided.decided.events.length === 0) return this.#nothingStored(decided);
     const filtered = await this.#beforeAppend(decided, log);
     if ("reply" in filtered) return filtered.reply;
@@ -213,7 +221,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
       log.error("decision finished after its deadline: nothing stored");
       return halt(message, response.error("internal_error"));
     }
-    return this.#append(decided, encoded.events, applied.next, admitted.next, log);
+    return this.#append(decided, encoded.events, applied.next, admitted, log);
   }
 
   /**
