@@ -1,16 +1,19 @@
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
+import { secureHeaders } from "hono/secure-headers";
 import type { Dispatcher } from "../core/messaging/dispatcher.js";
 import type { ServiceRegistry } from "../core/messaging/service-registry.js";
 import type { SchedulerClient } from "../core/scheduling/scheduler.js";
 import { waitUntilOf } from "../objects/hono-protocol.js";
+import { BROWSER_STYLE } from "./browser-style.js";
 import type { Identify } from "./caller.js";
+import { DOCS_SCRIPT, docsPage } from "./docs-page.js";
 import type { GatewayEnv } from "./gateway-middleware.js";
 import { openApiGenerator, type OpenApiOptions } from "./openapi.js";
 import type { AdminOptions } from "./stream-routes.js";
 
 /** The gateway options that the browser pages read (a subset of the gateway's own). */
 export type BrowserPagesOptions<Env> = {
-  /** `GET /v1/openapi.json`: on by default, `false` turns it off. */
+  /** `GET /v1/openapi.json` and `/docs`: on by default, `false` turns both off. */
   openapi?: OpenApiOptions | false;
   identify?: Identify<Env>;
   admin?: AdminOptions<Env>;
@@ -20,9 +23,13 @@ export type BrowserPagesOptions<Env> = {
 /** What the gateway built once that the pages share: its registry and its dispatcher. */
 export type BrowserPagesWiring<Env> = { registry: ServiceRegistry<Env>; dispatcher: Dispatcher<Env> };
 
+// Static text of this deployment: browsers may keep it a few minutes.
+const assetCache = "public, max-age=300";
+
 /**
  * Mounts the browser side on the gateway: `GET /v1/openapi.json` (OpenAPI 3.1 of what this
- * gateway offers right now). Everything is served by the Worker itself, no CDN.
+ * gateway offers right now) and `GET /docs` (the API reference with "try it"). Everything is
+ * served by the Worker itself, no CDN.
  */
 export function mountBrowserPages<Env extends object>(app: Hono<GatewayEnv<Env>>, options: BrowserPagesOptions<Env>, wiring: BrowserPagesWiring<Env>): void {
   const { registry, dispatcher } = wiring;
@@ -43,5 +50,40 @@ export function mountBrowserPages<Env extends object>(app: Hono<GatewayEnv<Env>>
         }),
       );
     });
+
+    const docsHeaders = secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'none'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        imgSrc: ["data:"],
+        formAction: ["'none'"],
+        baseUri: ["'none'"],
+        frameAncestors: ["'none'"],
+      },
+      xFrameOptions: "DENY",
+      // HSTS is the site's decision for all its paths and subdomains, not a page's.
+      strictTransportSecurity: false,
+      referrerPolicy: "no-referrer",
+    });
+    app.get("/docs", docsHeaders, (c) => {
+      c.header("Cache-Control", "no-cache");
+      return c.html(docsPage(mountPath(c, "/docs")));
+    });
+    app.get("/docs/docs.js", (c) => asset(c, DOCS_SCRIPT, "text/javascript; charset=utf-8"));
+    app.get("/docs/docs.css", (c) => asset(c, BROWSER_STYLE, "text/css; charset=utf-8"));
   }
+}
+
+function asset(c: Context, text: string, type: string): Response {
+  c.header("Content-Type", type);
+  c.header("Cache-Control", assetCache);
+  c.header("X-Content-Type-Options", "nosniff");
+  return c.body(text);
+}
+
+/** The path the gateway is mounted under ("" at the root), from a request for `route`. */
+function mountPath(c: Context, route: string): string {
+  return c.req.path.slice(0, c.req.path.length - route.length);
 }

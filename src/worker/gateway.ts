@@ -54,7 +54,7 @@ export type GatewayOptions<Env> = {
    * `{ origin: "https://app.example" }`). Off by default: browsers on other origins are refused.
    */
   cors?: Parameters<typeof cors>[0];
-  /** `GET /v1/openapi.json`: on by default; `false` turns it off. */
+  /** `GET /v1/openapi.json` and the API reference at `/docs`: on by default; `false` turns both off. */
   openapi?: OpenApiOptions | false;
 };
 
