@@ -6,18 +6,24 @@ import type { SchedulerClient } from "../core/scheduling/scheduler.js";
 import { waitUntilOf } from "../objects/hono-protocol.js";
 import { BROWSER_STYLE } from "./browser-style.js";
 import type { Identify } from "./caller.js";
+import { mountConsole } from "./console/console-routes.js";
 import { DOCS_SCRIPT, docsPage } from "./docs-page.js";
 import type { GatewayEnv } from "./gateway-middleware.js";
 import { openApiGenerator, type OpenApiOptions } from "./openapi.js";
+import type { NodeBindings } from "./service-binding-node.js";
 import type { AdminOptions } from "./stream-routes.js";
 
 /** The gateway options that the browser pages read (a subset of the gateway's own). */
 export type BrowserPagesOptions<Env> = {
   /** `GET /v1/openapi.json` and `/docs`: on by default, `false` turns both off. */
   openapi?: OpenApiOptions | false;
+  /** `/console`: on while an admin token is configured; `false` turns it off for good. */
+  console?: false;
   identify?: Identify<Env>;
   admin?: AdminOptions<Env>;
   scheduler?: SchedulerClient<Env>;
+  nodes?: NodeBindings<Env>;
+  node?: string;
 };
 
 /** What the gateway built once that the pages share: its registry and its dispatcher. */
@@ -28,8 +34,8 @@ const assetCache = "public, max-age=300";
 
 /**
  * Mounts the browser side on the gateway: `GET /v1/openapi.json` (OpenAPI 3.1 of what this
- * gateway offers right now) and `GET /docs` (the API reference with "try it"). Everything is
- * served by the Worker itself, no CDN.
+ * gateway offers right now), `GET /docs` (the API reference with "try it") and `/console` (the
+ * operations console, admin only). Everything is served by the Worker itself, no CDN.
  */
 export function mountBrowserPages<Env extends object>(app: Hono<GatewayEnv<Env>>, options: BrowserPagesOptions<Env>, wiring: BrowserPagesWiring<Env>): void {
   const { registry, dispatcher } = wiring;
@@ -73,6 +79,16 @@ export function mountBrowserPages<Env extends object>(app: Hono<GatewayEnv<Env>>
     });
     app.get("/docs/docs.js", (c) => asset(c, DOCS_SCRIPT, "text/javascript; charset=utf-8"));
     app.get("/docs/docs.css", (c) => asset(c, BROWSER_STYLE, "text/css; charset=utf-8"));
+  }
+  if (options.console !== false) {
+    mountConsole(app, {
+      token: options.admin?.token,
+      aggregates: options.admin?.aggregates ?? [],
+      scheduler: options.scheduler,
+      registry,
+      node: options.node ?? "local",
+      nodes: options.nodes,
+    });
   }
 }
 

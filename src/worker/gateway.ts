@@ -56,6 +56,8 @@ export type GatewayOptions<Env> = {
   cors?: Parameters<typeof cors>[0];
   /** `GET /v1/openapi.json` and the API reference at `/docs`: on by default; `false` turns both off. */
   openapi?: OpenApiOptions | false;
+  /** The operations console at `/console`: on while an admin token is configured; `false` turns it off. */
+  console?: false;
 };
 
 /** Default largest request body: 1 MiB. */

@@ -17,3 +17,4 @@ export * from "./service-binding-node.js";
 export * from "./openapi.js";
 export * from "./json-schema.js";
 export * from "./browser-pages.js";
+export * from "./console/console-routes.js";

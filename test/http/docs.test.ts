@@ -26,10 +26,13 @@ describe("the API reference page", () => {
 
   it("follows the gateway when it is mounted under a path", async () => {
     const router = new Router({ authorize: () => "ok" }).service("hello", (m) => ok(m));
-    const gateway = createGateway<Record<string, unknown>>({ services: [router], logger: silentLogger });
+    const gateway = createGateway<Record<string, unknown>>({ services: [router], logger: silentLogger, admin: { token: () => "t", aggregates: [] } });
     const app = new Hono<{ Bindings: Record<string, unknown> }>().route("/api", gateway);
     const docs = await (await app.fetch(new Request("http://x/api/docs"), {})).text();
     expect(docs).toContain('<script src="/api/docs/docs.js" defer></script>');
     expect(docs).toContain('<body data-base="/api">');
+    const login = await (await app.fetch(new Request("http://x/api/console"), {})).text();
+    expect(login).toContain('action="/api/console/login"');
+    expect(login).toContain('href="/api/console/console.css"');
   });
 });
