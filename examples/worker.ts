@@ -5,6 +5,7 @@ import { bank } from "./bank/services.js";
 import type { Env } from "./env.js";
 import { greeter } from "./greeter.js";
 import { identify } from "./identity.js";
+import { valibotJsonSchema } from "./valibot-json-schema.js";
 
 const services = [greeter, bank];
 
@@ -28,4 +29,19 @@ export default createGateway<Env>({
   identify,
   admin: { token: (env) => env.ADMIN_TOKEN, aggregates: [bank] },
   scheduler: durableObjectScheduler((env) => env.SCHEDULER),
+  // GET /v1/openapi.json and /docs are on by default; this names the API and gives examples.
+  openapi: {
+    title: "x3m-system demo",
+    jsonSchema: valibotJsonSchema,
+    description: "The greeter and the bank accounts of the demo Worker. Bank services need a bearer token (npm run dev: dev-ada, dev-bob, dev-root).",
+    services: {
+      greet: { summary: "Greets someone", example: { name: "Ada" } },
+      open_account: { summary: "Opens an account in the caller's name", example: { account_id: "ada-1" } },
+      ensure_account: { summary: "Opens the account unless it exists", example: { account_id: "ada-1" } },
+      deposit: { summary: "Deposits money", example: { account_id: "ada-1", amount: 100 } },
+      withdraw: { summary: "Withdraws money (owner or admin)", example: { account_id: "ada-1", amount: 30 } },
+      get_account: { summary: "The account's state (owner or admin)", example: { account_id: "ada-1" } },
+      close_account: { summary: "Closes the account and pays out (owner or admin)", example: { account_id: "ada-1" } },
+    },
+  },
 });

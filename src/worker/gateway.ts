@@ -13,10 +13,12 @@ import { wiring } from "../core/messaging/wiring.js";
 import type { SchedulerClient } from "../core/scheduling/scheduler.js";
 import type { Logger } from "../core/shared/logger.js";
 import { waitUntilOf } from "../objects/hono-protocol.js";
+import { mountBrowserPages } from "./browser-pages.js";
 import type { Identify, PrincipalOf } from "./caller.js";
 import { identifyCaller, noStore, requestMessage, type GatewayEnv } from "./gateway-middleware.js";
 import { answerWith, replyWith } from "./replies.js";
 import { parseBody } from "./request-body.js";
+import type { OpenApiOptions } from "./openapi.js";
 import { mountScheduleRoutes } from "./schedule-routes.js";
 import { remoteNodesOf, type NodeBindings } from "./service-binding-node.js";
 import { mountStreamRoutes, type AdminOptions } from "./stream-routes.js";
@@ -52,6 +54,10 @@ export type GatewayOptions<Env> = {
    * `{ origin: "https://app.example" }`). Off by default: browsers on other origins are refused.
    */
   cors?: Parameters<typeof cors>[0];
+  /** `GET /v1/openapi.json` and the API reference at `/docs`: on by default; `false` turns both off. */
+  openapi?: OpenApiOptions | false;
+  /** The operations console at `/console`: on while an admin token is configured; `false` turns it off. */
+  console?: false;
 };
 
 /** Default largest request body: 1 MiB. */
@@ -111,6 +117,7 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
     identify: options.identify,
     principalOf: options.principalOf,
   });
+  mountBrowserPages(app, options, { registry, dispatcher });
   app.notFound((c) => answerWith(c, response.error("not_found")));
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();

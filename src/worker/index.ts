@@ -14,3 +14,7 @@ export * from "./http-status.js";
 export * from "./node-entrypoint.js";
 export * from "./node-routes.js";
 export * from "./service-binding-node.js";
+export * from "./openapi.js";
+export * from "./json-schema.js";
+export * from "./browser-pages.js";
+export * from "./console/console-routes.js";

@@ -16,7 +16,7 @@ async function openLedger(h = ledgers, owner = "ada") {
 }
 
 describe("creating aggregates", () => {
-  it("onNewAggregate answers {created, id, version 0} and stores event 0 in stream <stream>-<id> with the message id", async () => {
+  it("a creating command answers {created, id, version 0} and stores event 0 in stream <stream>-<id> with the message id", async () => {
     const id = ledgers.freshId();
     const reply = await ledgers.send("open", { id, owner: "ada" }, { id: "msg-open-1", assigns: { tenant: "acme" } });
     expect(reply.response).toEqual({ status: "created", id, version: 0 });
@@ -40,7 +40,7 @@ describe("creating aggregates", () => {
     ]);
   });
 
-  it("without an id, onNewAggregate takes the message id (a UUIDv7); onAggregate answers missing_id", async () => {
+  it("without an id, a creating command takes the message id (a UUIDv7); a command on an existing aggregate answers missing_id", async () => {
     const reply = await ledgers.send("open", { owner: "ada" });
     expect(reply.response).toMatchObject({ status: "created", version: 0 });
     const id = reply.response?.status === "created" ? reply.response.id : "";
@@ -84,7 +84,7 @@ describe("creating aggregates", () => {
 });
 
 describe("commands on existing aggregates", () => {
-  it("onAggregate on an unknown id answers not_found and creates no storage", async () => {
+  it("a command on an unknown id answers not_found and creates no storage", async () => {
     const id = ledgers.freshId();
     expect((await ledgers.send("deposit", { id, amount: 1 })).response).toEqual({ status: "error", reason: "not_found" });
     expect(await ledgers.tables(id)).toEqual([]);

@@ -1,0 +1,233 @@
+import type { Context, Hono, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { csrf } from "hono/csrf";
+import { secureHeaders } from "hono/secure-headers";
+import type { StreamAccess } from "../../core/aggregates/aggregate-router.js";
+import type { StreamPage } from "../../core/aggregates/aggregate-protocol.js";
+import { response } from "../../core/messaging/response.js";
+import type { ServiceRegistry } from "../../core/messaging/service-registry.js";
+import type { SchedulerClient, ScheduledSummary } from "../../core/scheduling/scheduler.js";
+import { readKey } from "../../core/shared/keys.js";
+import { withTimeout } from "../../core/shared/timeout.js";
+import { BROWSER_STYLE } from "../browser-style.js";
+import type { GatewayEnv } from "../gateway-middleware.js";
+import { answerWith } from "../replies.js";
+import { remoteNodesOf, type NodeBindings } from "../service-binding-node.js";
+import { loginPage, readSidePage, schedulesPage, servicesPage, streamsPage, type NodeListing, type Page, type ServiceRow } from "./console-pages.js";
+import { endSession, hasSession, isAdminToken, startSession } from "./console-session.js";
+
+/** What the console needs from the gateway. */
+export type ConsoleOptions<Env> = {
+  /** The admin token; while it is undefined or empty the console does not exist (404). */
+  token: ((env: Env) => string | undefined) | undefined;
+  /** The aggregates whose streams can be read. */
+  aggregates: readonly StreamAccess<Env>[];
+  /** The scheduler, when the gateway has one. */
+  scheduler: SchedulerClient<Env> | undefined;
+  /** This Worker's services. */
+  registry: ServiceRegistry<Env>;
+  /** This Worker's node name. */
+  node: string;
+  /** Other nodes, by name. */
+  nodes: NodeBindings<Env> | undefined;
+};
+
+/** How long the services page waits for another node's list. */
+const NODE_LIST_TIMEOUT_MS = 2000;
+/** Events per page unless asked otherwise, and the most a page shows. */
+const DEFAULT_EVENTS = 20;
+const MAX_EVENTS = 100;
+
+/** The path the gateway is mounted under ("" at the root), from a console request's path. */
+function baseOf(c: Context): string {
+  const path = c.req.path;
+  return path.slice(0, path.lastIndexOf("/console"));
+}
+
+/** Where to go after logging in: a console path of this gateway only, never another site. */
+function safeNext(base: string, next: unknown): string {
+  const home = `${base}/console`;
+  if (typeof next !== "string" || !(next === home || next.startsWith(`${home}/`) || next.startsWith(`${home}?`))) return home;
+  return /[\\\s]|\/\//.test(next) ? home : next;
+}
+
+/** A query parameter as an integer within [min, max], `fallback` when absent or not one. */
+function intParam(value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined || !/^\d{1,9}$/.test(value)) return fallback;
+  return Math.min(max, Math.max(min, Number(value)));
+}
+
+/** The problem a cancel reported back through the redirect, if any. */
+function outcomeProblem(missing: string | undefined, failed: string | undefined): string | null {
+  if (missing !== undefined) return `${missing} was no longer pending.`;
+  if (failed !== undefined) return `Could not cancel ${failed}: the scheduler did not answer. Try again.`;
+  return null;
+}
+
+const problemText = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 200);
+
+/**
+ * The operations console under `/console`: services and the node offering each, aggregate
+ * streams and their events, pending schedules with cancel, and the read side's place. Off (404)
+ * unless an admin token is configured; the browser logs in with that token once and then holds
+ * a signed HttpOnly session cookie (see console-session.ts). Pages are plain HTML with no script.
+ */
+export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, options: ConsoleOptions<Env>): void {
+  const tokenOf = (c: Context<GatewayEnv<Env>>) => options.token?.(c.env) ?? "";
+  // Pages answer 200 even to say "log in" or "not found": the page itself says so (role=alert),
+  // and browsers report any 4xx document as an error in their console.
+  const html = (c: Context<GatewayEnv<Env>>, page: Page) => c.html(page);
+
+  const exists: MiddlewareHandler<GatewayEnv<Env>> = async (c, next) => {
+    if (tokenOf(c) === "") return answerWith(c, response.error("not_found"));
+    await next();
+    // Each page shows operational data: never kept by a browser or a shared cache.
+    c.header("Cache-Control", "no-store");
+  };
+  const headers = secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'none'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["data:"],
+      formAction: ["'self'"],
+      baseUri: ["'none'"],
+      frameAncestors: ["'none'"],
+    },
+    xFrameOptions: "DENY",
+    // HSTS is the site's decision for all its paths and subdomains, not a page's.
+    strictTransportSecurity: false,
+    referrerPolicy: "no-referrer",
+  });
+  // Forms only, from this origin only: a page on another site cannot post here (with SameSite=Strict
+  // the session cookie would not come along either).
+  const sameOrigin: MiddlewareHandler<GatewayEnv<Env>> = csrf();
+  const formsOnly: MiddlewareHandler<GatewayEnv<Env>> = async (c, next) => {
+    if (!/^application\/x-www-form-urlencoded\b/i.test(c.req.header("Content-Type") ?? "")) {
+      return c.text("the console accepts form posts only", 415);
+    }
+    await next();
+  };
+  const limit: MiddlewareHandler<GatewayEnv<Env>> = bodyLimit({ maxSize: 8 * 1024, onError: (c) => c.text("form too large", 413) });
+  const loggedIn: MiddlewareHandler<GatewayEnv<Env>> = async (c, next) => {
+    if (await hasSession(c, tokenOf(c))) return next();
+    const base = baseOf(c);
+    const wanted = c.req.method === "GET" ? c.req.path + (new URL(c.req.url).search || "") : `${base}/console`;
+    return html(c, loginPage(base, safeNext(base, wanted), null));
+  };
+
+  app.use("/console", exists, headers);
+  app.use("/console/*", exists, headers);
+  app.get("/console/console.css", (c) => {
+    c.header("Content-Type", "text/css; charset=utf-8");
+    return c.body(BROWSER_STYLE);
+  });
+
+  app.post("/console/login", sameOrigin, formsOnly, limit, async (c: Context<GatewayEnv<Env>>) => {
+    const base = baseOf(c);
+    const form = await c.req.parseBody();
+    const next = safeNext(base, form["next"]);
+    const given = typeof form["token"] === "string" ? form["token"] : "";
+    if (!(await isAdminToken(given, tokenOf(c)))) return html(c, loginPage(base, next, "That is not the admin token."));
+    await startSession(c, tokenOf(c), base);
+    return c.redirect(next, 303);
+  });
+  app.post("/console/logout", sameOrigin, formsOnly, limit, (c: Context<GatewayEnv<Env>>) => {
+    endSession(c, baseOf(c));
+    return c.redirect(`${baseOf(c)}/console`, 303);
+  });
+
+  app.get("/console", loggedIn, async (c: Context<GatewayEnv<Env>>) => {
+    const rows: ServiceRow[] = [];
+    for (const visibility of ["public", "private"] as const) {
+      for (const name of options.registry.services(visibility)) {
+        const found = options.registry.find(name);
+        const schema = found?.router.describe().find((service) => service.name === name)?.schema;
+        rows.push({ name, visibility, node: options.node, remote: false, schema: schema === undefined ? null : `${schema["~standard"].vendor}` });
+      }
+    }
+    const listings: NodeListing[] = await Promise.all(
+      remoteNodesOf(options.nodes, c.env).map((node) =>
+        withTimeout(
+          node.services().then(
+            (services): NodeListing => ({ node: node.name, services }),
+            (error: unknown): NodeListing => ({ node: node.name, problem: problemText(error) }),
+          ),
+          NODE_LIST_TIMEOUT_MS,
+          (): NodeListing => ({ node: node.name, problem: `no answer within ${NODE_LIST_TIMEOUT_MS / 1000} s` }),
+        ),
+      ),
+    );
+    for (const listing of listings) {
+      if (!("services" in listing)) continue;
+      for (const name of listing.services) rows.push({ name, visibility: "public", node: listing.node, remote: true, schema: null });
+    }
+    return html(c, servicesPage(baseOf(c), rows, listings));
+  });
+
+  app.get("/console/streams", loggedIn, async (c: Context<GatewayEnv<Env>>) => {
+    const streams = options.aggregates.map((access) => access.stream);
+    const stream = c.req.query("stream") ?? streams[0] ?? "";
+    const rawId = c.req.query("id") ?? "";
+    const from = intParam(c.req.query("from"), 0, 0, Number.MAX_SAFE_INTEGER);
+    const limit = intParam(c.req.query("limit"), DEFAULT_EVENTS, 1, MAX_EVENTS);
+    const view = { streams, stream, id: rawId, from, limit, page: null as StreamPage | null, problem: null as string | null };
+    if (streams.length === 0) view.problem = "No aggregates are configured for the admin routes.";
+    else if (rawId !== "") {
+      const access = options.aggregates.find((candidate) => candidate.stream === stream);
+      const id = readKey(rawId);
+      if (access === undefined) view.problem = `There is no aggregate type ${stream}.`;
+      else if (!id.ok) view.problem = `The id ${id.problem}.`;
+      else {
+        try {
+          const page = await access.readStream(c.env, id.key, { from, limit });
+          if (page.status === "missing") view.problem = `Nothing is stored for ${stream} ${id.key}.`;
+          else view.page = page;
+        } catch (error) {
+          view.problem = `Could not read the stream: ${problemText(error)}`;
+        }
+      }
+    }
+    return html(c, streamsPage(baseOf(c), view));
+  });
+
+  app.get("/console/schedules", loggedIn, async (c: Context<GatewayEnv<Env>>) => {
+    const { scheduler } = options;
+    const rawKey = c.req.query("key") ?? "";
+    const view = {
+      enabled: scheduler !== undefined,
+      key: rawKey,
+      schedules: null as ScheduledSummary[] | null,
+      cancelled: c.req.query("cancelled") ?? null,
+      problem: outcomeProblem(c.req.query("missing"), c.req.query("failed")),
+      now: Date.now(),
+    };
+    if (scheduler !== undefined && rawKey !== "") {
+      const key = readKey(rawKey);
+      if (!key.ok) view.problem = `The key ${key.problem}.`;
+      else {
+        try {
+          view.schedules = await scheduler.list(c.env, key.key);
+        } catch (error) {
+          view.problem = `Could not read the schedules: ${problemText(error)}`;
+        }
+      }
+    }
+    return html(c, schedulesPage(baseOf(c), view));
+  });
+
+  app.post("/console/schedules/cancel", sameOrigin, formsOnly, limit, loggedIn, async (c: Context<GatewayEnv<Env>>) => {
+    const base = baseOf(c);
+    const form = await c.req.parseBody();
+    const key = readKey(form["key"]);
+    const messageId = typeof form["messageId"] === "string" ? form["messageId"] : "";
+    if (options.scheduler === undefined || !key.ok || messageId === "") return c.redirect(`${base}/console/schedules`, 303);
+    const back = `${base}/console/schedules?key=${encodeURIComponent(key.key)}`;
+    const outcome = await options.scheduler.cancel(c.env, key.key, messageId).then(
+      (answer) => (answer.status === "ok" ? "cancelled" : "missing"),
+      () => "failed",
+    );
+    return c.redirect(`${back}&${outcome}=${encodeURIComponent(messageId)}`, 303);
+  });
+
+  app.get("/console/read-side", loggedIn, (c: Context<GatewayEnv<Env>>) => html(c, readSidePage(baseOf(c))));
+}

@@ -1,0 +1,218 @@
+// The browser pages in real Chromium, against the demo Worker under `wrangler dev`
+// (demo-server.ts): the API reference's "try it", the console's login, streams and schedules,
+// a phone's viewport, and an accessibility audit (axe-core). Every test fails on any console
+// error or uncaught exception in the page.
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { createRequire } from "node:module";
+import type { Page } from "playwright-core";
+import { afterEach, describe, expect, inject, it } from "vitest";
+import { openSession, screenshot, type Session, type SessionOptions } from "./chromium.js";
+
+const base = inject("baseUrl");
+const sessions: Session[] = [];
+// Every URL any page asked for: no token may ever appear in one.
+const requested: string[] = [];
+
+async function session(options?: SessionOptions): Promise<Session> {
+  const opened = await openSession(options);
+  opened.context.on("request", (request) => void requested.push(request.url()));
+  sessions.push(opened);
+  return opened;
+}
+
+afterEach(async () => {
+  const problems = sessions.flatMap((s) => s.problems);
+  await Promise.all(sessions.splice(0).map((s) => s.close()));
+  expect(problems).toEqual([]);
+  expect(requested.filter((url) => /dev-(admin|ada|bob|root)/.test(url))).toEqual([]);
+});
+
+/** A unique account id for this run (state persists in the run's own folder only). */
+const accountId = () => `web-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+
+/** Calls the demo's HTTP API from Node, as any client would. */
+async function api(path: string, init: RequestInit & { token?: string } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const headers = new Headers(init.headers);
+  if (init.token !== undefined) headers.set("Authorization", `Bearer ${init.token}`);
+  const answer = await fetch(`${base}${path}`, { ...init, headers });
+  return { status: answer.status, body: (await answer.json()) as Record<string, unknown> };
+}
+
+/** Sends an operation's "try it" form on the reference page and returns the answer shown. */
+async function tryIt(page: Page, operationId: string, body: object | null): Promise<{ status: string; answer: string }> {
+  const operation = page.locator(`#op-${operationId}`);
+  await operation.scrollIntoViewIfNeeded();
+  if (body !== null) await operation.getByLabel("Request body (JSON)").fill(JSON.stringify(body, null, 2));
+  await operation.getByRole("button", { name: "Send request" }).click();
+  const badge = operation.locator(".result [data-status]");
+  await badge.waitFor();
+  return { status: (await badge.textContent()) ?? "", answer: (await operation.locator(".result .answer").textContent()) ?? "" };
+}
+
+describe("the API reference (/docs)", () => {
+  it("is valid OpenAPI 3.1 with every public service and no private one", async () => {
+    const document = (await (await fetch(`${base}/v1/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    const validator = new Validator();
+    const result = await validator.validate(document);
+    expect(result.errors ?? []).toEqual([]);
+    expect(validator.version).toBe("3.1");
+    const { services } = (await (await fetch(`${base}/v1/services`)).json()) as { services: string[] };
+    for (const service of services) expect(document.paths[`/v1/services/${service}`], service).toBeDefined();
+    expect(JSON.stringify(document)).not.toContain("format_greeting");
+  });
+
+  it("greets, then opens an account and deposits with a bearer token", async () => {
+    const { page } = await session();
+    await page.goto(`${base}/docs`);
+    await page.locator("#op-greet").waitFor();
+    expect(await page.title()).toBe("x3m-system demo · reference");
+    expect(await page.locator("#nav").textContent()).not.toContain("format_greeting");
+    await screenshot(page, "docs");
+
+    // greet's body comes pre-filled from the service's example.
+    expect(await page.locator("#op-greet").getByLabel("Request body (JSON)").inputValue()).toContain('"Ada"');
+    const greeted = await tryIt(page, "greet", null);
+    expect(greeted.status).toBe("HTTP 200 OK");
+    expect(greeted.answer).toContain('"payload": "Hello, Ada!"');
+
+    // Without a token the bank refuses; that answer is not sent here (browsers log every 4xx as
+    // a console error), so the token is set first.
+    await page.getByLabel("Bearer token").fill("dev-ada");
+    await page.getByRole("button", { name: "Use token" }).click();
+    expect(await page.locator("#auth-state").textContent()).toContain("carry your bearer token");
+
+    const id = accountId();
+    const opened = await tryIt(page, "open_account", { account_id: id });
+    expect(opened.status).toBe("HTTP 201 Created");
+    expect(opened.answer).toContain(`"id": "${id}"`);
+    const deposited = await tryIt(page, "deposit", { account_id: id, amount: 250 });
+    expect(deposited.status).toBe("HTTP 200 OK");
+    expect(deposited.answer).toContain('"version": 1');
+    await screenshot(page.locator("#op-deposit"), "docs-deposit");
+
+    // The deposit really happened: the admin route sees it.
+    const stream = await api(`/v1/streams/account/${id}`, { token: "dev-admin" });
+    expect(stream.body["version"]).toBe(1);
+  });
+});
+
+describe("the operations console (/console)", () => {
+  it("logs in with the keyboard, finds an account's events, and cancels a schedule", async () => {
+    const id = accountId();
+    expect((await api("/v1/services/open_account", { method: "POST", token: "dev-ada", body: JSON.stringify({ account_id: id }) })).status).toBe(201);
+    expect((await api("/v1/services/deposit", { method: "POST", token: "dev-ada", body: JSON.stringify({ account_id: id, amount: 75 }) })).status).toBe(200);
+    const scheduled = await api("/v1/schedules", {
+      method: "POST",
+      token: "dev-ada",
+      body: JSON.stringify({ service: "deposit", request: { account_id: id, amount: 10 }, key: id, in: 3_600_000 }),
+    });
+    expect(scheduled.status).toBe(202);
+    const messageId = String(scheduled.body["messageId"]);
+
+    const { page } = await session();
+    await page.goto(`${base}/console`);
+    await screenshot(page, "console-login");
+    // Keyboard only: the skip link first, then the token field; Enter submits.
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement.textContent")).toBe("Skip to the content");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement.id")).toBe("token");
+    await page.keyboard.type("dev-admin");
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Services", level: 1 }).waitFor();
+    const services = (await page.locator("table").textContent()) ?? "";
+    expect(services).toContain("greet");
+    expect(services).toContain("format_greeting");
+    await screenshot(page, "console-services");
+
+    await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: "Streams" }).click();
+    await page.getByLabel("Aggregate type").selectOption("account");
+    await page.getByLabel("Aggregate id").fill(id);
+    await page.getByLabel("Aggregate id").press("Enter");
+    await page.getByRole("heading", { name: "v1 · MoneyDeposited" }).waitFor();
+    expect(await page.locator("ol.events").textContent()).toContain('"amount": 75');
+    expect(page.url()).toBe(`${base}/console/streams?stream=account&id=${id}&limit=20`);
+    await screenshot(page, "console-streams", true);
+
+    await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: "Schedules" }).click();
+    await page.getByLabel("Key").fill(id);
+    await page.getByRole("button", { name: "Show schedules" }).click();
+    const cancel = page.getByRole("button", { name: `Cancel deposit ${messageId}` });
+    await cancel.waitFor();
+    expect(await page.locator("table").textContent()).toContain("on time");
+    await screenshot(page, "console-schedules");
+    await cancel.click();
+    await page.getByRole("status").getByText(`Cancelled ${messageId}.`).waitFor();
+    expect(await page.getByText(`Nothing is pending for ${id}.`).count()).toBe(1);
+    const left = await api(`/v1/schedules?key=${encodeURIComponent(id)}`, { token: "dev-admin" });
+    expect(left.body["schedules"]).toEqual([]);
+
+    await page.getByRole("link", { name: "Read side" }).click();
+    await page.getByRole("heading", { name: "Dead letters" }).waitFor();
+
+    await page.getByRole("button", { name: "Log out" }).click();
+    await page.getByLabel("Admin token").waitFor();
+    await page.goto(`${base}/console/streams?stream=account&id=${id}`);
+    expect(await page.getByLabel("Admin token").count()).toBe(1);
+  });
+});
+
+describe("on a phone", () => {
+  it("the reference and the console fit the screen without sideways scrolling", async () => {
+    const { page } = await session({ viewport: { width: 390, height: 844 }, mobile: true });
+    const fits = async () => page.evaluate("document.documentElement.scrollWidth <= window.innerWidth");
+    await page.goto(`${base}/docs`);
+    await page.locator("#op-deposit").waitFor();
+    expect(await fits()).toBe(true);
+    await screenshot(page, "phone-docs");
+
+    await page.goto(`${base}/console`);
+    await page.getByLabel("Admin token").fill("dev-admin");
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.getByRole("heading", { name: "Services", level: 1 }).waitFor();
+    expect(await fits()).toBe(true);
+    const id = accountId();
+    await api("/v1/services/open_account", { method: "POST", token: "dev-ada", body: JSON.stringify({ account_id: id }) });
+    await page.goto(`${base}/console/streams?stream=account&id=${id}`);
+    await page.getByRole("heading", { name: "v0 · AccountOpened" }).waitFor();
+    expect(await fits()).toBe(true);
+    await screenshot(page, "phone-console-streams");
+  });
+});
+
+describe("accessibility (axe-core, WCAG 2.1 A and AA)", () => {
+  it("finds no violation on the reference and the console's pages", async () => {
+    // axe is injected as a script, which the pages' CSP forbids: this session bypasses it.
+    const { page } = await session({ bypassCSP: true });
+    const axe = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+    const audit = async (name: string) => {
+      await page.addScriptTag({ path: axe });
+      const result = (await page.evaluate(
+        "axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })",
+      )) as { passes: unknown[]; violations: { id: string; impact: string; nodes: { target: unknown }[] }[] };
+      expect(result.passes.length, `${name}: axe ran its checks`).toBeGreaterThan(10);
+      const found = result.violations.map((v) => `${name}: ${v.id} (${v.impact}) at ${JSON.stringify(v.nodes.map((n) => n.target).slice(0, 3))}`);
+      expect(found).toEqual([]);
+    };
+    await page.goto(`${base}/docs`);
+    await page.locator("#op-greet").waitFor();
+    await audit("docs");
+    await page.goto(`${base}/console`);
+    await audit("console login");
+    await page.getByLabel("Admin token").fill("dev-admin");
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.getByRole("heading", { name: "Services", level: 1 }).waitFor();
+    await audit("console services");
+    const id = accountId();
+    await api("/v1/services/open_account", { method: "POST", token: "dev-ada", body: JSON.stringify({ account_id: id }) });
+    await api("/v1/schedules", {
+      method: "POST",
+      token: "dev-ada",
+      body: JSON.stringify({ service: "deposit", request: { account_id: id, amount: 1 }, key: id, in: 600_000 }),
+    });
+    await page.goto(`${base}/console/streams?stream=account&id=${id}`);
+    await audit("console streams");
+    await page.goto(`${base}/console/schedules?key=${id}`);
+    await audit("console schedules");
+  });
+});
