@@ -14,7 +14,7 @@ import type { SchedulerClient } from "../core/scheduling/scheduler.js";
 import type { Logger } from "../core/shared/logger.js";
 import { waitUntilOf } from "../objects/hono-protocol.js";
 import type { Identify, PrincipalOf } from "./caller.js";
-import { identifyCaller, noStore, requestMessage, type GatewayEnv } from "./gateway-middleware.js";
+import { identifyCaller, noStore, requestMessage, wellEncodedUrl, type GatewayEnv } from "./gateway-middleware.js";
 import { answerWith, replyWith } from "./replies.js";
 import { parseBody } from "./request-body.js";
 import { mountScheduleRoutes } from "./schedule-routes.js";
@@ -96,7 +96,7 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   };
 
   if (options.cors !== undefined) app.use("*", cors(options.cors));
-  app.use("/v1/*", noStore);
+  app.use("/v1/*", noStore, wellEncodedUrl);
   app.post("/v1/services/:service", limitBody, requestMessage(false), caller, serviceCall);
   app.post("/v1/validate/:service", limitBody, requestMessage(true), caller, serviceCall);
   app.get("/v1/services", async (c) => c.json({ services: await dispatcher.publicServices(scopeOf(c)) }));
@@ -115,7 +115,11 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();
     logger.error("gateway failed", { method: c.req.method, path: c.req.path, error });
-    return answerWith(c, response.error("internal_error"));
+    // In the envelope when the request already has its message: a service call is always
+    // answered with the envelope, even when the app's identify hook throws.
+    const message = c.get("message");
+    const failed = response.error("internal_error");
+    return message === undefined ? answerWith(c, failed) : replyWith(c, halt(message, failed));
   });
   return app;
 }
