@@ -11,7 +11,7 @@ import type { ServiceRegistry } from "../core/messaging/service-registry.js";
 import type { TelemetryHandler } from "../core/messaging/telemetry.js";
 import { wiring } from "../core/messaging/wiring.js";
 import type { SchedulerClient } from "../core/scheduling/scheduler.js";
-import type { Logger } from "../core/shared/logger.js";
+import { consoleLogger, logFormatOf, type LogFormat, type Logger } from "../core/shared/logger.js";
 import { waitUntilOf } from "../objects/hono-protocol.js";
 import type { Identify, PrincipalOf } from "./caller.js";
 import { identifyCaller, noStore, requestMessage, wellEncodedUrl, type GatewayEnv } from "./gateway-middleware.js";
@@ -37,8 +37,14 @@ export type GatewayOptions<Env> = {
   node?: string;
   /** Telemetry subscribers. */
   telemetry?: readonly TelemetryHandler[];
-  /** Structured logger (default: JSON lines at info level). */
+  /**
+   * Structured logger. Default: the console at info level, in the format of `logFormat`, else of
+   * the Worker's `LOG_FORMAT` variable (`pretty` or `json`; `npm run dev` sets pretty), else JSON
+   * lines.
+   */
   logger?: Logger;
+  /** The default logger's format, whatever `LOG_FORMAT` says (ignored when `logger` is given). */
+  logFormat?: LogFormat;
   /** Admin routes over aggregate streams (`/v1/streams/...`); off unless a token is configured. */
   admin?: AdminOptions<Env>;
   /** The scheduler behind `/v1/schedules`; without it those routes answer 404. */
@@ -66,7 +72,11 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
  * and never reaches a service.
  */
 export function createGateway<Env extends object = Record<string, unknown>>(options: GatewayOptions<Env>): Hono<GatewayEnv<Env>> {
-  const { registry, logger, telemetry } = wiring(options);
+  // The format may be known only once a request brings the env (LOG_FORMAT), so the default
+  // logger asks at every event; env vars are the same for every request of a deployment.
+  let envFormat: LogFormat | undefined;
+  const logger = options.logger ?? consoleLogger({ format: () => options.logFormat ?? envFormat });
+  const { registry, telemetry } = wiring({ ...options, logger });
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   // Built once per isolate: the registry and what is known of other nodes outlive a request.
   const dispatcher = new Dispatcher<Env>({
@@ -95,6 +105,12 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
     return replyWith(c, await dispatcher.dispatch(sent, { publicOnly: true, ...scopeOf(c) }));
   };
 
+  if (options.logger === undefined && options.logFormat === undefined) {
+    app.use("*", async (c, next) => {
+      envFormat = logFormatOf(c.env);
+      await next();
+    });
+  }
   if (options.cors !== undefined) app.use("*", cors(options.cors));
   app.use("/v1/*", noStore, wellEncodedUrl);
   app.post("/v1/services/:service", limitBody, requestMessage(false), caller, serviceCall);
