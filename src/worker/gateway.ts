@@ -54,11 +54,30 @@ export type GatewayOptions<Env> = {
   /** How service lists of other nodes are cached and failing nodes avoided. */
   directory?: NodeDirectoryOptions;
   /**
-   * Cross-origin requests from browsers (Hono's CORS middleware options, e.g.
-   * `{ origin: "https://app.example" }`). Off by default: browsers on other origins are refused.
+   * Cross-origin requests from browsers: Hono's CORS middleware options, e.g.
+   * `{ origin: "https://app.example" }` (or a list, or a function of the request's origin). Off
+   * by default: browsers on other origins are refused. Unless given, the allowed methods are
+   * GET, POST and DELETE, the allowed request headers those of the API
+   * ({@link CORS_ALLOW_HEADERS}), and the message id headers are exposed to scripts
+   * ({@link CORS_EXPOSE_HEADERS}).
    */
   cors?: Parameters<typeof cors>[0];
 };
+
+/** The request headers the API reads, allowed in cross-origin requests when `cors` is on. */
+export const CORS_ALLOW_HEADERS: readonly string[] = [
+  "Authorization",
+  "Content-Type",
+  "X-Message-Id",
+  "X-Correlation-Id",
+  "X-Causation-Id",
+  "X-Dry-Run",
+  "X-Expected-Version",
+  "traceparent",
+];
+
+/** The answer headers a browser script may read when `cors` is on: the message's ids. */
+export const CORS_EXPOSE_HEADERS: readonly string[] = ["X-Message-Id", "X-Correlation-Id", "X-Causation-Id"];
 
 /** Default largest request body: 1 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -111,7 +130,9 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
       await next();
     });
   }
-  if (options.cors !== undefined) app.use("*", cors(options.cors));
+  if (options.cors !== undefined) {
+    app.use("*", cors({ allowMethods: ["GET", "POST", "DELETE"], allowHeaders: [...CORS_ALLOW_HEADERS], exposeHeaders: [...CORS_EXPOSE_HEADERS], maxAge: 600, ...options.cors }));
+  }
   app.use("/v1/*", noStore, wellEncodedUrl);
   app.post("/v1/services/:service", limitBody, requestMessage(false), caller, serviceCall);
   app.post("/v1/validate/:service", limitBody, requestMessage(true), caller, serviceCall);
