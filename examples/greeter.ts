@@ -1,8 +1,8 @@
-import { z } from "zod";
+import * as v from "valibot";
 import { halt, newCausedBy, ok, response, Router } from "../src/core/index.js";
 
 /** The greeter's request: a name to greet. */
-const GreetRequest = z.object({ name: z.string().trim().min(1).max(100) });
+const GreetRequest = v.object({ name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(100)) });
 
 /**
  * The seed README's greeter, open to everyone: `greet` answers `"Hello, <name>!"`. The wording

@@ -21,10 +21,9 @@ export function identify(authorization: string, env: { API_TOKENS?: string }): J
   return null;
 }
 
-/** The caller's identity as `identify` stored it in `assigns.identity`, or null. */
-export function identityOf(message: { assigns: JsonObject }): Identity | null {
-  const identity = message.assigns["identity"];
-  if (typeof identity !== "object" || identity === null || Array.isArray(identity)) return null;
+/** The caller's identity (as `identify` made it; a decision's `context.caller`), typed, or null. */
+export function identityOf(identity: JsonObject | null | undefined): Identity | null {
+  if (identity === null || identity === undefined) return null;
   const { user, admin } = identity;
   return typeof user === "string" ? { user, admin: admin === true } : null;
 }

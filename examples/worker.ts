@@ -1,7 +1,7 @@
 import { aggregateObject, durableObjectScheduler, schedulerObject } from "../src/objects/index.js";
 import { createGateway, remoteNodesOf } from "../src/worker/index.js";
 import { account } from "./bank/account.js";
-import { accounts, bank } from "./bank/services.js";
+import { bank } from "./bank/services.js";
 import type { Env } from "./env.js";
 import { greeter } from "./greeter.js";
 import { identify } from "./identity.js";
@@ -26,6 +26,6 @@ export default createGateway<Env>({
   node: "gateway",
   nodes,
   identify,
-  admin: { token: (env) => env.ADMIN_TOKEN, aggregates: [accounts] },
+  admin: { token: (env) => env.ADMIN_TOKEN, aggregates: [bank] },
   scheduler: durableObjectScheduler((env) => env.SCHEDULER),
 });

@@ -6,9 +6,9 @@
 //    (aggregates and scheduling do not import each other).
 // 2. Every top-level export in src/ carries a JSDoc comment.
 // 3. No `any` in src/ (the public API is typed; use `unknown` and narrow).
+// 4. Every telemetry event (src/core/messaging/telemetry.ts) is documented in guides/.
 // 5. src/client (the typed HTTP client, run in browsers too) imports at run time only its own files:
 //    no packages, no cloudflare:* or node:*, and from the rest of src only types (`import type`).
-// 4. Every telemetry event (src/core/messaging/telemetry.ts) is documented in guides/ (reference statement 94).
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 

@@ -3,16 +3,15 @@
 // Node, Deno and Bun (after `npm run build`):
 //   node smoke/plain-script.mjs | deno run -A smoke/plain-script.mjs | bun smoke/plain-script.mjs
 import {
-  addEvent,
   Aggregate,
-  aggregateHandlers,
-  created,
+  aggregateRouter,
   Dispatcher,
-  error,
   MemoryAggregates,
   MemoryScheduler,
   newMessage,
   ok,
+  reject,
+  reply,
   Router,
   silentLogger,
 } from "../dist/core/index.js";
@@ -41,20 +40,15 @@ export async function main() {
     },
     snapshot: { every: 10 },
   })
-    .command("open", (m) => created(addEvent(m, { type: "Opened", data: null }), m.aggregateMeta.id))
-    .command("deposit", (m) => ok(addEvent(m, { type: "Deposited", data: { amount: Number(m.rawRequest?.amount) } })))
-    .command("withdraw", (m, state) => {
-      const amount = Number(m.rawRequest?.amount);
-      if (amount > state.balance) return error(addEvent(m, { type: "WithdrawalRejected", data: { amount } }), "insufficient_funds");
-      return ok(addEvent(m, { type: "Withdrawn", data: { amount } }));
+    .command("open", { creates: true }, () => ({ type: "Opened", data: null }))
+    .command("deposit", {}, (request) => ({ type: "Deposited", data: { amount: Number(request.amount) } }))
+    .command("withdraw", {}, (request, state) => {
+      const amount = Number(request.amount);
+      if (amount > state.balance) return reject("insufficient_funds", { events: { type: "WithdrawalRejected", data: { amount } } });
+      return { type: "Withdrawn", data: { amount } };
     })
-    .command("balance", (m, state) => ok(m, state.balance));
-  const accounts = aggregateHandlers(account, new MemoryAggregates(account, { logger: silentLogger }));
-  const bank = new Router({ authorize: () => "ok" })
-    .service("open", accounts.onNewAggregate("open"))
-    .service("deposit", accounts.onAggregate("deposit"))
-    .service("withdraw", accounts.onAggregate("withdraw"))
-    .service("balance", accounts.onAggregate("balance"));
+    .command("balance", {}, (_request, state) => reply(state.balance));
+  const bank = aggregateRouter(account, new MemoryAggregates(account, { logger: silentLogger }), { authorize: () => "ok" });
 
   const dispatcher = new Dispatcher({ services: [greeter, bank], env: {}, logger: silentLogger });
   const send = async (service, rawRequest, id) => (await dispatcher.dispatch(newMessage(service, { rawRequest, id }))).response;

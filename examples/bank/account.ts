@@ -1,5 +1,5 @@
-import { z } from "zod";
-import { addEvent, Aggregate, created, error, halt, ok, response, type Message } from "../../src/core/index.js";
+import * as v from "valibot";
+import { Aggregate, invalid, reject, reply, type CommandContext } from "../../src/core/index.js";
 import { identityOf } from "../identity.js";
 
 /** An account's state. Plain JSON, so it can be snapshotted as it is. */
@@ -17,30 +17,21 @@ export type AccountEvent =
   | { type: "WithdrawalRejected"; data: { amount: number; balance: number } }
   | { type: "AccountClosed"; data: { by: string } };
 
-const AccountId = z.string().min(1).max(200);
-const Amount = z.number().int().positive().max(1_000_000_000);
-const AccountRequest = z.object({ account_id: AccountId });
-const MoneyRequest = z.object({ account_id: AccountId, amount: Amount });
-const OpenRequest = z.object({ account_id: AccountId.optional() });
+const AccountId = v.pipe(v.string(), v.minLength(1), v.maxLength(200));
+const Amount = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_000_000_000));
+const AccountRequest = v.object({ account_id: AccountId });
+const MoneyRequest = v.object({ account_id: AccountId, amount: Amount });
+const OpenRequest = v.object({ account_id: v.optional(AccountId) });
 
-type AccountMessage = Message<unknown, AccountEvent>;
-
-/** Only the owner or an admin may act on an account's money or see it. */
-function mayManage(message: AccountMessage, state: AccountState): boolean {
-  const identity = identityOf(message);
-  return identity !== null && (identity.admin || identity.user === state.owner);
+/** Only the owner or an admin may touch an account, or even learn that it exists. */
+function isOwnerOrAdmin(state: AccountState, { caller }: CommandContext): boolean {
+  const who = identityOf(caller);
+  return who !== null && (who.admin || who.user === state.owner);
 }
 
-function closed(message: AccountMessage): AccountMessage {
-  return halt(message, response.validationError([{ path: "account_id", message: "the account is closed" }]));
-}
+const opened = ({ caller }: CommandContext): AccountEvent => ({ type: "AccountOpened", data: { owner: identityOf(caller)?.user ?? "anonymous" } });
 
-/** Opens the account in its caller's name. */
-function open(message: AccountMessage): AccountMessage {
-  const owner = identityOf(message)?.user ?? "anonymous";
-  const opened = addEvent(message, { type: "AccountOpened", data: { owner } });
-  return created(opened, message.aggregateMeta.id ?? "");
-}
+const closed = invalid("account_id", "the account is closed");
 
 /**
  * The bank account aggregate: pure decisions over its state. A withdrawal beyond the balance
@@ -48,6 +39,7 @@ function open(message: AccountMessage): AccountMessage {
  */
 export const account = new Aggregate<AccountState, AccountEvent>({
   stream: "account",
+  id: "account_id",
   initialState: () => ({ owner: null, balance: 0, status: "new" }),
   apply: (state, event) => {
     switch (event.type) {
@@ -63,35 +55,26 @@ export const account = new Aggregate<AccountState, AccountEvent>({
         return { ...state, status: "closed" };
     }
   },
+  access: isOwnerOrAdmin,
   snapshot: { every: 50, schema: 1 },
 })
-  .command("open_account", { schema: OpenRequest }, (message) => open(message))
-  .command("ensure_account", { schema: AccountRequest }, (message, state) =>
-    state.status === "new" ? open(message) : ok(message),
+  .command("open_account", { creates: true, schema: OpenRequest }, (_request, _state, context) => opened(context))
+  .command("ensure_account", { creates: "if-missing", schema: AccountRequest }, (_request, state, context) =>
+    state.status === "new" ? opened(context) : undefined,
   )
-  .command("deposit", { schema: MoneyRequest }, (message, state) => {
-    if (state.status === "closed") return closed(message);
-    return ok(addEvent(message, { type: "MoneyDeposited", data: { amount: message.request.amount } }));
-  })
-  .command("withdraw", { schema: MoneyRequest }, (message, state) => {
-    if (!mayManage(message, state)) return halt(message, response.forbidden());
-    if (state.status === "closed") return closed(message);
-    const { amount } = message.request;
-    if (amount > state.balance) {
-      const rejected = addEvent(message, { type: "WithdrawalRejected", data: { amount, balance: state.balance } });
-      return error(rejected, "insufficient_funds", { balance: state.balance });
+  .command("deposit", { schema: MoneyRequest }, ({ amount }, state) =>
+    state.status === "closed" ? closed : { type: "MoneyDeposited", data: { amount } },
+  )
+  .command("withdraw", { schema: MoneyRequest }, ({ amount }, { status, balance }) => {
+    if (status === "closed") return closed;
+    if (amount > balance) {
+      return reject("insufficient_funds", { details: { balance }, events: { type: "WithdrawalRejected", data: { amount, balance } } });
     }
-    return ok(addEvent(message, { type: "MoneyWithdrawn", data: { amount } }));
+    return { type: "MoneyWithdrawn", data: { amount } };
   })
-  .command("get_account", { schema: AccountRequest }, (message, state) => {
-    if (!mayManage(message, state)) return halt(message, response.forbidden());
-    return ok(message, { id: message.aggregateMeta.id ?? null, ...state });
-  })
-  .command("close_account", { schema: AccountRequest }, (message, state) => {
-    if (!mayManage(message, state)) return halt(message, response.forbidden());
-    if (state.status === "closed") return closed(message);
-    const by = identityOf(message)?.user ?? "unknown";
-    const payout =
-      state.balance > 0 ? addEvent(message, { type: "MoneyWithdrawn", data: { amount: state.balance } }) : message;
-    return ok(addEvent(payout, { type: "AccountClosed", data: { by } }), { paidOut: state.balance });
+  .command("get_account", { schema: AccountRequest }, (_request, state, { id }) => reply({ id, ...state }))
+  .command("close_account", { schema: AccountRequest }, (_request, state, { caller }) => {
+    if (state.status === "closed") return closed;
+    const payout: AccountEvent[] = state.balance > 0 ? [{ type: "MoneyWithdrawn", data: { amount: state.balance } }] : [];
+    return reply({ paidOut: state.balance }, [...payout, { type: "AccountClosed", data: { by: identityOf(caller)?.user ?? "unknown" } }]);
   });

@@ -1,14 +1,14 @@
 // The second demo Worker: foreign exchange. Its services are reached only through its node
 // entrypoint (X3mNode), by the gateway Worker's service binding — never from the public internet.
-import { z } from "zod";
+import * as v from "valibot";
 import { error, newCausedBy, ok, Router } from "../../src/core/index.js";
 import { nodeEntrypoint } from "../../src/worker/index.js";
 
 /** Units of each currency per 1 EUR (fixed: it is a demo). */
 const perEuro: Record<string, number> = { EUR: 1, USD: 1.08, GBP: 0.85, CHF: 0.95, JPY: 161 };
 
-const Currency = z.enum(Object.keys(perEuro) as [string, ...string[]]);
-const Convert = z.object({ amount: z.number().nonnegative().max(1e12), from: Currency, to: Currency });
+const Currency = v.picklist(Object.keys(perEuro));
+const Convert = v.object({ amount: v.pipe(v.number(), v.minValue(0), v.maxValue(1e12)), from: Currency, to: Currency });
 
 /** Exchange rates and conversion, open to every caller. */
 export const fx = new Router({ authorize: () => "ok" })

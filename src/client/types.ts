@@ -42,7 +42,7 @@ export type PublicServices<R> = unknown extends R
 /** The names of the services in map `P`. */
 export type ServiceName<P> = keyof P & string;
 
-/** The reply to a service call over HTTP: the gateway's envelope (DESIGN's HTTP contract). */
+/** The reply to a service call over HTTP: the gateway's envelope (README, "The HTTP contract (v1)"). */
 export type ClientEnvelope<Service extends string = string> = {
   messageId: string;
   correlationId: string;

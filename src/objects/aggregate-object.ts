@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Aggregate } from "../core/aggregates/aggregate.js";
+import type { AggregateDefinition } from "../core/aggregates/aggregate.js";
 import { AggregateInstance, type InstanceStats } from "../core/aggregates/aggregate-instance.js";
 import type { DomainEvent } from "../core/messaging/message.js";
 import type { TelemetryHandler } from "../core/messaging/telemetry.js";
@@ -37,8 +37,8 @@ export type AggregateObjectClass = new (ctx: DurableObjectState, env: unknown) =
  * //               [[migrations]] tag = "v1", new_sqlite_classes = ["AccountObject"]
  * ```
  */
-export function aggregateObject<State, Event extends DomainEvent, Commands extends string>(
-  aggregate: Aggregate<State, Event, Commands>,
+export function aggregateObject<State, Event extends DomainEvent>(
+  aggregate: AggregateDefinition<State, Event>,
   options: AggregateObjectOptions = {},
 ): AggregateObjectClass {
   const { logger, telemetry } = wiring(options);

@@ -30,7 +30,6 @@ const count = v.pipe(v.string(), v.regex(/^\d{1,15}$/, "must be a whole number")
 const CommandBody = v.object({
   streamName: nonEmpty,
   command: nonEmpty,
-  mode: v.picklist(["new", "existing", "maybe"]),
   message: MessageSchema,
 }) satisfies v.GenericSchema<unknown, CommandRequest>;
 

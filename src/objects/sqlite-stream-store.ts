@@ -13,40 +13,75 @@ import type {
   StreamStatus,
   StreamStore,
 } from "../core/aggregates/stream-store.js";
-import { LazySchema } from "./sqlite-schema.js";
+import { sql, type SqlDatabase } from "./sql.js";
+import { VersionedSchema, type Migration } from "./sqlite-migrations.js";
 
-/** The schema (DESIGN §4), created by the first write (see {@link LazySchema}). */
-const SCHEMA = [
-  `CREATE TABLE IF NOT EXISTS events (
-     version INTEGER PRIMARY KEY, type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL,
-     message_id TEXT NOT NULL, recorded_at TEXT NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS snapshots (version INTEGER PRIMARY KEY, state TEXT NOT NULL, schema INTEGER NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS stream (
-     id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, version INTEGER NOT NULL,
-     status TEXT NOT NULL CHECK (status IN ('live', 'deleted')), state TEXT)`,
-  `CREATE TABLE IF NOT EXISTS processed_messages (
-     message_id TEXT PRIMARY KEY, version INTEGER NOT NULL, fingerprint TEXT NOT NULL, response TEXT NOT NULL,
-     recorded_at TEXT NOT NULL)`,
+/**
+ * The history of an aggregate object's schema. Never edit a migration that has shipped: add the
+ * next one. Version 1 is the schema of the first release, before versions were recorded.
+ */
+export const STREAM_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "events, snapshots, the stream row and processed messages",
+    up(db) {
+      db.run(sql`CREATE TABLE IF NOT EXISTS events (
+        version INTEGER PRIMARY KEY, type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL,
+        message_id TEXT NOT NULL, recorded_at TEXT NOT NULL)`);
+      db.run(sql`CREATE TABLE IF NOT EXISTS snapshots (version INTEGER PRIMARY KEY, state TEXT NOT NULL, schema INTEGER NOT NULL)`);
+      db.run(sql`CREATE TABLE IF NOT EXISTS stream (
+        id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, version INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('live', 'deleted')), state TEXT)`);
+      db.run(sql`CREATE TABLE IF NOT EXISTS processed_messages (
+        message_id TEXT PRIMARY KEY, version INTEGER NOT NULL, fingerprint TEXT NOT NULL, response TEXT NOT NULL,
+        recorded_at TEXT NOT NULL)`);
+    },
+  },
+  {
+    version: 2,
+    description: "each event records the schema version of its shape; idempotency records belong to a caller and expire",
+    up(db) {
+      db.run(sql`ALTER TABLE events ADD COLUMN schema_version INTEGER NOT NULL DEFAULT 1`);
+      // Records before this version were kept per message id alone: they become the anonymous
+      // caller's, which keeps every retry that used to be recognised recognised.
+      db.run(sql`CREATE TABLE processed_messages_v2 (
+        principal TEXT NOT NULL, message_id TEXT NOT NULL, version INTEGER NOT NULL, fingerprint TEXT NOT NULL,
+        response TEXT NOT NULL, recorded_at TEXT NOT NULL, PRIMARY KEY (principal, message_id)) WITHOUT ROWID`);
+      db.run(sql`INSERT INTO processed_messages_v2 (principal, message_id, version, fingerprint, response, recorded_at)
+        SELECT '', message_id, version, fingerprint, response, recorded_at FROM processed_messages`);
+      db.run(sql`DROP TABLE processed_messages`);
+      db.run(sql`ALTER TABLE processed_messages_v2 RENAME TO processed_messages`);
+      db.run(sql`CREATE INDEX processed_messages_by_time ON processed_messages (recorded_at)`);
+      db.run(sql`CREATE INDEX processed_messages_by_version ON processed_messages (version)`);
+    },
+  },
 ];
 
 type StreamRow = { name: string; version: number; status: string; state: string | null };
-type EventRow = { version: number; type: string; data: string; metadata: string; recorded_at: string };
+type EventRow = { version: number; type: string; data: string; metadata: string; recorded_at: string; schema_version: number };
 
 /**
- * The {@link StreamStore} of an AggregateObject: one stream in the object's own SQLite storage.
- * Every write of a command runs in one synchronous transaction (all or nothing).
+ * The {@link StreamStore} of an AggregateObject: one stream in the object's own SQLite storage,
+ * on a versioned schema ({@link STREAM_MIGRATIONS}). Every write of a command runs in one
+ * synchronous transaction (all or nothing). Reading a stream that was never written creates
+ * nothing.
  */
 export class SqliteStreamStore implements StreamStore {
   readonly #storage: DurableObjectStorage;
-  readonly #schema: LazySchema;
+  readonly #schema: VersionedSchema;
 
-  /** A store over the object's storage; call {@link open} once, in the constructor. */
+  /** A store over the object's storage; call {@link open} once, in the constructor, under `blockConcurrencyWhile`. */
   constructor(storage: DurableObjectStorage) {
     this.#storage = storage;
-    this.#schema = new LazySchema(storage, "stream", SCHEMA);
+    this.#schema = new VersionedSchema(storage, {
+      name: "stream",
+      migrations: STREAM_MIGRATIONS,
+      // The first release recorded no version: its tables are version 1.
+      unversioned: (db) => (db.hasTable("stream") ? 1 : 0),
+    });
   }
 
-  /** Learns whether the schema exists (reads only). */
+  /** Learns the schema's version and upgrades existing tables to the latest (reads only when nothing exists). */
   open(): void {
     this.#schema.open();
   }
@@ -62,95 +97,73 @@ export class SqliteStreamStore implements StreamStore {
     return { status: row.status as StreamStatus, version: row.version };
   }
 
-  async processed(messageId: string): Promise<ProcessedMessage | null> {
+  async processed(principal: string, messageId: string): Promise<ProcessedMessage | null> {
     if (!this.#schema.exists) return null;
-    const rows = this.#storage.sql
-      .exec<{ fingerprint: string; response: string }>(
-        "SELECT fingerprint, response FROM processed_messages WHERE message_id = ?",
-        messageId,
-      )
-      .toArray();
-    const row = rows[0];
-    return row === undefined ? null : { fingerprint: row.fingerprint, response: JSON.parse(row.response) as ServiceResponse };
+    const row = this.#db.first<{ fingerprint: string; response: string }>(
+      sql`SELECT fingerprint, response FROM processed_messages WHERE principal = ${principal} AND message_id = ${messageId}`,
+    );
+    return row === null ? null : { fingerprint: row.fingerprint, response: JSON.parse(row.response) as ServiceResponse };
   }
 
   async append(request: AppendRequest): Promise<AppendResult> {
-    return this.#schema.write(() => this.#append(this.#storage.sql, request));
+    return this.#schema.write((db) => this.#append(db, request));
   }
 
-  #append(sql: SqlStorage, request: AppendRequest): AppendResult {
+  #append(db: SqlDatabase, request: AppendRequest): AppendResult {
     const actual = this.#row()?.version ?? -1;
     if (actual !== request.expectedVersion) return { ok: false, actualVersion: actual };
     const recordedAt = new Date().toISOString();
     let version = request.expectedVersion;
     for (const event of request.events) {
       version += 1;
-      sql.exec(
-        "INSERT INTO events (version, type, data, metadata, message_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
-        version,
-        event.type,
-        JSON.stringify(event.data),
-        JSON.stringify(event.metadata),
-        request.messageId,
-        recordedAt,
-      );
+      db.run(sql`INSERT INTO events (version, type, data, metadata, message_id, recorded_at, schema_version)
+        VALUES (${version}, ${event.type}, ${JSON.stringify(event.data)}, ${JSON.stringify(event.metadata)},
+                ${request.messageId}, ${recordedAt}, ${event.schemaVersion})`);
     }
-    sql.exec(
-      `INSERT INTO stream (id, name, version, status, state) VALUES (1, ?, ?, 'live', ?)
-       ON CONFLICT (id) DO UPDATE SET version = excluded.version, state = excluded.state`,
-      request.streamName,
-      request.newVersion,
-      request.state === undefined ? null : JSON.stringify(request.state),
-    );
-    sql.exec(
-      "INSERT INTO processed_messages (message_id, version, fingerprint, response, recorded_at) VALUES (?, ?, ?, ?, ?)",
-      request.messageId,
-      request.newVersion,
-      request.fingerprint,
-      JSON.stringify(request.response),
-      recordedAt,
-    );
+    const state = request.state === undefined ? null : JSON.stringify(request.state);
+    db.run(sql`INSERT INTO stream (id, name, version, status, state) VALUES (1, ${request.streamName}, ${request.newVersion}, 'live', ${state})
+      ON CONFLICT (id) DO UPDATE SET version = excluded.version, state = excluded.state`);
+    db.run(sql`INSERT INTO processed_messages (principal, message_id, version, fingerprint, response, recorded_at)
+      VALUES (${request.principal}, ${request.messageId}, ${request.newVersion}, ${request.fingerprint},
+              ${JSON.stringify(request.response)}, ${recordedAt})`);
+    const retention = request.retention;
+    if (retention !== undefined) {
+      db.run(sql`DELETE FROM processed_messages WHERE recorded_at < ${retention.recordedBefore}`);
+      if (retention.keepLast !== undefined) {
+        db.run(sql`DELETE FROM processed_messages WHERE (principal, message_id) IN (
+          SELECT principal, message_id FROM processed_messages ORDER BY version DESC LIMIT -1 OFFSET ${retention.keepLast})`);
+      }
+    }
     const snapshot = request.snapshot;
     if (snapshot !== undefined) {
       // The newest snapshot of a schema wins; older ones of that schema only take space.
-      sql.exec("DELETE FROM snapshots WHERE schema = ?", snapshot.schema);
-      sql.exec(
-        "INSERT INTO snapshots (version, state, schema) VALUES (?, ?, ?)",
-        snapshot.version,
-        JSON.stringify(snapshot.state),
-        snapshot.schema,
-      );
+      db.run(sql`DELETE FROM snapshots WHERE schema = ${snapshot.schema}`);
+      db.run(sql`INSERT INTO snapshots (version, state, schema) VALUES (${snapshot.version}, ${JSON.stringify(snapshot.state)}, ${snapshot.schema})`);
     }
     return { ok: true, version: request.newVersion };
   }
 
   async latestSnapshot(schema: number): Promise<Snapshot | null> {
     if (!this.#schema.exists) return null;
-    const rows = this.#storage.sql
-      .exec<{ version: number; state: string; schema: number }>(
-        "SELECT version, state, schema FROM snapshots WHERE schema = ? ORDER BY version DESC LIMIT 1",
-        schema,
-      )
-      .toArray();
-    const row = rows[0];
-    return row === undefined ? null : { version: row.version, state: JSON.parse(row.state) as Json, schema: row.schema };
+    const row = this.#db.first<{ version: number; state: string; schema: number }>(
+      sql`SELECT version, state, schema FROM snapshots WHERE schema = ${schema} ORDER BY version DESC LIMIT 1`,
+    );
+    return row === null ? null : { version: row.version, state: JSON.parse(row.state) as Json, schema: row.schema };
   }
 
   async readEvents(from: number, limit: number): Promise<RecordedEvent[]> {
     if (!this.#schema.exists) return [];
-    return this.#storage.sql
-      .exec<EventRow>(
-        "SELECT version, type, data, metadata, recorded_at FROM events WHERE version >= ? ORDER BY version LIMIT ?",
-        from,
-        limit,
+    return this.#db
+      .all<EventRow>(
+        sql`SELECT version, type, data, metadata, recorded_at, schema_version FROM events WHERE version >= ${from} ORDER BY version LIMIT ${limit}`,
       )
-      .toArray()
       .map((row) => ({
         version: row.version,
         type: row.type,
         data: JSON.parse(row.data) as Json,
         metadata: JSON.parse(row.metadata) as EventMetadata,
         recordedAt: row.recorded_at,
+        schemaVersion: row.schema_version,
       }));
   }
 
@@ -164,7 +177,7 @@ export class SqliteStreamStore implements StreamStore {
     return this.#storage.transactionSync((): DeleteResult => {
       const refused = this.#deleteRefusal(expectedVersion);
       if (refused !== null) return refused;
-      this.#storage.sql.exec("UPDATE stream SET status = 'deleted' WHERE id = 1");
+      this.#db.run(sql`UPDATE stream SET status = 'deleted' WHERE id = 1`);
       return { ok: true };
     });
   }
@@ -175,6 +188,10 @@ export class SqliteStreamStore implements StreamStore {
     await this.#storage.deleteAll();
     this.#schema.forget();
     return { ok: true };
+  }
+
+  get #db(): SqlDatabase {
+    return this.#schema.db;
   }
 
   #deleteRefusal(expectedVersion: number | undefined): DeleteResult | null {
@@ -188,6 +205,6 @@ export class SqliteStreamStore implements StreamStore {
 
   #row(): StreamRow | null {
     if (!this.#schema.exists) return null;
-    return this.#storage.sql.exec<StreamRow>("SELECT name, version, status, state FROM stream WHERE id = 1").toArray()[0] ?? null;
+    return this.#db.first<StreamRow>(sql`SELECT name, version, status, state FROM stream WHERE id = 1`);
   }
 }

@@ -1,7 +1,7 @@
 import type { DomainEvent, Message } from "../core/messaging/message.js";
 import type { ServiceResponse } from "../core/messaging/response.js";
 
-/** The JSON body of every reply to a service call over HTTP (DESIGN §3). */
+/** The JSON body of every reply to a service call over HTTP (the HTTP contract in README.md). */
 export type Envelope = {
   messageId: string;
   correlationId: string;

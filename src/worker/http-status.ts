@@ -20,7 +20,7 @@ const statusByErrorReason: Readonly<Record<string, ContentfulStatusCode>> = {
   no_nodes_available: 503,
 };
 
-/** The HTTP status of a response (DESIGN §3): the gateway answers with it. */
+/** The HTTP status of a response (the HTTP contract in README.md): the gateway answers with it. */
 export function httpStatus(r: ServiceResponse): ContentfulStatusCode {
   switch (r.status) {
     case "ok":

@@ -1,6 +1,6 @@
 import type { Context, Hono, MiddlewareHandler } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
-import type { StreamAccess } from "../core/aggregates/aggregate-handlers.js";
+import type { StreamAccess } from "../core/aggregates/aggregate-router.js";
 import { response } from "../core/messaging/response.js";
 import { readKey } from "../core/shared/keys.js";
 import type { GatewayEnv } from "./gateway-middleware.js";

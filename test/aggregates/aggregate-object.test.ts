@@ -35,6 +35,7 @@ describe("creating aggregates", () => {
           service: "open",
         },
         recordedAt: expect.any(String),
+        schemaVersion: 1,
       },
     ]);
   });
@@ -178,18 +179,28 @@ describe("idempotency", () => {
   });
 });
 
-describe("a message id names one command, request and caller", () => {
-  it("reusing an id for another request, command or caller answers idempotency_key_reused and applies nothing", async () => {
+describe("a message id names one command and request of one caller", () => {
+  it("reusing an id for another request or command answers idempotency_key_reused and applies nothing", async () => {
     const id = await openLedger();
-    const ada = { identity: { user: "ada" } };
+    const ada = { identity: { user: "ada" }, principal: "ada" };
     await ledgers.send("deposit", { id, amount: 5 }, { id: `pay-${id}`, assigns: ada });
     const reused = { status: "error", reason: "idempotency_key_reused", details: { messageId: `pay-${id}` } };
     expect((await ledgers.send("deposit", { id, amount: 6 }, { id: `pay-${id}`, assigns: ada })).response).toEqual(reused);
     expect((await ledgers.send("withdraw", { id, amount: 5 }, { id: `pay-${id}`, assigns: ada })).response).toEqual(reused);
-    expect((await ledgers.send("deposit", { id, amount: 5 }, { id: `pay-${id}`, assigns: { identity: { user: "bob" } } })).response).toEqual(reused);
     // Key order does not make a request different.
     expect((await ledgers.send("deposit", { amount: 5, id }, { id: `pay-${id}`, assigns: ada })).response).toEqual({ status: "ok", version: 1 });
     expect(await ledgers.events(id)).toHaveLength(2);
+  });
+
+  it("another caller's use of the same id is their own message: it neither blocks nor reveals the first", async () => {
+    const id = await openLedger();
+    const ada = { identity: { user: "ada" }, principal: "ada" };
+    const bob = { identity: { user: "bob" }, principal: "bob" };
+    // Bob uses the id first; Ada's own message with that id is still applied, and answered as hers.
+    expect((await ledgers.send("deposit", { id, amount: 1 }, { id: `squat-${id}`, assigns: bob })).response).toEqual({ status: "ok", version: 1 });
+    expect((await ledgers.send("deposit", { id, amount: 5 }, { id: `squat-${id}`, assigns: ada })).response).toEqual({ status: "ok", version: 2 });
+    expect((await ledgers.send("deposit", { id, amount: 5 }, { id: `squat-${id}`, assigns: ada })).response).toEqual({ status: "ok", version: 2 });
+    expect((await ledgers.send("balance", { id })).response).toMatchObject({ payload: { balance: 6 } });
   });
 });
 

@@ -1,4 +1,4 @@
-// The StreamStore contract (src/core/stream-store.ts): every adapter must pass it. Each case gets
+// The StreamStore contract (src/core/aggregates/stream-store.ts): every adapter must pass it. Each case gets
 // a fresh, empty store.
 import { equal, rejects } from "./assert.mjs";
 
@@ -7,12 +7,14 @@ const event = (amount) => ({
   type: "Deposited",
   data: { amount },
   metadata: { messageId: "m", correlationId: "c", causationId: "p", service: "deposit", tenant: "t" },
+  schemaVersion: 1,
 });
 const append = (overrides) => ({
   streamName: "ledger-1",
   expectedVersion: -1,
   events: [event(1)],
   newVersion: 0,
+  principal: "ada",
   messageId: `msg-${(counter += 1)}`,
   fingerprint: "f",
   response: { status: "ok" },
@@ -28,7 +30,7 @@ export const streamStoreContract = [
       equal(await store.readEvents(0, 10), [], "events");
       equal(await store.latestSnapshot(1), null, "snapshot");
       equal(await store.savedState(), null, "saved state");
-      equal(await store.processed("m"), null, "processed");
+      equal(await store.processed("ada", "m"), null, "processed");
     },
   },
   {
@@ -41,6 +43,7 @@ export const streamStoreContract = [
       const events = await store.readEvents(0, 10);
       equal(events.map((e) => [e.version, e.data]), [[0, { amount: 1 }], [1, { amount: 2 }]], "events");
       equal(events[0].metadata, event(1).metadata, "metadata");
+      equal(events[0].schemaVersion, 1, "schema version");
       if (Number.isNaN(Date.parse(events[0].recordedAt))) throw new Error("recordedAt is not a date");
     },
   },
@@ -54,11 +57,41 @@ export const streamStoreContract = [
     },
   },
   {
-    name: "records each applied message id with its fingerprint and response (idempotency)",
+    name: "records each applied message id with its fingerprint and response, per caller (idempotency)",
     async run(store) {
       await store.append(append({ messageId: "once", fingerprint: "abc", response: { status: "created", id: "x", version: 0 } }));
-      equal(await store.processed("once"), { fingerprint: "abc", response: { status: "created", id: "x", version: 0 } }, "recorded");
-      equal(await store.processed("other"), null, "unknown");
+      equal(await store.processed("ada", "once"), { fingerprint: "abc", response: { status: "created", id: "x", version: 0 } }, "recorded");
+      equal(await store.processed("ada", "other"), null, "unknown");
+      equal(await store.processed("bob", "once"), null, "another caller's");
+      // Another caller may use the same id: it is their own record.
+      await store.append(append({ expectedVersion: 0, newVersion: 1, principal: "bob", messageId: "once", fingerprint: "def" }));
+      equal((await store.processed("bob", "once"))?.fingerprint, "def", "bob's");
+      equal((await store.processed("ada", "once"))?.fingerprint, "abc", "ada's still");
+    },
+  },
+  {
+    name: "stores each event's schema version and gives it back",
+    async run(store) {
+      await store.append(append({ events: [{ ...event(1), schemaVersion: 3 }, event(2)], newVersion: 1 }));
+      equal((await store.readEvents(0, 10)).map((e) => e.schemaVersion), [3, 1], "versions");
+    },
+  },
+  {
+    name: "compacts idempotency records by age and count in the append that asks for it",
+    async run(store) {
+      await store.append(append({ messageId: "a" }));
+      await store.append(append({ expectedVersion: 0, newVersion: 1, messageId: "b" }));
+      await store.append(append({ expectedVersion: 1, newVersion: 2, messageId: "c" }));
+      // Nothing is older than the epoch: only the count rule applies, keeping the newest two.
+      await store.append(append({ expectedVersion: 2, newVersion: 3, messageId: "d", retention: { recordedBefore: "1970-01-01T00:00:00.000Z", keepLast: 2 } }));
+      equal(await store.processed("ada", "a"), null, "oldest gone");
+      equal(await store.processed("ada", "b"), null, "second gone");
+      equal((await store.processed("ada", "c"))?.fingerprint, "f", "kept");
+      equal((await store.processed("ada", "d"))?.fingerprint, "f", "newest kept");
+      // Everything recorded before a time in the future goes, the append's own record included.
+      await store.append(append({ expectedVersion: 3, newVersion: 4, messageId: "e", retention: { recordedBefore: "9999-01-01T00:00:00.000Z" } }));
+      equal(await store.processed("ada", "c"), null, "aged out");
+      equal((await store.readEvents(0, 10)).length, 5, "events untouched");
     },
   },
   {
@@ -103,7 +136,7 @@ export const streamStoreContract = [
       equal(await store.hardDelete(undefined), { ok: true }, "hard");
       equal(await store.streamState(), { status: "missing", version: -1 }, "gone");
       equal(await store.readEvents(0, 10), [], "no events");
-      equal(await store.processed("kept"), null, "no record");
+      equal(await store.processed("ada", "kept"), null, "no record");
       equal(await store.append(append({})), { ok: true, version: 0 }, "starts afresh");
     },
   },

@@ -3,7 +3,7 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { newId, type StreamPage } from "../../src/core/index.js";
 import { createGateway, type Envelope } from "../../src/worker/index.js";
-import { accounts, bank } from "../../examples/bank/services.js";
+import { bank } from "../../examples/bank/services.js";
 
 const ADA = { Authorization: "Bearer dev-ada" };
 const BOB = { Authorization: "Bearer dev-bob" };
@@ -69,17 +69,42 @@ describe("the bank demo over HTTP", () => {
     expect((await stream(id)).body.events).toHaveLength(1);
   });
 
-  it("a message id reused by another caller or for another request is refused (409), revealing nothing", async () => {
+  it("a message id is its caller's: reused for another request it is refused (409); another caller's use neither blocks nor reveals it", async () => {
     const account_id = await openAccount();
     await call("deposit", { account_id, amount: 77 });
     const headers = { "X-Message-Id": `pay-${account_id}` };
     const refused = await call("withdraw", { account_id, amount: 500 }, { ...ADA, ...headers });
     expect(refused.body.response).toMatchObject({ reason: "insufficient_funds", details: { balance: 77 } });
-    const bob = await call("withdraw", { account_id, amount: 500 }, { ...BOB, ...headers });
-    expect(bob.status).toBe(409);
-    expect(bob.body.response).toEqual({ status: "error", reason: "idempotency_key_reused", details: { messageId: `pay-${account_id}` } });
     expect((await call("deposit", { account_id, amount: 1 }, { ...ADA, ...headers })).status).toBe(409);
-    expect((await call("get_account", { account_id })).body.response).toMatchObject({ payload: { balance: 77 } });
+    // Bob squats the id in his own account first; it is his message, not Ada's.
+    const bobs = await openAccount(BOB);
+    const squat = { "X-Message-Id": `squat-${account_id}` };
+    expect((await call("deposit", { account_id: bobs, amount: 1 }, { ...BOB, ...squat })).status).toBe(200);
+    expect((await call("deposit", { account_id, amount: 5 }, { ...ADA, ...squat })).body.response).toEqual({ status: "ok", version: 3 });
+    expect((await call("get_account", { account_id })).body.response).toMatchObject({ payload: { balance: 82 } });
+  });
+
+  it("a non-owner is answered the same whether or not the account exists", async () => {
+    const account_id = await openAccount();
+    await call("deposit", { account_id, amount: 40 });
+    const missing = `acc-${newId()}`;
+    const asBob = async (service: string, request: object, headers: Record<string, string> = {}) => {
+      const [existing, absent] = await Promise.all([
+        call(service, { account_id, ...request }, { ...BOB, ...headers }),
+        call(service, { account_id: missing, ...request }, { ...BOB, ...headers }),
+      ]);
+      return [existing.status, existing.body.response, absent.status, absent.body.response];
+    };
+    const notFound = [404, { status: "error", reason: "not_found" }, 404, { status: "error", reason: "not_found" }];
+    expect(await asBob("get_account", {})).toEqual(notFound);
+    expect(await asBob("deposit", { amount: 1 })).toEqual(notFound);
+    expect(await asBob("withdraw", { amount: 1 })).toEqual(notFound);
+    expect(await asBob("close_account", {})).toEqual(notFound);
+    expect(await asBob("deposit", { amount: 1 }, { "X-Dry-Run": "true" })).toEqual(notFound);
+    expect(await asBob("deposit", { amount: 1 }, { "X-Expected-Version": "1" })).toEqual(notFound);
+    // Opening an id that is taken cannot hide that it is taken, but it does not say the version.
+    expect((await call("open_account", { account_id }, BOB)).body.response).toEqual({ status: "error", reason: "wrong_expected_version" });
+    expect((await call("get_account", { account_id })).body.response).toMatchObject({ payload: { balance: 40 } });
   });
 
   it("ensure_account creates once (201) and then answers ok (200) without events", async () => {
@@ -88,12 +113,12 @@ describe("the bank demo over HTTP", () => {
     expect(await call("ensure_account", { account_id })).toMatchObject({ status: 200, body: { response: { status: "ok", version: 0 } } });
   });
 
-  it("only the owner or an admin may withdraw, read or close; closing pays out and blocks deposits", async () => {
+  it("only the owner or an admin may deposit, withdraw, read or close; closing pays out and blocks deposits", async () => {
     const account_id = await openAccount();
     await call("deposit", { account_id, amount: 40 });
-    expect((await call("get_account", { account_id }, BOB)).status).toBe(403);
-    expect((await call("withdraw", { account_id, amount: 1 }, BOB)).status).toBe(403);
-    expect((await call("close_account", { account_id }, BOB)).body.response).toEqual({ status: "forbidden" });
+    expect((await call("get_account", { account_id }, BOB)).status).toBe(404);
+    expect((await call("withdraw", { account_id, amount: 1 }, BOB)).status).toBe(404);
+    expect((await call("close_account", { account_id }, BOB)).body.response).toEqual({ status: "error", reason: "not_found" });
     expect((await call("get_account", { account_id }, ROOT)).status).toBe(200);
     const closed = await call("close_account", { account_id });
     expect(closed).toMatchObject({ status: 200, body: { response: { status: "ok", payload: { paidOut: 40 }, version: 3 } } });
@@ -182,6 +207,7 @@ describe("reading streams (admin)", () => {
       data: { amount: 1 },
       metadata: { messageId: expect.any(String), correlationId: "conv-1", causationId: "conv-1", service: "deposit" },
       recordedAt: expect.any(String),
+      schemaVersion: 1,
     });
   });
 
@@ -199,7 +225,7 @@ describe("reading streams (admin)", () => {
   });
 
   it("answers 404 when no admin token is configured", async () => {
-    const app = createGateway<Cloudflare.Env>({ services: [bank], admin: { token: () => undefined, aggregates: [accounts] } });
+    const app = createGateway<Cloudflare.Env>({ services: [bank], admin: { token: () => undefined, aggregates: [bank] } });
     const answer = await app.fetch(new Request("http://gw/v1/streams/account/x", { headers: ADMIN }), env);
     expect(answer.status).toBe(404);
     const without = createGateway<Cloudflare.Env>({ services: [bank] });

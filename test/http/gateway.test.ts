@@ -37,7 +37,7 @@ async function envelope(answer: globalThis.Response): Promise<Envelope> {
 
 const post = (body?: string, headers: Record<string, string> = {}): RequestInit => ({ method: "POST", body, headers });
 
-/** One service per response shape, to check the status table of DESIGN §3. */
+/** One service per response shape, to check the status table of the HTTP contract. */
 const statuses = new Router<{ TOKEN: string }>({
   authorize: (m) => {
     if (m.serviceName === "needs_identity") return m.assigns["identity"] === undefined ? "unauthorized" : "ok";

@@ -1,13 +1,13 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import {
-  aggregateHandlers,
+  aggregateRouter,
   Dispatcher,
   newId,
   newMessage,
-  Router,
   silentLogger,
   type Aggregate,
+  type CommandSpecs,
   type DryRun,
   type InstanceStats,
   type JsonObject,
@@ -18,23 +18,6 @@ import type { LedgerEvent, LedgerState } from "./test-aggregates.js";
 
 type Namespace = (e: Cloudflare.Env) => DurableObjectNamespace;
 
-/** Commands that act on an existing ledger. */
-const existing = [
-  "deposit",
-  "deposit_twice",
-  "withdraw",
-  "balance",
-  "seen_version",
-  "throws",
-  "not_json",
-  "undefined_data",
-  "date_data",
-  "huge",
-  "returns_other",
-  "late_deposit",
-  "hang",
-] as const;
-
 /** Options of one command sent through the harness. */
 export type SendOptions = { id?: string; dryRun?: DryRun; expectedVersion?: number; assigns?: JsonObject; timeoutMs?: number };
 
@@ -42,16 +25,9 @@ export type SendOptions = { id?: string; dryRun?: DryRun; expectedVersion?: numb
  * A ledger-shaped aggregate served the way an app serves one: message handlers in a router, a
  * dispatcher, and Durable Objects behind them.
  */
-export function ledgerHarness<C extends string>(aggregate: Aggregate<LedgerState, LedgerEvent, C>, namespace: Namespace) {
-  const handlers = aggregateHandlers(aggregate, durableObjectAggregates(namespace));
-  const command = (name: string) => name as C;
-  const router = new Router<Cloudflare.Env>({ authorize: () => "ok" })
-    .service("open", handlers.onNewAggregate(command("open")))
-    .service("open_nothing", handlers.onNewAggregate(command("open_nothing")))
-    .service("create_nothing", handlers.onNewAggregate(command("create_nothing")))
-    .service("ensure", handlers.onMaybeNewAggregate(command("ensure")))
-    .service("ensure_generating", handlers.onMaybeNewAggregate(command("ensure"), { generateIdIfMissing: true }));
-  for (const name of existing) router.service(name, handlers.onAggregate(command(name)));
+export function ledgerHarness<C extends CommandSpecs>(aggregate: Aggregate<LedgerState, LedgerEvent, C>, namespace: Namespace) {
+  const handlers = aggregateRouter(aggregate, durableObjectAggregates(namespace), { authorize: () => "ok" });
+  const router = handlers;
   const dispatcher = new Dispatcher({ services: [router], env, logger: silentLogger });
 
   const send = (service: string, rawRequest: JsonObject, options: SendOptions = {}): Promise<Message> =>

@@ -52,41 +52,45 @@ async function deposit(message: LedgerMessage & { request: { amount: number; del
   return ok(addEvent(message, { type: "Deposited", data: { amount: message.request.amount } }));
 }
 
+/** Opens the ledger, or changes its owner (a command that creates its aggregate when missing). */
+function ensure(m: LedgerMessage & { request: { owner: string } }, state: LedgerState): LedgerMessage {
+  if (state.owner === null) return created(addEvent(m, { type: "Opened", data: { owner: m.request.owner } }), m.aggregateMeta.id ?? "");
+  if (state.owner === m.request.owner) return ok(m);
+  return ok(addEvent(m, { type: "OwnerChanged", data: { owner: m.request.owner } }));
+}
+
 /** Every command the tests need, over any ledger-shaped definition. */
 function withLedgerCommands(definition: Aggregate<LedgerState, LedgerEvent>) {
   return definition
-    .command("open", { schema: Owner }, (m) =>
+    .messageCommand("open", { creates: true, schema: Owner }, (m) =>
       created(addEvent(m, { type: "Opened", data: { owner: m.request.owner } }), m.aggregateMeta.id ?? ""),
     )
-    .command("open_nothing", (m) => ok(m))
-    .command("ensure", { schema: Owner }, (m, state) => {
-      if (state.owner === null) return created(addEvent(m, { type: "Opened", data: { owner: m.request.owner } }), m.aggregateMeta.id ?? "");
-      if (state.owner === m.request.owner) return ok(m);
-      return ok(addEvent(m, { type: "OwnerChanged", data: { owner: m.request.owner } }));
-    })
-    .command("deposit", { schema: Amount }, deposit)
-    .command("deposit_twice", { schema: Amount }, (m) =>
+    .messageCommand("open_nothing", { creates: true }, (m) => ok(m))
+    .messageCommand("ensure", { creates: "if-missing", schema: Owner }, ensure)
+    .messageCommand("ensure_generating", { creates: "if-missing", schema: Owner, generateId: true }, ensure)
+    .messageCommand("deposit", { schema: Amount }, deposit)
+    .messageCommand("deposit_twice", { schema: Amount }, (m) =>
       ok(addEvent(addEvent(m, { type: "Deposited", data: { amount: m.request.amount } }), { type: "Deposited", data: { amount: m.request.amount } })),
     )
-    .command("withdraw", { schema: Amount }, withdraw)
-    .command("balance", (m, state) => ok(m, state))
-    .command("seen_version", (m) => ok(m, m.aggregateMeta.version ?? null))
-    .command("throws", () => {
+    .messageCommand("withdraw", { schema: Amount }, withdraw)
+    .messageCommand("balance", {}, (m, state) => ok(m, state))
+    .messageCommand("seen_version", {}, (m) => ok(m, m.aggregateMeta.version ?? null))
+    .messageCommand("throws", {}, () => {
       throw new Error("a bug in a decision");
     })
-    .command("not_json", (m) => ok(addEvent(m, { type: "Deposited", data: { amount: Number.NaN } })))
-    .command("undefined_data", (m) => ok(addEvent(m, { type: "Deposited", data: undefined } as unknown as LedgerEvent)))
-    .command("date_data", (m) => ok(addEvent(m, { type: "Deposited", data: { amount: new Date() } } as unknown as LedgerEvent)))
-    .command("huge", (m) =>
+    .messageCommand("not_json", {}, (m) => ok(addEvent(m, { type: "Deposited", data: { amount: Number.NaN } })))
+    .messageCommand("undefined_data", {}, (m) => ok(addEvent(m, { type: "Deposited", data: undefined } as unknown as LedgerEvent)))
+    .messageCommand("date_data", {}, (m) => ok(addEvent(m, { type: "Deposited", data: { amount: new Date() } } as unknown as LedgerEvent)))
+    .messageCommand("huge", {}, (m) =>
       ok(addEvent(m, { type: "Deposited", data: { amount: 1, pad: "x".repeat(2_100_000) } } as unknown as LedgerEvent)),
     )
-    .command("returns_other", () => ok({ id: "someone else" } as unknown as LedgerMessage))
-    .command("create_nothing", (m) => created(m, m.aggregateMeta.id ?? ""))
-    .command("late_deposit", async (m) => {
+    .messageCommand("returns_other", {}, () => ok({ id: "someone else" } as unknown as LedgerMessage))
+    .messageCommand("create_nothing", { creates: true }, (m) => created(m, m.aggregateMeta.id ?? ""))
+    .messageCommand("late_deposit", {}, async (m) => {
       await sleep(500);
       return ok(addEvent(m, { type: "Deposited", data: { amount: 1 } }));
     })
-    .command("hang", () => new Promise<LedgerMessage>(() => {}));
+    .messageCommand("hang", {}, () => new Promise<LedgerMessage>(() => {}));
 }
 
 /** Event sourced, snapshots every 10 events, commit/rollback hooks and event metadata. */

@@ -1,14 +1,17 @@
-import type { Aggregate } from "./aggregate.js";
-import { canonicalJson } from "../shared/canonical-json.js";
-import type { CommandRequest, DeleteOptions, StreamPage } from "./aggregate-protocol.js";
-import { jsonProblem, type Json } from "../shared/json.js";
+import { jsonProblem, type Json, type JsonObject } from "../shared/json.js";
 import { jsonLogger, withFields, type Logger } from "../shared/logger.js";
+import { withTimeout } from "../shared/timeout.js";
 import { halt, validateRequest, type DomainEvent, type Message } from "../messaging/message.js";
 import { response, type ServiceResponse } from "../messaging/response.js";
 import type { ValidatedMessage } from "../messaging/router.js";
-import type { EventMetadata, NewEvent, StreamStatus, StreamStore } from "./stream-store.js";
 import { Telemetry } from "../messaging/telemetry.js";
-import { withTimeout } from "../shared/timeout.js";
+import { RETENTION_EVERY, type AggregateDefinition, type CommandDefinition } from "./aggregate.js";
+import type { CommandRequest, DeleteOptions, PageEvent, StreamPage } from "./aggregate-protocol.js";
+import type { CommandContext } from "./decision.js";
+import { encodeEvents, eventMetadataOf, MAX_EVENT_BYTES, utf8Length } from "./event-encoding.js";
+import { fingerprintOf } from "./fingerprint.js";
+import type { NewEvent, RecordedEvent, Retention, Snapshot, StreamStatus, StreamStore } from "./stream-store.js";
+import { upcast } from "./upcasting.js";
 
 /** Options of an {@link AggregateInstance}. */
 export type AggregateInstanceOptions = {
@@ -33,39 +36,53 @@ export type InstanceStats = {
   version: number;
 };
 
-/** A decided command on its way to storage, with the state and version it was decided on. */
-type Decided<State, Event extends DomainEvent> = {
-  message: Message;
-  decided: Message<unknown, Event>;
-  events: Event[];
-  decision: ServiceResponse;
-  state: State;
-  version: number;
-  /** What makes a retry the same command (see {@link fingerprintOf}). */
-  fingerprint: string;
-  /** The instance's generation when the command started. */
-  generation: number;
-};
-
 /** How long one command may take before it answers `service_timeout` and frees the queue. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 
 /** The largest response recorded for idempotency; a larger one is recorded without its payload. */
 const MAX_RECORDED_RESPONSE_CHARS = 64 * 1024;
 
-/** Largest serialised event (data plus metadata) accepted; a storage row holds at most 2 MB. */
-export const MAX_EVENT_BYTES = 2_000_000;
-
 const REPLAY_PAGE = 500;
+
+/** Idempotency records younger than this are kept (7 days), unless the aggregate says otherwise. */
+const DEFAULT_KEEP_FOR_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** Of older records, this many of the newest are kept, unless the aggregate says otherwise. */
+const DEFAULT_KEEP_LAST = 10_000;
+
+/** A command let through admission: who sent it, and what makes a retry of it the same command. */
+type Admitted = { principal: string; fingerprint: string };
+
+/** A decided command: the decision's message, what it answered, and the state and version it saw. */
+type Decided<State, Event extends DomainEvent> = {
+  message: Message;
+  decided: Message<unknown, Event>;
+  answer: ServiceResponse;
+  state: State;
+  version: number;
+};
+
+/** The state a command leaves behind, and what of it is persisted beside the events. */
+type Applied<State> = { next: State; newVersion: number; snapshot?: Snapshot; state?: Json };
+
+/** Either the reply that ends the command here, or what the next step works on. */
+type Step<T> = { reply: Message } | { next: T };
 
 /**
  * One aggregate instance at work: it loads its state (newest snapshot plus the events after it,
- * or the saved state), runs commands **one at a time** — even while a decision awaits I/O — and
- * stores each command's events atomically with the expected version. It never throws: every
- * failure is a response. Storage is reached only through the {@link StreamStore} port.
+ * or the saved state, upcast to today's event shapes), runs commands **one at a time** — even
+ * while a decision awaits I/O — and stores each command's events atomically with the expected
+ * version. It never throws: every failure is a response. Storage is reached only through the
+ * {@link StreamStore} port.
+ *
+ * A command goes through these steps, in order (see {@link execute}): admit it (the idempotency
+ * record, how it treats a missing aggregate, the expected version) → decide → answer a dry run →
+ * `beforeAppend` → encode and size-check its events → apply them → choose what state to persist
+ * (a snapshot, or the state of a state-based aggregate) → append, in one transaction → adopt the
+ * new state.
  */
 export class AggregateInstance<State, Event extends DomainEvent> {
-  readonly #aggregate: Aggregate<State, Event, string>;
+  readonly #aggregate: AggregateDefinition<State, Event>;
   readonly #store: StreamStore;
   readonly #streamName: string;
   readonly #logger: Logger;
@@ -82,7 +99,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
   #stats: Omit<InstanceStats, "loaded" | "version"> = { loads: 0, replayedEvents: 0, snapshotVersion: null };
 
   /** An instance of `aggregate` over `store`; nothing is loaded until the first command. */
-  constructor(aggregate: Aggregate<State, Event, string>, store: StreamStore, options: AggregateInstanceOptions) {
+  constructor(aggregate: AggregateDefinition<State, Event>, store: StreamStore, options: AggregateInstanceOptions) {
     this.#aggregate = aggregate;
     this.#store = store;
     this.#streamName = options.streamName;
@@ -109,7 +126,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
   execute(request: CommandRequest): Promise<Message> {
     return this.#serially(async () => {
       const generation = this.#generation;
-      const work = this.#execute(request, generation).catch((error: unknown) => {
+      const work = this.#run(request, generation).catch((error: unknown) => {
         // Storage failed mid-way: the transaction rolled back. Reload before the next command.
         this.#logger.error("command failed", { command: request.command, messageId: request.message.id, error });
         this.#drop();
@@ -129,11 +146,11 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     });
   }
 
-  /** One page of the stored events (in order with the commands before it). */
+  /** One page of the stored events, in today's shapes (in order with the commands before it). */
   read(from: number, limit: number): Promise<StreamPage> {
     return this.#serially(async () => {
       const [state, events] = await Promise.all([this.#store.streamState(), this.#store.readEvents(from, limit + 1)]);
-      const page = events.slice(0, limit);
+      const page = events.slice(0, limit).map((event) => this.#shownEvent(event));
       const next = events[limit];
       return { stream: this.#streamName, status: state.status, version: state.version, events: page, nextFrom: next?.version ?? null };
     });
@@ -161,41 +178,106 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     return run;
   }
 
-  async #execute({ command, mode, message: received }: CommandRequest, generation: number): Promise<Message> {
-    const definition = this.#aggregate.commandNamed(command);
-    if (definition === undefined) return halt(received, response.error("unknown_command", { command }));
-    const message = definition.schema === undefined ? received : await validateRequest(received, definition.schema);
+  /** The command's steps, in order; each either answers or hands on to the next. */
+  async #run(request: CommandRequest, generation: number): Promise<Message> {
+    const command = this.#aggregate.commandNamed(request.command);
+    if (command === undefined) return halt(request.message, response.error("unknown_command", { command: request.command }));
+    // A request the aggregate's router already validated arrives parsed; anything else is validated here.
+    const parsed = command.schema === undefined || (request.message.valid && request.message.request !== null);
+    const message = parsed ? request.message : await validateRequest(request.message, command.schema);
     if (message.halted) return message;
 
     await this.#load();
-    const state = this.#state as State;
-    const version = this.#version;
-    const log = withFields(this.#logger, { command, messageId: message.id });
+    const log = withFields(this.#logger, { command: command.name, messageId: message.id });
+    const admitted = await this.#admit(command, message, log);
+    if ("reply" in admitted) return admitted.reply;
+    const decision = await this.#decide(command, message, log);
+    if ("reply" in decision) return decision.reply;
+    if (message.dryRun !== false) return this.#dryRunReply(decision.next, log);
+    return this.#persist(decision.next, admitted.next, generation, log);
+  }
 
+  /**
+   * What a decided command stores: nothing when it produced no events (or `beforeAppend` kept
+   * none on a new aggregate); otherwise its events, encoded and applied, appended in one
+   * transaction — unless the command overran its deadline meanwhile.
+   */
+  async #persist(decided: Decided<State, Event>, admitted: Admitted, generation: number, log: Logger): Promise<Message> {
+    const { message } = decided;
+    if (decided.decided.events.length === 0) return this.#nothingStored(decided);
+    const filtered = await this.#beforeAppend(decided, log);
+    if ("reply" in filtered) return filtered.reply;
+    if (filtered.next.length === 0 && this.#status === "missing") return this.#nothingStored(decided);
+
+    const metadata = eventMetadataOf(message, this.#aggregate.options.eventMetadata?.(decided.decided) ?? {});
+    const encoded = encodeEvents(filtered.next, metadata, this.#aggregate.options.upcasters);
+    if (!encoded.ok) {
+      log.error("the decision's events cannot be stored: nothing stored", { problem: encoded.problem });
+      return halt(message, encoded.refusal);
+    }
+    const applied = this.#apply(decided, filtered.next, log);
+    if ("reply" in applied) return applied.reply;
+    if (generation !== this.#generation) {
+      log.error("decision finished after its deadline: nothing stored");
+      return halt(message, response.error("internal_error"));
+    }
+    return this.#append(decided, encoded.events, applied.next, admitted, log);
+  }
+
+  /**
+   * Admission: a retry of a message this caller already sent is answered as the first time (the
+   * same id for another command or request is refused); then how the command treats a missing
+   * (or deleted) aggregate; then the version the caller expects.
+   */
+  async #admit(command: CommandDefinition<State, Event>, message: Message, log: Logger): Promise<Step<Admitted>> {
+    const principal = principalOf(message);
     // Only a command that may store something is recorded, so only it needs a fingerprint.
-    const fingerprint = message.dryRun === false ? await fingerprintOf(command, message) : "";
+    const fingerprint = message.dryRun === false ? fingerprintOf(command.name, message) : "";
     if (message.dryRun === false) {
-      const recorded = await this.#store.processed(message.id);
+      const recorded = await this.#store.processed(principal, message.id);
       if (recorded !== null) {
         if (recorded.fingerprint !== fingerprint) {
-          // The same id for another command, request or caller: never answer it with someone else's reply.
-          log.warn("message id reused for a different command, request or caller");
-          return halt(message, response.error("idempotency_key_reused", { messageId: message.id }));
+          log.warn("message id reused for a different command or request");
+          return { reply: halt(message, response.error("idempotency_key_reused", { messageId: message.id })) };
         }
         log.warn("message already processed: answering as before, without running it again");
-        return halt(message, recorded.response);
+        return { reply: halt(message, recorded.response) };
       }
     }
-    if (this.#status === "deleted" || (this.#status === "live" && mode === "new")) {
-      if (mode !== "new") return halt(message, response.error("not_found"));
-      return halt(message, response.error("wrong_expected_version", { expected: -1, actual: version }));
+    const version = this.#version;
+    const hidden = this.#status !== "missing" && !this.#mayKnow(message, version, log);
+    if (this.#status === "deleted" || (this.#status === "live" && command.mode === "new")) {
+      if (command.mode !== "new") return { reply: halt(message, response.error("not_found")) };
+      // That the id is taken cannot be hidden from a creating command; its version can.
+      const details = hidden ? undefined : { expected: -1, actual: version };
+      return { reply: halt(message, response.error("wrong_expected_version", details)) };
     }
-    if (this.#status === "missing" && mode === "existing") return halt(message, response.error("not_found"));
+    if (hidden) return { reply: halt(message, response.error("not_found")) };
+    if (this.#status === "missing" && command.mode === "existing") return { reply: halt(message, response.error("not_found")) };
     const expected = message.aggregateMeta.expectedVersion;
     if (expected !== undefined && expected !== version) {
-      return halt(message, response.error("wrong_expected_version", { expected, actual: version }));
+      return { reply: halt(message, response.error("wrong_expected_version", { expected, actual: version })) };
     }
+    return { next: { principal, fingerprint } };
+  }
 
+  /** Whether the caller may learn that this (existing) aggregate exists: the aggregate's `access` rule. */
+  #mayKnow(message: Message, version: number, log: Logger): boolean {
+    const access = this.#aggregate.options.access;
+    if (access === undefined) return true;
+    try {
+      return access(this.#state as State, this.#contextOf(message, version));
+    } catch (error) {
+      // A broken rule hides rather than reveals.
+      log.error("access rule threw: the caller is answered as if the aggregate did not exist", { error });
+      return false;
+    }
+  }
+
+  /** The decision, on the state and version the command was admitted at. */
+  async #decide(command: CommandDefinition<State, Event>, message: Message, log: Logger): Promise<Step<Decided<State, Event>>> {
+    const state = this.#state as State;
+    const version = this.#version;
     const input = {
       ...message,
       response: null,
@@ -203,108 +285,97 @@ export class AggregateInstance<State, Event extends DomainEvent> {
       events: [],
       aggregateMeta: { ...message.aggregateMeta, version },
     } as ValidatedMessage<unknown, Event>;
-    this.#telemetry.emit("handle_msg", {}, { aggregate: this.#aggregate.stream, message: command });
+    this.#telemetry.emit("handle_msg", {}, { aggregate: this.#aggregate.stream, message: command.name });
     let decided: Message<unknown, Event>;
     try {
-      decided = await definition.decide(input, state);
+      decided = await command.run(input, state, this.#contextOf(input, version));
     } catch (error) {
       log.error("decision threw: nothing stored", { error });
-      return halt(message, response.error("internal_error"));
+      return { reply: halt(message, response.error("internal_error")) };
     }
-    if (typeof decided !== "object" || decided === null || decided.id !== message.id) {
+    if (typeof decided !== "object" || decided === null || decided.id !== message.id || !Array.isArray(decided.events)) {
       log.error("decision did not return its message");
-      return halt(message, response.error("internal_error"));
+      return { reply: halt(message, response.error("internal_error")) };
     }
-    const decision = decided.response ?? response.ok();
-
-    if (message.dryRun !== false) {
-      await this.#hook("rollback", () => this.#aggregate.options.rollback?.(decided, state), log);
-      const verbose = message.dryRun === "verbose";
-      const answer = isSuccess(decision) ? response.ok(verbose ? decided.events : undefined) : decision;
-      return { ...decided, response: withVersion(answer, version), events: verbose ? decided.events : [], halted: true };
-    }
-    if (decided.events.length === 0) return this.#nothingStored(decided, decision, version);
-
-    let toStore = decided;
-    const beforeAppend = this.#aggregate.options.beforeAppend;
-    if (beforeAppend !== undefined) {
-      try {
-        toStore = await beforeAppend(decided, state);
-      } catch (error) {
-        log.error("beforeAppend threw: nothing stored", { error });
-        return halt(message, response.error("internal_error"));
-      }
-    }
-    return this.#commit({ message, decided, events: toStore.events, decision, state, version, fingerprint, generation }, log);
+    return { next: { message, decided, answer: decided.response ?? response.ok(), state, version } };
   }
 
-  /**
-   * Applies, stores and commits the events of a decided command, on the state and version the
-   * decision saw: had anything changed since, the append's version check refuses it.
-   */
-  async #commit(command: Decided<State, Event>, log: Logger): Promise<Message> {
-    const { message, decided, events, decision, state, version } = command;
-    const options = this.#aggregate.options;
-    const stateBased = options.persistence === "state";
-    if (events.length === 0 && this.#status === "missing") return this.#nothingStored(decided, decision, version);
+  /** A dry run stores nothing: the decision's answer (with the events for a verbose one) at the current version. */
+  async #dryRunReply(decided: Decided<State, Event>, log: Logger): Promise<Message> {
+    const { message, answer, state, version } = decided;
+    await this.#hook("rollback", () => this.#aggregate.options.rollback?.(decided.decided, state), log);
+    const verbose = message.dryRun === "verbose";
+    const events = decided.decided.events;
+    const shown = isSuccess(answer) ? response.ok(verbose ? events : undefined) : answer;
+    return { ...decided.decided, response: withVersion(shown, version), events: verbose ? events : [], halted: true };
+  }
 
-    const newEvents: NewEvent[] = [];
-    const metadata = this.#metadataOf(message, decided);
-    for (const event of events) {
-      const invalid = eventProblem(event);
-      if (invalid !== null) {
-        log.error("decision produced an invalid event: nothing stored", { problem: invalid });
-        return halt(message, response.error("invalid_event", { type: String(event?.type), problem: invalid }));
-      }
-      const bytes = utf8Length(JSON.stringify(event.data) + JSON.stringify(metadata), MAX_EVENT_BYTES);
-      if (bytes > MAX_EVENT_BYTES) {
-        return halt(message, response.error("event_too_large", { type: event.type, bytes, maxBytes: MAX_EVENT_BYTES }));
-      }
-      newEvents.push({ type: event.type, data: event.data, metadata });
+  /** `beforeAppend` may react to the events or filter which are stored (the answer stays as decided). */
+  async #beforeAppend(decided: Decided<State, Event>, log: Logger): Promise<Step<Event[]>> {
+    const hook = this.#aggregate.options.beforeAppend;
+    if (hook === undefined) return { next: decided.decided.events };
+    try {
+      return { next: (await hook(decided.decided, decided.state)).events };
+    } catch (error) {
+      log.error("beforeAppend threw: nothing stored", { error });
+      return { reply: halt(decided.message, response.error("internal_error")) };
     }
+  }
 
-    let next = state;
+  /** The events applied to the state the decision saw, and what of the new state is persisted. */
+  #apply(decided: Decided<State, Event>, events: readonly Event[], log: Logger): Step<Applied<State>> {
+    const options = this.#aggregate.options;
+    let next = decided.state;
     try {
       for (const event of events) next = options.apply(next, event);
     } catch (error) {
       log.error("apply threw: nothing stored", { error });
-      return halt(message, response.error("internal_error"));
+      return { reply: halt(decided.message, response.error("internal_error")) };
     }
     // A state-based aggregate stores no events, but its version still counts them.
-    const newVersion = version + events.length;
-    const answer = withVersion(decision, newVersion);
+    const newVersion = decided.version + events.length;
+    const stateBased = options.persistence === "state";
+    if (!stateBased && !this.#snapshotDue(decided.version, newVersion)) return { next: { next, newVersion } };
 
-    let persistedState: Json | undefined;
-    if (stateBased || this.#snapshotDue(version, newVersion)) {
-      const json = options.stateToJson === undefined ? (next as Json) : options.stateToJson(next);
-      const problem = jsonProblem(json, "state");
-      const bytes = problem === null ? utf8Length(JSON.stringify(json), MAX_EVENT_BYTES) : 0;
-      if (problem === null && bytes <= MAX_EVENT_BYTES) persistedState = json;
-      else if (stateBased && problem !== null) {
-        log.error("state is not JSON: nothing stored", { problem });
-        return halt(message, response.error("internal_error"));
-      } else if (stateBased) {
-        return halt(message, response.error("state_too_large", { bytes, maxBytes: MAX_EVENT_BYTES }));
-      } else log.warn("snapshot skipped: the state is not JSON or too large for a row", { problem, bytes });
+    const json = options.stateToJson === undefined ? (next as Json) : options.stateToJson(next);
+    const problem = jsonProblem(json, "state");
+    const bytes = problem === null ? utf8Length(JSON.stringify(json), MAX_EVENT_BYTES) : 0;
+    if (problem === null && bytes <= MAX_EVENT_BYTES) {
+      if (stateBased) return { next: { next, newVersion, state: json } };
+      return { next: { next, newVersion, snapshot: { version: newVersion, state: json, schema: options.snapshot?.schema ?? 1 } } };
     }
-
-    if (command.generation !== this.#generation) {
-      log.error("decision finished after its deadline: nothing stored");
-      return halt(message, response.error("internal_error"));
+    if (!stateBased) {
+      log.warn("snapshot skipped: the state is not JSON or too large for a row", { problem, bytes });
+      return { next: { next, newVersion } };
     }
+    if (problem !== null) {
+      log.error("state is not JSON: nothing stored", { problem });
+      return { reply: halt(decided.message, response.error("internal_error")) };
+    }
+    return { reply: halt(decided.message, response.error("state_too_large", { bytes, maxBytes: MAX_EVENT_BYTES })) };
+  }
 
+  /**
+   * Appends the command's writes in one transaction — events, snapshot or state, and the
+   * idempotency record — on the version the decision saw (had anything changed since, the append
+   * refuses), then adopts the new state.
+   */
+  async #append(decided: Decided<State, Event>, events: NewEvent[], applied: Applied<State>, admitted: Admitted, log: Logger): Promise<Message> {
+    const { message, version } = decided;
+    const { next, newVersion } = applied;
+    const answer = withVersion(decided.answer, newVersion);
     const result = await this.#store.append({
       streamName: this.#streamName,
       expectedVersion: version,
-      events: stateBased ? [] : newEvents,
+      events: this.#aggregate.options.persistence === "state" ? [] : events,
       newVersion,
+      principal: admitted.principal,
       messageId: message.id,
-      fingerprint: command.fingerprint,
+      fingerprint: admitted.fingerprint,
       response: recordable(answer, log),
-      ...(stateBased && persistedState !== undefined ? { state: persistedState } : {}),
-      ...(!stateBased && persistedState !== undefined
-        ? { snapshot: { version: newVersion, state: persistedState, schema: options.snapshot?.schema ?? 1 } }
-        : {}),
+      ...(this.#retentionDue(version, newVersion) ? { retention: this.#retention() } : {}),
+      ...(applied.state === undefined ? {} : { state: applied.state }),
+      ...(applied.snapshot === undefined ? {} : { snapshot: applied.snapshot }),
     });
     if (!result.ok) {
       // Only one instance writes a stream, so this means storage changed under us: reload.
@@ -315,35 +386,62 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     this.#state = next;
     this.#version = newVersion;
     this.#status = "live";
-    await this.#hook("commit", () => options.commit?.(decided, next), log);
+    await this.#hook("commit", () => this.#aggregate.options.commit?.(decided.decided, next), log);
     this.#applyUnloadRules(events, next);
-    return { ...decided, response: answer, halted: true };
+    return { ...decided.decided, response: answer, halted: true };
   }
 
   /**
    * The reply of a command that stores nothing: as decided, with the version it is at — except
    * that a success on an aggregate that does not exist says `ok` at -1: it did not come to exist.
    */
-  #nothingStored(decided: Message<unknown, Event>, decision: ServiceResponse, version: number): Message {
-    const answer = this.#status === "missing" && isSuccess(decision) ? response.ok(decision.status === "ok" ? decision.payload : undefined) : decision;
-    return { ...decided, response: withVersion(answer, version), halted: true };
+  #nothingStored(decided: Decided<State, Event>): Message {
+    const { answer, version } = decided;
+    const shown = this.#status === "missing" && isSuccess(answer) ? response.ok(answer.status === "ok" ? answer.payload : undefined) : answer;
+    return { ...decided.decided, response: withVersion(shown, version), halted: true };
   }
 
-  #metadataOf(message: Message, decided: Message<unknown, Event>): EventMetadata {
-    const own = this.#aggregate.options.eventMetadata?.(decided) ?? {};
+  #contextOf(message: Message, version: number): CommandContext {
+    const identity = message.assigns["identity"];
+    const prefix = `${this.#aggregate.stream}-`;
     return {
-      ...own,
-      messageId: message.id,
-      correlationId: message.correlationId,
-      causationId: message.causationId,
-      service: message.serviceName,
+      id: message.aggregateMeta.id ?? this.#streamName.slice(prefix.length),
+      version,
+      exists: this.#status === "live",
+      caller: isObject(identity) ? identity : null,
+      principal: typeof message.assigns["principal"] === "string" ? message.assigns["principal"] : null,
+      dryRun: message.dryRun,
+      message,
     };
+  }
+
+  /** Records are compacted once every {@link RETENTION_EVERY} versions (not on every command). */
+  #retentionDue(version: number, newVersion: number): boolean {
+    return Math.floor(newVersion / RETENTION_EVERY) > Math.floor(version / RETENTION_EVERY);
+  }
+
+  #retention(): Retention {
+    const { keepForMs = DEFAULT_KEEP_FOR_MS, keepLast = DEFAULT_KEEP_LAST } = this.#aggregate.options.idempotency ?? {};
+    return { recordedBefore: new Date(this.#now() - keepForMs).toISOString(), keepLast };
   }
 
   #snapshotDue(version: number, newVersion: number): boolean {
     const every = this.#aggregate.options.snapshot?.every;
     if (every === undefined) return false;
     return Math.floor((newVersion + 1) / every) > Math.floor((version + 1) / every);
+  }
+
+  /** A stored event as reads show it: upcast, with the stored shape beside it when they differ. */
+  #shownEvent(event: RecordedEvent): PageEvent {
+    const current = upcast(this.#aggregate.options.upcasters, event);
+    if (current === event) return event;
+    return {
+      ...event,
+      type: current.type,
+      data: current.data,
+      schemaVersion: current.schemaVersion,
+      stored: { type: event.type, data: event.data, schemaVersion: event.schemaVersion },
+    };
   }
 
   async #load(): Promise<void> {
@@ -371,7 +469,8 @@ export class AggregateInstance<State, Event extends DomainEvent> {
       for (;;) {
         const page = await this.#store.readEvents(version + 1, REPLAY_PAGE);
         for (const event of page) {
-          state = options.apply(state, { type: event.type, data: event.data } as Event);
+          const current = upcast(options.upcasters, event);
+          state = options.apply(state, { type: current.type, data: current.data } as Event);
           version = event.version;
         }
         replayed += page.length;
@@ -390,7 +489,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     this.#telemetry.emit("new_aggr_spawned", {}, { id: this.#streamName });
   }
 
-  #applyUnloadRules(events: Event[], state: State): void {
+  #applyUnloadRules(events: readonly NewEvent[], state: State): void {
     const rules = this.#aggregate.options.unload;
     if (rules === undefined) return;
     const now = this.#now();
@@ -427,34 +526,20 @@ function isSuccess(r: ServiceResponse): boolean {
   return r.status === "ok" || r.status === "created";
 }
 
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Who sent the message, as idempotency records are kept: its principal, "" for anonymous callers. */
+function principalOf(message: Message): string {
+  const principal = message.assigns["principal"];
+  return typeof principal === "string" ? principal : "";
+}
+
 /** `ok` → `{ok, version}`, `ok` with payload → `{ok, payload, version}`, `created` → `{created, id, version}`. */
 function withVersion(r: ServiceResponse, version: number): ServiceResponse {
   if (r.status === "ok" || r.status === "created") return { ...r, version };
   return r;
-}
-
-function eventProblem(event: unknown): string | null {
-  if (typeof event !== "object" || event === null) return "an event must be an object { type, data }";
-  const { type, data } = event as { type?: unknown; data?: unknown };
-  if (typeof type !== "string" || type === "") return "an event needs a non-empty string type";
-  if (data === undefined) return "an event needs data (null when there is none)";
-  return jsonProblem(data, "data");
-}
-
-/** The UTF-8 length of `text`, or its UTF-16 length when that alone proves it is within `limit`. */
-function utf8Length(text: string, limit: number): number {
-  // A UTF-16 unit is at most 3 UTF-8 bytes: most events are shown small without encoding them.
-  return text.length * 3 <= limit ? text.length : new TextEncoder().encode(text).length;
-}
-
-/**
- * What makes two messages with one id the same command: the command, the raw request and the
- * caller's identity, as a SHA-256 of their canonical JSON.
- */
-async function fingerprintOf(command: string, message: Message): Promise<string> {
-  const text = canonicalJson([command, message.rawRequest, message.assigns["identity"] ?? null]);
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
 /** The response as recorded for retries: a very large payload is left out (the status stays). */

@@ -1,3 +1,4 @@
+import type { Json } from "../shared/json.js";
 import type { Message } from "../messaging/message.js";
 import type { ServiceResponse } from "../messaging/response.js";
 import type { RecordedEvent, StreamStatus } from "./stream-store.js";
@@ -8,21 +9,29 @@ import type { RecordedEvent, StreamStatus } from "./stream-store.js";
  */
 export type CommandMode = "new" | "existing" | "maybe";
 
-/** A command for one aggregate instance, as it travels from the Worker to the instance. */
+/**
+ * A command for one aggregate instance, as it travels from the Worker to the instance. How it
+ * treats a missing aggregate is the command's own definition, known on both sides.
+ */
 export type CommandRequest = {
   /** The full stream name, `<stream>-<id>`. */
   streamName: string;
   command: string;
-  mode: CommandMode;
   message: Message;
 };
+
+/**
+ * A stored event as a stream read shows it: in today's shape (upcast), and — when that differs
+ * from what is stored — the stored shape beside it.
+ */
+export type PageEvent = RecordedEvent & { stored?: { type: string; data: Json; schemaVersion: number } };
 
 /** One page of a stream's events, for reading a stream (admin). */
 export type StreamPage = {
   stream: string;
   status: StreamStatus;
   version: number;
-  events: RecordedEvent[];
+  events: PageEvent[];
   /** Where the next page starts, or null when this page reaches the end. */
   nextFrom: number | null;
 };

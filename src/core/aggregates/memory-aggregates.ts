@@ -1,4 +1,4 @@
-import type { Aggregate } from "./aggregate.js";
+import type { AggregateDefinition } from "./aggregate.js";
 import { AggregateInstance } from "./aggregate-instance.js";
 import type { AggregateClient, CommandRequest, DeleteOptions, StreamPage } from "./aggregate-protocol.js";
 import type { Logger } from "../shared/logger.js";
@@ -16,13 +16,13 @@ export type MemoryAggregatesOptions = { logger?: Logger; telemetry?: Telemetry; 
  * and tests. Same semantics as the Durable Object adapter — one command at a time per instance,
  * atomic appends, idempotency, snapshots — but nothing survives the process.
  */
-export class MemoryAggregates<State, Event extends DomainEvent, Commands extends string> implements AggregateClient<unknown> {
-  readonly #aggregate: Aggregate<State, Event, Commands>;
+export class MemoryAggregates<State, Event extends DomainEvent> implements AggregateClient<unknown> {
+  readonly #aggregate: AggregateDefinition<State, Event>;
   readonly #options: MemoryAggregatesOptions;
   readonly #instances = new Map<string, AggregateInstance<State, Event>>();
 
   /** No instances yet; each is created by its first request. */
-  constructor(aggregate: Aggregate<State, Event, Commands>, options: MemoryAggregatesOptions = {}) {
+  constructor(aggregate: AggregateDefinition<State, Event>, options: MemoryAggregatesOptions = {}) {
     this.#aggregate = aggregate;
     this.#options = options;
   }

@@ -5,6 +5,7 @@ import type {
   DeleteResult,
   ProcessedMessage,
   RecordedEvent,
+  Retention,
   SavedState,
   Snapshot,
   StreamState,
@@ -22,22 +23,24 @@ export class MemoryStreamStore implements StreamStore {
   #version = -1;
   #events: RecordedEvent[] = [];
   #snapshots: Snapshot[] = [];
-  #processed = new Map<string, ProcessedMessage>();
+  /** Idempotency records by caller and message id, in the order they were recorded. */
+  #processed = new Map<string, ProcessedMessage & { recordedAt: string }>();
   #state: string | null = null;
 
   async streamState(): Promise<StreamState> {
     return { status: this.#status, version: this.#version };
   }
 
-  async processed(messageId: string): Promise<ProcessedMessage | null> {
-    const recorded = this.#processed.get(messageId);
-    return recorded === undefined ? null : jsonCopy(recorded);
+  async processed(principal: string, messageId: string): Promise<ProcessedMessage | null> {
+    const recorded = this.#processed.get(recordKey(principal, messageId));
+    return recorded === undefined ? null : { fingerprint: recorded.fingerprint, response: jsonCopy(recorded.response) };
   }
 
   async append(request: AppendRequest): Promise<AppendResult> {
     if (this.#version !== request.expectedVersion) return { ok: false, actualVersion: this.#version };
-    // As SQLite's primary key would: a message id is recorded once, or the append fails whole.
-    if (this.#processed.has(request.messageId)) throw new Error(`message ${request.messageId} is already recorded`);
+    // As SQLite's primary key would: a caller's message id is recorded once, or the append fails whole.
+    const key = recordKey(request.principal, request.messageId);
+    if (this.#processed.has(key)) throw new Error(`message ${request.messageId} is already recorded`);
     // Everything is prepared before anything changes: a failure leaves the store as it was.
     const recordedAt = new Date().toISOString();
     const events = request.events.map((event, index) => ({
@@ -46,14 +49,15 @@ export class MemoryStreamStore implements StreamStore {
       recordedAt,
     }));
     const state = request.state === undefined ? this.#state : JSON.stringify(request.state);
-    const processed = jsonCopy({ fingerprint: request.fingerprint, response: request.response });
+    const processed = { fingerprint: request.fingerprint, response: jsonCopy(request.response), recordedAt };
     const snapshot = request.snapshot === undefined ? undefined : jsonCopy(request.snapshot);
 
     this.#events.push(...events);
     this.#version = request.newVersion;
     if (this.#status === "missing") this.#status = "live";
     this.#state = state;
-    this.#processed.set(request.messageId, processed);
+    this.#processed.set(key, processed);
+    if (request.retention !== undefined) this.#compact(request.retention);
     if (snapshot !== undefined) {
       this.#snapshots = [...this.#snapshots.filter((s) => s.schema !== snapshot.schema), snapshot];
     }
@@ -92,6 +96,13 @@ export class MemoryStreamStore implements StreamStore {
     return { ok: true };
   }
 
+  /** Drops the records the retention rule lets go (records are kept in the order they were made). */
+  #compact(retention: Retention): void {
+    for (const [key, record] of this.#processed) if (record.recordedAt < retention.recordedBefore) this.#processed.delete(key);
+    const excess = retention.keepLast === undefined ? 0 : this.#processed.size - retention.keepLast;
+    for (const key of [...this.#processed.keys()].slice(0, Math.max(0, excess))) this.#processed.delete(key);
+  }
+
   #refusal(expectedVersion: number | undefined): DeleteResult | null {
     if (this.#status === "missing") return { ok: false, reason: "not_found" };
     if (expectedVersion !== undefined && expectedVersion !== this.#version) {
@@ -99,4 +110,9 @@ export class MemoryStreamStore implements StreamStore {
     }
     return null;
   }
+}
+
+/** One key per caller and message id. */
+function recordKey(principal: string, messageId: string): string {
+  return JSON.stringify([principal, messageId]);
 }

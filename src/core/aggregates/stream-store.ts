@@ -9,8 +9,11 @@ import type { ServiceResponse } from "../messaging/response.js";
 export interface StreamStore {
   /** The stream's version (-1 when it has no events) and whether it exists or was soft-deleted. */
   streamState(): Promise<StreamState>;
-  /** What was recorded for a message id that this stream already applied, or null. */
-  processed(messageId: string): Promise<ProcessedMessage | null>;
+  /**
+   * What was recorded when `principal` sent message `messageId` to this stream, or null. Records
+   * belong to the caller who sent them: one caller's ids neither block nor reveal another's.
+   */
+  processed(principal: string, messageId: string): Promise<ProcessedMessage | null>;
   /** Appends atomically, if the stream is still at `expectedVersion`; see {@link AppendRequest}. */
   append(request: AppendRequest): Promise<AppendResult>;
   /** The newest snapshot written with this schema number, or null. */
@@ -39,8 +42,8 @@ export type EventMetadata = JsonObject & {
   service: string;
 };
 
-/** An event to store. */
-export type NewEvent = { type: string; data: Json; metadata: EventMetadata };
+/** An event to store, with the schema version of its type's shape it was written in. */
+export type NewEvent = { type: string; data: Json; metadata: EventMetadata; schemaVersion: number };
 
 /** A stored event with its version and time. */
 export type RecordedEvent = NewEvent & { version: number; recordedAt: string };
@@ -64,15 +67,25 @@ export type AppendRequest = {
   events: NewEvent[];
   /** The stream's version after this command. */
   newVersion: number;
+  /** Who sent the message ("" for an anonymous caller): its record is theirs. */
+  principal: string;
   /** The message that was applied, its fingerprint, and the response it got. */
   messageId: string;
   fingerprint: string;
   response: ServiceResponse;
+  /**
+   * When given, idempotency records are compacted in the same transaction: those recorded before
+   * `recordedBefore` (ISO 8601) go, and of the rest only the newest `keepLast` stay.
+   */
+  retention?: Retention;
   /** A snapshot to write (older ones of the same schema may be dropped). */
   snapshot?: Snapshot;
   /** The new state of a state-based aggregate. */
   state?: Json;
 };
+
+/** Which idempotency records an append compacts away (see {@link AppendRequest.retention}). */
+export type Retention = { recordedBefore: string; keepLast?: number };
 
 /** A message a stream applied: what made it that command, and the answer it got. */
 export type ProcessedMessage = { fingerprint: string; response: ServiceResponse };

@@ -55,12 +55,20 @@ export type ServiceOptions<S extends StandardSchemaV1> = {
    * `authorize`; an invalid request is answered `validation_error` and the handler is not called.
    */
   schema: S;
+  /**
+   * `false`: the router does not run the schema — the handler validates the request itself, at
+   * the point it chooses (the schema still describes the request, e.g. in API descriptions).
+   * Default true.
+   */
+  validate?: boolean;
 };
 
 type Entry<Env> = {
   visibility: Visibility;
   handler: ServiceHandler<Env>;
   schema: StandardSchemaV1 | undefined;
+  /** Whether the router runs the schema before the handler. */
+  validate: boolean;
 };
 
 const denyByDefault = (): AuthorizeResult => "forbidden";
@@ -170,7 +178,7 @@ export class Router<Env = unknown, Services extends ServiceSpecs = {}> implement
     const denial = await this.authorization(message, context.env);
     if (denial !== null) return strip(halt(message, denial));
 
-    const validated = entry.schema === undefined ? message : await validateRequest(message, entry.schema);
+    const validated = entry.schema === undefined || !entry.validate ? message : await validateRequest(message, entry.schema);
     if (validated.halted) return strip(validated);
 
     const startMs = Date.now();
@@ -227,11 +235,16 @@ export class Router<Env = unknown, Services extends ServiceSpecs = {}> implement
     if (name === "") throw new Error("a service needs a non-empty name");
     if (this.#services.has(name)) throw new Error(`service ${name} is declared twice`);
     if (typeof optionsOrHandler === "function") {
-      this.#services.set(name, { visibility, handler: optionsOrHandler, schema: undefined });
+      this.#services.set(name, { visibility, handler: optionsOrHandler, schema: undefined, validate: false });
     } else {
       if (handler === undefined) throw new Error(`service ${name} needs a handler`);
       // The schema guarantees that the handler only ever sees a request of its output type.
-      this.#services.set(name, { visibility, handler: handler as ServiceHandler<Env>, schema: optionsOrHandler.schema });
+      this.#services.set(name, {
+        visibility,
+        handler: handler as ServiceHandler<Env>,
+        schema: optionsOrHandler.schema,
+        validate: optionsOrHandler.validate !== false,
+      });
     }
     // The same router, whose type now knows one more service.
     return this as unknown as Router<Env, Services & More>;

@@ -1,0 +1,144 @@
+import type { ServiceHandler, ServiceSpec, ServiceSpecs } from "../messaging/contracts.js";
+import { error, halt, prepareAggregateId, validateRequest, type DomainEvent } from "../messaging/message.js";
+import { response, type ServiceResponse } from "../messaging/response.js";
+import { Router, type Authorize } from "../messaging/router.js";
+import { readKey } from "../shared/keys.js";
+import type { Aggregate, CommandDefinition, CommandSpecs } from "./aggregate.js";
+import type { AggregateClient, DeleteOptions, StreamPage } from "./aggregate-protocol.js";
+
+/** Read and delete access to the streams of one aggregate type (for the admin routes). */
+export interface StreamAccess<Env> {
+  /** The stream name prefix of the aggregate. */
+  readonly stream: string;
+  /** One page of the events of aggregate `id`. */
+  readStream(env: Env, id: string, page: { from: number; limit: number }): Promise<StreamPage>;
+  /** Deletes aggregate `id`'s stream. */
+  deleteStream(env: Env, id: string, options: DeleteOptions): Promise<ServiceResponse>;
+}
+
+/** Options of {@link aggregateRouter}. */
+export type AggregateRouterOptions<Env, Commands extends CommandSpecs, Private extends keyof Commands & string = never> = {
+  /**
+   * Runs before every command (unless the command has its own). Without it every call is refused
+   * with `forbidden`: nothing is callable that the app did not authorize.
+   */
+  authorize?: Authorize<Env>;
+  /** Per command, by its name (a misspelt name does not compile): its own authorize. */
+  commands?: { [C in keyof Commands]?: { authorize?: Authorize<Env> } };
+  /** Commands callable only from inside this Worker: never listed, never callable from outside. */
+  private?: readonly Private[];
+};
+
+/** The services an aggregate's commands become, as the router's type knows them (for typed clients). */
+export type CommandServices<Commands extends CommandSpecs, Private extends string = never> = {
+  [C in keyof Commands & string]: ServiceSpec<Commands[C]["request"], C extends Private ? "private" : "public">;
+};
+
+/**
+ * A router whose services are the commands of one aggregate; it also reads and deletes that
+ * aggregate's streams for the admin routes.
+ */
+export class AggregateRouter<Env, Services extends ServiceSpecs> extends Router<Env, Services> implements StreamAccess<Env> {
+  readonly #stream: string;
+  readonly #client: AggregateClient<Env>;
+
+  /** Use {@link aggregateRouter}. */
+  constructor(stream: string, client: AggregateClient<Env>, authorize: Authorize<Env>) {
+    super({ authorize });
+    this.#stream = stream;
+    this.#client = client;
+  }
+
+  /** The stream name prefix of the aggregate. */
+  get stream(): string {
+    return this.#stream;
+  }
+
+  /** The stream name of aggregate `id`: `<stream>-<id>`. */
+  streamName(id: string): string {
+    return `${this.#stream}-${id}`;
+  }
+
+  /** One page of the events of aggregate `id`. */
+  readStream(env: Env, id: string, page: { from: number; limit: number }): Promise<StreamPage> {
+    return this.#client.readStream(env, this.streamName(id), page);
+  }
+
+  /** Deletes aggregate `id`'s stream: soft (answers `not_found` from now on) or hard (storage removed). */
+  deleteStream(env: Env, id: string, options: DeleteOptions): Promise<ServiceResponse> {
+    return this.#client.deleteStream(env, this.streamName(id), options);
+  }
+}
+
+/**
+ * Exposes every command of `aggregate` as a service of one router, each under the command's
+ * name: the router authorizes the call, reads the aggregate id from the command's id field,
+ * validates the request with the command's schema, and sends the command to that instance through
+ * `client` (for example `durableObjectAggregates((env) => env.ACCOUNTS)`). Replies carry the
+ * version: `{ok, version}`, `{created, id, version}`, or the refusal.
+ *
+ * ```ts
+ * export const bank = aggregateRouter(account, durableObjectAggregates((env: Env) => env.ACCOUNTS), {
+ *   authorize: (message) => (message.assigns["identity"] === undefined ? "unauthorized" : "ok"),
+ *   private: ["audit"],
+ * });
+ * ```
+ */
+export function aggregateRouter<
+  Env,
+  State,
+  Event extends DomainEvent,
+  Commands extends CommandSpecs,
+  const Private extends keyof Commands & string = never,
+>(
+  aggregate: Aggregate<State, Event, Commands>,
+  client: AggregateClient<Env>,
+  options: AggregateRouterOptions<Env, Commands, Private> = {},
+): AggregateRouter<Env, CommandServices<Commands, Private>> {
+  const own: { [command: string]: { authorize?: Authorize<Env> } | undefined } = options.commands ?? {};
+  const hidden = new Set<string>(options.private ?? []);
+  const fallback = options.authorize ?? (() => "forbidden" as const);
+  const authorize: Authorize<Env> = (message, context) => (own[message.serviceName]?.authorize ?? fallback)(message, context);
+  const router = new AggregateRouter<Env, CommandServices<Commands, Private>>(aggregate.stream, client, authorize);
+  for (const name of aggregate.commandNames) {
+    const command = aggregate.commandNamed(name);
+    if (command === undefined) continue;
+    const handler = commandHandler(aggregate.stream, command, client);
+    // The handler validates (after reading the id, as the contract orders the answers), before
+    // anything crosses to the aggregate's object; the router's entry describes the request.
+    const schema = command.schema;
+    if (hidden.has(name)) {
+      if (schema === undefined) router.privateService(name, handler);
+      else router.privateService(name, { schema, validate: false }, handler);
+    } else if (schema === undefined) router.service(name, handler);
+    else router.service(name, { schema, validate: false }, handler);
+  }
+  return router;
+}
+
+/**
+ * The service that sends one command to its aggregate: the id from the request (or the message
+ * id, for commands that may generate it), checked and normalised, then the instance's reply.
+ */
+function commandHandler<Env, State, Event extends DomainEvent>(
+  stream: string,
+  command: CommandDefinition<State, Event>,
+  client: AggregateClient<Env>,
+): ServiceHandler<Env> {
+  return async (message, context) => {
+    const prepared = prepareAggregateId(message, command.idField, { generateIfMissing: command.generateId });
+    if (prepared.halted) return prepared;
+    const id = readKey(prepared.aggregateMeta.id);
+    if (!id.ok) return error(prepared, "invalid_id", { field: command.idField, problem: id.problem });
+    const located = { ...prepared, aggregateMeta: { ...prepared.aggregateMeta, id: id.key } };
+    const target = command.schema === undefined ? located : await validateRequest(located, command.schema);
+    if (target.halted) return target;
+    const streamName = `${stream}-${id.key}`;
+    try {
+      return await client.execute(context.env, { streamName, command: command.name, message: target });
+    } catch (failure) {
+      context.logger.error("aggregate unreachable", { stream: streamName, error: failure });
+      return halt(prepared, response.error("internal_error"));
+    }
+  };
+}

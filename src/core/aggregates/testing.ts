@@ -1,0 +1,203 @@
+import { canonicalJson } from "../shared/canonical-json.js";
+import type { Json, JsonObject } from "../shared/json.js";
+import { silentLogger } from "../shared/logger.js";
+import { newMessage, type DomainEvent, type DryRun, type Message } from "../messaging/message.js";
+import type { ServiceResponse } from "../messaging/response.js";
+import type { Aggregate, CommandSpecs } from "./aggregate.js";
+import { AggregateInstance } from "./aggregate-instance.js";
+import { MemoryStreamStore } from "./memory-stream-store.js";
+import { currentVersion, upcast } from "./upcasting.js";
+
+/**
+ * Given/when/then for aggregates, in the style of Emmett's DeciderSpecification and Commanded's
+ * AggregateCase: given the events an aggregate already has, when a command arrives, then these
+ * events happen (or this rejection, this reply, this state). It runs the real pipeline — schema,
+ * admission, decision, `beforeAppend`, encoding, append — over an in-memory stream, so it needs no
+ * workerd and runs on Node, Deno and Bun. Failed expectations throw an `Error` saying what was
+ * expected and what happened, so it works with any test runner.
+ *
+ * ```ts
+ * await aggregateSpec(account)
+ *   .given({ type: "AccountOpened", data: { owner: "ada" } })
+ *   .when("withdraw", { account_id: "a-1", amount: 500 }, { caller: { user: "ada" } })
+ *   .thenRejects("insufficient_funds", [{ type: "WithdrawalRejected", data: { amount: 500, balance: 0 } }]);
+ * ```
+ */
+export function aggregateSpec<State, Event extends DomainEvent, Commands extends CommandSpecs>(
+  aggregate: Aggregate<State, Event, Commands>,
+): AggregateSpec<State, Event, Commands> {
+  return new AggregateSpec(aggregate, []);
+}
+
+/** An event as `given` takes it: today's shape, or an older one with its `schemaVersion`. */
+export type GivenEvent<Event extends DomainEvent> = Event | { type: string; data: Json; schemaVersion: number };
+
+/** Who sends the command and how, for {@link AggregateSpec.when}. */
+export type WhenOptions = {
+  /** The caller's identity (`assigns.identity`); anonymous when missing. */
+  caller?: JsonObject;
+  /** The caller's principal; default: the identity's `user` or `id` field, else its JSON. */
+  principal?: string;
+  /** The aggregate id (default `"test-1"`); written into the request's id field when it has none. */
+  id?: string;
+  /** The message id (default: a new one). */
+  messageId?: string;
+  expectedVersion?: number;
+  dryRun?: DryRun;
+};
+
+/** What a command did: its reply, the events it stored, and the state after it. */
+export type SpecResult<State> = { reply: Message; response: ServiceResponse; events: DomainEvent[]; state: State };
+
+/** A specification with its given events; {@link when} runs a command on them. */
+export class AggregateSpec<State, Event extends DomainEvent, Commands extends CommandSpecs> {
+  readonly #aggregate: Aggregate<State, Event, Commands>;
+  readonly #given: readonly GivenEvent<Event>[];
+
+  /** Use {@link aggregateSpec}. */
+  constructor(aggregate: Aggregate<State, Event, Commands>, given: readonly GivenEvent<Event>[]) {
+    this.#aggregate = aggregate;
+    this.#given = given;
+  }
+
+  /** The events the aggregate already has, oldest first (none: it does not exist yet). */
+  given(...events: readonly GivenEvent<Event>[]): AggregateSpec<State, Event, Commands> {
+    return new AggregateSpec(this.#aggregate, [...this.#given, ...events]);
+  }
+
+  /** Sends `command` with `request`; the `then…` methods of the answer check what happened. */
+  when<C extends keyof Commands & string>(command: C, request: Commands[C]["request"], options: WhenOptions = {}): SpecRun<State> {
+    return new SpecRun(this.#run(command, request as JsonObject, options));
+  }
+
+  async #run(command: string, request: JsonObject, options: WhenOptions): Promise<SpecResult<State>> {
+    const aggregate = this.#aggregate;
+    const id = options.id ?? "test-1";
+    const streamName = `${aggregate.stream}-${id}`;
+    const store = new MemoryStreamStore();
+    const given = this.#given;
+    if (given.length > 0) {
+      await store.append({
+        streamName,
+        expectedVersion: -1,
+        events: given.map((event) => ({
+          type: event.type,
+          data: event.data,
+          metadata: { messageId: "given", correlationId: "given", causationId: "given", service: "given" },
+          schemaVersion: "schemaVersion" in event ? event.schemaVersion : currentVersion(aggregate.options.upcasters, event.type),
+        })),
+        newVersion: given.length - 1,
+        principal: "",
+        messageId: "given",
+        fingerprint: "",
+        response: { status: "ok" },
+      });
+    }
+    const instance = new AggregateInstance(aggregate, store, { streamName, logger: silentLogger });
+    const idField = aggregate.commandNamed(command)?.idField ?? "id";
+    const rawRequest = idField in request ? request : { ...request, [idField]: id };
+    const assigns: JsonObject = options.caller === undefined ? {} : { identity: options.caller, principal: options.principal ?? principalOf(options.caller) };
+    const message = newMessage(command, {
+      rawRequest,
+      assigns,
+      dryRun: options.dryRun ?? false,
+      ...(options.messageId === undefined ? {} : { id: options.messageId }),
+      aggregateMeta: { id, ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }) },
+    });
+    const reply = await instance.execute({ streamName, command, message });
+    const stored = await store.readEvents(0, Number.MAX_SAFE_INTEGER);
+    const events = stored.slice(given.length).map(({ type, data }) => ({ type, data }));
+    return { reply, response: reply.response ?? { status: "ok" }, events, state: await this.#stateOf(store, stored) };
+  }
+
+  async #stateOf(store: MemoryStreamStore, stored: readonly { type: string; data: Json; schemaVersion: number }[]): Promise<State> {
+    const options = this.#aggregate.options;
+    if (options.persistence === "state") {
+      const saved = await store.savedState();
+      if (saved === null) return options.initialState();
+      return options.setState === undefined ? (saved.state as State) : options.setState(saved.state);
+    }
+    return stored.reduce((state, event) => {
+      const current = upcast(options.upcasters, event);
+      return options.apply(state, { type: current.type, data: current.data } as Event);
+    }, options.initialState());
+  }
+}
+
+/** A command on its way: check what it did with the `then…` methods (each resolves with the result). */
+export class SpecRun<State> {
+  readonly #result: Promise<SpecResult<State>>;
+
+  /** Use {@link AggregateSpec.when}. */
+  constructor(result: Promise<SpecResult<State>>) {
+    this.#result = result;
+  }
+
+  /**
+   * The command succeeded (`ok` or `created`) and stored exactly these events, in order. (Not
+   * named `then`: that would make the run a thenable that `await` mistakes for a promise.)
+   */
+  async thenEvents(expected: DomainEvent | readonly DomainEvent[]): Promise<SpecResult<State>> {
+    const result = await this.#result;
+    if (result.response.status !== "ok" && result.response.status !== "created") {
+      throw new Error(`expected the command to succeed, but it answered ${show(result.response)}`);
+    }
+    expectEvents(Array.isArray(expected) ? expected : [expected as DomainEvent], result.events);
+    return result;
+  }
+
+  /** The command succeeded and stored nothing. */
+  thenNothing(): Promise<SpecResult<State>> {
+    return this.thenEvents([]);
+  }
+
+  /**
+   * The command was refused — with this error reason, or this response status (`forbidden`,
+   * `validation_error`, `not_found`…) — and stored exactly `events` (default none).
+   */
+  async thenRejects(reasonOrStatus: string, events: readonly DomainEvent[] = []): Promise<SpecResult<State>> {
+    const result = await this.#result;
+    const r = result.response;
+    const matches = r.status === reasonOrStatus || (r.status === "error" && r.reason === reasonOrStatus);
+    if (!matches) throw new Error(`expected the command to be refused with ${reasonOrStatus}, but it answered ${show(r)}`);
+    expectEvents(events, result.events);
+    return result;
+  }
+
+  /** The reply's response has these fields (and may have more). */
+  async thenReply(expected: Partial<ServiceResponse> & JsonObject): Promise<SpecResult<State>> {
+    const result = await this.#result;
+    const actual = result.response as unknown as JsonObject;
+    for (const [key, value] of Object.entries(expected)) {
+      if (canonicalJson(actual[key]) !== canonicalJson(value)) throw new Error(`expected a reply with ${key} ${show(value)}, but it answered ${show(result.response)}`);
+    }
+    return result;
+  }
+
+  /** The state after the command equals `expected`, or satisfies it when it is a function. */
+  async thenState(expected: State | ((state: State) => boolean)): Promise<SpecResult<State>> {
+    const result = await this.#result;
+    const ok = typeof expected === "function" ? (expected as (state: State) => boolean)(result.state) : canonicalJson(expected) === canonicalJson(result.state);
+    if (!ok) throw new Error(`the state after the command is ${show(result.state)}${typeof expected === "function" ? "" : `, not ${show(expected)}`}`);
+    return result;
+  }
+
+  /** What happened, unchecked. */
+  result(): Promise<SpecResult<State>> {
+    return this.#result;
+  }
+}
+
+function expectEvents(expected: readonly DomainEvent[], actual: readonly DomainEvent[]): void {
+  const wanted = expected.map(({ type, data }) => ({ type, data }));
+  if (canonicalJson(wanted) !== canonicalJson(actual)) throw new Error(`expected the events ${show(wanted)}, but got ${show(actual)}`);
+}
+
+function principalOf(caller: JsonObject): string {
+  const named = caller["user"] ?? caller["id"];
+  return typeof named === "string" ? named : canonicalJson(caller);
+}
+
+function show(value: unknown): string {
+  return JSON.stringify(value) ?? String(value);
+}

@@ -1,0 +1,83 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { newId } from "../../src/core/index.js";
+import { SqliteStreamStore } from "../../src/objects/index.js";
+
+// The schema of the first release, exactly as it created its tables (no version row).
+const FIRST_RELEASE = [
+  `CREATE TABLE IF NOT EXISTS events (
+     version INTEGER PRIMARY KEY, type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL,
+     message_id TEXT NOT NULL, recorded_at TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS snapshots (version INTEGER PRIMARY KEY, state TEXT NOT NULL, schema INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS stream (
+     id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, version INTEGER NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('live', 'deleted')), state TEXT)`,
+  `CREATE TABLE IF NOT EXISTS processed_messages (
+     message_id TEXT PRIMARY KEY, version INTEGER NOT NULL, fingerprint TEXT NOT NULL, response TEXT NOT NULL,
+     recorded_at TEXT NOT NULL)`,
+];
+
+const metadata = JSON.stringify({ messageId: "m1", correlationId: "m1", causationId: "m1", service: "deposit" });
+
+describe("the stream store's schema is versioned", () => {
+  it("a store written by the first release is upgraded in place: events, snapshots and processed ids intact", async () => {
+    const name = `ledger-${newId()}`;
+    const stub = env.LEDGER.get(env.LEDGER.idFromName(name));
+    await runInDurableObject(stub, async (_object, state) => {
+      const sql = state.storage.sql;
+      for (const statement of FIRST_RELEASE) sql.exec(statement);
+      sql.exec("INSERT INTO events VALUES (0, 'Opened', '{\"owner\":\"ada\"}', ?, 'm0', '2026-01-01T00:00:00.000Z')", metadata);
+      sql.exec("INSERT INTO events VALUES (1, 'Deposited', '{\"amount\":5}', ?, 'm1', '2026-01-01T00:00:01.000Z')", metadata);
+      sql.exec("INSERT INTO snapshots VALUES (1, '{\"owner\":\"ada\",\"balance\":5}', 1)");
+      sql.exec("INSERT INTO stream VALUES (1, ?, 1, 'live', NULL)", name);
+      sql.exec("INSERT INTO processed_messages VALUES ('m1', 1, 'fp', '{\"status\":\"ok\",\"version\":1}', '2026-01-01T00:00:01.000Z')");
+
+      // The object starts again with this code.
+      const store = new SqliteStreamStore(state.storage);
+      store.open();
+
+      expect(await store.streamState()).toEqual({ status: "live", version: 1 });
+      expect((await store.readEvents(0, 10)).map((e) => [e.version, e.type, e.data, e.schemaVersion])).toEqual([
+        [0, "Opened", { owner: "ada" }, 1],
+        [1, "Deposited", { amount: 5 }, 1],
+      ]);
+      expect(await store.latestSnapshot(1)).toEqual({ version: 1, state: { owner: "ada", balance: 5 }, schema: 1 });
+      // Records kept per message id alone become the anonymous caller's: their retries are still recognised.
+      expect(await store.processed("", "m1")).toEqual({ fingerprint: "fp", response: { status: "ok", version: 1 } });
+      expect(sql.exec("SELECT name, version FROM x3m_schema_versions").toArray()).toEqual([{ name: "stream", version: 2 }]);
+
+      // And it keeps working: the next append is stored in the new shape.
+      const appended = await store.append({
+        streamName: name,
+        expectedVersion: 1,
+        events: [{ type: "Deposited", data: { amount: 1 }, schemaVersion: 2, metadata: JSON.parse(metadata) }],
+        newVersion: 2,
+        principal: "ada",
+        messageId: "m1",
+        fingerprint: "fp2",
+        response: { status: "ok", version: 2 },
+      });
+      expect(appended).toEqual({ ok: true, version: 2 });
+      expect((await store.readEvents(2, 1))[0]?.schemaVersion).toBe(2);
+
+      // A second start finds the latest version and changes nothing.
+      const again = new SqliteStreamStore(state.storage);
+      again.open();
+      expect((await again.readEvents(0, 10)).length).toBe(3);
+    });
+  });
+
+  it("asking an object about a stream that was never written leaves no storage behind", async () => {
+    const stub = env.LEDGER.get(env.LEDGER.idFromName(`ledger-${newId()}`));
+    await runInDurableObject(stub, async (_object, state) => {
+      const store = new SqliteStreamStore(state.storage);
+      store.open();
+      expect(await store.streamState()).toEqual({ status: "missing", version: -1 });
+      expect(await store.processed("ada", "m")).toBeNull();
+      expect(await store.readEvents(0, 10)).toEqual([]);
+      const tables = state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").toArray();
+      expect(tables.filter((t) => !t.name.startsWith("_cf"))).toEqual([]);
+    });
+  });
+});
