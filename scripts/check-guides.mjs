@@ -75,6 +75,9 @@ const shown = {
   skipLibCheck: true,
   allowImportingTsExtensions: true,
   paths,
+  // A block may import the repository's own files as the README shows them (`./examples/…`):
+  // the blocks' folder and the repository root count as one.
+  rootDirs: ["blocks", ".."],
 };
 
 function typecheck(variant, compilerOptions, extraFiles = []) {

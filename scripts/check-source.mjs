@@ -7,6 +7,8 @@
 // 2. Every top-level export in src/ carries a JSDoc comment.
 // 3. No `any` in src/ (the public API is typed; use `unknown` and narrow).
 // 4. Every telemetry event (src/core/messaging/telemetry.ts) is documented in guides/.
+// 5. src/client (the typed HTTP client, run in browsers too) imports at run time only its own files:
+//    no packages, no cloudflare:* or node:*, and from the rest of src only types (`import type`).
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
@@ -69,6 +71,18 @@ for (const file of filesUnder(join(root, "src"))) {
   });
 }
 
+for (const file of filesUnder(join(root, "src/client"))) {
+  const text = readFileSync(file, "utf8");
+  const lineOf = (index) => text.slice(0, index).split("\n").length;
+  for (const match of text.matchAll(/^[ \t]*(import|export)\s+(type\s+)?(?:[^;"']*?\s+from\s+)?["']([^"']+)["']/gm)) {
+    const [, , typeOnly, specifier] = match;
+    if (specifier.startsWith("./")) continue;
+    if (!specifier.startsWith("../")) report(file, lineOf(match.index), `src/client must not import ${specifier} (it runs on fetch alone)`);
+    else if (typeOnly === undefined) report(file, lineOf(match.index), `src/client may import only types from ${specifier} (use import type)`);
+  }
+  for (const match of text.matchAll(/\b(?:import|require)\s*\(/g)) report(file, lineOf(match.index), "src/client must not load modules dynamically");
+}
+
 const telemetrySource = readFileSync(join(root, "src/core/messaging/telemetry.ts"), "utf8");
 const eventMap = telemetrySource.slice(telemetrySource.indexOf("export type TelemetryEventMap = {"));
 const eventNames = [...eventMap.slice(0, eventMap.indexOf("\n};")).matchAll(/^  (\w+): \{/gm)].map((match) => match[1]);
@@ -83,4 +97,4 @@ if (problems.length > 0) {
   console.error(`\n${problems.length} problem(s) found by scripts/check-source.mjs`);
   process.exit(1);
 }
-console.log("check-source: src/core is runtime-agnostic, dependencies point inward, every export is documented, no `any`.");
+console.log("check-source: src/core is runtime-agnostic, src/client needs only fetch, dependencies point inward, every export is documented, no `any`.");

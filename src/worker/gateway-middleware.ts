@@ -66,3 +66,20 @@ export const noStore: MiddlewareHandler = async (c, next) => {
   await next();
   c.header("Cache-Control", "no-store");
 };
+
+/**
+ * Refuses (400 `invalid_request`) a URL whose path or query is not well-formed percent-encoded
+ * UTF-8, such as `%ED%A0%80` (a lone surrogate) or a stray `%`. The router would otherwise keep
+ * such a sequence as literal text: `?key=%ED%A0%80` would name the key "%ED%A0%80", the same key
+ * as `?key=%25ED%25A0%2580` — one name spelt two ways, which ids and keys must never be.
+ */
+export const wellEncodedUrl: MiddlewareHandler = async (c, next) => {
+  const url = new URL(c.req.url);
+  try {
+    decodeURIComponent(url.pathname);
+    decodeURIComponent(url.search.replace(/\+/g, " "));
+  } catch {
+    return answerWith(c, response.error("invalid_request", "the URL is not well-formed percent-encoded UTF-8"));
+  }
+  await next();
+};

@@ -11,11 +11,11 @@ import type { ServiceRegistry } from "../core/messaging/service-registry.js";
 import type { TelemetryHandler } from "../core/messaging/telemetry.js";
 import { wiring } from "../core/messaging/wiring.js";
 import type { SchedulerClient } from "../core/scheduling/scheduler.js";
-import type { Logger } from "../core/shared/logger.js";
+import { consoleLogger, logFormatOf, type LogFormat, type Logger } from "../core/shared/logger.js";
 import { waitUntilOf } from "../objects/hono-protocol.js";
 import { mountBrowserPages } from "./browser-pages.js";
 import type { Identify, PrincipalOf } from "./caller.js";
-import { identifyCaller, noStore, requestMessage, type GatewayEnv } from "./gateway-middleware.js";
+import { identifyCaller, noStore, requestMessage, wellEncodedUrl, type GatewayEnv } from "./gateway-middleware.js";
 import { answerWith, replyWith } from "./replies.js";
 import { parseBody } from "./request-body.js";
 import type { OpenApiOptions } from "./openapi.js";
@@ -39,8 +39,14 @@ export type GatewayOptions<Env> = {
   node?: string;
   /** Telemetry subscribers. */
   telemetry?: readonly TelemetryHandler[];
-  /** Structured logger (default: JSON lines at info level). */
+  /**
+   * Structured logger. Default: the console at info level, in the format of `logFormat`, else of
+   * the Worker's `LOG_FORMAT` variable (`pretty` or `json`; `npm run dev` sets pretty), else JSON
+   * lines.
+   */
   logger?: Logger;
+  /** The default logger's format, whatever `LOG_FORMAT` says (ignored when `logger` is given). */
+  logFormat?: LogFormat;
   /** Admin routes over aggregate streams (`/v1/streams/...`); off unless a token is configured. */
   admin?: AdminOptions<Env>;
   /** The scheduler behind `/v1/schedules`; without it those routes answer 404. */
@@ -50,8 +56,12 @@ export type GatewayOptions<Env> = {
   /** How service lists of other nodes are cached and failing nodes avoided. */
   directory?: NodeDirectoryOptions;
   /**
-   * Cross-origin requests from browsers (Hono's CORS middleware options, e.g.
-   * `{ origin: "https://app.example" }`). Off by default: browsers on other origins are refused.
+   * Cross-origin requests from browsers: Hono's CORS middleware options, e.g.
+   * `{ origin: "https://app.example" }` (or a list, or a function of the request's origin). Off
+   * by default: browsers on other origins are refused. Unless given, the allowed methods are
+   * GET, POST and DELETE, the allowed request headers those of the API
+   * ({@link CORS_ALLOW_HEADERS}), and the message id headers are exposed to scripts
+   * ({@link CORS_EXPOSE_HEADERS}).
    */
   cors?: Parameters<typeof cors>[0];
   /** `GET /v1/openapi.json` and the API reference at `/docs`: on by default; `false` turns both off. */
@@ -59,6 +69,21 @@ export type GatewayOptions<Env> = {
   /** The operations console at `/console`: on while an admin token is configured; `false` turns it off. */
   console?: false;
 };
+
+/** The request headers the API reads, allowed in cross-origin requests when `cors` is on. */
+export const CORS_ALLOW_HEADERS: readonly string[] = [
+  "Authorization",
+  "Content-Type",
+  "X-Message-Id",
+  "X-Correlation-Id",
+  "X-Causation-Id",
+  "X-Dry-Run",
+  "X-Expected-Version",
+  "traceparent",
+];
+
+/** The answer headers a browser script may read when `cors` is on: the message's ids. */
+export const CORS_EXPOSE_HEADERS: readonly string[] = ["X-Message-Id", "X-Correlation-Id", "X-Causation-Id"];
 
 /** Default largest request body: 1 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -72,7 +97,11 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
  * and never reaches a service.
  */
 export function createGateway<Env extends object = Record<string, unknown>>(options: GatewayOptions<Env>): Hono<GatewayEnv<Env>> {
-  const { registry, logger, telemetry } = wiring(options);
+  // The format may be known only once a request brings the env (LOG_FORMAT), so the default
+  // logger asks at every event; env vars are the same for every request of a deployment.
+  let envFormat: LogFormat | undefined;
+  const logger = options.logger ?? consoleLogger({ format: () => options.logFormat ?? envFormat });
+  const { registry, telemetry } = wiring({ ...options, logger });
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   // Built once per isolate: the registry and what is known of other nodes outlive a request.
   const dispatcher = new Dispatcher<Env>({
@@ -101,8 +130,16 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
     return replyWith(c, await dispatcher.dispatch(sent, { publicOnly: true, ...scopeOf(c) }));
   };
 
-  if (options.cors !== undefined) app.use("*", cors(options.cors));
-  app.use("/v1/*", noStore);
+  if (options.logger === undefined && options.logFormat === undefined) {
+    app.use("*", async (c, next) => {
+      envFormat = logFormatOf(c.env);
+      await next();
+    });
+  }
+  if (options.cors !== undefined) {
+    app.use("*", cors({ allowMethods: ["GET", "POST", "DELETE"], allowHeaders: [...CORS_ALLOW_HEADERS], exposeHeaders: [...CORS_EXPOSE_HEADERS], maxAge: 600, ...options.cors }));
+  }
+  app.use("/v1/*", noStore, wellEncodedUrl);
   app.post("/v1/services/:service", limitBody, requestMessage(false), caller, serviceCall);
   app.post("/v1/validate/:service", limitBody, requestMessage(true), caller, serviceCall);
   app.get("/v1/services", async (c) => c.json({ services: await dispatcher.publicServices(scopeOf(c)) }));
@@ -122,7 +159,11 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();
     logger.error("gateway failed", { method: c.req.method, path: c.req.path, error });
-    return answerWith(c, response.error("internal_error"));
+    // In the envelope when the request already has its message: a service call is always
+    // answered with the envelope, even when the app's identify hook throws.
+    const message = c.get("message");
+    const failed = response.error("internal_error");
+    return message === undefined ? answerWith(c, failed) : replyWith(c, halt(message, failed));
   });
   return app;
 }

@@ -9,6 +9,7 @@ import {
   Router,
   silentLogger,
   type ChooseNode,
+  type JsonObject,
   type Message,
   type NodeDirectoryOptions,
 } from "../../src/core/index.js";
@@ -225,6 +226,46 @@ describe("authorization across nodes (41)", () => {
       reason: "no_nodes_available",
       details: { tried: [{ node: "faulty", reason: "unreachable" }] },
     });
+  });
+});
+
+describe("a deeply nested request does not take a remote node offline", () => {
+  // About 20 KB: 10,000 arrays inside each other, as the request of a service on node-a.
+  const deep = () => JSON.parse(`${"[".repeat(10_000)}${"]".repeat(10_000)}`) as unknown[];
+
+  it("through the gateway: 400 invalid_request, and other callers reach the node right after", async () => {
+    // A long back-off: if the node were blamed, the next call would find no node for echo.
+    const gateway = createGateway<Env>({ services: [], node: "gateway", nodes: A, directory: { backoffMs: 60_000 }, logger: silentLogger });
+    const call = async (body: string) => {
+      const ctx = createExecutionContext();
+      const answer = await gateway.fetch(new Request("http://gw/v1/services/echo", { method: "POST", body }), env, ctx);
+      await waitOnExecutionContext(ctx);
+      return { status: answer.status, body: (await answer.json()) as Envelope };
+    };
+    expect((await call("{}")).status).toBe(200);
+    const body = JSON.stringify({ deep: deep() });
+    expect(body.length).toBeGreaterThan(20_000);
+    const refused = await call(body);
+    expect(refused.status).toBe(400);
+    expect(refused.body.response).toMatchObject({ status: "error", reason: "invalid_request" });
+    for (let i = 0; i < 3; i += 1) {
+      const after = await call("{}");
+      expect(after.status).toBe(200);
+      expect(after.body.response).toMatchObject({ status: "ok", payload: { node: "node-a" } });
+    }
+  });
+
+  it("dispatched from inside a Worker (past the edge's depth limit): answered, and the node is not blamed", async () => {
+    const { dispatcher, directory } = caller(A);
+    for (const levels of [10_000, 100_000]) {
+      const deeper = JSON.parse(`${"[".repeat(levels)}${"]".repeat(levels)}`) as JsonObject[];
+      const reply = await dispatcher.dispatch(newMessage("echo", { rawRequest: { deep: deeper } }));
+      // Served (the node's JSON tools take it), or refused as unencodable: either way, no node's fault.
+      expect(["ok", "error"]).toContain(reply.response?.status);
+      if (reply.response?.status === "error") expect(reply.response.reason).toBe("invalid_request");
+      expect(directory.isBackingOff("node-a")).toBe(false);
+      expect(payloadOf(await dispatcher.dispatch(newMessage("echo")))).toMatchObject({ node: "node-a" });
+    }
   });
 });
 

@@ -307,9 +307,17 @@ describe("routes", () => {
   });
 
   it("odd service names are just unknown services", async () => {
-    for (const name of ["%E0%A4%A", "%00", "a%2Fb", "..", "x".repeat(5000)]) {
+    for (const name of ["%00", "a%2Fb", "..", "%F0%9F%98%80", "x".repeat(5000)]) {
       const answer = await call(`/v1/services/${name}`, post("{}"));
       expect(answer.status).toBe(404);
+    }
+  });
+
+  it("a URL that is not well-formed percent-encoded UTF-8 → 400 invalid_request, not a name taken literally", async () => {
+    for (const path of ["/v1/services/%E0%A4%A", "/v1/services/%ED%A0%80", "/v1/validate/100%", "/v1/services/ok?x=%FF", "/v1/services?x=%C3"]) {
+      const answer = await call(path, post("{}"));
+      expect(answer.status, path).toBe(400);
+      expect(await answer.json()).toEqual({ response: { status: "error", reason: "invalid_request", details: "the URL is not well-formed percent-encoded UTF-8" } });
     }
   });
 });
@@ -359,9 +367,15 @@ describe("no input makes the gateway answer 500", () => {
         throw new Error("token service down");
       },
     });
-    const answer = await call("/v1/services/ok", post("{}", { Authorization: "Bearer x" }));
+    const answer = await call("/v1/services/ok", post("{}", { Authorization: "Bearer x", "X-Message-Id": "m-identify" }));
     expect(answer.status).toBe(500);
-    expect(await answer.json()).toEqual({ response: { status: "error", reason: "internal_error" } });
+    expect(await answer.json()).toEqual({
+      messageId: "m-identify",
+      correlationId: "m-identify",
+      causationId: "m-identify",
+      service: "ok",
+      response: { status: "error", reason: "internal_error" },
+    });
     expect(log.lines.some((l) => l.level === "error")).toBe(true);
   });
 });

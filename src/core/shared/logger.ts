@@ -1,3 +1,8 @@
+import { LEVEL_RANK, oneLineJson } from "./log-text.js";
+import { prettyLogger } from "./pretty-logger.js";
+
+export { prettyEvent, prettyLogger, type PrettyLoggerOptions } from "./pretty-logger.js";
+
 /** How much a logger says; each level includes the ones after it. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -6,8 +11,6 @@ export type LogFields = { [key: string]: unknown };
 
 /** A structured logger: one method per level, a message and fields. */
 export type Logger = { [L in LogLevel]: (message: string, fields?: LogFields) => void };
-
-const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 /** Options of {@link jsonLogger}. */
 export type JsonLoggerOptions = {
@@ -20,28 +23,61 @@ export type JsonLoggerOptions = {
 /**
  * The default logger: one JSON object per line with `level`, `time`, `msg` and the fields.
  * Errors become `{name, message, stack}` so that a stack reaches the log, never a response.
+ * One event is always one line: besides what JSON escapes, U+2028, U+2029, NEL, other C1
+ * controls and bidi controls are written as `\u` escapes too (JSON.stringify leaves them raw,
+ * and log readers split lines at them).
  */
 export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
-  const threshold = rank[options.level ?? "info"];
+  const threshold = LEVEL_RANK[options.level ?? "info"];
   const write = options.write ?? ((line: string) => console.log(line));
   const log = (level: LogLevel) => (message: string, fields: LogFields = {}) => {
-    if (rank[level] < threshold) return;
-    const line = { level, time: new Date().toISOString(), msg: message, ...fields };
-    let text: string;
-    try {
-      text = JSON.stringify(line, errorReplacer);
-    } catch {
-      // A field that cannot be serialised (a cycle, a BigInt) must not turn logging into a crash.
-      text = JSON.stringify({ level, time: line.time, msg: message, fields: "unserialisable" });
-    }
-    write(text);
+    if (LEVEL_RANK[level] < threshold) return;
+    const time = new Date().toISOString();
+    // A field that cannot be serialised (a cycle) must not turn logging into a crash; the
+    // fallback has only strings, which always serialise.
+    write(oneLineJson({ level, time, msg: message, ...fields }) ?? oneLineJson({ level, time, msg: message, fields: "unserialisable" }) ?? "");
   };
   return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
 }
 
-function errorReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
-  return value;
+/** How log events are written: JSON lines for machines, or pretty lines for people. */
+export type LogFormat = "json" | "pretty";
+
+/** Options of {@link consoleLogger}. */
+export type ConsoleLoggerOptions = {
+  /** The least severe level written; defaults to `"info"`. */
+  level?: LogLevel;
+  /**
+   * The format, or a function asked at every event (the format may only be known once a request
+   * brings the Worker's env: see {@link logFormatOf}). Default and fallback: `"json"`.
+   */
+  format?: LogFormat | (() => LogFormat | undefined);
+};
+
+/**
+ * A console logger in the format `format` says: {@link jsonLogger} or {@link prettyLogger}. The
+ * gateway's default, with the format from the `LOG_FORMAT` variable (`npm run dev` sets pretty).
+ */
+export function consoleLogger(options: ConsoleLoggerOptions = {}): Logger {
+  const json = jsonLogger({ level: options.level });
+  const pretty = prettyLogger({ level: options.level });
+  const { format } = options;
+  const formatOf = typeof format === "function" ? format : () => format;
+  const log = (level: LogLevel) => (message: string, fields?: LogFields) =>
+    (formatOf() === "pretty" ? pretty : json)[level](message, fields);
+  return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
+}
+
+/**
+ * The log format a Worker's env asks for in its `LOG_FORMAT` variable (`pretty` or `json`, any
+ * case), or undefined when it says nothing usable.
+ */
+export function logFormatOf(env: unknown): LogFormat | undefined {
+  if (typeof env !== "object" || env === null) return undefined;
+  const value: unknown = (env as { LOG_FORMAT?: unknown }).LOG_FORMAT;
+  if (typeof value !== "string") return undefined;
+  const format = value.trim().toLowerCase();
+  return format === "pretty" || format === "json" ? format : undefined;
 }
 
 /** A logger that says nothing (for tests and benchmarks). */

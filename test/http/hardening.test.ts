@@ -1,0 +1,180 @@
+// Hostile input at the edge, against the demo Worker: every test here sends something a careless
+// or malicious client could send, and checks that it gets a clear 4xx — never a 500, never a
+// silently different account — and that nothing is stored.
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { newId } from "../../src/core/index.js";
+
+const ADA = { Authorization: "Bearer dev-ada" };
+const ADMIN = { Authorization: "Bearer dev-admin" };
+
+type Answer = { status: number; headers: Headers; body: { response?: { status: string; reason?: string } } & Record<string, unknown> };
+
+async function send(path: string, init: RequestInit = {}): Promise<Answer> {
+  const answer = await exports.default.fetch(`http://demo${path}`, init);
+  const text = await answer.text();
+  return { status: answer.status, headers: answer.headers, body: JSON.parse(text) as Answer["body"] };
+}
+
+const post = (path: string, body: string, headers: Record<string, string> = ADA) => send(path, { method: "POST", body, headers });
+
+async function openAccount(account_id = `acc-${newId()}`): Promise<string> {
+  const opened = await post("/v1/services/open_account", JSON.stringify({ account_id }));
+  expect(opened.status).toBe(201);
+  return account_id;
+}
+
+/** The stored version of an account's stream (through the admin route), or null when it has none. */
+async function versionOf(account_id: string): Promise<number | null> {
+  const read = await send(`/v1/streams/account/${encodeURIComponent(account_id)}`, { headers: ADMIN });
+  return read.status === 404 ? null : (read.body["version"] as number);
+}
+
+/** `{"a": [[[…]]]}` nested `levels` deep. */
+const nestedArrays = (levels: number) => `{"a":${"[".repeat(levels)}${"]".repeat(levels)}}`;
+/** `{"a":{"a":{…}}}` nested `levels` deep. */
+const nestedObjects = (levels: number) => `${'{"a":'.repeat(levels)}1${"}".repeat(levels)}`;
+
+describe("a body nested 10,000 levels deep is refused with 400 invalid_request, never a 500", () => {
+  const routes: [string, (inner: string) => string][] = [
+    ["/v1/services/greet", (inner) => inner],
+    ["/v1/services/deposit", (inner) => inner],
+    ["/v1/validate/greet", (inner) => inner],
+    ["/v1/validate/deposit", (inner) => inner],
+    ["/v1/schedules", (inner) => `{"service":"greet","key":"k","in":60000,"request":{"name":"a","deep":${inner}}}`],
+  ];
+  for (const [path, wrap] of routes) {
+    it(`POST ${path}`, async () => {
+      for (const body of [nestedArrays(10_000), nestedObjects(10_000)]) {
+        const answer = await post(path, wrap(body));
+        expect(answer.status).toBe(400);
+        expect(answer.body.response).toMatchObject({ status: "error", reason: "invalid_request" });
+      }
+    });
+  }
+
+  it("a deep request inside a schedule body is refused the same way", async () => {
+    const request = nestedArrays(10_000);
+    const answer = await post("/v1/schedules", `{"service":"greet","key":"k-${newId()}","in":0,"request":${request}}`);
+    expect(answer.status).toBe(400);
+    expect(answer.body.response).toMatchObject({ status: "error", reason: "invalid_request" });
+  });
+});
+
+describe("a lone UTF-16 surrogate is refused with 400, never a 500", () => {
+  // In JSON text a lone surrogate arrives as the escape \ud800; JSON.parse makes it a string
+  // that no UTF-8 encoder can write (storage, logs, another Worker).
+  const lone = "\\ud800";
+
+  it("in an account id", async () => {
+    for (const service of ["open_account", "ensure_account", "deposit", "get_account"]) {
+      const answer = await post(`/v1/services/${service}`, `{"account_id":"acc-${lone}","amount":1}`);
+      expect(answer.status, service).toBe(400);
+      expect(answer.body.response).toMatchObject({ status: "error" });
+    }
+  });
+
+  it("in a scheduling key, in a scheduled request, and in the key of the list and cancel routes", async () => {
+    const key = await post("/v1/schedules", `{"service":"greet","request":{"name":"a"},"key":"k-${lone}","in":0}`);
+    expect(key.status).toBe(400);
+    const request = await post("/v1/schedules", `{"service":"greet","request":{"name":"${lone}"},"key":"k-${newId()}","in":0}`);
+    expect(request.status).toBe(400);
+    // %ED%A0%80 is how a lone surrogate would be percent-encoded (invalid UTF-8).
+    expect((await send("/v1/schedules?key=%ED%A0%80", { headers: ADA })).status).toBe(400);
+    expect((await send(`/v1/schedules?key=k-${encodeURIComponent("\u00e9")}%ED%A0%80`, { headers: ADA })).status).toBe(400);
+    expect((await send("/v1/schedules/%ED%A0%80?key=k", { method: "DELETE", headers: ADA })).status).toBe(400);
+  });
+
+  it("in a stream id and in a service name (percent-encoded: not taken literally, refused)", async () => {
+    const stream = await send("/v1/streams/account/%ED%A0%80", { headers: ADMIN });
+    expect(stream.status).toBe(400);
+    expect(stream.body.response).toMatchObject({ status: "error", reason: "invalid_request" });
+    expect((await post("/v1/services/%ED%A0%80", "{}")).status).toBe(400);
+    expect((await post("/v1/validate/acc%ED%A0%80", "{}")).status).toBe(400);
+  });
+
+  it("in a header (or the bytes that would encode it), which can only be refused", async () => {
+    // Header values are bytes: workerd's fetch writes a JavaScript string as UTF-8 (a lone
+    // surrogate as U+FFFD), and ED A0 80, the would-be UTF-8 of U+D800, arrives as Latin-1 text.
+    for (const odd of ["\ud800", "\u00ed\u00a0\u0080"]) {
+      for (const header of ["X-Message-Id", "X-Correlation-Id", "X-Causation-Id", "X-Dry-Run", "X-Expected-Version"]) {
+        const answer = await post("/v1/services/greet", '{"name":"Ada"}', { ...ADA, [header]: `id-${odd}` });
+        expect(answer.status, header).toBe(400);
+        expect(answer.body.response).toMatchObject({ status: "error", reason: "invalid_header", details: { header } });
+      }
+      const auth = await post("/v1/services/deposit", '{"account_id":"a","amount":1}', { Authorization: `Bearer dev-ada${odd}` });
+      expect(auth.status).toBe(401);
+    }
+  });
+});
+
+describe("look-alike account ids are refused; equivalent spellings are one account", () => {
+  it("leading or trailing spaces, a right-to-left override, zero-width characters → 400, nothing created", async () => {
+    const account_id = await openAccount();
+    const lookalikes = [
+      ` ${account_id}`,
+      `${account_id} `,
+      `${account_id}\u00a0`,
+      `\u202e${account_id}`,
+      `${account_id.slice(0, 4)}\u200b${account_id.slice(4)}`,
+      `${account_id}\u200d`,
+      `\ufeff${account_id}`,
+      `${account_id}\u2028`,
+    ];
+    for (const lookalike of lookalikes) {
+      for (const service of ["open_account", "ensure_account", "deposit"]) {
+        const answer = await post(`/v1/services/${service}`, JSON.stringify({ account_id: lookalike, amount: 1 }));
+        expect(answer.status, `${service} ${JSON.stringify(lookalike)}`).toBe(400);
+        expect(answer.body.response).toMatchObject({ status: "error", reason: "invalid_id" });
+      }
+    }
+    expect(await versionOf(account_id)).toBe(0);
+  });
+
+  it("a look-alike scheduling key is refused", async () => {
+    for (const key of [" k", "k ", "k\u202e", "k\u200b1"]) {
+      const answer = await post("/v1/schedules", JSON.stringify({ service: "greet", request: { name: "a" }, key, in: 60_000 }));
+      expect(answer.status, JSON.stringify(key)).toBe(400);
+    }
+  });
+
+  it("NFC and NFD spellings of one id reach the same account", async () => {
+    const suffix = newId();
+    const composed = `caf\u00e9-${suffix}`;
+    const decomposed = `cafe\u0301-${suffix}`;
+    await openAccount(composed);
+    const deposit = await post("/v1/services/deposit", JSON.stringify({ account_id: decomposed, amount: 7 }));
+    expect(deposit.status).toBe(200);
+    expect(deposit.body.response).toEqual({ status: "ok", version: 1 });
+    const read = await post("/v1/services/get_account", JSON.stringify({ account_id: decomposed }));
+    expect(read.body.response).toMatchObject({ payload: { id: composed, balance: 7 }, version: 1 });
+    expect((await post("/v1/services/open_account", JSON.stringify({ account_id: decomposed }))).status).toBe(409);
+    expect(await versionOf(decomposed)).toBe(1);
+  });
+});
+
+describe("answers are never cached", () => {
+  it("every /v1 answer says Cache-Control: no-store, errors included", async () => {
+    const account_id = await openAccount();
+    const answers = [
+      await post("/v1/services/greet", '{"name":"Ada"}'),
+      await post("/v1/services/greet", "{}"),
+      await post("/v1/services/greet", "{"),
+      await post("/v1/services/greet", nestedArrays(100)),
+      await post("/v1/services/greet", JSON.stringify({ pad: "x".repeat(1024 * 1024) })),
+      await post("/v1/services/greet", "{}", { "X-Dry-Run": "maybe" }),
+      await post("/v1/services/nowhere", "{}"),
+      await post("/v1/services/deposit", JSON.stringify({ account_id, amount: 1 }), { Authorization: "Bearer nope" }),
+      await post("/v1/services/get_account", JSON.stringify({ account_id })),
+      await post("/v1/validate/deposit", JSON.stringify({ account_id, amount: 1 })),
+      await send("/v1/services"),
+      await send("/v1/health"),
+      await send(`/v1/schedules?key=${account_id}`, { headers: ADA }),
+      await send(`/v1/streams/account/${account_id}`, { headers: ADMIN }),
+      await send(`/v1/streams/account/${account_id}`),
+      await send("/v1/nothing/here"),
+    ];
+    expect(new Set(answers.map((a) => a.status))).toEqual(new Set([200, 400, 401, 404, 413, 422]));
+    for (const answer of answers) expect(answer.headers.get("Cache-Control"), String(answer.status)).toBe("no-store");
+  });
+});

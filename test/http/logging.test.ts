@@ -1,0 +1,62 @@
+// The gateway's default logger: its format comes from the Worker's LOG_FORMAT variable.
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Router } from "../../src/core/index.js";
+import { createGateway, type GatewayOptions } from "../../src/worker/index.js";
+
+const failing = new Router({ authorize: () => "ok" }).service("fails", () => {
+  throw new Error("broken\u2028on purpose");
+});
+
+let printed: string[] = [];
+const original = { log: console.log, error: console.error };
+beforeEach(() => {
+  printed = [];
+  console.log = (text: unknown) => void printed.push(String(text));
+  console.error = (text: unknown) => void printed.push(String(text));
+});
+afterEach(() => {
+  console.log = original.log;
+  console.error = original.error;
+});
+
+async function callFailing(env: object, options: Partial<GatewayOptions<object>> = {}) {
+  const app = createGateway({ services: [failing], ...options });
+  const ctx = createExecutionContext();
+  const answer = await app.fetch(new Request("http://gw/v1/services/fails", { method: "POST", body: "{}" }), env, ctx);
+  await waitOnExecutionContext(ctx);
+  expect(answer.status).toBe(500);
+}
+
+describe("the gateway's default logger", () => {
+  it("writes JSON lines when LOG_FORMAT is unset, each event on one line", async () => {
+    await callFailing({});
+    expect(printed.length).toBeGreaterThan(0);
+    for (const line of printed) {
+      expect(line).not.toMatch(/[\n\u2028]/u);
+      expect(JSON.parse(line)).toHaveProperty("level");
+    }
+    expect(printed.map((line) => JSON.parse(line) as { error?: { message?: string } }).some((l) => l.error?.message === "broken\u2028on purpose")).toBe(true);
+  });
+
+  it("writes pretty lines, the stack below, when LOG_FORMAT=pretty (as npm run dev sets it)", async () => {
+    await callFailing({ LOG_FORMAT: "pretty" });
+    const failure = printed.find((text) => text.includes("ERROR"));
+    expect(failure).toBeDefined();
+    const [line, ...stack] = (failure ?? "").split("\n");
+    expect(line).toMatch(/^\d\d:\d\d:\d\d\.\d{3} ERROR .*service=fails.*error="Error: broken\\u2028on purpose"/);
+    expect(stack[0]).toBe("    Error: broken\\u2028on purpose");
+    expect(stack.some((frame) => /^\s+at /.test(frame))).toBe(true);
+  });
+
+  it("the logFormat option wins over LOG_FORMAT; a logger of the app's wins over both", async () => {
+    await callFailing({ LOG_FORMAT: "pretty" }, { logFormat: "json" });
+    expect(printed.every((line) => line.startsWith("{"))).toBe(true);
+    printed = [];
+    const own: string[] = [];
+    const logger = { debug() {}, info() {}, warn() {}, error: (message: string) => void own.push(message) };
+    await callFailing({ LOG_FORMAT: "pretty" }, { logger });
+    expect(printed).toEqual([]);
+    expect(own.length).toBeGreaterThan(0);
+  });
+});
