@@ -10,6 +10,7 @@ import { SqliteStreamStore } from "./sqlite-stream-store.js";
 
 /** Options of {@link aggregateObject}. */
 export type AggregateObjectOptions = {
+  /** Default: a console logger in the Worker's `LOG_FORMAT` (see `wiring`). */
   logger?: Logger;
   /** Telemetry subscribers (`new_aggr_spawned`, `handle_msg`). */
   telemetry?: readonly TelemetryHandler[];
@@ -41,7 +42,7 @@ export function aggregateObject<State, Event extends DomainEvent>(
   aggregate: AggregateDefinition<State, Event>,
   options: AggregateObjectOptions = {},
 ): AggregateObjectClass {
-  const { logger, telemetry } = wiring(options);
+  const { logger, telemetry, useEnv } = wiring(options);
 
   // The object needs no bindings: everything it does is in its own storage.
   return class extends DurableObject<unknown> implements AggregateObject, StreamHost {
@@ -51,6 +52,7 @@ export function aggregateObject<State, Event extends DomainEvent>(
 
     constructor(ctx: DurableObjectState, env: unknown) {
       super(ctx, env);
+      useEnv(env);
       this.#store = new SqliteStreamStore(ctx.storage);
       void ctx.blockConcurrencyWhile(async () => this.#store.open());
     }

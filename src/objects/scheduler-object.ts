@@ -56,7 +56,7 @@ export type SchedulerObjectClass<Env> = new (ctx: DurableObjectState, env: Env) 
  * ```
  */
 export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): SchedulerObjectClass<Env> {
-  const { registry, logger, telemetry } = wiring(options);
+  const { registry, logger, telemetry, useEnv } = wiring(options);
   // Built once per isolate; each object's deliveries bring their own env and waitUntil.
   const dispatcher = new Dispatcher<Env>({
     services: registry,
@@ -74,6 +74,7 @@ export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): Sche
 
     constructor(ctx: DurableObjectState, env: Env) {
       super(ctx, env);
+      useEnv(env);
       this.#store = new SqliteScheduleStore(ctx.storage);
       void ctx.blockConcurrencyWhile(async () => this.#store.open());
       this.runner = new SchedulerRunner(this.#store, {

@@ -11,7 +11,7 @@ import type { ServiceRegistry } from "../core/messaging/service-registry.js";
 import type { TelemetryHandler } from "../core/messaging/telemetry.js";
 import { wiring } from "../core/messaging/wiring.js";
 import type { SchedulerClient } from "../core/scheduling/scheduler.js";
-import { consoleLogger, logFormatOf, type LogFormat, type Logger } from "../core/shared/logger.js";
+import type { LogFormat, Logger } from "../core/shared/logger.js";
 import { waitUntilOf } from "../objects/hono-protocol.js";
 import { mountBrowserPages } from "./browser-pages.js";
 import type { Identify, PrincipalOf } from "./caller.js";
@@ -97,11 +97,7 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
  * and never reaches a service.
  */
 export function createGateway<Env extends object = Record<string, unknown>>(options: GatewayOptions<Env>): Hono<GatewayEnv<Env>> {
-  // The format may be known only once a request brings the env (LOG_FORMAT), so the default
-  // logger asks at every event; env vars are the same for every request of a deployment.
-  let envFormat: LogFormat | undefined;
-  const logger = options.logger ?? consoleLogger({ format: () => options.logFormat ?? envFormat });
-  const { registry, telemetry } = wiring({ ...options, logger });
+  const { registry, logger, telemetry, useEnv } = wiring(options);
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   // Built once per isolate: the registry and what is known of other nodes outlive a request.
   const dispatcher = new Dispatcher<Env>({
@@ -131,8 +127,9 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   };
 
   if (options.logger === undefined && options.logFormat === undefined) {
+    // The default logger's format may come from the env (LOG_FORMAT), known once a request brings it.
     app.use("*", async (c, next) => {
-      envFormat = logFormatOf(c.env);
+      useEnv(c.env);
       await next();
     });
   }

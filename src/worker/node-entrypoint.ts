@@ -36,13 +36,14 @@ export type NodeEntrypointClass<Env> = new (ctx: ExecutionContext, env: Env) => 
  * callable through it.
  */
 export function nodeEntrypoint<Env extends object>(options: NodeEntrypointOptions<Env>): NodeEntrypointClass<Env> {
-  const { registry, logger, telemetry } = wiring(options);
+  const { registry, logger, telemetry, useEnv } = wiring(options);
   // Only this node's own services: a node never forwards to further nodes.
   const dispatcher = new Dispatcher<Env>({ services: registry, node: options.node, telemetry, logger });
   const app = nodeRoutes<Env>({ node: options.node, registry, dispatcher, logger });
 
   return class extends WorkerEntrypoint<Env> implements NodeEntrypoint<Env> {
     override fetch(request: Request): Promise<Response> {
+      useEnv(this.env);
       return Promise.resolve(app.fetch(request, this.env, this.ctx));
     }
   };
