@@ -1,4 +1,5 @@
 import type { Message } from "./message.js";
+import { backoffDelay } from "../shared/backoff.js";
 import { withTimeout } from "../shared/timeout.js";
 import type { ServiceResponse } from "./response.js";
 
@@ -58,7 +59,7 @@ export type ChooseNode = (message: Message, candidates: readonly string[]) => st
 export type NodeDirectoryOptions = {
   /** How long a node's service list is trusted before it is fetched again (default 30 s). */
   ttlMs?: number;
-  /** How long a node that failed is not tried (default 10 s). */
+  /** How long a node that failed is not tried at first (default 10 s; longer when it keeps failing). */
   backoffMs?: number;
   /** How long a node may take to list its services before it counts as failed (default 2000 ms). */
   listTimeoutMs?: number;
@@ -86,6 +87,8 @@ export class NodeDirectory {
   readonly #listings = new Map<string, Listing>();
   readonly #fetching = new Map<string, Promise<Listing | null>>();
   readonly #failedUntil = new Map<string, number>();
+  /** Failures in a row, per node (cleared when it answers). */
+  readonly #failures = new Map<string, number>();
 
   /** An empty directory. */
   constructor(options: NodeDirectoryOptions = {}) {
@@ -123,15 +126,22 @@ export class NodeDirectory {
     return [...new Set(listings.flatMap((listing) => (listing === null ? [] : [...listing.services])))];
   }
 
-  /** The node failed (unreachable, garbage, a 5xx, a timeout): skip it for the back-off period. */
+  /**
+   * The node failed (unreachable, garbage, a 5xx, a timeout): skip it for a while — `backoffMs`
+   * after its first failure, twice that after the next one in a row, up to eight times, each a
+   * little shorter at random so that isolates that saw it fail together do not retry together.
+   */
   failed(node: string): void {
-    this.#failedUntil.set(node, this.#now() + this.#backoffMs);
+    const failures = (this.#failures.get(node) ?? 0) + 1;
+    this.#failures.set(node, failures);
+    this.#failedUntil.set(node, this.#now() + backoffDelay(failures, { baseMs: this.#backoffMs, maxMs: this.#backoffMs * 8 }));
     this.#listings.delete(node);
   }
 
-  /** The node answered: it is usable again. */
+  /** The node answered: it is usable again, and its next failure starts the back-off afresh. */
   answered(node: string): void {
     this.#failedUntil.delete(node);
+    this.#failures.delete(node);
   }
 
   /** Whether `node` failed recently and is not tried. */

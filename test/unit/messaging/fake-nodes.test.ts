@@ -94,6 +94,32 @@ describe("nodes that misbehave in the directory's sight", () => {
     expect((await dispatcher.dispatch(newMessage("svc"))).response).toEqual({ status: "ok", payload: "flaky" });
   });
 
+  it("a node that keeps failing is skipped longer each time (up to eight times the back-off), and afresh once it answers", () => {
+    let now = 0;
+    const directory = new NodeDirectory({ backoffMs: 1000, now: () => now });
+    const skippedFor = () => {
+      const start = now;
+      while (directory.isBackingOff("n")) now += 10;
+      const waited = now - start;
+      return waited;
+    };
+    directory.failed("n");
+    const first = skippedFor();
+    directory.failed("n");
+    const second = skippedFor();
+    for (let i = 0; i < 10; i += 1) directory.failed("n");
+    const capped = skippedFor();
+    expect(first).toBeGreaterThanOrEqual(800);
+    expect(first).toBeLessThanOrEqual(1010);
+    expect(second).toBeGreaterThanOrEqual(1600);
+    expect(second).toBeLessThanOrEqual(2010);
+    expect(capped).toBeGreaterThanOrEqual(6400);
+    expect(capped).toBeLessThanOrEqual(8010);
+    directory.answered("n");
+    directory.failed("n");
+    expect(skippedFor()).toBeLessThanOrEqual(1010);
+  });
+
   it("concurrent dispatches share one listing fetch per node", async () => {
     const node = fakeNode("n", { listed: ["svc"] });
     const dispatcher = dispatcherOver([node]);
