@@ -12,6 +12,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const suites = {
   scheduler: () => import("./suites/scheduler.mjs"),
   dispatch: () => import("./suites/dispatch.mjs"),
+  aggregates: () => import("./suites/aggregates.mjs"),
 };
 const onlyWhenNamed = new Set(["dev", "soak"]);
 const named = process.argv.slice(2);
