@@ -13,6 +13,7 @@ const suites = {
   scheduler: () => import("./suites/scheduler.mjs"),
   dispatch: () => import("./suites/dispatch.mjs"),
   aggregates: () => import("./suites/aggregates.mjs"),
+  dev: () => import("./suites/dev.mjs"),
 };
 const onlyWhenNamed = new Set(["dev", "soak"]);
 const named = process.argv.slice(2);
@@ -38,7 +39,7 @@ for (const name of chosen) {
   const names = new Set(result.rows.map((r) => r.baselineName));
   const shared = names.size === 1 ? [...names][0] : undefined;
   const table = [
-    "| measure | x3m-system | baseline | ratio |",
+    `| measure | ${(result.columns ?? ["x3m-system", "baseline"]).join(" | ")} | ratio |`,
     "| --- | --- | --- | --- |",
     ...result.rows.map((r) => `| ${r.measure} | ${r.value} | ${r.baseline}${shared === undefined ? ` (${r.baselineName})` : ""} | ${r.ratio} |`),
   ].join("\n");
