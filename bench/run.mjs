@@ -14,6 +14,7 @@ const suites = {
   dispatch: () => import("./suites/dispatch.mjs"),
   aggregates: () => import("./suites/aggregates.mjs"),
   dev: () => import("./suites/dev.mjs"),
+  soak: () => import("./suites/soak.mjs"),
 };
 const onlyWhenNamed = new Set(["dev", "soak"]);
 const named = process.argv.slice(2);
