@@ -4,6 +4,7 @@
 // committed) and each suite's table into bench/README.md. Without names it runs the default
 // suites; `dev` and `soak` run only when named (they take minutes, and `dev` starts wrangler dev).
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { machine } from "./lib.mjs";
@@ -30,7 +31,10 @@ const machineText = `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB
 for (const name of chosen) {
   console.log(`--- ${name}`);
   const suite = await suites[name]();
+  // The machine is shared: its load before and after tells how much to trust a small ratio.
+  const loadBefore = loadavg()[0];
   const result = await suite.run();
+  const load = `load average ${loadBefore.toFixed(1)} → ${loadavg()[0].toFixed(1)}`;
   const at = new Date();
   const resultsDir = join(here, ".results");
   mkdirSync(resultsDir, { recursive: true });
@@ -44,7 +48,7 @@ for (const name of chosen) {
     "| --- | --- | --- | --- |",
     ...result.rows.map((r) => `| ${r.measure} | ${r.value} | ${r.baseline}${shared === undefined ? ` (${r.baselineName})` : ""} | ${r.ratio} |`),
   ].join("\n");
-  const intro = [`${stampOf(at)} on ${machineText}.`, shared === undefined ? "" : ` Baseline: ${shared}.`, result.note ? ` ${result.note}` : ""].join("");
+  const intro = [`${stampOf(at)} on ${machineText}, ${load}.`, shared === undefined ? "" : ` Baseline: ${shared}.`, result.note ? ` ${result.note}` : ""].join("");
   console.log(`\n${intro}\n\n${table}\n\nraw: ${file}\n`);
   // Written after each suite, so a long run that fails later keeps what it measured.
   updateReadme(name, `### ${name}\n\n${intro}\n\n${table}\n`);
