@@ -160,6 +160,26 @@ export function rssBytes(pids) {
   return total;
 }
 
+/** How many requests {@link fetchRetrying} had to send again, for the suites to report. */
+export const retried = { count: 0 };
+
+/**
+ * `fetch`, sent again once when the server closed a kept-alive connection just as the client
+ * reused it (undici's "other side closed", a race with workerd's idle timeout that ends a run
+ * for nothing). Callers only send requests that are safe to repeat: the timed commands carry
+ * an `X-Message-Id`, so a repeat is answered from the idempotency record; the soak's mix does not
+ * care about one more greeting or schedule.
+ */
+export async function fetchRetrying(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    if (error?.cause?.code !== "UND_ERR_SOCKET") throw error;
+    retried.count += 1;
+    return fetch(url, init);
+  }
+}
+
 /** A TCP port nobody listens on now (the OS picks it). */
 export function freePort() {
   return new Promise((resolve, reject) => {

@@ -12,6 +12,7 @@ import {
   bundle,
   childWorkerdPids,
   cpuMs,
+  fetchRetrying,
   fmtMs,
   freePort,
   groupPids,
@@ -20,6 +21,7 @@ import {
   observabilityEnabled,
   percentile,
   ratio,
+  retried,
   spawnGroup,
   waitForHttp,
 } from "../lib.mjs";
@@ -34,6 +36,7 @@ const API_TOKENS = "dev-ada=ada,dev-bob=bob,dev-root=root:admin";
 const BASELINE_NAME = "the same bundle on Miniflare directly";
 
 export async function run() {
+  const retriedBefore = retried.count;
   const observability = observabilityEnabled(readFileSync(join(root, "wrangler.toml"), "utf8"));
   const tmp = mkdtempSync(join(tmpdir(), "x3m-bench-dev-"));
   const mf = miniflare(bundle("../wrangler.toml"), { ACCOUNTS: "AccountObject", SCHEDULER: "SchedulerObject" }, { bindings: { API_TOKENS } });
@@ -52,7 +55,7 @@ export async function run() {
 
     const account = `dev-bench-${Date.now()}`;
     const call = async (url, service, body, expected) => {
-      const answer = await fetch(`${url}/v1/services/${service}`, {
+      const answer = await fetchRetrying(`${url}/v1/services/${service}`, {
         method: "POST",
         headers: { Authorization: "Bearer dev-ada", "Content-Type": "application/json", "X-Message-Id": crypto.randomUUID() },
         body: JSON.stringify(body),
@@ -93,7 +96,7 @@ export async function run() {
     return {
       columns: ["wrangler dev", "Miniflare directly"],
       raw: { observability, latency, cpu, devOutput: dev.output() },
-      note: `wrangler.toml [observability] enabled = ${observability} in this run.`,
+      note: `wrangler.toml [observability] enabled = ${observability} in this run.${retried.count === retriedBefore ? "" : ` ${retried.count - retriedBefore} requests sent again after a kept-alive connection closed under them.`}`,
       rows: [
         row(`deposit latency p50 via wrangler dev (observability ${on}), ${SEQUENTIAL} sequential`, median(latency.dev), median(latency.miniflare)),
         row(`deposit latency p99 via wrangler dev (observability ${on}), ${SEQUENTIAL} sequential`, percentile(latency.dev, 99), percentile(latency.miniflare, 99)),

@@ -13,7 +13,7 @@
 // the first half's (the early growth — objects, SQLite caches, JIT — has flattened out; a leak keeps
 // both halves alike), or under 2 MiB/min (within the noise of GC and object churn). Runs only when
 // named.
-import { bundle, childWorkerdPids, miniflare, rssBytes, sleep } from "../lib.mjs";
+import { bundle, childWorkerdPids, fetchRetrying, miniflare, retried, rssBytes, sleep } from "../lib.mjs";
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const SAMPLE_SECONDS = Number(process.env.SOAK_SAMPLE_SECONDS ?? 10);
@@ -94,6 +94,7 @@ async function started(make) {
 }
 
 export async function run() {
+  const retriedBefore = retried.count;
   const demoLog = lineCounter();
   const baseLog = lineCounter();
   const demoScript = bundle("../wrangler.toml");
@@ -115,7 +116,7 @@ export async function run() {
     const unexpected = [];
     let requests = 0;
     const send = async (url, { method, path, body, headers = {}, expect }) => {
-      const answer = await fetch(`${url}${path}`, {
+      const answer = await fetchRetrying(`${url}${path}`, {
         method,
         body,
         headers: { Authorization: "Bearer dev-ada", "Content-Type": "application/json", ...headers },
@@ -172,13 +173,13 @@ export async function run() {
     await sleep(COOL_DOWN_SECONDS * 1000);
     sample("after cool-down");
 
-    return report({ samples, counts, unexpected, requests, opened: opened.demo.size, logs: { demo: demoLog, baseline: baseLog } });
+    return report({ samples, counts, unexpected, requests, sentAgain: retried.count - retriedBefore, opened: opened.demo.size, logs: { demo: demoLog, baseline: baseLog } });
   } finally {
     for (const side of sides) await side.mf.dispose();
   }
 }
 
-function report({ samples, counts, unexpected, requests, opened, logs }) {
+function report({ samples, counts, unexpected, requests, sentAgain, opened, logs }) {
   const loadSamples = samples.filter((s) => s.phase === "load");
   const half = SECONDS / 2;
   const slopes = (key) => {
@@ -214,7 +215,7 @@ function report({ samples, counts, unexpected, requests, opened, logs }) {
     raw: { seconds: SECONDS, inFlight: IN_FLIGHT, samples, counts, opened, unexpected, logs: { demo: logs.demo.lines, demoLast: logs.demo.last, baseline: logs.baseline.lines } },
     note:
       `${SECONDS} s of mixed load, ${IN_FLIGHT} in flight, ${requests.toLocaleString("en")} requests (${perSecond.toFixed(0)}/s, both Workers), ` +
-      `${unexpected.length} unexpected statuses, ${opened.toLocaleString("en")} accounts. Memory: demo **${verdict(demo)}**, baseline **${verdict(base)}** ` +
+      `${unexpected.length} unexpected statuses, ${sentAgain} requests sent again after a kept-alive connection closed under them, ${opened.toLocaleString("en")} accounts. Memory: demo **${verdict(demo)}**, baseline **${verdict(base)}** ` +
       `(rule: second-half RSS slope ≤ max(${BOUNDED_MIB_PER_MIN} MiB/min, ${BOUNDED_FRACTION} × first-half slope)). The per-sample table is printed by the run and kept in bench/.results/.`,
     rows: [
       row("workerd RSS slope, first half of the load", demo.first, base.first, perMin),
