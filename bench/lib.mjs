@@ -70,6 +70,12 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** `a / b` with two decimals, as every ratio column shows it. */
 export const ratio = (a, b) => (b > 0 ? (a / b).toFixed(2) : "n/a");
 
+/**
+ * The median of the ratios `a[i] / b[i]` of measures taken back to back (pairs): steadier than a
+ * ratio of medians on a machine whose load drifts.
+ */
+export const pairedRatio = (a, b) => median(a.map((x, i) => x / b[i])).toFixed(2);
+
 /** Milliseconds, with two decimals under 10 ms. */
 export const fmtMs = (ms) => (ms < 10 ? `${ms.toFixed(2)} ms` : `${ms.toFixed(0)} ms`);
 
