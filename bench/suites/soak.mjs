@@ -112,6 +112,8 @@ export async function run() {
     sides.push(base);
 
     const opened = { demo: new Set(), base: new Set() };
+    /** Keys scheduled on: each is one more SchedulerObject in the demo (the baseline has none). */
+    const scheduledKeys = new Set();
     const counts = Object.fromEntries(MIX.map((op) => [op.name, 0]));
     const unexpected = [];
     let requests = 0;
@@ -160,6 +162,7 @@ export async function run() {
         const id = account();
         if (op.opened) await ensure(id);
         counts[op.name] += 1;
+        if (op.name === "schedule") scheduledKeys.add(id);
         const request = op.request(id);
         await Promise.all([send(demo.url, request), op.name === "deposit" ? send(base.url, request) : null]);
       }
@@ -173,13 +176,13 @@ export async function run() {
     await sleep(COOL_DOWN_SECONDS * 1000);
     sample("after cool-down");
 
-    return report({ samples, counts, unexpected, requests, sentAgain: retried.count - retriedBefore, opened: opened.demo.size, logs: { demo: demoLog, baseline: baseLog } });
+    return report({ samples, counts, unexpected, requests, sentAgain: retried.count - retriedBefore, opened: opened.demo.size, schedulerKeys: scheduledKeys.size, logs: { demo: demoLog, baseline: baseLog } });
   } finally {
     for (const side of sides) await side.mf.dispose();
   }
 }
 
-function report({ samples, counts, unexpected, requests, sentAgain, opened, logs }) {
+function report({ samples, counts, unexpected, requests, sentAgain, opened, schedulerKeys, logs }) {
   const loadSamples = samples.filter((s) => s.phase === "load");
   const half = SECONDS / 2;
   const slopes = (key) => {
@@ -212,10 +215,10 @@ function report({ samples, counts, unexpected, requests, sentAgain, opened, logs
   const perMin = (v) => `${v.toFixed(2)} MiB/min`;
   return {
     columns: ["x3m-system (demo Worker)", "baseline"],
-    raw: { seconds: SECONDS, inFlight: IN_FLIGHT, samples, counts, opened, unexpected, logs: { demo: logs.demo.lines, demoLast: logs.demo.last, baseline: logs.baseline.lines } },
+    raw: { seconds: SECONDS, inFlight: IN_FLIGHT, samples, counts, opened, schedulerKeys, unexpected, logs: { demo: logs.demo.lines, demoLast: logs.demo.last, baseline: logs.baseline.lines } },
     note:
       `${SECONDS} s of mixed load, ${IN_FLIGHT} in flight, ${requests.toLocaleString("en")} requests (${perSecond.toFixed(0)}/s, both Workers), ` +
-      `${unexpected.length} unexpected statuses, ${sentAgain} requests sent again after a kept-alive connection closed under them, ${opened.toLocaleString("en")} accounts. Memory: demo **${verdict(demo)}**, baseline **${verdict(base)}** ` +
+      `${unexpected.length} unexpected statuses, ${sentAgain} requests sent again after a kept-alive connection closed under them, ${opened.toLocaleString("en")} accounts, ${schedulerKeys.toLocaleString("en")} scheduler keys. Memory: demo **${verdict(demo)}**, baseline **${verdict(base)}** ` +
       `(rule: second-half RSS slope ≤ max(${BOUNDED_MIB_PER_MIN} MiB/min, ${BOUNDED_FRACTION} × first-half slope)). The per-sample table is printed by the run and kept in bench/.results/.`,
     rows: [
       row("workerd RSS slope, first half of the load", demo.first, base.first, perMin),
