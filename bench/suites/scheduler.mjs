@@ -18,6 +18,16 @@ export async function run() {
     if (!answer.ok) throw new Error(`${path}: ${answer.status} ${await answer.text()}`);
     return answer.json();
   };
+  /** Waits until nothing is pending; a drain that stalls fails the suite instead of hanging it. */
+  const drained = async (prefix, key, pollMs) => {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const { pending } = await call(`/${prefix}/pending?key=${key}`);
+      if (pending === 0) return;
+      if (Date.now() > deadline) throw new Error(`${prefix} ${key}: ${pending} messages still pending after 120 s`);
+      await sleep(pollMs);
+    }
+  };
   const fill = async (prefix, key, dues) => {
     for (let i = 0; i < dues.length; i += 1000) await call(`/${prefix}/fill`, { key, dues: dues.slice(i, i + 1000) });
   };
@@ -25,7 +35,7 @@ export async function run() {
     await fill(prefix, key, Array(DRAIN_COUNT).fill(FAR));
     const start = performance.now();
     await call(`/${prefix}/make-due?key=${key}`);
-    while ((await call(`/${prefix}/pending?key=${key}`)).pending > 0) await sleep(10);
+    await drained(prefix, key, 10);
     return performance.now() - start;
   };
   const lateness = async (prefix, key, takePath) => {
@@ -33,7 +43,7 @@ export async function run() {
     const start = Date.now() + 3000;
     await fill(prefix, key, Array.from({ length: LATE_COUNT }, () => start + Math.floor(Math.random() * LATE_WINDOW_MS)));
     await sleep(start + LATE_WINDOW_MS - Date.now());
-    while ((await call(`/${prefix}/pending?key=${key}`)).pending > 0) await sleep(50);
+    await drained(prefix, key, 50);
     const taken = await call(`${takePath}?key=${key}`);
     return taken.deliveries ? taken.deliveries.map((d) => d.at - d.due) : taken.lateness;
   };

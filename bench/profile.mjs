@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+// Where a deposit's CPU goes on the library side: `node bench/profile.mjs [commands]` runs the
+// aggregates suite's library Worker (bench/workers/aggregates-x3m.ts) on Miniflare with workerd's
+// V8 inspector, records a CPU profile of its isolate (Worker and account objects share it) during
+// `commands` deposits (default 5,000; 16 in flight over 100 accounts), and prints self time by
+// original source file and by function, mapped through the bundle's source map. Not a benchmark:
+// no baseline, nothing written to the README; the raw profile goes to bench/.results/ (open it in
+// Chrome DevTools).
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { SourceMap } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { bundle, freePort, load, miniflare, workerOptions } from "./lib.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const COMMANDS = Number(process.argv[2] ?? 5000);
+const ACCOUNTS = 100;
+
+/** A minimal Chrome DevTools Protocol client over the inspector's WebSocket. */
+async function devtools(url) {
+  const socket = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    socket.addEventListener("open", resolve, { once: true });
+    socket.addEventListener("error", reject, { once: true });
+  });
+  let next = 0;
+  const waiting = new Map();
+  socket.addEventListener("message", (event) => {
+    const message = JSON.parse(String(event.data));
+    const pending = waiting.get(message.id);
+    if (pending === undefined) return;
+    waiting.delete(message.id);
+    if (message.error) pending.reject(new Error(`${pending.method}: ${JSON.stringify(message.error)}`));
+    else pending.resolve(message.result);
+  });
+  return {
+    send: (method, params = {}) =>
+      new Promise((resolve, reject) => {
+        next += 1;
+        waiting.set(next, { resolve, reject, method });
+        socket.send(JSON.stringify({ id: next, method, params }));
+      }),
+    close: () => socket.close(),
+  };
+}
+
+const script = bundle("workers/aggregates-x3m.toml");
+const sourceMap = new SourceMap(JSON.parse(readFileSync(`${script}.map`, "utf8")));
+const inspectorPort = await freePort();
+const mf = miniflare(null, {}, {
+  inspectorPort,
+  // Reached on its own socket, as the aggregates suite does (see there why not dispatchFetch).
+  workers: [workerOptions("aggregates-x3m", script, { ACCOUNTS: "BenchAccountObject" }, { bindings: { API_TOKENS: "dev-ada=ada" }, unsafeDirectSockets: [{}] })],
+});
+try {
+  await mf.ready;
+  const origin = String(await mf.unsafeGetDirectURL("aggregates-x3m")).replace(/\/$/, "");
+  const deposit = async (i) => {
+    const answer = await fetch(`${origin}/v1/services/deposit`, {
+      method: "POST",
+      headers: { Authorization: "Bearer dev-ada", "X-Message-Id": crypto.randomUUID() },
+      body: JSON.stringify({ account_id: `p-${i % ACCOUNTS}`, amount: 1 }),
+    });
+    await answer.arrayBuffer();
+    if (answer.status !== 200) throw new Error(`deposit: ${answer.status}`);
+  };
+  for (let i = 0; i < ACCOUNTS; i += 1) {
+    const answer = await fetch(`${origin}/v1/services/open_account`, {
+      method: "POST",
+      headers: { Authorization: "Bearer dev-ada" },
+      body: JSON.stringify({ account_id: `p-${i}` }),
+    });
+    await answer.arrayBuffer();
+  }
+  await load({ total: 1000, inFlight: 16, send: deposit });
+
+  const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
+  const target = targets.find((t) => t.webSocketDebuggerUrl && /aggregates-x3m/.test(`${t.id} ${t.title} ${t.url}`)) ?? targets[0];
+  const cdp = await devtools(target.webSocketDebuggerUrl);
+  await cdp.send("Profiler.enable");
+  await cdp.send("Profiler.setSamplingInterval", { interval: 100 });
+  await cdp.send("Profiler.start");
+  const run = await load({ total: COMMANDS, inFlight: 16, send: deposit });
+  const { profile } = await cdp.send("Profiler.stop");
+  cdp.close();
+
+  mkdirSync(join(here, ".results"), { recursive: true });
+  const file = join(here, ".results", `profile-aggregates-${new Date().toISOString().replace(/[:.]/g, "-")}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+
+  // Self time of each node: the time deltas of the samples that landed in it.
+  const self = new Map();
+  profile.samples.forEach((nodeId, i) => self.set(nodeId, (self.get(nodeId) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const byFile = new Map();
+  const byFunction = new Map();
+  let total = 0;
+  for (const node of profile.nodes) {
+    const micros = self.get(node.id) ?? 0;
+    if (micros === 0) continue;
+    total += micros;
+    const frame = node.callFrame;
+    let where = frame.url === "" ? frame.functionName : frame.url.split("/").pop();
+    let line = frame.lineNumber + 1;
+    if (frame.url.endsWith(".js") && frame.lineNumber >= 0) {
+      const entry = sourceMap.findEntry(frame.lineNumber, frame.columnNumber);
+      if (entry?.originalSource) {
+        where = entry.originalSource.replace(/^.*?(node_modules\/|src\/|examples\/|bench\/)/, "$1");
+        line = entry.originalLine + 1;
+      }
+    }
+    const file = where.startsWith("node_modules/") ? where.split("/").slice(0, where.startsWith("node_modules/@") ? 3 : 2).join("/") : where;
+    byFile.set(file, (byFile.get(file) ?? 0) + micros);
+    const key = `${frame.functionName || "(anonymous)"}  ${where}:${line}`;
+    byFunction.set(key, (byFunction.get(key) ?? 0) + micros);
+  }
+  const top = (map, n) =>
+    [...map]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([name, micros]) => `${((100 * micros) / total).toFixed(1).padStart(5)} %  ${(micros / 1000 / COMMANDS).toFixed(3)} ms/cmd  ${name}`)
+      .join("\n");
+  console.log(`${COMMANDS} deposits in ${(run.elapsedMs / 1000).toFixed(1)} s; profiled isolate time ${(total / 1000).toFixed(0)} ms (${(total / 1000 / COMMANDS).toFixed(3)} ms per deposit, idle included)\n`);
+  console.log(`by source (self time):\n${top(byFile, 25)}\n`);
+  console.log(`by function (self time):\n${top(byFunction, 40)}\n`);
+  console.log(`profile: ${file}`);
+} finally {
+  await mf.dispose();
+}
