@@ -20,8 +20,11 @@ export class BenchScheduler extends Base {
   async fill(key: string, dues: number[]): Promise<void> {
     for (const due of dues) {
       const request = { key, message: newMessage("noop"), spec: { at: new Date(due).toISOString() } };
-      const answer = await this.fetch(new Request("https://scheduler.x3m/schedule", { method: "POST", body: JSON.stringify(request) }));
-      if (!answer.ok) throw new Error(await answer.text());
+      const answer = await this.fetch(
+        new Request("https://scheduler.x3m/schedule", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request) }),
+      );
+      const body = (await answer.json()) as { response?: { status: string } };
+      if (!answer.ok || body.response?.status !== "ok") throw new Error(JSON.stringify(body));
     }
   }
 
