@@ -10,3 +10,5 @@ export * from "./aggregate-routes.js";
 export * from "./hono-protocol.js";
 export * from "./durable-scheduler-client.js";
 export * from "./sqlite-schedule-store.js";
+export * from "./sql.js";
+export * from "./sqlite-migrations.js";

@@ -1,0 +1,72 @@
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { newMessage, type Message } from "../../src/core/index.js";
+import { durableObjectScheduler } from "../../src/objects/index.js";
+import { freshKey, seen } from "../support/test-scheduling.js";
+
+const scheduler = durableObjectScheduler((e: Cloudflare.Env) => e.TEST_SCHEDULER);
+const stub = (key: string) => env.TEST_SCHEDULER.get(env.TEST_SCHEDULER.idFromName(key));
+
+// The schedule store's schema as the first release created it (copied from
+// src/objects/sqlite-schedule-store.ts at that release), with no version row.
+const FIRST_RELEASE_SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS schedules (
+     id TEXT PRIMARY KEY, key TEXT NOT NULL, service TEXT NOT NULL, due_at INTEGER NOT NULL,
+     template TEXT NOT NULL, message TEXT NOT NULL, attempts INTEGER NOT NULL, late INTEGER NOT NULL, recurrence TEXT,
+     occurrence INTEGER NOT NULL, public_only INTEGER NOT NULL, owner TEXT NOT NULL, created_at TEXT NOT NULL)`,
+  "CREATE INDEX IF NOT EXISTS schedules_by_due ON schedules (due_at, id)",
+];
+
+/** A row as the first release stored it: the message in full, the owner the JSON of the identity. */
+function firstReleaseRow(storage: DurableObjectStorage, key: string, message: Message, dueAt: number, recurrence: object | null = null) {
+  const stored = { ...message, assigns: { ...message.assigns, dispatchAt: new Date(dueAt).toISOString(), dispatchAttempts: 0 } };
+  const json = JSON.stringify(stored);
+  storage.sql.exec(
+    `INSERT INTO schedules (id, key, service, due_at, template, message, attempts, late, recurrence, occurrence, public_only, owner, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?, 0, 0, ?, ?)`,
+    message.id,
+    key,
+    message.serviceName,
+    dueAt,
+    json,
+    json,
+    recurrence === null ? null : JSON.stringify(recurrence),
+    JSON.stringify(message.assigns["identity"] ?? null),
+    new Date().toISOString(),
+  );
+}
+
+describe("the schedule store's schema upgrade", () => {
+  it("a store written by the first release is upgraded in place when its object opens: schedules intact and delivered", async () => {
+    const key = freshKey();
+    const due = newMessage("record", { rawRequest: { n: 1 } });
+    const later = newMessage("record", { rawRequest: { n: 2 } });
+    const tick = newMessage("record", { rawRequest: { n: 3 } });
+    await runInDurableObject(stub(key), async (_instance, state) => {
+      for (const statement of FIRST_RELEASE_SCHEMA) state.storage.sql.exec(statement);
+      firstReleaseRow(state.storage, key, due, Date.now() - 1000);
+      firstReleaseRow(state.storage, key, later, Date.now() + 3_600_000);
+      firstReleaseRow(state.storage, key, tick, Date.now() + 60_000, { everyMs: 60_000 });
+      // The first release kept its alarm on the earliest entry.
+      await state.storage.setAlarm(Date.now() - 1000);
+    });
+    // The object restarts on the old tables, as after a deployment of this code.
+    await evictDurableObject(stub(key));
+
+    const listed = await scheduler.list(env, key);
+    expect(listed.map((entry) => [entry.messageId, entry.recurrence])).toEqual([
+      [due.id, null],
+      [tick.id, { everyMs: 60_000 }],
+      [later.id, null],
+    ]);
+    const version = await runInDurableObject(stub(key), (_instance, state) =>
+      state.storage.sql.exec<{ version: number }>("SELECT version FROM x3m_schema_versions WHERE name = 'schedules'").one().version,
+    );
+    expect(version).toBeGreaterThanOrEqual(1);
+
+    await runDurableObjectAlarm(stub(key));
+    expect(seen.deliveries.filter((d) => d.id === due.id)).toHaveLength(1);
+    expect((await scheduler.list(env, key)).map((entry) => entry.messageId)).toEqual([tick.id, later.id]);
+  });
+});
