@@ -71,6 +71,8 @@ export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): Sche
     readonly logger = logger;
     readonly runner: SchedulerRunner;
     readonly #store: SqliteScheduleStore;
+    /** Whether the alarm is known to point at the earliest entry: not yet after a start, nor after a failed arm. */
+    #armed = false;
 
     constructor(ctx: DurableObjectState, env: Env) {
       super(ctx, env);
@@ -105,16 +107,29 @@ export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): Sche
       }
     }
 
-    /** Sets the alarm to the earliest due entry (now, when more are due), or clears it. */
+    /**
+     * Sets the alarm to the earliest due entry (now, when more are due), or clears it. An alarm is
+     * never set in the past: an overdue entry (a date that recently passed, a lease that ended, an
+     * entry stored long ago) is due now — and `setAlarm` refuses times at or before 1970.
+     */
     async arm(immediately = false): Promise<void> {
+      this.#armed = false;
       const next = immediately ? Date.now() : await this.runner.nextWake();
       if (next === null) {
-        await this.ctx.storage.deleteAlarm();
+        if ((await this.ctx.storage.getAlarm()) !== null) await this.ctx.storage.deleteAlarm();
+        this.#armed = true;
         return;
       }
       // The runner's clock may run ahead of the platform's (tests): translate its due time.
-      const at = immediately || options.now === undefined ? next : next - (options.now() - Date.now());
+      const translated = immediately || options.now === undefined ? next : next - (options.now() - Date.now());
+      const at = Number.isFinite(translated) ? Math.max(Math.floor(translated), Date.now()) : Date.now();
       if ((await this.ctx.storage.getAlarm()) !== at) await this.ctx.storage.setAlarm(at);
+      this.#armed = true;
+    }
+
+    /** Arms the alarm unless it is known to be right (it is not after a start, or after arming failed). */
+    async ensureArmed(): Promise<void> {
+      if (!this.#armed) await this.arm();
     }
   };
 }

@@ -20,6 +20,11 @@ export interface ScheduleHost {
   readonly runner: SchedulerRunner;
   /** Points the alarm at the earliest entry after a change. */
   arm(): Promise<void>;
+  /**
+   * Arms the alarm unless it is known to be right: any request repairs an alarm that a restart or
+   * a failed arm left unknown.
+   */
+  ensureArmed(): Promise<void>;
   readonly logger: Logger;
 }
 
@@ -57,6 +62,7 @@ export const schedulerRoutes = new Hono<{ Bindings: ScheduleHost }>()
     const { key: asked, owner } = c.req.valid("query");
     const problem = c.env.refusesKey(asked);
     if (problem !== null) return c.json({ error: problem }, 400);
+    await c.env.ensureArmed();
     return c.json({ schedules: await c.env.runner.list(owner) });
   })
   .post("/cancel", sValidator("json", CancelBody, refuseInvalid), async (c) => {

@@ -60,7 +60,7 @@ describe("POST /v1/schedules", () => {
       [{ service: "no_such_service", key, in: 0 }, /unknown_service/],
       [{ service: "greet", key, in: 0, at: "2030-01-01T00:00:00Z" }, /exactly one/],
       [{ service: "greet", key }, /exactly one/],
-      [{ service: "greet", key, at: "next tuesday" }, /ISO 8601/],
+      [{ service: "greet", key, at: "next tuesday" }, /RFC 3339/],
       [{ service: "greet", key, in: -5 }, />= 0/],
       [{ service: "greet", key, in: 10 ** 12 }, /one year/],
       [{ service: "greet", key, cron: "every day" }, /5 fields/],
@@ -83,6 +83,43 @@ describe("POST /v1/schedules", () => {
     expect(dry.status).toBe(400);
     const listed = (await (await demo(`/v1/schedules?key=${key}`, { headers: ADMIN })).json()) as { schedules: ScheduledSummary[] };
     expect(listed.schedules).toEqual([]);
+  });
+
+  it("a date at or before 1970, or one that does not exist, is refused (400) and the key keeps working for everyone", async () => {
+    const account_id = await openAccount();
+    const greet = (at: string) => post("/v1/schedules", { service: "greet", request: { name: "x" }, key: account_id, at }, {});
+    const refusals: [string, RegExp][] = [
+      ["1970-01-01T00:00:00Z", /24 hours in the past/],
+      ["1969-12-31T23:59:59Z", /24 hours in the past/],
+      ["0000-01-01T00:00:00Z", /24 hours in the past/],
+      ["2027-02-31T00:00:00Z", /does not exist/],
+      ["2027-13-01T00:00:00Z", /does not exist/],
+      ["2027-04-31T09:00:00+02:00", /does not exist/],
+      ["2027-01-01T24:00:00Z", /does not exist/],
+      ["2027-01-01T10:00Z", /RFC 3339/],
+      ["2027-01-01 10:00:00Z", /RFC 3339/],
+    ];
+    for (const [at, reason] of refusals) {
+      const answer = await greet(at);
+      expect(answer.status, at).toBe(400);
+      expect(JSON.stringify(answer.body.response), at).toMatch(reason);
+    }
+    // The key was not jammed: an owner's schedule on it is stored, armed and delivered.
+    const deposit = await post("/v1/schedules", { service: "deposit", request: { account_id, amount: 7 }, key: account_id, in: 0 });
+    expect(deposit.status).toBe(202);
+    expect(await runDurableObjectAlarm(shard(account_id))).toBe(true);
+    expect(await balanceOf(account_id)).toBe(7);
+  });
+
+  it("a date already past by less than 24 hours is delivered once, as late", async () => {
+    const account_id = await openAccount();
+    const at = new Date(Date.now() - 3_600_000).toISOString();
+    const scheduled = await post("/v1/schedules", { service: "deposit", request: { account_id, amount: 3 }, key: account_id, at });
+    expect(scheduled.status).toBe(202);
+    expect(scheduled.body.response).toMatchObject({ payload: { dispatchAt: at } });
+    expect(await runDurableObjectAlarm(shard(account_id))).toBe(true);
+    await runDurableObjectAlarm(shard(account_id));
+    expect(await balanceOf(account_id)).toBe(3);
   });
 
   it("needs the caller to be authorized for the service now: 401 without credentials, 403 when refused", async () => {

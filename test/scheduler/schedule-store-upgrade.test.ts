@@ -43,11 +43,14 @@ describe("the schedule store's schema upgrade", () => {
     const due = newMessage("record", { rawRequest: { n: 1 } });
     const later = newMessage("record", { rawRequest: { n: 2 } });
     const tick = newMessage("record", { rawRequest: { n: 3 } });
+    // The first release stored a date before 1970 and then failed to arm for it: the key was jammed.
+    const jammed = newMessage("record", { rawRequest: { n: 4 } });
     await runInDurableObject(stub(key), async (_instance, state) => {
       for (const statement of FIRST_RELEASE_SCHEMA) state.storage.sql.exec(statement);
       firstReleaseRow(state.storage, key, due, Date.now() - 1000);
       firstReleaseRow(state.storage, key, later, Date.now() + 3_600_000);
       firstReleaseRow(state.storage, key, tick, Date.now() + 60_000, { everyMs: 60_000 });
+      firstReleaseRow(state.storage, key, jammed, -86_400_000);
       // The first release kept its alarm on the earliest entry.
       await state.storage.setAlarm(Date.now() - 1000);
     });
@@ -56,6 +59,7 @@ describe("the schedule store's schema upgrade", () => {
 
     const listed = await scheduler.list(env, key);
     expect(listed.map((entry) => [entry.messageId, entry.recurrence])).toEqual([
+      [jammed.id, null],
       [due.id, null],
       [tick.id, { everyMs: 60_000 }],
       [later.id, null],
@@ -65,8 +69,12 @@ describe("the schedule store's schema upgrade", () => {
     );
     expect(version).toBeGreaterThanOrEqual(1);
 
+    // The key works again: scheduling on it arms the alarm (at once: entries are overdue).
+    const fresh = newMessage("record", { rawRequest: { n: 5 } });
+    expect(await scheduler.schedule(env, { key, message: fresh, spec: { inMs: 3_600_000 } })).toMatchObject({ status: "ok" });
     await runDurableObjectAlarm(stub(key));
     expect(seen.deliveries.filter((d) => d.id === due.id)).toHaveLength(1);
-    expect((await scheduler.list(env, key)).map((entry) => entry.messageId)).toEqual([tick.id, later.id]);
+    expect(seen.deliveries.find((d) => d.id === jammed.id)?.assigns["late"]).toBe(true);
+    expect((await scheduler.list(env, key)).map((entry) => entry.messageId)).toEqual([tick.id, later.id, fresh.id]);
   });
 });

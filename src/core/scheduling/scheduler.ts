@@ -161,7 +161,7 @@ export class SchedulerRunner {
 
   /** Stores a message to deliver later. Bad input is answered `invalid_request`, nothing stored. */
   async schedule(request: ScheduleRequest): Promise<ServiceResponse> {
-    const now = this.#now();
+    const now = this.#time();
     const key = readKey(request.key);
     if (!key.ok) return response.error("invalid_request", `key ${key.problem}`);
     const problem = messageProblem(request.message);
@@ -245,13 +245,13 @@ export class SchedulerRunner {
    * Never throws for a single message's failure; a storage failure does throw, and loses nothing.
    */
   async deliverDue(): Promise<{ delivered: number; more: boolean }> {
-    const now = this.#now();
+    const now = this.#time();
     // The lease covers the whole batch: the last entries start only after the rounds before them.
     const rounds = Math.ceil(this.#batchSize / this.#concurrency);
     const claimed = await this.#store.claimDue(now, this.#batchSize, (entry) => now + rounds * this.#timeoutOf(entry.message) + LEASE_MARGIN_MS);
     await inParallel(claimed, this.#concurrency, (entry) => this.#deliver(entry, now));
     const next = await this.#store.earliestDue();
-    return { delivered: claimed.length, more: next !== null && next <= this.#now() };
+    return { delivered: claimed.length, more: next !== null && next <= this.#time() };
   }
 
   async #deliver(entry: ScheduledEntry, now: number): Promise<void> {
@@ -272,7 +272,7 @@ export class SchedulerRunner {
       // with its attempts (a hook that always throws must not spin).
       const delay = backoffDelay(entry.attempts, { baseMs: 1000, maxMs: MAX_FAILURE_BACKOFF_MS });
       log.error("delivery failed; it will be delivered again", { error, attempts: entry.attempts, inMs: delay });
-      await this.#store.settle(entry.id, claim, { dueAt: this.#now() + delay });
+      await this.#store.settle(entry.id, claim, { dueAt: this.#time() + delay });
       return;
     }
     if (typeof decision === "object" && decision !== null && "retry" in decision) {
@@ -284,7 +284,7 @@ export class SchedulerRunner {
         rawRequest: from?.rawRequest ?? entry.message.rawRequest,
         assigns: from === undefined ? entry.message.assigns : { ...from.assigns, dispatchAt: entry.message.assigns["dispatchAt"] ?? null },
       };
-      await this.#store.settle(entry.id, claim, { dueAt: this.#now() + delay, message: retried });
+      await this.#store.settle(entry.id, claim, { dueAt: this.#time() + delay, message: retried });
       return;
     }
     await this.#finish(entry, claim, now);
@@ -327,6 +327,15 @@ export class SchedulerRunner {
     };
   }
 
+  /**
+   * The runner's clock, never trusted blindly: every due time is computed from it, and a time
+   * that is not a finite positive number would be stored as garbage and arm an alarm that throws.
+   */
+  #time(): number {
+    const now = this.#now();
+    return Number.isFinite(now) && now > 0 ? Math.floor(now) : Date.now();
+  }
+
   #timeoutOf(message: Message): number {
     const timeout = this.#hooks.dispatchTimeout?.(message) ?? 5000;
     return Number.isFinite(timeout) && timeout > 0 ? timeout : 5000;
@@ -340,8 +349,10 @@ function sameRequest(a: Message, b: Message): boolean {
   return a.serviceName === b.serviceName && canonicalJson(a.rawRequest) === canonicalJson(b.rawRequest);
 }
 
+/** ISO 8601 of an epoch time; never throws (a time that is not one reads as now). */
 function iso(ms: number): string {
-  return new Date(ms).toISOString();
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? new Date().toISOString() : date.toISOString();
 }
 
 /** Runs `work` over `items`, at most `limit` at a time. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   assign,
+  MAX_SCHEDULE_AHEAD_MS,
   error,
   MemoryScheduler,
   MemoryScheduleStore,
@@ -12,8 +13,8 @@ import {
   silentLogger,
   type Message,
   type SchedulerHooks,
-} from "../../src/core/index.js";
-import { sleep } from "../support/recorders.js";
+} from "../../../src/core/index.js";
+import { sleep } from "../../support/recorders.js";
 
 /** A runner on a manual clock, whose deliveries the test answers by hand. */
 function harness(hooks: SchedulerHooks = {}) {
@@ -119,6 +120,33 @@ describe("SchedulerRunner", () => {
     const refused = { status: "error", reason: "idempotency_key_reused", details: { messageId: "dup" } };
     expect(await h.schedule("dup", { inMs: 5 }, "bob", { n: 1 })).toEqual(refused);
     expect(await h.schedule("dup", { inMs: 5 }, "ada", { n: 2 })).toEqual(refused);
+  });
+});
+
+describe("SchedulerRunner's own arithmetic", () => {
+  it("a clock that is not a time, and retry delays that are not durations, never store a due time that is not one", async () => {
+    const clock = { now: Number.NaN };
+    const store = new MemoryScheduleStore();
+    const delivered: Message[] = [];
+    const runner = new SchedulerRunner(store, {
+      now: () => clock.now,
+      logger: silentLogger,
+      hooks: { serviceResponded: (reply) => (reply.assigns["dispatchAttempts"] === 1 ? { retry: { inMs: Number.NaN } } : reply.assigns["dispatchAttempts"] === 2 ? { retry: { inMs: Number.POSITIVE_INFINITY } } : "ok") },
+      dispatch: async (message) => (delivered.push(message), ok(message)),
+    });
+    const answer = await runner.schedule({ key: "k", message: newMessage("svc", { id: "m" }), spec: { inMs: 0 } });
+    expect(answer).toMatchObject({ status: "ok", payload: { dispatchAt: expect.stringMatching(/^\d{4}-/) } });
+    const dueTimes = async () => (await store.list(undefined, 10)).map((entry) => entry.dueAt);
+    expect((await dueTimes()).every(Number.isFinite)).toBe(true);
+    await runner.deliverDue();
+    const [retry] = await dueTimes();
+    expect(Number.isFinite(retry)).toBe(true);
+    clock.now = (retry ?? 0) + 1;
+    await runner.deliverDue();
+    const [capped] = await dueTimes();
+    expect(Number.isFinite(capped)).toBe(true);
+    expect((capped ?? 0) - clock.now).toBeLessThanOrEqual(MAX_SCHEDULE_AHEAD_MS);
+    expect(delivered.map((m) => m.assigns["dispatchAttempts"])).toEqual([1, 2]);
   });
 });
 
