@@ -21,6 +21,15 @@ export function identify(authorization: string, env: { API_TOKENS?: string }): J
   return null;
 }
 
+/**
+ * Who a caller is for good, whatever their roles: the user name. The gateway stores it in
+ * `assigns.principal`; schedules and idempotency records belong to it, so a user whose admin role
+ * is removed is still the same user (and their schedules are judged with their current rights).
+ */
+export function principalOf(identity: JsonObject): string {
+  return String(identity["user"]);
+}
+
 /** The caller's identity as `identify` stored it in `assigns.identity`, or null. */
 export function identityOf(message: { assigns: JsonObject }): Identity | null {
   const identity = message.assigns["identity"];

@@ -4,7 +4,7 @@ import { account } from "./bank/account.js";
 import { accounts, bank } from "./bank/services.js";
 import type { Env } from "./env.js";
 import { greeter } from "./greeter.js";
-import { identify } from "./identity.js";
+import { identify, principalOf } from "./identity.js";
 
 const services = [greeter, bank];
 
@@ -26,6 +26,7 @@ export default createGateway<Env>({
   node: "gateway",
   nodes,
   identify,
+  principalOf,
   admin: { token: (env) => env.ADMIN_TOKEN, aggregates: [accounts] },
   scheduler: durableObjectScheduler((env) => env.SCHEDULER),
 });

@@ -99,10 +99,12 @@ export class SqlDatabase {
     return this.#exec<Row>(query).toArray();
   }
 
-  /** The first row the statement returns, or null. */
+  /**
+   * The first row the statement returns, or null. The statement runs to its end (a cursor left
+   * open keeps its statement busy): say `LIMIT 1` when many rows may match.
+   */
   first<Row extends SqlRow>(query: SqlQuery): Row | null {
-    const next = this.#exec<Row>(query).next();
-    return next.done === true ? null : next.value;
+    return this.#exec<Row>(query).toArray()[0] ?? null;
   }
 
   /** Runs a statement that returns no rows; answers how many rows it wrote. */

@@ -1,7 +1,8 @@
 import type { Message } from "../core/messaging/message.js";
 import type { Recurrence } from "../core/scheduling/schedule.js";
-import type { Claim, Reschedule, ScheduledEntry, ScheduleStore } from "../core/scheduling/schedule-store.js";
-import { sql, type SqlDatabase } from "./sql.js";
+import type { Claim, ClaimedEntry, Reschedule, ScheduledEntry, ScheduleStore } from "../core/scheduling/schedule-store.js";
+import { newId } from "../core/shared/ids.js";
+import { sql, sqlList, type SqlDatabase } from "./sql.js";
 import { VersionedSchema, type Migration } from "./sqlite-migrations.js";
 
 /**
@@ -20,9 +21,38 @@ export const SCHEDULE_MIGRATIONS: readonly Migration[] = [
       db.run(sql`CREATE INDEX IF NOT EXISTS schedules_by_due ON schedules (due_at, id)`);
     },
   },
+  {
+    version: 2,
+    description: "schedules: ids scoped by owner (the caller's principal); a row number and a claim token per entry",
+    up(db) {
+      // SQLite cannot change a primary key: the table is rebuilt, rows copied in due order.
+      db.run(sql`CREATE TABLE schedules_v2 (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, id TEXT NOT NULL, key TEXT NOT NULL, service TEXT NOT NULL,
+        due_at INTEGER NOT NULL, template TEXT NOT NULL, message TEXT NOT NULL, attempts INTEGER NOT NULL, late INTEGER NOT NULL,
+        recurrence TEXT, occurrence INTEGER NOT NULL, public_only INTEGER NOT NULL, created_at TEXT NOT NULL, claim TEXT,
+        UNIQUE (owner, id))`);
+      // Version 1 kept the JSON of the caller's identity ("null": anonymous) as owner. The owner is
+      // now the principal: the one the gateway put in the message's assigns, else that JSON.
+      db.run(sql`INSERT INTO schedules_v2
+          (owner, id, key, service, due_at, template, message, attempts, late, recurrence, occurrence, public_only, created_at)
+        SELECT CASE
+            WHEN json_type(template, '$.assigns.principal') = 'text' AND json_extract(template, '$.assigns.principal') <> ''
+              THEN json_extract(template, '$.assigns.principal')
+            WHEN owner = 'null' THEN ''
+            ELSE owner END,
+          id, key, service, due_at, template, message, attempts, late, recurrence, occurrence, public_only, created_at
+        FROM schedules ORDER BY due_at, id`);
+      db.run(sql`DROP TABLE schedules`);
+      db.run(sql`ALTER TABLE schedules_v2 RENAME TO schedules`);
+      db.run(sql`CREATE INDEX schedules_by_due ON schedules (due_at, seq)`);
+    },
+  },
 ];
 
+/** A row of the current schema. The owner is stored as '' when anonymous (a principal is never empty). */
 type Row = {
+  seq: number;
+  owner: string;
   id: string;
   key: string;
   service: string;
@@ -34,13 +64,16 @@ type Row = {
   recurrence: string | null;
   occurrence: number;
   public_only: number;
-  owner: string;
   created_at: string;
 };
+
+const ANONYMOUS = "";
+const ownerColumn = (owner: string | null) => owner ?? ANONYMOUS;
 
 function entryOf(row: Row): ScheduledEntry {
   return {
     id: row.id,
+    owner: row.owner === ANONYMOUS ? null : row.owner,
     key: row.key,
     service: row.service,
     dueAt: row.due_at,
@@ -51,7 +84,6 @@ function entryOf(row: Row): ScheduledEntry {
     recurrence: row.recurrence === null ? null : (JSON.parse(row.recurrence) as Recurrence),
     occurrence: row.occurrence,
     publicOnly: row.public_only === 1,
-    owner: row.owner,
     createdAt: row.created_at,
   };
 }
@@ -60,6 +92,9 @@ function entryOf(row: Row): ScheduledEntry {
 export class SqliteScheduleStore implements ScheduleStore {
   readonly #schema: VersionedSchema;
   readonly #db: SqlDatabase;
+  /** This store's claims are `<incarnation>:<n>`: a claim token is never reused. */
+  readonly #incarnation = newId();
+  #claims = 0;
 
   /** A store over the object's storage; call {@link open} once, in the constructor, under `blockConcurrencyWhile`. */
   constructor(storage: DurableObjectStorage) {
@@ -78,41 +113,44 @@ export class SqliteScheduleStore implements ScheduleStore {
   }
 
   async insert(entry: ScheduledEntry): Promise<boolean> {
+    // RETURNING tells whether a row went in (rowsWritten also counts AUTOINCREMENT's bookkeeping).
     return this.#schema.write(
       (db) =>
-        db.run(sql`INSERT INTO schedules (id, key, service, due_at, template, message, attempts, late, recurrence, occurrence, public_only, owner, created_at)
-          VALUES (${entry.id}, ${entry.key}, ${entry.service}, ${entry.dueAt}, ${JSON.stringify(entry.template)}, ${JSON.stringify(entry.message)},
-            ${entry.attempts}, ${entry.late}, ${entry.recurrence === null ? null : JSON.stringify(entry.recurrence)}, ${entry.occurrence},
-            ${entry.publicOnly}, ${entry.owner}, ${entry.createdAt})
-          ON CONFLICT (id) DO NOTHING`) > 0,
+        db.first(sql`INSERT INTO schedules (owner, id, key, service, due_at, template, message, attempts, late, recurrence, occurrence, public_only, created_at)
+          VALUES (${ownerColumn(entry.owner)}, ${entry.id}, ${entry.key}, ${entry.service}, ${entry.dueAt}, ${JSON.stringify(entry.template)},
+            ${JSON.stringify(entry.message)}, ${entry.attempts}, ${entry.late}, ${entry.recurrence === null ? null : JSON.stringify(entry.recurrence)},
+            ${entry.occurrence}, ${entry.publicOnly}, ${entry.createdAt})
+          ON CONFLICT (owner, id) DO NOTHING RETURNING seq`) !== null,
     );
   }
 
-  async get(id: string): Promise<ScheduledEntry | null> {
+  async get(owner: string | null, id: string): Promise<ScheduledEntry | null> {
     if (!this.#schema.exists) return null;
-    const row = this.#db.first<Row>(sql`SELECT * FROM schedules WHERE id = ${id}`);
+    const row = this.#db.first<Row>(sql`SELECT * FROM schedules WHERE owner = ${ownerColumn(owner)} AND id = ${id}`);
     return row === null ? null : entryOf(row);
   }
 
-  async claimDue(now: number, limit: number, leaseUntil: (entry: ScheduledEntry) => number): Promise<ScheduledEntry[]> {
+  async claimDue(now: number, limit: number, leaseUntil: (entries: readonly ScheduledEntry[]) => number): Promise<ClaimedEntry[]> {
     if (!this.#schema.exists) return [];
-    return this.#schema.write((db) =>
-      db.all<Row>(sql`SELECT * FROM schedules WHERE due_at <= ${now} ORDER BY due_at, id LIMIT ${limit}`).map((row) => {
-        const entry = entryOf(row);
-        const claimed = { ...entry, attempts: entry.attempts + 1, dueAt: leaseUntil(entry) };
-        db.run(sql`UPDATE schedules SET attempts = ${claimed.attempts}, due_at = ${claimed.dueAt} WHERE id = ${entry.id}`);
-        return claimed;
-      }),
-    );
+    return this.#schema.write((db) => {
+      const rows = db.all<Row>(sql`SELECT * FROM schedules WHERE due_at <= ${now} ORDER BY due_at, seq LIMIT ${limit}`);
+      if (rows.length === 0) return [];
+      const entries = rows.map(entryOf);
+      const lease = leaseUntil(entries);
+      this.#claims += 1;
+      const token = `${this.#incarnation}:${this.#claims}`;
+      db.run(sql`UPDATE schedules SET attempts = attempts + 1, due_at = ${lease}, claim = ${token} WHERE seq IN ${sqlList(rows.map((row) => row.seq))}`);
+      return entries.map((entry, index) => ({ ...entry, attempts: entry.attempts + 1, dueAt: lease, claim: { ref: (rows[index] as Row).seq, token } }));
+    });
   }
 
-  async settle(id: string, claim: Claim, change: Reschedule | null): Promise<boolean> {
+  async settle(claim: Claim, change: Reschedule | null): Promise<boolean> {
     if (!this.#schema.exists) return false;
-    // One conditional statement: it changes the entry only if it is still as the claim left it.
-    const stillClaimed = sql`id = ${id} AND attempts = ${claim.attempts} AND due_at = ${claim.dueAt}`;
+    // One conditional statement: it changes the entry only if it is still under this claim.
+    const stillClaimed = sql`seq = ${claim.ref} AND claim = ${claim.token}`;
     if (change === null) return this.#db.run(sql`DELETE FROM schedules WHERE ${stillClaimed}`) > 0;
     return (
-      this.#db.run(sql`UPDATE schedules SET due_at = ${change.dueAt},
+      this.#db.run(sql`UPDATE schedules SET due_at = ${change.dueAt}, claim = NULL,
           message = COALESCE(${change.message === undefined ? null : JSON.stringify(change.message)}, message),
           attempts = COALESCE(${change.attempts ?? null}, attempts),
           occurrence = COALESCE(${change.occurrence ?? null}, occurrence),
@@ -121,16 +159,16 @@ export class SqliteScheduleStore implements ScheduleStore {
     );
   }
 
-  async remove(id: string, owner?: string): Promise<boolean> {
-    if (!this.#schema.exists) return false;
-    const byOwner = owner === undefined ? sql`` : sql` AND owner = ${owner}`;
-    return this.#db.run(sql`DELETE FROM schedules WHERE id = ${id}${byOwner}`) > 0;
+  async remove(id: string, owner?: string | null): Promise<number> {
+    if (!this.#schema.exists) return 0;
+    const byOwner = owner === undefined ? sql`` : sql` AND owner = ${ownerColumn(owner)}`;
+    return this.#db.run(sql`DELETE FROM schedules WHERE id = ${id}${byOwner}`);
   }
 
-  async list(owner: string | undefined, limit: number): Promise<ScheduledEntry[]> {
+  async list(owner: string | null | undefined, limit: number): Promise<ScheduledEntry[]> {
     if (!this.#schema.exists) return [];
-    const byOwner = owner === undefined ? sql`` : sql`WHERE owner = ${owner}`;
-    return this.#db.all<Row>(sql`SELECT * FROM schedules ${byOwner} ORDER BY due_at, id LIMIT ${limit}`).map(entryOf);
+    const byOwner = owner === undefined ? sql`` : sql`WHERE owner = ${ownerColumn(owner)}`;
+    return this.#db.all<Row>(sql`SELECT * FROM schedules ${byOwner} ORDER BY due_at, seq LIMIT ${limit}`).map(entryOf);
   }
 
   async earliestDue(): Promise<number | null> {

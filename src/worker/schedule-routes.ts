@@ -134,10 +134,9 @@ function scheduleViewer<Env extends object>(options: ScheduleRoutesOptions<Env>)
       return next();
     }
     const assigns = await callerAssigns(authorization, options.identify, c.env, options.principalOf);
-    if (assigns === null || assigns["identity"] === undefined) {
-      return answerWith(c, response.unauthorized("identify yourself to see or cancel your schedules"));
-    }
-    c.set("viewer", { kind: "owner", owner: ownerOf({ assigns }) });
+    const owner = assigns === null ? null : ownerOf({ assigns });
+    if (owner === null) return answerWith(c, response.unauthorized("identify yourself to see or cancel your schedules"));
+    c.set("viewer", { kind: "owner", owner });
     return next();
   };
 }

@@ -1,5 +1,5 @@
-// The ScheduleStore contract (src/core/schedule-store.ts): every adapter must pass it. Each case
-// gets a fresh, empty store.
+// The ScheduleStore contract (src/core/scheduling/schedule-store.ts): every adapter must pass it.
+// Each case gets a fresh, empty store.
 import { equal } from "./assert.mjs";
 
 const message = (id) => ({
@@ -8,9 +8,10 @@ const message = (id) => ({
   events: [], aggregateMeta: {}, halted: false,
 });
 const entry = (id, dueAt, overrides = {}) => ({
-  id, key: "k", service: "record", dueAt, template: message(id), message: message(id), attempts: 0, late: false, recurrence: null,
-  occurrence: 0, publicOnly: false, owner: "null", createdAt: "2030-01-01T00:00:00.000Z", ...overrides,
+  id, owner: null, key: "k", service: "record", dueAt, template: message(id), message: message(id), attempts: 0, late: false,
+  recurrence: null, occurrence: 0, publicOnly: false, createdAt: "2030-01-01T00:00:00.000Z", ...overrides,
 });
+const withoutClaim = ({ claim: _claim, ...rest }) => rest;
 
 /** @type {{ name: string, run: (store: import("../../src/core/scheduling/schedule-store.js").ScheduleStore) => Promise<void> }[]} */
 export const scheduleStoreContract = [
@@ -20,20 +21,36 @@ export const scheduleStoreContract = [
       equal(await store.earliestDue(), null, "earliest");
       equal(await store.claimDue(Date.now(), 10, () => 0), [], "claim");
       equal(await store.list(undefined, 10), [], "list");
-      equal(await store.get("x"), null, "get");
-      equal(await store.remove("x"), false, "remove");
-      equal(await store.settle("x", { attempts: 1, dueAt: 1 }, { dueAt: 2 }), false, "settle");
+      equal(await store.get(null, "x"), null, "get");
+      equal(await store.remove("x"), 0, "remove");
+      equal(await store.settle({ ref: 1, token: "t" }, { dueAt: 2 }), false, "settle");
     },
   },
   {
-    name: "inserts once per id, and lists in due order",
+    name: "inserts once per owner and id, and lists in due order",
     async run(store) {
       equal(await store.insert(entry("b", 200)), true, "insert b");
       equal(await store.insert(entry("a", 100, { recurrence: { everyMs: 5000 } })), true, "insert a");
       equal(await store.insert(entry("a", 999)), false, "insert a again");
       equal((await store.list(undefined, 10)).map((e) => [e.id, e.dueAt]), [["a", 100], ["b", 200]], "list");
-      equal(await store.get("a"), entry("a", 100, { recurrence: { everyMs: 5000 } }), "get");
+      equal(await store.get(null, "a"), entry("a", 100, { recurrence: { everyMs: 5000 } }), "get");
       equal(await store.earliestDue(), 100, "earliest");
+    },
+  },
+  {
+    name: "ids are scoped by owner: the same id from two owners is two entries",
+    async run(store) {
+      equal(await store.insert(entry("pay-2", 100, { owner: "bob" })), true, "bob's");
+      equal(await store.insert(entry("pay-2", 200, { owner: "ada" })), true, "ada's");
+      equal(await store.insert(entry("pay-2", 300)), true, "an anonymous one");
+      equal(await store.insert(entry("pay-2", 400, { owner: "ada" })), false, "ada's again");
+      equal((await store.get("ada", "pay-2")).dueAt, 200, "ada's entry");
+      equal((await store.get(null, "pay-2")).dueAt, 300, "the anonymous entry");
+      equal((await store.list("bob", 10)).map((e) => [e.owner, e.dueAt]), [["bob", 100]], "bob's list");
+      equal((await store.list(null, 10)).map((e) => [e.owner, e.dueAt]), [[null, 300]], "the anonymous list");
+      equal(await store.remove("pay-2", "ada"), 1, "ada cancels hers");
+      equal((await store.list(undefined, 10)).map((e) => e.owner), ["bob", null], "bob's and the anonymous one stay");
+      equal(await store.remove("pay-2"), 2, "without an owner: every owner's");
     },
   },
   {
@@ -42,11 +59,14 @@ export const scheduleStoreContract = [
       await store.insert(entry("late", 300));
       await store.insert(entry("early", 100));
       await store.insert(entry("future", 5000));
-      const claimed = await store.claimDue(1000, 10, (e) => 2000 + e.dueAt);
-      equal(claimed.map((e) => [e.id, e.attempts, e.dueAt]), [["early", 1, 2100], ["late", 1, 2300]], "claimed");
+      let leased = null;
+      const claimed = await store.claimDue(1000, 10, (entries) => ((leased = entries.map((e) => e.id)), 2000));
+      equal(leased, ["early", "late"], "the lease sees what is claimed");
+      equal(claimed.map((e) => [e.id, e.attempts, e.dueAt]), [["early", 1, 2000], ["late", 1, 2000]], "claimed");
       equal(await store.claimDue(1000, 10, () => 0), [], "nothing due during the lease");
-      equal(await store.earliestDue(), 2100, "earliest is the first lease");
-      equal((await store.claimDue(3000, 1, () => 9000)).map((e) => [e.id, e.attempts]), [["early", 2]], "limit and reclaim");
+      equal(await store.earliestDue(), 2000, "earliest is the lease");
+      // Both leases end together: ties go in the order the entries were stored.
+      equal((await store.claimDue(3000, 1, () => 9000)).map((e) => [e.id, e.attempts]), [["late", 2]], "limit and reclaim");
     },
   },
   {
@@ -54,40 +74,39 @@ export const scheduleStoreContract = [
     async run(store) {
       await store.insert(entry("r", 100, { late: true }));
       const [claimed] = await store.claimDue(100, 1, () => 5000);
-      const claim = { attempts: claimed.attempts, dueAt: claimed.dueAt };
       const changed = { ...message("r"), assigns: { redelivered: true } };
-      equal(await store.settle("r", claim, { dueAt: 700, message: changed, attempts: 0, occurrence: 3, late: false }), true, "settle");
-      const got = await store.get("r");
+      equal(await store.settle(claimed.claim, { dueAt: 700, message: changed, attempts: 0, occurrence: 3, late: false }), true, "settle");
+      const got = await store.get(null, "r");
       equal([got.dueAt, got.attempts, got.occurrence, got.late, got.message.assigns], [700, 0, 3, false, { redelivered: true }], "changed");
       equal(got.template, message("r"), "template kept");
-      equal(await store.settle("r", claim, null), false, "a settled claim settles nothing again");
+      equal(await store.settle(claimed.claim, null), false, "a settled claim settles nothing again");
       const [again] = await store.claimDue(700, 1, () => 9000);
-      equal(await store.settle("r", { attempts: again.attempts, dueAt: again.dueAt }, null), true, "removed");
-      equal(await store.get("r"), null, "gone");
+      equal(withoutClaim(again), { ...got, attempts: 1, dueAt: 9000 }, "claimed again");
+      equal(await store.settle(again.claim, null), true, "removed");
+      equal(await store.get(null, "r"), null, "gone");
+    },
+  },
+  {
+    name: "a claim that was claimed again (its lease ended) settles nothing",
+    async run(store) {
+      await store.insert(entry("slow", 100));
+      const [first] = await store.claimDue(100, 1, () => 200);
+      const [second] = await store.claimDue(200, 1, () => 9000);
+      equal(await store.settle(first.claim, null), false, "the first delivery's settle is refused");
+      equal((await store.get(null, "slow")).attempts, 2, "the second claim stands");
+      equal(await store.settle(second.claim, null), true, "the second delivery settles it");
     },
   },
   {
     name: "a late settle never touches a newer entry with the same id (cancelled and scheduled again)",
     async run(store) {
-      await store.insert(entry("order", 100));
+      await store.insert(entry("order", 100, { owner: "ada" }));
       const [claimed] = await store.claimDue(100, 1, () => 5000);
-      equal(await store.remove("order"), true, "cancelled while in flight");
-      await store.insert(entry("order", 99_000));
-      equal(await store.settle("order", { attempts: claimed.attempts, dueAt: claimed.dueAt }, null), false, "late removal refused");
-      equal(await store.settle("order", { attempts: claimed.attempts, dueAt: claimed.dueAt }, { dueAt: 1 }), false, "late retry refused");
-      equal((await store.get("order")).dueAt, 99_000, "the new entry stands");
-    },
-  },
-  {
-    name: "removes and lists by owner",
-    async run(store) {
-      await store.insert(entry("ada1", 100, { owner: '{"user":"ada"}' }));
-      await store.insert(entry("bob1", 200, { owner: '{"user":"bob"}' }));
-      equal((await store.list('{"user":"ada"}', 10)).map((e) => e.id), ["ada1"], "ada's");
-      equal(await store.remove("ada1", '{"user":"bob"}'), false, "not bob's");
-      equal(await store.remove("ada1", '{"user":"ada"}'), true, "ada's own");
-      equal(await store.remove("bob1"), true, "anyone's without an owner");
-      equal(await store.earliestDue(), null, "empty");
+      equal(await store.remove("order", "ada"), 1, "cancelled while in flight");
+      await store.insert(entry("order", 99_000, { owner: "ada" }));
+      equal(await store.settle(claimed.claim, null), false, "late removal refused");
+      equal(await store.settle(claimed.claim, { dueAt: 1 }), false, "late retry refused");
+      equal((await store.get("ada", "order")).dueAt, 99_000, "the new entry stands");
     },
   },
 ];

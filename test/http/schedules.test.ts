@@ -146,6 +146,7 @@ describe("GET and DELETE /v1/schedules", () => {
     expect(await list(ADA)).toEqual([
       {
         messageId,
+        owner: "ada",
         key: account_id,
         service: "deposit",
         dispatchAt: expect.any(String),
@@ -174,15 +175,28 @@ describe("GET and DELETE /v1/schedules", () => {
     expect((await (await demo(`/v1/schedules?key=${key}`, { headers: ADMIN })).json()) as { schedules: unknown[] }).toMatchObject({ schedules: [{}] });
   });
 
-  it("a message id taken by someone else's schedule is refused (409) without a word about it", async () => {
-    const key = `k-${newId()}`;
-    const headers = { "X-Message-Id": `claim-${key}` };
-    expect((await post("/v1/schedules", { service: "greet", request: { name: "a" }, key, in: 60_000 }, { ...ADA, ...headers })).status).toBe(202);
-    const bob = await post("/v1/schedules", { service: "greet", request: { name: "a" }, key, in: 5 }, { ...BOB, ...headers });
-    expect(bob.status).toBe(409);
-    expect(bob.body.response).toEqual({ status: "error", reason: "idempotency_key_reused", details: { messageId: `claim-${key}` } });
-    const other = await post("/v1/schedules", { service: "greet", request: { name: "b" }, key, in: 5 }, { ...ADA, ...headers });
-    expect(other.status).toBe(409);
+  it("one caller's message ids neither block nor reveal another's: ids are scoped by who scheduled", async () => {
+    const key = `ada-${newId()}`;
+    const id = { "X-Message-Id": `pay-2-${key}` };
+    const body = { service: "greet", request: { name: "a" }, key, in: 60_000 };
+    // bob takes the id first, on ada's key
+    expect((await post("/v1/schedules", body, { ...BOB, ...id })).body.response).toMatchObject({ payload: { alreadyScheduled: false } });
+    // ada's own schedule with that id is hers, not refused and not mistaken for bob's
+    const ada = await post("/v1/schedules", { ...body, request: { name: "b" } }, { ...ADA, ...id });
+    expect(ada.status).toBe(202);
+    expect(ada.body.response).toMatchObject({ payload: { alreadyScheduled: false } });
+    // each caller's retry is still recognised; a different request under the same id is still refused
+    expect((await post("/v1/schedules", body, { ...BOB, ...id })).body.response).toMatchObject({ payload: { alreadyScheduled: true } });
+    expect((await post("/v1/schedules", { ...body, in: 5 }, { ...ADA, ...id })).status).toBe(409);
+
+    const list = async (headers: Record<string, string>) =>
+      ((await (await demo(`/v1/schedules?key=${key}`, { headers })).json()) as { schedules: ScheduledSummary[] }).schedules.map((s) => [s.owner, s.rawRequest]);
+    expect(await list(ADA)).toEqual([["ada", { name: "b" }]]);
+    expect(await list(BOB)).toEqual([["bob", { name: "a" }]]);
+    expect(await list(ADMIN)).toHaveLength(2);
+    // ada cancels hers; bob's stays
+    expect((await demo(`/v1/schedules/pay-2-${key}?key=${key}`, { method: "DELETE", headers: ADA })).status).toBe(200);
+    expect(await list(ADMIN)).toEqual([["bob", { name: "a" }]]);
   });
 
   it("a private service cannot be scheduled from outside: it is an unknown service", async () => {

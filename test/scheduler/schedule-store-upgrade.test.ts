@@ -40,8 +40,9 @@ function firstReleaseRow(storage: DurableObjectStorage, key: string, message: Me
 describe("the schedule store's schema upgrade", () => {
   it("a store written by the first release is upgraded in place when its object opens: schedules intact and delivered", async () => {
     const key = freshKey();
-    const due = newMessage("record", { rawRequest: { n: 1 } });
-    const later = newMessage("record", { rawRequest: { n: 2 } });
+    // Owners as the first release kept them: the JSON of the identity, "null" when anonymous.
+    const due = newMessage("record", { rawRequest: { n: 1 }, assigns: { identity: { user: "ada" }, principal: "ada" } });
+    const later = newMessage("record", { rawRequest: { n: 2 }, assigns: { identity: { user: "bob" } } });
     const tick = newMessage("record", { rawRequest: { n: 3 } });
     // The first release stored a date before 1970 and then failed to arm for it: the key was jammed.
     const jammed = newMessage("record", { rawRequest: { n: 4 } });
@@ -58,12 +59,14 @@ describe("the schedule store's schema upgrade", () => {
     await evictDurableObject(stub(key));
 
     const listed = await scheduler.list(env, key);
-    expect(listed.map((entry) => [entry.messageId, entry.recurrence])).toEqual([
-      [jammed.id, null],
-      [due.id, null],
-      [tick.id, { everyMs: 60_000 }],
-      [later.id, null],
+    expect(listed.map((entry) => [entry.messageId, entry.owner, entry.recurrence])).toEqual([
+      [jammed.id, null, null],
+      [due.id, "ada", null],
+      [tick.id, null, { everyMs: 60_000 }],
+      // No principal was recorded: the owner stays what the first release stored.
+      [later.id, '{"user":"bob"}', null],
     ]);
+    expect((await scheduler.list(env, key, "ada")).map((entry) => entry.messageId)).toEqual([due.id]);
     const version = await runInDurableObject(stub(key), (_instance, state) =>
       state.storage.sql.exec<{ version: number }>("SELECT version FROM x3m_schema_versions WHERE name = 'schedules'").one().version,
     );

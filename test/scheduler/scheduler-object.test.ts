@@ -217,7 +217,7 @@ describe("delivery (statements 90-92)", () => {
     for (const delivery of seen.deliveries) counts.set(delivery.id, (counts.get(delivery.id) ?? 0) + 1);
     expect(ids.filter((id) => counts.get(id) !== 1)).toEqual([]);
     expect(await scheduler.list(env, key)).toEqual([]);
-  });
+  }, 30_000);
 });
 
 describe("recurring schedules", () => {

@@ -3,8 +3,13 @@ import type { Recurrence } from "./schedule.js";
 
 /** A message waiting to be delivered, as a {@link ScheduleStore} keeps it. */
 export type ScheduledEntry = {
-  /** The schedule's id: the scheduled message's id. */
+  /** The schedule's id: the scheduled message's id. Unique per owner, not per shard. */
   id: string;
+  /**
+   * Who scheduled it: the caller's principal (`assigns.principal`), or null when anonymous. Ids
+   * are scoped by it: two owners' schedules with the same id are two entries.
+   */
+  owner: string | null;
   /** The shard it belongs to (an aggregate id, a tenant…). */
   key: string;
   service: string;
@@ -24,42 +29,50 @@ export type ScheduledEntry = {
   occurrence: number;
   /** Deliver to public services only (it was scheduled from outside the Worker). */
   publicOnly: boolean;
-  /** Who scheduled it: the JSON of the caller's identity ("null" when anonymous). */
-  owner: string;
   createdAt: string;
 };
 
+/**
+ * What a delivery claimed, to settle it with: which stored entry, and which claim of it. Opaque
+ * to the runner. Every claim is a new one, so a settle that comes after the entry was claimed
+ * again, cancelled, or replaced by a new entry with the same id changes nothing.
+ */
+export type Claim = { ref: number; token: string };
+
+/** An entry claimed for delivery: as stored after the claim, with the claim that settles it. */
+export type ClaimedEntry = ScheduledEntry & { claim: Claim };
+
 /** What changes when a schedule is pushed back (a retry) or moved on (the next occurrence). */
 export type Reschedule = { dueAt: number; message?: Message; attempts?: number; occurrence?: number; late?: boolean };
-
-/** What a delivery claimed: the entry's attempts and lease end as `claimDue` left them. */
-export type Claim = { attempts: number; dueAt: number };
 
 /**
  * The storage port of one scheduler shard. The Durable Object adapter keeps entries in SQLite;
  * the in-memory one in a map. Each method is atomic.
  */
 export interface ScheduleStore {
-  /** Stores a new entry; false (and nothing changes) when its id is already scheduled. */
+  /** Stores a new entry; false (and nothing changes) when its owner already has one with its id. */
   insert(entry: ScheduledEntry): Promise<boolean>;
-  /** The entry with this id, or null. */
-  get(id: string): Promise<ScheduledEntry | null>;
+  /** The entry of `owner` (null: anonymous) with this id, or null. */
+  get(owner: string | null, id: string): Promise<ScheduledEntry | null>;
   /**
    * Claims up to `limit` entries due at `now` (earliest first): each one's attempts go up by one
-   * and its `dueAt` moves to `leaseUntil(entry)`, so that it is delivered again if nobody
-   * settles it by then. Returns the claimed entries as they are now stored.
+   * and its `dueAt` moves to the lease's end, `leaseUntil(entries)`, so that it is delivered again
+   * if nobody settles it by then. Returns the claimed entries as they are now stored.
    */
-  claimDue(now: number, limit: number, leaseUntil: (entry: ScheduledEntry) => number): Promise<ScheduledEntry[]>;
+  claimDue(now: number, limit: number, leaseUntil: (entries: readonly ScheduledEntry[]) => number): Promise<ClaimedEntry[]>;
   /**
    * Settles a delivery: removes the entry (`change` null) or reschedules it — only if it is still
-   * as `claim` left it. False when it changed meanwhile (cancelled, or cancelled and scheduled
-   * again under the same id): a late delivery never touches the newer entry.
+   * under `claim`. False when it changed meanwhile (cancelled, claimed again, or cancelled and
+   * scheduled again under the same id): a late delivery never touches the newer entry.
    */
-  settle(id: string, claim: Claim, change: Reschedule | null): Promise<boolean>;
-  /** Removes an entry (only if `owner` matches, when given); false when there was none. */
-  remove(id: string, owner?: string): Promise<boolean>;
-  /** Entries in due order (only `owner`'s, when given). */
-  list(owner: string | undefined, limit: number): Promise<ScheduledEntry[]>;
+  settle(claim: Claim, change: Reschedule | null): Promise<boolean>;
+  /**
+   * Removes the entries with this id: only `owner`'s when `owner` is given (null: anonymous),
+   * every owner's when it is undefined. Answers how many it removed.
+   */
+  remove(id: string, owner?: string | null): Promise<number>;
+  /** Entries in due order: only `owner`'s when given (null: anonymous), everyone's when undefined. */
+  list(owner: string | null | undefined, limit: number): Promise<ScheduledEntry[]>;
   /** The earliest `dueAt`, or null when nothing is scheduled. */
   earliestDue(): Promise<number | null>;
 }

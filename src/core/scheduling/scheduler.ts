@@ -8,7 +8,7 @@ import type { Message } from "../messaging/message.js";
 import { messageProblem } from "../messaging/message-schema.js";
 import { response, type ServiceResponse } from "../messaging/response.js";
 import { MAX_SCHEDULE_AHEAD_MS, nextOccurrence, parseSchedule, type Recurrence, type ScheduleSpec } from "./schedule.js";
-import type { Claim, ScheduledEntry, ScheduleStore } from "./schedule-store.js";
+import type { Claim, ClaimedEntry, ScheduledEntry, ScheduleStore } from "./schedule-store.js";
 
 /** What `serviceResponded` decides: forget the message (`"ok"`), or try again `inMs` later. */
 export type ServiceRespondedDecision = "ok" | { retry: { inMs: number; message?: Message } };
@@ -75,6 +75,8 @@ export type ScheduleRequest = {
 /** A scheduled message as listings show it. */
 export type ScheduledSummary = {
   messageId: string;
+  /** Who scheduled it (their principal), or null when anonymous. */
+  owner: string | null;
   key: string;
   service: string;
   /** When it is (or was) due: its occurrence's time (ISO 8601). */
@@ -96,13 +98,20 @@ export interface SchedulerClient<Env> {
   schedule(env: Env, request: ScheduleRequest): Promise<ServiceResponse>;
   /** The pending messages of `key` (only `owner`'s, when given). */
   list(env: Env, key: string, owner?: string): Promise<ScheduledSummary[]>;
-  /** Cancels one (only if `owner`'s, when given): `ok`, or `error not_found`. */
+  /** Cancels one (only if `owner`'s, when given; every owner's with that id otherwise): `ok`, or `error not_found`. */
   cancel(env: Env, key: string, messageId: string, owner?: string): Promise<ServiceResponse>;
 }
 
-/** Who scheduled a message, as stored: the JSON of its `assigns.identity` ("null" when anonymous). */
-export function ownerOf(message: { assigns: JsonObject }): string {
-  return JSON.stringify(message.assigns["identity"] ?? null);
+/**
+ * Who scheduled a message, as stored: its `assigns.principal` (the gateway puts it there); for a
+ * message that carries an identity but no principal (built by code), the identity's canonical
+ * JSON — the gateway's default principal; null when anonymous.
+ */
+export function ownerOf(message: { assigns: JsonObject }): string | null {
+  const principal = message.assigns["principal"];
+  if (typeof principal === "string" && principal !== "") return principal;
+  const identity = message.assigns["identity"];
+  return identity === undefined || identity === null ? null : canonicalJson(identity);
 }
 
 /** Options of a {@link SchedulerRunner}. */
@@ -185,6 +194,7 @@ export class SchedulerRunner {
 
     const entry: ScheduledEntry = {
       id: message.id,
+      owner: ownerOf(request.message),
       key: key.key,
       service: message.serviceName,
       dueAt: parsed.dueAt,
@@ -195,16 +205,15 @@ export class SchedulerRunner {
       recurrence: parsed.recurrence,
       occurrence: 0,
       publicOnly: request.publicOnly === true,
-      owner: ownerOf(request.message),
       createdAt: iso(now),
     };
     if (await this.#store.insert(entry)) {
       return response.ok({ key: key.key, dispatchAt: iso(entry.dueAt), recurrence: entry.recurrence, alreadyScheduled: false });
     }
-    // The id is taken. The same request from the same caller is a retry; anything else is refused
-    // without a word about the entry that holds the id.
-    const existing = await this.#store.get(entry.id);
-    if (existing === null || existing.owner !== entry.owner || !sameRequest(existing.template, message)) {
+    // This owner already has the id (ids are scoped by owner: another owner's never block it). The
+    // same request is a retry; anything else is refused.
+    const existing = await this.#store.get(entry.owner, entry.id);
+    if (existing === null || !sameRequest(existing.template, message)) {
       return response.error("idempotency_key_reused", { messageId: entry.id });
     }
     return response.ok({
@@ -215,15 +224,19 @@ export class SchedulerRunner {
     });
   }
 
-  /** Cancels a scheduled message (only `owner`'s, when given); a recurring one stops. */
-  async cancel(messageId: string, owner?: string): Promise<ServiceResponse> {
-    return (await this.#store.remove(messageId, owner)) ? response.ok() : response.error("not_found");
+  /**
+   * Cancels a scheduled message — only `owner`'s when given (null: anonymous), every owner's
+   * entry with that id otherwise; a recurring one stops.
+   */
+  async cancel(messageId: string, owner?: string | null): Promise<ServiceResponse> {
+    return (await this.#store.remove(messageId, owner)) > 0 ? response.ok() : response.error("not_found");
   }
 
-  /** The pending messages (only `owner`'s, when given), in due order; at most 1,000. */
-  async list(owner?: string): Promise<ScheduledSummary[]> {
+  /** The pending messages (only `owner`'s when given, null: anonymous), in due order; at most 1,000. */
+  async list(owner?: string | null): Promise<ScheduledSummary[]> {
     return (await this.#store.list(owner, LIST_LIMIT)).map((entry) => ({
       messageId: entry.id,
+      owner: entry.owner,
       key: entry.key,
       service: entry.service,
       dispatchAt: String(entry.message.assigns["dispatchAt"] ?? iso(entry.dueAt)),
@@ -248,15 +261,19 @@ export class SchedulerRunner {
     const now = this.#time();
     // The lease covers the whole batch: the last entries start only after the rounds before them.
     const rounds = Math.ceil(this.#batchSize / this.#concurrency);
-    const claimed = await this.#store.claimDue(now, this.#batchSize, (entry) => now + rounds * this.#timeoutOf(entry.message) + LEASE_MARGIN_MS);
+    const claimed = await this.#store.claimDue(
+      now,
+      this.#batchSize,
+      (entries) => now + rounds * Math.max(...entries.map((entry) => this.#timeoutOf(entry.message))) + LEASE_MARGIN_MS,
+    );
     await inParallel(claimed, this.#concurrency, (entry) => this.#deliver(entry, now));
     const next = await this.#store.earliestDue();
     return { delivered: claimed.length, more: next !== null && next <= this.#time() };
   }
 
-  async #deliver(entry: ScheduledEntry, now: number): Promise<void> {
+  async #deliver(entry: ClaimedEntry, now: number): Promise<void> {
     const message = this.#deliveryOf(entry, now);
-    const claim = { attempts: entry.attempts, dueAt: entry.dueAt };
+    const claim = entry.claim;
     const log = withFields(this.#logger, { scheduleId: entry.id, messageId: message.id, service: entry.service, key: entry.key });
     let decision: ServiceRespondedDecision;
     try {
@@ -272,7 +289,7 @@ export class SchedulerRunner {
       // with its attempts (a hook that always throws must not spin).
       const delay = backoffDelay(entry.attempts, { baseMs: 1000, maxMs: MAX_FAILURE_BACKOFF_MS });
       log.error("delivery failed; it will be delivered again", { error, attempts: entry.attempts, inMs: delay });
-      await this.#store.settle(entry.id, claim, { dueAt: this.#time() + delay });
+      await this.#store.settle(claim, { dueAt: this.#time() + delay });
       return;
     }
     if (typeof decision === "object" && decision !== null && "retry" in decision) {
@@ -284,7 +301,7 @@ export class SchedulerRunner {
         rawRequest: from?.rawRequest ?? entry.message.rawRequest,
         assigns: from === undefined ? entry.message.assigns : { ...from.assigns, dispatchAt: entry.message.assigns["dispatchAt"] ?? null },
       };
-      await this.#store.settle(entry.id, claim, { dueAt: this.#time() + delay, message: retried });
+      await this.#store.settle(claim, { dueAt: this.#time() + delay, message: retried });
       return;
     }
     await this.#finish(entry, claim, now);
@@ -298,11 +315,11 @@ export class SchedulerRunner {
     const current = Date.parse(String(entry.message.assigns["dispatchAt"]));
     const next = entry.recurrence === null ? null : nextOccurrence(entry.recurrence, Math.max(now, Number.isNaN(current) ? now : current));
     if (next === null) {
-      await this.#store.settle(entry.id, claim, null);
+      await this.#store.settle(claim, null);
       return;
     }
     const message = { ...entry.template, assigns: { ...entry.template.assigns, dispatchAt: iso(next), dispatchAttempts: 0 } };
-    await this.#store.settle(entry.id, claim, { dueAt: next, message, attempts: 0, occurrence: entry.occurrence + 1, late: false });
+    await this.#store.settle(claim, { dueAt: next, message, attempts: 0, occurrence: entry.occurrence + 1, late: false });
   }
 
   /** The message as it is delivered: each occurrence of a recurring schedule has its own id. */

@@ -113,13 +113,16 @@ describe("SchedulerRunner", () => {
     expect(seen).toEqual([1]);
   });
 
-  it("a message id already scheduled: the same request of the same caller is a retry; anything else is refused", async () => {
+  it("a message id already scheduled: the same request of the same owner is a retry; another request is refused; another owner's is theirs", async () => {
     const h = harness();
     await h.schedule("dup", { inMs: 60_000 }, "ada", { n: 1 });
     expect(await h.schedule("dup", { inMs: 5 }, "ada", { n: 1 })).toMatchObject({ status: "ok", payload: { alreadyScheduled: true } });
-    const refused = { status: "error", reason: "idempotency_key_reused", details: { messageId: "dup" } };
-    expect(await h.schedule("dup", { inMs: 5 }, "bob", { n: 1 })).toEqual(refused);
-    expect(await h.schedule("dup", { inMs: 5 }, "ada", { n: 2 })).toEqual(refused);
+    expect(await h.schedule("dup", { inMs: 5 }, "ada", { n: 2 })).toEqual({ status: "error", reason: "idempotency_key_reused", details: { messageId: "dup" } });
+    expect(await h.schedule("dup", { inMs: 5 }, "bob", { n: 1 })).toMatchObject({ status: "ok", payload: { alreadyScheduled: false } });
+    expect((await h.runner.list()).map((entry) => [entry.owner, entry.messageId])).toEqual([
+      ['{"user":"bob"}', "dup"],
+      ['{"user":"ada"}', "dup"],
+    ]);
   });
 });
 
