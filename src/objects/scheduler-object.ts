@@ -77,7 +77,13 @@ export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): Sche
     constructor(ctx: DurableObjectState, env: Env) {
       super(ctx, env);
       this.#store = new SqliteScheduleStore(ctx.storage);
-      void ctx.blockConcurrencyWhile(async () => this.#store.open());
+      // Before any request: upgrade the schema, and make the deliveries a previous incarnation left
+      // in flight due now. No alarm is set here (the platform advises against it in constructors):
+      // the first request or wake arms it, and an alarm interrupted by a crash is retried anyway.
+      void ctx.blockConcurrencyWhile(async () => {
+        const released = this.#store.open(options.now?.() ?? Date.now());
+        if (released > 0) logger.warn("scheduler restarted: deliveries left in flight are due again now", { released });
+      });
       this.runner = new SchedulerRunner(this.#store, {
         dispatch: (message, dispatchOptions) => dispatcher.dispatch(message, { ...dispatchOptions, env, waitUntil: (promise) => ctx.waitUntil(promise) }),
         hooks: options.hooks,

@@ -92,7 +92,10 @@ function entryOf(row: Row): ScheduledEntry {
 export class SqliteScheduleStore implements ScheduleStore {
   readonly #schema: VersionedSchema;
   readonly #db: SqlDatabase;
-  /** This store's claims are `<incarnation>:<n>`: a claim token is never reused. */
+  /**
+   * This store's claims are `<incarnation>:<n>`: a claim token is never reused, and the claims of
+   * an earlier incarnation (a crashed or replaced object) are told apart from this one's.
+   */
   readonly #incarnation = newId();
   #claims = 0;
 
@@ -107,9 +110,28 @@ export class SqliteScheduleStore implements ScheduleStore {
     this.#db = this.#schema.db;
   }
 
-  /** Learns whether the schema exists and upgrades it in place when it is older than this code. */
-  open(): void {
+  /**
+   * Learns whether the schema exists and upgrades it in place when it is older than this code;
+   * then releases the claims of earlier incarnations (see {@link releaseStaleClaims}). Call it
+   * once, in the constructor, under `blockConcurrencyWhile`. Answers how many it released.
+   */
+  open(now: number = Date.now()): number {
     this.#schema.open();
+    return this.releaseStaleClaims(now);
+  }
+
+  /**
+   * Makes the entries that another incarnation of the object claimed — deliveries in flight when
+   * it crashed or was replaced — due at `now`, rather than when their leases end: a crash delays
+   * a delivery by the time the object takes to start again. Only one incarnation of an object
+   * runs at a time, so a claim that is not this store's was left behind. The claimed attempt keeps
+   * counting (it may have reached the service).
+   */
+  releaseStaleClaims(now: number): number {
+    if (!this.#schema.exists) return 0;
+    const mine = `${this.#incarnation}:`;
+    return this.#db.run(sql`UPDATE schedules SET due_at = MIN(due_at, ${now}), claim = NULL
+      WHERE claim IS NOT NULL AND substr(claim, 1, ${mine.length}) <> ${mine}`);
   }
 
   async insert(entry: ScheduledEntry): Promise<boolean> {

@@ -49,7 +49,13 @@ export const scheduledServices = new Router({
     await sleep(200);
     return ok(m);
   })
-  .service("forbidden_to_all", (m) => ok(m));
+  .service("forbidden_to_all", (m) => ok(m))
+  .service("stall", async (m) => {
+    // Starts a delivery that takes a while: long enough for a test to crash its object meanwhile.
+    record(m);
+    await sleep(3000);
+    return ok(m);
+  });
 
 /** Hooks as the original's test scheduler: inject a value on save, retry (marking it) on failure. */
 export const testHooks: SchedulerHooks = {
