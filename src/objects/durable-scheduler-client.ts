@@ -1,5 +1,6 @@
 import { hc } from "hono/client";
 import type { ServiceResponse } from "../core/messaging/response.js";
+import type { ScheduleOutcome } from "../core/scheduling/schedule-store.js";
 import type { ScheduledSummary, ScheduleRequest, SchedulerClient } from "../core/scheduling/scheduler.js";
 import { PROTOCOL_BASE_URL, through, trustedAnswer } from "./hono-protocol.js";
 import type { SchedulerRoutes } from "./scheduler-routes.js";
@@ -22,6 +23,10 @@ export function durableObjectScheduler<Env>(namespace: (env: Env) => DurableObje
     async list(env: Env, key: string, owner?: string): Promise<ScheduledSummary[]> {
       const answer = await shardOf(env, key).schedules.$get({ query: owner === undefined ? { key } : { key, owner } });
       return (await trustedAnswer<{ schedules: ScheduledSummary[] }>(answer, `scheduler ${key}`)).schedules;
+    },
+    async outcomes(env: Env, key: string, owner?: string): Promise<ScheduleOutcome[]> {
+      const answer = await shardOf(env, key).outcomes.$get({ query: owner === undefined ? { key } : { key, owner } });
+      return (await trustedAnswer<{ outcomes: ScheduleOutcome[] }>(answer, `scheduler ${key}`)).outcomes;
     },
     async cancel(env: Env, key: string, messageId: string, owner?: string): Promise<ServiceResponse> {
       const answer = await shardOf(env, key).cancel.$post({ json: { key, messageId, ...(owner === undefined ? {} : { owner }) } });

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { Dispatcher } from "../core/messaging/dispatcher.js";
 import { NodeDirectory, type NodeDirectoryOptions, type RemoteNode } from "../core/messaging/node-directory.js";
+import type { JsonObject } from "../core/shared/json.js";
 import type { Logger } from "../core/shared/logger.js";
 import { wiring } from "../core/messaging/wiring.js";
 import type { ServiceRouter } from "../core/messaging/contracts.js";
@@ -16,6 +17,14 @@ export type SchedulerObjectOptions<Env> = {
   services: ServiceRegistry<Env> | readonly ServiceRouter<Env>[];
   /** The app's say: `saveAlarm`, `serviceResponded`, `dispatchTimeout`. */
   hooks?: SchedulerHooks;
+  /**
+   * Resolves who scheduled a message again at each delivery, from their principal and the
+   * Worker's env as it is then (the current token table, user directory…): the identity they
+   * have now, or null when they no longer exist. Delivery runs with it, so `authorize` judges
+   * current rights. Without it, identified schedules are refused when scheduled (see
+   * guides/scheduling.md).
+   */
+  reidentify?: (principal: string, env: Env) => JsonObject | null | Promise<JsonObject | null>;
   /** This node's name in telemetry and logs. */
   node?: string;
   /**
@@ -87,6 +96,8 @@ export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): Sche
       this.runner = new SchedulerRunner(this.#store, {
         dispatch: (message, dispatchOptions) => dispatcher.dispatch(message, { ...dispatchOptions, env, waitUntil: (promise) => ctx.waitUntil(promise) }),
         hooks: options.hooks,
+        // Read at each delivery: the env of the object as it is then.
+        ...(options.reidentify === undefined ? {} : { reidentify: (principal: string) => options.reidentify?.(principal, this.env) ?? null }),
         logger,
         batchSize: options.batchSize,
         lateAfterMs: options.lateAfterMs,

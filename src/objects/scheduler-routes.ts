@@ -44,7 +44,7 @@ const CancelBody = v.object({ key, messageId: v.pipe(v.string(), v.nonEmpty("mus
 /**
  * The fetch surface of a SchedulerObject, one app per class: the object passes itself as the
  * app's bindings. `POST /schedule` stores a message, `GET /schedules` lists the pending ones,
- * `POST /cancel` removes one. The Worker side reaches it through `durableObjectScheduler` with
+ * `GET /outcomes` the recent denials and give-ups, `POST /cancel` removes one. The Worker side reaches it through `durableObjectScheduler` with
  * Hono's typed client.
  */
 export const schedulerRoutes = new Hono<{ Bindings: ScheduleHost }>()
@@ -64,6 +64,12 @@ export const schedulerRoutes = new Hono<{ Bindings: ScheduleHost }>()
     if (problem !== null) return c.json({ error: problem }, 400);
     await c.env.ensureArmed();
     return c.json({ schedules: await c.env.runner.list(owner) });
+  })
+  .get("/outcomes", sValidator("query", ListQuery, refuseInvalid), async (c) => {
+    const { key: asked, owner } = c.req.valid("query");
+    const problem = c.env.refusesKey(asked);
+    if (problem !== null) return c.json({ error: problem }, 400);
+    return c.json({ outcomes: await c.env.runner.outcomes(owner) });
   })
   .post("/cancel", sValidator("json", CancelBody, refuseInvalid), async (c) => {
     const { key: asked, messageId, owner } = c.req.valid("json");

@@ -1,6 +1,15 @@
 import type { Message } from "../core/messaging/message.js";
 import type { Recurrence } from "../core/scheduling/schedule.js";
-import type { Claim, ClaimedEntry, Reschedule, ScheduledEntry, ScheduleStore } from "../core/scheduling/schedule-store.js";
+import type { ServiceResponse } from "../core/messaging/response.js";
+import {
+  RECENT_OUTCOMES,
+  type Claim,
+  type ClaimedEntry,
+  type Reschedule,
+  type ScheduledEntry,
+  type ScheduleOutcome,
+  type ScheduleStore,
+} from "../core/scheduling/schedule-store.js";
 import { newId } from "../core/shared/ids.js";
 import { sql, sqlList, type SqlDatabase } from "./sql.js";
 import { VersionedSchema, type Migration } from "./sqlite-migrations.js";
@@ -47,6 +56,15 @@ export const SCHEDULE_MIGRATIONS: readonly Migration[] = [
       db.run(sql`CREATE INDEX schedules_by_due ON schedules (due_at, seq)`);
     },
   },
+  {
+    version: 3,
+    description: "schedule_outcomes: the most recent denials and give-ups, for operators",
+    up(db) {
+      db.run(sql`CREATE TABLE schedule_outcomes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, owner TEXT NOT NULL, id TEXT NOT NULL, key TEXT NOT NULL,
+        service TEXT NOT NULL, outcome TEXT NOT NULL, reason TEXT NOT NULL, attempts INTEGER NOT NULL, response TEXT)`);
+    },
+  },
 ];
 
 /** A row of the current schema. The owner is stored as '' when anonymous (a principal is never empty). */
@@ -65,6 +83,20 @@ type Row = {
   occurrence: number;
   public_only: number;
   created_at: string;
+};
+
+/** A row of `schedule_outcomes`. */
+type OutcomeRow = {
+  seq: number;
+  at: string;
+  owner: string;
+  id: string;
+  key: string;
+  service: string;
+  outcome: string;
+  reason: string;
+  attempts: number;
+  response: string | null;
 };
 
 const ANONYMOUS = "";
@@ -166,13 +198,47 @@ export class SqliteScheduleStore implements ScheduleStore {
     });
   }
 
-  async settle(claim: Claim, change: Reschedule | null): Promise<boolean> {
+  async settle(claim: Claim, change: Reschedule | null, outcome?: ScheduleOutcome): Promise<boolean> {
     if (!this.#schema.exists) return false;
-    // One conditional statement: it changes the entry only if it is still under this claim.
+    if (outcome === undefined) return this.#settle(this.#db, claim, change);
+    return this.#schema.write((db) => {
+      const settled = this.#settle(db, claim, change);
+      if (settled) this.#record(db, outcome);
+      return settled;
+    });
+  }
+
+  async outcomes(owner: string | null | undefined, limit: number): Promise<ScheduleOutcome[]> {
+    if (!this.#schema.exists) return [];
+    const byOwner = owner === undefined ? sql`` : sql`WHERE owner = ${ownerColumn(owner)}`;
+    return this.#db.all<OutcomeRow>(sql`SELECT * FROM schedule_outcomes ${byOwner} ORDER BY seq DESC LIMIT ${limit}`).map((row) => ({
+      at: row.at,
+      messageId: row.id,
+      owner: row.owner === ANONYMOUS ? null : row.owner,
+      key: row.key,
+      service: row.service,
+      outcome: row.outcome === "denied" ? "denied" : "gave_up",
+      reason: row.reason,
+      attempts: row.attempts,
+      response: row.response === null ? null : (JSON.parse(row.response) as ServiceResponse),
+    }));
+  }
+
+  /** Records an outcome and forgets those beyond the most recent {@link RECENT_OUTCOMES}. */
+  #record(db: SqlDatabase, outcome: ScheduleOutcome): void {
+    const seq = db.first<{ seq: number }>(sql`INSERT INTO schedule_outcomes (at, owner, id, key, service, outcome, reason, attempts, response)
+      VALUES (${outcome.at}, ${ownerColumn(outcome.owner)}, ${outcome.messageId}, ${outcome.key}, ${outcome.service}, ${outcome.outcome},
+        ${outcome.reason}, ${outcome.attempts}, ${outcome.response === null ? null : JSON.stringify(outcome.response)})
+      RETURNING seq`)?.seq;
+    if (seq !== undefined) db.run(sql`DELETE FROM schedule_outcomes WHERE seq <= ${seq - RECENT_OUTCOMES}`);
+  }
+
+  /** One conditional statement: it changes the entry only if it is still under this claim. */
+  #settle(db: SqlDatabase, claim: Claim, change: Reschedule | null): boolean {
     const stillClaimed = sql`seq = ${claim.ref} AND claim = ${claim.token}`;
-    if (change === null) return this.#db.run(sql`DELETE FROM schedules WHERE ${stillClaimed}`) > 0;
+    if (change === null) return db.run(sql`DELETE FROM schedules WHERE ${stillClaimed}`) > 0;
     return (
-      this.#db.run(sql`UPDATE schedules SET due_at = ${change.dueAt}, claim = NULL,
+      db.run(sql`UPDATE schedules SET due_at = ${change.dueAt}, claim = NULL,
           message = COALESCE(${change.message === undefined ? null : JSON.stringify(change.message)}, message),
           attempts = COALESCE(${change.attempts ?? null}, attempts),
           occurrence = COALESCE(${change.occurrence ?? null}, occurrence),
@@ -184,7 +250,7 @@ export class SqliteScheduleStore implements ScheduleStore {
   async remove(id: string, owner?: string | null): Promise<number> {
     if (!this.#schema.exists) return 0;
     const byOwner = owner === undefined ? sql`` : sql` AND owner = ${ownerColumn(owner)}`;
-    return this.#db.run(sql`DELETE FROM schedules WHERE id = ${id}${byOwner}`);
+    return this.#db.all(sql`DELETE FROM schedules WHERE id = ${id}${byOwner} RETURNING seq`).length;
   }
 
   async list(owner: string | null | undefined, limit: number): Promise<ScheduledEntry[]> {

@@ -56,10 +56,12 @@ function specOf(inMs: number | undefined, at: string | undefined, cron: string |
 }
 
 /**
- * `POST /v1/schedules` (202), `GET /v1/schedules?key=`, `DELETE /v1/schedules/:messageId?key=`.
- * Scheduling needs the caller to be authorized for the service now; it is authorized again at
- * delivery. Identified callers see and cancel only what they scheduled (the admin token:
- * everything; anonymous callers: nothing). Without a scheduler the routes answer 404.
+ * `POST /v1/schedules` (202), `GET /v1/schedules?key=` (the pending schedules, and the recent
+ * denials and give-ups as `outcomes`), `DELETE /v1/schedules/:messageId?key=`. Scheduling needs
+ * the caller to be authorized for the service now; at delivery the scheduler resolves the caller
+ * again and they are authorized with the rights they have then. Identified callers see and
+ * cancel only what they scheduled (the admin token: everything; anonymous callers: nothing).
+ * Without a scheduler the routes answer 404.
  */
 export function mountScheduleRoutes<Env extends object>(app: Hono<GatewayEnv<Env>>, options: ScheduleRoutesOptions<Env>): void {
   const { scheduler, dispatcher } = options;
@@ -88,7 +90,11 @@ export function mountScheduleRoutes<Env extends object>(app: Hono<GatewayEnv<Env
   const listCall = async (c: Context<GatewayEnv<Env>>) => {
     const target = keyAndOwner(c);
     if (target instanceof Response) return target;
-    return c.json({ key: target.key, schedules: await scheduler.list(c.env, target.key, target.owner) });
+    const [schedules, outcomes] = await Promise.all([
+      scheduler.list(c.env, target.key, target.owner),
+      scheduler.outcomes(c.env, target.key, target.owner),
+    ]);
+    return c.json({ key: target.key, schedules, outcomes });
   };
 
   const cancelCall = async (c: Context<GatewayEnv<Env>>) => {

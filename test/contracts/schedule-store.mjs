@@ -109,4 +109,29 @@ export const scheduleStoreContract = [
       equal((await store.get("ada", "order")).dueAt, 99_000, "the new entry stands");
     },
   },
+  {
+    name: "records an outcome with its settle, only if the settle happened; keeps the most recent, newest first",
+    async run(store) {
+      const outcome = (id, owner, reason) => ({
+        at: "2030-01-01T00:00:00.000Z", messageId: id, owner, key: "k", service: "record", outcome: "denied", reason, attempts: 1,
+        response: { status: "forbidden" },
+      });
+      await store.insert(entry("a", 100, { owner: "ada" }));
+      await store.insert(entry("b", 100, { owner: "bob" }));
+      const [a, b] = await store.claimDue(100, 10, () => 5000);
+      equal(await store.settle(a.claim, null, outcome("a", "ada", "forbidden")), true, "ada's denial");
+      equal(await store.settle(a.claim, null, outcome("a", "ada", "again")), false, "a settle that does not happen");
+      equal(await store.settle(b.claim, null, { ...outcome("b", "bob", "gone"), outcome: "gave_up", response: null }), true, "bob's give-up");
+      equal((await store.outcomes(undefined, 10)).map((o) => [o.messageId, o.outcome, o.reason]), [["b", "gave_up", "gone"], ["a", "denied", "forbidden"]], "all");
+      equal(await store.outcomes("ada", 10), [outcome("a", "ada", "forbidden")], "ada's");
+      for (let i = 0; i < 105; i += 1) {
+        await store.insert(entry(`m${i}`, 100));
+        const [claimed] = await store.claimDue(100, 1, () => 5000);
+        await store.settle(claimed.claim, null, outcome(`m${i}`, null, "gone"));
+      }
+      const kept = await store.outcomes(undefined, 1000);
+      equal([kept.length, kept[0].messageId, kept.at(-1).messageId], [100, "m104", "m5"], "the most recent 100");
+      equal((await store.outcomes(null, 1)).map((o) => o.messageId), ["m104"], "limit");
+    },
+  },
 ];

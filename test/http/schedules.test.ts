@@ -1,4 +1,4 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { newId, ok, Router, silentLogger, type ScheduledSummary } from "../../src/core/index.js";
@@ -8,6 +8,7 @@ import { createGateway, type Envelope } from "../../src/worker/index.js";
 const ADA = { Authorization: "Bearer dev-ada" };
 const BOB = { Authorization: "Bearer dev-bob" };
 const ADMIN = { Authorization: "Bearer dev-admin" };
+const ROOT = { Authorization: "Bearer dev-root" };
 
 const demo = (path: string, init?: RequestInit) => exports.default.fetch(`http://demo${path}`, init);
 
@@ -28,6 +29,24 @@ const balanceOf = async (account_id: string) => {
 };
 
 const shard = (key: string) => env.SCHEDULER.get(env.SCHEDULER.idFromName(key));
+
+/** Changes the API_TOKENS secret that a scheduler shard sees from now on (as a secret rotation would). */
+const tokensSeenBy = (key: string, tokens: string) =>
+  runInDurableObject(shard(key), (instance) => {
+    const object = instance as unknown as { env: Cloudflare.Env };
+    object.env = { ...object.env, API_TOKENS: tokens };
+  });
+
+/** A bank account of bob's holding `balance`. */
+async function bobsAccount(balance: number): Promise<string> {
+  const account_id = `bob-${newId()}`;
+  expect((await post("/v1/services/open_account", { account_id }, BOB)).status).toBe(201);
+  expect((await post("/v1/services/deposit", { account_id, amount: balance }, BOB)).status).toBe(200);
+  return account_id;
+}
+
+const bobsBalance = async (account_id: string) =>
+  ((await post("/v1/services/get_account", { account_id }, BOB)).body.response as unknown as { payload: { balance: number } }).payload.balance;
 
 describe("POST /v1/schedules", () => {
   it("schedules a deposit (202), and the alarm applies it once", async () => {
@@ -133,6 +152,45 @@ describe("POST /v1/schedules", () => {
       env,
     );
     expect(answer.status).toBe(403);
+  });
+});
+
+describe("rights are checked again at delivery", () => {
+  it("an admin's scheduled withdrawal from someone else's account runs while they are admin", async () => {
+    const account_id = await bobsAccount(100);
+    const scheduled = await post("/v1/schedules", { service: "withdraw", request: { account_id, amount: 30 }, key: account_id, in: 0 }, ROOT);
+    expect(scheduled.status).toBe(202);
+    expect(await runDurableObjectAlarm(shard(account_id))).toBe(true);
+    expect(await bobsBalance(account_id)).toBe(70);
+  });
+
+  it("once the admin role is removed, the scheduled withdrawal is refused and settled, the balance unchanged", async () => {
+    const account_id = await bobsAccount(100);
+    const scheduled = await post("/v1/schedules", { service: "withdraw", request: { account_id, amount: 30 }, key: account_id, in: 0 }, ROOT);
+    expect(scheduled.status).toBe(202);
+    // root is a user still, but no longer an admin
+    await tokensSeenBy(account_id, "dev-ada=ada,dev-bob=bob,dev-root=root");
+    expect(await runDurableObjectAlarm(shard(account_id))).toBe(true);
+    expect(await bobsBalance(account_id)).toBe(100);
+    // settled, never retried: nothing pending, no alarm left; the denial is shown to operators
+    expect(await runDurableObjectAlarm(shard(account_id))).toBe(false);
+    const listed = (await (await demo(`/v1/schedules?key=${account_id}`, { headers: ADMIN })).json()) as { schedules: unknown[]; outcomes: unknown[] };
+    expect(listed.schedules).toEqual([]);
+    expect(listed.outcomes).toMatchObject([
+      { messageId: scheduled.body.messageId, owner: "root", service: "withdraw", outcome: "denied", reason: "forbidden", attempts: 1 },
+    ]);
+    expect(await bobsBalance(account_id)).toBe(100);
+  });
+
+  it("a caller whose tokens were all revoked no longer resolves: their scheduled close_account is denied", async () => {
+    const account_id = await bobsAccount(50);
+    const scheduled = await post("/v1/schedules", { service: "close_account", request: { account_id }, key: account_id, in: 0 }, ROOT);
+    expect(scheduled.status).toBe(202);
+    await tokensSeenBy(account_id, "dev-ada=ada,dev-bob=bob");
+    expect(await runDurableObjectAlarm(shard(account_id))).toBe(true);
+    expect(await bobsBalance(account_id)).toBe(50);
+    const outcomes = (await (await demo(`/v1/schedules?key=${account_id}`, { headers: ADMIN })).json()) as { outcomes: unknown[] };
+    expect(outcomes.outcomes).toMatchObject([{ owner: "root", outcome: "denied", reason: "principal_unknown" }]);
   });
 });
 

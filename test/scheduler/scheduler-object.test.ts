@@ -194,13 +194,42 @@ describe("delivery (statements 90-92)", () => {
     expect(await scheduler.list(env, key)).toEqual([]);
   });
 
-  it("authorize runs again at delivery, with the identity of whoever scheduled", async () => {
+  it("delivery runs with the identity the owner has now: a refusal of their current rights is a denial, settled and recorded", async () => {
     const key = freshKey();
-    const { message } = await schedule(key, "record", { inMs: 0 }, { noRetry: true }, { assigns: { identity: { user: "mallory" } } });
+    const { message } = await schedule(key, "record", { inMs: 0 }, {}, { assigns: { identity: { user: "mallory" }, principal: "mallory" } });
+    // saveAlarm sees the caller's identity; what is stored keeps only who scheduled.
+    expect(seen.saved.find((s) => s.id === message.id)?.assigns["identity"]).toEqual({ user: "mallory" });
+    const stored = await runInDurableObject(stub(key), (_instance, state) =>
+      state.storage.sql.exec<{ template: string; message: string }>("SELECT template, message FROM schedules").one(),
+    );
+    for (const json of [stored.template, stored.message]) {
+      expect((JSON.parse(json) as { assigns: JsonObject }).assigns).toMatchObject({ principal: "mallory" });
+      expect((JSON.parse(json) as { assigns: JsonObject }).assigns["identity"]).toBeUndefined();
+    }
     seen.revoked.add("mallory");
     await drain(key);
     expect(deliveriesOf(message.id)).toEqual([]);
-    expect(seen.responded.find((r) => r.id === message.id)?.response).toEqual({ status: "forbidden" });
+    // Not a failure to retry: serviceResponded is not asked, the entry is gone, the denial recorded.
+    expect(seen.responded.filter((r) => r.id === message.id)).toEqual([]);
+    expect(await scheduler.list(env, key)).toEqual([]);
+    expect(await scheduler.outcomes(env, key)).toMatchObject([
+      { messageId: message.id, owner: "mallory", outcome: "denied", reason: "forbidden", attempts: 1, response: { status: "forbidden" } },
+    ]);
+  });
+
+  it("a recurring schedule whose owner no longer resolves is denied and stops", async () => {
+    const key = freshKey();
+    const { message } = await schedule(key, "record", { everyMs: 60_000 }, {}, { assigns: { identity: { user: "trudy" }, principal: "trudy" } });
+    testClock.offset = 60_010;
+    await drain(key);
+    expect(deliveriesOf(message.id).map((d) => [d.id, d.assigns["identity"], d.assigns["principal"]])).toEqual([[`${message.id}-0`, { user: "trudy" }, "trudy"]]);
+    seen.gone.add("trudy");
+    testClock.offset = 120_010;
+    await drain(key);
+    expect(deliveriesOf(message.id)).toHaveLength(1);
+    expect(await scheduler.list(env, key)).toEqual([]);
+    expect(await scheduler.outcomes(env, key, "trudy")).toMatchObject([{ messageId: `${message.id}-1`, outcome: "denied", reason: "principal_unknown" }]);
+    expect(await scheduler.outcomes(env, key, "someone-else")).toEqual([]);
   });
 
   it("1,000 messages due at random times are each delivered exactly once", async () => {

@@ -14,6 +14,8 @@ export const seen = {
   responded: [] as { id: string; response: Message["response"]; attempts: unknown; assigns: Message["assigns"] }[],
   /** Users whose calls `authorize` refuses from now on. */
   revoked: new Set<string>(),
+  /** Principals that no longer resolve (`reidentify` answers null). */
+  gone: new Set<string>(),
   /** Message ids whose first serviceResponded call throws. */
   throwOnce: new Set<string>(),
 };
@@ -56,6 +58,9 @@ export const scheduledServices = new Router({
     await sleep(3000);
     return ok(m);
   });
+
+/** The test scheduler's `reidentify`: a principal is the user of that name, unless it is gone. */
+export const testReidentify = (principal: string) => (seen.gone.has(principal) ? null : { user: principal });
 
 /** Hooks as the original's test scheduler: inject a value on save, retry (marking it) on failure. */
 export const testHooks: SchedulerHooks = {

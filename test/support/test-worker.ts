@@ -1,7 +1,7 @@
 import { silentLogger } from "../../src/core/index.js";
 import { aggregateObject, schedulerObject } from "../../src/objects/index.js";
 import { filtered, ledger, ledgerTelemetry, stateful, unloading } from "./test-aggregates.js";
-import { scheduledServices, testClock, testHooks } from "./test-scheduling.js";
+import { scheduledServices, testClock, testHooks, testReidentify } from "./test-scheduling.js";
 
 // The Worker the test suites run against: the demo, plus Durable Objects for test aggregates.
 export { AccountObject, SchedulerObject, default } from "../../examples/worker.js";
@@ -22,6 +22,7 @@ export const UnloadingObject = aggregateObject(unloading, { logger: silentLogger
 export const TestSchedulerObject = schedulerObject({
   services: [scheduledServices],
   hooks: testHooks,
+  reidentify: testReidentify,
   logger: silentLogger,
   lateAfterMs: 100,
   now: testClock.now,

@@ -1,6 +1,6 @@
 import { newId } from "../shared/ids.js";
 import { jsonCopy } from "../shared/json.js";
-import type { Claim, ClaimedEntry, Reschedule, ScheduledEntry, ScheduleStore } from "./schedule-store.js";
+import { RECENT_OUTCOMES, type Claim, type ClaimedEntry, type Reschedule, type ScheduledEntry, type ScheduleOutcome, type ScheduleStore } from "./schedule-store.js";
 
 /** An entry as the map keeps it: with its row number and the claim it is under, if any. */
 type Stored = { ref: number; claim: string | null; entry: ScheduledEntry };
@@ -19,6 +19,8 @@ export class MemoryScheduleStore implements ScheduleStore {
   /** Row number → map key, to settle a claim without a search. */
   readonly #slots = new Map<number, string>();
   readonly #incarnation = newId();
+  /** Oldest first. */
+  readonly #outcomes: ScheduleOutcome[] = [];
   #refs = 0;
   #claims = 0;
 
@@ -50,10 +52,14 @@ export class MemoryScheduleStore implements ScheduleStore {
     });
   }
 
-  async settle(claim: Claim, change: Reschedule | null): Promise<boolean> {
+  async settle(claim: Claim, change: Reschedule | null, outcome?: ScheduleOutcome): Promise<boolean> {
     const at = this.#slots.get(claim.ref);
     const stored = at === undefined ? undefined : this.#entries.get(at);
     if (at === undefined || stored === undefined || stored.claim !== claim.token) return false;
+    if (outcome !== undefined) {
+      this.#outcomes.push(jsonCopy(outcome));
+      this.#outcomes.splice(0, Math.max(0, this.#outcomes.length - RECENT_OUTCOMES));
+    }
     if (change === null) return this.#delete(at, stored);
     const entry = stored.entry;
     stored.claim = null;
@@ -79,6 +85,11 @@ export class MemoryScheduleStore implements ScheduleStore {
   async list(owner: string | null | undefined, limit: number): Promise<ScheduledEntry[]> {
     const entries = [...this.#entries.values()].filter((stored) => owner === undefined || stored.entry.owner === owner);
     return jsonCopy(entries.sort(byDue).slice(0, limit).map((stored) => stored.entry));
+  }
+
+  async outcomes(owner: string | null | undefined, limit: number): Promise<ScheduleOutcome[]> {
+    const mine = this.#outcomes.filter((outcome) => owner === undefined || outcome.owner === owner);
+    return jsonCopy(mine.reverse().slice(0, limit));
   }
 
   #delete(at: string, stored: Stored): boolean {

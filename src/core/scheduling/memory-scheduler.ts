@@ -3,13 +3,16 @@ import type { Logger } from "../shared/logger.js";
 import type { Message } from "../messaging/message.js";
 import type { ServiceResponse } from "../messaging/response.js";
 import { MemoryScheduleStore } from "./memory-schedule-store.js";
-import { SchedulerRunner, type ScheduledSummary, type ScheduleRequest, type SchedulerClient, type SchedulerHooks } from "./scheduler.js";
+import type { ScheduleOutcome } from "./schedule-store.js";
+import { SchedulerRunner, type Reidentify, type ScheduledSummary, type ScheduleRequest, type SchedulerClient, type SchedulerHooks } from "./scheduler.js";
 
 /** Options of a {@link MemoryScheduler}. */
 export type MemorySchedulerOptions = {
   /** Delivers a message: a Dispatcher's `dispatch`. */
   dispatch: (message: Message, options: DispatchOptions) => Promise<Message>;
   hooks?: SchedulerHooks;
+  /** Resolves a schedule's owner again at each delivery; without it, identified schedules are refused (see {@link Reidentify}). */
+  reidentify?: Reidentify;
   logger?: Logger;
   batchSize?: number;
   lateAfterMs?: number;
@@ -64,6 +67,11 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
     return answer;
   }
 
+  /** How recent schedules of `key` ended when they did not succeed (only `owner`'s, when given), newest first. */
+  async outcomes(_env: unknown, key: string, owner?: string): Promise<ScheduleOutcome[]> {
+    return this.#shards.get(key)?.runner.outcomes(owner) ?? [];
+  }
+
   /** Stops every timer; nothing is delivered afterwards. */
   close(): void {
     this.#closed = true;
@@ -73,8 +81,8 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
   #shardOf(key: string): Shard {
     let shard = this.#shards.get(key);
     if (shard === undefined) {
-      const { dispatch, hooks, logger, batchSize, lateAfterMs } = this.#options;
-      const runner = new SchedulerRunner(new MemoryScheduleStore(), { dispatch, hooks, logger, batchSize, lateAfterMs });
+      const { dispatch, hooks, reidentify, logger, batchSize, lateAfterMs } = this.#options;
+      const runner = new SchedulerRunner(new MemoryScheduleStore(), { dispatch, hooks, reidentify, logger, batchSize, lateAfterMs });
       shard = { runner, timer: undefined, generation: 0, waking: false };
       this.#shards.set(key, shard);
     }

@@ -1,4 +1,5 @@
 import type { Message } from "../messaging/message.js";
+import type { ServiceResponse } from "../messaging/response.js";
 import type { Recurrence } from "./schedule.js";
 
 /** A message waiting to be delivered, as a {@link ScheduleStore} keeps it. */
@@ -46,6 +47,32 @@ export type ClaimedEntry = ScheduledEntry & { claim: Claim };
 export type Reschedule = { dueAt: number; message?: Message; attempts?: number; occurrence?: number; late?: boolean };
 
 /**
+ * How a scheduled message ended other than as it should, kept for operators (the most recent
+ * {@link RECENT_OUTCOMES} of a shard): `denied` — at delivery its owner no longer resolved, or
+ * the service refused the owner's current rights; `gave_up` — it failed and `serviceResponded`
+ * said to stop (attempts exhausted, or a failure a retry would not change).
+ */
+export type ScheduleOutcome = {
+  /** When it ended (ISO 8601). */
+  at: string;
+  messageId: string;
+  /** Who scheduled it (their principal), or null when anonymous. */
+  owner: string | null;
+  key: string;
+  service: string;
+  outcome: "denied" | "gave_up";
+  /** Why: `principal_unknown`, `forbidden`, `unauthorized`, `no_reidentify` (denied), or the reply's status or error reason (gave up). */
+  reason: string;
+  /** Deliveries started (of the occurrence that ended). */
+  attempts: number;
+  /** The last reply's response, when there was one. */
+  response: ServiceResponse | null;
+};
+
+/** How many outcomes a shard keeps: the most recent ones. */
+export const RECENT_OUTCOMES = 100;
+
+/**
  * The storage port of one scheduler shard. The Durable Object adapter keeps entries in SQLite;
  * the in-memory one in a map. Each method is atomic.
  */
@@ -63,9 +90,11 @@ export interface ScheduleStore {
   /**
    * Settles a delivery: removes the entry (`change` null) or reschedules it — only if it is still
    * under `claim`. False when it changed meanwhile (cancelled, claimed again, or cancelled and
-   * scheduled again under the same id): a late delivery never touches the newer entry.
+   * scheduled again under the same id): a late delivery never touches the newer entry. An
+   * `outcome` is recorded with the settle, atomically, and only if the settle happened; the
+   * oldest outcomes beyond {@link RECENT_OUTCOMES} are forgotten.
    */
-  settle(claim: Claim, change: Reschedule | null): Promise<boolean>;
+  settle(claim: Claim, change: Reschedule | null, outcome?: ScheduleOutcome): Promise<boolean>;
   /**
    * Removes the entries with this id: only `owner`'s when `owner` is given (null: anonymous),
    * every owner's when it is undefined. Answers how many it removed.
@@ -75,4 +104,6 @@ export interface ScheduleStore {
   list(owner: string | null | undefined, limit: number): Promise<ScheduledEntry[]>;
   /** The earliest `dueAt`, or null when nothing is scheduled. */
   earliestDue(): Promise<number | null>;
+  /** The recorded outcomes, newest first: only `owner`'s when given (null: anonymous), everyone's when undefined. */
+  outcomes(owner: string | null | undefined, limit: number): Promise<ScheduleOutcome[]>;
 }

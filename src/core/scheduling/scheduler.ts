@@ -8,7 +8,7 @@ import type { Message } from "../messaging/message.js";
 import { messageProblem } from "../messaging/message-schema.js";
 import { response, type ServiceResponse } from "../messaging/response.js";
 import { MAX_SCHEDULE_AHEAD_MS, nextOccurrence, parseSchedule, type Recurrence, type ScheduleSpec } from "./schedule.js";
-import type { Claim, ClaimedEntry, ScheduledEntry, ScheduleStore } from "./schedule-store.js";
+import { RECENT_OUTCOMES, type Claim, type ClaimedEntry, type ScheduledEntry, type ScheduleOutcome, type ScheduleStore } from "./schedule-store.js";
 
 /** What `serviceResponded` decides: forget the message (`"ok"`), or try again `inMs` later. */
 export type ServiceRespondedDecision = "ok" | { retry: { inMs: number; message?: Message } };
@@ -29,6 +29,16 @@ export type SchedulerHooks = {
   /** How long a delivery waits for the service (default 5000 ms). */
   dispatchTimeout?: (message: Message) => number;
 };
+
+/**
+ * Resolves who scheduled a message again, at delivery: from its principal (`assigns.principal`
+ * when it was scheduled) to the identity that principal has NOW — from the current token table,
+ * user directory, role store… — or null when it no longer resolves (the user was removed, their
+ * tokens revoked). The message is delivered with that identity, so that `authorize` and the
+ * service judge the rights the caller has at delivery, not those they had when scheduling.
+ * A hook that throws (its store is down) delays the delivery like any failure; it is retried.
+ */
+export type Reidentify = (principal: string) => JsonObject | null | Promise<JsonObject | null>;
 
 /** Options of {@link retryTransientFailures}. */
 export type RetryOptions = {
@@ -100,6 +110,8 @@ export interface SchedulerClient<Env> {
   list(env: Env, key: string, owner?: string): Promise<ScheduledSummary[]>;
   /** Cancels one (only if `owner`'s, when given; every owner's with that id otherwise): `ok`, or `error not_found`. */
   cancel(env: Env, key: string, messageId: string, owner?: string): Promise<ServiceResponse>;
+  /** How recent schedules of `key` ended when they did not succeed (only `owner`'s, when given), newest first. */
+  outcomes(env: Env, key: string, owner?: string): Promise<ScheduleOutcome[]>;
 }
 
 /**
@@ -119,6 +131,12 @@ export type SchedulerRunnerOptions = {
   /** Delivers a message (a Dispatcher's `dispatch`); never throws. */
   dispatch: (message: Message, options: DispatchOptions) => Promise<Message>;
   hooks?: SchedulerHooks;
+  /**
+   * Resolves a schedule's owner again at each delivery ({@link Reidentify}). Without it the
+   * runner cannot re-check rights, so it refuses identified schedules (anonymous ones are
+   * delivered with no identity, as they were scheduled).
+   */
+  reidentify?: Reidentify;
   logger?: Logger;
   now?: () => number;
   /** Entries delivered per `deliverDue` call (default 100). */
@@ -155,6 +173,7 @@ export class SchedulerRunner {
   readonly #batchSize: number;
   readonly #concurrency: number;
   readonly #lateAfterMs: number;
+  readonly #reidentify: Reidentify | undefined;
 
   /** A runner over `store`. */
   constructor(store: ScheduleStore, options: SchedulerRunnerOptions) {
@@ -166,6 +185,7 @@ export class SchedulerRunner {
     this.#batchSize = options.batchSize ?? 100;
     this.#concurrency = options.concurrency ?? 16;
     this.#lateAfterMs = options.lateAfterMs ?? 30_000;
+    this.#reidentify = options.reidentify;
   }
 
   /** Stores a message to deliver later. Bad input is answered `invalid_request`, nothing stored. */
@@ -177,6 +197,12 @@ export class SchedulerRunner {
     if (problem !== null) return response.error("invalid_request", `message: ${problem}`);
     const parsed = parseSchedule(request.spec, now);
     if (typeof parsed === "string") return response.error("invalid_request", parsed);
+    const owner = ownerOf(request.message);
+    if (owner !== null && this.#reidentify === undefined) {
+      // Delivering later with the identity of today would run with rights that may be revoked
+      // by then: without a way to re-check them, only anonymous schedules are taken.
+      return response.error("invalid_request", "this scheduler cannot re-check the caller's rights at delivery (no reidentify hook): only anonymous schedules are accepted");
+    }
 
     let message: Message = {
       ...request.message,
@@ -187,6 +213,9 @@ export class SchedulerRunner {
     };
     const replaced = await this.#hooks.saveAlarm?.(message, key.key);
     if (replaced !== undefined) message = { ...replaced, id: message.id };
+    // Who scheduled is kept as a principal; the identity is resolved again at each delivery, so
+    // today's identity (and its rights) is never stored to be replayed later.
+    message = withoutIdentity(message, owner);
     const stored = JSON.stringify(message);
     if (stored.length > MAX_MESSAGE_BYTES || jsonProblem(message) !== null) {
       return response.error("invalid_request", "the message is not JSON, or too large to store");
@@ -194,7 +223,7 @@ export class SchedulerRunner {
 
     const entry: ScheduledEntry = {
       id: message.id,
-      owner: ownerOf(request.message),
+      owner,
       key: key.key,
       service: message.serviceName,
       dueAt: parsed.dueAt,
@@ -248,6 +277,11 @@ export class SchedulerRunner {
     }));
   }
 
+  /** How recent schedules ended when they did not succeed (only `owner`'s when given), newest first. */
+  outcomes(owner?: string | null): Promise<ScheduleOutcome[]> {
+    return this.#store.outcomes(owner, RECENT_OUTCOMES);
+  }
+
   /** When something is due next (epoch ms), or null when nothing is scheduled. */
   nextWake(): Promise<number | null> {
     return this.#store.earliestDue();
@@ -272,12 +306,21 @@ export class SchedulerRunner {
   }
 
   async #deliver(entry: ClaimedEntry, now: number): Promise<void> {
-    const message = this.#deliveryOf(entry, now);
+    let message = this.#deliveryOf(entry, now);
     const claim = entry.claim;
     const log = withFields(this.#logger, { scheduleId: entry.id, messageId: message.id, service: entry.service, key: entry.key });
     let decision: ServiceRespondedDecision;
     try {
+      if (entry.owner !== null) {
+        // Who scheduled it, as they are now: their current rights are what authorize judges.
+        if (this.#reidentify === undefined) return await this.#deny(entry, message, "no_reidentify", null, log);
+        const identity = await this.#reidentify(entry.owner);
+        if (identity === null) return await this.#deny(entry, message, "principal_unknown", null, log);
+        message = { ...message, assigns: { ...message.assigns, identity, principal: entry.owner } };
+      }
       const answer = await this.#dispatch(message, { timeoutMs: this.#timeoutOf(message), publicOnly: entry.publicOnly });
+      const refused = answer.response?.status;
+      if (refused === "forbidden" || refused === "unauthorized") return await this.#deny(entry, answer, refused, answer.response, log);
       // The attempt count is the scheduler's to tell, whatever the service did with the assigns.
       const reply = { ...answer, assigns: { ...answer.assigns, dispatchAttempts: entry.attempts } };
       decision = await (this.#hooks.serviceResponded ?? defaultServiceResponded)(reply);
@@ -305,6 +348,28 @@ export class SchedulerRunner {
       return;
     }
     await this.#finish(entry, claim, now);
+  }
+
+  /**
+   * A delivery refused for want of rights — the owner no longer resolves, or `authorize` (or the
+   * service) refused the rights they have now. Retrying would not change that, and a recurring
+   * schedule would be refused at every occurrence: the entry is removed (a recurring one stops),
+   * and the denial recorded and logged. `serviceResponded` is not asked: this is the scheduler's
+   * decision, not a retry policy's.
+   */
+  async #deny(entry: ClaimedEntry, message: Message, reason: string, refusal: ServiceResponse | null, log: Logger): Promise<void> {
+    log.warn("scheduled message denied: its owner may no longer do this", { owner: entry.owner, reason, attempts: entry.attempts });
+    await this.#store.settle(entry.claim, null, {
+      at: iso(this.#time()),
+      messageId: message.id,
+      owner: entry.owner,
+      key: entry.key,
+      service: entry.service,
+      outcome: "denied",
+      reason,
+      attempts: entry.attempts,
+      response: refusal,
+    });
   }
 
   /**
@@ -360,6 +425,12 @@ export class SchedulerRunner {
 }
 
 const defaultServiceResponded = retryTransientFailures();
+
+/** The message without `assigns.identity`, its principal recorded when it has an owner. */
+function withoutIdentity(message: Message, owner: string | null): Message {
+  const { identity: _identity, ...assigns } = message.assigns;
+  return { ...message, assigns: owner === null ? assigns : { ...assigns, principal: owner } };
+}
 
 /** Whether two scheduling requests ask for the same: the same service with the same raw request. */
 function sameRequest(a: Message, b: Message): boolean {

@@ -27,6 +27,7 @@ function harness(hooks: SchedulerHooks = {}) {
     now: () => clock.now,
     logger: silentLogger,
     hooks,
+    reidentify: (principal) => ({ user: principal }),
     dispatch: (message) => {
       delivered.push(message);
       if (answer !== null) return Promise.resolve(answer(message));
@@ -41,7 +42,7 @@ function harness(hooks: SchedulerHooks = {}) {
     pending,
     answerWith: (f: ((m: Message) => Message) | null) => (answer = f),
     schedule: (id: string, spec: Parameters<SchedulerRunner["schedule"]>[0]["spec"], owner = "ada", rawRequest = {}) =>
-      runner.schedule({ key: "k", message: newMessage("svc", { id, rawRequest, assigns: { identity: { user: owner } } }), spec }),
+      runner.schedule({ key: "k", message: newMessage("svc", { id, rawRequest, assigns: { identity: { user: owner }, principal: owner } }), spec }),
   };
 }
 
@@ -120,9 +121,30 @@ describe("SchedulerRunner", () => {
     expect(await h.schedule("dup", { inMs: 5 }, "ada", { n: 2 })).toEqual({ status: "error", reason: "idempotency_key_reused", details: { messageId: "dup" } });
     expect(await h.schedule("dup", { inMs: 5 }, "bob", { n: 1 })).toMatchObject({ status: "ok", payload: { alreadyScheduled: false } });
     expect((await h.runner.list()).map((entry) => [entry.owner, entry.messageId])).toEqual([
-      ['{"user":"bob"}', "dup"],
-      ['{"user":"ada"}', "dup"],
+      ["bob", "dup"],
+      ["ada", "dup"],
     ]);
+  });
+});
+
+describe("SchedulerRunner without a reidentify hook", () => {
+  const runner = () =>
+    new SchedulerRunner(new MemoryScheduleStore(), { logger: silentLogger, dispatch: async (message) => ok(message) });
+
+  it("refuses identified schedules when scheduled: it could not re-check their rights at delivery", async () => {
+    const identified = newMessage("svc", { assigns: { identity: { user: "ada" }, principal: "ada" } });
+    const answer = await runner().schedule({ key: "k", message: identified, spec: { inMs: 0 } });
+    expect(answer).toMatchObject({ status: "error", reason: "invalid_request", details: expect.stringMatching(/reidentify/) });
+    const codeBuilt = newMessage("svc", { assigns: { identity: { user: "ada" } } });
+    expect(await runner().schedule({ key: "k", message: codeBuilt, spec: { inMs: 0 } })).toMatchObject({ status: "error", reason: "invalid_request" });
+  });
+
+  it("takes anonymous schedules and delivers them with no identity", async () => {
+    const delivered: Message[] = [];
+    const anonymous = new SchedulerRunner(new MemoryScheduleStore(), { logger: silentLogger, dispatch: async (m) => (delivered.push(m), ok(m)) });
+    expect(await anonymous.schedule({ key: "k", message: newMessage("svc"), spec: { inMs: 0 } })).toMatchObject({ status: "ok" });
+    await anonymous.deliverDue();
+    expect(delivered.map((m) => [m.assigns["identity"], m.assigns["principal"]])).toEqual([[undefined, undefined]]);
   });
 });
 
