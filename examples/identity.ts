@@ -46,6 +46,11 @@ export function principalOf(identity: JsonObject): string {
   return String(identity["user"]);
 }
 
+/** Whom the scheduler lets see and cancel every owner's schedules (besides the admin token): admins. */
+export function isAdmin(identity: JsonObject): boolean {
+  return identity["admin"] === true;
+}
+
 /** The caller's identity as `identify` stored it in `assigns.identity`, or null. */
 export function identityOf(message: { assigns: JsonObject }): Identity | null {
   const identity = message.assigns["identity"];

@@ -4,7 +4,7 @@ import { account } from "./bank/account.js";
 import { accounts, bank } from "./bank/services.js";
 import type { Env } from "./env.js";
 import { greeter } from "./greeter.js";
-import { identify, principalOf, reidentify } from "./identity.js";
+import { identify, isAdmin, principalOf, reidentify } from "./identity.js";
 
 const services = [greeter, bank];
 
@@ -17,9 +17,10 @@ export class AccountObject extends aggregateObject(account) {}
 /**
  * The scheduler's Durable Object class (bound as SCHEDULER): one per key, delivering scheduled
  * messages to this Worker's services with the rights their callers have at delivery
- * (`reidentify`, from the current API_TOKENS). Failed deliveries are retried by the default policy.
+ * (`reidentify`, from the current API_TOKENS). Admins see and cancel everyone's schedules; the
+ * default limits apply. Failed deliveries are retried by the default policy.
  */
-export class SchedulerObject extends schedulerObject<Env>({ services, nodes: (env) => remoteNodesOf(nodes, env), reidentify }) {}
+export class SchedulerObject extends schedulerObject<Env>({ services, nodes: (env) => remoteNodesOf(nodes, env), reidentify, isAdmin }) {}
 
 /** The demo Worker that `npm run dev` serves: the greeter and the bank behind the HTTP gateway. */
 export default createGateway<Env>({

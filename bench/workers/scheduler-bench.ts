@@ -12,7 +12,8 @@ const services = new Router({ authorize: () => "ok" }).service("noop", (message:
   return ok(message);
 });
 
-const Base = schedulerObject({ services: [services], logger: silentLogger });
+// The bench fills one key with 10,000 anonymous messages: one owner, as many as a key may hold.
+const Base = schedulerObject({ services: [services], logger: silentLogger, limits: { perOwner: 10_000 } });
 
 /** The library's scheduler, with RPC methods for the benchmark to fill it and read it. */
 export class BenchScheduler extends Base {

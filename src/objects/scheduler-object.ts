@@ -5,7 +5,7 @@ import type { JsonObject } from "../core/shared/json.js";
 import type { Logger } from "../core/shared/logger.js";
 import { wiring } from "../core/messaging/wiring.js";
 import type { ServiceRouter } from "../core/messaging/contracts.js";
-import { SchedulerRunner, type SchedulerHooks } from "../core/scheduling/scheduler.js";
+import { SchedulerRunner, type SchedulerHooks, type SchedulingLimits } from "../core/scheduling/scheduler.js";
 import { ServiceRegistry } from "../core/messaging/service-registry.js";
 import type { TelemetryHandler } from "../core/messaging/telemetry.js";
 import { schedulerRoutes, type ScheduleHost } from "./scheduler-routes.js";
@@ -25,6 +25,16 @@ export type SchedulerObjectOptions<Env> = {
    * guides/scheduling.md).
    */
   reidentify?: (principal: string, env: Env) => JsonObject | null | Promise<JsonObject | null>;
+  /**
+   * What may be pending on each key: per owner (default 100), per key (default 10,000), and the
+   * shortest interval of a recurring schedule (default 60 s). See {@link SchedulingLimits}.
+   */
+  limits?: Partial<SchedulingLimits>;
+  /**
+   * Which identities see and cancel every owner's schedules of a key, as the admin token does —
+   * for instance `(identity) => identity.admin === true`. Default: none.
+   */
+  isAdmin?: (identity: JsonObject) => boolean;
   /** This node's name in telemetry and logs. */
   node?: string;
   /**
@@ -98,6 +108,8 @@ export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): Sche
         hooks: options.hooks,
         // Read at each delivery: the env of the object as it is then.
         ...(options.reidentify === undefined ? {} : { reidentify: (principal: string) => options.reidentify?.(principal, this.env) ?? null }),
+        limits: options.limits,
+        isAdmin: options.isAdmin,
         logger,
         batchSize: options.batchSize,
         lateAfterMs: options.lateAfterMs,

@@ -5,13 +5,15 @@ import {
   RECENT_OUTCOMES,
   type Claim,
   type ClaimedEntry,
+  type InsertResult,
+  type PendingLimits,
   type Reschedule,
   type ScheduledEntry,
   type ScheduleOutcome,
   type ScheduleStore,
 } from "../core/scheduling/schedule-store.js";
 import { newId } from "../core/shared/ids.js";
-import { sql, sqlList, type SqlDatabase } from "./sql.js";
+import { sql, sqlList, type SqlDatabase, type SqlQuery } from "./sql.js";
 import { VersionedSchema, type Migration } from "./sqlite-migrations.js";
 
 /**
@@ -166,16 +168,22 @@ export class SqliteScheduleStore implements ScheduleStore {
       WHERE claim IS NOT NULL AND substr(claim, 1, ${mine.length}) <> ${mine}`);
   }
 
-  async insert(entry: ScheduledEntry): Promise<boolean> {
-    // RETURNING tells whether a row went in (rowsWritten also counts AUTOINCREMENT's bookkeeping).
-    return this.#schema.write(
-      (db) =>
-        db.first(sql`INSERT INTO schedules (owner, id, key, service, due_at, template, message, attempts, late, recurrence, occurrence, public_only, created_at)
-          VALUES (${ownerColumn(entry.owner)}, ${entry.id}, ${entry.key}, ${entry.service}, ${entry.dueAt}, ${JSON.stringify(entry.template)},
-            ${JSON.stringify(entry.message)}, ${entry.attempts}, ${entry.late}, ${entry.recurrence === null ? null : JSON.stringify(entry.recurrence)},
-            ${entry.occurrence}, ${entry.publicOnly}, ${entry.createdAt})
-          ON CONFLICT (owner, id) DO NOTHING RETURNING seq`) !== null,
-    );
+  async insert(entry: ScheduledEntry, limits: PendingLimits): Promise<InsertResult> {
+    const owner = ownerColumn(entry.owner);
+    // One transaction: the checks and the insert see the same rows.
+    return this.#schema.write((db) => {
+      if (db.first(sql`SELECT seq FROM schedules WHERE owner = ${owner} AND id = ${entry.id}`) !== null) return "exists";
+      // Counted up to the limit only: a count never reads more rows than the limit allows.
+      const count = (where: SqlQuery, max: number) =>
+        db.first<{ n: number }>(sql`SELECT COUNT(*) AS n FROM (SELECT 1 FROM schedules ${where} LIMIT ${max})`)?.n ?? 0;
+      if (count(sql`WHERE owner = ${owner}`, limits.perOwner) >= limits.perOwner) return "owner_full";
+      if (count(sql``, limits.perKey) >= limits.perKey) return "key_full";
+      db.run(sql`INSERT INTO schedules (owner, id, key, service, due_at, template, message, attempts, late, recurrence, occurrence, public_only, created_at)
+        VALUES (${owner}, ${entry.id}, ${entry.key}, ${entry.service}, ${entry.dueAt}, ${JSON.stringify(entry.template)},
+          ${JSON.stringify(entry.message)}, ${entry.attempts}, ${entry.late}, ${entry.recurrence === null ? null : JSON.stringify(entry.recurrence)},
+          ${entry.occurrence}, ${entry.publicOnly}, ${entry.createdAt})`);
+      return "inserted";
+    });
   }
 
   async get(owner: string | null, id: string): Promise<ScheduledEntry | null> {

@@ -12,6 +12,8 @@ const entry = (id, dueAt, overrides = {}) => ({
   recurrence: null, occurrence: 0, publicOnly: false, createdAt: "2030-01-01T00:00:00.000Z", ...overrides,
 });
 const withoutClaim = ({ claim: _claim, ...rest }) => rest;
+/** Limits no case reaches, unless it says so. */
+const roomy = { perOwner: 1000, perKey: 1000 };
 
 /** @type {{ name: string, run: (store: import("../../src/core/scheduling/schedule-store.js").ScheduleStore) => Promise<void> }[]} */
 export const scheduleStoreContract = [
@@ -29,9 +31,9 @@ export const scheduleStoreContract = [
   {
     name: "inserts once per owner and id, and lists in due order",
     async run(store) {
-      equal(await store.insert(entry("b", 200)), true, "insert b");
-      equal(await store.insert(entry("a", 100, { recurrence: { everyMs: 5000 } })), true, "insert a");
-      equal(await store.insert(entry("a", 999)), false, "insert a again");
+      equal(await store.insert(entry("b", 200), roomy), "inserted", "insert b");
+      equal(await store.insert(entry("a", 100, { recurrence: { everyMs: 5000 } }), roomy), "inserted", "insert a");
+      equal(await store.insert(entry("a", 999), roomy), "exists", "insert a again");
       equal((await store.list(undefined, 10)).map((e) => [e.id, e.dueAt]), [["a", 100], ["b", 200]], "list");
       equal(await store.get(null, "a"), entry("a", 100, { recurrence: { everyMs: 5000 } }), "get");
       equal(await store.earliestDue(), 100, "earliest");
@@ -40,10 +42,10 @@ export const scheduleStoreContract = [
   {
     name: "ids are scoped by owner: the same id from two owners is two entries",
     async run(store) {
-      equal(await store.insert(entry("pay-2", 100, { owner: "bob" })), true, "bob's");
-      equal(await store.insert(entry("pay-2", 200, { owner: "ada" })), true, "ada's");
-      equal(await store.insert(entry("pay-2", 300)), true, "an anonymous one");
-      equal(await store.insert(entry("pay-2", 400, { owner: "ada" })), false, "ada's again");
+      equal(await store.insert(entry("pay-2", 100, { owner: "bob" }), roomy), "inserted", "bob's");
+      equal(await store.insert(entry("pay-2", 200, { owner: "ada" }), roomy), "inserted", "ada's");
+      equal(await store.insert(entry("pay-2", 300), roomy), "inserted", "an anonymous one");
+      equal(await store.insert(entry("pay-2", 400, { owner: "ada" }), roomy), "exists", "ada's again");
       equal((await store.get("ada", "pay-2")).dueAt, 200, "ada's entry");
       equal((await store.get(null, "pay-2")).dueAt, 300, "the anonymous entry");
       equal((await store.list("bob", 10)).map((e) => [e.owner, e.dueAt]), [["bob", 100]], "bob's list");
@@ -56,9 +58,9 @@ export const scheduleStoreContract = [
   {
     name: "claims due entries earliest first: attempts up by one, due time moved to the lease",
     async run(store) {
-      await store.insert(entry("late", 300));
-      await store.insert(entry("early", 100));
-      await store.insert(entry("future", 5000));
+      await store.insert(entry("late", 300), roomy);
+      await store.insert(entry("early", 100), roomy);
+      await store.insert(entry("future", 5000), roomy);
       let leased = null;
       const claimed = await store.claimDue(1000, 10, (entries) => ((leased = entries.map((e) => e.id)), 2000));
       equal(leased, ["early", "late"], "the lease sees what is claimed");
@@ -72,7 +74,7 @@ export const scheduleStoreContract = [
   {
     name: "settles a claimed entry (a retry, the next occurrence, or removal), the template untouched",
     async run(store) {
-      await store.insert(entry("r", 100, { late: true }));
+      await store.insert(entry("r", 100, { late: true }), roomy);
       const [claimed] = await store.claimDue(100, 1, () => 5000);
       const changed = { ...message("r"), assigns: { redelivered: true } };
       equal(await store.settle(claimed.claim, { dueAt: 700, message: changed, attempts: 0, occurrence: 3, late: false }), true, "settle");
@@ -89,7 +91,7 @@ export const scheduleStoreContract = [
   {
     name: "a claim that was claimed again (its lease ended) settles nothing",
     async run(store) {
-      await store.insert(entry("slow", 100));
+      await store.insert(entry("slow", 100), roomy);
       const [first] = await store.claimDue(100, 1, () => 200);
       const [second] = await store.claimDue(200, 1, () => 9000);
       equal(await store.settle(first.claim, null), false, "the first delivery's settle is refused");
@@ -100,10 +102,10 @@ export const scheduleStoreContract = [
   {
     name: "a late settle never touches a newer entry with the same id (cancelled and scheduled again)",
     async run(store) {
-      await store.insert(entry("order", 100, { owner: "ada" }));
+      await store.insert(entry("order", 100, { owner: "ada" }), roomy);
       const [claimed] = await store.claimDue(100, 1, () => 5000);
       equal(await store.remove("order", "ada"), 1, "cancelled while in flight");
-      await store.insert(entry("order", 99_000, { owner: "ada" }));
+      await store.insert(entry("order", 99_000, { owner: "ada" }), roomy);
       equal(await store.settle(claimed.claim, null), false, "late removal refused");
       equal(await store.settle(claimed.claim, { dueAt: 1 }), false, "late retry refused");
       equal((await store.get("ada", "order")).dueAt, 99_000, "the new entry stands");
@@ -116,8 +118,8 @@ export const scheduleStoreContract = [
         at: "2030-01-01T00:00:00.000Z", messageId: id, owner, key: "k", service: "record", outcome: "denied", reason, attempts: 1,
         response: { status: "forbidden" },
       });
-      await store.insert(entry("a", 100, { owner: "ada" }));
-      await store.insert(entry("b", 100, { owner: "bob" }));
+      await store.insert(entry("a", 100, { owner: "ada" }), roomy);
+      await store.insert(entry("b", 100, { owner: "bob" }), roomy);
       const [a, b] = await store.claimDue(100, 10, () => 5000);
       equal(await store.settle(a.claim, null, outcome("a", "ada", "forbidden")), true, "ada's denial");
       equal(await store.settle(a.claim, null, outcome("a", "ada", "again")), false, "a settle that does not happen");
@@ -125,13 +127,28 @@ export const scheduleStoreContract = [
       equal((await store.outcomes(undefined, 10)).map((o) => [o.messageId, o.outcome, o.reason]), [["b", "gave_up", "gone"], ["a", "denied", "forbidden"]], "all");
       equal(await store.outcomes("ada", 10), [outcome("a", "ada", "forbidden")], "ada's");
       for (let i = 0; i < 105; i += 1) {
-        await store.insert(entry(`m${i}`, 100));
+        await store.insert(entry(`m${i}`, 100), roomy);
         const [claimed] = await store.claimDue(100, 1, () => 5000);
         await store.settle(claimed.claim, null, outcome(`m${i}`, null, "gone"));
       }
       const kept = await store.outcomes(undefined, 1000);
       equal([kept.length, kept[0].messageId, kept.at(-1).messageId], [100, "m104", "m5"], "the most recent 100");
       equal((await store.outcomes(null, 1)).map((o) => o.messageId), ["m104"], "limit");
+    },
+  },
+  {
+    name: "refuses an insert beyond the owner's or the shard's limit, and says which",
+    async run(store) {
+      const limits = { perOwner: 2, perKey: 3 };
+      equal(await store.insert(entry("a1", 100, { owner: "ada" }), limits), "inserted", "ada 1");
+      equal(await store.insert(entry("a2", 100, { owner: "ada" }), limits), "inserted", "ada 2");
+      equal(await store.insert(entry("a3", 100, { owner: "ada" }), limits), "owner_full", "ada 3");
+      equal(await store.insert(entry("a2", 100, { owner: "ada" }), limits), "exists", "a retry of ada 2 is still recognised");
+      equal(await store.insert(entry("b1", 100, { owner: "bob" }), limits), "inserted", "bob 1");
+      equal(await store.insert(entry("c1", 100, { owner: "cy" }), limits), "key_full", "the shard is full");
+      equal((await store.list(undefined, 10)).map((e) => e.id), ["a1", "a2", "b1"], "nothing else stored");
+      equal(await store.remove("a1", "ada"), 1, "a place freed");
+      equal(await store.insert(entry("c1", 100, { owner: "cy" }), limits), "inserted", "is a place taken");
     },
   },
 ];

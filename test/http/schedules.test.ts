@@ -155,6 +155,57 @@ describe("POST /v1/schedules", () => {
   });
 });
 
+describe("scheduling policy", () => {
+  it("recurring schedules need an identified caller: anonymous ones are refused 401 with the reason", async () => {
+    const key = `k-${newId()}`;
+    for (const when of [{ every: 60_000 }, { cron: "0 9 * * 1" }]) {
+      const anonymous = await post("/v1/schedules", { service: "greet", request: { name: "x" }, key, ...when }, {});
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.body.response).toEqual({ status: "unauthorized", reason: "recurring schedules (cron, every) need an identified caller" });
+      expect((await post("/v1/schedules", { service: "greet", request: { name: "x" }, key, ...when })).status).toBe(202);
+    }
+    expect((await post("/v1/schedules", { service: "greet", request: { name: "x" }, key, in: 60_000 }, {})).status).toBe(202);
+  });
+
+  it("a recurring interval shorter than a minute is refused", async () => {
+    const answer = await post("/v1/schedules", { service: "greet", request: { name: "x" }, key: `k-${newId()}`, every: 30_000 });
+    expect(answer.status).toBe(400);
+    expect(JSON.stringify(answer.body.response)).toMatch(/every must be .* from 60000/);
+  });
+
+  it("an owner may have 100 pending schedules on a key: the next is refused, and nobody else is held back", async () => {
+    const key = `k-${newId()}`;
+    const greet = (headers: Record<string, string>, k = key) => post("/v1/schedules", { service: "greet", request: { name: "x" }, key: k, in: 3_600_000 }, headers);
+    for (let i = 0; i < 100; i += 10) {
+      const answers = await Promise.all(Array.from({ length: 10 }, () => greet(ADA)));
+      expect(answers.map((a) => a.status)).toEqual(Array(10).fill(202));
+    }
+    const refused = await greet(ADA);
+    expect(refused.status).toBe(400);
+    expect(refused.body.response).toMatchObject({ status: "error", reason: "too_many_schedules", details: { limit: 100, per: "owner" } });
+    expect((await greet(BOB)).status).toBe(202);
+    expect((await greet(ADA, `k-${newId()}`)).status).toBe(202);
+    // A place freed is a place taken again.
+    const [first] = ((await (await demo(`/v1/schedules?key=${key}`, { headers: ADA })).json()) as { schedules: ScheduledSummary[] }).schedules;
+    expect((await demo(`/v1/schedules/${first?.messageId}?key=${key}`, { method: "DELETE", headers: ADA })).status).toBe(200);
+    expect((await greet(ADA)).status).toBe(202);
+  }, 30_000);
+
+  it("admins cancel anyone's schedules — the admin token and identities the app marks as admin; others only their own", async () => {
+    const key = `k-${newId()}`;
+    const schedule = async () => (await post("/v1/schedules", { service: "greet", request: { name: "x" }, key, in: 3_600_000 }, ADA)).body.messageId;
+    const cancel = (messageId: string, headers: Record<string, string>) => demo(`/v1/schedules/${messageId}?key=${key}`, { method: "DELETE", headers });
+    const first = await schedule();
+    const second = await schedule();
+    expect((await cancel(first, BOB)).status).toBe(404);
+    const seenByRoot = (await (await demo(`/v1/schedules?key=${key}`, { headers: ROOT })).json()) as { schedules: ScheduledSummary[] };
+    expect(seenByRoot.schedules.map((entry) => entry.messageId).sort()).toEqual([first, second].sort());
+    expect((await cancel(first, ROOT)).status).toBe(200);
+    expect((await cancel(second, ADMIN)).status).toBe(200);
+    expect((await (await demo(`/v1/schedules?key=${key}`, { headers: ADA })).json()) as { schedules: unknown[] }).toMatchObject({ schedules: [] });
+  });
+});
+
 describe("rights are checked again at delivery", () => {
   it("an admin's scheduled withdrawal from someone else's account runs while they are admin", async () => {
     const account_id = await bobsAccount(100);

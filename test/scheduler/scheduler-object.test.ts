@@ -26,6 +26,9 @@ async function drain(key: string, maxRuns = 100): Promise<number> {
   return runs;
 }
 
+/** The assigns of ada's calls, as the gateway makes them. */
+const ada = { identity: { user: "ada" }, principal: "ada" };
+
 const alarmOf = (key: string) => runInDurableObject(stub(key), (_instance, state) => state.storage.getAlarm());
 const deliveriesOf = (id: string) => seen.deliveries.filter((d) => d.id === id || d.id.startsWith(`${id}-`));
 
@@ -252,7 +255,7 @@ describe("delivery (statements 90-92)", () => {
 describe("recurring schedules", () => {
   it("every: fires again and again, each occurrence with its own message id, and stops on cancel", async () => {
     const key = freshKey();
-    const { message, answer } = await schedule(key, "record", { everyMs: 60_000 });
+    const { message, answer } = await schedule(key, "record", { everyMs: 60_000 }, {}, { assigns: ada });
     expect(answer).toMatchObject({ payload: { recurrence: { everyMs: 60_000 } } });
     for (let n = 1; n <= 3; n += 1) {
       testClock.offset = n * 60_000 + 10;
@@ -267,7 +270,7 @@ describe("recurring schedules", () => {
 
   it("cron: fires at each matching minute (UTC)", async () => {
     const key = freshKey();
-    const { message } = await schedule(key, "record", { cron: "*/5 * * * *" });
+    const { message } = await schedule(key, "record", { cron: "*/5 * * * *" }, {}, { assigns: ada });
     const [entry] = await scheduler.list(env, key);
     const first = Date.parse(entry?.dispatchAt ?? "");
     expect(new Date(first).getUTCMinutes() % 5).toBe(0);

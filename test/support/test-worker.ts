@@ -23,6 +23,8 @@ export const TestSchedulerObject = schedulerObject({
   services: [scheduledServices],
   hooks: testHooks,
   reidentify: testReidentify,
+  // Tests schedule a thousand anonymous messages on one key.
+  limits: { perOwner: 10_000 },
   logger: silentLogger,
   lateAfterMs: 100,
   now: testClock.now,

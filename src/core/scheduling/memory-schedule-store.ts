@@ -1,6 +1,16 @@
 import { newId } from "../shared/ids.js";
 import { jsonCopy } from "../shared/json.js";
-import { RECENT_OUTCOMES, type Claim, type ClaimedEntry, type Reschedule, type ScheduledEntry, type ScheduleOutcome, type ScheduleStore } from "./schedule-store.js";
+import {
+  RECENT_OUTCOMES,
+  type Claim,
+  type ClaimedEntry,
+  type InsertResult,
+  type PendingLimits,
+  type Reschedule,
+  type ScheduledEntry,
+  type ScheduleOutcome,
+  type ScheduleStore,
+} from "./schedule-store.js";
 
 /** An entry as the map keeps it: with its row number and the claim it is under, if any. */
 type Stored = { ref: number; claim: string | null; entry: ScheduledEntry };
@@ -24,13 +34,17 @@ export class MemoryScheduleStore implements ScheduleStore {
   #refs = 0;
   #claims = 0;
 
-  async insert(entry: ScheduledEntry): Promise<boolean> {
+  async insert(entry: ScheduledEntry, limits: PendingLimits): Promise<InsertResult> {
     const at = slot(entry.owner, entry.id);
-    if (this.#entries.has(at)) return false;
+    if (this.#entries.has(at)) return "exists";
+    let owners = 0;
+    for (const stored of this.#entries.values()) if (stored.entry.owner === entry.owner) owners += 1;
+    if (owners >= limits.perOwner) return "owner_full";
+    if (this.#entries.size >= limits.perKey) return "key_full";
     this.#refs += 1;
     this.#entries.set(at, { ref: this.#refs, claim: null, entry: jsonCopy(entry) });
     this.#slots.set(this.#refs, at);
-    return true;
+    return "inserted";
   }
 
   async get(owner: string | null, id: string): Promise<ScheduledEntry | null> {

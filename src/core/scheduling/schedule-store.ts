@@ -46,6 +46,21 @@ export type ClaimedEntry = ScheduledEntry & { claim: Claim };
 /** What changes when a schedule is pushed back (a retry) or moved on (the next occurrence). */
 export type Reschedule = { dueAt: number; message?: Message; attempts?: number; occurrence?: number; late?: boolean };
 
+/** Bounds on a shard's pending entries, checked by {@link ScheduleStore.insert} atomically with the insert. */
+export type PendingLimits = {
+  /** Entries one owner may have pending (anonymous callers together are one owner). */
+  perOwner: number;
+  /** Entries the shard may hold. */
+  perKey: number;
+};
+
+/**
+ * What {@link ScheduleStore.insert} did: stored it; found the owner's entry with that id
+ * (nothing changed); or refused it because the owner (`owner_full`) or the shard (`key_full`)
+ * has as many pending entries as allowed.
+ */
+export type InsertResult = "inserted" | "exists" | "owner_full" | "key_full";
+
 /**
  * How a scheduled message ended other than as it should, kept for operators (the most recent
  * {@link RECENT_OUTCOMES} of a shard): `denied` — at delivery its owner no longer resolved, or
@@ -77,8 +92,12 @@ export const RECENT_OUTCOMES = 100;
  * the in-memory one in a map. Each method is atomic.
  */
 export interface ScheduleStore {
-  /** Stores a new entry; false (and nothing changes) when its owner already has one with its id. */
-  insert(entry: ScheduledEntry): Promise<boolean>;
+  /**
+   * Stores a new entry, unless its owner already has one with its id (`exists`) or a limit is
+   * reached (`owner_full`, `key_full`); then nothing changes. One atomic step: two inserts never
+   * both pass a limit that only one of them fits under.
+   */
+  insert(entry: ScheduledEntry, limits: PendingLimits): Promise<InsertResult>;
   /** The entry of `owner` (null: anonymous) with this id, or null. */
   get(owner: string | null, id: string): Promise<ScheduledEntry | null>;
   /**

@@ -22,8 +22,15 @@ export const MAX_SCHEDULE_AHEAD_MS = 366 * 24 * 60 * 60 * 1000;
  */
 export const MAX_SCHEDULE_BEHIND_MS = 24 * 60 * 60 * 1000;
 
-/** The shortest interval of a recurring schedule: one second. */
-export const MIN_INTERVAL_MS = 1000;
+/**
+ * The default shortest interval of a recurring schedule: one minute. A schedule is a standing
+ * order or a periodic job, not a loop; and 5-field cron expressions cannot fire more often anyway.
+ * A scheduler may be configured lower, never below {@link MIN_INTERVAL_FLOOR_MS}.
+ */
+export const MIN_INTERVAL_MS = 60_000;
+
+/** The least a scheduler's minimum interval may be configured to: one second. */
+export const MIN_INTERVAL_FLOOR_MS = 1000;
 
 // RFC 3339 date-time (section 5.6): seconds required, a time zone required (Z or ±hh:mm; local
 // times are ambiguous), upper-case T and Z. Up to 9 digits of a second; milliseconds are kept.
@@ -58,9 +65,10 @@ export function parseDateTime(text: string): number | string {
 
 /**
  * Reads a {@link ScheduleSpec}: exactly one of `inMs`, `at`, `cron`, `everyMs` must be given (the
- * others undefined). Returns the parsed schedule, or why it is not one.
+ * others undefined); `everyMs` must be at least `minIntervalMs`. Returns the parsed schedule, or
+ * why it is not one.
  */
-export function parseSchedule(spec: ScheduleSpec, now: number): ParsedSchedule | string {
+export function parseSchedule(spec: ScheduleSpec, now: number, minIntervalMs: number = MIN_INTERVAL_MS): ParsedSchedule | string {
   const { inMs, at, cron, everyMs } = spec as { inMs?: unknown; at?: unknown; cron?: unknown; everyMs?: unknown };
   const given = [inMs, at, cron, everyMs].filter((value) => value !== undefined);
   if (given.length !== 1) return "give exactly one of in, at, cron or every";
@@ -84,8 +92,8 @@ export function parseSchedule(spec: ScheduleSpec, now: number): ParsedSchedule |
     if (dueAt === null) return "cron never matches a future minute";
     return { dueAt, recurrence };
   }
-  if (typeof everyMs !== "number" || !Number.isInteger(everyMs) || everyMs < MIN_INTERVAL_MS || everyMs > MAX_SCHEDULE_AHEAD_MS) {
-    return "every must be a whole number of milliseconds from 1000 to one year";
+  if (typeof everyMs !== "number" || !Number.isInteger(everyMs) || everyMs < minIntervalMs || everyMs > MAX_SCHEDULE_AHEAD_MS) {
+    return `every must be a whole number of milliseconds from ${minIntervalMs} (the shortest interval) to one year`;
   }
   return { dueAt: now + everyMs, recurrence: { everyMs } };
 }

@@ -7,7 +7,7 @@ import { jsonLogger, withFields, type Logger } from "../shared/logger.js";
 import type { Message } from "../messaging/message.js";
 import { messageProblem } from "../messaging/message-schema.js";
 import { response, type ServiceResponse } from "../messaging/response.js";
-import { MAX_SCHEDULE_AHEAD_MS, nextOccurrence, parseSchedule, type Recurrence, type ScheduleSpec } from "./schedule.js";
+import { MAX_SCHEDULE_AHEAD_MS, MIN_INTERVAL_FLOOR_MS, MIN_INTERVAL_MS, nextOccurrence, parseSchedule, type Recurrence, type ScheduleSpec } from "./schedule.js";
 import { RECENT_OUTCOMES, type Claim, type ClaimedEntry, type ScheduledEntry, type ScheduleOutcome, type ScheduleStore } from "./schedule-store.js";
 
 /** What `serviceResponded` decides: forget the message (`"ok"`), or try again `inMs` later. */
@@ -39,6 +39,41 @@ export type SchedulerHooks = {
  * A hook that throws (its store is down) delays the delivery like any failure; it is retried.
  */
 export type Reidentify = (principal: string) => JsonObject | null | Promise<JsonObject | null>;
+
+/**
+ * A scheduler's policy on what may be pending. Every shard (key) applies it on its own. Anonymous
+ * callers are indistinguishable, so together they are one owner.
+ */
+export type SchedulingLimits = {
+  /** Pending entries one owner may have on one key (default 100). */
+  perOwner: number;
+  /** Pending entries on one key, all owners together (default 10,000). */
+  perKey: number;
+  /** The shortest interval of a recurring schedule, in ms (default 60,000; at least 1,000). */
+  minIntervalMs: number;
+};
+
+/**
+ * The default {@link SchedulingLimits}. 100 per owner per key: one caller's pending work on one
+ * account or tenant rarely exceeds a few, and a caller cannot fill a key others use. 10,000 per
+ * key: a shard's listing, its due-time scans and a full drain (about a second, bench/) stay
+ * bounded, and one key cannot grow its object without end. 60 s between occurrences: the
+ * resolution of 5-field cron; anything faster is a loop, not a schedule.
+ */
+export const DEFAULT_SCHEDULING_LIMITS: Readonly<SchedulingLimits> = { perOwner: 100, perKey: 10_000, minIntervalMs: MIN_INTERVAL_MS };
+
+/**
+ * Who asks to see or cancel schedules: a caller, by principal and current identity. A caller the
+ * scheduler's `isAdmin` recognises sees and cancels every owner's entries; any other caller only
+ * their own.
+ */
+export type ScheduleCaller = { principal: string; identity: JsonObject };
+
+/**
+ * Whose entries a listing or a cancel may touch: everyone's (undefined — the admin token, or code
+ * that knows best), one owner's (a principal), or as a caller may ({@link ScheduleCaller}).
+ */
+export type ScheduleViewer = undefined | string | ScheduleCaller;
 
 /** Options of {@link retryTransientFailures}. */
 export type RetryOptions = {
@@ -106,12 +141,15 @@ export type ScheduledSummary = {
 export interface SchedulerClient<Env> {
   /** Schedules a message: `ok` with `{ key, dispatchAt, recurrence, alreadyScheduled }`, or an error. */
   schedule(env: Env, request: ScheduleRequest): Promise<ServiceResponse>;
-  /** The pending messages of `key` (only `owner`'s, when given). */
-  list(env: Env, key: string, owner?: string): Promise<ScheduledSummary[]>;
-  /** Cancels one (only if `owner`'s, when given; every owner's with that id otherwise): `ok`, or `error not_found`. */
-  cancel(env: Env, key: string, messageId: string, owner?: string): Promise<ServiceResponse>;
-  /** How recent schedules of `key` ended when they did not succeed (only `owner`'s, when given), newest first. */
-  outcomes(env: Env, key: string, owner?: string): Promise<ScheduleOutcome[]>;
+  /** The pending messages of `key` that `viewer` may see (see {@link ScheduleViewer}). */
+  list(env: Env, key: string, viewer?: ScheduleViewer): Promise<ScheduledSummary[]>;
+  /**
+   * Cancels the entries with this id that `viewer` may cancel — an admin: every owner's — and a
+   * recurring one stops: `ok`, or `error not_found` when there was none.
+   */
+  cancel(env: Env, key: string, messageId: string, viewer?: ScheduleViewer): Promise<ServiceResponse>;
+  /** How recent schedules of `key` ended when they did not succeed (those `viewer` may see), newest first. */
+  outcomes(env: Env, key: string, viewer?: ScheduleViewer): Promise<ScheduleOutcome[]>;
 }
 
 /**
@@ -137,6 +175,10 @@ export type SchedulerRunnerOptions = {
    * delivered with no identity, as they were scheduled).
    */
   reidentify?: Reidentify;
+  /** What may be pending (see {@link SchedulingLimits}); each one defaults to {@link DEFAULT_SCHEDULING_LIMITS}. */
+  limits?: Partial<SchedulingLimits>;
+  /** Which identities see and cancel everyone's schedules, as the admin token does (default: none). */
+  isAdmin?: (identity: JsonObject) => boolean;
   logger?: Logger;
   now?: () => number;
   /** Entries delivered per `deliverDue` call (default 100). */
@@ -174,6 +216,8 @@ export class SchedulerRunner {
   readonly #concurrency: number;
   readonly #lateAfterMs: number;
   readonly #reidentify: Reidentify | undefined;
+  readonly #limits: SchedulingLimits;
+  readonly #isAdmin: (identity: JsonObject) => boolean;
 
   /** A runner over `store`. */
   constructor(store: ScheduleStore, options: SchedulerRunnerOptions) {
@@ -186,6 +230,13 @@ export class SchedulerRunner {
     this.#concurrency = options.concurrency ?? 16;
     this.#lateAfterMs = options.lateAfterMs ?? 30_000;
     this.#reidentify = options.reidentify;
+    const limits = { ...DEFAULT_SCHEDULING_LIMITS, ...options.limits };
+    this.#limits = {
+      perOwner: wholeAtLeast(limits.perOwner, 0, DEFAULT_SCHEDULING_LIMITS.perOwner),
+      perKey: wholeAtLeast(limits.perKey, 0, DEFAULT_SCHEDULING_LIMITS.perKey),
+      minIntervalMs: wholeAtLeast(limits.minIntervalMs, MIN_INTERVAL_FLOOR_MS, DEFAULT_SCHEDULING_LIMITS.minIntervalMs),
+    };
+    this.#isAdmin = options.isAdmin ?? (() => false);
   }
 
   /** Stores a message to deliver later. Bad input is answered `invalid_request`, nothing stored. */
@@ -195,9 +246,14 @@ export class SchedulerRunner {
     if (!key.ok) return response.error("invalid_request", `key ${key.problem}`);
     const problem = messageProblem(request.message);
     if (problem !== null) return response.error("invalid_request", `message: ${problem}`);
-    const parsed = parseSchedule(request.spec, now);
+    const parsed = parseSchedule(request.spec, now, this.#limits.minIntervalMs);
     if (typeof parsed === "string") return response.error("invalid_request", parsed);
     const owner = ownerOf(request.message);
+    if (owner === null && parsed.recurrence !== null) {
+      // A standing order must belong to someone: someone who can see it, cancel it, and whose
+      // rights are checked at each occurrence. Anonymous callers are nobody in particular.
+      return response.unauthorized("recurring schedules (cron, every) need an identified caller");
+    }
     if (owner !== null && this.#reidentify === undefined) {
       // Delivering later with the identity of today would run with rights that may be revoked
       // by then: without a way to re-check them, only anonymous schedules are taken.
@@ -236,8 +292,15 @@ export class SchedulerRunner {
       publicOnly: request.publicOnly === true,
       createdAt: iso(now),
     };
-    if (await this.#store.insert(entry)) {
+    const inserted = await this.#store.insert(entry, this.#limits);
+    if (inserted === "inserted") {
       return response.ok({ key: key.key, dispatchAt: iso(entry.dueAt), recurrence: entry.recurrence, alreadyScheduled: false });
+    }
+    if (inserted === "owner_full") {
+      return response.error("too_many_schedules", { limit: this.#limits.perOwner, per: "owner", problem: "you have as many pending schedules on this key as allowed" });
+    }
+    if (inserted === "key_full") {
+      return response.error("too_many_schedules", { limit: this.#limits.perKey, per: "key", problem: "this key has as many pending schedules as allowed" });
     }
     // This owner already has the id (ids are scoped by owner: another owner's never block it). The
     // same request is a retry; anything else is refused.
@@ -254,16 +317,16 @@ export class SchedulerRunner {
   }
 
   /**
-   * Cancels a scheduled message — only `owner`'s when given (null: anonymous), every owner's
-   * entry with that id otherwise; a recurring one stops.
+   * Cancels the entries with this id that `viewer` may cancel (see {@link ScheduleViewer}): an
+   * owner's own, or every owner's for an admin; a recurring one stops.
    */
-  async cancel(messageId: string, owner?: string | null): Promise<ServiceResponse> {
-    return (await this.#store.remove(messageId, owner)) > 0 ? response.ok() : response.error("not_found");
+  async cancel(messageId: string, viewer?: ScheduleViewer): Promise<ServiceResponse> {
+    return (await this.#store.remove(messageId, this.#ownerSeenBy(viewer))) > 0 ? response.ok() : response.error("not_found");
   }
 
-  /** The pending messages (only `owner`'s when given, null: anonymous), in due order; at most 1,000. */
-  async list(owner?: string | null): Promise<ScheduledSummary[]> {
-    return (await this.#store.list(owner, LIST_LIMIT)).map((entry) => ({
+  /** The pending messages `viewer` may see, in due order; at most 1,000. */
+  async list(viewer?: ScheduleViewer): Promise<ScheduledSummary[]> {
+    return (await this.#store.list(this.#ownerSeenBy(viewer), LIST_LIMIT)).map((entry) => ({
       messageId: entry.id,
       owner: entry.owner,
       key: entry.key,
@@ -277,9 +340,15 @@ export class SchedulerRunner {
     }));
   }
 
-  /** How recent schedules ended when they did not succeed (only `owner`'s when given), newest first. */
-  outcomes(owner?: string | null): Promise<ScheduleOutcome[]> {
-    return this.#store.outcomes(owner, RECENT_OUTCOMES);
+  /** How recent schedules ended when they did not succeed (those `viewer` may see), newest first. */
+  outcomes(viewer?: ScheduleViewer): Promise<ScheduleOutcome[]> {
+    return this.#store.outcomes(this.#ownerSeenBy(viewer), RECENT_OUTCOMES);
+  }
+
+  /** Whose entries `viewer` may touch: one owner's, or everyone's (undefined). */
+  #ownerSeenBy(viewer: ScheduleViewer): string | undefined {
+    if (viewer === undefined || typeof viewer === "string") return viewer;
+    return this.#isAdmin(viewer.identity) ? undefined : viewer.principal;
   }
 
   /** When something is due next (epoch ms), or null when nothing is scheduled. */
@@ -378,7 +447,12 @@ export class SchedulerRunner {
    */
   async #finish(entry: ScheduledEntry, claim: Claim, now: number): Promise<void> {
     const current = Date.parse(String(entry.message.assigns["dispatchAt"]));
-    const next = entry.recurrence === null ? null : nextOccurrence(entry.recurrence, Math.max(now, Number.isNaN(current) ? now : current));
+    const from = Number.isNaN(current) ? now : Math.max(now, current);
+    // A cron occurrence comes at least the minimum interval after the one before: an expression
+    // that matches more often has its closer matches skipped (`every` is checked when scheduled).
+    const spaced = entry.recurrence !== null && "cron" in entry.recurrence && !Number.isNaN(current);
+    const after = spaced ? Math.max(from, current + this.#limits.minIntervalMs - 1) : from;
+    const next = entry.recurrence === null ? null : nextOccurrence(entry.recurrence, after);
     if (next === null) {
       await this.#store.settle(claim, null);
       return;
@@ -435,6 +509,11 @@ function withoutIdentity(message: Message, owner: string | null): Message {
 /** Whether two scheduling requests ask for the same: the same service with the same raw request. */
 function sameRequest(a: Message, b: Message): boolean {
   return a.serviceName === b.serviceName && canonicalJson(a.rawRequest) === canonicalJson(b.rawRequest);
+}
+
+/** `value` when it is a whole number of at least `least`, else `fallback`. */
+function wholeAtLeast(value: number, least: number, fallback: number): number {
+  return Number.isInteger(value) && value >= least ? value : fallback;
 }
 
 /** ISO 8601 of an epoch time; never throws (a time that is not one reads as now). */

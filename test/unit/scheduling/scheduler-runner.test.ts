@@ -13,6 +13,7 @@ import {
   silentLogger,
   type Message,
   type SchedulerHooks,
+  type SchedulingLimits,
 } from "../../../src/core/index.js";
 import { sleep } from "../../support/recorders.js";
 
@@ -124,6 +125,57 @@ describe("SchedulerRunner", () => {
       ["bob", "dup"],
       ["ada", "dup"],
     ]);
+  });
+});
+
+describe("SchedulerRunner's policy", () => {
+  const policyRunner = (limits: Partial<SchedulingLimits> = {}) => {
+    const clock = { now: Date.parse("2027-06-14T12:00:30Z") };
+    const delivered: Message[] = [];
+    const runner = new SchedulerRunner(new MemoryScheduleStore(), {
+      now: () => clock.now,
+      logger: silentLogger,
+      reidentify: (principal) => ({ user: principal, admin: principal === "root" }),
+      isAdmin: (identity) => identity["admin"] === true,
+      limits,
+      dispatch: async (m) => (delivered.push(m), ok(m)),
+    });
+    const as = (user: string | null, id?: string) =>
+      newMessage("svc", { ...(id === undefined ? {} : { id }), assigns: user === null ? {} : { identity: { user }, principal: user } });
+    return { clock, delivered, runner, as };
+  };
+
+  it("limits per owner and per key are configurable, and refusals say which", async () => {
+    const { runner, as } = policyRunner({ perOwner: 1, perKey: 2 });
+    const spec = { inMs: 60_000 };
+    expect(await runner.schedule({ key: "k", message: as("ada"), spec })).toMatchObject({ status: "ok" });
+    expect(await runner.schedule({ key: "k", message: as("ada"), spec })).toMatchObject({ status: "error", reason: "too_many_schedules", details: { limit: 1, per: "owner" } });
+    expect(await runner.schedule({ key: "k", message: as(null), spec })).toMatchObject({ status: "ok" });
+    expect(await runner.schedule({ key: "k", message: as("bob"), spec })).toMatchObject({ status: "error", reason: "too_many_schedules", details: { limit: 2, per: "key" } });
+  });
+
+  it("the minimum interval is configurable; a cron expression that matches more often has its closer matches skipped", async () => {
+    const { clock, delivered, runner, as } = policyRunner({ minIntervalMs: 5 * 60_000 });
+    expect(await runner.schedule({ key: "k", message: as("ada"), spec: { everyMs: 60_000 } })).toMatchObject({ status: "error", reason: "invalid_request" });
+    expect(await runner.schedule({ key: "k", message: as("ada", "tick"), spec: { cron: "* * * * *" } })).toMatchObject({ status: "ok" });
+    for (let minute = 0; minute < 12; minute += 1) {
+      clock.now += 60_000;
+      await runner.deliverDue();
+    }
+    const times = delivered.map((m) => String(m.assigns["dispatchAt"]).slice(11, 16));
+    expect(times).toEqual(["12:01", "12:06", "12:11"]);
+  });
+
+  it("identities isAdmin recognises see and cancel everyone's; other callers only their own", async () => {
+    const { runner, as } = policyRunner();
+    await runner.schedule({ key: "k", message: as("ada", "a1"), spec: { inMs: 60_000 } });
+    await runner.schedule({ key: "k", message: as("bob", "b1"), spec: { inMs: 60_000 } });
+    const caller = (user: string) => ({ principal: user, identity: { user, admin: user === "root" } });
+    expect((await runner.list(caller("ada"))).map((e) => e.messageId)).toEqual(["a1"]);
+    expect((await runner.list(caller("root"))).map((e) => e.messageId)).toEqual(["a1", "b1"]);
+    expect(await runner.cancel("b1", caller("ada"))).toEqual({ status: "error", reason: "not_found" });
+    expect(await runner.cancel("b1", caller("root"))).toEqual({ status: "ok" });
+    expect(await runner.cancel("a1", "ada")).toEqual({ status: "ok" });
   });
 });
 
