@@ -45,6 +45,11 @@ export type SchedulerObjectOptions<Env> = {
   /** How service lists of other nodes are cached and failing nodes avoided. */
   directory?: NodeDirectoryOptions;
   logger?: Logger;
+  /**
+   * Telemetry subscribers: the dispatcher's events for each delivery, and the scheduler's own —
+   * `scheduled_delivery`, `scheduled_retry`, `scheduled_give_up`, `scheduled_denied`,
+   * `scheduled_cancel` (guides/scheduling.md).
+   */
   telemetry?: readonly TelemetryHandler[];
   /** Entries delivered per alarm (default 100); more due re-arm the alarm at once. */
   batchSize?: number;
@@ -111,6 +116,7 @@ export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): Sche
         limits: options.limits,
         isAdmin: options.isAdmin,
         logger,
+        telemetry,
         batchSize: options.batchSize,
         lateAfterMs: options.lateAfterMs,
         ...(options.now === undefined ? {} : { now: options.now }),

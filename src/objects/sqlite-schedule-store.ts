@@ -7,6 +7,7 @@ import {
   type ClaimedEntry,
   type InsertResult,
   type PendingLimits,
+  type RemovedEntry,
   type Reschedule,
   type ScheduledEntry,
   type ScheduleOutcome,
@@ -255,10 +256,13 @@ export class SqliteScheduleStore implements ScheduleStore {
     );
   }
 
-  async remove(id: string, owner?: string | null): Promise<number> {
-    if (!this.#schema.exists) return 0;
+  async remove(id: string, owner?: string | null): Promise<RemovedEntry[]> {
+    if (!this.#schema.exists) return [];
     const byOwner = owner === undefined ? sql`` : sql` AND owner = ${ownerColumn(owner)}`;
-    return this.#db.all(sql`DELETE FROM schedules WHERE id = ${id}${byOwner} RETURNING seq`).length;
+    const rows = this.#db.all<{ id: string; owner: string; key: string; service: string }>(
+      sql`DELETE FROM schedules WHERE id = ${id}${byOwner} RETURNING id, owner, key, service`,
+    );
+    return rows.map((row) => ({ ...row, owner: row.owner === ANONYMOUS ? null : row.owner }));
   }
 
   async list(owner: string | null | undefined, limit: number): Promise<ScheduledEntry[]> {

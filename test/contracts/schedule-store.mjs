@@ -24,7 +24,7 @@ export const scheduleStoreContract = [
       equal(await store.claimDue(Date.now(), 10, () => 0), [], "claim");
       equal(await store.list(undefined, 10), [], "list");
       equal(await store.get(null, "x"), null, "get");
-      equal(await store.remove("x"), 0, "remove");
+      equal((await store.remove("x")).length, 0, "remove");
       equal(await store.settle({ ref: 1, token: "t" }, { dueAt: 2 }), false, "settle");
     },
   },
@@ -50,9 +50,9 @@ export const scheduleStoreContract = [
       equal((await store.get(null, "pay-2")).dueAt, 300, "the anonymous entry");
       equal((await store.list("bob", 10)).map((e) => [e.owner, e.dueAt]), [["bob", 100]], "bob's list");
       equal((await store.list(null, 10)).map((e) => [e.owner, e.dueAt]), [[null, 300]], "the anonymous list");
-      equal(await store.remove("pay-2", "ada"), 1, "ada cancels hers");
+      equal(await store.remove("pay-2", "ada"), [{ id: "pay-2", owner: "ada", key: "k", service: "record" }], "ada cancels hers");
       equal((await store.list(undefined, 10)).map((e) => e.owner), ["bob", null], "bob's and the anonymous one stay");
-      equal(await store.remove("pay-2"), 2, "without an owner: every owner's");
+      equal((await store.remove("pay-2")).length, 2, "without an owner: every owner's");
     },
   },
   {
@@ -104,7 +104,7 @@ export const scheduleStoreContract = [
     async run(store) {
       await store.insert(entry("order", 100, { owner: "ada" }), roomy);
       const [claimed] = await store.claimDue(100, 1, () => 5000);
-      equal(await store.remove("order", "ada"), 1, "cancelled while in flight");
+      equal((await store.remove("order", "ada")).length, 1, "cancelled while in flight");
       await store.insert(entry("order", 99_000, { owner: "ada" }), roomy);
       equal(await store.settle(claimed.claim, null), false, "late removal refused");
       equal(await store.settle(claimed.claim, { dueAt: 1 }), false, "late retry refused");
@@ -147,7 +147,7 @@ export const scheduleStoreContract = [
       equal(await store.insert(entry("b1", 100, { owner: "bob" }), limits), "inserted", "bob 1");
       equal(await store.insert(entry("c1", 100, { owner: "cy" }), limits), "key_full", "the shard is full");
       equal((await store.list(undefined, 10)).map((e) => e.id), ["a1", "a2", "b1"], "nothing else stored");
-      equal(await store.remove("a1", "ada"), 1, "a place freed");
+      equal((await store.remove("a1", "ada")).length, 1, "a place freed");
       equal(await store.insert(entry("c1", 100, { owner: "cy" }), limits), "inserted", "is a place taken");
     },
   },

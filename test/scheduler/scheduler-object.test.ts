@@ -235,6 +235,18 @@ describe("delivery (statements 90-92)", () => {
     expect(await scheduler.outcomes(env, key, "someone-else")).toEqual([]);
   });
 
+  it("the object's telemetry handlers receive the scheduler's events: a delivery and a cancel", async () => {
+    const key = freshKey();
+    const { message } = await schedule(key, "record", { inMs: 0 });
+    const later = await schedule(key, "record", { inMs: 60_000 });
+    await drain(key);
+    await scheduler.cancel(env, key, later.message.id);
+    const mine = seen.telemetry.filter((e) => (e.metadata as { key?: string }).key === key);
+    expect(mine.map((e) => e.name)).toEqual(["scheduled_delivery", "scheduled_cancel"]);
+    expect(mine[0]).toMatchObject({ measurements: { lateness: expect.any(Number) }, metadata: { attempt: 1, status: "ok", message: { id: message.id } } });
+    expect(mine[1]).toMatchObject({ metadata: { messageId: later.message.id, owner: null, by: "admin" } });
+  });
+
   it("1,000 messages due at random times are each delivered exactly once", async () => {
     const key = freshKey();
     const ids: string[] = [];

@@ -1,4 +1,4 @@
-import { assign, error, newId, ok, Router, type Message, type SchedulerHooks } from "../../src/core/index.js";
+import { assign, error, newId, ok, Router, type Message, type SchedulerHooks, type TelemetryEvent } from "../../src/core/index.js";
 import { sleep } from "./recorders.js";
 
 /** The scheduler's clock in tests: real time plus `offset` ms (tests move it forward). */
@@ -16,6 +16,8 @@ export const seen = {
   revoked: new Set<string>(),
   /** Principals that no longer resolve (`reidentify` answers null). */
   gone: new Set<string>(),
+  /** The scheduler's own telemetry events (scheduled_*), as the test scheduler object emitted them. */
+  telemetry: [] as TelemetryEvent[],
   /** Message ids whose first serviceResponded call throws. */
   throwOnce: new Set<string>(),
 };

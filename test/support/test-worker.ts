@@ -1,7 +1,7 @@
 import { silentLogger } from "../../src/core/index.js";
 import { aggregateObject, schedulerObject } from "../../src/objects/index.js";
 import { filtered, ledger, ledgerTelemetry, stateful, unloading } from "./test-aggregates.js";
-import { scheduledServices, testClock, testHooks, testReidentify } from "./test-scheduling.js";
+import { scheduledServices, seen, testClock, testHooks, testReidentify } from "./test-scheduling.js";
 
 // The Worker the test suites run against: the demo, plus Durable Objects for test aggregates.
 export { AccountObject, SchedulerObject, default } from "../../examples/worker.js";
@@ -23,6 +23,7 @@ export const TestSchedulerObject = schedulerObject({
   services: [scheduledServices],
   hooks: testHooks,
   reidentify: testReidentify,
+  telemetry: [(event) => void (event.name.startsWith("scheduled_") && seen.telemetry.push(event))],
   // Tests schedule a thousand anonymous messages on one key.
   limits: { perOwner: 10_000 },
   logger: silentLogger,

@@ -6,6 +6,7 @@ import {
   type ClaimedEntry,
   type InsertResult,
   type PendingLimits,
+  type RemovedEntry,
   type Reschedule,
   type ScheduledEntry,
   type ScheduleOutcome,
@@ -85,12 +86,13 @@ export class MemoryScheduleStore implements ScheduleStore {
     return true;
   }
 
-  async remove(id: string, owner?: string | null): Promise<number> {
-    let removed = 0;
+  async remove(id: string, owner?: string | null): Promise<RemovedEntry[]> {
+    const removed: RemovedEntry[] = [];
     for (const [at, stored] of this.#entries) {
-      if (stored.entry.id === id && (owner === undefined || stored.entry.owner === owner)) {
+      const entry = stored.entry;
+      if (entry.id === id && (owner === undefined || entry.owner === owner)) {
         this.#delete(at, stored);
-        removed += 1;
+        removed.push({ id: entry.id, owner: entry.owner, key: entry.key, service: entry.service });
       }
     }
     return removed;

@@ -1,6 +1,7 @@
 import type { DispatchOptions } from "../messaging/contracts.js";
 import type { JsonObject } from "../shared/json.js";
 import type { Logger } from "../shared/logger.js";
+import { Telemetry, type TelemetryHandler } from "../messaging/telemetry.js";
 import type { Message } from "../messaging/message.js";
 import type { ServiceResponse } from "../messaging/response.js";
 import { MemoryScheduleStore } from "./memory-schedule-store.js";
@@ -28,6 +29,8 @@ export type MemorySchedulerOptions = {
   /** Which identities see and cancel everyone's schedules. */
   isAdmin?: (identity: JsonObject) => boolean;
   logger?: Logger;
+  /** Telemetry subscribers for the scheduler's events (`scheduled_delivery`, `scheduled_retry`…). */
+  telemetry?: readonly TelemetryHandler[];
   batchSize?: number;
   lateAfterMs?: number;
 };
@@ -53,11 +56,13 @@ const LONGEST_TIMER_MS = 24 * 60 * 60 * 1000;
 export class MemoryScheduler implements SchedulerClient<unknown> {
   readonly #options: MemorySchedulerOptions;
   readonly #shards = new Map<string, Shard>();
+  readonly #telemetry: Telemetry;
   #closed = false;
 
   /** A scheduler with no shards yet. */
   constructor(options: MemorySchedulerOptions) {
     this.#options = options;
+    this.#telemetry = new Telemetry(options.telemetry ?? [], options.logger);
   }
 
   /** Schedules a message (see {@link SchedulerRunner.schedule}). */
@@ -96,7 +101,17 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
     let shard = this.#shards.get(key);
     if (shard === undefined) {
       const { dispatch, hooks, reidentify, limits, isAdmin, logger, batchSize, lateAfterMs } = this.#options;
-      const runner = new SchedulerRunner(new MemoryScheduleStore(), { dispatch, hooks, reidentify, limits, isAdmin, logger, batchSize, lateAfterMs });
+      const runner = new SchedulerRunner(new MemoryScheduleStore(), {
+        dispatch,
+        hooks,
+        reidentify,
+        limits,
+        isAdmin,
+        logger,
+        telemetry: this.#telemetry,
+        batchSize,
+        lateAfterMs,
+      });
       shard = { runner, timer: undefined, generation: 0, waking: false };
       this.#shards.set(key, shard);
     }

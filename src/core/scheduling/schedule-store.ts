@@ -43,6 +43,9 @@ export type Claim = { ref: number; token: string };
 /** An entry claimed for delivery: as stored after the claim, with the claim that settles it. */
 export type ClaimedEntry = ScheduledEntry & { claim: Claim };
 
+/** An entry that {@link ScheduleStore.remove} removed. */
+export type RemovedEntry = { id: string; owner: string | null; key: string; service: string };
+
 /** What changes when a schedule is pushed back (a retry) or moved on (the next occurrence). */
 export type Reschedule = { dueAt: number; message?: Message; attempts?: number; occurrence?: number; late?: boolean };
 
@@ -116,9 +119,9 @@ export interface ScheduleStore {
   settle(claim: Claim, change: Reschedule | null, outcome?: ScheduleOutcome): Promise<boolean>;
   /**
    * Removes the entries with this id: only `owner`'s when `owner` is given (null: anonymous),
-   * every owner's when it is undefined. Answers how many it removed.
+   * every owner's when it is undefined. Answers what it removed.
    */
-  remove(id: string, owner?: string | null): Promise<number>;
+  remove(id: string, owner?: string | null): Promise<RemovedEntry[]>;
   /** Entries in due order: only `owner`'s when given (null: anonymous), everyone's when undefined. */
   list(owner: string | null | undefined, limit: number): Promise<ScheduledEntry[]>;
   /** The earliest `dueAt`, or null when nothing is scheduled. */

@@ -3,12 +3,13 @@ import type { DispatchOptions } from "../messaging/contracts.js";
 import { backoffDelay } from "../shared/backoff.js";
 import { readKey } from "../shared/keys.js";
 import { jsonProblem, type Json, type JsonObject } from "../shared/json.js";
-import { jsonLogger, withFields, type Logger } from "../shared/logger.js";
+import { jsonLogger, type LogFields, type Logger } from "../shared/logger.js";
 import type { Message } from "../messaging/message.js";
 import { messageProblem } from "../messaging/message-schema.js";
 import { response, type ServiceResponse } from "../messaging/response.js";
+import { finished, Telemetry } from "../messaging/telemetry.js";
 import { MAX_SCHEDULE_AHEAD_MS, MIN_INTERVAL_FLOOR_MS, MIN_INTERVAL_MS, nextOccurrence, parseSchedule, type Recurrence, type ScheduleSpec } from "./schedule.js";
-import { RECENT_OUTCOMES, type Claim, type ClaimedEntry, type ScheduledEntry, type ScheduleOutcome, type ScheduleStore } from "./schedule-store.js";
+import { RECENT_OUTCOMES, type ClaimedEntry, type Reschedule, type ScheduledEntry, type ScheduleOutcome, type ScheduleStore } from "./schedule-store.js";
 
 /** What `serviceResponded` decides: forget the message (`"ok"`), or try again `inMs` later. */
 export type ServiceRespondedDecision = "ok" | { retry: { inMs: number; message?: Message } };
@@ -180,6 +181,11 @@ export type SchedulerRunnerOptions = {
   /** Which identities see and cancel everyone's schedules, as the admin token does (default: none). */
   isAdmin?: (identity: JsonObject) => boolean;
   logger?: Logger;
+  /**
+   * Where the scheduler's events go: `scheduled_delivery`, `scheduled_retry`,
+   * `scheduled_give_up`, `scheduled_denied`, `scheduled_cancel` (guides/scheduling.md).
+   */
+  telemetry?: Telemetry;
   now?: () => number;
   /** Entries delivered per `deliverDue` call (default 100). */
   batchSize?: number;
@@ -218,6 +224,7 @@ export class SchedulerRunner {
   readonly #reidentify: Reidentify | undefined;
   readonly #limits: SchedulingLimits;
   readonly #isAdmin: (identity: JsonObject) => boolean;
+  readonly #telemetry: Telemetry;
 
   /** A runner over `store`. */
   constructor(store: ScheduleStore, options: SchedulerRunnerOptions) {
@@ -237,6 +244,7 @@ export class SchedulerRunner {
       minIntervalMs: wholeAtLeast(limits.minIntervalMs, MIN_INTERVAL_FLOOR_MS, DEFAULT_SCHEDULING_LIMITS.minIntervalMs),
     };
     this.#isAdmin = options.isAdmin ?? (() => false);
+    this.#telemetry = options.telemetry ?? new Telemetry();
   }
 
   /** Stores a message to deliver later. Bad input is answered `invalid_request`, nothing stored. */
@@ -321,7 +329,16 @@ export class SchedulerRunner {
    * owner's own, or every owner's for an admin; a recurring one stops.
    */
   async cancel(messageId: string, viewer?: ScheduleViewer): Promise<ServiceResponse> {
-    return (await this.#store.remove(messageId, this.#ownerSeenBy(viewer))) > 0 ? response.ok() : response.error("not_found");
+    const owner = this.#ownerSeenBy(viewer);
+    const removed = await this.#store.remove(messageId, owner);
+    const by = owner === undefined ? "admin" : "owner";
+    for (const entry of removed) {
+      this.#logger.info("scheduled message cancelled", { messageId: entry.id, key: entry.key, service: entry.service, owner: entry.owner, by });
+      if (this.#telemetry.active) {
+        this.#telemetry.emit("scheduled_cancel", {}, { key: entry.key, messageId: entry.id, owner: entry.owner, service: entry.service, by });
+      }
+    }
+    return removed.length > 0 ? response.ok() : response.error("not_found");
   }
 
   /** The pending messages `viewer` may see, in due order; at most 1,000. */
@@ -369,96 +386,123 @@ export class SchedulerRunner {
       this.#batchSize,
       (entries) => now + rounds * Math.max(...entries.map((entry) => this.#timeoutOf(entry.message))) + LEASE_MARGIN_MS,
     );
-    await inParallel(claimed, this.#concurrency, (entry) => this.#deliver(entry, now));
+    await inParallel(claimed, this.#concurrency, async (entry) => {
+      const { change, outcome } = await this.#deliver(entry, now);
+      await this.#store.settle(entry.claim, change, outcome);
+    });
     const next = await this.#store.earliestDue();
     return { delivered: claimed.length, more: next !== null && next <= this.#time() };
   }
 
-  async #deliver(entry: ClaimedEntry, now: number): Promise<void> {
+  /**
+   * Delivers one claimed entry and decides what becomes of it — never throws for the entry's own
+   * failures (a hook that throws is a failure, retried after a back-off). Every decision is logged
+   * and emitted as telemetry here; the caller settles it.
+   */
+  async #deliver(entry: ClaimedEntry, now: number): Promise<Settlement> {
     let message = this.#deliveryOf(entry, now);
-    const claim = entry.claim;
-    const log = withFields(this.#logger, { scheduleId: entry.id, messageId: message.id, service: entry.service, key: entry.key });
-    let decision: ServiceRespondedDecision;
+    const attempt = entry.attempts;
+    const dueAt = Date.parse(String(message.assigns["dispatchAt"]));
+    const lateness = Number.isNaN(dueAt) ? 0 : Math.max(0, now - dueAt);
+    const fields = { messageId: message.id, service: entry.service, key: entry.key, attempt, latenessMs: lateness };
     try {
       if (entry.owner !== null) {
         // Who scheduled it, as they are now: their current rights are what authorize judges.
-        if (this.#reidentify === undefined) return await this.#deny(entry, message, "no_reidentify", null, log);
+        if (this.#reidentify === undefined) return this.#denied(entry, message, "no_reidentify", null, fields);
         const identity = await this.#reidentify(entry.owner);
-        if (identity === null) return await this.#deny(entry, message, "principal_unknown", null, log);
+        if (identity === null) return this.#denied(entry, message, "principal_unknown", null, fields);
         message = { ...message, assigns: { ...message.assigns, identity, principal: entry.owner } };
       }
+      const startMs = Date.now();
       const answer = await this.#dispatch(message, { timeoutMs: this.#timeoutOf(message), publicOnly: entry.publicOnly });
-      const refused = answer.response?.status;
-      if (refused === "forbidden" || refused === "unauthorized") return await this.#deny(entry, answer, refused, answer.response, log);
-      // The attempt count is the scheduler's to tell, whatever the service did with the assigns.
-      const reply = { ...answer, assigns: { ...answer.assigns, dispatchAttempts: entry.attempts } };
-      decision = await (this.#hooks.serviceResponded ?? defaultServiceResponded)(reply);
-      if (decision === "ok" && reply.response !== null && reply.response.status !== "ok" && reply.response.status !== "created") {
-        log.warn("scheduled message done without success", { response: reply.response, attempts: entry.attempts });
+      const status = answer.response?.status ?? null;
+      this.#logger.info("scheduled message delivered", { ...fields, status });
+      if (this.#telemetry.active) {
+        this.#telemetry.emit("scheduled_delivery", { ...finished(startMs), lateness }, { message: answer, key: entry.key, attempt, status });
       }
+      if (status === "forbidden" || status === "unauthorized") return this.#denied(entry, answer, status, answer.response, fields);
+
+      // The attempt count is the scheduler's to tell, whatever the service did with the assigns.
+      const reply = { ...answer, assigns: { ...answer.assigns, dispatchAttempts: attempt } };
+      const decision = await (this.#hooks.serviceResponded ?? defaultServiceResponded)(reply);
+      if (typeof decision === "object" && decision !== null && "retry" in decision) {
+        const inMs = decision.retry.inMs;
+        const delay = Number.isFinite(inMs) && inMs >= 0 ? Math.min(inMs, MAX_SCHEDULE_AHEAD_MS) : 1000;
+        const from = decision.retry.message;
+        const retried: Message = {
+          ...entry.message,
+          rawRequest: from?.rawRequest ?? entry.message.rawRequest,
+          assigns: from === undefined ? entry.message.assigns : { ...withoutIdentity(from, entry.owner).assigns, dispatchAt: entry.message.assigns["dispatchAt"] ?? null },
+        };
+        this.#retrying(reply, entry, delay, "service_responded", fields);
+        return { change: { dueAt: this.#time() + delay, message: retried } };
+      }
+      const failed = reply.response !== null && reply.response.status !== "ok" && reply.response.status !== "created";
+      return { change: this.#next(entry, now), ...(failed ? { outcome: this.#gaveUp(entry, reply, fields) } : {}) };
     } catch (error) {
       // Nothing is lost: the message stays, and is delivered again after a back-off that grows
-      // with its attempts (a hook that always throws must not spin).
-      const delay = backoffDelay(entry.attempts, { baseMs: 1000, maxMs: MAX_FAILURE_BACKOFF_MS });
-      log.error("delivery failed; it will be delivered again", { error, attempts: entry.attempts, inMs: delay });
-      await this.#store.settle(claim, { dueAt: this.#time() + delay });
-      return;
+      // with its attempts (a hook that always throws must not spin). A hook that throws is a bug
+      // (or its store is down): logged as an error, not as a routine retry.
+      const delay = backoffDelay(attempt, { baseMs: 1000, maxMs: MAX_FAILURE_BACKOFF_MS });
+      this.#logger.error("scheduled delivery failed; it will be delivered again", { ...fields, inMs: delay, error });
+      this.#retrying(message, entry, delay, "failed", null);
+      return { change: { dueAt: this.#time() + delay } };
     }
-    if (typeof decision === "object" && decision !== null && "retry" in decision) {
-      const inMs = decision.retry.inMs;
-      const delay = Number.isFinite(inMs) && inMs >= 0 ? Math.min(inMs, MAX_SCHEDULE_AHEAD_MS) : 1000;
-      const from = decision.retry.message;
-      const retried: Message = {
-        ...entry.message,
-        rawRequest: from?.rawRequest ?? entry.message.rawRequest,
-        assigns: from === undefined ? entry.message.assigns : { ...from.assigns, dispatchAt: entry.message.assigns["dispatchAt"] ?? null },
-      };
-      await this.#store.settle(claim, { dueAt: this.#time() + delay, message: retried });
-      return;
-    }
-    await this.#finish(entry, claim, now);
+  }
+
+  /** A retry decided: logged (warn, unless the caller logged it already) and emitted. */
+  #retrying(message: Message, entry: ClaimedEntry, inMs: number, reason: "service_responded" | "failed", fields: LogFields | null): void {
+    if (fields !== null) this.#logger.warn("scheduled message will be delivered again", { ...fields, inMs, response: message.response });
+    if (this.#telemetry.active) this.#telemetry.emit("scheduled_retry", { inMs }, { message, key: entry.key, attempt: entry.attempts, reason });
+  }
+
+  /**
+   * A failed delivery that `serviceResponded` said to stop retrying (attempts exhausted, or a
+   * failure a retry would not change): logged as an error, emitted, and recorded as an outcome.
+   */
+  #gaveUp(entry: ClaimedEntry, reply: Message, fields: LogFields): ScheduleOutcome {
+    const r = reply.response;
+    this.#logger.error("scheduled message given up", { ...fields, response: r });
+    if (this.#telemetry.active) this.#telemetry.emit("scheduled_give_up", {}, { message: reply, key: entry.key, attempt: entry.attempts, response: r });
+    return this.#outcome(entry, reply, "gave_up", r === null ? "none" : r.status === "error" ? r.reason : r.status, r);
   }
 
   /**
    * A delivery refused for want of rights — the owner no longer resolves, or `authorize` (or the
    * service) refused the rights they have now. Retrying would not change that, and a recurring
    * schedule would be refused at every occurrence: the entry is removed (a recurring one stops),
-   * and the denial recorded and logged. `serviceResponded` is not asked: this is the scheduler's
-   * decision, not a retry policy's.
+   * and the denial logged, emitted and recorded. `serviceResponded` is not asked: this is the
+   * scheduler's decision, not a retry policy's.
    */
-  async #deny(entry: ClaimedEntry, message: Message, reason: string, refusal: ServiceResponse | null, log: Logger): Promise<void> {
-    log.warn("scheduled message denied: its owner may no longer do this", { owner: entry.owner, reason, attempts: entry.attempts });
-    await this.#store.settle(entry.claim, null, {
-      at: iso(this.#time()),
-      messageId: message.id,
-      owner: entry.owner,
-      key: entry.key,
-      service: entry.service,
-      outcome: "denied",
-      reason,
-      attempts: entry.attempts,
-      response: refusal,
-    });
+  #denied(entry: ClaimedEntry, message: Message, reason: string, refusal: ServiceResponse | null, fields: LogFields): Settlement {
+    this.#logger.warn("scheduled message denied: its owner may no longer do this", { ...fields, owner: entry.owner, reason });
+    if (this.#telemetry.active) {
+      this.#telemetry.emit("scheduled_denied", {}, { message, key: entry.key, attempt: entry.attempts, principal: entry.owner, reason });
+    }
+    return { change: null, outcome: this.#outcome(entry, message, "denied", reason, refusal) };
+  }
+
+  #outcome(entry: ClaimedEntry, message: Message, outcome: ScheduleOutcome["outcome"], reason: string, r: ServiceResponse | null): ScheduleOutcome {
+    return { at: iso(this.#time()), messageId: message.id, owner: entry.owner, key: entry.key, service: entry.service, outcome, reason, attempts: entry.attempts, response: r };
   }
 
   /**
-   * This delivery is done: a one-off is removed; a recurring schedule moves to its next
-   * occurrence, which starts again from the template (what retries changed stays behind).
+   * What becomes of an entry whose delivery is done: a one-off is removed (null); a recurring
+   * schedule moves to its next occurrence, which starts again from the template (what retries
+   * changed stays behind).
    */
-  async #finish(entry: ScheduledEntry, claim: Claim, now: number): Promise<void> {
+  #next(entry: ClaimedEntry, now: number): Reschedule | null {
+    if (entry.recurrence === null) return null;
     const current = Date.parse(String(entry.message.assigns["dispatchAt"]));
     const from = Number.isNaN(current) ? now : Math.max(now, current);
     // A cron occurrence comes at least the minimum interval after the one before: an expression
     // that matches more often has its closer matches skipped (`every` is checked when scheduled).
-    const spaced = entry.recurrence !== null && "cron" in entry.recurrence && !Number.isNaN(current);
+    const spaced = "cron" in entry.recurrence && !Number.isNaN(current);
     const after = spaced ? Math.max(from, current + this.#limits.minIntervalMs - 1) : from;
-    const next = entry.recurrence === null ? null : nextOccurrence(entry.recurrence, after);
-    if (next === null) {
-      await this.#store.settle(claim, null);
-      return;
-    }
+    const next = nextOccurrence(entry.recurrence, after);
+    if (next === null) return null;
     const message = { ...entry.template, assigns: { ...entry.template.assigns, dispatchAt: iso(next), dispatchAttempts: 0 } };
-    await this.#store.settle(claim, { dueAt: next, message, attempts: 0, occurrence: entry.occurrence + 1, late: false });
+    return { dueAt: next, message, attempts: 0, occurrence: entry.occurrence + 1, late: false };
   }
 
   /** The message as it is delivered: each occurrence of a recurring schedule has its own id. */
@@ -505,6 +549,9 @@ function withoutIdentity(message: Message, owner: string | null): Message {
   const { identity: _identity, ...assigns } = message.assigns;
   return { ...message, assigns: owner === null ? assigns : { ...assigns, principal: owner } };
 }
+
+/** What becomes of a delivered entry: removed (`change` null) or rescheduled, and any outcome to record. */
+type Settlement = { change: Reschedule | null; outcome?: ScheduleOutcome };
 
 /** Whether two scheduling requests ask for the same: the same service with the same raw request. */
 function sameRequest(a: Message, b: Message): boolean {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   assign,
+  halt,
   MAX_SCHEDULE_AHEAD_MS,
   error,
   MemoryScheduler,
@@ -15,7 +16,7 @@ import {
   type SchedulerHooks,
   type SchedulingLimits,
 } from "../../../src/core/index.js";
-import { sleep } from "../../support/recorders.js";
+import { recordingLogger, recordingTelemetry, sleep } from "../../support/recorders.js";
 
 /** A runner on a manual clock, whose deliveries the test answers by hand. */
 function harness(hooks: SchedulerHooks = {}) {
@@ -176,6 +177,49 @@ describe("SchedulerRunner's policy", () => {
     expect(await runner.cancel("b1", caller("ada"))).toEqual({ status: "error", reason: "not_found" });
     expect(await runner.cancel("b1", caller("root"))).toEqual({ status: "ok" });
     expect(await runner.cancel("a1", "ada")).toEqual({ status: "ok" });
+  });
+});
+
+describe("what the scheduler tells: telemetry and log lines", () => {
+  it("a delivery, a retry, a give-up, a denial and a cancel each emit an event and a log line with the message, service, key, attempt and lateness", async () => {
+    const { telemetry, events } = recordingTelemetry();
+    const { logger, lines } = recordingLogger();
+    const clock = { now: 1_000_000 };
+    const runner = new SchedulerRunner(new MemoryScheduleStore(), {
+      now: () => clock.now,
+      logger,
+      telemetry,
+      reidentify: (principal) => ({ user: principal }),
+      hooks: { serviceResponded: retryTransientFailures({ maxAttempts: 2, baseDelayMs: 1000, jitter: 0 }) },
+      dispatch: async (m) => (m.serviceName === "flaky" ? error(m, "internal_error") : m.serviceName === "refused" ? halt(m, response.forbidden()) : ok(m)),
+    });
+    const as = (service: string, id: string) => newMessage(service, { id, assigns: { identity: { user: "ada" }, principal: "ada" } });
+    for (const [service, id] of [["fine", "m-fine"], ["flaky", "m-flaky"], ["refused", "m-refused"]] as const) {
+      await runner.schedule({ key: "k", message: as(service, id), spec: { inMs: 0 } });
+    }
+    await runner.schedule({ key: "k", message: as("fine", "m-later"), spec: { inMs: 60_000 } });
+    clock.now += 5000;
+    await runner.deliverDue();
+    clock.now += 1000;
+    await runner.deliverDue();
+    await runner.cancel("m-later", "ada");
+
+    const idOf = (metadata: object) => ("messageId" in metadata ? metadata.messageId : "message" in metadata ? (metadata.message as Message).id : null);
+    const event = (name: string, id: string) => events.find((e) => e.name === name && idOf(e.metadata) === id);
+    expect(event("scheduled_delivery", "m-fine")).toMatchObject({ measurements: { lateness: 5000 }, metadata: { key: "k", attempt: 1, status: "ok" } });
+    expect(event("scheduled_retry", "m-flaky")).toMatchObject({ measurements: { inMs: 1000 }, metadata: { key: "k", attempt: 1, reason: "service_responded" } });
+    expect(event("scheduled_give_up", "m-flaky")).toMatchObject({ metadata: { key: "k", attempt: 2, response: { status: "error", reason: "internal_error" } } });
+    expect(event("scheduled_denied", "m-refused")).toMatchObject({ metadata: { key: "k", attempt: 1, principal: "ada", reason: "forbidden" } });
+    expect(event("scheduled_cancel", "m-later")).toMatchObject({ metadata: { key: "k", owner: "ada", service: "fine", by: "owner" } });
+
+    const line = (level: string, message: string, id: string) => lines.find((l) => l.level === level && l.message.includes(message) && l.fields["messageId"] === id);
+    const common = (service: string, attempt: number, latenessMs: number) => ({ service, key: "k", attempt, latenessMs });
+    expect(line("info", "delivered", "m-fine")?.fields).toMatchObject({ ...common("fine", 1, 5000), status: "ok" });
+    expect(line("warn", "delivered again", "m-flaky")?.fields).toMatchObject({ ...common("flaky", 1, 5000), inMs: 1000 });
+    expect(line("error", "given up", "m-flaky")?.fields).toMatchObject(common("flaky", 2, 6000));
+    expect(line("warn", "denied", "m-refused")?.fields).toMatchObject({ ...common("refused", 1, 5000), reason: "forbidden" });
+    expect(line("info", "cancelled", "m-later")?.fields).toMatchObject({ key: "k", service: "fine", owner: "ada", by: "owner" });
+    expect((await runner.outcomes()).map((o) => [o.messageId, o.outcome])).toEqual([["m-flaky", "gave_up"], ["m-refused", "denied"]]);
   });
 });
 
