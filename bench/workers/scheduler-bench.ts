@@ -84,7 +84,9 @@ export class BaselineDrain extends DurableObject {
       sql.exec("DELETE FROM due WHERE id = ?", row.id);
     }
     const next = sql.exec<{ next: number | null }>("SELECT MIN(due_at) AS next FROM due").one().next;
-    if (next !== null) await this.ctx.storage.setAlarm(Math.max(next, rows.length === 100 ? Date.now() : next));
+    // Never at or before now: an alarm set, inside alarm(), to the ringing alarm's own time counts
+    // as unchanged and is deleted when the handler returns (the drain then stalled now and then).
+    if (next !== null) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 1));
   }
 
   /** Rows not handled yet. */

@@ -149,7 +149,7 @@ export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): Sche
      */
     async arm(immediately = false): Promise<void> {
       this.#armed = false;
-      const next = immediately ? Date.now() : await this.runner.nextWake();
+      const next = immediately ? 0 : await this.runner.nextWake();
       if (next === null) {
         if ((await this.ctx.storage.getAlarm()) !== null) await this.ctx.storage.deleteAlarm();
         this.#armed = true;
@@ -157,8 +157,13 @@ export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): Sche
       }
       // The runner's clock may run ahead of the platform's (tests): translate its due time.
       const translated = immediately || options.now === undefined ? next : next - (options.now() - Date.now());
-      const at = Number.isFinite(translated) ? Math.max(Math.floor(translated), Date.now()) : Date.now();
-      if ((await this.ctx.storage.getAlarm()) !== at) await this.ctx.storage.setAlarm(at);
+      // Never at or before now: inside alarm() the clock can stand still at the ringing alarm's
+      // own time, and an alarm set to that same time counts as unchanged — the platform deletes
+      // it when the handler returns, and the shard would stall with entries due.
+      const soonest = Date.now() + 1;
+      const at = Number.isFinite(translated) ? Math.max(Math.floor(translated), soonest) : soonest;
+      // "Now" always differs from the alarm set; a later time is set only when it changed.
+      if (immediately || (await this.ctx.storage.getAlarm()) !== at) await this.ctx.storage.setAlarm(at);
       this.#armed = true;
     }
 

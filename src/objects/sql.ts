@@ -100,6 +100,14 @@ export class SqlDatabase {
   }
 
   /**
+   * Every row the statement returns, as arrays of values in the order of its columns: cheaper
+   * than {@link all}'s objects when a hot path reads many rows.
+   */
+  tuples<Row extends readonly SqlValue[]>(query: SqlQuery): Row[] {
+    return [...this.#exec(query).raw<SqlValue[]>()] as unknown as Row[];
+  }
+
+  /**
    * The first row the statement returns, or null. The statement runs to its end (a cursor left
    * open keeps its statement busy): say `LIMIT 1` when many rows may match.
    */

@@ -83,7 +83,8 @@ export const scheduleStoreContract = [
       equal(got.template, message("r"), "template kept");
       equal(await store.settle(claimed.claim, null), false, "a settled claim settles nothing again");
       const [again] = await store.claimDue(700, 1, () => 9000);
-      equal(withoutClaim(again), { ...got, attempts: 1, dueAt: 9000 }, "claimed again");
+      // A one-off's claim does not read its template: it never starts again from it.
+      equal(withoutClaim(again), { ...got, template: null, attempts: 1, dueAt: 9000 }, "claimed again");
       equal(await store.settle(again.claim, null), true, "removed");
       equal(await store.get(null, "r"), null, "gone");
     },
@@ -149,6 +150,28 @@ export const scheduleStoreContract = [
       equal((await store.list(undefined, 10)).map((e) => e.id), ["a1", "a2", "b1"], "nothing else stored");
       equal((await store.remove("a1", "ada")).length, 1, "a place freed");
       equal(await store.insert(entry("c1", 100, { owner: "cy" }), limits), "inserted", "is a place taken");
+    },
+  },
+  {
+    name: "settles a batch at once: removals, reschedules and outcomes, each only if still under its claim",
+    async run(store) {
+      for (const id of ["a", "b", "c", "d"]) await store.insert(entry(id, 100, { recurrence: id === "d" ? { everyMs: 60_000 } : null }), roomy);
+      const claimed = await store.claimDue(100, 10, () => 5000);
+      const [a, b, c, d] = claimed;
+      equal(d.template, message("d"), "a recurring entry's claim reads its template");
+      equal((await store.remove("b")).length, 1, "b cancelled while in flight");
+      const denied = { at: "2030-01-01T00:00:00.000Z", messageId: "c", owner: null, key: "k", service: "record", outcome: "denied", reason: "forbidden", attempts: 1, response: null };
+      const settled = await store.settleAll([
+        { claim: a.claim, change: null },
+        { claim: b.claim, change: null },
+        { claim: c.claim, change: null, outcome: denied },
+        { claim: d.claim, change: { dueAt: 60_100, attempts: 0, occurrence: 1 } },
+      ]);
+      equal(settled, 3, "a, c and d settled; b was gone");
+      equal((await store.list(undefined, 10)).map((e) => [e.id, e.dueAt, e.attempts, e.occurrence]), [["d", 60_100, 0, 1]], "d moved on");
+      equal((await store.outcomes(undefined, 10)).map((o) => o.messageId), ["c"], "c's outcome");
+      equal(await store.settleAll([{ claim: d.claim, change: null }]), 0, "a settled claim settles nothing again");
+      equal(await store.settleAll([]), 0, "nothing to settle");
     },
   },
 ];

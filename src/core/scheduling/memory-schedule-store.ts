@@ -11,6 +11,7 @@ import {
   type ScheduledEntry,
   type ScheduleOutcome,
   type ScheduleStore,
+  type Settlement,
 } from "./schedule-store.js";
 
 /** An entry as the map keeps it: with its row number and the claim it is under, if any. */
@@ -53,18 +54,28 @@ export class MemoryScheduleStore implements ScheduleStore {
     return stored === undefined ? null : jsonCopy(stored.entry);
   }
 
-  async claimDue(now: number, limit: number, leaseUntil: (entries: readonly ScheduledEntry[]) => number): Promise<ClaimedEntry[]> {
+  async claimDue(now: number, limit: number, leaseUntil: (entries: readonly ClaimedEntry[]) => number): Promise<ClaimedEntry[]> {
     const due = [...this.#entries.values()].filter((stored) => stored.entry.dueAt <= now).sort(byDue).slice(0, limit);
     if (due.length === 0) return [];
-    const lease = leaseUntil(due.map((stored) => jsonCopy(stored.entry)));
     this.#claims += 1;
     const token = `${this.#incarnation}:${this.#claims}`;
-    return due.map((stored) => {
+    const claimed = due.map((stored): ClaimedEntry => {
+      const { template, ...entry } = jsonCopy(stored.entry);
+      return { ...entry, template: entry.recurrence === null ? null : template, attempts: entry.attempts + 1, claim: { ref: stored.ref, token } };
+    });
+    const lease = leaseUntil(claimed);
+    due.forEach((stored) => {
       stored.entry.attempts += 1;
       stored.entry.dueAt = lease;
       stored.claim = token;
-      return { ...jsonCopy(stored.entry), claim: { ref: stored.ref, token } };
     });
+    return claimed.map((entry) => ({ ...entry, dueAt: lease }));
+  }
+
+  async settleAll(settlements: readonly Settlement[]): Promise<number> {
+    let settled = 0;
+    for (const { claim, change, outcome } of settlements) if (await this.settle(claim, change, outcome)) settled += 1;
+    return settled;
   }
 
   async settle(claim: Claim, change: Reschedule | null, outcome?: ScheduleOutcome): Promise<boolean> {

@@ -40,8 +40,15 @@ export type ScheduledEntry = {
  */
 export type Claim = { ref: number; token: string };
 
-/** An entry claimed for delivery: as stored after the claim, with the claim that settles it. */
-export type ClaimedEntry = ScheduledEntry & { claim: Claim };
+/**
+ * An entry claimed for delivery: as stored after the claim, with the claim that settles it. Its
+ * `template` is only read for recurring schedules (a one-off never starts again from it): null
+ * for one-offs, so that a claim reads and decodes each message once.
+ */
+export type ClaimedEntry = Omit<ScheduledEntry, "template"> & { template: Message | null; claim: Claim };
+
+/** One delivery's settlement, as {@link ScheduleStore.settleAll} takes it. */
+export type Settlement = { claim: Claim; change: Reschedule | null; outcome?: ScheduleOutcome };
 
 /** An entry that {@link ScheduleStore.remove} removed. */
 export type RemovedEntry = { id: string; owner: string | null; key: string; service: string };
@@ -108,7 +115,7 @@ export interface ScheduleStore {
    * and its `dueAt` moves to the lease's end, `leaseUntil(entries)`, so that it is delivered again
    * if nobody settles it by then. Returns the claimed entries as they are now stored.
    */
-  claimDue(now: number, limit: number, leaseUntil: (entries: readonly ScheduledEntry[]) => number): Promise<ClaimedEntry[]>;
+  claimDue(now: number, limit: number, leaseUntil: (entries: readonly ClaimedEntry[]) => number): Promise<ClaimedEntry[]>;
   /**
    * Settles a delivery: removes the entry (`change` null) or reschedules it — only if it is still
    * under `claim`. False when it changed meanwhile (cancelled, claimed again, or cancelled and
@@ -117,6 +124,11 @@ export interface ScheduleStore {
    * oldest outcomes beyond {@link RECENT_OUTCOMES} are forgotten.
    */
   settle(claim: Claim, change: Reschedule | null, outcome?: ScheduleOutcome): Promise<boolean>;
+  /**
+   * Settles a batch of deliveries atomically, each as {@link settle} would (removals of a batch
+   * in one statement where the adapter can). Answers how many were settled.
+   */
+  settleAll(settlements: readonly Settlement[]): Promise<number>;
   /**
    * Removes the entries with this id: only `owner`'s when `owner` is given (null: anonymous),
    * every owner's when it is undefined. Answers what it removed.

@@ -9,7 +9,15 @@ import { messageProblem } from "../messaging/message-schema.js";
 import { response, type ServiceResponse } from "../messaging/response.js";
 import { finished, Telemetry } from "../messaging/telemetry.js";
 import { MAX_SCHEDULE_AHEAD_MS, MIN_INTERVAL_FLOOR_MS, MIN_INTERVAL_MS, nextOccurrence, parseSchedule, type Recurrence, type ScheduleSpec } from "./schedule.js";
-import { RECENT_OUTCOMES, type ClaimedEntry, type Reschedule, type ScheduledEntry, type ScheduleOutcome, type ScheduleStore } from "./schedule-store.js";
+import {
+  RECENT_OUTCOMES,
+  type ClaimedEntry,
+  type Reschedule,
+  type ScheduledEntry,
+  type ScheduleOutcome,
+  type ScheduleStore,
+  type Settlement,
+} from "./schedule-store.js";
 
 /** What `serviceResponded` decides: forget the message (`"ok"`), or try again `inMs` later. */
 export type ServiceRespondedDecision = "ok" | { retry: { inMs: number; message?: Message } };
@@ -386,12 +394,17 @@ export class SchedulerRunner {
       this.#batchSize,
       (entries) => now + rounds * Math.max(...entries.map((entry) => this.#timeoutOf(entry.message))) + LEASE_MARGIN_MS,
     );
+    const settlements: Settlement[] = [];
+    const invokedAt = iso(now);
     await inParallel(claimed, this.#concurrency, async (entry) => {
-      const { change, outcome } = await this.#deliver(entry, now);
-      await this.#store.settle(entry.claim, change, outcome);
+      settlements.push({ claim: entry.claim, ...(await this.#deliver(entry, now, invokedAt)) });
     });
-    const next = await this.#store.earliestDue();
-    return { delivered: claimed.length, more: next !== null && next <= this.#time() };
+    // One atomic step for the whole batch. A crash before it leaves every entry of the batch
+    // claimed: delivered again (at least once), as any crash during a delivery would.
+    await this.#store.settleAll(settlements);
+    // A full batch says more may be due (the adapter re-arms at once); otherwise the adapter's
+    // next wake is the earliest entry, which it reads anyway.
+    return { delivered: claimed.length, more: claimed.length === this.#batchSize };
   }
 
   /**
@@ -399,10 +412,11 @@ export class SchedulerRunner {
    * failures (a hook that throws is a failure, retried after a back-off). Every decision is logged
    * and emitted as telemetry here; the caller settles it.
    */
-  async #deliver(entry: ClaimedEntry, now: number): Promise<Settlement> {
-    let message = this.#deliveryOf(entry, now);
+  async #deliver(entry: ClaimedEntry, now: number, invokedAt: string): Promise<Decision> {
+    // When this occurrence was due, as scheduled (the stored due time is the lease's end now).
+    const dueAt = Date.parse(String(entry.message.assigns["dispatchAt"]));
+    let message = this.#deliveryOf(entry, now, dueAt, invokedAt);
     const attempt = entry.attempts;
-    const dueAt = Date.parse(String(message.assigns["dispatchAt"]));
     const lateness = Number.isNaN(dueAt) ? 0 : Math.max(0, now - dueAt);
     const fields = { messageId: message.id, service: entry.service, key: entry.key, attempt, latenessMs: lateness };
     try {
@@ -474,7 +488,7 @@ export class SchedulerRunner {
    * and the denial logged, emitted and recorded. `serviceResponded` is not asked: this is the
    * scheduler's decision, not a retry policy's.
    */
-  #denied(entry: ClaimedEntry, message: Message, reason: string, refusal: ServiceResponse | null, fields: LogFields): Settlement {
+  #denied(entry: ClaimedEntry, message: Message, reason: string, refusal: ServiceResponse | null, fields: LogFields): Decision {
     this.#logger.warn("scheduled message denied: its owner may no longer do this", { ...fields, owner: entry.owner, reason });
     if (this.#telemetry.active) {
       this.#telemetry.emit("scheduled_denied", {}, { message, key: entry.key, attempt: entry.attempts, principal: entry.owner, reason });
@@ -492,7 +506,7 @@ export class SchedulerRunner {
    * changed stays behind).
    */
   #next(entry: ClaimedEntry, now: number): Reschedule | null {
-    if (entry.recurrence === null) return null;
+    if (entry.recurrence === null || entry.template === null) return null;
     const current = Date.parse(String(entry.message.assigns["dispatchAt"]));
     const from = Number.isNaN(current) ? now : Math.max(now, current);
     // A cron occurrence comes at least the minimum interval after the one before: an expression
@@ -501,15 +515,15 @@ export class SchedulerRunner {
     const after = spaced ? Math.max(from, current + this.#limits.minIntervalMs - 1) : from;
     const next = nextOccurrence(entry.recurrence, after);
     if (next === null) return null;
-    const message = { ...entry.template, assigns: { ...entry.template.assigns, dispatchAt: iso(next), dispatchAttempts: 0 } };
+    const template = entry.template;
+    const message = { ...template, assigns: { ...template.assigns, dispatchAt: iso(next), dispatchAttempts: 0 } };
     return { dueAt: next, message, attempts: 0, occurrence: entry.occurrence + 1, late: false };
   }
 
   /** The message as it is delivered: each occurrence of a recurring schedule has its own id. */
-  #deliveryOf(entry: ScheduledEntry, now: number): Message {
+  #deliveryOf(entry: ClaimedEntry, now: number, dueAt: number, invokedAt: string): Message {
     const template = entry.message;
     const recurring = entry.recurrence !== null;
-    const dueAt = Date.parse(String(template.assigns["dispatchAt"]));
     const late = entry.late || (!Number.isNaN(dueAt) && now - dueAt > this.#lateAfterMs);
     const assigns: Record<string, Json> = { ...template.assigns, dispatchAttempts: entry.attempts };
     if (late) assigns["late"] = true;
@@ -517,7 +531,7 @@ export class SchedulerRunner {
       ...template,
       id: recurring ? `${entry.id}-${entry.occurrence}` : entry.id,
       causationId: recurring ? entry.id : template.causationId,
-      invokedAt: iso(now),
+      invokedAt,
       request: null,
       valid: true,
       response: null,
@@ -551,7 +565,7 @@ function withoutIdentity(message: Message, owner: string | null): Message {
 }
 
 /** What becomes of a delivered entry: removed (`change` null) or rescheduled, and any outcome to record. */
-type Settlement = { change: Reschedule | null; outcome?: ScheduleOutcome };
+type Decision = Omit<Settlement, "claim">;
 
 /** Whether two scheduling requests ask for the same: the same service with the same raw request. */
 function sameRequest(a: Message, b: Message): boolean {
