@@ -105,13 +105,15 @@ export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): Sche
       // in flight due now. No alarm is set here (the platform advises against it in constructors):
       // the first request or wake arms it, and an alarm interrupted by a crash is retried anyway.
       void ctx.blockConcurrencyWhile(async () => {
-        const released = this.#store.open(options.now?.() ?? Date.now());
+        const clock = options.now?.() ?? Date.now();
+        const released = this.#store.open(Number.isFinite(clock) ? clock : Date.now());
         if (released > 0) logger.warn("scheduler restarted: deliveries left in flight are due again now", { released });
       });
       this.runner = new SchedulerRunner(this.#store, {
-        dispatch: (message, dispatchOptions) => dispatcher.dispatch(message, { ...dispatchOptions, env, waitUntil: (promise) => ctx.waitUntil(promise) }),
+        // The env is read at each delivery: the object's as it is then (secrets rotate).
+        dispatch: (message, dispatchOptions) =>
+          dispatcher.dispatch(message, { ...dispatchOptions, env: this.env, waitUntil: (promise) => ctx.waitUntil(promise) }),
         hooks: options.hooks,
-        // Read at each delivery: the env of the object as it is then.
         ...(options.reidentify === undefined ? {} : { reidentify: (principal: string) => options.reidentify?.(principal, this.env) ?? null }),
         limits: options.limits,
         isAdmin: options.isAdmin,

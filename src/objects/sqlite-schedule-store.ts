@@ -15,7 +15,7 @@ import {
   type Settlement,
 } from "../core/scheduling/schedule-store.js";
 import { newId } from "../core/shared/ids.js";
-import { sql, sqlList, type SqlDatabase, type SqlQuery } from "./sql.js";
+import { rawSql, sql, sqlList, type SqlDatabase, type SqlQuery } from "./sql.js";
 import { VersionedSchema, type Migration } from "./sqlite-migrations.js";
 
 /**
@@ -74,9 +74,11 @@ export const SCHEDULE_MIGRATIONS: readonly Migration[] = [
     description: "schedule_messages: the messages apart from the rows that claims and settles rewrite",
     up(db) {
       // A claim rewrites its rows (attempts, lease, token): without the messages in them, a row
-      // is a tenth of its size, and so is what every claim writes.
-      db.run(sql`CREATE TABLE schedule_messages (seq INTEGER PRIMARY KEY, template TEXT NOT NULL, message TEXT NOT NULL)`);
-      db.run(sql`INSERT INTO schedule_messages (seq, template, message) SELECT seq, template, message FROM schedules`);
+      // is a tenth of its size, and so is what every claim writes. The template is NULL while the
+      // message is still the template (a one-off that was never retried): stored once, not twice.
+      db.run(sql`CREATE TABLE schedule_messages (seq INTEGER PRIMARY KEY, template TEXT, message TEXT NOT NULL)`);
+      db.run(sql`INSERT INTO schedule_messages (seq, template, message)
+        SELECT seq, CASE WHEN template = message THEN NULL ELSE template END, message FROM schedules`);
       db.run(sql`ALTER TABLE schedules DROP COLUMN template`);
       db.run(sql`ALTER TABLE schedules DROP COLUMN message`);
       // However an entry goes, its messages go with it.
@@ -125,6 +127,10 @@ type OutcomeRow = {
 };
 
 const ANONYMOUS = "";
+
+/** An entry's columns, from `schedules` joined with `schedule_messages` (a NULL template is the message). */
+const ENTRY_COLUMNS = rawSql(`seq, owner, id, key, service, due_at, attempts, late, recurrence, occurrence, public_only, created_at,
+  COALESCE(template, message) AS template, message`);
 const ownerColumn = (owner: string | null) => owner ?? ANONYMOUS;
 
 function entryOf(row: Row): ScheduledEntry {
@@ -206,58 +212,67 @@ export class SqliteScheduleStore implements ScheduleStore {
           ${entry.recurrence === null ? null : JSON.stringify(entry.recurrence)}, ${entry.occurrence}, ${entry.publicOnly}, ${entry.createdAt})
         RETURNING seq`)?.seq;
       if (seq === undefined) throw new Error("schedules: an insert returned no row");
-      db.run(sql`INSERT INTO schedule_messages (seq, template, message) VALUES (${seq}, ${JSON.stringify(entry.template)}, ${JSON.stringify(entry.message)})`);
+      const message = JSON.stringify(entry.message);
+      const template = JSON.stringify(entry.template);
+      db.run(sql`INSERT INTO schedule_messages (seq, template, message) VALUES (${seq}, ${template === message ? null : template}, ${message})`);
       return "inserted";
     });
   }
 
   async get(owner: string | null, id: string): Promise<ScheduledEntry | null> {
     if (!this.#schema.exists) return null;
-    const row = this.#db.first<Row>(sql`SELECT * FROM schedules JOIN schedule_messages USING (seq) WHERE owner = ${ownerColumn(owner)} AND id = ${id}`);
+    const row = this.#db.first<Row>(sql`SELECT ${ENTRY_COLUMNS} FROM schedules JOIN schedule_messages USING (seq) WHERE owner = ${ownerColumn(owner)} AND id = ${id}`);
     return row === null ? null : entryOf(row);
   }
 
   async claimDue(now: number, limit: number, leaseUntil: (entries: readonly ClaimedEntry[]) => number): Promise<ClaimedEntry[]> {
     if (!this.#schema.exists) return [];
-    return this.#schema.write((db) => {
-      // The template only for recurring entries: a one-off never starts again from it.
-      // Tuples, not objects, and only what a delivery reads: a claim is the hot path of a drain.
-      // The template only for recurring entries: a one-off never starts again from it.
-      const rows = db.tuples<ClaimTuple>(sql`SELECT s.seq, owner, id, key, service, message, attempts, late, recurrence, occurrence, public_only, created_at,
-          CASE WHEN recurrence IS NULL THEN NULL ELSE template END
-        FROM schedules AS s JOIN schedule_messages AS m ON m.seq = s.seq
-        WHERE due_at <= ${now} ORDER BY due_at, s.seq LIMIT ${limit}`);
-      if (rows.length === 0) return [];
-      this.#claims += 1;
-      const token = `${this.#incarnation}:${this.#claims}`;
-      const claimed = rows.map(
-        ([seq, owner, id, key, service, message, attempts, late, recurrence, occurrence, publicOnly, createdAt, template]): ClaimedEntry => ({
-          id,
-          owner: owner === ANONYMOUS ? null : owner,
-          key,
-          service,
-          dueAt: 0,
-          template: template === null ? null : (JSON.parse(template) as Message),
-          message: JSON.parse(message) as Message,
-          attempts: attempts + 1,
-          late: late === 1,
-          recurrence: recurrence === null ? null : (JSON.parse(recurrence) as Recurrence),
-          occurrence,
-          publicOnly: publicOnly === 1,
-          createdAt,
-          claim: { ref: seq, token },
-        }),
-      );
-      const lease = leaseUntil(claimed);
-      // One statement claims the batch; the list of rows is one parameter.
-      db.run(sql`UPDATE schedules SET attempts = attempts + 1, due_at = ${lease}, claim = ${token} WHERE seq IN ${sqlList(rows.map(([seq]) => seq))}`);
-      for (const entry of claimed) entry.dueAt = lease;
-      return claimed;
-    });
+    // No transaction of its own: a read and one update, synchronous (nothing runs between them),
+    // and the update alone is what changes anything — all of it, or nothing.
+    const db = this.#db;
+    // Tuples, not objects, and only what a delivery reads: a claim is the hot path of a drain.
+    // The template only for recurring entries: a one-off never starts again from it.
+    const rows = db.tuples<ClaimTuple>(sql`SELECT s.seq, owner, id, key, service, message, attempts, late, recurrence, occurrence, public_only, created_at,
+        CASE WHEN recurrence IS NULL THEN NULL ELSE COALESCE(template, message) END
+      FROM schedules AS s JOIN schedule_messages AS m ON m.seq = s.seq
+      WHERE due_at <= ${now} ORDER BY due_at, s.seq LIMIT ${limit}`);
+    if (rows.length === 0) return [];
+    this.#claims += 1;
+    const token = `${this.#incarnation}:${this.#claims}`;
+    const claimed = rows.map(
+      ([seq, owner, id, key, service, message, attempts, late, recurrence, occurrence, publicOnly, createdAt, template]): ClaimedEntry => ({
+        id,
+        owner: owner === ANONYMOUS ? null : owner,
+        key,
+        service,
+        dueAt: 0,
+        template: template === null ? null : (JSON.parse(template) as Message),
+        message: JSON.parse(message) as Message,
+        attempts: attempts + 1,
+        late: late === 1,
+        recurrence: recurrence === null ? null : (JSON.parse(recurrence) as Recurrence),
+        occurrence,
+        publicOnly: publicOnly === 1,
+        createdAt,
+        claim: { ref: seq, token },
+      }),
+    );
+    const lease = leaseUntil(claimed);
+    // One statement claims the batch; the list of rows is one parameter.
+    db.run(sql`UPDATE schedules SET attempts = attempts + 1, due_at = ${lease}, claim = ${token} WHERE seq IN ${sqlList(rows.map(([seq]) => seq))}`);
+    for (const entry of claimed) entry.dueAt = lease;
+    return claimed;
   }
 
   async settleAll(settlements: readonly Settlement[]): Promise<number> {
     if (!this.#schema.exists || settlements.length === 0) return 0;
+    const claims = new Set(settlements.map(({ claim }) => claim.token));
+    const [token] = claims;
+    if (claims.size === 1 && token !== undefined && settlements.every(({ change, outcome }) => change === null && outcome === undefined)) {
+      // The common batch — every delivery done, nothing to record — is one statement: atomic as it
+      // is, without a transaction's cost.
+      return this.#db.all(sql`DELETE FROM schedules WHERE claim = ${token} AND seq IN ${sqlList(settlements.map(({ claim }) => claim.ref))} RETURNING seq`).length;
+    }
     return this.#schema.write((db) => {
       let settled = 0;
       // Plain removals (one-offs delivered): one statement per claim token, i.e. per batch.
@@ -323,7 +338,8 @@ export class SqliteScheduleStore implements ScheduleStore {
         late = COALESCE(${change.late ?? null}, late)
       WHERE ${stillClaimed} RETURNING seq`).length > 0;
     if (changed && change.message !== undefined) {
-      db.run(sql`UPDATE schedule_messages SET message = ${JSON.stringify(change.message)} WHERE seq = ${claim.ref}`);
+      // The template is kept the first time the message changes (until then it is the message).
+      db.run(sql`UPDATE schedule_messages SET template = COALESCE(template, message), message = ${JSON.stringify(change.message)} WHERE seq = ${claim.ref}`);
     }
     return changed;
   }
@@ -340,7 +356,7 @@ export class SqliteScheduleStore implements ScheduleStore {
   async list(owner: string | null | undefined, limit: number): Promise<ScheduledEntry[]> {
     if (!this.#schema.exists) return [];
     const byOwner = owner === undefined ? sql`` : sql`WHERE owner = ${ownerColumn(owner)}`;
-    return this.#db.all<Row>(sql`SELECT * FROM schedules JOIN schedule_messages USING (seq) ${byOwner} ORDER BY due_at, seq LIMIT ${limit}`).map(entryOf);
+    return this.#db.all<Row>(sql`SELECT ${ENTRY_COLUMNS} FROM schedules JOIN schedule_messages USING (seq) ${byOwner} ORDER BY due_at, seq LIMIT ${limit}`).map(entryOf);
   }
 
   async earliestDue(): Promise<number | null> {

@@ -203,7 +203,7 @@ describe("delivery (statements 90-92)", () => {
     // saveAlarm sees the caller's identity; what is stored keeps only who scheduled.
     expect(seen.saved.find((s) => s.id === message.id)?.assigns["identity"]).toEqual({ user: "mallory" });
     const stored = await runInDurableObject(stub(key), (_instance, state) =>
-      state.storage.sql.exec<{ template: string; message: string }>("SELECT template, message FROM schedule_messages").one(),
+      state.storage.sql.exec<{ template: string; message: string }>("SELECT COALESCE(template, message) AS template, message FROM schedule_messages").one(),
     );
     for (const json of [stored.template, stored.message]) {
       expect((JSON.parse(json) as { assigns: JsonObject }).assigns).toMatchObject({ principal: "mallory" });

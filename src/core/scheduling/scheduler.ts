@@ -216,9 +216,10 @@ const MAX_FAILURE_BACKOFF_MS = 60 * 60 * 1000;
  * One scheduler shard at work: it stores messages to deliver later, delivers the due ones through
  * the dispatcher with `assigns.dispatchAttempts`, and lets `serviceResponded` decide whether to
  * forget or retry each. Delivery is at least once: an entry is claimed with a lease before it is
- * delivered and removed only when `serviceResponded` says so; a crash anywhere in between leaves
- * it to be delivered again when the lease ends. The adapter arms its timer (the Durable Object's
- * alarm) at {@link nextWake}.
+ * delivered and removed only when `serviceResponded` says so (or the delivery is denied); a crash
+ * anywhere in between leaves it claimed, to be delivered again when the store releases the
+ * claims of a crashed incarnation, or at the latest when the lease ends. The adapter arms its
+ * timer (the Durable Object's alarm) at {@link nextWake}.
  */
 export class SchedulerRunner {
   readonly #store: ScheduleStore;
