@@ -61,7 +61,7 @@ export type SchedulerObjectOptions<Env> = {
 
 /** The instance type of a class made by {@link schedulerObject}. */
 export type SchedulerObject<Env> = DurableObject<Env> & {
-  /** The object's protocol ({@link schedulerRoutes}): schedule, list, cancel. */
+  /** The object's protocol ({@link schedulerRoutes}): schedule, list, outcomes, cancel. */
   fetch(request: Request): Promise<Response>;
   /** Runs due deliveries (the platform calls it when the alarm rings). */
   alarm(): Promise<void>;

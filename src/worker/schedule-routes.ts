@@ -60,8 +60,9 @@ function specOf(inMs: number | undefined, at: string | undefined, cron: string |
  * denials and give-ups as `outcomes`), `DELETE /v1/schedules/:messageId?key=`. Scheduling needs
  * the caller to be authorized for the service now; at delivery the scheduler resolves the caller
  * again and they are authorized with the rights they have then. Identified callers see and
- * cancel only what they scheduled (the admin token: everything; anonymous callers: nothing).
- * Without a scheduler the routes answer 404.
+ * cancel only what they scheduled; admins — the admin token, and the identities the scheduler's
+ * `isAdmin` recognises — everything; anonymous callers nothing. Without a scheduler the routes
+ * answer 404.
  */
 export function mountScheduleRoutes<Env extends object>(app: Hono<GatewayEnv<Env>>, options: ScheduleRoutesOptions<Env>): void {
   const { scheduler, dispatcher } = options;
