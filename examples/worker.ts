@@ -4,7 +4,7 @@ import { account } from "./bank/account.js";
 import { bank } from "./bank/services.js";
 import type { Env } from "./env.js";
 import { greeter } from "./greeter.js";
-import { identify } from "./identity.js";
+import { identify, isAdmin, principalOf, reidentify } from "./identity.js";
 import { valibotJsonSchema } from "./valibot-json-schema.js";
 
 const services = [greeter, bank];
@@ -17,9 +17,11 @@ export class AccountObject extends aggregateObject(account) {}
 
 /**
  * The scheduler's Durable Object class (bound as SCHEDULER): one per key, delivering scheduled
- * messages to this Worker's services. Failed deliveries are retried by the default policy.
+ * messages to this Worker's services with the rights their callers have at delivery
+ * (`reidentify`, from the current API_TOKENS). Admins see and cancel everyone's schedules; the
+ * default limits apply. Failed deliveries are retried by the default policy.
  */
-export class SchedulerObject extends schedulerObject<Env>({ services, nodes: (env) => remoteNodesOf(nodes, env) }) {}
+export class SchedulerObject extends schedulerObject<Env>({ services, nodes: (env) => remoteNodesOf(nodes, env), reidentify, isAdmin }) {}
 
 /** The demo Worker that `npm run dev` serves: the greeter and the bank behind the HTTP gateway. */
 export default createGateway<Env>({
@@ -27,6 +29,7 @@ export default createGateway<Env>({
   node: "gateway",
   nodes,
   identify,
+  principalOf,
   admin: { token: (env) => env.ADMIN_TOKEN, aggregates: [bank] },
   scheduler: durableObjectScheduler((env) => env.SCHEDULER),
   // GET /v1/openapi.json and /docs are on by default; this names the API and gives examples.

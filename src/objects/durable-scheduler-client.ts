@@ -1,6 +1,7 @@
 import { hc } from "hono/client";
 import type { ServiceResponse } from "../core/messaging/response.js";
-import type { ScheduledSummary, ScheduleRequest, SchedulerClient } from "../core/scheduling/scheduler.js";
+import type { ScheduleOutcome } from "../core/scheduling/schedule-store.js";
+import type { ScheduledSummary, ScheduleRequest, SchedulerClient, ScheduleViewer } from "../core/scheduling/scheduler.js";
 import { PROTOCOL_BASE_URL, through, trustedAnswer } from "./hono-protocol.js";
 import type { SchedulerRoutes } from "./scheduler-routes.js";
 
@@ -19,12 +20,16 @@ export function durableObjectScheduler<Env>(namespace: (env: Env) => DurableObje
       const answer = await shardOf(env, request.key).schedule.$post({ json: request });
       return (await trustedAnswer<{ response: ServiceResponse }>(answer, `scheduler ${request.key}`)).response;
     },
-    async list(env: Env, key: string, owner?: string): Promise<ScheduledSummary[]> {
-      const answer = await shardOf(env, key).schedules.$get({ query: owner === undefined ? { key } : { key, owner } });
+    async list(env: Env, key: string, viewer?: ScheduleViewer): Promise<ScheduledSummary[]> {
+      const answer = await shardOf(env, key).schedules.$post({ json: { key, viewer } });
       return (await trustedAnswer<{ schedules: ScheduledSummary[] }>(answer, `scheduler ${key}`)).schedules;
     },
-    async cancel(env: Env, key: string, messageId: string, owner?: string): Promise<ServiceResponse> {
-      const answer = await shardOf(env, key).cancel.$post({ json: { key, messageId, ...(owner === undefined ? {} : { owner }) } });
+    async outcomes(env: Env, key: string, viewer?: ScheduleViewer): Promise<ScheduleOutcome[]> {
+      const answer = await shardOf(env, key).outcomes.$post({ json: { key, viewer } });
+      return (await trustedAnswer<{ outcomes: ScheduleOutcome[] }>(answer, `scheduler ${key}`)).outcomes;
+    },
+    async cancel(env: Env, key: string, messageId: string, viewer?: ScheduleViewer): Promise<ServiceResponse> {
+      const answer = await shardOf(env, key).cancel.$post({ json: { key, messageId, viewer } });
       return (await trustedAnswer<{ response: ServiceResponse }>(answer, `scheduler ${key}`)).response;
     },
   };

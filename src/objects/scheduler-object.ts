@@ -1,10 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
 import { Dispatcher } from "../core/messaging/dispatcher.js";
 import { NodeDirectory, type NodeDirectoryOptions, type RemoteNode } from "../core/messaging/node-directory.js";
+import type { JsonObject } from "../core/shared/json.js";
 import type { Logger } from "../core/shared/logger.js";
 import { wiring } from "../core/messaging/wiring.js";
 import type { ServiceRouter } from "../core/messaging/contracts.js";
-import { SchedulerRunner, type SchedulerHooks } from "../core/scheduling/scheduler.js";
+import { SchedulerRunner, type SchedulerHooks, type SchedulingLimits } from "../core/scheduling/scheduler.js";
 import { ServiceRegistry } from "../core/messaging/service-registry.js";
 import type { TelemetryHandler } from "../core/messaging/telemetry.js";
 import { schedulerRoutes, type ScheduleHost } from "./scheduler-routes.js";
@@ -16,6 +17,24 @@ export type SchedulerObjectOptions<Env> = {
   services: ServiceRegistry<Env> | readonly ServiceRouter<Env>[];
   /** The app's say: `saveAlarm`, `serviceResponded`, `dispatchTimeout`. */
   hooks?: SchedulerHooks;
+  /**
+   * Resolves who scheduled a message again at each delivery, from their principal and the
+   * Worker's env as it is then (the current token table, user directory…): the identity they
+   * have now, or null when they no longer exist. Delivery runs with it, so `authorize` judges
+   * current rights. Without it, identified schedules are refused when scheduled (see
+   * guides/scheduling.md).
+   */
+  reidentify?: (principal: string, env: Env) => JsonObject | null | Promise<JsonObject | null>;
+  /**
+   * What may be pending on each key: per owner (default 100), per key (default 10,000), and the
+   * shortest interval of a recurring schedule (default 60 s). See {@link SchedulingLimits}.
+   */
+  limits?: Partial<SchedulingLimits>;
+  /**
+   * Which identities see and cancel every owner's schedules of a key, as the admin token does —
+   * for instance `(identity) => identity.admin === true`. Default: none.
+   */
+  isAdmin?: (identity: JsonObject) => boolean;
   /** This node's name in telemetry and logs. */
   node?: string;
   /**
@@ -26,6 +45,11 @@ export type SchedulerObjectOptions<Env> = {
   /** How service lists of other nodes are cached and failing nodes avoided. */
   directory?: NodeDirectoryOptions;
   logger?: Logger;
+  /**
+   * Telemetry subscribers: the dispatcher's events for each delivery, and the scheduler's own —
+   * `scheduled_delivery`, `scheduled_retry`, `scheduled_give_up`, `scheduled_denied`,
+   * `scheduled_cancel` (guides/scheduling.md).
+   */
   telemetry?: readonly TelemetryHandler[];
   /** Entries delivered per alarm (default 100); more due re-arm the alarm at once. */
   batchSize?: number;
@@ -37,7 +61,7 @@ export type SchedulerObjectOptions<Env> = {
 
 /** The instance type of a class made by {@link schedulerObject}. */
 export type SchedulerObject<Env> = DurableObject<Env> & {
-  /** The object's protocol ({@link schedulerRoutes}): schedule, list, cancel. */
+  /** The object's protocol ({@link schedulerRoutes}): schedule, list, outcomes, cancel. */
   fetch(request: Request): Promise<Response>;
   /** Runs due deliveries (the platform calls it when the alarm rings). */
   alarm(): Promise<void>;
@@ -71,16 +95,31 @@ export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): Sche
     readonly logger = logger;
     readonly runner: SchedulerRunner;
     readonly #store: SqliteScheduleStore;
+    /** Whether the alarm is known to point at the earliest entry: not yet after a start, nor after a failed arm. */
+    #armed = false;
 
     constructor(ctx: DurableObjectState, env: Env) {
       super(ctx, env);
       useEnv(env);
       this.#store = new SqliteScheduleStore(ctx.storage);
-      void ctx.blockConcurrencyWhile(async () => this.#store.open());
+      // Before any request: upgrade the schema, and make the deliveries a previous incarnation left
+      // in flight due now. No alarm is set here (the platform advises against it in constructors):
+      // the first request or wake arms it, and an alarm interrupted by a crash is retried anyway.
+      void ctx.blockConcurrencyWhile(async () => {
+        const clock = options.now?.() ?? Date.now();
+        const released = this.#store.open(Number.isFinite(clock) ? clock : Date.now());
+        if (released > 0) logger.warn("scheduler restarted: deliveries left in flight are due again now", { released });
+      });
       this.runner = new SchedulerRunner(this.#store, {
-        dispatch: (message, dispatchOptions) => dispatcher.dispatch(message, { ...dispatchOptions, env, waitUntil: (promise) => ctx.waitUntil(promise) }),
+        // The env is read at each delivery: the object's as it is then (secrets rotate).
+        dispatch: (message, dispatchOptions) =>
+          dispatcher.dispatch(message, { ...dispatchOptions, env: this.env, waitUntil: (promise) => ctx.waitUntil(promise) }),
         hooks: options.hooks,
+        ...(options.reidentify === undefined ? {} : { reidentify: (principal: string) => options.reidentify?.(principal, this.env) ?? null }),
+        limits: options.limits,
+        isAdmin: options.isAdmin,
         logger,
+        telemetry,
         batchSize: options.batchSize,
         lateAfterMs: options.lateAfterMs,
         ...(options.now === undefined ? {} : { now: options.now }),
@@ -106,16 +145,34 @@ export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): Sche
       }
     }
 
-    /** Sets the alarm to the earliest due entry (now, when more are due), or clears it. */
+    /**
+     * Sets the alarm to the earliest due entry (now, when more are due), or clears it. An alarm is
+     * never set in the past: an overdue entry (a date that recently passed, a lease that ended, an
+     * entry stored long ago) is due now — and `setAlarm` refuses times at or before 1970.
+     */
     async arm(immediately = false): Promise<void> {
-      const next = immediately ? Date.now() : await this.runner.nextWake();
+      this.#armed = false;
+      const next = immediately ? 0 : await this.runner.nextWake();
       if (next === null) {
-        await this.ctx.storage.deleteAlarm();
+        if ((await this.ctx.storage.getAlarm()) !== null) await this.ctx.storage.deleteAlarm();
+        this.#armed = true;
         return;
       }
       // The runner's clock may run ahead of the platform's (tests): translate its due time.
-      const at = immediately || options.now === undefined ? next : next - (options.now() - Date.now());
-      if ((await this.ctx.storage.getAlarm()) !== at) await this.ctx.storage.setAlarm(at);
+      const translated = immediately || options.now === undefined ? next : next - (options.now() - Date.now());
+      // Never at or before now: inside alarm() the clock can stand still at the ringing alarm's
+      // own time, and an alarm set to that same time counts as unchanged — the platform deletes
+      // it when the handler returns, and the shard would stall with entries due.
+      const soonest = Date.now() + 1;
+      const at = Number.isFinite(translated) ? Math.max(Math.floor(translated), soonest) : soonest;
+      // "Now" always differs from the alarm set; a later time is set only when it changed.
+      if (immediately || (await this.ctx.storage.getAlarm()) !== at) await this.ctx.storage.setAlarm(at);
+      this.#armed = true;
+    }
+
+    /** Arms the alarm unless it is known to be right (it is not after a start, or after arming failed). */
+    async ensureArmed(): Promise<void> {
+      if (!this.#armed) await this.arm();
     }
   };
 }

@@ -5,8 +5,8 @@ import * as v from "valibot";
 import { MessageSchema } from "../core/messaging/message-schema.js";
 import { response } from "../core/messaging/response.js";
 import type { ScheduleSpec } from "../core/scheduling/schedule.js";
-import type { ScheduleRequest, SchedulerRunner } from "../core/scheduling/scheduler.js";
-import { isJsonObject } from "../core/shared/json.js";
+import type { ScheduleRequest, SchedulerRunner, ScheduleViewer } from "../core/scheduling/scheduler.js";
+import { isJsonObject, type JsonObject } from "../core/shared/json.js";
 import type { Logger } from "../core/shared/logger.js";
 import { firstProblem, refuseInvalid } from "./hono-protocol.js";
 
@@ -20,6 +20,11 @@ export interface ScheduleHost {
   readonly runner: SchedulerRunner;
   /** Points the alarm at the earliest entry after a change. */
   arm(): Promise<void>;
+  /**
+   * Arms the alarm unless it is known to be right: any request repairs an alarm that a restart or
+   * a failed arm left unknown.
+   */
+  ensureArmed(): Promise<void>;
   readonly logger: Logger;
 }
 
@@ -33,13 +38,18 @@ const ScheduleBody = v.object({
   publicOnly: v.optional(v.boolean()),
 }) satisfies v.GenericSchema<unknown, ScheduleRequest>;
 
-const ListQuery = v.object({ key, owner: v.optional(v.string()) });
-const CancelBody = v.object({ key, messageId: v.pipe(v.string(), v.nonEmpty("must not be empty")), owner: v.optional(v.string()) });
+/** Whose entries: everyone's (absent), one owner's (a principal), or as a caller may (principal and identity). */
+const viewer = v.optional(
+  v.union([v.string(), v.object({ principal: v.string(), identity: v.custom<JsonObject>(isJsonObject, "must be an object") })]),
+) satisfies v.GenericSchema<unknown, ScheduleViewer>;
+const ListBody = v.object({ key, viewer });
+const CancelBody = v.object({ key, messageId: v.pipe(v.string(), v.nonEmpty("must not be empty")), viewer });
 
 /**
  * The fetch surface of a SchedulerObject, one app per class: the object passes itself as the
- * app's bindings. `POST /schedule` stores a message, `GET /schedules` lists the pending ones,
- * `POST /cancel` removes one. The Worker side reaches it through `durableObjectScheduler` with
+ * app's bindings. `POST /schedule` stores a message, `POST /schedules` lists the pending ones,
+ * `POST /outcomes` the recent denials and give-ups, `POST /cancel` removes one (each as a viewer
+ * may: see ScheduleViewer). The Worker side reaches it through `durableObjectScheduler` with
  * Hono's typed client.
  */
 export const schedulerRoutes = new Hono<{ Bindings: ScheduleHost }>()
@@ -53,17 +63,25 @@ export const schedulerRoutes = new Hono<{ Bindings: ScheduleHost }>()
     await c.env.arm();
     return c.json({ response: answer });
   })
-  .get("/schedules", sValidator("query", ListQuery, refuseInvalid), async (c) => {
-    const { key: asked, owner } = c.req.valid("query");
+  // Listings are POSTs: the viewer (a caller's identity) travels as JSON, not in a query string.
+  .post("/schedules", sValidator("json", ListBody, refuseInvalid), async (c) => {
+    const { key: asked, viewer: seenBy } = c.req.valid("json");
     const problem = c.env.refusesKey(asked);
     if (problem !== null) return c.json({ error: problem }, 400);
-    return c.json({ schedules: await c.env.runner.list(owner) });
+    await c.env.ensureArmed();
+    return c.json({ schedules: await c.env.runner.list(seenBy) });
+  })
+  .post("/outcomes", sValidator("json", ListBody, refuseInvalid), async (c) => {
+    const { key: asked, viewer: seenBy } = c.req.valid("json");
+    const problem = c.env.refusesKey(asked);
+    if (problem !== null) return c.json({ error: problem }, 400);
+    return c.json({ outcomes: await c.env.runner.outcomes(seenBy) });
   })
   .post("/cancel", sValidator("json", CancelBody, refuseInvalid), async (c) => {
-    const { key: asked, messageId, owner } = c.req.valid("json");
+    const { key: asked, messageId, viewer: seenBy } = c.req.valid("json");
     const problem = c.env.refusesKey(asked);
     if (problem !== null) return c.json({ error: problem }, 400);
-    const answer = await c.env.runner.cancel(messageId, owner);
+    const answer = await c.env.runner.cancel(messageId, seenBy);
     await c.env.arm();
     return c.json({ response: answer });
   })

@@ -17,7 +17,7 @@ export type SqlArgument = SqlValue | boolean | SqlQuery;
 export type SqlRow = Record<string, SqlValue>;
 
 /**
- * The platform's limit of bound parameters per statement (TOOLCHAIN.md). Lists go in one
+ * The platform's limit of bound parameters per statement (Cloudflare: 100 per statement). Lists go in one
  * parameter instead, with {@link sqlList}.
  */
 export const MAX_SQL_PARAMETERS = 100;
@@ -99,10 +99,20 @@ export class SqlDatabase {
     return this.#exec<Row>(query).toArray();
   }
 
-  /** The first row the statement returns, or null. */
+  /**
+   * Every row the statement returns, as arrays of values in the order of its columns: cheaper
+   * than {@link all}'s objects when a hot path reads many rows.
+   */
+  tuples<Row extends readonly SqlValue[]>(query: SqlQuery): Row[] {
+    return [...this.#exec(query).raw<SqlValue[]>()] as unknown as Row[];
+  }
+
+  /**
+   * The first row the statement returns, or null. The statement runs to its end (a cursor left
+   * open keeps its statement busy): say `LIMIT 1` when many rows may match.
+   */
   first<Row extends SqlRow>(query: SqlQuery): Row | null {
-    const next = this.#exec<Row>(query).next();
-    return next.done === true ? null : next.value;
+    return this.#exec<Row>(query).toArray()[0] ?? null;
   }
 
   /** Runs a statement that returns no rows; answers how many rows it wrote. */

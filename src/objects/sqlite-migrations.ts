@@ -91,11 +91,13 @@ export class VersionedSchema {
    * this code (a rollback of the code would otherwise write rows the newer code cannot read).
    */
   open(): void {
-    this.#version = this.#read();
+    const recorded = this.#recorded();
+    this.#version = recorded ?? this.#unversioned(this.#db);
     if (this.#version > this.latest) {
       throw new Error(`schema ${this.#name} is at version ${this.#version}, newer than this code knows (${this.latest})`);
     }
-    if (this.#version > 0 && this.#version < this.latest) this.#storage.transactionSync(() => this.#upgrade());
+    // A database from before versions were recorded gets its version row even when it is current.
+    if (this.#version > 0 && (this.#version < this.latest || recorded === null)) this.#storage.transactionSync(() => this.#upgrade());
   }
 
   /** Forgets the schema (after `deleteAll`): the next write creates it again. */
@@ -121,11 +123,13 @@ export class VersionedSchema {
   }
 
   #read(): number {
-    if (this.#db.hasTable(VERSIONS_TABLE)) {
-      const row = this.#db.first<{ version: number }>(sql`SELECT version FROM x3m_schema_versions WHERE name = ${this.#name}`);
-      if (row !== null) return row.version;
-    }
-    return this.#unversioned(this.#db);
+    return this.#recorded() ?? this.#unversioned(this.#db);
+  }
+
+  /** The version recorded in the version table, or null when none is. */
+  #recorded(): number | null {
+    if (!this.#db.hasTable(VERSIONS_TABLE)) return null;
+    return this.#db.first<{ version: number }>(sql`SELECT version FROM x3m_schema_versions WHERE name = ${this.#name}`)?.version ?? null;
   }
 
   /** Runs the missing migrations and records the version (inside the caller's transaction). */

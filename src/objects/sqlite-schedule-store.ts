@@ -1,18 +1,97 @@
 import type { Message } from "../core/messaging/message.js";
 import type { Recurrence } from "../core/scheduling/schedule.js";
-import type { Claim, Reschedule, ScheduledEntry, ScheduleStore } from "../core/scheduling/schedule-store.js";
-import { LazySchema } from "./sqlite-schema.js";
+import type { ServiceResponse } from "../core/messaging/response.js";
+import {
+  RECENT_OUTCOMES,
+  type Claim,
+  type ClaimedEntry,
+  type InsertResult,
+  type PendingLimits,
+  type RemovedEntry,
+  type Reschedule,
+  type ScheduledEntry,
+  type ScheduleOutcome,
+  type ScheduleStore,
+  type Settlement,
+} from "../core/scheduling/schedule-store.js";
+import { newId } from "../core/shared/ids.js";
+import { rawSql, sql, sqlList, type SqlDatabase, type SqlQuery } from "./sql.js";
+import { VersionedSchema, type Migration } from "./sqlite-migrations.js";
 
-/** The scheduler's schema, created by the first write (see {@link LazySchema}). */
-const SCHEMA = [
-  `CREATE TABLE IF NOT EXISTS schedules (
-     id TEXT PRIMARY KEY, key TEXT NOT NULL, service TEXT NOT NULL, due_at INTEGER NOT NULL,
-     template TEXT NOT NULL, message TEXT NOT NULL, attempts INTEGER NOT NULL, late INTEGER NOT NULL, recurrence TEXT,
-     occurrence INTEGER NOT NULL, public_only INTEGER NOT NULL, owner TEXT NOT NULL, created_at TEXT NOT NULL)`,
-  "CREATE INDEX IF NOT EXISTS schedules_by_due ON schedules (due_at, id)",
+/**
+ * The scheduler's schema history. Never edit a migration that has shipped: add the next one.
+ * Version 1 is the schema of the first release, which created it without a version row.
+ */
+export const SCHEDULE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "schedules: one row per scheduled message, by id",
+    up(db) {
+      db.run(sql`CREATE TABLE IF NOT EXISTS schedules (
+        id TEXT PRIMARY KEY, key TEXT NOT NULL, service TEXT NOT NULL, due_at INTEGER NOT NULL,
+        template TEXT NOT NULL, message TEXT NOT NULL, attempts INTEGER NOT NULL, late INTEGER NOT NULL, recurrence TEXT,
+        occurrence INTEGER NOT NULL, public_only INTEGER NOT NULL, owner TEXT NOT NULL, created_at TEXT NOT NULL)`);
+      db.run(sql`CREATE INDEX IF NOT EXISTS schedules_by_due ON schedules (due_at, id)`);
+    },
+  },
+  {
+    version: 2,
+    description: "schedules: ids scoped by owner (the caller's principal); a row number and a claim token per entry",
+    up(db) {
+      // SQLite cannot change a primary key: the table is rebuilt, rows copied in due order.
+      db.run(sql`CREATE TABLE schedules_v2 (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, id TEXT NOT NULL, key TEXT NOT NULL, service TEXT NOT NULL,
+        due_at INTEGER NOT NULL, template TEXT NOT NULL, message TEXT NOT NULL, attempts INTEGER NOT NULL, late INTEGER NOT NULL,
+        recurrence TEXT, occurrence INTEGER NOT NULL, public_only INTEGER NOT NULL, created_at TEXT NOT NULL, claim TEXT,
+        UNIQUE (owner, id))`);
+      // Version 1 kept the JSON of the caller's identity ("null": anonymous) as owner. The owner is
+      // now the principal: the one the gateway put in the message's assigns, else that JSON.
+      db.run(sql`INSERT INTO schedules_v2
+          (owner, id, key, service, due_at, template, message, attempts, late, recurrence, occurrence, public_only, created_at)
+        SELECT CASE
+            WHEN json_type(template, '$.assigns.principal') = 'text' AND json_extract(template, '$.assigns.principal') <> ''
+              THEN json_extract(template, '$.assigns.principal')
+            WHEN owner = 'null' THEN ''
+            ELSE owner END,
+          id, key, service, due_at, template, message, attempts, late, recurrence, occurrence, public_only, created_at
+        FROM schedules ORDER BY due_at, id`);
+      db.run(sql`DROP TABLE schedules`);
+      db.run(sql`ALTER TABLE schedules_v2 RENAME TO schedules`);
+      db.run(sql`CREATE INDEX schedules_by_due ON schedules (due_at, seq)`);
+    },
+  },
+  {
+    version: 3,
+    description: "schedule_outcomes: the most recent denials and give-ups, for operators",
+    up(db) {
+      db.run(sql`CREATE TABLE schedule_outcomes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, owner TEXT NOT NULL, id TEXT NOT NULL, key TEXT NOT NULL,
+        service TEXT NOT NULL, outcome TEXT NOT NULL, reason TEXT NOT NULL, attempts INTEGER NOT NULL, response TEXT)`);
+    },
+  },
+  {
+    version: 4,
+    description: "schedule_messages: the messages apart from the rows that claims and settles rewrite",
+    up(db) {
+      // A claim rewrites its rows (attempts, lease, token): without the messages in them, a row
+      // is a tenth of its size, and so is what every claim writes. The template is NULL while the
+      // message is still the template (a one-off that was never retried): stored once, not twice.
+      db.run(sql`CREATE TABLE schedule_messages (seq INTEGER PRIMARY KEY, template TEXT, message TEXT NOT NULL)`);
+      db.run(sql`INSERT INTO schedule_messages (seq, template, message)
+        SELECT seq, CASE WHEN template = message THEN NULL ELSE template END, message FROM schedules`);
+      db.run(sql`ALTER TABLE schedules DROP COLUMN template`);
+      db.run(sql`ALTER TABLE schedules DROP COLUMN message`);
+      // However an entry goes, its messages go with it.
+      db.run(sql`CREATE TRIGGER schedule_messages_follow AFTER DELETE ON schedules
+        BEGIN DELETE FROM schedule_messages WHERE seq = old.seq; END`);
+    },
+  },
 ];
 
+/** A row of the current schema. The owner is stored as '' when anonymous (a principal is never empty). */
 type Row = {
+  seq: number;
+  owner: string;
   id: string;
   key: string;
   service: string;
@@ -24,13 +103,40 @@ type Row = {
   recurrence: string | null;
   occurrence: number;
   public_only: number;
-  owner: string;
   created_at: string;
 };
+
+/**
+ * A row as a claim reads it: seq, owner, id, key, service, message, attempts, late, recurrence,
+ * occurrence, public_only, created_at, and the template (recurring entries only).
+ */
+type ClaimTuple = [number, string, string, string, string, string, number, number, string | null, number, number, string, string | null];
+
+/** A row of `schedule_outcomes`. */
+type OutcomeRow = {
+  seq: number;
+  at: string;
+  owner: string;
+  id: string;
+  key: string;
+  service: string;
+  outcome: string;
+  reason: string;
+  attempts: number;
+  response: string | null;
+};
+
+const ANONYMOUS = "";
+
+/** An entry's columns, from `schedules` joined with `schedule_messages` (a NULL template is the message). */
+const ENTRY_COLUMNS = rawSql(`seq, owner, id, key, service, due_at, attempts, late, recurrence, occurrence, public_only, created_at,
+  COALESCE(template, message) AS template, message`);
+const ownerColumn = (owner: string | null) => owner ?? ANONYMOUS;
 
 function entryOf(row: Row): ScheduledEntry {
   return {
     id: row.id,
+    owner: row.owner === ANONYMOUS ? null : row.owner,
     key: row.key,
     service: row.service,
     dueAt: row.due_at,
@@ -41,115 +147,220 @@ function entryOf(row: Row): ScheduledEntry {
     recurrence: row.recurrence === null ? null : (JSON.parse(row.recurrence) as Recurrence),
     occurrence: row.occurrence,
     publicOnly: row.public_only === 1,
-    owner: row.owner,
     createdAt: row.created_at,
   };
 }
 
 /** The {@link ScheduleStore} of a SchedulerObject: its entries in the object's SQLite storage. */
 export class SqliteScheduleStore implements ScheduleStore {
-  readonly #sql: SqlStorage;
-  readonly #schema: LazySchema;
+  readonly #schema: VersionedSchema;
+  readonly #db: SqlDatabase;
+  /**
+   * This store's claims are `<incarnation>:<n>`: a claim token is never reused, and the claims of
+   * an earlier incarnation (a crashed or replaced object) are told apart from this one's.
+   */
+  readonly #incarnation = newId();
+  #claims = 0;
 
-  /** A store over the object's storage; call {@link open} once, in the constructor. */
+  /** A store over the object's storage; call {@link open} once, in the constructor, under `blockConcurrencyWhile`. */
   constructor(storage: DurableObjectStorage) {
-    this.#sql = storage.sql;
-    this.#schema = new LazySchema(storage, "schedules", SCHEMA);
+    this.#schema = new VersionedSchema(storage, {
+      name: "schedules",
+      migrations: SCHEDULE_MIGRATIONS,
+      // The first release created version 1 without recording it.
+      unversioned: (db) => (db.hasTable("schedules") ? 1 : 0),
+    });
+    this.#db = this.#schema.db;
   }
 
-  /** Learns whether the schema exists (reads only). */
-  open(): void {
+  /**
+   * Learns whether the schema exists and upgrades it in place when it is older than this code;
+   * then releases the claims of earlier incarnations (see {@link releaseStaleClaims}). Call it
+   * once, in the constructor, under `blockConcurrencyWhile`. Answers how many it released.
+   */
+  open(now: number = Date.now()): number {
     this.#schema.open();
+    return this.releaseStaleClaims(now);
   }
 
-  async insert(entry: ScheduledEntry): Promise<boolean> {
-    return this.#schema.write(
-      () =>
-        this.#sql.exec(
-          `INSERT INTO schedules (id, key, service, due_at, template, message, attempts, late, recurrence, occurrence, public_only, owner, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-          entry.id,
-          entry.key,
-          entry.service,
-          entry.dueAt,
-          JSON.stringify(entry.template),
-          JSON.stringify(entry.message),
-          entry.attempts,
-          entry.late ? 1 : 0,
-          entry.recurrence === null ? null : JSON.stringify(entry.recurrence),
-          entry.occurrence,
-          entry.publicOnly ? 1 : 0,
-          entry.owner,
-          entry.createdAt,
-        ).rowsWritten > 0,
-    );
+  /**
+   * Makes the entries that another incarnation of the object claimed — deliveries in flight when
+   * it crashed or was replaced — due at `now`, rather than when their leases end: a crash delays
+   * a delivery by the time the object takes to start again. Only one incarnation of an object
+   * runs at a time, so a claim that is not this store's was left behind. The claimed attempt keeps
+   * counting (it may have reached the service).
+   */
+  releaseStaleClaims(now: number): number {
+    if (!this.#schema.exists) return 0;
+    const mine = `${this.#incarnation}:`;
+    return this.#db.run(sql`UPDATE schedules SET due_at = MIN(due_at, ${now}), claim = NULL
+      WHERE claim IS NOT NULL AND substr(claim, 1, ${mine.length}) <> ${mine}`);
   }
 
-  async get(id: string): Promise<ScheduledEntry | null> {
+  async insert(entry: ScheduledEntry, limits: PendingLimits): Promise<InsertResult> {
+    const owner = ownerColumn(entry.owner);
+    // One transaction: the checks and the insert see the same rows.
+    return this.#schema.write((db) => {
+      if (db.first(sql`SELECT seq FROM schedules WHERE owner = ${owner} AND id = ${entry.id}`) !== null) return "exists";
+      // Counted up to the limit only: a count never reads more rows than the limit allows.
+      const count = (where: SqlQuery, max: number) =>
+        db.first<{ n: number }>(sql`SELECT COUNT(*) AS n FROM (SELECT 1 FROM schedules ${where} LIMIT ${max})`)?.n ?? 0;
+      if (count(sql`WHERE owner = ${owner}`, limits.perOwner) >= limits.perOwner) return "owner_full";
+      if (count(sql``, limits.perKey) >= limits.perKey) return "key_full";
+      const seq = db.first<{ seq: number }>(sql`INSERT INTO schedules (owner, id, key, service, due_at, attempts, late, recurrence, occurrence, public_only, created_at)
+        VALUES (${owner}, ${entry.id}, ${entry.key}, ${entry.service}, ${entry.dueAt}, ${entry.attempts}, ${entry.late},
+          ${entry.recurrence === null ? null : JSON.stringify(entry.recurrence)}, ${entry.occurrence}, ${entry.publicOnly}, ${entry.createdAt})
+        RETURNING seq`)?.seq;
+      if (seq === undefined) throw new Error("schedules: an insert returned no row");
+      const message = JSON.stringify(entry.message);
+      const template = JSON.stringify(entry.template);
+      db.run(sql`INSERT INTO schedule_messages (seq, template, message) VALUES (${seq}, ${template === message ? null : template}, ${message})`);
+      return "inserted";
+    });
+  }
+
+  async get(owner: string | null, id: string): Promise<ScheduledEntry | null> {
     if (!this.#schema.exists) return null;
-    const row = this.#sql.exec<Row>("SELECT * FROM schedules WHERE id = ?", id).toArray()[0];
-    return row === undefined ? null : entryOf(row);
+    const row = this.#db.first<Row>(sql`SELECT ${ENTRY_COLUMNS} FROM schedules JOIN schedule_messages USING (seq) WHERE owner = ${ownerColumn(owner)} AND id = ${id}`);
+    return row === null ? null : entryOf(row);
   }
 
-  async claimDue(now: number, limit: number, leaseUntil: (entry: ScheduledEntry) => number): Promise<ScheduledEntry[]> {
+  async claimDue(now: number, limit: number, leaseUntil: (entries: readonly ClaimedEntry[]) => number): Promise<ClaimedEntry[]> {
     if (!this.#schema.exists) return [];
-    return this.#schema.write(() =>
-      this.#sql
-        .exec<Row>("SELECT * FROM schedules WHERE due_at <= ? ORDER BY due_at, id LIMIT ?", now, limit)
-        .toArray()
-        .map((row) => {
-          const entry = entryOf(row);
-          const claimed = { ...entry, attempts: entry.attempts + 1, dueAt: leaseUntil(entry) };
-          this.#sql.exec("UPDATE schedules SET attempts = ?, due_at = ? WHERE id = ?", claimed.attempts, claimed.dueAt, entry.id);
-          return claimed;
-        }),
-    );
-  }
-
-  async settle(id: string, claim: Claim, change: Reschedule | null): Promise<boolean> {
-    if (!this.#schema.exists) return false;
-    // One conditional statement: it changes the entry only if it is still as the claim left it.
-    if (change === null) {
-      return this.#sql.exec("DELETE FROM schedules WHERE id = ? AND attempts = ? AND due_at = ?", id, claim.attempts, claim.dueAt).rowsWritten > 0;
-    }
-    return (
-      this.#sql.exec(
-        `UPDATE schedules SET due_at = ?, message = COALESCE(?, message), attempts = COALESCE(?, attempts),
-           occurrence = COALESCE(?, occurrence), late = COALESCE(?, late)
-         WHERE id = ? AND attempts = ? AND due_at = ?`,
-        change.dueAt,
-        change.message === undefined ? null : JSON.stringify(change.message),
-        change.attempts ?? null,
-        change.occurrence ?? null,
-        change.late === undefined ? null : change.late ? 1 : 0,
+    // No transaction of its own: a read and one update, synchronous (nothing runs between them),
+    // and the update alone is what changes anything — all of it, or nothing.
+    const db = this.#db;
+    // Tuples, not objects, and only what a delivery reads: a claim is the hot path of a drain.
+    // The template only for recurring entries: a one-off never starts again from it.
+    const rows = db.tuples<ClaimTuple>(sql`SELECT s.seq, owner, id, key, service, message, attempts, late, recurrence, occurrence, public_only, created_at,
+        CASE WHEN recurrence IS NULL THEN NULL ELSE COALESCE(template, message) END
+      FROM schedules AS s JOIN schedule_messages AS m ON m.seq = s.seq
+      WHERE due_at <= ${now} ORDER BY due_at, s.seq LIMIT ${limit}`);
+    if (rows.length === 0) return [];
+    this.#claims += 1;
+    const token = `${this.#incarnation}:${this.#claims}`;
+    const claimed = rows.map(
+      ([seq, owner, id, key, service, message, attempts, late, recurrence, occurrence, publicOnly, createdAt, template]): ClaimedEntry => ({
         id,
-        claim.attempts,
-        claim.dueAt,
-      ).rowsWritten > 0
+        owner: owner === ANONYMOUS ? null : owner,
+        key,
+        service,
+        dueAt: 0,
+        template: template === null ? null : (JSON.parse(template) as Message),
+        message: JSON.parse(message) as Message,
+        attempts: attempts + 1,
+        late: late === 1,
+        recurrence: recurrence === null ? null : (JSON.parse(recurrence) as Recurrence),
+        occurrence,
+        publicOnly: publicOnly === 1,
+        createdAt,
+        claim: { ref: seq, token },
+      }),
     );
+    const lease = leaseUntil(claimed);
+    // One statement claims the batch; the list of rows is one parameter.
+    db.run(sql`UPDATE schedules SET attempts = attempts + 1, due_at = ${lease}, claim = ${token} WHERE seq IN ${sqlList(rows.map(([seq]) => seq))}`);
+    for (const entry of claimed) entry.dueAt = lease;
+    return claimed;
   }
 
-  async remove(id: string, owner?: string): Promise<boolean> {
+  async settleAll(settlements: readonly Settlement[]): Promise<number> {
+    if (!this.#schema.exists || settlements.length === 0) return 0;
+    const claims = new Set(settlements.map(({ claim }) => claim.token));
+    const [token] = claims;
+    if (claims.size === 1 && token !== undefined && settlements.every(({ change, outcome }) => change === null && outcome === undefined)) {
+      // The common batch — every delivery done, nothing to record — is one statement: atomic as it
+      // is, without a transaction's cost.
+      return this.#db.all(sql`DELETE FROM schedules WHERE claim = ${token} AND seq IN ${sqlList(settlements.map(({ claim }) => claim.ref))} RETURNING seq`).length;
+    }
+    return this.#schema.write((db) => {
+      let settled = 0;
+      // Plain removals (one-offs delivered): one statement per claim token, i.e. per batch.
+      const removals = new Map<string, number[]>();
+      for (const { claim, change, outcome } of settlements) {
+        if (change === null && outcome === undefined) {
+          const refs = removals.get(claim.token) ?? [];
+          refs.push(claim.ref);
+          removals.set(claim.token, refs);
+        } else if (this.#settle(db, claim, change)) {
+          settled += 1;
+          if (outcome !== undefined) this.#record(db, outcome);
+        }
+      }
+      for (const [token, refs] of removals) {
+        settled += db.all(sql`DELETE FROM schedules WHERE claim = ${token} AND seq IN ${sqlList(refs)} RETURNING seq`).length;
+      }
+      return settled;
+    });
+  }
+
+  async settle(claim: Claim, change: Reschedule | null, outcome?: ScheduleOutcome): Promise<boolean> {
     if (!this.#schema.exists) return false;
-    const cursor =
-      owner === undefined
-        ? this.#sql.exec("DELETE FROM schedules WHERE id = ?", id)
-        : this.#sql.exec("DELETE FROM schedules WHERE id = ? AND owner = ?", id, owner);
-    return cursor.rowsWritten > 0;
+    return this.#schema.write((db) => {
+      const settled = this.#settle(db, claim, change);
+      if (settled && outcome !== undefined) this.#record(db, outcome);
+      return settled;
+    });
   }
 
-  async list(owner: string | undefined, limit: number): Promise<ScheduledEntry[]> {
+  async outcomes(owner: string | null | undefined, limit: number): Promise<ScheduleOutcome[]> {
     if (!this.#schema.exists) return [];
-    const rows =
-      owner === undefined
-        ? this.#sql.exec<Row>("SELECT * FROM schedules ORDER BY due_at, id LIMIT ?", limit)
-        : this.#sql.exec<Row>("SELECT * FROM schedules WHERE owner = ? ORDER BY due_at, id LIMIT ?", owner, limit);
-    return rows.toArray().map(entryOf);
+    const byOwner = owner === undefined ? sql`` : sql`WHERE owner = ${ownerColumn(owner)}`;
+    return this.#db.all<OutcomeRow>(sql`SELECT * FROM schedule_outcomes ${byOwner} ORDER BY seq DESC LIMIT ${limit}`).map((row) => ({
+      at: row.at,
+      messageId: row.id,
+      owner: row.owner === ANONYMOUS ? null : row.owner,
+      key: row.key,
+      service: row.service,
+      outcome: row.outcome === "denied" ? "denied" : "gave_up",
+      reason: row.reason,
+      attempts: row.attempts,
+      response: row.response === null ? null : (JSON.parse(row.response) as ServiceResponse),
+    }));
+  }
+
+  /** Records an outcome and forgets those beyond the most recent {@link RECENT_OUTCOMES}. */
+  #record(db: SqlDatabase, outcome: ScheduleOutcome): void {
+    const seq = db.first<{ seq: number }>(sql`INSERT INTO schedule_outcomes (at, owner, id, key, service, outcome, reason, attempts, response)
+      VALUES (${outcome.at}, ${ownerColumn(outcome.owner)}, ${outcome.messageId}, ${outcome.key}, ${outcome.service}, ${outcome.outcome},
+        ${outcome.reason}, ${outcome.attempts}, ${outcome.response === null ? null : JSON.stringify(outcome.response)})
+      RETURNING seq`)?.seq;
+    if (seq !== undefined) db.run(sql`DELETE FROM schedule_outcomes WHERE seq <= ${seq - RECENT_OUTCOMES}`);
+  }
+
+  /** One conditional statement: it changes the entry only if it is still under this claim. */
+  #settle(db: SqlDatabase, claim: Claim, change: Reschedule | null): boolean {
+    const stillClaimed = sql`seq = ${claim.ref} AND claim = ${claim.token}`;
+    if (change === null) return db.all(sql`DELETE FROM schedules WHERE ${stillClaimed} RETURNING seq`).length > 0;
+    const changed = db.all(sql`UPDATE schedules SET due_at = ${change.dueAt}, claim = NULL,
+        attempts = COALESCE(${change.attempts ?? null}, attempts),
+        occurrence = COALESCE(${change.occurrence ?? null}, occurrence),
+        late = COALESCE(${change.late ?? null}, late)
+      WHERE ${stillClaimed} RETURNING seq`).length > 0;
+    if (changed && change.message !== undefined) {
+      // The template is kept the first time the message changes (until then it is the message).
+      db.run(sql`UPDATE schedule_messages SET template = COALESCE(template, message), message = ${JSON.stringify(change.message)} WHERE seq = ${claim.ref}`);
+    }
+    return changed;
+  }
+
+  async remove(id: string, owner?: string | null): Promise<RemovedEntry[]> {
+    if (!this.#schema.exists) return [];
+    const byOwner = owner === undefined ? sql`` : sql` AND owner = ${ownerColumn(owner)}`;
+    const rows = this.#db.all<{ id: string; owner: string; key: string; service: string }>(
+      sql`DELETE FROM schedules WHERE id = ${id}${byOwner} RETURNING id, owner, key, service`,
+    );
+    return rows.map((row) => ({ ...row, owner: row.owner === ANONYMOUS ? null : row.owner }));
+  }
+
+  async list(owner: string | null | undefined, limit: number): Promise<ScheduledEntry[]> {
+    if (!this.#schema.exists) return [];
+    const byOwner = owner === undefined ? sql`` : sql`WHERE owner = ${ownerColumn(owner)}`;
+    return this.#db.all<Row>(sql`SELECT ${ENTRY_COLUMNS} FROM schedules JOIN schedule_messages USING (seq) ${byOwner} ORDER BY due_at, seq LIMIT ${limit}`).map(entryOf);
   }
 
   async earliestDue(): Promise<number | null> {
     if (!this.#schema.exists) return null;
-    const row = this.#sql.exec<{ due: number | null }>("SELECT MIN(due_at) AS due FROM schedules").toArray()[0];
-    return row?.due ?? null;
+    return this.#db.first<{ due: number | null }>(sql`SELECT MIN(due_at) AS due FROM schedules`)?.due ?? null;
   }
 }

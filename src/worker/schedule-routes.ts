@@ -5,7 +5,7 @@ import type { Dispatcher } from "../core/messaging/dispatcher.js";
 import { halt, type Message } from "../core/messaging/message.js";
 import { response } from "../core/messaging/response.js";
 import type { ScheduleSpec } from "../core/scheduling/schedule.js";
-import { ownerOf, type SchedulerClient } from "../core/scheduling/scheduler.js";
+import { ownerOf, type SchedulerClient, type ScheduleViewer } from "../core/scheduling/scheduler.js";
 import { isJsonObject, type JsonObject } from "../core/shared/json.js";
 import { readKey } from "../core/shared/keys.js";
 import { firstProblem, type ValidationProblem } from "../objects/hono-protocol.js";
@@ -56,10 +56,13 @@ function specOf(inMs: number | undefined, at: string | undefined, cron: string |
 }
 
 /**
- * `POST /v1/schedules` (202), `GET /v1/schedules?key=`, `DELETE /v1/schedules/:messageId?key=`.
- * Scheduling needs the caller to be authorized for the service now; it is authorized again at
- * delivery. Identified callers see and cancel only what they scheduled (the admin token:
- * everything; anonymous callers: nothing). Without a scheduler the routes answer 404.
+ * `POST /v1/schedules` (202), `GET /v1/schedules?key=` (the pending schedules, and the recent
+ * denials and give-ups as `outcomes`), `DELETE /v1/schedules/:messageId?key=`. Scheduling needs
+ * the caller to be authorized for the service now; at delivery the scheduler resolves the caller
+ * again and they are authorized with the rights they have then. Identified callers see and
+ * cancel only what they scheduled; admins — the admin token, and the identities the scheduler's
+ * `isAdmin` recognises — everything; anonymous callers nothing. Without a scheduler the routes
+ * answer 404.
  */
 export function mountScheduleRoutes<Env extends object>(app: Hono<GatewayEnv<Env>>, options: ScheduleRoutesOptions<Env>): void {
   const { scheduler, dispatcher } = options;
@@ -85,23 +88,29 @@ export function mountScheduleRoutes<Env extends object>(app: Hono<GatewayEnv<Env
     return replyWith(c, halt(message, answer), answer.status === "ok" ? 202 : undefined);
   };
 
+  const viewerOf = scheduleViewer(options);
+
   const listCall = async (c: Context<GatewayEnv<Env>>) => {
-    const target = keyAndOwner(c);
+    const target = await keyAndViewer(c, viewerOf);
     if (target instanceof Response) return target;
-    return c.json({ key: target.key, schedules: await scheduler.list(c.env, target.key, target.owner) });
+    const [schedules, outcomes] = await Promise.all([
+      scheduler.list(c.env, target.key, target.viewer),
+      scheduler.outcomes(c.env, target.key, target.viewer),
+    ]);
+    return c.json({ key: target.key, schedules, outcomes });
   };
 
   const cancelCall = async (c: Context<GatewayEnv<Env>>) => {
-    const target = keyAndOwner(c);
+    const target = await keyAndViewer(c, viewerOf);
     if (target instanceof Response) return target;
-    return answerWith(c, await scheduler.cancel(c.env, target.key, c.req.param("messageId") ?? "", target.owner));
+    return answerWith(c, await scheduler.cancel(c.env, target.key, c.req.param("messageId") ?? "", target.viewer));
   };
 
   app.post("/v1/schedules", options.limitBody, requestMessage<Env>(false), options.caller, scheduleCall);
-  const viewer = scheduleViewer(options);
-  app.get("/v1/schedules", viewer, listCall);
-  app.delete("/v1/schedules/:messageId", viewer, cancelCall);
+  app.get("/v1/schedules", listCall);
+  app.delete("/v1/schedules/:messageId", cancelCall);
 }
+
 /** The first problem of a refused schedule body; an unknown field is named as such. */
 function issueText(issues: readonly ValidationProblem[]): string {
   const message = issues[0]?.message ?? "";
@@ -112,32 +121,37 @@ function invalid<Env extends object>(c: Context<GatewayEnv<Env>>, message: Messa
   return replyWith(c, halt(message, response.error("invalid_request", problem)));
 }
 
-/** The `key` query parameter and whose entries the viewer may touch, or the answer refusing them. */
-function keyAndOwner<Env extends object>(c: Context<GatewayEnv<Env>>): { key: string; owner: string | undefined } | Response {
+/** Who is looking: the admin token's bearer (every owner's), an identified caller, or a refusal. */
+type ViewerOf<Env extends object> = (c: Context<GatewayEnv<Env>>) => Promise<{ viewer: ScheduleViewer } | Response>;
+
+/** The `key` query parameter and who is looking, or the answer refusing them. */
+async function keyAndViewer<Env extends object>(c: Context<GatewayEnv<Env>>, viewerOf: ViewerOf<Env>): Promise<{ key: string; viewer: ScheduleViewer } | Response> {
   const key = readKey(c.req.query("key") ?? "");
   if (!key.ok) return answerWith(c, response.error("invalid_request", `key ${key.problem}`));
-  const viewer = c.get("viewer");
-  return { key: key.key, owner: viewer.kind === "admin" ? undefined : viewer.owner };
+  const seen = await viewerOf(c);
+  return seen instanceof Response ? seen : { key: key.key, viewer: seen.viewer };
 }
 
 /**
- * Who may look at schedules (`c.var.viewer`): the bearer of the admin token sees every owner's;
- * an identified caller only their own; anonymous callers are indistinguishable, so none of them
- * may see or cancel anything (401), and refused credentials are 401 too.
+ * Who may look at schedules: the bearer of the admin token sees and cancels every owner's; an
+ * identified caller is passed on with their principal and identity — the scheduler lets the
+ * identities its `isAdmin` recognises see everything, and everyone else only their own;
+ * anonymous callers are indistinguishable, so none of them may see or cancel anything (401), and
+ * refused credentials are 401 too.
  */
-function scheduleViewer<Env extends object>(options: ScheduleRoutesOptions<Env>): MiddlewareHandler<GatewayEnv<Env>> {
-  return async (c, next) => {
+function scheduleViewer<Env extends object>(options: ScheduleRoutesOptions<Env>): ViewerOf<Env> {
+  return async (c) => {
     const authorization = c.req.header("Authorization");
     const adminToken = options.adminToken?.(c.env);
     if (authorization !== undefined && adminToken !== undefined && adminToken !== "" && (await timingSafeEqual(authorization, `Bearer ${adminToken}`))) {
-      c.set("viewer", { kind: "admin" });
-      return next();
+      return { viewer: undefined };
     }
     const assigns = await callerAssigns(authorization, options.identify, c.env, options.principalOf);
-    if (assigns === null || assigns["identity"] === undefined) {
+    const principal = assigns === null ? null : ownerOf({ assigns });
+    const identity = assigns?.["identity"];
+    if (principal === null || !isJsonObject(identity)) {
       return answerWith(c, response.unauthorized("identify yourself to see or cancel your schedules"));
     }
-    c.set("viewer", { kind: "owner", owner: ownerOf({ assigns }) });
-    return next();
+    return { viewer: { principal, identity } };
   };
 }

@@ -26,6 +26,9 @@ async function drain(key: string, maxRuns = 100): Promise<number> {
   return runs;
 }
 
+/** The assigns of ada's calls, as the gateway makes them. */
+const ada = { identity: { user: "ada" }, principal: "ada" };
+
 const alarmOf = (key: string) => runInDurableObject(stub(key), (_instance, state) => state.storage.getAlarm());
 const deliveriesOf = (id: string) => seen.deliveries.filter((d) => d.id === id || d.id.startsWith(`${id}-`));
 
@@ -194,13 +197,54 @@ describe("delivery (statements 90-92)", () => {
     expect(await scheduler.list(env, key)).toEqual([]);
   });
 
-  it("authorize runs again at delivery, with the identity of whoever scheduled", async () => {
+  it("delivery runs with the identity the owner has now: a refusal of their current rights is a denial, settled and recorded", async () => {
     const key = freshKey();
-    const { message } = await schedule(key, "record", { inMs: 0 }, { noRetry: true }, { assigns: { identity: { user: "mallory" } } });
+    const { message } = await schedule(key, "record", { inMs: 0 }, {}, { assigns: { identity: { user: "mallory" }, principal: "mallory" } });
+    // saveAlarm sees the caller's identity; what is stored keeps only who scheduled.
+    expect(seen.saved.find((s) => s.id === message.id)?.assigns["identity"]).toEqual({ user: "mallory" });
+    const stored = await runInDurableObject(stub(key), (_instance, state) =>
+      state.storage.sql.exec<{ template: string; message: string }>("SELECT COALESCE(template, message) AS template, message FROM schedule_messages").one(),
+    );
+    for (const json of [stored.template, stored.message]) {
+      expect((JSON.parse(json) as { assigns: JsonObject }).assigns).toMatchObject({ principal: "mallory" });
+      expect((JSON.parse(json) as { assigns: JsonObject }).assigns["identity"]).toBeUndefined();
+    }
     seen.revoked.add("mallory");
     await drain(key);
     expect(deliveriesOf(message.id)).toEqual([]);
-    expect(seen.responded.find((r) => r.id === message.id)?.response).toEqual({ status: "forbidden" });
+    // Not a failure to retry: serviceResponded is not asked, the entry is gone, the denial recorded.
+    expect(seen.responded.filter((r) => r.id === message.id)).toEqual([]);
+    expect(await scheduler.list(env, key)).toEqual([]);
+    expect(await scheduler.outcomes(env, key)).toMatchObject([
+      { messageId: message.id, owner: "mallory", outcome: "denied", reason: "forbidden", attempts: 1, response: { status: "forbidden" } },
+    ]);
+  });
+
+  it("a recurring schedule whose owner no longer resolves is denied and stops", async () => {
+    const key = freshKey();
+    const { message } = await schedule(key, "record", { everyMs: 60_000 }, {}, { assigns: { identity: { user: "trudy" }, principal: "trudy" } });
+    testClock.offset = 60_010;
+    await drain(key);
+    expect(deliveriesOf(message.id).map((d) => [d.id, d.assigns["identity"], d.assigns["principal"]])).toEqual([[`${message.id}-0`, { user: "trudy" }, "trudy"]]);
+    seen.gone.add("trudy");
+    testClock.offset = 120_010;
+    await drain(key);
+    expect(deliveriesOf(message.id)).toHaveLength(1);
+    expect(await scheduler.list(env, key)).toEqual([]);
+    expect(await scheduler.outcomes(env, key, "trudy")).toMatchObject([{ messageId: `${message.id}-1`, outcome: "denied", reason: "principal_unknown" }]);
+    expect(await scheduler.outcomes(env, key, "someone-else")).toEqual([]);
+  });
+
+  it("the object's telemetry handlers receive the scheduler's events: a delivery and a cancel", async () => {
+    const key = freshKey();
+    const { message } = await schedule(key, "record", { inMs: 0 });
+    const later = await schedule(key, "record", { inMs: 60_000 });
+    await drain(key);
+    await scheduler.cancel(env, key, later.message.id);
+    const mine = seen.telemetry.filter((e) => (e.metadata as { key?: string }).key === key);
+    expect(mine.map((e) => e.name)).toEqual(["scheduled_delivery", "scheduled_cancel"]);
+    expect(mine[0]).toMatchObject({ measurements: { lateness: expect.any(Number) }, metadata: { attempt: 1, status: "ok", message: { id: message.id } } });
+    expect(mine[1]).toMatchObject({ metadata: { messageId: later.message.id, owner: null, by: "admin" } });
   });
 
   it("1,000 messages due at random times are each delivered exactly once", async () => {
@@ -217,13 +261,13 @@ describe("delivery (statements 90-92)", () => {
     for (const delivery of seen.deliveries) counts.set(delivery.id, (counts.get(delivery.id) ?? 0) + 1);
     expect(ids.filter((id) => counts.get(id) !== 1)).toEqual([]);
     expect(await scheduler.list(env, key)).toEqual([]);
-  });
+  }, 30_000);
 });
 
 describe("recurring schedules", () => {
   it("every: fires again and again, each occurrence with its own message id, and stops on cancel", async () => {
     const key = freshKey();
-    const { message, answer } = await schedule(key, "record", { everyMs: 60_000 });
+    const { message, answer } = await schedule(key, "record", { everyMs: 60_000 }, {}, { assigns: ada });
     expect(answer).toMatchObject({ payload: { recurrence: { everyMs: 60_000 } } });
     for (let n = 1; n <= 3; n += 1) {
       testClock.offset = n * 60_000 + 10;
@@ -238,7 +282,7 @@ describe("recurring schedules", () => {
 
   it("cron: fires at each matching minute (UTC)", async () => {
     const key = freshKey();
-    const { message } = await schedule(key, "record", { cron: "*/5 * * * *" });
+    const { message } = await schedule(key, "record", { cron: "*/5 * * * *" }, {}, { assigns: ada });
     const [entry] = await scheduler.list(env, key);
     const first = Date.parse(entry?.dispatchAt ?? "");
     expect(new Date(first).getUTCMinutes() % 5).toBe(0);

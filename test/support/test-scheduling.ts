@@ -1,4 +1,4 @@
-import { assign, error, newId, ok, Router, type Message, type SchedulerHooks } from "../../src/core/index.js";
+import { assign, error, newId, ok, Router, type Message, type SchedulerHooks, type TelemetryEvent } from "../../src/core/index.js";
 import { sleep } from "./recorders.js";
 
 /** The scheduler's clock in tests: real time plus `offset` ms (tests move it forward). */
@@ -14,6 +14,10 @@ export const seen = {
   responded: [] as { id: string; response: Message["response"]; attempts: unknown; assigns: Message["assigns"] }[],
   /** Users whose calls `authorize` refuses from now on. */
   revoked: new Set<string>(),
+  /** Principals that no longer resolve (`reidentify` answers null). */
+  gone: new Set<string>(),
+  /** The scheduler's own telemetry events (scheduled_*), as the test scheduler object emitted them. */
+  telemetry: [] as TelemetryEvent[],
   /** Message ids whose first serviceResponded call throws. */
   throwOnce: new Set<string>(),
 };
@@ -49,7 +53,16 @@ export const scheduledServices = new Router({
     await sleep(200);
     return ok(m);
   })
-  .service("forbidden_to_all", (m) => ok(m));
+  .service("forbidden_to_all", (m) => ok(m))
+  .service("stall", async (m) => {
+    // Starts a delivery that takes a while: long enough for a test to crash its object meanwhile.
+    record(m);
+    await sleep(3000);
+    return ok(m);
+  });
+
+/** The test scheduler's `reidentify`: a principal is the user of that name, unless it is gone. */
+export const testReidentify = (principal: string) => (seen.gone.has(principal) ? null : { user: principal });
 
 /** Hooks as the original's test scheduler: inject a value on save, retry (marking it) on failure. */
 export const testHooks: SchedulerHooks = {

@@ -1,7 +1,7 @@
 import { silentLogger } from "../../src/core/index.js";
 import { aggregateObject, schedulerObject } from "../../src/objects/index.js";
 import { filtered, ledger, ledgerTelemetry, stateful, unloading } from "./test-aggregates.js";
-import { scheduledServices, testClock, testHooks } from "./test-scheduling.js";
+import { scheduledServices, seen, testClock, testHooks, testReidentify } from "./test-scheduling.js";
 
 // The Worker the test suites run against: the demo, plus Durable Objects for test aggregates.
 export { AccountObject, SchedulerObject, default } from "../../examples/worker.js";
@@ -22,6 +22,10 @@ export const UnloadingObject = aggregateObject(unloading, { logger: silentLogger
 export const TestSchedulerObject = schedulerObject({
   services: [scheduledServices],
   hooks: testHooks,
+  reidentify: testReidentify,
+  telemetry: [(event) => void (event.name.startsWith("scheduled_") && seen.telemetry.push(event))],
+  // Tests schedule a thousand anonymous messages on one key.
+  limits: { perOwner: 10_000 },
   logger: silentLogger,
   lateAfterMs: 100,
   now: testClock.now,

@@ -1,5 +1,6 @@
 import type { Logger } from "../shared/logger.js";
 import type { Message } from "./message.js";
+import type { ServiceResponse } from "./response.js";
 
 /** A point in time as ISO 8601 UTC. */
 type Start = { start: string };
@@ -41,6 +42,34 @@ export type TelemetryEventMap = {
   new_aggr_spawned: { measurements: Record<string, never>; metadata: { id: string } };
   /** An aggregate is about to decide a command. */
   handle_msg: { measurements: Record<string, never>; metadata: { aggregate: string; message: string } };
+  /**
+   * The scheduler delivered a message and its service answered (`status`: the answer's status,
+   * null when it gave none); `lateness`: ms between the occurrence's due time and the delivery.
+   */
+  scheduled_delivery: {
+    measurements: Finished & { lateness: number };
+    metadata: { message: Message; key: string; attempt: number; status: ServiceResponse["status"] | null };
+  };
+  /** A scheduled message will be delivered again in `inMs`: `serviceResponded` asked for it, or the delivery failed. */
+  scheduled_retry: {
+    measurements: { inMs: number };
+    metadata: { message: Message; key: string; attempt: number; reason: "service_responded" | "failed" };
+  };
+  /** A scheduled message failed and `serviceResponded` said to stop: attempts exhausted, or a failure a retry would not change. */
+  scheduled_give_up: {
+    measurements: Record<string, never>;
+    metadata: { message: Message; key: string; attempt: number; response: ServiceResponse | null };
+  };
+  /** A scheduled message was refused for want of rights at delivery; its schedule is removed. */
+  scheduled_denied: {
+    measurements: Record<string, never>;
+    metadata: { message: Message; key: string; attempt: number; principal: string | null; reason: string };
+  };
+  /** A scheduled message was cancelled (a recurring one stops): by its owner, or by an admin. */
+  scheduled_cancel: {
+    measurements: Record<string, never>;
+    metadata: { key: string; messageId: string; owner: string | null; service: string; by: "owner" | "admin" };
+  };
 };
 
 /** The name of a telemetry event. */

@@ -1,39 +1,94 @@
+import { newId } from "../shared/ids.js";
 import { jsonCopy } from "../shared/json.js";
-import type { Claim, Reschedule, ScheduledEntry, ScheduleStore } from "./schedule-store.js";
+import {
+  RECENT_OUTCOMES,
+  type Claim,
+  type ClaimedEntry,
+  type InsertResult,
+  type PendingLimits,
+  type RemovedEntry,
+  type Reschedule,
+  type ScheduledEntry,
+  type ScheduleOutcome,
+  type ScheduleStore,
+  type Settlement,
+} from "./schedule-store.js";
 
-const byDue = (a: ScheduledEntry, b: ScheduledEntry) => a.dueAt - b.dueAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+/** An entry as the map keeps it: with its row number and the claim it is under, if any. */
+type Stored = { ref: number; claim: string | null; entry: ScheduledEntry };
+
+const byDue = (a: Stored, b: Stored) => a.entry.dueAt - b.entry.dueAt || a.ref - b.ref;
+
+/** The map key of an owner's id (the owner first, so that ids of different owners never meet). */
+const slot = (owner: string | null, id: string) => JSON.stringify([owner, id]);
 
 /**
  * A {@link ScheduleStore} in memory, with the same semantics as the Durable Object one. For tests,
  * scripts, and runtimes without Durable Objects; nothing survives the process.
  */
 export class MemoryScheduleStore implements ScheduleStore {
-  readonly #entries = new Map<string, ScheduledEntry>();
+  readonly #entries = new Map<string, Stored>();
+  /** Row number → map key, to settle a claim without a search. */
+  readonly #slots = new Map<number, string>();
+  readonly #incarnation = newId();
+  /** Oldest first. */
+  readonly #outcomes: ScheduleOutcome[] = [];
+  #refs = 0;
+  #claims = 0;
 
-  async insert(entry: ScheduledEntry): Promise<boolean> {
-    if (this.#entries.has(entry.id)) return false;
-    this.#entries.set(entry.id, jsonCopy(entry));
-    return true;
+  async insert(entry: ScheduledEntry, limits: PendingLimits): Promise<InsertResult> {
+    const at = slot(entry.owner, entry.id);
+    if (this.#entries.has(at)) return "exists";
+    let owners = 0;
+    for (const stored of this.#entries.values()) if (stored.entry.owner === entry.owner) owners += 1;
+    if (owners >= limits.perOwner) return "owner_full";
+    if (this.#entries.size >= limits.perKey) return "key_full";
+    this.#refs += 1;
+    this.#entries.set(at, { ref: this.#refs, claim: null, entry: jsonCopy(entry) });
+    this.#slots.set(this.#refs, at);
+    return "inserted";
   }
 
-  async get(id: string): Promise<ScheduledEntry | null> {
-    const entry = this.#entries.get(id);
-    return entry === undefined ? null : jsonCopy(entry);
+  async get(owner: string | null, id: string): Promise<ScheduledEntry | null> {
+    const stored = this.#entries.get(slot(owner, id));
+    return stored === undefined ? null : jsonCopy(stored.entry);
   }
 
-  async claimDue(now: number, limit: number, leaseUntil: (entry: ScheduledEntry) => number): Promise<ScheduledEntry[]> {
-    const due = [...this.#entries.values()].filter((entry) => entry.dueAt <= now).sort(byDue).slice(0, limit);
-    return due.map((entry) => {
-      entry.attempts += 1;
-      entry.dueAt = leaseUntil(entry);
-      return jsonCopy(entry);
+  async claimDue(now: number, limit: number, leaseUntil: (entries: readonly ClaimedEntry[]) => number): Promise<ClaimedEntry[]> {
+    const due = [...this.#entries.values()].filter((stored) => stored.entry.dueAt <= now).sort(byDue).slice(0, limit);
+    if (due.length === 0) return [];
+    this.#claims += 1;
+    const token = `${this.#incarnation}:${this.#claims}`;
+    const claimed = due.map((stored): ClaimedEntry => {
+      const { template, ...entry } = jsonCopy(stored.entry);
+      return { ...entry, template: entry.recurrence === null ? null : template, attempts: entry.attempts + 1, claim: { ref: stored.ref, token } };
     });
+    const lease = leaseUntil(claimed);
+    due.forEach((stored) => {
+      stored.entry.attempts += 1;
+      stored.entry.dueAt = lease;
+      stored.claim = token;
+    });
+    return claimed.map((entry) => ({ ...entry, dueAt: lease }));
   }
 
-  async settle(id: string, claim: Claim, change: Reschedule | null): Promise<boolean> {
-    const entry = this.#entries.get(id);
-    if (entry === undefined || entry.attempts !== claim.attempts || entry.dueAt !== claim.dueAt) return false;
-    if (change === null) return this.#entries.delete(id);
+  async settleAll(settlements: readonly Settlement[]): Promise<number> {
+    let settled = 0;
+    for (const { claim, change, outcome } of settlements) if (await this.settle(claim, change, outcome)) settled += 1;
+    return settled;
+  }
+
+  async settle(claim: Claim, change: Reschedule | null, outcome?: ScheduleOutcome): Promise<boolean> {
+    const at = this.#slots.get(claim.ref);
+    const stored = at === undefined ? undefined : this.#entries.get(at);
+    if (at === undefined || stored === undefined || stored.claim !== claim.token) return false;
+    if (outcome !== undefined) {
+      this.#outcomes.push(jsonCopy(outcome));
+      this.#outcomes.splice(0, Math.max(0, this.#outcomes.length - RECENT_OUTCOMES));
+    }
+    if (change === null) return this.#delete(at, stored);
+    const entry = stored.entry;
+    stored.claim = null;
     entry.dueAt = change.dueAt;
     if (change.message !== undefined) entry.message = jsonCopy(change.message);
     if (change.attempts !== undefined) entry.attempts = change.attempts;
@@ -42,20 +97,36 @@ export class MemoryScheduleStore implements ScheduleStore {
     return true;
   }
 
-  async remove(id: string, owner?: string): Promise<boolean> {
-    const entry = this.#entries.get(id);
-    if (entry === undefined || (owner !== undefined && entry.owner !== owner)) return false;
-    return this.#entries.delete(id);
+  async remove(id: string, owner?: string | null): Promise<RemovedEntry[]> {
+    const removed: RemovedEntry[] = [];
+    for (const [at, stored] of this.#entries) {
+      const entry = stored.entry;
+      if (entry.id === id && (owner === undefined || entry.owner === owner)) {
+        this.#delete(at, stored);
+        removed.push({ id: entry.id, owner: entry.owner, key: entry.key, service: entry.service });
+      }
+    }
+    return removed;
   }
 
-  async list(owner: string | undefined, limit: number): Promise<ScheduledEntry[]> {
-    const entries = [...this.#entries.values()].filter((entry) => owner === undefined || entry.owner === owner);
-    return jsonCopy(entries.sort(byDue).slice(0, limit));
+  async list(owner: string | null | undefined, limit: number): Promise<ScheduledEntry[]> {
+    const entries = [...this.#entries.values()].filter((stored) => owner === undefined || stored.entry.owner === owner);
+    return jsonCopy(entries.sort(byDue).slice(0, limit).map((stored) => stored.entry));
+  }
+
+  async outcomes(owner: string | null | undefined, limit: number): Promise<ScheduleOutcome[]> {
+    const mine = this.#outcomes.filter((outcome) => owner === undefined || outcome.owner === owner);
+    return jsonCopy(mine.reverse().slice(0, limit));
+  }
+
+  #delete(at: string, stored: Stored): boolean {
+    this.#slots.delete(stored.ref);
+    return this.#entries.delete(at);
   }
 
   async earliestDue(): Promise<number | null> {
     let earliest: number | null = null;
-    for (const entry of this.#entries.values()) if (earliest === null || entry.dueAt < earliest) earliest = entry.dueAt;
+    for (const { entry } of this.#entries.values()) if (earliest === null || entry.dueAt < earliest) earliest = entry.dueAt;
     return earliest;
   }
 }

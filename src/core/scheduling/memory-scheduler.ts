@@ -1,16 +1,36 @@
 import type { DispatchOptions } from "../messaging/contracts.js";
+import type { JsonObject } from "../shared/json.js";
 import type { Logger } from "../shared/logger.js";
+import { Telemetry, type TelemetryHandler } from "../messaging/telemetry.js";
 import type { Message } from "../messaging/message.js";
 import type { ServiceResponse } from "../messaging/response.js";
 import { MemoryScheduleStore } from "./memory-schedule-store.js";
-import { SchedulerRunner, type ScheduledSummary, type ScheduleRequest, type SchedulerClient, type SchedulerHooks } from "./scheduler.js";
+import type { ScheduleOutcome } from "./schedule-store.js";
+import {
+  SchedulerRunner,
+  type Reidentify,
+  type ScheduledSummary,
+  type ScheduleRequest,
+  type SchedulerClient,
+  type SchedulerHooks,
+  type SchedulingLimits,
+  type ScheduleViewer,
+} from "./scheduler.js";
 
 /** Options of a {@link MemoryScheduler}. */
 export type MemorySchedulerOptions = {
   /** Delivers a message: a Dispatcher's `dispatch`. */
   dispatch: (message: Message, options: DispatchOptions) => Promise<Message>;
   hooks?: SchedulerHooks;
+  /** Resolves a schedule's owner again at each delivery; without it, identified schedules are refused (see {@link Reidentify}). */
+  reidentify?: Reidentify;
+  /** What may be pending per key (see {@link SchedulingLimits}). */
+  limits?: Partial<SchedulingLimits>;
+  /** Which identities see and cancel everyone's schedules. */
+  isAdmin?: (identity: JsonObject) => boolean;
   logger?: Logger;
+  /** Telemetry subscribers for the scheduler's events (`scheduled_delivery`, `scheduled_retry`…). */
+  telemetry?: readonly TelemetryHandler[];
   batchSize?: number;
   lateAfterMs?: number;
 };
@@ -36,11 +56,13 @@ const LONGEST_TIMER_MS = 24 * 60 * 60 * 1000;
 export class MemoryScheduler implements SchedulerClient<unknown> {
   readonly #options: MemorySchedulerOptions;
   readonly #shards = new Map<string, Shard>();
+  readonly #telemetry: Telemetry;
   #closed = false;
 
   /** A scheduler with no shards yet. */
   constructor(options: MemorySchedulerOptions) {
     this.#options = options;
+    this.#telemetry = new Telemetry(options.telemetry ?? [], options.logger);
   }
 
   /** Schedules a message (see {@link SchedulerRunner.schedule}). */
@@ -51,17 +73,22 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
     return answer;
   }
 
-  /** The pending messages of `key` (only `owner`'s, when given). */
-  async list(_env: unknown, key: string, owner?: string): Promise<ScheduledSummary[]> {
-    return this.#shards.get(key)?.runner.list(owner) ?? [];
+  /** The pending messages of `key` that `viewer` may see. */
+  async list(_env: unknown, key: string, viewer?: ScheduleViewer): Promise<ScheduledSummary[]> {
+    return this.#shards.get(key)?.runner.list(viewer) ?? [];
   }
 
-  /** Cancels a scheduled message. */
-  async cancel(_env: unknown, key: string, messageId: string, owner?: string): Promise<ServiceResponse> {
+  /** Cancels the entries with this id that `viewer` may cancel. */
+  async cancel(_env: unknown, key: string, messageId: string, viewer?: ScheduleViewer): Promise<ServiceResponse> {
     const shard = this.#shardOf(key);
-    const answer = await shard.runner.cancel(messageId, owner);
+    const answer = await shard.runner.cancel(messageId, viewer);
     await this.#arm(key, shard);
     return answer;
+  }
+
+  /** How recent schedules of `key` ended when they did not succeed (those `viewer` may see), newest first. */
+  async outcomes(_env: unknown, key: string, viewer?: ScheduleViewer): Promise<ScheduleOutcome[]> {
+    return this.#shards.get(key)?.runner.outcomes(viewer) ?? [];
   }
 
   /** Stops every timer; nothing is delivered afterwards. */
@@ -73,8 +100,18 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
   #shardOf(key: string): Shard {
     let shard = this.#shards.get(key);
     if (shard === undefined) {
-      const { dispatch, hooks, logger, batchSize, lateAfterMs } = this.#options;
-      const runner = new SchedulerRunner(new MemoryScheduleStore(), { dispatch, hooks, logger, batchSize, lateAfterMs });
+      const { dispatch, hooks, reidentify, limits, isAdmin, logger, batchSize, lateAfterMs } = this.#options;
+      const runner = new SchedulerRunner(new MemoryScheduleStore(), {
+        dispatch,
+        hooks,
+        reidentify,
+        limits,
+        isAdmin,
+        logger,
+        telemetry: this.#telemetry,
+        batchSize,
+        lateAfterMs,
+      });
       shard = { runner, timer: undefined, generation: 0, waking: false };
       this.#shards.set(key, shard);
     }

@@ -3,12 +3,21 @@ import type { DispatchOptions } from "../messaging/contracts.js";
 import { backoffDelay } from "../shared/backoff.js";
 import { readKey } from "../shared/keys.js";
 import { jsonProblem, type Json, type JsonObject } from "../shared/json.js";
-import { jsonLogger, withFields, type Logger } from "../shared/logger.js";
+import { jsonLogger, type LogFields, type Logger } from "../shared/logger.js";
 import type { Message } from "../messaging/message.js";
 import { messageProblem } from "../messaging/message-schema.js";
 import { response, type ServiceResponse } from "../messaging/response.js";
-import { MAX_SCHEDULE_AHEAD_MS, nextOccurrence, parseSchedule, type Recurrence, type ScheduleSpec } from "./schedule.js";
-import type { Claim, ScheduledEntry, ScheduleStore } from "./schedule-store.js";
+import { finished, Telemetry } from "../messaging/telemetry.js";
+import { MAX_SCHEDULE_AHEAD_MS, MIN_INTERVAL_FLOOR_MS, MIN_INTERVAL_MS, nextOccurrence, parseSchedule, type Recurrence, type ScheduleSpec } from "./schedule.js";
+import {
+  RECENT_OUTCOMES,
+  type ClaimedEntry,
+  type Reschedule,
+  type ScheduledEntry,
+  type ScheduleOutcome,
+  type ScheduleStore,
+  type Settlement,
+} from "./schedule-store.js";
 
 /** What `serviceResponded` decides: forget the message (`"ok"`), or try again `inMs` later. */
 export type ServiceRespondedDecision = "ok" | { retry: { inMs: number; message?: Message } };
@@ -29,6 +38,51 @@ export type SchedulerHooks = {
   /** How long a delivery waits for the service (default 5000 ms). */
   dispatchTimeout?: (message: Message) => number;
 };
+
+/**
+ * Resolves who scheduled a message again, at delivery: from its principal (`assigns.principal`
+ * when it was scheduled) to the identity that principal has NOW — from the current token table,
+ * user directory, role store… — or null when it no longer resolves (the user was removed, their
+ * tokens revoked). The message is delivered with that identity, so that `authorize` and the
+ * service judge the rights the caller has at delivery, not those they had when scheduling.
+ * A hook that throws (its store is down) delays the delivery like any failure; it is retried.
+ */
+export type Reidentify = (principal: string) => JsonObject | null | Promise<JsonObject | null>;
+
+/**
+ * A scheduler's policy on what may be pending. Every shard (key) applies it on its own. Anonymous
+ * callers are indistinguishable, so together they are one owner.
+ */
+export type SchedulingLimits = {
+  /** Pending entries one owner may have on one key (default 100). */
+  perOwner: number;
+  /** Pending entries on one key, all owners together (default 10,000). */
+  perKey: number;
+  /** The shortest interval of a recurring schedule, in ms (default 60,000; at least 1,000). */
+  minIntervalMs: number;
+};
+
+/**
+ * The default {@link SchedulingLimits}. 100 per owner per key: one caller's pending work on one
+ * account or tenant rarely exceeds a few, and a caller cannot fill a key others use. 10,000 per
+ * key: a shard's listing, its due-time scans and a full drain (about a second, bench/) stay
+ * bounded, and one key cannot grow its object without end. 60 s between occurrences: the
+ * resolution of 5-field cron; anything faster is a loop, not a schedule.
+ */
+export const DEFAULT_SCHEDULING_LIMITS: Readonly<SchedulingLimits> = { perOwner: 100, perKey: 10_000, minIntervalMs: MIN_INTERVAL_MS };
+
+/**
+ * Who asks to see or cancel schedules: a caller, by principal and current identity. A caller the
+ * scheduler's `isAdmin` recognises sees and cancels every owner's entries; any other caller only
+ * their own.
+ */
+export type ScheduleCaller = { principal: string; identity: JsonObject };
+
+/**
+ * Whose entries a listing or a cancel may touch: everyone's (undefined — the admin token, or code
+ * that knows best), one owner's (a principal), or as a caller may ({@link ScheduleCaller}).
+ */
+export type ScheduleViewer = undefined | string | ScheduleCaller;
 
 /** Options of {@link retryTransientFailures}. */
 export type RetryOptions = {
@@ -75,6 +129,8 @@ export type ScheduleRequest = {
 /** A scheduled message as listings show it. */
 export type ScheduledSummary = {
   messageId: string;
+  /** Who scheduled it (their principal), or null when anonymous. */
+  owner: string | null;
   key: string;
   service: string;
   /** When it is (or was) due: its occurrence's time (ISO 8601). */
@@ -94,15 +150,27 @@ export type ScheduledSummary = {
 export interface SchedulerClient<Env> {
   /** Schedules a message: `ok` with `{ key, dispatchAt, recurrence, alreadyScheduled }`, or an error. */
   schedule(env: Env, request: ScheduleRequest): Promise<ServiceResponse>;
-  /** The pending messages of `key` (only `owner`'s, when given). */
-  list(env: Env, key: string, owner?: string): Promise<ScheduledSummary[]>;
-  /** Cancels one (only if `owner`'s, when given): `ok`, or `error not_found`. */
-  cancel(env: Env, key: string, messageId: string, owner?: string): Promise<ServiceResponse>;
+  /** The pending messages of `key` that `viewer` may see (see {@link ScheduleViewer}). */
+  list(env: Env, key: string, viewer?: ScheduleViewer): Promise<ScheduledSummary[]>;
+  /**
+   * Cancels the entries with this id that `viewer` may cancel — an admin: every owner's — and a
+   * recurring one stops: `ok`, or `error not_found` when there was none.
+   */
+  cancel(env: Env, key: string, messageId: string, viewer?: ScheduleViewer): Promise<ServiceResponse>;
+  /** How recent schedules of `key` ended when they did not succeed (those `viewer` may see), newest first. */
+  outcomes(env: Env, key: string, viewer?: ScheduleViewer): Promise<ScheduleOutcome[]>;
 }
 
-/** Who scheduled a message, as stored: the JSON of its `assigns.identity` ("null" when anonymous). */
-export function ownerOf(message: { assigns: JsonObject }): string {
-  return JSON.stringify(message.assigns["identity"] ?? null);
+/**
+ * Who scheduled a message, as stored: its `assigns.principal` (the gateway puts it there); for a
+ * message that carries an identity but no principal (built by code), the identity's canonical
+ * JSON — the gateway's default principal; null when anonymous.
+ */
+export function ownerOf(message: { assigns: JsonObject }): string | null {
+  const principal = message.assigns["principal"];
+  if (typeof principal === "string" && principal !== "") return principal;
+  const identity = message.assigns["identity"];
+  return identity === undefined || identity === null ? null : canonicalJson(identity);
 }
 
 /** Options of a {@link SchedulerRunner}. */
@@ -110,7 +178,22 @@ export type SchedulerRunnerOptions = {
   /** Delivers a message (a Dispatcher's `dispatch`); never throws. */
   dispatch: (message: Message, options: DispatchOptions) => Promise<Message>;
   hooks?: SchedulerHooks;
+  /**
+   * Resolves a schedule's owner again at each delivery ({@link Reidentify}). Without it the
+   * runner cannot re-check rights, so it refuses identified schedules (anonymous ones are
+   * delivered with no identity, as they were scheduled).
+   */
+  reidentify?: Reidentify;
+  /** What may be pending (see {@link SchedulingLimits}); each one defaults to {@link DEFAULT_SCHEDULING_LIMITS}. */
+  limits?: Partial<SchedulingLimits>;
+  /** Which identities see and cancel everyone's schedules, as the admin token does (default: none). */
+  isAdmin?: (identity: JsonObject) => boolean;
   logger?: Logger;
+  /**
+   * Where the scheduler's events go: `scheduled_delivery`, `scheduled_retry`,
+   * `scheduled_give_up`, `scheduled_denied`, `scheduled_cancel` (guides/scheduling.md).
+   */
+  telemetry?: Telemetry;
   now?: () => number;
   /** Entries delivered per `deliverDue` call (default 100). */
   batchSize?: number;
@@ -133,9 +216,10 @@ const MAX_FAILURE_BACKOFF_MS = 60 * 60 * 1000;
  * One scheduler shard at work: it stores messages to deliver later, delivers the due ones through
  * the dispatcher with `assigns.dispatchAttempts`, and lets `serviceResponded` decide whether to
  * forget or retry each. Delivery is at least once: an entry is claimed with a lease before it is
- * delivered and removed only when `serviceResponded` says so; a crash anywhere in between leaves
- * it to be delivered again when the lease ends. The adapter arms its timer (the Durable Object's
- * alarm) at {@link nextWake}.
+ * delivered and removed only when `serviceResponded` says so (or the delivery is denied); a crash
+ * anywhere in between leaves it claimed, to be delivered again when the store releases the
+ * claims of a crashed incarnation, or at the latest when the lease ends. The adapter arms its
+ * timer (the Durable Object's alarm) at {@link nextWake}.
  */
 export class SchedulerRunner {
   readonly #store: ScheduleStore;
@@ -146,6 +230,10 @@ export class SchedulerRunner {
   readonly #batchSize: number;
   readonly #concurrency: number;
   readonly #lateAfterMs: number;
+  readonly #reidentify: Reidentify | undefined;
+  readonly #limits: SchedulingLimits;
+  readonly #isAdmin: (identity: JsonObject) => boolean;
+  readonly #telemetry: Telemetry;
 
   /** A runner over `store`. */
   constructor(store: ScheduleStore, options: SchedulerRunnerOptions) {
@@ -157,17 +245,37 @@ export class SchedulerRunner {
     this.#batchSize = options.batchSize ?? 100;
     this.#concurrency = options.concurrency ?? 16;
     this.#lateAfterMs = options.lateAfterMs ?? 30_000;
+    this.#reidentify = options.reidentify;
+    const limits = { ...DEFAULT_SCHEDULING_LIMITS, ...options.limits };
+    this.#limits = {
+      perOwner: wholeAtLeast(limits.perOwner, 0, DEFAULT_SCHEDULING_LIMITS.perOwner),
+      perKey: wholeAtLeast(limits.perKey, 0, DEFAULT_SCHEDULING_LIMITS.perKey),
+      minIntervalMs: wholeAtLeast(limits.minIntervalMs, MIN_INTERVAL_FLOOR_MS, DEFAULT_SCHEDULING_LIMITS.minIntervalMs),
+    };
+    this.#isAdmin = options.isAdmin ?? (() => false);
+    this.#telemetry = options.telemetry ?? new Telemetry();
   }
 
   /** Stores a message to deliver later. Bad input is answered `invalid_request`, nothing stored. */
   async schedule(request: ScheduleRequest): Promise<ServiceResponse> {
-    const now = this.#now();
+    const now = this.#time();
     const key = readKey(request.key);
     if (!key.ok) return response.error("invalid_request", `key ${key.problem}`);
     const problem = messageProblem(request.message);
     if (problem !== null) return response.error("invalid_request", `message: ${problem}`);
-    const parsed = parseSchedule(request.spec, now);
+    const parsed = parseSchedule(request.spec, now, this.#limits.minIntervalMs);
     if (typeof parsed === "string") return response.error("invalid_request", parsed);
+    const owner = ownerOf(request.message);
+    if (owner === null && parsed.recurrence !== null) {
+      // A standing order must belong to someone: someone who can see it, cancel it, and whose
+      // rights are checked at each occurrence. Anonymous callers are nobody in particular.
+      return response.unauthorized("recurring schedules (cron, every) need an identified caller");
+    }
+    if (owner !== null && this.#reidentify === undefined) {
+      // Delivering later with the identity of today would run with rights that may be revoked
+      // by then: without a way to re-check them, only anonymous schedules are taken.
+      return response.error("invalid_request", "this scheduler cannot re-check the caller's rights at delivery (no reidentify hook): only anonymous schedules are accepted");
+    }
 
     let message: Message = {
       ...request.message,
@@ -178,6 +286,9 @@ export class SchedulerRunner {
     };
     const replaced = await this.#hooks.saveAlarm?.(message, key.key);
     if (replaced !== undefined) message = { ...replaced, id: message.id };
+    // Who scheduled is kept as a principal; the identity is resolved again at each delivery, so
+    // today's identity (and its rights) is never stored to be replayed later.
+    message = withoutIdentity(message, owner);
     const stored = JSON.stringify(message);
     if (stored.length > MAX_MESSAGE_BYTES || jsonProblem(message) !== null) {
       return response.error("invalid_request", "the message is not JSON, or too large to store");
@@ -185,6 +296,7 @@ export class SchedulerRunner {
 
     const entry: ScheduledEntry = {
       id: message.id,
+      owner,
       key: key.key,
       service: message.serviceName,
       dueAt: parsed.dueAt,
@@ -195,16 +307,22 @@ export class SchedulerRunner {
       recurrence: parsed.recurrence,
       occurrence: 0,
       publicOnly: request.publicOnly === true,
-      owner: ownerOf(request.message),
       createdAt: iso(now),
     };
-    if (await this.#store.insert(entry)) {
+    const inserted = await this.#store.insert(entry, this.#limits);
+    if (inserted === "inserted") {
       return response.ok({ key: key.key, dispatchAt: iso(entry.dueAt), recurrence: entry.recurrence, alreadyScheduled: false });
     }
-    // The id is taken. The same request from the same caller is a retry; anything else is refused
-    // without a word about the entry that holds the id.
-    const existing = await this.#store.get(entry.id);
-    if (existing === null || existing.owner !== entry.owner || !sameRequest(existing.template, message)) {
+    if (inserted === "owner_full") {
+      return response.error("too_many_schedules", { limit: this.#limits.perOwner, per: "owner", problem: "you have as many pending schedules on this key as allowed" });
+    }
+    if (inserted === "key_full") {
+      return response.error("too_many_schedules", { limit: this.#limits.perKey, per: "key", problem: "this key has as many pending schedules as allowed" });
+    }
+    // This owner already has the id (ids are scoped by owner: another owner's never block it). The
+    // same request is a retry; anything else is refused.
+    const existing = await this.#store.get(entry.owner, entry.id);
+    if (existing === null || !sameRequest(existing.template, message)) {
       return response.error("idempotency_key_reused", { messageId: entry.id });
     }
     return response.ok({
@@ -215,15 +333,28 @@ export class SchedulerRunner {
     });
   }
 
-  /** Cancels a scheduled message (only `owner`'s, when given); a recurring one stops. */
-  async cancel(messageId: string, owner?: string): Promise<ServiceResponse> {
-    return (await this.#store.remove(messageId, owner)) ? response.ok() : response.error("not_found");
+  /**
+   * Cancels the entries with this id that `viewer` may cancel (see {@link ScheduleViewer}): an
+   * owner's own, or every owner's for an admin; a recurring one stops.
+   */
+  async cancel(messageId: string, viewer?: ScheduleViewer): Promise<ServiceResponse> {
+    const owner = this.#ownerSeenBy(viewer);
+    const removed = await this.#store.remove(messageId, owner);
+    const by = owner === undefined ? "admin" : "owner";
+    for (const entry of removed) {
+      this.#logger.info("scheduled message cancelled", { messageId: entry.id, key: entry.key, service: entry.service, owner: entry.owner, by });
+      if (this.#telemetry.active) {
+        this.#telemetry.emit("scheduled_cancel", {}, { key: entry.key, messageId: entry.id, owner: entry.owner, service: entry.service, by });
+      }
+    }
+    return removed.length > 0 ? response.ok() : response.error("not_found");
   }
 
-  /** The pending messages (only `owner`'s, when given), in due order; at most 1,000. */
-  async list(owner?: string): Promise<ScheduledSummary[]> {
-    return (await this.#store.list(owner, LIST_LIMIT)).map((entry) => ({
+  /** The pending messages `viewer` may see, in due order; at most 1,000. */
+  async list(viewer?: ScheduleViewer): Promise<ScheduledSummary[]> {
+    return (await this.#store.list(this.#ownerSeenBy(viewer), LIST_LIMIT)).map((entry) => ({
       messageId: entry.id,
+      owner: entry.owner,
       key: entry.key,
       service: entry.service,
       dispatchAt: String(entry.message.assigns["dispatchAt"] ?? iso(entry.dueAt)),
@@ -233,6 +364,17 @@ export class SchedulerRunner {
       recurrence: entry.recurrence,
       rawRequest: entry.message.rawRequest,
     }));
+  }
+
+  /** How recent schedules ended when they did not succeed (those `viewer` may see), newest first. */
+  outcomes(viewer?: ScheduleViewer): Promise<ScheduleOutcome[]> {
+    return this.#store.outcomes(this.#ownerSeenBy(viewer), RECENT_OUTCOMES);
+  }
+
+  /** Whose entries `viewer` may touch: one owner's, or everyone's (undefined). */
+  #ownerSeenBy(viewer: ScheduleViewer): string | undefined {
+    if (viewer === undefined || typeof viewer === "string") return viewer;
+    return this.#isAdmin(viewer.identity) ? undefined : viewer.principal;
   }
 
   /** When something is due next (epoch ms), or null when nothing is scheduled. */
@@ -245,71 +387,144 @@ export class SchedulerRunner {
    * Never throws for a single message's failure; a storage failure does throw, and loses nothing.
    */
   async deliverDue(): Promise<{ delivered: number; more: boolean }> {
-    const now = this.#now();
+    const now = this.#time();
     // The lease covers the whole batch: the last entries start only after the rounds before them.
     const rounds = Math.ceil(this.#batchSize / this.#concurrency);
-    const claimed = await this.#store.claimDue(now, this.#batchSize, (entry) => now + rounds * this.#timeoutOf(entry.message) + LEASE_MARGIN_MS);
-    await inParallel(claimed, this.#concurrency, (entry) => this.#deliver(entry, now));
-    const next = await this.#store.earliestDue();
-    return { delivered: claimed.length, more: next !== null && next <= this.#now() };
-  }
-
-  async #deliver(entry: ScheduledEntry, now: number): Promise<void> {
-    const message = this.#deliveryOf(entry, now);
-    const claim = { attempts: entry.attempts, dueAt: entry.dueAt };
-    const log = withFields(this.#logger, { scheduleId: entry.id, messageId: message.id, service: entry.service, key: entry.key });
-    let decision: ServiceRespondedDecision;
-    try {
-      const answer = await this.#dispatch(message, { timeoutMs: this.#timeoutOf(message), publicOnly: entry.publicOnly });
-      // The attempt count is the scheduler's to tell, whatever the service did with the assigns.
-      const reply = { ...answer, assigns: { ...answer.assigns, dispatchAttempts: entry.attempts } };
-      decision = await (this.#hooks.serviceResponded ?? defaultServiceResponded)(reply);
-      if (decision === "ok" && reply.response !== null && reply.response.status !== "ok" && reply.response.status !== "created") {
-        log.warn("scheduled message done without success", { response: reply.response, attempts: entry.attempts });
-      }
-    } catch (error) {
-      // Nothing is lost: the message stays, and is delivered again after a back-off that grows
-      // with its attempts (a hook that always throws must not spin).
-      const delay = backoffDelay(entry.attempts, { baseMs: 1000, maxMs: MAX_FAILURE_BACKOFF_MS });
-      log.error("delivery failed; it will be delivered again", { error, attempts: entry.attempts, inMs: delay });
-      await this.#store.settle(entry.id, claim, { dueAt: this.#now() + delay });
-      return;
-    }
-    if (typeof decision === "object" && decision !== null && "retry" in decision) {
-      const inMs = decision.retry.inMs;
-      const delay = Number.isFinite(inMs) && inMs >= 0 ? Math.min(inMs, MAX_SCHEDULE_AHEAD_MS) : 1000;
-      const from = decision.retry.message;
-      const retried: Message = {
-        ...entry.message,
-        rawRequest: from?.rawRequest ?? entry.message.rawRequest,
-        assigns: from === undefined ? entry.message.assigns : { ...from.assigns, dispatchAt: entry.message.assigns["dispatchAt"] ?? null },
-      };
-      await this.#store.settle(entry.id, claim, { dueAt: this.#now() + delay, message: retried });
-      return;
-    }
-    await this.#finish(entry, claim, now);
+    const claimed = await this.#store.claimDue(
+      now,
+      this.#batchSize,
+      (entries) => now + rounds * Math.max(...entries.map((entry) => this.#timeoutOf(entry.message))) + LEASE_MARGIN_MS,
+    );
+    const settlements: Settlement[] = [];
+    const invokedAt = iso(now);
+    await inParallel(claimed, this.#concurrency, async (entry) => {
+      settlements.push({ claim: entry.claim, ...(await this.#deliver(entry, now, invokedAt)) });
+    });
+    // One atomic step for the whole batch. A crash before it leaves every entry of the batch
+    // claimed: delivered again (at least once), as any crash during a delivery would.
+    await this.#store.settleAll(settlements);
+    // A full batch says more may be due (the adapter re-arms at once); otherwise the adapter's
+    // next wake is the earliest entry, which it reads anyway.
+    return { delivered: claimed.length, more: claimed.length === this.#batchSize };
   }
 
   /**
-   * This delivery is done: a one-off is removed; a recurring schedule moves to its next
-   * occurrence, which starts again from the template (what retries changed stays behind).
+   * Delivers one claimed entry and decides what becomes of it — never throws for the entry's own
+   * failures (a hook that throws is a failure, retried after a back-off). Every decision is logged
+   * and emitted as telemetry here; the caller settles it.
    */
-  async #finish(entry: ScheduledEntry, claim: Claim, now: number): Promise<void> {
-    const current = Date.parse(String(entry.message.assigns["dispatchAt"]));
-    const next = entry.recurrence === null ? null : nextOccurrence(entry.recurrence, Math.max(now, Number.isNaN(current) ? now : current));
-    if (next === null) {
-      await this.#store.settle(entry.id, claim, null);
-      return;
+  async #deliver(entry: ClaimedEntry, now: number, invokedAt: string): Promise<Decision> {
+    // When this occurrence was due, as scheduled (the stored due time is the lease's end now).
+    const dueAt = Date.parse(String(entry.message.assigns["dispatchAt"]));
+    let message = this.#deliveryOf(entry, now, dueAt, invokedAt);
+    const attempt = entry.attempts;
+    const lateness = Number.isNaN(dueAt) ? 0 : Math.max(0, now - dueAt);
+    const fields = { messageId: message.id, service: entry.service, key: entry.key, attempt, latenessMs: lateness };
+    try {
+      if (entry.owner !== null) {
+        // Who scheduled it, as they are now: their current rights are what authorize judges.
+        if (this.#reidentify === undefined) return this.#denied(entry, message, "no_reidentify", null, fields);
+        const identity = await this.#reidentify(entry.owner);
+        if (identity === null) return this.#denied(entry, message, "principal_unknown", null, fields);
+        message = { ...message, assigns: { ...message.assigns, identity, principal: entry.owner } };
+      }
+      const startMs = Date.now();
+      const answer = await this.#dispatch(message, { timeoutMs: this.#timeoutOf(message), publicOnly: entry.publicOnly });
+      const status = answer.response?.status ?? null;
+      this.#logger.info("scheduled message delivered", { ...fields, status });
+      if (this.#telemetry.active) {
+        this.#telemetry.emit("scheduled_delivery", { ...finished(startMs), lateness }, { message: answer, key: entry.key, attempt, status });
+      }
+      if (status === "forbidden" || status === "unauthorized") return this.#denied(entry, answer, status, answer.response, fields);
+
+      // The attempt count is the scheduler's to tell, whatever the service did with the assigns.
+      const reply = { ...answer, assigns: { ...answer.assigns, dispatchAttempts: attempt } };
+      const decision = await (this.#hooks.serviceResponded ?? defaultServiceResponded)(reply);
+      if (typeof decision === "object" && decision !== null && "retry" in decision) {
+        const inMs = decision.retry.inMs;
+        const delay = Number.isFinite(inMs) && inMs >= 0 ? Math.min(inMs, MAX_SCHEDULE_AHEAD_MS) : 1000;
+        const from = decision.retry.message;
+        const retried: Message = {
+          ...entry.message,
+          rawRequest: from?.rawRequest ?? entry.message.rawRequest,
+          assigns: from === undefined ? entry.message.assigns : { ...withoutIdentity(from, entry.owner).assigns, dispatchAt: entry.message.assigns["dispatchAt"] ?? null },
+        };
+        this.#retrying(reply, entry, delay, "service_responded", fields);
+        return { change: { dueAt: this.#time() + delay, message: retried } };
+      }
+      const failed = reply.response !== null && reply.response.status !== "ok" && reply.response.status !== "created";
+      return { change: this.#next(entry, now), ...(failed ? { outcome: this.#gaveUp(entry, reply, fields) } : {}) };
+    } catch (error) {
+      // Nothing is lost: the message stays, and is delivered again after a back-off that grows
+      // with its attempts (a hook that always throws must not spin). A hook that throws is a bug
+      // (or its store is down): logged as an error, not as a routine retry.
+      const delay = backoffDelay(attempt, { baseMs: 1000, maxMs: MAX_FAILURE_BACKOFF_MS });
+      this.#logger.error("scheduled delivery failed; it will be delivered again", { ...fields, inMs: delay, error });
+      this.#retrying(message, entry, delay, "failed", null);
+      return { change: { dueAt: this.#time() + delay } };
     }
-    const message = { ...entry.template, assigns: { ...entry.template.assigns, dispatchAt: iso(next), dispatchAttempts: 0 } };
-    await this.#store.settle(entry.id, claim, { dueAt: next, message, attempts: 0, occurrence: entry.occurrence + 1, late: false });
+  }
+
+  /** A retry decided: logged (warn, unless the caller logged it already) and emitted. */
+  #retrying(message: Message, entry: ClaimedEntry, inMs: number, reason: "service_responded" | "failed", fields: LogFields | null): void {
+    if (fields !== null) this.#logger.warn("scheduled message will be delivered again", { ...fields, inMs, response: message.response });
+    if (this.#telemetry.active) this.#telemetry.emit("scheduled_retry", { inMs }, { message, key: entry.key, attempt: entry.attempts, reason });
+  }
+
+  /**
+   * A failed delivery that `serviceResponded` said to stop retrying (attempts exhausted, or a
+   * failure a retry would not change): logged as an error, emitted, and recorded as an outcome.
+   */
+  #gaveUp(entry: ClaimedEntry, reply: Message, fields: LogFields): ScheduleOutcome {
+    const r = reply.response;
+    this.#logger.error("scheduled message given up", { ...fields, response: r });
+    if (this.#telemetry.active) this.#telemetry.emit("scheduled_give_up", {}, { message: reply, key: entry.key, attempt: entry.attempts, response: r });
+    return this.#outcome(entry, reply, "gave_up", r === null ? "none" : r.status === "error" ? r.reason : r.status, r);
+  }
+
+  /**
+   * A delivery refused for want of rights — the owner no longer resolves, or `authorize` (or the
+   * service) refused the rights they have now. Retrying would not change that, and a recurring
+   * schedule would be refused at every occurrence: the entry is removed (a recurring one stops),
+   * and the denial logged, emitted and recorded. `serviceResponded` is not asked: this is the
+   * scheduler's decision, not a retry policy's.
+   */
+  #denied(entry: ClaimedEntry, message: Message, reason: string, refusal: ServiceResponse | null, fields: LogFields): Decision {
+    this.#logger.warn("scheduled message denied: its owner may no longer do this", { ...fields, owner: entry.owner, reason });
+    if (this.#telemetry.active) {
+      this.#telemetry.emit("scheduled_denied", {}, { message, key: entry.key, attempt: entry.attempts, principal: entry.owner, reason });
+    }
+    return { change: null, outcome: this.#outcome(entry, message, "denied", reason, refusal) };
+  }
+
+  #outcome(entry: ClaimedEntry, message: Message, outcome: ScheduleOutcome["outcome"], reason: string, r: ServiceResponse | null): ScheduleOutcome {
+    return { at: iso(this.#time()), messageId: message.id, owner: entry.owner, key: entry.key, service: entry.service, outcome, reason, attempts: entry.attempts, response: r };
+  }
+
+  /**
+   * What becomes of an entry whose delivery is done: a one-off is removed (null); a recurring
+   * schedule moves to its next occurrence, which starts again from the template (what retries
+   * changed stays behind).
+   */
+  #next(entry: ClaimedEntry, now: number): Reschedule | null {
+    if (entry.recurrence === null || entry.template === null) return null;
+    const current = Date.parse(String(entry.message.assigns["dispatchAt"]));
+    const from = Number.isNaN(current) ? now : Math.max(now, current);
+    // A cron occurrence comes at least the minimum interval after the one before: an expression
+    // that matches more often has its closer matches skipped (`every` is checked when scheduled).
+    const spaced = "cron" in entry.recurrence && !Number.isNaN(current);
+    const after = spaced ? Math.max(from, current + this.#limits.minIntervalMs - 1) : from;
+    const next = nextOccurrence(entry.recurrence, after);
+    if (next === null) return null;
+    const template = entry.template;
+    const message = { ...template, assigns: { ...template.assigns, dispatchAt: iso(next), dispatchAttempts: 0 } };
+    return { dueAt: next, message, attempts: 0, occurrence: entry.occurrence + 1, late: false };
   }
 
   /** The message as it is delivered: each occurrence of a recurring schedule has its own id. */
-  #deliveryOf(entry: ScheduledEntry, now: number): Message {
+  #deliveryOf(entry: ClaimedEntry, now: number, dueAt: number, invokedAt: string): Message {
     const template = entry.message;
     const recurring = entry.recurrence !== null;
-    const dueAt = Date.parse(String(template.assigns["dispatchAt"]));
     const late = entry.late || (!Number.isNaN(dueAt) && now - dueAt > this.#lateAfterMs);
     const assigns: Record<string, Json> = { ...template.assigns, dispatchAttempts: entry.attempts };
     if (late) assigns["late"] = true;
@@ -317,7 +532,7 @@ export class SchedulerRunner {
       ...template,
       id: recurring ? `${entry.id}-${entry.occurrence}` : entry.id,
       causationId: recurring ? entry.id : template.causationId,
-      invokedAt: iso(now),
+      invokedAt,
       request: null,
       valid: true,
       response: null,
@@ -325,6 +540,15 @@ export class SchedulerRunner {
       halted: false,
       assigns,
     };
+  }
+
+  /**
+   * The runner's clock, never trusted blindly: every due time is computed from it, and a time
+   * that is not a finite positive number would be stored as garbage and arm an alarm that throws.
+   */
+  #time(): number {
+    const now = this.#now();
+    return Number.isFinite(now) && now > 0 ? Math.floor(now) : Date.now();
   }
 
   #timeoutOf(message: Message): number {
@@ -335,13 +559,29 @@ export class SchedulerRunner {
 
 const defaultServiceResponded = retryTransientFailures();
 
+/** The message without `assigns.identity`, its principal recorded when it has an owner. */
+function withoutIdentity(message: Message, owner: string | null): Message {
+  const { identity: _identity, ...assigns } = message.assigns;
+  return { ...message, assigns: owner === null ? assigns : { ...assigns, principal: owner } };
+}
+
+/** What becomes of a delivered entry: removed (`change` null) or rescheduled, and any outcome to record. */
+type Decision = Omit<Settlement, "claim">;
+
 /** Whether two scheduling requests ask for the same: the same service with the same raw request. */
 function sameRequest(a: Message, b: Message): boolean {
   return a.serviceName === b.serviceName && canonicalJson(a.rawRequest) === canonicalJson(b.rawRequest);
 }
 
+/** `value` when it is a whole number of at least `least`, else `fallback`. */
+function wholeAtLeast(value: number, least: number, fallback: number): number {
+  return Number.isInteger(value) && value >= least ? value : fallback;
+}
+
+/** ISO 8601 of an epoch time; never throws (a time that is not one reads as now). */
 function iso(ms: number): string {
-  return new Date(ms).toISOString();
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? new Date().toISOString() : date.toISOString();
 }
 
 /** Runs `work` over `items`, at most `limit` at a time. */

@@ -28,6 +28,7 @@ const scheduler: SchedulerClient<unknown> = {
   schedule: async () => ({ status: "ok" }),
   list: async () => [],
   cancel: async () => ({ status: "ok" }),
+  outcomes: async () => [],
 };
 const accountStreams: StreamAccess<unknown> = {
   stream: "account",
