@@ -11,12 +11,7 @@ export type GatewayVariables = {
   message: Message;
   /** The caller's assigns: `{ identity, principal }`, or `{}` for an anonymous caller. */
   assigns: JsonObject;
-  /** Whose schedules the caller may see and cancel: every owner's (the admin token), or one's. */
-  viewer: Viewer;
 };
-
-/** Who looks at schedules: the admin (everything), or one owner (their own). */
-export type Viewer = { kind: "admin" } | { kind: "owner"; owner: string };
 
 /** The gateway's Hono environment: the Worker's bindings and the per-request variables. */
 export type GatewayEnv<Env extends object> = { Bindings: Env; Variables: GatewayVariables };

@@ -14,6 +14,7 @@ const statusByErrorReason: Readonly<Record<string, ContentfulStatusCode>> = {
   event_too_large: 413,
   state_too_large: 413,
   idempotency_key_reused: 409,
+  too_many_schedules: 429,
   internal_error: 500,
   invalid_event: 500,
   unknown_command: 500,

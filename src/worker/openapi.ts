@@ -365,7 +365,8 @@ export function openApiGenerator(options: OpenApiOptions = {}): OpenApiGenerator
           requestBody: jsonBody(schemaRef("ScheduleRequest"), "what to call, with what, on which shard, and when", true),
           responses: {
             "202": { description: "scheduled", content: { "application/json": { schema: envelopeWith(["ok"]) } } },
-            ...Object.fromEntries(serviceStatuses.filter(([code]) => ["400", "401", "403", "413", "503"].includes(code)).map(([code, name]) => [code, ref(`#/components/responses/Service${name}`)])),
+            ...Object.fromEntries(serviceStatuses.filter(([code]) => ["400", "401", "403", "409", "413", "503"].includes(code)).map(([code, name]) => [code, ref(`#/components/responses/Service${name}`)])),
+            "429": { description: "error too_many_schedules: the caller or the key has as many pending schedules as allowed", content: { "application/json": { schema: envelopeWith(["error"]) } } },
           },
           ...callerSecurity,
         },
@@ -375,7 +376,7 @@ export function openApiGenerator(options: OpenApiOptions = {}): OpenApiGenerator
           summary: "Your pending scheduled messages for a key (the admin token: everyone's)",
           parameters: [keyQuery],
           responses: {
-            "200": jsonReply("pending messages", object({ key: string, schedules: { type: "array", items: schemaRef("ScheduledSummary") } })),
+            "200": jsonReply("pending messages, and how recent ones ended when they did not succeed", object({ key: string, schedules: { type: "array", items: schemaRef("ScheduledSummary") }, outcomes: { type: "array", items: { type: "object" } } })),
             "400": ref("#/components/responses/AnswerBadRequest"),
             "401": ref("#/components/responses/AnswerUnauthorized"),
           },

@@ -181,7 +181,7 @@ describe("scheduling policy", () => {
       expect(answers.map((a) => a.status)).toEqual(Array(10).fill(202));
     }
     const refused = await greet(ADA);
-    expect(refused.status).toBe(400);
+    expect(refused.status).toBe(429);
     expect(refused.body.response).toMatchObject({ status: "error", reason: "too_many_schedules", details: { limit: 100, per: "owner" } });
     expect((await greet(BOB)).status).toBe(202);
     expect((await greet(ADA, `k-${newId()}`)).status).toBe(202);

@@ -67,6 +67,7 @@ export type LibraryErrorReason =
   | "event_too_large"
   | "unknown_command"
   | "idempotency_key_reused"
+  | "too_many_schedules"
   | "state_too_large";
 
 /** The request failed for `reason`; `details` says more when there is something safe to say. */
