@@ -2,7 +2,7 @@ import { sValidator } from "@hono/standard-validator";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import * as v from "valibot";
-import type { CommandRequest, DeleteOptions, StreamPage } from "../core/aggregates/aggregate-protocol.js";
+import { commandReplyOf, type CommandRequest, type DeleteOptions, type StreamPage } from "../core/aggregates/aggregate-protocol.js";
 import type { Message } from "../core/messaging/message.js";
 import { MessageSchema } from "../core/messaging/message-schema.js";
 import { response, type ServiceResponse } from "../core/messaging/response.js";
@@ -56,7 +56,7 @@ export const aggregateRoutes = new Hono<{ Bindings: StreamHost }>()
     const request = c.req.valid("json");
     const stream = c.env.streamFor(request.streamName);
     if (typeof stream === "string") return c.json({ error: stream }, 400);
-    return c.json({ message: await stream.execute(request) });
+    return c.json({ reply: commandReplyOf(await stream.execute(request)) });
   })
   .get("/events", sValidator("query", EventsQuery, refuseInvalid), async (c) => {
     const { stream: streamName, from, limit } = c.req.valid("query");

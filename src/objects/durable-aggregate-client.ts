@@ -1,5 +1,12 @@
 import { hc } from "hono/client";
-import type { AggregateClient, CommandRequest, DeleteOptions, StreamPage } from "../core/aggregates/aggregate-protocol.js";
+import {
+  replyMessage,
+  type AggregateClient,
+  type CommandReply,
+  type CommandRequest,
+  type DeleteOptions,
+  type StreamPage,
+} from "../core/aggregates/aggregate-protocol.js";
 import type { Message } from "../core/messaging/message.js";
 import type { ServiceResponse } from "../core/messaging/response.js";
 import type { AggregateRoutes } from "./aggregate-routes.js";
@@ -20,7 +27,8 @@ export function durableObjectAggregates<Env>(namespace: (env: Env) => DurableObj
   return {
     async execute(env: Env, request: CommandRequest): Promise<Message> {
       const answer = await objectOf(env, request.streamName).command.$post({ json: request });
-      return (await trustedAnswer<{ message: Message }>(answer, request.streamName)).message;
+      // The object answers only what it adds to the message (its answer, events, version).
+      return replyMessage(request.message, (await trustedAnswer<{ reply: CommandReply }>(answer, request.streamName)).reply);
     },
 
     async readStream(env: Env, streamName: string, page: { from: number; limit: number }): Promise<StreamPage> {

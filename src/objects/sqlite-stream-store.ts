@@ -110,8 +110,15 @@ export class SqliteStreamStore implements StreamStore {
   }
 
   #append(db: SqlDatabase, request: AppendRequest): AppendResult {
-    const actual = this.#row()?.version ?? -1;
-    if (actual !== request.expectedVersion) return { ok: false, actualVersion: actual };
+    // The version check and the stream row's update are one statement: it moves the row only if
+    // it is still at the expected version (or, for a new stream, creates it only if there is none).
+    const state = request.state === undefined ? null : JSON.stringify(request.state);
+    const moved =
+      request.expectedVersion === -1
+        ? db.run(sql`INSERT INTO stream (id, name, version, status, state) VALUES (1, ${request.streamName}, ${request.newVersion}, 'live', ${state})
+            ON CONFLICT (id) DO NOTHING`)
+        : db.run(sql`UPDATE stream SET version = ${request.newVersion}, state = ${state} WHERE id = 1 AND version = ${request.expectedVersion}`);
+    if (moved === 0) return { ok: false, actualVersion: this.#row()?.version ?? -1 };
     const recordedAt = new Date().toISOString();
     let version = request.expectedVersion;
     for (const event of request.events) {
@@ -120,9 +127,6 @@ export class SqliteStreamStore implements StreamStore {
         VALUES (${version}, ${event.type}, ${JSON.stringify(event.data)}, ${JSON.stringify(event.metadata)},
                 ${request.messageId}, ${recordedAt}, ${event.schemaVersion})`);
     }
-    const state = request.state === undefined ? null : JSON.stringify(request.state);
-    db.run(sql`INSERT INTO stream (id, name, version, status, state) VALUES (1, ${request.streamName}, ${request.newVersion}, 'live', ${state})
-      ON CONFLICT (id) DO UPDATE SET version = excluded.version, state = excluded.state`);
     db.run(sql`INSERT INTO processed_messages (principal, message_id, version, fingerprint, response, recorded_at)
       VALUES (${request.principal}, ${request.messageId}, ${request.newVersion}, ${request.fingerprint},
               ${JSON.stringify(request.response)}, ${recordedAt})`);

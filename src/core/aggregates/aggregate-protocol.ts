@@ -21,6 +21,22 @@ export type CommandRequest = {
 };
 
 /**
+ * What an aggregate instance's reply adds to the command's message: the caller already has the
+ * rest (ids, trace, request), so only this crosses back from the object.
+ */
+export type CommandReply = Pick<Message, "response" | "events" | "aggregateMeta" | "assigns">;
+
+/** The part of a reply message that the caller does not already have (see {@link CommandReply}). */
+export function commandReplyOf(reply: Message): CommandReply {
+  return { response: reply.response, events: reply.events, aggregateMeta: reply.aggregateMeta, assigns: reply.assigns };
+}
+
+/** The reply message: the command's message with what the instance answered. */
+export function replyMessage(sent: Message, reply: CommandReply): Message {
+  return { ...sent, ...reply, halted: true };
+}
+
+/**
  * A stored event as a stream read shows it: in today's shape (upcast), and — when that differs
  * from what is stored — the stored shape beside it.
  */
