@@ -5,6 +5,9 @@ declare namespace Cloudflare {
   }
   interface Env {
     ACCOUNTS: DurableObjectNamespace;
+    TALLY: DurableObjectNamespace;
+    FLAKY_TALLY: DurableObjectNamespace;
+    TALLY_EVENTS: Queue;
     LEDGER: DurableObjectNamespace;
     FILTERED: DurableObjectNamespace;
     STATEFUL: DurableObjectNamespace;

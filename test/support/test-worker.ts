@@ -1,10 +1,23 @@
-import { silentLogger } from "../../src/core/index.js";
+import { silentLogger, type EventEnvelope } from "../../src/core/index.js";
 import { aggregateObject, schedulerObject } from "../../src/objects/index.js";
+import demo from "../../examples/worker.js";
+import type { Env } from "../../examples/env.js";
 import { filtered, ledger, ledgerTelemetry, stateful, unloading } from "./test-aggregates.js";
+import { publishedTallies } from "./test-read-side.js";
 import { scheduledServices, testClock, testHooks } from "./test-scheduling.js";
 
 // The Worker the test suites run against: the demo, plus Durable Objects for test aggregates.
-export { AccountObject, SchedulerObject, default } from "../../examples/worker.js";
+export { AccountObject, SchedulerObject } from "../../examples/worker.js";
+export { FlakyTallyObject, TallyObject } from "./test-read-side.js";
+
+/** The demo's HTTP; what the test tallies publish is recorded. */
+export default {
+  fetch: demo.fetch,
+  async queue(batch: MessageBatch): Promise<void> {
+    for (const message of batch.messages) publishedTallies.push(message.body as EventEnvelope);
+    batch.ackAll();
+  },
+} satisfies ExportedHandler<Env>;
 
 /** A ledger per object. */
 export const LedgerObject = aggregateObject(ledger, {
