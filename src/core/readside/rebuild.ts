@@ -49,7 +49,9 @@ export async function catchUp(runner: SubscriptionRunner, name: string, scope: R
       if (page.length === 0) break;
       await mapBounded(page, options.concurrency ?? 8, async (entry) => {
         try {
-          progress.events += (await runner.catchUpStream(subscriber, stream, entry.streamName, scope)).applied;
+          // Awaited first: `events += await …` would read `events` before the await and lose updates.
+          const { applied } = await runner.catchUpStream(subscriber, stream, entry.streamName, scope);
+          progress.events += applied;
         } catch (error) {
           progress.failed.push({ streamName: entry.streamName, error: error instanceof Error ? error.message : String(error) });
         }
