@@ -14,3 +14,6 @@ export * from "./http-status.js";
 export * from "./node-entrypoint.js";
 export * from "./node-routes.js";
 export * from "./service-binding-node.js";
+export * from "./read-side.js";
+export * from "./d1-executor.js";
+export * from "./process-workflow.js";

@@ -3,19 +3,26 @@ import { aggregateObject, schedulerObject } from "../../src/objects/index.js";
 import demo from "../../examples/worker.js";
 import type { Env } from "../../examples/env.js";
 import { filtered, ledger, ledgerTelemetry, stateful, unloading } from "./test-aggregates.js";
-import { publishedTallies } from "./test-read-side.js";
+import { deadLettersQueued, publishedTallies } from "./test-read-side.js";
 import { scheduledServices, testClock, testHooks } from "./test-scheduling.js";
 
 // The Worker the test suites run against: the demo, plus Durable Objects for test aggregates.
-export { AccountObject, SchedulerObject } from "../../examples/worker.js";
-export { FlakyTallyObject, TallyObject } from "./test-read-side.js";
+export { AccountObject, SchedulerObject, TransferObject, TransferWorkflow } from "../../examples/worker.js";
+export { FlakyTallyObject, FlakyTransferWorkflow, TallyObject } from "./test-read-side.js";
 
-/** The demo's HTTP; what the test tallies publish is recorded. */
+/** The demo's HTTP and events queue; what the test tallies publish and the dead letters are recorded instead. */
 export default {
   fetch: demo.fetch,
-  async queue(batch: MessageBatch): Promise<void> {
-    for (const message of batch.messages) publishedTallies.push(message.body as EventEnvelope);
-    batch.ackAll();
+  async queue(batch: MessageBatch, env: Env, ctx: ExecutionContext): Promise<void> {
+    if (batch.queue === "x3m-test-tally-events") {
+      for (const message of batch.messages) publishedTallies.push(message.body as EventEnvelope);
+      return batch.ackAll();
+    }
+    if (batch.queue === "x3m-bank-dead-letters") {
+      for (const message of batch.messages) deadLettersQueued.push(message.body);
+      return batch.ackAll();
+    }
+    return demo.queue(batch, env, ctx);
   },
 } satisfies ExportedHandler<Env>;
 
