@@ -138,6 +138,13 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
       const result = await (this.#publisher as OutboxPublisher).publish();
       if (result.drained) {
         this.#failures = 0;
+        // All sent: the safety alarm would only wake the object for nothing (a whole constructor
+        // when it was evicted). Checked and cleared in one synchronous step, so a commit after it
+        // arms a new alarm, written after this deletion.
+        if (this.#armed && !this.#store.hasUnpublished()) {
+          this.#armed = false;
+          this.ctx.storage.deleteAlarm().catch((error: unknown) => logger.error("could not clear the outbox alarm", { error }));
+        }
         return;
       }
       this.#failures += 1;

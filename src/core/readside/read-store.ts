@@ -41,12 +41,16 @@ export type DeadLetter = {
  * streams, and dead letters. {@link SqlReadStore} implements it over D1 or any SQLite.
  */
 export interface ReadStore {
-  /** The checkpoints of `subscriber` for these streams; a stream without one is absent (-1). */
-  checkpoints(subscriber: string, streamNames: readonly string[]): Promise<Map<string, number>>;
-  /** Commits the units, each all or nothing, guarded by its expected checkpoint; one result per unit, in order. */
-  commit(units: readonly CommitUnit[]): Promise<CommitResult[]>;
-  /** Records streams in the catalog (keeping the highest version seen of each). */
-  record(entries: readonly CatalogEntry[]): Promise<void>;
+  /**
+   * The checkpoints of `subscribers` for these streams: subscriber → stream → version. A stream
+   * without a checkpoint is absent (-1: nothing applied yet).
+   */
+  checkpoints(subscribers: readonly string[], streamNames: readonly string[]): Promise<Map<string, Map<string, number>>>;
+  /**
+   * Commits the units, each all or nothing, guarded by its expected checkpoint; one result per
+   * unit, in order. `catalog` entries are recorded with them (keeping the highest version seen).
+   */
+  commit(units: readonly CommitUnit[], catalog?: readonly CatalogEntry[]): Promise<CommitResult[]>;
   /** One page of the catalog's streams of aggregate type `stream`, in name order, after `after`. */
   streams(stream: string, page: { after: string | null; limit: number }): Promise<CatalogEntry[]>;
   /** How many streams of aggregate type `stream` the catalog holds. */

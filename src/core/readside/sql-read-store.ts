@@ -1,5 +1,5 @@
 import type { Json } from "../shared/json.js";
-import { statement, type ReadStatement } from "./read-statement.js";
+import { statement, type ReadStatement, type ReadValue } from "./read-statement.js";
 import type { CatalogEntry, CommitResult, CommitUnit, DeadLetter, ReadStore } from "./read-store.js";
 import type { SqlExecutor } from "./sql-executor.js";
 
@@ -16,6 +16,10 @@ import type { SqlExecutor } from "./sql-executor.js";
  *
  * They are created on first use (CREATE … IF NOT EXISTS), so an app's migrations hold only its
  * own read models.
+ *
+ * Many units go in one batch (one round trip): one guard statement checks every unit's expected
+ * checkpoint at once, then come the units' own statements, then one statement moves every
+ * checkpoint. When the batch fails, each unit is committed alone to learn which one failed.
  */
 const SCHEMA: readonly ReadStatement[] = [
   statement`CREATE TABLE IF NOT EXISTS x3m_checkpoints (
@@ -30,11 +34,11 @@ const SCHEMA: readonly ReadStatement[] = [
     error TEXT NOT NULL, attempts INTEGER NOT NULL, envelope TEXT NOT NULL, recorded_at TEXT NOT NULL)`,
 ];
 
-/** Statements per batch, at most: a unit is never split, so a batch may hold one larger unit. */
-const BATCH_STATEMENTS = 100;
+/** The units' own statements per batch, at most: a unit is never split, so a batch may hold one larger unit. */
+const BATCH_STATEMENTS = 400;
 
-/** Streams per checkpoint query: D1 binds at most 100 parameters per statement. */
-const STREAMS_PER_QUERY = 90;
+/** D1 binds at most 100 parameters per statement. */
+const MAX_PARAMETERS = 100;
 
 /** Options of a {@link SqlReadStore}. */
 export type SqlReadStoreOptions = { now?: () => string };
@@ -55,47 +59,42 @@ export class SqlReadStore implements ReadStore {
     this.#now = options.now ?? (() => new Date().toISOString());
   }
 
-  async checkpoints(subscriber: string, streamNames: readonly string[]): Promise<Map<string, number>> {
+  async checkpoints(subscribers: readonly string[], streamNames: readonly string[]): Promise<Map<string, Map<string, number>>> {
+    const found = new Map(subscribers.map((subscriber) => [subscriber, new Map<string, number>()]));
+    if (subscribers.length === 0 || streamNames.length === 0) return found;
     await this.#ready();
-    const found = new Map<string, number>();
-    for (let start = 0; start < streamNames.length; start += STREAMS_PER_QUERY) {
-      const names = streamNames.slice(start, start + STREAMS_PER_QUERY);
-      const rows = await this.#db.all<{ stream: string; version: number }>({
-        sql: `SELECT stream, version FROM x3m_checkpoints WHERE subscriber = ? AND stream IN (${names.map(() => "?").join(", ")})`,
-        params: [subscriber, ...names],
+    const perQuery = Math.max(1, MAX_PARAMETERS - subscribers.length);
+    for (let start = 0; start < streamNames.length; start += perQuery) {
+      const names = streamNames.slice(start, start + perQuery);
+      const rows = await this.#db.all<{ subscriber: string; stream: string; version: number }>({
+        sql: `SELECT subscriber, stream, version FROM x3m_checkpoints
+              WHERE subscriber IN (${placeholders(subscribers.length)}) AND stream IN (${placeholders(names.length)})`,
+        params: [...subscribers, ...names],
       });
-      for (const row of rows) found.set(row.stream, row.version);
+      for (const row of rows) found.get(row.subscriber)?.set(row.stream, row.version);
     }
     return found;
   }
 
-  async commit(units: readonly CommitUnit[]): Promise<CommitResult[]> {
-    if (units.length === 0) return [];
+  async commit(units: readonly CommitUnit[], catalog: readonly CatalogEntry[] = []): Promise<CommitResult[]> {
     await this.#ready();
+    const recorded = this.#catalogStatements(catalog);
+    const chunks = chunked(units);
+    if (chunks.length === 0 && recorded.length > 0) await this.#db.batch(recorded);
     const results: CommitResult[] = [];
-    for (const chunk of chunked(units)) {
+    for (const [index, chunk] of chunks.entries()) {
+      const extra = index === 0 ? recorded : [];
       try {
-        await this.#db.batch(chunk.flatMap((unit) => this.#statementsOf(unit)));
+        await this.#db.batch([...extra, ...this.#combined(chunk)]);
         results.push(...chunk.map((): CommitResult => ({ ok: true })));
       } catch (error) {
+        // The catalog alone (a failure here is the store's own: the caller retries everything).
+        if (extra.length > 0) await this.#db.batch(extra);
         if (chunk.length === 1) results.push(failure(error));
         else for (const unit of chunk) results.push(await this.#commitOne(unit));
       }
     }
     return results;
-  }
-
-  async record(entries: readonly CatalogEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    await this.#ready();
-    const now = this.#now();
-    await this.#db.batch(
-      entries.map(
-        (entry) => statement`INSERT INTO x3m_streams (stream_type, stream, version, first_seen, last_seen)
-          VALUES (${entry.stream}, ${entry.streamName}, ${entry.version}, ${now}, ${now})
-          ON CONFLICT (stream) DO UPDATE SET version = max(version, excluded.version), last_seen = excluded.last_seen`,
-      ),
-    );
   }
 
   async streams(stream: string, page: { after: string | null; limit: number }): Promise<CatalogEntry[]> {
@@ -154,6 +153,57 @@ export class SqlReadStore implements ReadStore {
     return this.#db.all<Row>(query);
   }
 
+  /**
+   * Several units as one batch: one guard for all, their statements in order, one checkpoint
+   * update for all. Units of one subscriber and stream must follow each other (each expecting the
+   * version the one before reached); otherwise each unit is guarded on its own.
+   */
+  #combined(units: readonly CommitUnit[]): ReadStatement[] {
+    const first = new Map<string, CommitUnit>();
+    const last = new Map<string, CommitUnit>();
+    for (const unit of units) {
+      const key = `${unit.subscriber}\u0000${unit.streamName}`;
+      const before = last.get(key);
+      if (before !== undefined && before.version !== unit.expected) return units.flatMap((u) => this.#statementsOf(u));
+      if (before === undefined) first.set(key, unit);
+      last.set(key, unit);
+    }
+    const now = this.#now();
+    return [
+      ...rowsStatements(
+        [...first.values()],
+        3,
+        (rows) =>
+          `INSERT INTO x3m_guard (failed) SELECT NULL FROM (VALUES ${rows}) AS expected
+           WHERE coalesce((SELECT c.version FROM x3m_checkpoints c WHERE c.subscriber = expected.column1 AND c.stream = expected.column2), -1)
+                 <> expected.column3 LIMIT 1`,
+        (unit) => [unit.subscriber, unit.streamName, unit.expected],
+      ),
+      ...units.flatMap((unit) => unit.statements),
+      ...rowsStatements(
+        [...last.values()],
+        4,
+        (rows) =>
+          `INSERT INTO x3m_checkpoints (subscriber, stream, version, updated_at) VALUES ${rows}
+           ON CONFLICT (subscriber, stream) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at`,
+        (unit) => [unit.subscriber, unit.streamName, unit.version, now],
+      ),
+    ];
+  }
+
+  /** The catalog's upserts for `entries` (the highest version seen wins). */
+  #catalogStatements(entries: readonly CatalogEntry[]): ReadStatement[] {
+    const now = this.#now();
+    return rowsStatements(
+      entries,
+      5,
+      (rows) =>
+        `INSERT INTO x3m_streams (stream_type, stream, version, first_seen, last_seen) VALUES ${rows}
+         ON CONFLICT (stream) DO UPDATE SET version = max(version, excluded.version), last_seen = excluded.last_seen`,
+      (entry) => [entry.stream, entry.streamName, entry.version, now, now],
+    );
+  }
+
   /** The guard, the unit's own statements, then the new checkpoint: one unit, in batch order. */
   #statementsOf(unit: CommitUnit): ReadStatement[] {
     return [
@@ -185,13 +235,33 @@ export class SqlReadStore implements ReadStore {
   }
 }
 
+/** `?, ?, …` for `count` parameters. */
+function placeholders(count: number): string {
+  return Array.from({ length: count }, () => "?").join(", ");
+}
+
+/**
+ * Multi-row statements over `items`, as many rows per statement as the parameter limit allows:
+ * `text` gets the rows' `(?, ?, …), (…)` and `values` gives each item's `width` values.
+ */
+function rowsStatements<T>(items: readonly T[], width: number, text: (rows: string) => string, values: (item: T) => ReadValue[]): ReadStatement[] {
+  const perStatement = Math.floor(MAX_PARAMETERS / width);
+  const row = `(${placeholders(width)})`;
+  const statements: ReadStatement[] = [];
+  for (let start = 0; start < items.length; start += perStatement) {
+    const slice = items.slice(start, start + perStatement);
+    statements.push({ sql: text(slice.map(() => row).join(", ")), params: slice.flatMap(values) });
+  }
+  return statements;
+}
+
 /** Units in batches of about {@link BATCH_STATEMENTS} statements, never splitting a unit. */
 function chunked(units: readonly CommitUnit[]): CommitUnit[][] {
   const chunks: CommitUnit[][] = [];
   let current: CommitUnit[] = [];
   let size = 0;
   for (const unit of units) {
-    const unitSize = unit.statements.length + 2;
+    const unitSize = unit.statements.length;
     if (current.length > 0 && size + unitSize > BATCH_STATEMENTS) {
       chunks.push(current);
       current = [];

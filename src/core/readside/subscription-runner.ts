@@ -44,6 +44,9 @@ type StreamProgress = { checkpoint: number; failure?: { version: number; error: 
 /** The delivered events of one stream. */
 type StreamGroup = { stream: string; streamName: string; envelopes: Map<number, EventEnvelope> };
 
+/** One subscriber's part of a delivery: the events of one stream. */
+type Work = { subscriber: Subscriber; group: StreamGroup };
+
 /** One stream's prepared work: units to commit in order, and where handling stopped, if it did. */
 type Prepared = { units: CommitUnit[]; checkpoint: number; failure?: { version: number; error: string } };
 
@@ -137,13 +140,14 @@ export class SubscriptionRunner {
 
     const progress = new Map<string, Map<string, StreamProgress>>();
     try {
-      await this.#store.record([...groups.values()].map((group) => catalogEntryOf(group)));
-      await Promise.all(
-        this.#subscribers.map(async (subscriber) => {
-          const mine = [...groups.values()].filter((group) => subscriber.streams.includes(group.stream));
-          if (mine.length > 0) progress.set(subscriber.name, await this.#advance(subscriber, mine, scope));
-        }),
+      const work = this.#subscribers.flatMap((subscriber) =>
+        [...groups.values()].filter((group) => subscriber.streams.includes(group.stream)).map((group) => ({ subscriber, group })),
       );
+      for (const { subscriber, streamName, reached } of await this.#advance(work, [...groups.values()].map(catalogEntryOf), scope)) {
+        let mine = progress.get(subscriber);
+        if (mine === undefined) progress.set(subscriber, (mine = new Map()));
+        mine.set(streamName, reached);
+      }
     } catch (error) {
       // The store itself failed (D1 unreachable…): every event is delivered again later.
       this.#logger.error("read store failed: the batch will be delivered again", { error });
@@ -200,7 +204,7 @@ export class SubscriptionRunner {
     let applied = 0;
     let conflicts = 0;
     for (;;) {
-      const checkpoint = (await this.#store.checkpoints(subscriber.name, [streamName])).get(streamName) ?? -1;
+      const checkpoint = (await this.#store.checkpoints([subscriber.name], [streamName])).get(subscriber.name)?.get(streamName) ?? -1;
       const events = await scope.source.read(stream, streamName, checkpoint + 1, checkpoint + CATCH_UP_PAGE);
       if (events.length === 0) return { applied, checkpoint };
       const prepared = await this.#prepare(subscriber, streamName, checkpoint, events, checkpoint + events.length, scope);
@@ -225,24 +229,41 @@ export class SubscriptionRunner {
     }
   }
 
-  /** One subscriber's work on the delivered streams; streams whose checkpoint moved are redone. */
-  async #advance(subscriber: Subscriber, groups: readonly StreamGroup[], scope: RunScope): Promise<Map<string, StreamProgress>> {
-    const progress = new Map<string, StreamProgress>();
-    let pending = groups;
-    for (let round = 0; pending.length > 0 && round < CONFLICT_ROUNDS; round += 1) {
-      const checkpoints = await this.#store.checkpoints(subscriber.name, pending.map((group) => group.streamName));
-      const prepared = await mapBounded(pending, this.#concurrency, (group) =>
-        this.#prepareDelivered(subscriber, group, checkpoints.get(group.streamName) ?? -1, scope),
+  /**
+   * Every subscriber's work on the delivered streams, committed together (one read of the
+   * checkpoints, one batch of writes, with the catalog); the streams whose checkpoint moved under
+   * them are redone from the new checkpoint.
+   */
+  async #advance(
+    work: readonly Work[],
+    catalog: readonly CatalogEntry[],
+    scope: RunScope,
+  ): Promise<{ subscriber: string; streamName: string; reached: StreamProgress }[]> {
+    // By subscriber and stream: a stream redone after a conflict replaces its first result.
+    const progress = new Map<string, { subscriber: string; streamName: string; reached: StreamProgress }>();
+    let pending = work;
+    let recorded = catalog;
+    for (let round = 0; round < CONFLICT_ROUNDS && (pending.length > 0 || recorded.length > 0); round += 1) {
+      const checkpoints = await this.#store.checkpoints(
+        [...new Set(pending.map((item) => item.subscriber.name))],
+        [...new Set(pending.map((item) => item.group.streamName))],
       );
-      const results = await this.#store.commit(prepared.flatMap((work) => work.units));
-      const conflicted: StreamGroup[] = [];
+      const prepared = await mapBounded(pending, this.#concurrency, ({ subscriber, group }) =>
+        this.#prepareDelivered(subscriber, group, checkpoints.get(subscriber.name)?.get(group.streamName) ?? -1, scope),
+      );
+      const results = await this.#store.commit(
+        prepared.flatMap((item) => item.units),
+        recorded,
+      );
+      recorded = [];
+      const conflicted: Work[] = [];
       let at = 0;
-      for (const [index, work] of prepared.entries()) {
-        const group = pending[index] as StreamGroup;
-        let checkpoint = work.checkpoint;
-        let failure = work.failure;
+      for (const [index, item] of prepared.entries()) {
+        const { subscriber, group } = pending[index] as Work;
+        let checkpoint = item.checkpoint;
+        let failure = item.failure;
         let conflict = false;
-        for (const unit of work.units) {
+        for (const unit of item.units) {
           const result = results[at];
           at += 1;
           if (conflict || failure?.version === checkpoint + 1) continue;
@@ -250,12 +271,13 @@ export class SubscriptionRunner {
           else if (result.conflict) conflict = true;
           else failure = { version: checkpoint + 1, error: result.error };
         }
-        if (conflict) conflicted.push(group);
-        progress.set(group.streamName, failure === undefined ? { checkpoint } : { checkpoint, failure });
+        if (conflict) conflicted.push({ subscriber, group });
+        const reached = failure === undefined ? { checkpoint } : { checkpoint, failure };
+        progress.set(`${subscriber.name}\u0000${group.streamName}`, { subscriber: subscriber.name, streamName: group.streamName, reached });
       }
       pending = conflicted;
     }
-    return progress;
+    return [...progress.values()];
   }
 
   /** The work for one delivered stream: its plan, the events it needs (read back when missing), handled. */

@@ -210,10 +210,33 @@ describe("projections fed by an in-memory queue (the demo's own handlers, on Nod
     expect(outcomes).toMatchObject([{ kind: "dead_letter", letters: [{ subscriber: "*", error: expect.stringMatching(/^not an event envelope/) }] }]);
   });
 
+  it("a unit whose checkpoint moved is refused whole while the others in its batch commit", async () => {
+    const db = readModels();
+    db.exec("CREATE TABLE seen (what TEXT)");
+    const store = new SqlReadStore(sqliteExecutor(db));
+    const unit = (streamName: string, expected: number, version: number) => ({
+      subscriber: "s",
+      streamName,
+      expected,
+      version,
+      statements: [statement`INSERT INTO seen (what) VALUES (${`${streamName}@${version}`})`],
+    });
+    expect(await store.commit([unit("a", -1, 0), unit("a", 0, 3), unit("b", -1, 1)])).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+    expect(await store.commit([unit("a", 3, 4), unit("b", 0, 2), unit("c", -1, 0)], [{ stream: "x", streamName: "c", version: 0 }])).toEqual([
+      { ok: true },
+      { ok: false, conflict: true },
+      { ok: true },
+    ]);
+    expect(db.prepare("SELECT what FROM seen ORDER BY rowid").all()).toEqual([{ what: "a@0" }, { what: "a@3" }, { what: "b@1" }, { what: "a@4" }, { what: "c@0" }].map((r) => ({ ...r })));
+    const checkpoints = await store.checkpoints(["s"], ["a", "b", "c"]);
+    expect(checkpoints.get("s")).toEqual(new Map([["a", 4], ["b", 1], ["c", 0]]));
+    expect(await store.streams("x", { after: null, limit: 10 })).toEqual([{ stream: "x", streamName: "c", version: 0 }]);
+  });
+
   it("the read side's tables are created by its first use, beside the app's", async () => {
     const db = readModels();
     const store = new SqlReadStore(sqliteExecutor(db));
-    expect(await store.checkpoints("x", ["s"])).toEqual(new Map());
+    expect(await store.checkpoints(["x"], ["s"])).toEqual(new Map([["x", new Map()]]));
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'x3m_%' ORDER BY name").all() as { name: string }[];
     expect(tables.map((t) => t.name)).toEqual(["x3m_checkpoints", "x3m_dead_letters", "x3m_guard", "x3m_streams"]);
   });
