@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 // npm run bench [-- suite…]: runs each benchmark on local workerd (Miniflare) with its baseline in
 // the same run, prints a table, writes bench/results/<suite>-<time>.json and the table in
-// bench/README.md. Suites: scheduler, dispatch (see bench/README.md).
+// bench/README.md. Suites: scheduler, dispatch, readside (see bench/README.md).
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { machine } from "./lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const suites = { scheduler: () => import("./suites/scheduler.mjs"), dispatch: () => import("./suites/dispatch.mjs") };
+const suites = {
+  scheduler: () => import("./suites/scheduler.mjs"),
+  dispatch: () => import("./suites/dispatch.mjs"),
+  readside: () => import("./suites/readside.mjs"),
+};
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(suites);
 
 const rows = [];

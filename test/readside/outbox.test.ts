@@ -23,6 +23,8 @@ describe("the transactional outbox of an aggregate object", () => {
       ["Added", { amount: 3 }],
     ]);
     expect(await outboxOf(id)).toEqual([]);
+    // All sent: the safety alarm was cleared rather than left to wake the object for nothing.
+    expect(await runDurableObjectAlarm(tallyStub(id))).toBe(false);
   });
 
   it("a dry run publishes nothing", async () => {
