@@ -1,4 +1,4 @@
-import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { execFileSync } from "node:child_process";
 import { resolve } from "node:path";
 import { defineConfig } from "vitest/config";
@@ -16,35 +16,48 @@ const auxiliary = () =>
   });
 
 // Two projects, both run by `npm test`:
-// - unit: pure logic (messages, routing, decisions, contracts) on plain Node, fast;
-// - workerd: Durable Objects, alarms and HTTP inside workerd — real SQLite storage, real alarms,
-//   auxiliary Workers as other nodes.
-export default defineConfig({
-  test: {
-    projects: [
-      {
-        test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" },
-      },
-      {
-        plugins: [
-          cloudflareTest({
-            wrangler: { configPath: "./test/wrangler.toml" },
-            miniflare: {
-              // The test runner itself (not the library) imports node:* modules.
-              compatibilityFlags: ["nodejs_compat"],
-              // The demo's secrets, as `npm run dev` sets them.
-              bindings: { API_TOKENS: "dev-ada=ada,dev-bob=bob,dev-root=root:admin", ADMIN_TOKEN: "dev-admin" },
-              workers: auxiliary(),
-              serviceBindings: {
-                NODE_A: { name: "node-a", entrypoint: "X3mNode" },
-                NODE_B: { name: "node-b", entrypoint: "X3mNode" },
-                NODE_FAULTY: { name: "node-faulty", entrypoint: "X3mNode" },
+// - unit: pure logic (messages, routing, decisions, contracts, the read side's rules) on plain Node, fast;
+// - workerd: Durable Objects, alarms, Queues, D1, Workflows and HTTP inside workerd — real SQLite
+//   storage, real alarms, auxiliary Workers as other nodes.
+export default defineConfig(async () => {
+  // The demo's D1 migrations, applied by test/support/read-side-setup.ts as `npm run dev` applies them.
+  const readMigrations = await readD1Migrations(resolve("migrations"));
+  return {
+    test: {
+      projects: [
+        {
+          test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" },
+        },
+        {
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./test/wrangler.toml" },
+              miniflare: {
+                // The test runner itself (not the library) imports node:* modules.
+                compatibilityFlags: ["nodejs_compat"],
+                // The demo's secrets, as `npm run dev` sets them; the read models' migrations.
+                bindings: {
+                  API_TOKENS: "dev-ada=ada,dev-bob=bob,dev-root=root:admin",
+                  ADMIN_TOKEN: "dev-admin",
+                  READ_MIGRATIONS: readMigrations,
+                },
+                workers: auxiliary(),
+                serviceBindings: {
+                  NODE_A: { name: "node-a", entrypoint: "X3mNode" },
+                  NODE_B: { name: "node-b", entrypoint: "X3mNode" },
+                  NODE_FAULTY: { name: "node-faulty", entrypoint: "X3mNode" },
+                },
               },
-            },
-          }),
-        ],
-        test: { name: "workerd", include: ["test/**/*.test.ts"], exclude: ["test/unit/**"] },
-      },
-    ],
-  },
+            }),
+          ],
+          test: {
+            name: "workerd",
+            include: ["test/**/*.test.ts"],
+            exclude: ["test/unit/**"],
+            setupFiles: ["test/support/read-side-setup.ts"],
+          },
+        },
+      ],
+    },
+  };
 });

@@ -14,6 +14,7 @@ const suites = {
   scheduler: () => import("./suites/scheduler.mjs"),
   dispatch: () => import("./suites/dispatch.mjs"),
   aggregates: () => import("./suites/aggregates.mjs"),
+  readside: () => import("./suites/readside.mjs"),
   dev: () => import("./suites/dev.mjs"),
   soak: () => import("./suites/soak.mjs"),
 };

@@ -2,6 +2,16 @@
 export type Env = {
   /** One AccountObject per bank account. */
   ACCOUNTS: DurableObjectNamespace;
+  /** One TransferObject per transfer between accounts. */
+  TRANSFERS: DurableObjectNamespace;
+  /** The queue the aggregates publish their committed events to (producer), consumed by this Worker. */
+  EVENTS: Queue;
+  /** Dead letters of the read side: events a projection or process manager kept failing on. */
+  DEAD_LETTERS: Queue;
+  /** The read models (D1): migrations/ holds their tables. */
+  READ_MODELS: D1Database;
+  /** The transfer process's Workflow. */
+  TRANSFER_WORKFLOW: Workflow;
   /** The fx node's entrypoint (examples/fx-node), when it runs. */
   FX_NODE?: Fetcher;
   /** One SchedulerObject per scheduling key. */

@@ -1,19 +1,34 @@
 import { aggregateObject, durableObjectScheduler, schedulerObject } from "../src/objects/index.js";
-import { createGateway, remoteNodesOf } from "../src/worker/index.js";
+import { createGateway, processWorkflow, remoteNodesOf } from "../src/worker/index.js";
 import { account } from "./bank/account.js";
-import { bank } from "./bank/services.js";
+import { bankReadSide, bankReads, readSideOperations } from "./bank/read-side.js";
+import { bank, transferServices } from "./bank/services.js";
+import { transfer } from "./bank/transfer.js";
+import { transferProcess, type TransferInput } from "./bank/transfer-process.js";
 import type { Env } from "./env.js";
 import { greeter } from "./greeter.js";
 import { identify, isAdmin, principalOf, reidentify } from "./identity.js";
 import { valibotJsonSchema } from "./valibot-json-schema.js";
 
-const services = [greeter, bank];
+const services = [greeter, bank, transferServices, bankReads, readSideOperations];
 
 /** Other nodes: the fx Worker, through its service binding. */
 const nodes = { fx: (env: Env) => env.FX_NODE };
 
-/** The Durable Object class that holds each bank account (bound as ACCOUNTS in wrangler.toml). */
-export class AccountObject extends aggregateObject(account) {}
+/**
+ * The Durable Object class that holds each bank account (bound as ACCOUNTS in wrangler.toml). It
+ * publishes its committed events to the EVENTS queue for the read side.
+ */
+export class AccountObject extends aggregateObject(account, { outbox: { queue: (env: Env) => env.EVENTS } }) {}
+
+/** The Durable Object class that holds each transfer (bound as TRANSFERS); publishes to EVENTS too. */
+export class TransferObject extends aggregateObject(transfer, { outbox: { queue: (env: Env) => env.EVENTS } }) {}
+
+/**
+ * The transfer process as a Workflow (bound as TRANSFER_WORKFLOW): withdraw, deposit, refund when
+ * the destination refuses — each step a command applied once, however often it is retried.
+ */
+export class TransferWorkflow extends processWorkflow<Env, TransferInput>(transferProcess, { services }) {}
 
 /**
  * The scheduler's Durable Object class (bound as SCHEDULER): one per key, delivering scheduled
@@ -23,14 +38,14 @@ export class AccountObject extends aggregateObject(account) {}
  */
 export class SchedulerObject extends schedulerObject<Env>({ services, nodes: (env) => remoteNodesOf(nodes, env), reidentify, isAdmin }) {}
 
-/** The demo Worker that `npm run dev` serves: the greeter and the bank behind the HTTP gateway. */
-export default createGateway<Env>({
+/** The HTTP gateway: the greeter, the bank, transfers and the read models' queries. */
+const gateway = createGateway<Env>({
   services,
   node: "gateway",
   nodes,
   identify,
   principalOf,
-  admin: { token: (env) => env.ADMIN_TOKEN, aggregates: [bank] },
+  admin: { token: (env) => env.ADMIN_TOKEN, aggregates: [bank, transferServices] },
   scheduler: durableObjectScheduler((env) => env.SCHEDULER),
   // GET /v1/openapi.json and /docs are on by default; this names the API and gives examples.
   openapi: {
@@ -48,3 +63,9 @@ export default createGateway<Env>({
     },
   },
 });
+
+/** The demo Worker that `npm run dev` serves: HTTP through the gateway, the events queue through the read side. */
+export default {
+  fetch: gateway.fetch,
+  queue: bankReadSide.queue,
+} satisfies ExportedHandler<Env>;

@@ -1,11 +1,13 @@
 // The smoke suite for Node, Deno and Bun (after `npm run build`): the storage contracts against
-// the in-memory adapters, and the plain script (greeter, bank account, scheduled message).
+// the in-memory adapters, the plain script (greeter, bank account, scheduled message) and the read
+// side in memory (queue, SQLite read store, processes).
 // Exits non-zero on any failure.   node smoke/run.mjs | deno run -A smoke/run.mjs | bun smoke/run.mjs
 import { MemoryScheduleStore, MemoryStreamStore } from "../dist/core/index.js";
 import { equal } from "../test/contracts/assert.mjs";
 import { scheduleStoreContract } from "../test/contracts/schedule-store.mjs";
 import { streamStoreContract } from "../test/contracts/stream-store.mjs";
 import { main } from "./plain-script.mjs";
+import { main as readSide } from "./read-side.mjs";
 
 const runtime = globalThis.Deno ? `deno ${globalThis.Deno.version.deno}` : globalThis.Bun ? `bun ${globalThis.Bun.version}` : `node ${globalThis.process.version}`;
 let failures = 0;
@@ -35,6 +37,20 @@ await check("a withdrawal beyond the balance stores its rejection and answers in
 await check("a scheduled deposit is delivered once", () => {
   equal(seen.scheduled.status, "ok", "scheduled");
   equal(seen.afterSchedule, { status: "ok", payload: 204, version: 28 }, "after");
+});
+
+const reads = await readSide();
+await check("projections fed by a queue that reorders and duplicates agree with the aggregates", () => {
+  equal(reads.projected, reads.aggregates, "balances");
+  // 203 events were published (200 deposits, the move, its withdrawal and deposit): some came twice.
+  if (reads.delivered <= 203) throw new Error(`expected duplicate deliveries, got ${reads.delivered}`);
+});
+await check("a process started by an event moves the money once, however often the event came", () =>
+  equal(reads.processes, [{ status: "complete", output: { outcome: "moved" } }], "processes"),
+);
+await check("a rebuild replays every stream into the projection", () => {
+  equal(reads.rebuilt.rows, reads.aggregates, "rebuilt");
+  equal([reads.rebuilt.progress.streamsDone, reads.rebuilt.progress.failed], [5, []], "progress");
 });
 
 console.log(`${runtime}: ${failures === 0 ? "all smoke checks passed" : `${failures} failed`}`);

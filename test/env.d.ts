@@ -5,6 +5,17 @@ declare namespace Cloudflare {
   }
   interface Env {
     ACCOUNTS: DurableObjectNamespace;
+    TRANSFERS: DurableObjectNamespace;
+    EVENTS: Queue;
+    DEAD_LETTERS: Queue;
+    READ_MODELS: D1Database;
+    TRANSFER_WORKFLOW: Workflow;
+    FLAKY_TRANSFER_WORKFLOW: Workflow;
+    TALLY: DurableObjectNamespace;
+    FLAKY_TALLY: DurableObjectNamespace;
+    TALLY_EVENTS: Queue;
+    /** The D1 migrations of migrations/, read by vitest.config.ts. */
+    READ_MIGRATIONS: import("cloudflare:test").D1Migration[];
     LEDGER: DurableObjectNamespace;
     FILTERED: DurableObjectNamespace;
     STATEFUL: DurableObjectNamespace;

@@ -1,13 +1,30 @@
-import { aggregateRouter } from "../../src/core/index.js";
+import { aggregateRouter, type AuthorizeResult, type Message } from "../../src/core/index.js";
 import { durableObjectAggregates } from "../../src/objects/index.js";
 import type { Env } from "../env.js";
 import { account } from "./account.js";
+import { transfer } from "./transfer.js";
+
+/** Every bank service needs an identified caller. */
+const identified = (message: Message): AuthorizeResult => (message.assigns["identity"] === undefined ? "unauthorized" : "ok");
+
+/** Where the accounts live: one Durable Object each (ACCOUNTS). */
+export const accounts = durableObjectAggregates((env: Env) => env.ACCOUNTS);
+
+/** Where the transfers live: one Durable Object each (TRANSFERS). */
+export const transfers = durableObjectAggregates((env: Env) => env.TRANSFERS);
 
 /**
  * The bank's services: the account's commands, one service each, every account in its own
  * Durable Object (ACCOUNTS). Every one of them needs an identified caller (`Authorization:
  * Bearer …`); the account itself decides who may do what (its owner or an admin).
  */
-export const bank = aggregateRouter(account, durableObjectAggregates((env: Env) => env.ACCOUNTS), {
-  authorize: (message) => (message.assigns["identity"] === undefined ? "unauthorized" : "ok"),
+export const bank = aggregateRouter(account, accounts, { authorize: identified });
+
+/**
+ * Transfers between accounts: `transfer` and `get_transfer` for callers; `complete_transfer` and
+ * `fail_transfer` only for the transfer process, inside this Worker (private: invisible from HTTP).
+ */
+export const transferServices = aggregateRouter(transfer, transfers, {
+  authorize: identified,
+  private: ["complete_transfer", "fail_transfer"],
 });

@@ -12,3 +12,4 @@ export * from "./durable-scheduler-client.js";
 export * from "./sqlite-schedule-store.js";
 export * from "./sql.js";
 export * from "./sqlite-migrations.js";
+export * from "./queue-sender.js";

@@ -5,6 +5,7 @@ import type {
   AppendResult,
   DeleteResult,
   EventMetadata,
+  Outbox,
   ProcessedMessage,
   RecordedEvent,
   SavedState,
@@ -55,24 +56,62 @@ export const STREAM_MIGRATIONS: readonly Migration[] = [
       db.run(sql`CREATE INDEX processed_messages_by_version ON processed_messages (version)`);
     },
   },
+  {
+    version: 3,
+    description: "the outbox: committed events not yet published to the read side",
+    up(db) {
+      // Only the version: the event itself is in `events`, written by the same transaction.
+      db.run(sql`CREATE TABLE outbox (version INTEGER PRIMARY KEY)`);
+    },
+  },
 ];
+
+/** Options of a {@link SqliteStreamStore}. */
+export type SqliteStreamStoreOptions = {
+  /**
+   * Keep an {@link Outbox}: every appended event is also recorded as unpublished in the append's
+   * transaction (for an object that publishes to the read side). Default false: nothing recorded.
+   */
+  outbox?: boolean;
+  /**
+   * Called synchronously right after a transaction that added outbox rows commits, before any
+   * await: a Durable Object arms its alarm here, so that the alarm is written in the same atomic
+   * batch as the events (a crash cannot keep one without the other).
+   */
+  onOutboxWrite?: () => void;
+};
 
 type StreamRow = { name: string; version: number; status: string; state: string | null };
 type EventRow = { version: number; type: string; data: string; metadata: string; recorded_at: string; schema_version: number };
 
+function recordedEvent(row: EventRow): RecordedEvent {
+  return {
+    version: row.version,
+    type: row.type,
+    data: JSON.parse(row.data) as Json,
+    metadata: JSON.parse(row.metadata) as EventMetadata,
+    recordedAt: row.recorded_at,
+    schemaVersion: row.schema_version,
+  };
+}
+
 /**
  * The {@link StreamStore} of an AggregateObject: one stream in the object's own SQLite storage,
  * on a versioned schema ({@link STREAM_MIGRATIONS}). Every write of a command runs in one
- * synchronous transaction (all or nothing). Reading a stream that was never written creates
- * nothing.
+ * synchronous transaction (all or nothing) — with an outbox, its outbox rows too. Reading a
+ * stream that was never written creates nothing.
  */
-export class SqliteStreamStore implements StreamStore {
+export class SqliteStreamStore implements StreamStore, Outbox {
   readonly #storage: DurableObjectStorage;
   readonly #schema: VersionedSchema;
+  readonly #keepsOutbox: boolean;
+  readonly #onOutboxWrite: () => void;
 
   /** A store over the object's storage; call {@link open} once, in the constructor, under `blockConcurrencyWhile`. */
-  constructor(storage: DurableObjectStorage) {
+  constructor(storage: DurableObjectStorage, options: SqliteStreamStoreOptions = {}) {
     this.#storage = storage;
+    this.#keepsOutbox = options.outbox === true;
+    this.#onOutboxWrite = options.onOutboxWrite ?? (() => {});
     this.#schema = new VersionedSchema(storage, {
       name: "stream",
       migrations: STREAM_MIGRATIONS,
@@ -106,7 +145,9 @@ export class SqliteStreamStore implements StreamStore {
   }
 
   async append(request: AppendRequest): Promise<AppendResult> {
-    return this.#schema.write((db) => this.#append(db, request));
+    const result = this.#schema.write((db) => this.#append(db, request));
+    if (result.ok && this.#keepsOutbox && request.events.length > 0) this.#onOutboxWrite();
+    return result;
   }
 
   #append(db: SqlDatabase, request: AppendRequest): AppendResult {
@@ -126,6 +167,10 @@ export class SqliteStreamStore implements StreamStore {
       db.run(sql`INSERT INTO events (version, type, data, metadata, message_id, recorded_at, schema_version)
         VALUES (${version}, ${event.type}, ${JSON.stringify(event.data)}, ${JSON.stringify(event.metadata)},
                 ${request.messageId}, ${recordedAt}, ${event.schemaVersion})`);
+    }
+    // In the append's own transaction: an event is in the outbox if and only if it was committed.
+    if (this.#keepsOutbox && request.events.length > 0) {
+      db.run(sql`INSERT INTO outbox (version) SELECT version FROM events WHERE version > ${request.expectedVersion}`);
     }
     db.run(sql`INSERT INTO processed_messages (principal, message_id, version, fingerprint, response, recorded_at)
       VALUES (${request.principal}, ${request.messageId}, ${request.newVersion}, ${request.fingerprint},
@@ -161,14 +206,28 @@ export class SqliteStreamStore implements StreamStore {
       .all<EventRow>(
         sql`SELECT version, type, data, metadata, recorded_at, schema_version FROM events WHERE version >= ${from} ORDER BY version LIMIT ${limit}`,
       )
-      .map((row) => ({
-        version: row.version,
-        type: row.type,
-        data: JSON.parse(row.data) as Json,
-        metadata: JSON.parse(row.metadata) as EventMetadata,
-        recordedAt: row.recorded_at,
-        schemaVersion: row.schema_version,
-      }));
+      .map(recordedEvent);
+  }
+
+  /** Whether the outbox holds anything (false when nothing was ever written). */
+  hasUnpublished(): boolean {
+    return this.#schema.exists && this.#db.first(sql`SELECT version FROM outbox LIMIT 1`) !== null;
+  }
+
+  async unpublished(limit: number): Promise<{ streamName: string; events: RecordedEvent[] }> {
+    if (!this.#schema.exists) return { streamName: "", events: [] };
+    const events = this.#db
+      .all<EventRow>(
+        sql`SELECT e.version, e.type, e.data, e.metadata, e.recorded_at, e.schema_version
+            FROM outbox o JOIN events e ON e.version = o.version ORDER BY o.version LIMIT ${limit}`,
+      )
+      .map(recordedEvent);
+    return { streamName: events.length === 0 ? "" : (this.storedName() ?? ""), events };
+  }
+
+  async markPublished(version: number): Promise<void> {
+    if (!this.#schema.exists) return;
+    this.#db.run(sql`DELETE FROM outbox WHERE version <= ${version}`);
   }
 
   async savedState(): Promise<SavedState | null> {

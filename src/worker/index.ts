@@ -18,3 +18,6 @@ export * from "./openapi.js";
 export * from "./json-schema.js";
 export * from "./browser-pages.js";
 export * from "./console/console-routes.js";
+export * from "./read-side.js";
+export * from "./d1-executor.js";
+export * from "./process-workflow.js";

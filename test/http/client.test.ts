@@ -60,7 +60,10 @@ describe("the typed client: the greeter", () => {
     const result = await api.services();
     expect(result).toMatchObject({ kind: "answer", status: 200 });
     if (result.kind === "answer") {
-      expect(result.services).toEqual(["greet", "open_account", "ensure_account", "deposit", "withdraw", "get_account", "close_account"]);
+      expect(result.services).toEqual([
+        ...["greet", "open_account", "ensure_account", "deposit", "withdraw", "get_account", "close_account"],
+        ...["transfer", "get_transfer", "list_accounts", "bank_totals", "rebuild_projection", "catch_up_projection", "dead_letters"],
+      ]);
     }
   });
 

@@ -191,7 +191,7 @@ function matcher(value: unknown): unknown {
 // Fresh names, so that the bank and scheduling tours start from nothing on every run: `ada-1`
 // becomes `ada-1-<unique>` everywhere, in commands and answers alike.
 const run = newId();
-const commands = documentedCommands(readme.replace(/\bada-1\b/g, `ada-1-${run}`));
+const commands = documentedCommands(readme.replace(/\b(ada-1|bob-1|t-1)\b/g, `$1-${run}`));
 
 // The test Worker has the demo but not the fx node (its auxiliary Workers are the distribution
 // tests' node-a and node-b). The "Several Workers" block, which needs `npm run dev:nodes`, runs

@@ -1,10 +1,30 @@
-import { silentLogger } from "../../src/core/index.js";
+import { silentLogger, type EventEnvelope } from "../../src/core/index.js";
 import { aggregateObject, schedulerObject } from "../../src/objects/index.js";
+import demo from "../../examples/worker.js";
+import type { Env } from "../../examples/env.js";
 import { filtered, ledger, ledgerTelemetry, stateful, unloading } from "./test-aggregates.js";
+import { deadLettersQueued, publishedTallies } from "./test-read-side.js";
 import { scheduledServices, seen, testClock, testHooks, testReidentify } from "./test-scheduling.js";
 
 // The Worker the test suites run against: the demo, plus Durable Objects for test aggregates.
-export { AccountObject, SchedulerObject, default } from "../../examples/worker.js";
+export { AccountObject, SchedulerObject, TransferObject, TransferWorkflow } from "../../examples/worker.js";
+export { FlakyTallyObject, FlakyTransferWorkflow, TallyObject } from "./test-read-side.js";
+
+/** The demo's HTTP and events queue; what the test tallies publish and the dead letters are recorded instead. */
+export default {
+  fetch: demo.fetch,
+  async queue(batch: MessageBatch, env: Env, ctx: ExecutionContext): Promise<void> {
+    if (batch.queue === "x3m-test-tally-events") {
+      for (const message of batch.messages) publishedTallies.push(message.body as EventEnvelope);
+      return batch.ackAll();
+    }
+    if (batch.queue === "x3m-bank-dead-letters") {
+      for (const message of batch.messages) deadLettersQueued.push(message.body);
+      return batch.ackAll();
+    }
+    return demo.queue(batch, env, ctx);
+  },
+} satisfies ExportedHandler<Env>;
 
 /** A ledger per object. */
 export const LedgerObject = aggregateObject(ledger, {

@@ -3,6 +3,7 @@ import type {
   AppendRequest,
   AppendResult,
   DeleteResult,
+  Outbox,
   ProcessedMessage,
   RecordedEvent,
   Retention,
@@ -13,12 +14,23 @@ import type {
   StreamStore,
 } from "./stream-store.js";
 
+/** Options of a {@link MemoryStreamStore}. */
+export type MemoryStreamStoreOptions = {
+  /** Keep an {@link Outbox}: each appended event is also recorded as unpublished, atomically. */
+  outbox?: boolean;
+};
+
 /**
  * A {@link StreamStore} in memory, with the same guarantees as the Durable Object one: appends are
  * all-or-nothing and check the expected version. For tests, scripts, and runtimes without
- * Durable Objects (Node, Deno, Bun); nothing survives the process.
+ * Durable Objects (Node, Deno, Bun); nothing survives the process. Created with `{ outbox: true }`
+ * it is also an {@link Outbox}.
  */
-export class MemoryStreamStore implements StreamStore {
+export class MemoryStreamStore implements StreamStore, Outbox {
+  readonly #keepsOutbox: boolean;
+  #name = "";
+  /** Versions appended and not yet published, in order. */
+  #outbox: number[] = [];
   #status: StreamStatus = "missing";
   #version = -1;
   #events: RecordedEvent[] = [];
@@ -26,6 +38,11 @@ export class MemoryStreamStore implements StreamStore {
   /** Idempotency records by caller and message id, in the order they were recorded. */
   #processed = new Map<string, ProcessedMessage & { recordedAt: string }>();
   #state: string | null = null;
+
+  /** An empty stream (with an outbox when asked for one). */
+  constructor(options: MemoryStreamStoreOptions = {}) {
+    this.#keepsOutbox = options.outbox === true;
+  }
 
   async streamState(): Promise<StreamState> {
     return { status: this.#status, version: this.#version };
@@ -53,6 +70,8 @@ export class MemoryStreamStore implements StreamStore {
     const snapshot = request.snapshot === undefined ? undefined : jsonCopy(request.snapshot);
 
     this.#events.push(...events);
+    if (this.#keepsOutbox) this.#outbox.push(...events.map((event) => event.version));
+    this.#name = request.streamName;
     this.#version = request.newVersion;
     if (this.#status === "missing") this.#status = "live";
     this.#state = state;
@@ -62,6 +81,15 @@ export class MemoryStreamStore implements StreamStore {
       this.#snapshots = [...this.#snapshots.filter((s) => s.schema !== snapshot.schema), snapshot];
     }
     return { ok: true, version: request.newVersion };
+  }
+
+  async unpublished(limit: number): Promise<{ streamName: string; events: RecordedEvent[] }> {
+    const versions = new Set(this.#outbox.slice(0, limit));
+    return { streamName: versions.size === 0 ? "" : this.#name, events: jsonCopy(this.#events.filter((event) => versions.has(event.version))) };
+  }
+
+  async markPublished(version: number): Promise<void> {
+    this.#outbox = this.#outbox.filter((pending) => pending > version);
   }
 
   async latestSnapshot(schema: number): Promise<Snapshot | null> {
@@ -93,6 +121,7 @@ export class MemoryStreamStore implements StreamStore {
     this.#snapshots = [];
     this.#processed.clear();
     this.#state = null;
+    this.#outbox = [];
     return { ok: true };
   }
 

@@ -28,6 +28,20 @@ export interface StreamStore {
   hardDelete(expectedVersion: number | undefined): Promise<DeleteResult>;
 }
 
+/**
+ * The outbox of a stream store that keeps one (the read side's transactional outbox): every event
+ * an append stores is also recorded as unpublished, in the same transaction, until a publisher
+ * has sent it on. Nothing is published that was not committed, and nothing committed is left
+ * unpublished. Stores keep an outbox only when created with one; the {@link StreamStore} port
+ * itself does not change.
+ */
+export interface Outbox {
+  /** Up to `limit` unpublished events, oldest first, with the stream's name ("" when there are none). */
+  unpublished(limit: number): Promise<{ streamName: string; events: RecordedEvent[] }>;
+  /** Forgets the unpublished events up to version `version` (inclusive): they were sent. */
+  markPublished(version: number): Promise<void>;
+}
+
 /** Whether a stream exists: `missing` (nothing stored), `live`, or soft-`deleted`. */
 export type StreamStatus = "missing" | "live" | "deleted";
 

@@ -1,0 +1,46 @@
+import * as v from "valibot";
+import { isJsonObject, ok, Router, error } from "../../src/core/index.js";
+import { readSide, workflowLauncher } from "../../src/worker/index.js";
+import type { Env } from "../env.js";
+import { identityOf } from "../identity.js";
+import { bankQueries } from "./queries.js";
+import { accountsView, bankTotals } from "./read-models.js";
+import { accounts, transfers } from "./services.js";
+import { transferManager } from "./transfer-process.js";
+
+/**
+ * The bank's read side: the events the accounts and transfers publish (queue EVENTS) go to the two
+ * projections (D1 READ_MODELS) and to the transfer process manager, which runs each transfer as
+ * a Workflow (TRANSFER_WORKFLOW). Gaps are read back from the aggregates' objects.
+ */
+export const bankReadSide = readSide<Env>({
+  subscribers: [accountsView, bankTotals, transferManager(workflowLauncher((env: Env) => env.TRANSFER_WORKFLOW))],
+  database: (env) => env.READ_MODELS,
+  sources: { account: accounts, transfer: transfers },
+  deadLetterQueue: (env) => env.DEAD_LETTERS,
+});
+
+/** `list_accounts` and `bank_totals`, answered from D1. */
+export const bankReads = bankQueries<Env>((env) => bankReadSide.store(env));
+
+const ProjectionRequest = v.object({ projection: v.picklist([accountsView.name, bankTotals.name]) });
+
+/**
+ * Operators' services (admin callers only): rebuild a projection from the aggregates' streams,
+ * catch one up, and list dead letters.
+ */
+export const readSideOperations = new Router<Env>({
+  authorize: (message) => {
+    const identity = message.assigns["identity"];
+    if (identity === undefined) return "unauthorized";
+    return identityOf(isJsonObject(identity) ? identity : null)?.admin === true ? "ok" : "forbidden";
+  },
+})
+  .service("rebuild_projection", { schema: ProjectionRequest }, async (message, { env }) => {
+    const progress = await bankReadSide.rebuild(env, message.request.projection);
+    return progress.failed.length === 0 ? ok(message, progress) : error(message, "rebuild_incomplete", progress);
+  })
+  .service("catch_up_projection", { schema: ProjectionRequest }, async (message, { env }) =>
+    ok(message, await bankReadSide.catchUp(env, message.request.projection)),
+  )
+  .service("dead_letters", async (message, { env }) => ok(message, { deadLetters: await bankReadSide.deadLetters(env, 50) }));

@@ -1,0 +1,66 @@
+import {
+  processManager,
+  type Json,
+  type ProcessDefinition,
+  type ProcessLauncher,
+  type ServiceResponse,
+} from "../../src/core/index.js";
+import type { TransferEvent } from "./transfer.js";
+
+/** What a transfer process starts with: the transfer's id and its request. */
+export type TransferInput = { transfer_id: string; from: string; to: string; amount: number; by: string };
+
+/** The identity the transfer process acts as: an admin the accounts accept, set only by this code. */
+export const TRANSFER_SYSTEM = { user: "system:transfers", admin: true };
+
+/**
+ * Moves money for one transfer: withdraw from `from` — as the requester, so only the owner of
+ * `from` can move its money — then deposit to `to`; when `to` refuses (closed or missing),
+ * refund `from`. Each step is a command whose message id is derived from the instance and the
+ * step, so a retried or replayed step is applied once; the transfer is settled with
+ * `complete_transfer` or `fail_transfer`.
+ */
+export const transferProcess: ProcessDefinition<TransferInput> = {
+  name: "transfer",
+  identity: TRANSFER_SYSTEM,
+  async run({ input }, process): Promise<Json> {
+    const { transfer_id, from, to, amount, by } = input;
+    const debit = await process.command("withdraw", "withdraw", { account_id: from, amount }, { identity: { user: by, admin: false } });
+    if (debit.status !== "ok") {
+      const reason = `the source refused: ${refusal(debit)}`;
+      await process.command("fail", "fail_transfer", { transfer_id, reason, refunded: false });
+      return { outcome: "failed", reason };
+    }
+    const credit = await process.command("deposit", "deposit", { account_id: to, amount });
+    if (credit.status === "ok") {
+      await process.command("complete", "complete_transfer", { transfer_id });
+      return { outcome: "completed" };
+    }
+    const reason = `the destination refused: ${refusal(credit)}`;
+    const refund = await process.command("refund", "deposit", { account_id: from, amount });
+    const refunded = refund.status === "ok";
+    await process.command("fail", "fail_transfer", { transfer_id, reason, refunded });
+    return { outcome: refunded ? "refunded" : "refund_refused", reason };
+  },
+};
+
+/**
+ * The process manager that starts a transfer process for each `TransferRequested`, with an
+ * instance id derived from that event; `launcher` is where instances run (a Workflow in the
+ * Worker, memory in tests).
+ */
+export function transferManager(launcher: (env: unknown) => ProcessLauncher) {
+  return processManager<TransferEvent, TransferInput>({
+    name: "transfers",
+    streams: ["transfer"],
+    start: { TransferRequested: (event) => ({ transfer_id: event.aggregateId, ...event.data }) },
+    launcher,
+  });
+}
+
+/** A refusal in a few words: its reason, or its status. */
+function refusal(answer: ServiceResponse): string {
+  if (answer.status === "error") return answer.reason;
+  if (answer.status === "validation_error") return answer.errors.map((e) => e.message).join("; ");
+  return answer.status;
+}

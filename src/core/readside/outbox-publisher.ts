@@ -1,0 +1,97 @@
+import type { Outbox } from "../aggregates/stream-store.js";
+import { upcast, type Upcasters } from "../aggregates/upcasting.js";
+import { jsonLogger, type Logger } from "../shared/logger.js";
+import { envelopeOf, projectedEvent, type EventEnvelope } from "./event-envelope.js";
+
+/** Sends envelopes to the queue, in the order given; rejects when the send failed (nothing or part sent). */
+export type SendEnvelopes = (envelopes: readonly EventEnvelope[]) => Promise<void>;
+
+/** Options of an {@link OutboxPublisher}. */
+export type OutboxPublisherOptions = {
+  /** The stream's outbox. */
+  outbox: Outbox;
+  /** The aggregate type (stream name prefix). */
+  stream: string;
+  /** The aggregate's upcasters: events are published in today's shape, as stream reads show them. */
+  upcasters?: Upcasters;
+  /** Sends one batch to the queue. */
+  send: SendEnvelopes;
+  logger?: Logger;
+  /** Envelopes per send at most (default 100, a Queues batch's limit). */
+  batchSize?: number;
+  /** Bytes per send at most (default 240,000; a Queues batch holds 256 KB). */
+  batchBytes?: number;
+};
+
+/** What one {@link OutboxPublisher.publish} did: events sent, and whether the outbox is now empty. */
+export type PublishResult = { sent: number; drained: boolean; error?: unknown };
+
+/**
+ * Publishes one stream's outbox: its committed events in version order, a batch at a time, each
+ * batch removed from the outbox only after its send succeeded. A failed send leaves the rest in
+ * the outbox for the next try (the Durable Object's alarm), so an event may be sent twice but is
+ * never lost; consumers skip what they already applied. One publication runs at a time: a call
+ * during one makes it go on until the outbox is empty.
+ */
+export class OutboxPublisher {
+  readonly #options: OutboxPublisherOptions;
+  readonly #logger: Logger;
+  #running: Promise<PublishResult> | null = null;
+  #again = false;
+
+  /** A publisher of one outbox. */
+  constructor(options: OutboxPublisherOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? jsonLogger();
+  }
+
+  /** Sends what the outbox holds (joining the publication under way, if any). Never rejects. */
+  publish(): Promise<PublishResult> {
+    if (this.#running !== null) {
+      this.#again = true;
+      return this.#running;
+    }
+    const run = this.#drain().finally(() => {
+      this.#running = null;
+    });
+    this.#running = run;
+    return run;
+  }
+
+  async #drain(): Promise<PublishResult> {
+    const { outbox, stream, upcasters, send } = this.#options;
+    const batchSize = this.#options.batchSize ?? 100;
+    const batchBytes = this.#options.batchBytes ?? 240_000;
+    let sent = 0;
+    for (;;) {
+      this.#again = false;
+      let pending;
+      try {
+        pending = await outbox.unpublished(batchSize);
+        if (pending.events.length === 0) {
+          if (this.#again) continue;
+          return { sent, drained: true };
+        }
+        const publishedAt = new Date().toISOString();
+        const batch: EventEnvelope[] = [];
+        let bytes = 0;
+        let last = -1;
+        for (const event of pending.events) {
+          const current = upcast(upcasters, event);
+          const shaped = current === event ? event : { ...event, type: current.type, data: current.data, schemaVersion: current.schemaVersion };
+          const { envelope, bytes: size } = envelopeOf(projectedEvent(stream, pending.streamName, shaped), publishedAt);
+          if (batch.length > 0 && bytes + size > batchBytes) break;
+          batch.push(envelope);
+          bytes += size;
+          last = event.version;
+        }
+        await send(batch);
+        await outbox.markPublished(last);
+        sent += batch.length;
+      } catch (error) {
+        this.#logger.error("publishing the outbox failed: it will be tried again", { stream: pending?.streamName ?? stream, error });
+        return { sent, drained: false, error };
+      }
+    }
+  }
+}

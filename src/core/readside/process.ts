@@ -1,0 +1,144 @@
+import type { Json, JsonObject } from "../shared/json.js";
+import { newMessage, type Message } from "../messaging/message.js";
+import type { ServiceResponse } from "../messaging/response.js";
+import type { ProjectedEvent } from "./event-envelope.js";
+
+/*
+ * Process managers: workflows that span aggregates (a transfer between two accounts), started by
+ * an event and made of steps that dispatch commands. Exactly once in effect comes from ids:
+ *
+ * - the instance id is derived from the triggering event (process, stream, version), so however
+ *   often the event is delivered, the platform starts the instance once;
+ * - each step dispatches its command with a message id derived from the instance and the step,
+ *   so however often a step is retried (a crash, a lost reply), the aggregate applies it once —
+ *   a retry is answered from the aggregate's idempotency record.
+ *
+ * A process is written once against {@link ProcessContext}; it runs as a Cloudflare Workflow
+ * (`processWorkflow` from x3m-system/worker) or in memory ({@link MemoryProcesses}).
+ */
+
+/** The event that started a process instance. */
+export type ProcessTrigger = {
+  stream: string;
+  streamName: string;
+  version: number;
+  type: string;
+  /** The message that produced the event: the process's commands are caused by it. */
+  messageId: string;
+  correlationId: string;
+};
+
+/** What a process instance starts with: the app's input, and the event that triggered it. */
+export type ProcessStart<Input extends JsonObject = JsonObject> = { input: Input; trigger: ProcessTrigger };
+
+/** How a process's command is sent: as whom (default: the process's own identity). */
+export type ProcessCommandOptions = { identity?: JsonObject };
+
+/**
+ * What a process's code may do. Every step has a name unique within the instance; a step that
+ * completed is never run again (its result is replayed), so code between steps must be
+ * deterministic and all effects belong in steps.
+ */
+export interface ProcessContext {
+  /** The instance's id (derived from the triggering event). */
+  readonly instanceId: string;
+  /** Runs `work` once (retried when it throws) and remembers its result. */
+  step<T extends Json>(name: string, work: () => Promise<T>): Promise<T>;
+  /**
+   * A step that dispatches `service` with `request`, message id `<instance>:<step>`: applied at
+   * most once however often it is retried. Resolves with the service's response — a refusal too
+   * (`not_found`, `insufficient_funds`…), which is the process's to handle. Failures that say
+   * nothing about the command (`service_unavailable`, `service_timeout`, `internal_error`…) are
+   * retried, with the same message id.
+   */
+  command(step: string, service: string, request: JsonObject, options?: ProcessCommandOptions): Promise<ServiceResponse>;
+  /** Waits `ms` (durably: a timeout is a sleep, then a check). */
+  sleep(name: string, ms: number): Promise<void>;
+}
+
+/** A process: its name, whom it acts as, and its code. */
+export type ProcessDefinition<Input extends JsonObject = JsonObject> = {
+  /** Its name: the prefix of its instance ids and of its principal. */
+  name: string;
+  /**
+   * The identity its commands carry unless a command names another (`assigns.identity`): an
+   * identity the aggregates accept, set only by this code — never reachable from HTTP.
+   */
+  identity: JsonObject;
+  /** The process's code; what it returns is the instance's output. */
+  run(start: ProcessStart<Input>, context: ProcessContext): Promise<Json>;
+};
+
+/** What a launcher did: started the instance, or found it already started. */
+export type LaunchResult = "started" | "exists";
+
+/** Starts process instances by id, once per id. */
+export interface ProcessLauncher {
+  start(instanceId: string, start: ProcessStart): Promise<LaunchResult>;
+}
+
+const INSTANCE_ID = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$/;
+
+/**
+ * The instance id of `process` started by `event`: `<process>_<stream name>_<version>` when that
+ * is a valid Workflows id (letters, digits, `_`, `-`; at most 100 characters), else `<process>_`
+ * and a SHA-256 of it. The same event always gives the same id.
+ */
+export async function processInstanceId(process: string, event: Pick<ProjectedEvent, "streamName" | "version">): Promise<string> {
+  const readable = `${process}_${event.streamName}_${event.version}`;
+  if (INSTANCE_ID.test(readable)) return readable;
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(readable));
+  const hex = [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  return `${process.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 35)}_${hex}`;
+}
+
+/** The message id of step `step` of instance `instanceId`: the same for every retry of the step. */
+export function stepMessageId(instanceId: string, step: string): string {
+  return `${instanceId}:${step}`;
+}
+
+/** The principal of a process's commands: its idempotency records are its own, never a caller's. */
+export function processPrincipal(process: string): string {
+  return `process:${process}`;
+}
+
+/** The command message of one step: derived id, caused by the trigger, acting as the process (or `identity`). */
+export function processCommand(
+  definition: Pick<ProcessDefinition, "name" | "identity">,
+  instanceId: string,
+  trigger: ProcessTrigger,
+  step: string,
+  service: string,
+  request: JsonObject,
+  options: ProcessCommandOptions = {},
+): Message {
+  return newMessage(service, {
+    id: stepMessageId(instanceId, step),
+    correlationId: trigger.correlationId,
+    causationId: trigger.messageId,
+    rawRequest: request,
+    assigns: { identity: options.identity ?? definition.identity, principal: processPrincipal(definition.name) },
+  });
+}
+
+/**
+ * Whether a response says nothing about whether the command was applied — no one answered, or
+ * the answer was lost — so that the step must be tried again (with the same message id).
+ */
+export function isTransient(answer: ServiceResponse): boolean {
+  if (answer.status === "service_unavailable" || answer.status === "service_timeout") return true;
+  return answer.status === "error" && (answer.reason === "internal_error" || answer.reason === "no_nodes_available" || answer.reason === "try_another_node");
+}
+
+/** The error a step throws to be retried: the transient response it got. */
+export class TransientFailure extends Error {
+  /** The response that said nothing about the command. */
+  readonly response: ServiceResponse;
+
+  /** A failure of step `step`. */
+  constructor(step: string, response: ServiceResponse) {
+    super(`step ${step}: ${response.status}${response.status === "error" ? ` ${response.reason}` : ""} (will be retried)`);
+    this.name = "TransientFailure";
+    this.response = response;
+  }
+}

@@ -1,0 +1,282 @@
+import type { Json } from "../shared/json.js";
+import { statement, type ReadStatement, type ReadValue } from "./read-statement.js";
+import type { CatalogEntry, CommitResult, CommitUnit, DeadLetter, ReadStore } from "./read-store.js";
+import type { SqlExecutor } from "./sql-executor.js";
+
+/*
+ * The read side's own tables, beside the app's read models in the same database:
+ *
+ * - x3m_checkpoints: per subscriber and stream, the version of the last event applied.
+ * - x3m_guard: never holds a row. A unit's first statement inserts NULL into its NOT NULL column
+ *   when the checkpoint is not where the unit expects it, which fails the statement and so rolls
+ *   back the whole batch — SQLite has no other way to abort a batch on a condition (RAISE() only
+ *   works in triggers). Without a failed condition it inserts nothing.
+ * - x3m_streams: the catalog — every stream the read side has seen, by aggregate type.
+ * - x3m_dead_letters: events a subscriber gave up on, with the error.
+ *
+ * They are created on first use (CREATE … IF NOT EXISTS), so an app's migrations hold only its
+ * own read models.
+ *
+ * Many units go in one batch (one round trip): one guard statement checks every unit's expected
+ * checkpoint at once, then come the units' own statements, then one statement moves every
+ * checkpoint. When the batch fails, each unit is committed alone to learn which one failed.
+ */
+const SCHEMA: readonly ReadStatement[] = [
+  statement`CREATE TABLE IF NOT EXISTS x3m_checkpoints (
+    subscriber TEXT NOT NULL, stream TEXT NOT NULL, version INTEGER NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (subscriber, stream)) WITHOUT ROWID`,
+  statement`CREATE TABLE IF NOT EXISTS x3m_guard (failed INTEGER NOT NULL)`,
+  statement`CREATE TABLE IF NOT EXISTS x3m_streams (
+    stream_type TEXT NOT NULL, stream TEXT PRIMARY KEY, version INTEGER NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL)`,
+  statement`CREATE INDEX IF NOT EXISTS x3m_streams_by_type ON x3m_streams (stream_type, stream)`,
+  statement`CREATE TABLE IF NOT EXISTS x3m_dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, subscriber TEXT NOT NULL, stream TEXT NOT NULL, version INTEGER NOT NULL,
+    error TEXT NOT NULL, attempts INTEGER NOT NULL, envelope TEXT NOT NULL, recorded_at TEXT NOT NULL)`,
+];
+
+/** The units' own statements per batch, at most: a unit is never split, so a batch may hold one larger unit. */
+const BATCH_STATEMENTS = 400;
+
+/** D1 binds at most 100 parameters per statement. */
+const MAX_PARAMETERS = 100;
+
+/** Options of a {@link SqlReadStore}. */
+export type SqlReadStoreOptions = { now?: () => string };
+
+/**
+ * The {@link ReadStore} over SQLite: D1 in a Worker, an embedded (in-memory) SQLite elsewhere.
+ * Units are committed many to a batch (one round trip); when a batch fails, its units are
+ * committed one by one, so one unit's conflict or broken statement holds back only that unit.
+ */
+export class SqlReadStore implements ReadStore {
+  readonly #db: SqlExecutor;
+  readonly #now: () => string;
+  #schema: Promise<void> | undefined;
+
+  /** A store over `db`; the read side's tables are created by its first use. */
+  constructor(db: SqlExecutor, options: SqlReadStoreOptions = {}) {
+    this.#db = db;
+    this.#now = options.now ?? (() => new Date().toISOString());
+  }
+
+  async checkpoints(subscribers: readonly string[], streamNames: readonly string[]): Promise<Map<string, Map<string, number>>> {
+    const found = new Map(subscribers.map((subscriber) => [subscriber, new Map<string, number>()]));
+    if (subscribers.length === 0 || streamNames.length === 0) return found;
+    await this.#ready();
+    const perQuery = Math.max(1, MAX_PARAMETERS - subscribers.length);
+    for (let start = 0; start < streamNames.length; start += perQuery) {
+      const names = streamNames.slice(start, start + perQuery);
+      const rows = await this.#db.all<{ subscriber: string; stream: string; version: number }>({
+        sql: `SELECT subscriber, stream, version FROM x3m_checkpoints
+              WHERE subscriber IN (${placeholders(subscribers.length)}) AND stream IN (${placeholders(names.length)})`,
+        params: [...subscribers, ...names],
+      });
+      for (const row of rows) found.get(row.subscriber)?.set(row.stream, row.version);
+    }
+    return found;
+  }
+
+  async commit(units: readonly CommitUnit[], catalog: readonly CatalogEntry[] = []): Promise<CommitResult[]> {
+    await this.#ready();
+    const recorded = this.#catalogStatements(catalog);
+    const chunks = chunked(units);
+    if (chunks.length === 0 && recorded.length > 0) await this.#db.batch(recorded);
+    const results: CommitResult[] = [];
+    for (const [index, chunk] of chunks.entries()) {
+      const extra = index === 0 ? recorded : [];
+      try {
+        await this.#db.batch([...extra, ...this.#combined(chunk)]);
+        results.push(...chunk.map((): CommitResult => ({ ok: true })));
+      } catch (error) {
+        // The catalog alone (a failure here is the store's own: the caller retries everything).
+        if (extra.length > 0) await this.#db.batch(extra);
+        if (chunk.length === 1) results.push(failure(error));
+        else for (const unit of chunk) results.push(await this.#commitOne(unit));
+      }
+    }
+    return results;
+  }
+
+  async streams(stream: string, page: { after: string | null; limit: number }): Promise<CatalogEntry[]> {
+    await this.#ready();
+    const rows = await this.#db.all<{ stream: string; version: number }>(
+      statement`SELECT stream, version FROM x3m_streams WHERE stream_type = ${stream} AND stream > ${page.after ?? ""}
+        ORDER BY stream LIMIT ${page.limit}`,
+    );
+    return rows.map((row) => ({ stream, streamName: row.stream, version: row.version }));
+  }
+
+  async countStreams(stream: string): Promise<number> {
+    await this.#ready();
+    const [row] = await this.#db.all<{ count: number }>(statement`SELECT count(*) AS count FROM x3m_streams WHERE stream_type = ${stream}`);
+    return row?.count ?? 0;
+  }
+
+  async reset(subscriber: string, statements: readonly ReadStatement[]): Promise<void> {
+    await this.#ready();
+    await this.#db.batch([...statements, statement`DELETE FROM x3m_checkpoints WHERE subscriber = ${subscriber}`]);
+  }
+
+  async deadLetter(letter: DeadLetter): Promise<void> {
+    await this.#ready();
+    await this.#db.batch([
+      statement`INSERT INTO x3m_dead_letters (subscriber, stream, version, error, attempts, envelope, recorded_at)
+        VALUES (${letter.subscriber}, ${letter.streamName}, ${letter.version}, ${letter.error}, ${letter.attempts},
+                ${JSON.stringify(letter.envelope)}, ${letter.recordedAt})`,
+    ]);
+  }
+
+  async deadLetters(limit: number): Promise<DeadLetter[]> {
+    await this.#ready();
+    const rows = await this.#db.all<{
+      subscriber: string;
+      stream: string;
+      version: number;
+      error: string;
+      attempts: number;
+      envelope: string;
+      recorded_at: string;
+    }>(statement`SELECT subscriber, stream, version, error, attempts, envelope, recorded_at FROM x3m_dead_letters ORDER BY id DESC LIMIT ${limit}`);
+    return rows.map((row) => ({
+      subscriber: row.subscriber,
+      streamName: row.stream,
+      version: row.version,
+      error: row.error,
+      attempts: row.attempts,
+      envelope: JSON.parse(row.envelope) as Json,
+      recordedAt: row.recorded_at,
+    }));
+  }
+
+  async query<Row extends Record<string, unknown>>(query: ReadStatement): Promise<Row[]> {
+    await this.#ready();
+    return this.#db.all<Row>(query);
+  }
+
+  /**
+   * Several units as one batch: one guard for all, their statements in order, one checkpoint
+   * update for all. Units of one subscriber and stream must follow each other (each expecting the
+   * version the one before reached); otherwise each unit is guarded on its own.
+   */
+  #combined(units: readonly CommitUnit[]): ReadStatement[] {
+    const first = new Map<string, CommitUnit>();
+    const last = new Map<string, CommitUnit>();
+    for (const unit of units) {
+      const key = `${unit.subscriber}\u0000${unit.streamName}`;
+      const before = last.get(key);
+      if (before !== undefined && before.version !== unit.expected) return units.flatMap((u) => this.#statementsOf(u));
+      if (before === undefined) first.set(key, unit);
+      last.set(key, unit);
+    }
+    const now = this.#now();
+    return [
+      ...rowsStatements(
+        [...first.values()],
+        3,
+        (rows) =>
+          `INSERT INTO x3m_guard (failed) SELECT NULL FROM (VALUES ${rows}) AS expected
+           WHERE coalesce((SELECT c.version FROM x3m_checkpoints c WHERE c.subscriber = expected.column1 AND c.stream = expected.column2), -1)
+                 <> expected.column3 LIMIT 1`,
+        (unit) => [unit.subscriber, unit.streamName, unit.expected],
+      ),
+      ...units.flatMap((unit) => unit.statements),
+      ...rowsStatements(
+        [...last.values()],
+        4,
+        (rows) =>
+          `INSERT INTO x3m_checkpoints (subscriber, stream, version, updated_at) VALUES ${rows}
+           ON CONFLICT (subscriber, stream) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at`,
+        (unit) => [unit.subscriber, unit.streamName, unit.version, now],
+      ),
+    ];
+  }
+
+  /** The catalog's upserts for `entries` (the highest version seen wins). */
+  #catalogStatements(entries: readonly CatalogEntry[]): ReadStatement[] {
+    const now = this.#now();
+    return rowsStatements(
+      entries,
+      5,
+      (rows) =>
+        `INSERT INTO x3m_streams (stream_type, stream, version, first_seen, last_seen) VALUES ${rows}
+         ON CONFLICT (stream) DO UPDATE SET version = max(version, excluded.version), last_seen = excluded.last_seen`,
+      (entry) => [entry.stream, entry.streamName, entry.version, now, now],
+    );
+  }
+
+  /** The guard, the unit's own statements, then the new checkpoint: one unit, in batch order. */
+  #statementsOf(unit: CommitUnit): ReadStatement[] {
+    return [
+      statement`INSERT INTO x3m_guard (failed) SELECT NULL WHERE
+        coalesce((SELECT version FROM x3m_checkpoints WHERE subscriber = ${unit.subscriber} AND stream = ${unit.streamName}), -1) <> ${unit.expected}`,
+      ...unit.statements,
+      statement`INSERT INTO x3m_checkpoints (subscriber, stream, version, updated_at)
+        VALUES (${unit.subscriber}, ${unit.streamName}, ${unit.version}, ${this.#now()})
+        ON CONFLICT (subscriber, stream) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at`,
+    ];
+  }
+
+  async #commitOne(unit: CommitUnit): Promise<CommitResult> {
+    try {
+      await this.#db.batch(this.#statementsOf(unit));
+      return { ok: true };
+    } catch (error) {
+      return failure(error);
+    }
+  }
+
+  /** Creates the read side's tables once per store (a failure is tried again by the next call). */
+  #ready(): Promise<void> {
+    this.#schema ??= this.#db.batch(SCHEMA).catch((error: unknown) => {
+      this.#schema = undefined;
+      throw error;
+    });
+    return this.#schema;
+  }
+}
+
+/** `?, ?, …` for `count` parameters. */
+function placeholders(count: number): string {
+  return Array.from({ length: count }, () => "?").join(", ");
+}
+
+/**
+ * Multi-row statements over `items`, as many rows per statement as the parameter limit allows:
+ * `text` gets the rows' `(?, ?, …), (…)` and `values` gives each item's `width` values.
+ */
+function rowsStatements<T>(items: readonly T[], width: number, text: (rows: string) => string, values: (item: T) => ReadValue[]): ReadStatement[] {
+  const perStatement = Math.floor(MAX_PARAMETERS / width);
+  const row = `(${placeholders(width)})`;
+  const statements: ReadStatement[] = [];
+  for (let start = 0; start < items.length; start += perStatement) {
+    const slice = items.slice(start, start + perStatement);
+    statements.push({ sql: text(slice.map(() => row).join(", ")), params: slice.flatMap(values) });
+  }
+  return statements;
+}
+
+/** Units in batches of about {@link BATCH_STATEMENTS} statements, never splitting a unit. */
+function chunked(units: readonly CommitUnit[]): CommitUnit[][] {
+  const chunks: CommitUnit[][] = [];
+  let current: CommitUnit[] = [];
+  let size = 0;
+  for (const unit of units) {
+    const unitSize = unit.statements.length;
+    if (current.length > 0 && size + unitSize > BATCH_STATEMENTS) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(unit);
+    size += unitSize;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** A failed unit: a conflict when the guard refused it, otherwise the statements' error. */
+function failure(error: unknown): CommitResult {
+  const text = error instanceof Error ? error.message : String(error);
+  if (text.includes("x3m_guard")) return { ok: false, conflict: true };
+  return { ok: false, conflict: false, error: text };
+}

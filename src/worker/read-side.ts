@@ -1,0 +1,116 @@
+import type { AggregateClient } from "../core/aggregates/aggregate-protocol.js";
+import { aggregateSource } from "../core/readside/event-source.js";
+import { catchUp, rebuild, type CatchUpOptions, type RebuildProgress } from "../core/readside/rebuild.js";
+import type { DeadLetter, ReadStore } from "../core/readside/read-store.js";
+import { SqlReadStore } from "../core/readside/sql-read-store.js";
+import type { Subscriber } from "../core/readside/subscriber.js";
+import { SubscriptionRunner, type RunScope } from "../core/readside/subscription-runner.js";
+import type { BackoffOptions } from "../core/shared/backoff.js";
+import { jsonLogger, type Logger } from "../core/shared/logger.js";
+import { d1Executor } from "./d1-executor.js";
+
+/** Options of {@link readSide}. */
+export type ReadSideOptions<Env> = {
+  /** The projections and process managers events are delivered to. */
+  subscribers: readonly Subscriber[];
+  /** The D1 database that holds the read models (and the read side's own tables). */
+  database: (env: Env) => D1Database;
+  /** The aggregates whose streams are read back (gaps, catch-up, rebuild), by aggregate type. */
+  sources: { readonly [stream: string]: AggregateClient<Env> };
+  /**
+   * A queue that receives each dead letter (with the error), besides the `x3m_dead_letters` table:
+   * for alerting or a redrive consumer. Optional.
+   */
+  deadLetterQueue?: (env: Env) => Queue | undefined;
+  /** Deliveries of a message before its event is dead-lettered (default 5; keep the queue's `max_retries` higher). */
+  maxAttempts?: number;
+  /** The delay before a failed message is delivered again (default from 1 s, doubling, at most 5 min). */
+  retry?: BackoffOptions;
+  logger?: Logger;
+};
+
+/** The read side of a Worker: its queue handler, and what operators and query services use. */
+export type ReadSide<Env> = {
+  /**
+   * The Worker's `queue()` handler for the events queue: delivers each batch to the subscribers,
+   * then acknowledges each message, retries it later, or dead-letters it.
+   */
+  queue(batch: MessageBatch, env: Env, ctx?: ExecutionContext): Promise<void>;
+  /** The read store over the Worker's D1 database: for query services and operators. */
+  store(env: Env): ReadStore;
+  /** The runner (for tests and tools that drive deliveries themselves). */
+  runner(env: Env): SubscriptionRunner;
+  /** Where the runner reads streams from, with the Worker's bindings. */
+  scope(env: Env): RunScope;
+  /** Empties subscriber `name`'s read model and replays every stream in the catalog into it. */
+  rebuild(env: Env, name: string, options?: CatchUpOptions): Promise<RebuildProgress>;
+  /** Applies to subscriber `name` every event in the catalog's streams that it has not applied yet. */
+  catchUp(env: Env, name: string, options?: CatchUpOptions): Promise<RebuildProgress>;
+  /** The newest dead letters. */
+  deadLetters(env: Env, limit?: number): Promise<DeadLetter[]>;
+};
+
+/**
+ * The read side on Cloudflare: committed events arrive from a Queue (published by the aggregate
+ * objects' outboxes), go to every subscriber — projections into D1, process managers onto
+ * Workflows — exactly once in effect and in version order per stream, and the catalog of streams
+ * in D1 makes rebuilds and catch-up possible.
+ *
+ * ```ts
+ * const reads = readSide<Env>({ subscribers: [balances, transfers], database: (env) => env.READ_MODELS,
+ *   sources: { account: durableObjectAggregates((env) => env.ACCOUNTS) } });
+ * export default { fetch: gateway.fetch, queue: reads.queue };
+ * ```
+ */
+export function readSide<Env>(options: ReadSideOptions<Env>): ReadSide<Env> {
+  const logger = options.logger ?? jsonLogger();
+  // One runner per database binding, for the isolate's life: the store creates its tables once.
+  const runners = new WeakMap<D1Database, SubscriptionRunner>();
+  const runnerOf = (env: Env): SubscriptionRunner => {
+    const db = options.database(env);
+    let runner = runners.get(db);
+    if (runner === undefined) {
+      runner = new SubscriptionRunner({
+        subscribers: options.subscribers,
+        store: new SqlReadStore(d1Executor(db)),
+        logger,
+        ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
+        ...(options.retry === undefined ? {} : { retry: options.retry }),
+      });
+      runners.set(db, runner);
+    }
+    return runner;
+  };
+  const scopeOf = (env: Env): RunScope => ({ env, source: aggregateSource(options.sources, env) });
+
+  return {
+    async queue(batch, env) {
+      const deliveries = batch.messages.map((message) => ({ id: message.id, attempts: message.attempts, body: message.body }));
+      const outcomes = await runnerOf(env).deliver(deliveries, scopeOf(env));
+      const deadLetters = options.deadLetterQueue?.(env);
+      await Promise.all(
+        batch.messages.map(async (message, index) => {
+          const outcome = outcomes[index];
+          if (outcome === undefined || outcome.kind === "ack") return message.ack();
+          if (outcome.kind === "retry") return message.retry({ delaySeconds: outcome.delaySeconds });
+          if (deadLetters !== undefined) {
+            try {
+              await deadLetters.sendBatch(outcome.letters.map((letter) => ({ body: { kind: "x3m.dead_letter", ...letter }, contentType: "json" as const })));
+            } catch (error) {
+              // Kept in the store already; the queue copy is for alerting, so it is tried again.
+              logger.error("could not send a dead letter to its queue: the message will be delivered again", { error });
+              return message.retry({ delaySeconds: 10 });
+            }
+          }
+          return message.ack();
+        }),
+      );
+    },
+    store: (env) => runnerOf(env).store,
+    runner: runnerOf,
+    scope: scopeOf,
+    rebuild: (env, name, catchUpOptions) => rebuild(runnerOf(env), name, scopeOf(env), catchUpOptions),
+    catchUp: (env, name, catchUpOptions) => catchUp(runnerOf(env), name, scopeOf(env), catchUpOptions),
+    deadLetters: (env, limit = 50) => runnerOf(env).store.deadLetters(limit),
+  };
+}

@@ -1,0 +1,141 @@
+import {
+  createExecutionContext,
+  createMessageBatch,
+  getQueueResult,
+  introspectWorkflowInstance,
+  type WorkflowInstanceIntrospector,
+} from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { newId, processInstanceId, projectedEvent, envelopeOf, type JsonObject } from "../../src/core/index.js";
+import { bankReadSide } from "../../examples/bank/read-side.js";
+import { transfers } from "../../examples/bank/services.js";
+import { balanceOf, call, eventually, openAccount, payloadOf } from "../support/read-side-helpers.js";
+import { lostReplies } from "../support/test-read-side.js";
+
+type Listed = { owner: string; accounts: { id: string; balance: number; status: string }[] };
+type Totals = { accounts: number; balance: number; deposited: number; withdrawn: number; today: { day: string; deposits: number; deposited: number } };
+
+/** The caller's accounts among `ids`, as list_accounts shows them (id → balance). */
+async function listed(who: "ada" | "bob", ids: readonly string[]): Promise<Record<string, number>> {
+  const { accounts } = payloadOf<Listed>(await call("list_accounts", {}, who));
+  return Object.fromEntries(accounts.filter((a) => ids.includes(a.id)).map((a) => [a.id, a.balance]));
+}
+
+const totals = async () => payloadOf<Totals>(await call("bank_totals", {}));
+
+/** Requests a transfer over HTTP and answers the id of the Workflow instance its event starts. */
+async function requestTransfer(from: string, to: string, amount: number, who: "ada" | "bob" = "ada") {
+  const transfer_id = `t-${newId()}`;
+  const answer = await call("transfer", { transfer_id, from, to, amount }, who);
+  expect(answer.body.response).toMatchObject({ status: "created", id: transfer_id, version: 0 });
+  return { transfer_id, instanceId: await processInstanceId("transfers", { streamName: `transfer-${transfer_id}`, version: 0 }) };
+}
+
+/** Runs `body` with an introspector of workflow instance `id` (disposed after, as the plugin asks). */
+async function withInstance<T>(workflow: Workflow, id: string, body: (instance: WorkflowInstanceIntrospector) => Promise<T>): Promise<T> {
+  const instance = await introspectWorkflowInstance(workflow, id);
+  try {
+    return await body(instance);
+  } finally {
+    await instance.dispose();
+  }
+}
+
+async function eventsOf(account_id: string): Promise<string[]> {
+  const page = await env.ACCOUNTS.get(env.ACCOUNTS.idFromName(`account-${account_id}`)).fetch(
+    `https://x3m.internal/events?stream=account-${account_id}&from=0&limit=100`,
+  );
+  return ((await page.json()) as { events: { type: string }[] }).events.map((e) => e.type);
+}
+
+describe("the bank's read models, fed through the outbox, the queue and D1", () => {
+  it("list_accounts and bank_totals reflect opened accounts and deposits", async () => {
+    const before = await totals();
+    const a = await openAccount("ada", 70);
+    const b = await openAccount("ada");
+    await call("deposit", { account_id: b, amount: 5 });
+    await call("withdraw", { account_id: a, amount: 20 });
+
+    expect(await eventually(() => listed("ada", [a, b]), (seen) => seen[a] === 50 && seen[b] === 5)).toEqual({ [a]: 50, [b]: 5 });
+    // Others' tests deposit too: the totals grew by at least this test's share.
+    const after = await eventually(totals, (t) => t.deposited >= before.deposited + 75 && t.withdrawn >= before.withdrawn + 20);
+    expect(after.accounts).toBeGreaterThanOrEqual(before.accounts + 2);
+    expect(after.today.deposits).toBeGreaterThanOrEqual(2);
+    // Bob sees none of Ada's accounts.
+    expect(await listed("bob", [a, b])).toEqual({});
+  });
+});
+
+describe("the transfer process on Workflows", () => {
+  it("withdraws from one account and deposits to another; list_accounts shows both", async () => {
+    const from = await openAccount("ada", 100);
+    const to = await openAccount("bob");
+    const { transfer_id, instanceId } = await requestTransfer(from, to, 40);
+    const output = await withInstance(env.TRANSFER_WORKFLOW, instanceId, async (instance) => {
+      await instance.waitForStatus("complete");
+      return instance.getOutput();
+    });
+    expect(output).toEqual({ outcome: "completed" });
+
+    expect([await balanceOf(from), await balanceOf(to)]).toEqual([60, 40]);
+    expect(payloadOf<{ status: string }>(await call("get_transfer", { transfer_id })).status).toBe("completed");
+    expect(await eventually(() => listed("ada", [from]), (seen) => seen[from] === 60)).toEqual({ [from]: 60 });
+    expect(await eventually(() => listed("bob", [to]), (seen) => seen[to] === 40)).toEqual({ [to]: 40 });
+  });
+
+  it("refunds the source when the destination is closed", async () => {
+    const from = await openAccount("ada", 100);
+    const to = await openAccount("bob");
+    await call("close_account", { account_id: to }, "bob");
+    const { transfer_id, instanceId } = await requestTransfer(from, to, 30);
+    const output = await withInstance(env.TRANSFER_WORKFLOW, instanceId, async (instance) => {
+      await instance.waitForStatus("complete");
+      return instance.getOutput();
+    });
+
+    expect(output).toEqual({ outcome: "refunded", reason: "the destination refused: the account is closed" });
+    expect(await balanceOf(from)).toBe(100);
+    expect(await eventsOf(from)).toEqual(["AccountOpened", "MoneyDeposited", "MoneyWithdrawn", "MoneyDeposited"]);
+    expect(payloadOf<{ status: string; refunded: boolean }>(await call("get_transfer", { transfer_id }))).toMatchObject({ status: "failed", refunded: true });
+  });
+
+  it("a TransferRequested delivered again — even after the consumer lost its checkpoint — starts no second workflow and moves no money twice", async () => {
+    const from = await openAccount("ada", 100);
+    const to = await openAccount("bob");
+    const { transfer_id, instanceId } = await requestTransfer(from, to, 25);
+    await withInstance(env.TRANSFER_WORKFLOW, instanceId, (instance) => instance.waitForStatus("complete"));
+
+    const page = await transfers.readStream(env, `transfer-${transfer_id}`, { from: 0, limit: 10 });
+    const envelope = envelopeOf(projectedEvent("transfer", `transfer-${transfer_id}`, page.events[0]!), new Date().toISOString()).envelope;
+    await env.READ_MODELS.prepare("DELETE FROM x3m_checkpoints WHERE subscriber = 'transfers' AND stream = ?").bind(`transfer-${transfer_id}`).run();
+    for (let round = 0; round < 3; round += 1) {
+      const batch = createMessageBatch("x3m-bank-events", [{ id: newId(), timestamp: new Date(), attempts: 2, body: envelope }]);
+      const ctx = createExecutionContext();
+      await bankReadSide.queue(batch, env, ctx);
+      expect((await getQueueResult(batch, ctx)).explicitAcks).toHaveLength(1);
+    }
+
+    expect(await env.TRANSFER_WORKFLOW.get(instanceId).then((i) => i.status())).toMatchObject({ status: "complete" });
+    expect([await balanceOf(from), await balanceOf(to)]).toEqual([75, 25]);
+    expect(await eventsOf(from)).toEqual(["AccountOpened", "MoneyDeposited", "MoneyWithdrawn"]);
+  });
+
+  it("steps whose replies are lost after their commands applied are retried by Workflows with the same message ids: applied once", async () => {
+    const from = await openAccount("ada", 100);
+    const to = await openAccount("bob");
+    const instanceId = `flaky-${newId()}`;
+    const input: JsonObject = { transfer_id: `ghost-${newId()}`, from, to, amount: 35, by: "ada" };
+    const trigger = { stream: "transfer", streamName: "transfer-ghost", version: 0, type: "TransferRequested", messageId: newId(), correlationId: newId() };
+    await withInstance(env.FLAKY_TRANSFER_WORKFLOW, instanceId, async (instance) => {
+      await instance.modify(async (m) => m.disableRetryDelays());
+      await env.FLAKY_TRANSFER_WORKFLOW.create({ id: instanceId, params: { input, trigger } });
+      await instance.waitForStatus("complete");
+    });
+
+    expect(lostReplies.has(`${instanceId}:withdraw`) && lostReplies.has(`${instanceId}:deposit`)).toBe(true);
+    expect([await balanceOf(from), await balanceOf(to)]).toEqual([65, 35]);
+    expect(await eventsOf(from)).toEqual(["AccountOpened", "MoneyDeposited", "MoneyWithdrawn"]);
+    expect(await eventsOf(to)).toEqual(["AccountOpened", "MoneyDeposited"]);
+  });
+});

@@ -1,0 +1,93 @@
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { newId, referenceOf } from "../../src/core/index.js";
+import { eventually, outboxOf, tallyCommand, tallyStub } from "../support/read-side-helpers.js";
+import { publishedTallies, tallyQueueFaults } from "../support/test-read-side.js";
+
+/** The versions of stream `tally-<id>` published so far, in the order the queue delivered them. */
+const published = (id: string) => publishedTallies.filter((e) => referenceOf(e).streamName === `tally-${id}`);
+const versions = (id: string) => published(id).map((e) => referenceOf(e).version);
+
+describe("the transactional outbox of an aggregate object", () => {
+  it("publishes each committed event once, in version order, and empties its outbox", async () => {
+    const id = newId();
+    await tallyCommand("add", { id, amount: 1 });
+    await tallyCommand("add_twice", { id, amount: 2 });
+    await tallyCommand("add", { id, amount: 3 });
+    await eventually(async () => versions(id), (seen) => seen.length >= 4);
+    expect(versions(id)).toEqual([0, 1, 2, 3]);
+    expect(published(id).map((e) => (e.kind === "event" ? [e.event.type, e.event.data] : null))).toEqual([
+      ["Added", { amount: 1 }],
+      ["Added", { amount: 2 }],
+      ["Added", { amount: 2 }],
+      ["Added", { amount: 3 }],
+    ]);
+    expect(await outboxOf(id)).toEqual([]);
+    // All sent: the safety alarm was cleared rather than left to wake the object for nothing.
+    expect(await runDurableObjectAlarm(tallyStub(id))).toBe(false);
+  });
+
+  it("a dry run publishes nothing", async () => {
+    const id = newId();
+    await tallyCommand("add", { id, amount: 1 });
+    expect((await tallyCommand("add", { id, amount: 50 }, { dryRun: true })).response).toMatchObject({ status: "ok" });
+    await tallyCommand("add", { id, amount: 2 });
+    await eventually(async () => versions(id), (seen) => seen.length >= 2);
+    expect(published(id).map((e) => (e.kind === "event" ? e.event.data : null))).toEqual([{ amount: 1 }, { amount: 2 }]);
+  });
+
+  it("a failed append publishes nothing: its events, its outbox rows and its reply roll back together", async () => {
+    const id = newId();
+    await tallyCommand("add", { id, amount: 1 });
+    await eventually(async () => versions(id), (seen) => seen.length === 1);
+    // The append's last write (the idempotency record) fails inside the transaction.
+    await runInDurableObject(tallyStub(id), (_object, state) => {
+      state.storage.sql.exec("CREATE TRIGGER fail_append BEFORE INSERT ON processed_messages BEGIN SELECT RAISE(ABORT, 'disk full (injected)'); END");
+    });
+    expect((await tallyCommand("add_twice", { id, amount: 99 })).response).toEqual({ status: "error", reason: "internal_error" });
+    expect(await outboxOf(id)).toEqual([]);
+    await runInDurableObject(tallyStub(id), (_object, state) => {
+      expect(state.storage.sql.exec("SELECT count(*) AS n FROM events").one()).toEqual({ n: 1 });
+      state.storage.sql.exec("DROP TRIGGER fail_append");
+    });
+    expect((await tallyCommand("add", { id, amount: 2 })).response).toEqual({ status: "ok", version: 1 });
+    await eventually(async () => versions(id), (seen) => seen.length >= 2);
+    expect(published(id).map((e) => (e.kind === "event" ? [e.event.version, e.event.data] : null))).toEqual([
+      [0, { amount: 1 }],
+      [1, { amount: 2 }],
+    ]);
+  });
+
+  it("a send that fails leaves the events in the outbox, and the alarm sends them later, in order", async () => {
+    const id = newId();
+    tallyQueueFaults.failed = 0;
+    tallyQueueFaults.failNext = 2;
+    await tallyCommand("add", { id, amount: 1 }, { flaky: true });
+    await tallyCommand("add", { id, amount: 2 }, { flaky: true });
+    await eventually(async () => versions(id), (seen) => seen.length >= 2);
+    expect(tallyQueueFaults.failed).toBe(2);
+    expect(versions(id)).toEqual([0, 1]);
+    expect(await outboxOf(id, true)).toEqual([]);
+  });
+
+  it("events committed by an object evicted before it could send them are sent by its alarm", async () => {
+    const id = newId();
+    tallyQueueFaults.failNext = 1_000;
+    await tallyCommand("add_twice", { id, amount: 5 }, { flaky: true });
+    expect(await outboxOf(id, true)).toEqual([0, 1]);
+    await evictDurableObject(tallyStub(id, true));
+    tallyQueueFaults.failNext = 0;
+    // The alarm wakes a fresh instance, which knows its stream from storage alone.
+    expect(await runDurableObjectAlarm(tallyStub(id, true))).toBe(true);
+    await eventually(async () => versions(id), (seen) => seen.length >= 2);
+    expect(versions(id)).toEqual([0, 1]);
+    expect(await outboxOf(id, true)).toEqual([]);
+  });
+
+  it("an event too large for one queue message is published as a reference to its stream and version", async () => {
+    const id = newId();
+    await tallyCommand("note", { id, text: "x".repeat(200_000) });
+    const [envelope] = await eventually(async () => published(id), (seen) => seen.length >= 1);
+    expect(envelope).toMatchObject({ kind: "reference", ref: { stream: "tally", streamName: `tally-${id}`, aggregateId: id, version: 0 } });
+  });
+});

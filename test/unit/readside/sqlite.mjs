@@ -1,0 +1,12 @@
+// An in-memory SQLite database with the demo's read models (migrations/), as D1 holds them: the
+// read side's in-memory equivalent of D1 on Node (node:sqlite, Node 22.13+). Plain JavaScript so
+// that the type check needs no Node typings; the JSDoc below gives TypeScript its type.
+import { readFileSync } from "node:fs";
+import { DatabaseSync } from "node:sqlite";
+
+/** @returns {import("../../../src/core/index.js").SyncSqliteDatabase} */
+export function readModels() {
+  const db = new DatabaseSync(":memory:");
+  db.exec(readFileSync(new URL("../../../migrations/0001_bank_read_models.sql", import.meta.url), "utf8"));
+  return db;
+}

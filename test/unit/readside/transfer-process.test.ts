@@ -1,0 +1,110 @@
+import { describe, expect, it } from "vitest";
+import { envelopeOf, halt, newMessage, projectedEvent, response, statement, type Message, type ServiceResponse } from "../../../src/core/index.js";
+import { memoryBank } from "./memory-bank.js";
+
+type Bank = ReturnType<typeof memoryBank>;
+
+async function open(bank: Bank, id: string, user: string, deposit = 0): Promise<void> {
+  expect(await bank.call("open_account", { account_id: id }, user)).toMatchObject({ status: "created" });
+  if (deposit > 0) expect(await bank.call("deposit", { account_id: id, amount: deposit }, user)).toMatchObject({ status: "ok" });
+}
+
+async function balance(bank: Bank, id: string): Promise<number | undefined> {
+  const reply = await bank.dispatch(newMessage("get_account", { rawRequest: { account_id: id }, assigns: { identity: { user: "root", admin: true } } }));
+  return reply.response?.status === "ok" ? (reply.response.payload as { balance: number }).balance : undefined;
+}
+
+async function transferStatus(bank: Bank, id: string, user: string) {
+  const reply = await bank.call("get_transfer", { transfer_id: id }, user);
+  return reply?.status === "ok" ? (reply.payload as { status: string; reason?: string; refunded?: boolean }) : reply;
+}
+
+describe("the transfer process (in memory: the same process code the Workflow runs)", () => {
+  it("moves the money from one account to another, and the read models show both", async () => {
+    const bank = memoryBank();
+    await open(bank, "ada-1", "ada", 100);
+    await open(bank, "bob-1", "bob");
+    expect(await bank.call("transfer", { transfer_id: "t1", from: "ada-1", to: "bob-1", amount: 40 })).toMatchObject({ status: "created", id: "t1" });
+    await bank.settle();
+
+    expect([await balance(bank, "ada-1"), await balance(bank, "bob-1")]).toEqual([60, 40]);
+    expect(await transferStatus(bank, "t1", "ada")).toMatchObject({ status: "completed" });
+    expect(bank.processes.status("transfers_transfer-t1_0")).toEqual({ status: "complete", output: { outcome: "completed" } });
+    expect(await bank.store.query(statement`SELECT id, balance FROM bank_accounts ORDER BY id`)).toEqual([
+      { id: "ada-1", balance: 60 },
+      { id: "bob-1", balance: 40 },
+    ]);
+  });
+
+  it("refunds the source when the destination refuses (missing, or closed)", async () => {
+    const bank = memoryBank();
+    await open(bank, "ada-2", "ada", 100);
+    await open(bank, "bob-2", "bob");
+    expect(await bank.call("close_account", { account_id: "bob-2" }, "bob")).toMatchObject({ status: "ok" });
+    await bank.call("transfer", { transfer_id: "to-missing", from: "ada-2", to: "nobody", amount: 10 });
+    await bank.call("transfer", { transfer_id: "to-closed", from: "ada-2", to: "bob-2", amount: 20 });
+    await bank.settle();
+
+    expect(await balance(bank, "ada-2")).toBe(100);
+    expect(await transferStatus(bank, "to-missing", "ada")).toMatchObject({ status: "failed", refunded: true, reason: "the destination refused: not_found" });
+    expect(await transferStatus(bank, "to-closed", "ada")).toMatchObject({ status: "failed", refunded: true, reason: "the destination refused: the account is closed" });
+    const [totals] = await bank.store.query(statement`SELECT balance, deposited, withdrawn FROM bank_totals`);
+    expect(totals).toEqual({ balance: 100, deposited: 130, withdrawn: 30 });
+  });
+
+  it("fails without moving anything when the source refuses: not the caller's account, or not enough money", async () => {
+    const bank = memoryBank();
+    await open(bank, "ada-3", "ada", 10);
+    await open(bank, "bob-3", "bob", 50);
+    await bank.call("transfer", { transfer_id: "steal", from: "bob-3", to: "ada-3", amount: 50 }, "ada");
+    await bank.call("transfer", { transfer_id: "too-much", from: "ada-3", to: "bob-3", amount: 11 }, "ada");
+    await bank.settle();
+
+    expect([await balance(bank, "ada-3"), await balance(bank, "bob-3")]).toEqual([10, 50]);
+    expect(await transferStatus(bank, "steal", "ada")).toMatchObject({ status: "failed", refunded: false, reason: "the source refused: not_found" });
+    expect(await transferStatus(bank, "too-much", "ada")).toMatchObject({ status: "failed", reason: "the source refused: insufficient_funds" });
+  });
+
+  it("a redelivered TransferRequested starts no second process; a process run again after a crash applies nothing twice", async () => {
+    const bank = memoryBank({ chaos: { duplicate: 1 } });
+    await open(bank, "ada-4", "ada", 100);
+    await open(bank, "bob-4", "bob");
+    await bank.call("transfer", { transfer_id: "t4", from: "ada-4", to: "bob-4", amount: 25 });
+    await bank.settle();
+    expect(bank.processes.instanceIds).toEqual(["transfers_transfer-t4_0"]);
+
+    // The consumer forgot it started the process (its checkpoint was lost): the event comes again.
+    await bank.store.reset("transfers", []);
+    const page = await bank.transfers.readStream({}, "transfer-t4", { from: 0, limit: 10 });
+    const envelope = envelopeOf(projectedEvent("transfer", "transfer-t4", page.events[0]!), "now").envelope;
+    expect(await bank.runner.deliver([{ id: "again", attempts: 1, body: envelope }], bank.scope)).toEqual([{ kind: "ack" }]);
+    // And the platform runs the instance's code again from the top.
+    expect(await bank.processes.rerun("transfers_transfer-t4_0")).toEqual({ status: "complete", output: { outcome: "completed" } });
+    await bank.settle();
+
+    expect(bank.processes.instanceIds).toEqual(["transfers_transfer-t4_0"]);
+    expect([await balance(bank, "ada-4"), await balance(bank, "bob-4")]).toEqual([75, 25]);
+  });
+
+  it("a step whose reply was lost after its command applied is retried with the same message id: applied once", async () => {
+    const lost = new Set<string>();
+    const bank = memoryBank({
+      processDispatch: (dispatch) => async (message: Message) => {
+        const reply = await dispatch(message);
+        if (lost.has(message.id)) return reply;
+        lost.add(message.id);
+        const timeout: ServiceResponse = response.serviceTimeout(message.serviceName, message.id, 1);
+        return halt(message, timeout);
+      },
+    });
+    await open(bank, "ada-5", "ada", 100);
+    await open(bank, "bob-5", "bob");
+    await bank.call("transfer", { transfer_id: "t5", from: "ada-5", to: "bob-5", amount: 30 });
+    await bank.settle();
+
+    expect([...lost]).toEqual(["transfers_transfer-t5_0:withdraw", "transfers_transfer-t5_0:deposit", "transfers_transfer-t5_0:complete"]);
+    expect([await balance(bank, "ada-5"), await balance(bank, "bob-5")]).toEqual([70, 30]);
+    const withdrawals = (await bank.accounts.readStream({}, "account-ada-5", { from: 0, limit: 10 })).events.filter((e) => e.type === "MoneyWithdrawn");
+    expect(withdrawals).toHaveLength(1);
+  });
+});
