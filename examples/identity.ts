@@ -8,7 +8,16 @@ type TokenEntry = { token: string; user: string; admin: boolean };
 
 /** The entries of the `API_TOKENS` secret: `token=user` or `token=user:admin`, comma-separated. */
 function tokens(env: { API_TOKENS?: string }): TokenEntry[] {
-  return (env.API_TOKENS ?? "").split(",").flatMap((entry) => {
+  const secret = env.API_TOKENS ?? "";
+  // Parsed once per value of the secret (it is the same for every request of a deployment).
+  if (parsed?.secret !== secret) parsed = { secret, entries: parseTokens(secret) };
+  return parsed.entries;
+}
+
+let parsed: { secret: string; entries: TokenEntry[] } | undefined;
+
+function parseTokens(secret: string): TokenEntry[] {
+  return secret.split(",").flatMap((entry) => {
     const [token = "", who = ""] = entry.trim().split("=");
     const [user = "", role] = who.split(":");
     return token === "" || user === "" ? [] : [{ token, user, admin: role === "admin" }];

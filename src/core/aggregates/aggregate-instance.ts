@@ -285,7 +285,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
       events: [],
       aggregateMeta: { ...message.aggregateMeta, version },
     } as ValidatedMessage<unknown, Event>;
-    this.#telemetry.emit("handle_msg", {}, { aggregate: this.#aggregate.stream, message: command.name });
+    if (this.#telemetry.active) this.#telemetry.emit("handle_msg", {}, { aggregate: this.#aggregate.stream, message: command.name });
     let decided: Message<unknown, Event>;
     try {
       decided = await command.run(input, state, this.#contextOf(input, version));
