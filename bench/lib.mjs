@@ -44,6 +44,34 @@ export function miniflare(scriptPath, durableObjects, extra = {}) {
   return new Miniflare({ ...workerOptions(undefined, scriptPath, durableObjects), ...extra });
 }
 
+/**
+ * The demo Worker (wrangler.toml) on Miniflare with everything its configuration binds — its
+ * Durable Objects, the events and dead-letter queues with the consumer, the read models' D1 with
+ * `migrations/` applied, the transfer Workflow — as `npm run dev` runs it. `extra` adds options
+ * (bindings, stdio handling). Resolves once the migrations are applied.
+ */
+export async function demoMiniflare(scriptPath, extra = {}) {
+  const mf = miniflare(scriptPath, { ACCOUNTS: "AccountObject", SCHEDULER: "SchedulerObject", TRANSFERS: "TransferObject" }, {
+    queueProducers: { EVENTS: { queueName: "x3m-bank-events" }, DEAD_LETTERS: { queueName: "x3m-bank-dead-letters" } },
+    queueConsumers: { "x3m-bank-events": { maxBatchSize: 50, maxBatchTimeout: 0, maxRetries: 10, deadLetterQueue: "x3m-bank-dead-letters" } },
+    d1Databases: { READ_MODELS: "x3m-bank-read-models" },
+    workflows: { TRANSFER_WORKFLOW: { name: "x3m-bank-transfers", className: "TransferWorkflow" } },
+    ...extra,
+  });
+  const db = await mf.getD1Database("READ_MODELS");
+  for (const file of readdirSync(join(here, "../migrations")).filter((name) => name.endsWith(".sql")).sort()) {
+    const statements = readFileSync(join(here, "../migrations", file), "utf8")
+      .split("\n")
+      .filter((line) => !line.trim().startsWith("--"))
+      .join("\n")
+      .split(";")
+      .map((statement) => statement.trim())
+      .filter((statement) => statement !== "");
+    await db.batch(statements.map((statement) => db.prepare(statement)));
+  }
+  return mf;
+}
+
 /** One worker of a multi-worker Miniflare: its bundle and SQLite-backed Durable Objects (binding → class). */
 export function workerOptions(name, scriptPath, durableObjects, extra = {}) {
   return {
@@ -271,8 +299,3 @@ export async function waitForHttp(url, timeoutMs, describe = () => "") {
   }
 }
 
-/** Whether the top-level `[observability]` table of a wrangler.toml says `enabled = true`. */
-export function observabilityEnabled(tomlText) {
-  const section = /^\[observability\]\s*$([\s\S]*?)(?=^\[|(?![\s\S]))/m.exec(tomlText)?.[1] ?? "";
-  return /^\s*enabled\s*=\s*true\s*(#.*)?$/m.test(section);
-}

@@ -4,7 +4,8 @@
 // over plain Node fetch to each one's URL; then CPU per command in alternating phases (the whole
 // wrangler dev process group against Miniflare's workerd). Runs only when named: it takes about a
 // minute and starts wrangler dev.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,9 +18,8 @@ import {
   freePort,
   groupPids,
   median,
-  miniflare,
-  observabilityEnabled,
-  percentile,
+  demoMiniflare,
+    percentile,
   ratio,
   retried,
   spawnGroup,
@@ -37,15 +37,19 @@ const BASELINE_NAME = "the same bundle on Miniflare directly";
 
 export async function run() {
   const retriedBefore = retried.count;
-  const observability = observabilityEnabled(readFileSync(join(root, "wrangler.toml"), "utf8"));
   const tmp = mkdtempSync(join(tmpdir(), "x3m-bench-dev-"));
-  const mf = miniflare(bundle("../wrangler.toml"), { ACCOUNTS: "AccountObject", SCHEDULER: "SchedulerObject" }, { bindings: { API_TOKENS } });
+  const mf = await demoMiniflare(bundle("../wrangler.toml"), { bindings: { API_TOKENS } });
   const [port, inspectorPort] = [await freePort(), await freePort()];
+  // As `npm run dev` runs it: the read models' migrations first, then wrangler dev without the
+  // local trace collector (X_LOCAL_OBSERVABILITY=false), unless the caller's environment says otherwise.
+  const env = { ...process.env, WRANGLER_REGISTRY_PATH: join(tmp, "registry"), WRANGLER_SEND_METRICS: "false", CI: "true" };
+  execFileSync("npx", ["wrangler", "d1", "migrations", "apply", "x3m-bank-read-models", "--local", "--persist-to", join(tmp, "state")], { cwd: root, env, stdio: "ignore" });
+  const traceCollector = (process.env.X_LOCAL_OBSERVABILITY ?? "false") !== "false";
   const dev = spawnGroup(
     "npx",
     ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", join(tmp, "state"),
       "--show-interactive-dev-session=false", "--var", `API_TOKENS:${API_TOKENS}`],
-    { cwd: root, env: { ...process.env, WRANGLER_REGISTRY_PATH: join(tmp, "registry"), WRANGLER_SEND_METRICS: "false" } },
+    { cwd: root, env: { ...env, X_LOCAL_OBSERVABILITY: traceCollector ? "true" : "false" } },
   );
   try {
     const devUrl = `http://127.0.0.1:${port}`;
@@ -90,17 +94,17 @@ export async function run() {
       }
     }
 
-    const on = observability ? "on" : "off";
-    console.log(`wrangler dev p50 ${fmtMs(median(latency.dev))}, Miniflare p50 ${fmtMs(median(latency.miniflare))}; observability ${on}`);
+    const on = traceCollector ? "on" : "off";
+    console.log(`wrangler dev p50 ${fmtMs(median(latency.dev))}, Miniflare p50 ${fmtMs(median(latency.miniflare))}; local trace collector ${on}`);
     const row = (measure, a, b) => ({ measure, value: fmtMs(a), baseline: fmtMs(b), baselineName: BASELINE_NAME, ratio: ratio(a, b) });
     return {
       columns: ["wrangler dev", "Miniflare directly"],
-      raw: { observability, latency, cpu, devOutput: dev.output() },
-      note: `wrangler.toml [observability] enabled = ${observability} in this run.${retried.count === retriedBefore ? "" : ` ${retried.count - retriedBefore} requests sent again after a kept-alive connection closed under them.`}`,
+      raw: { traceCollector, latency, cpu, devOutput: dev.output() },
+      note: `wrangler dev as npm run dev runs it: read-model migrations applied, local trace collector ${on} (X_LOCAL_OBSERVABILITY).${retried.count === retriedBefore ? "" : ` ${retried.count - retriedBefore} requests sent again after a kept-alive connection closed under them.`}`,
       rows: [
-        row(`deposit latency p50 via wrangler dev (observability ${on}), ${SEQUENTIAL} sequential`, median(latency.dev), median(latency.miniflare)),
-        row(`deposit latency p99 via wrangler dev (observability ${on}), ${SEQUENTIAL} sequential`, percentile(latency.dev, 99), percentile(latency.miniflare, 99)),
-        row(`CPU per deposit, whole wrangler dev process group (observability ${on}), median of ${CPU_PHASES} × ${CPU_PHASE}`, median(cpu.dev), median(cpu.miniflare)),
+        row(`deposit latency p50 via wrangler dev (trace collector ${on}), ${SEQUENTIAL} sequential`, median(latency.dev), median(latency.miniflare)),
+        row(`deposit latency p99 via wrangler dev (trace collector ${on}), ${SEQUENTIAL} sequential`, percentile(latency.dev, 99), percentile(latency.miniflare, 99)),
+        row(`CPU per deposit, whole wrangler dev process group (trace collector ${on}), median of ${CPU_PHASES} × ${CPU_PHASE}`, median(cpu.dev), median(cpu.miniflare)),
       ],
     };
   } finally {

@@ -13,7 +13,7 @@
 // the first half's (the early growth — objects, SQLite caches, JIT — has flattened out; a leak keeps
 // both halves alike), or under 2 MiB/min (within the noise of GC and object churn). Runs only when
 // named.
-import { bundle, childWorkerdPids, fetchRetrying, miniflare, retried, rssBytes, sleep } from "../lib.mjs";
+import { bundle, childWorkerdPids, demoMiniflare, fetchRetrying, miniflare, retried, rssBytes, sleep } from "../lib.mjs";
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const SAMPLE_SECONDS = Number(process.env.SOAK_SAMPLE_SECONDS ?? 10);
@@ -88,7 +88,7 @@ function lineCounter() {
 /** A Miniflare started alone, with the pids of the workerd it added. */
 async function started(make) {
   const before = new Set(childWorkerdPids());
-  const mf = make();
+  const mf = await make();
   const url = String(await mf.ready).replace(/\/$/, "");
   return { mf, url, pids: childWorkerdPids().filter((pid) => !before.has(pid)) };
 }
@@ -102,7 +102,7 @@ export async function run() {
   const sides = [];
   try {
     const demo = await started(() =>
-      miniflare(demoScript, { ACCOUNTS: "AccountObject", SCHEDULER: "SchedulerObject" }, {
+      demoMiniflare(demoScript, {
         bindings: { API_TOKENS, ADMIN_TOKEN: "dev-admin" },
         handleRuntimeStdio: demoLog.handleRuntimeStdio,
       }),
