@@ -176,13 +176,13 @@ export async function run() {
     await sleep(COOL_DOWN_SECONDS * 1000);
     sample("after cool-down");
 
-    return report({ samples, counts, unexpected, requests, sentAgain: retried.count - retriedBefore, opened: opened.demo.size, schedulerKeys: scheduledKeys.size, logs: { demo: demoLog, baseline: baseLog } });
+    return report({ samples, counts, unexpected, requests, sentAgain: retried.count - retriedBefore, opened: opened.demo.size, openedBase: opened.base.size, schedulerKeys: scheduledKeys.size, logs: { demo: demoLog, baseline: baseLog } });
   } finally {
     for (const side of sides) await side.mf.dispose();
   }
 }
 
-function report({ samples, counts, unexpected, requests, sentAgain, opened, schedulerKeys, logs }) {
+function report({ samples, counts, unexpected, requests, sentAgain, opened, openedBase, schedulerKeys, logs }) {
   const loadSamples = samples.filter((s) => s.phase === "load");
   const half = SECONDS / 2;
   const slopes = (key) => {
@@ -213,6 +213,10 @@ function report({ samples, counts, unexpected, requests, sentAgain, opened, sche
   const mib = (v) => `${v.toFixed(1)} MiB`;
   const row = (measure, a, b, format, r = b > 0 ? (a / b).toFixed(2) : "n/a") => ({ measure, value: format(a), baseline: format(b), baselineName: "hand-written account Worker, same openings and deposits", ratio: r });
   const perMin = (v) => `${v.toFixed(2)} MiB/min`;
+  const kib = (v) => `${v.toFixed(0)} KiB`;
+  // Locally every Durable Object created stays in workerd's memory: the demo creates an account
+  // object per account and a SchedulerObject per key scheduled on; the baseline only accounts.
+  const perObject = (rssMiB, objects) => (objects > 0 ? (rssMiB * 1024) / objects : 0);
   return {
     columns: ["x3m-system (demo Worker)", "baseline"],
     raw: { seconds: SECONDS, inFlight: IN_FLIGHT, samples, counts, opened, schedulerKeys, unexpected, logs: { demo: logs.demo.lines, demoLast: logs.demo.last, baseline: logs.baseline.lines } },
@@ -226,6 +230,12 @@ function report({ samples, counts, unexpected, requests, sentAgain, opened, sche
       row("workerd RSS at the end of the load", endOfLoad.demoMiB, endOfLoad.baseMiB, mib),
       row("workerd RSS peak", peak("demoMiB"), peak("baseMiB"), mib),
       row(`workerd RSS ${COOL_DOWN_SECONDS} s after the load (idle objects evicted)`, last.demoMiB, last.baseMiB, mib),
+      row(
+        "workerd RSS at the end of the load per Durable Object created (demo: accounts + scheduler keys; baseline: accounts)",
+        perObject(endOfLoad.demoMiB, opened + schedulerKeys),
+        perObject(endOfLoad.baseMiB, openedBase),
+        kib,
+      ),
     ],
   };
 }

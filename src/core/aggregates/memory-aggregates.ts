@@ -21,16 +21,25 @@ export type MemoryAggregatesOptions = {
   publish?: (streamName: string, outbox: Outbox) => Promise<void>;
 };
 
+/** One stream kept in memory. */
+type Entry<State, Event extends DomainEvent> = {
+  instance: AggregateInstance<State, Event>;
+  store: MemoryStreamStore;
+  /** Calls working on this stream right now. */
+  users: number;
+};
+
 /**
  * The instances of one aggregate type kept in this process, each with its own in-memory stream:
  * the {@link AggregateClient} for runtimes without Durable Objects (Node, Deno, Bun), scripts
  * and tests. Same semantics as the Durable Object adapter — one command at a time per instance,
- * atomic appends, idempotency, snapshots — but nothing survives the process.
+ * atomic appends, idempotency, snapshots — but nothing survives the process. Memory holds every
+ * stream written and not hard-deleted, each with its whole history.
  */
 export class MemoryAggregates<State, Event extends DomainEvent> implements AggregateClient<unknown> {
   readonly #aggregate: AggregateDefinition<State, Event>;
   readonly #options: MemoryAggregatesOptions;
-  readonly #instances = new Map<string, { instance: AggregateInstance<State, Event>; store: MemoryStreamStore }>();
+  readonly #instances = new Map<string, Entry<State, Event>>();
 
   /** No instances yet; each is created by its first request. */
   constructor(aggregate: AggregateDefinition<State, Event>, options: MemoryAggregatesOptions = {}) {
@@ -40,36 +49,60 @@ export class MemoryAggregates<State, Event extends DomainEvent> implements Aggre
 
   /** Runs a command on the instance of `request.streamName`. */
   async execute(_env: unknown, request: CommandRequest): Promise<Message> {
-    const found = this.#instanceOf(request.streamName);
-    if (found === null) return halt(request.message, response.error("not_found"));
-    const reply = await found.instance.execute(request);
-    if (this.#options.publish !== undefined) await this.#options.publish(request.streamName, found.store);
-    return reply;
+    if (!this.#owns(request.streamName)) return halt(request.message, response.error("not_found"));
+    return this.#using(request.streamName, async (entry) => {
+      const reply = await entry.instance.execute(request);
+      if (this.#options.publish !== undefined) await this.#options.publish(request.streamName, entry.store);
+      return reply;
+    });
   }
 
-  /** One page of a stream's events. */
+  /** One page of a stream's events; reading a stream that was never written creates nothing. */
   async readStream(_env: unknown, streamName: string, page: { from: number; limit: number }): Promise<StreamPage> {
-    const found = this.#instanceOf(streamName);
-    if (found === null) return { stream: streamName, status: "missing", version: -1, events: [], nextFrom: null };
-    return found.instance.read(page.from, page.limit);
+    const missing: StreamPage = { stream: streamName, status: "missing", version: -1, events: [], nextFrom: null };
+    if (!this.#owns(streamName) || !this.#instances.has(streamName)) return missing;
+    return this.#using(streamName, (entry) => entry.instance.read(page.from, page.limit));
   }
 
-  /** Deletes a stream, softly or for good. */
+  /** Deletes a stream, softly or for good; a hard delete also forgets the instance. */
   async deleteStream(_env: unknown, streamName: string, options: DeleteOptions): Promise<ServiceResponse> {
-    const found = this.#instanceOf(streamName);
-    return found === null ? response.error("not_found") : found.instance.delete(options);
+    if (!this.#owns(streamName) || !this.#instances.has(streamName)) return response.error("not_found");
+    return this.#using(streamName, (entry) => entry.instance.delete(options));
   }
 
-  /** The instance of a stream of this aggregate, or null for another aggregate's stream. */
-  #instanceOf(streamName: string): { instance: AggregateInstance<State, Event>; store: MemoryStreamStore } | null {
-    if (!streamName.startsWith(`${this.#aggregate.stream}-`)) return null;
-    let found = this.#instances.get(streamName);
-    if (found === undefined) {
+  /** How many streams are kept in memory (each with its whole history). */
+  get streamCount(): number {
+    return this.#instances.size;
+  }
+
+  /** Whether a stream name belongs to this aggregate. */
+  #owns(streamName: string): boolean {
+    return streamName.startsWith(`${this.#aggregate.stream}-`);
+  }
+
+  /**
+   * Runs `work` on a stream's entry, made if need be (reads and deletes check that it exists
+   * first, so only a command creates one). An entry whose stream holds nothing (never written —
+   * a refused command — or hard-deleted) is forgotten once no call is using it, so commands on
+   * made-up names leave nothing behind.
+   */
+  async #using<T>(streamName: string, work: (entry: Entry<State, Event>) => Promise<T>): Promise<T> {
+    let entry = this.#instances.get(streamName);
+    if (entry === undefined) {
       const store = new MemoryStreamStore({ outbox: this.#options.publish !== undefined });
       const { publish: _publish, ...options } = this.#options;
-      found = { instance: new AggregateInstance(this.#aggregate, store, { streamName, ...options }), store };
-      this.#instances.set(streamName, found);
+      entry = { instance: new AggregateInstance(this.#aggregate, store, { streamName, ...options }), store, users: 0 };
+      this.#instances.set(streamName, entry);
     }
-    return found;
+    entry.users += 1;
+    try {
+      return await work(entry);
+    } finally {
+      entry.users -= 1;
+      if (entry.users === 0 && this.#instances.get(streamName) === entry) {
+        const { status } = await entry.store.streamState();
+        if (entry.users === 0 && status === "missing") this.#instances.delete(streamName);
+      }
+    }
   }
 }

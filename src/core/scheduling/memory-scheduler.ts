@@ -3,7 +3,7 @@ import type { JsonObject } from "../shared/json.js";
 import type { Logger } from "../shared/logger.js";
 import { Telemetry, type TelemetryHandler } from "../messaging/telemetry.js";
 import type { Message } from "../messaging/message.js";
-import type { ServiceResponse } from "../messaging/response.js";
+import { response, type ServiceResponse } from "../messaging/response.js";
 import { MemoryScheduleStore } from "./memory-schedule-store.js";
 import type { ScheduleOutcome } from "./schedule-store.js";
 import {
@@ -42,6 +42,8 @@ type Shard = {
   generation: number;
   /** One delivery batch at a time, as a Durable Object runs one alarm at a time. */
   waking: boolean;
+  /** Calls working on this shard right now: it is dropped only when none is. */
+  users: number;
 };
 
 /** Timers longer than this are re-armed in steps (timers overflow after about 24.8 days). */
@@ -51,7 +53,9 @@ const LONGEST_TIMER_MS = 24 * 60 * 60 * 1000;
  * The scheduler in this process: one shard per key, each an in-memory store whose earliest entry
  * arms a timer (where the Durable Object adapter arms its alarm). Same semantics as the
  * SchedulerObject — leases, retries, recurring schedules — but nothing survives the process.
- * Call {@link close} to stop its timers so that a script can exit.
+ * A key's shard is dropped once it holds nothing pending and no recent outcome, so memory follows
+ * what is pending, not every key ever used. Call {@link close} to stop its timers so that a script
+ * can exit.
  */
 export class MemoryScheduler implements SchedulerClient<unknown> {
   readonly #options: MemorySchedulerOptions;
@@ -67,10 +71,11 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
 
   /** Schedules a message (see {@link SchedulerRunner.schedule}). */
   async schedule(_env: unknown, request: ScheduleRequest): Promise<ServiceResponse> {
-    const shard = this.#shardOf(request.key);
-    const answer = await shard.runner.schedule(request);
-    await this.#arm(request.key, shard);
-    return answer;
+    return this.#using(request.key, async (shard) => {
+      const answer = await shard.runner.schedule(request);
+      await this.#arm(request.key, shard);
+      return answer;
+    });
   }
 
   /** The pending messages of `key` that `viewer` may see. */
@@ -80,10 +85,12 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
 
   /** Cancels the entries with this id that `viewer` may cancel. */
   async cancel(_env: unknown, key: string, messageId: string, viewer?: ScheduleViewer): Promise<ServiceResponse> {
-    const shard = this.#shardOf(key);
-    const answer = await shard.runner.cancel(messageId, viewer);
-    await this.#arm(key, shard);
-    return answer;
+    if (!this.#shards.has(key)) return response.error("not_found");
+    return this.#using(key, async (shard) => {
+      const answer = await shard.runner.cancel(messageId, viewer);
+      await this.#arm(key, shard);
+      return answer;
+    });
   }
 
   /** How recent schedules of `key` ended when they did not succeed (those `viewer` may see), newest first. */
@@ -91,10 +98,36 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
     return this.#shards.get(key)?.runner.outcomes(viewer) ?? [];
   }
 
+  /** How many keys this scheduler keeps in memory: those with something pending or a recent outcome. */
+  get keyCount(): number {
+    return this.#shards.size;
+  }
+
   /** Stops every timer; nothing is delivered afterwards. */
   close(): void {
     this.#closed = true;
     for (const shard of this.#shards.values()) if (shard.timer !== undefined) clearTimeout(shard.timer);
+  }
+
+  /** Runs `work` on the key's shard (made if need be), then drops the shard if it is left empty. */
+  async #using<T>(key: string, work: (shard: Shard) => Promise<T>): Promise<T> {
+    const shard = this.#shardOf(key);
+    shard.users += 1;
+    try {
+      return await work(shard);
+    } finally {
+      shard.users -= 1;
+      await this.#dropIfIdle(key, shard);
+    }
+  }
+
+  /** Forgets a shard that nobody is using, that has no timer, nothing pending and no outcome to show. */
+  async #dropIfIdle(key: string, shard: Shard): Promise<void> {
+    const idle = () => shard.users === 0 && !shard.waking && shard.timer === undefined && this.#shards.get(key) === shard;
+    if (!idle()) return;
+    const [next, outcomes] = await Promise.all([shard.runner.nextWake(), shard.runner.outcomes()]);
+    // Someone may have started on the shard while this looked: check again before dropping it.
+    if (next === null && outcomes.length === 0 && idle()) this.#shards.delete(key);
   }
 
   #shardOf(key: string): Shard {
@@ -112,7 +145,7 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
         batchSize,
         lateAfterMs,
       });
-      shard = { runner, timer: undefined, generation: 0, waking: false };
+      shard = { runner, timer: undefined, generation: 0, waking: false, users: 0 };
       this.#shards.set(key, shard);
     }
     return shard;
@@ -145,5 +178,6 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
       shard.waking = false;
     }
     await this.#arm(key, shard, more);
+    await this.#dropIfIdle(key, shard);
   }
 }

@@ -315,4 +315,22 @@ describe("MemoryScheduler", () => {
     await sleep(60);
     expect(seen).toEqual([]);
   });
+
+  it("keeps a key in memory only while something is pending there", async () => {
+    const scheduler = new MemoryScheduler({ logger: silentLogger, dispatch: async (m) => ok(m) });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => scheduler.schedule({}, { key: `soon-${i}`, message: newMessage("s"), spec: { inMs: 0 } })));
+    await scheduler.schedule({}, { key: "later", message: newMessage("s", { id: "l1" }), spec: { inMs: 60_000 } });
+    await scheduler.schedule({}, { key: "cancelled", message: newMessage("s", { id: "c1" }), spec: { inMs: 60_000 } });
+    expect(scheduler.keyCount).toBe(22);
+
+    expect(await scheduler.cancel({}, "cancelled", "c1")).toEqual({ status: "ok" });
+    for (let waited = 0; scheduler.keyCount > 1 && waited < 3000; waited += 10) await sleep(10);
+    expect(scheduler.keyCount).toBe(1);
+    expect((await scheduler.list({}, "later")).map((entry) => entry.messageId)).toEqual(["l1"]);
+    // Looking at or cancelling on a key that holds nothing creates nothing.
+    expect(await scheduler.list({}, "nobody")).toEqual([]);
+    expect((await scheduler.cancel({}, "nobody", "x")).status).toBe("error");
+    expect(scheduler.keyCount).toBe(1);
+    scheduler.close();
+  });
 });
