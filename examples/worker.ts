@@ -1,8 +1,8 @@
-import { aggregateObject, durableObjectScheduler, schedulerObject } from "../src/objects/index.js";
+import { aggregateObject, schedulerObject } from "../src/objects/index.js";
 import { createGateway, processWorkflow, remoteNodesOf } from "../src/worker/index.js";
 import { account } from "./bank/account.js";
-import { bankReadSide, bankReads, readSideOperations } from "./bank/read-side.js";
-import { bank, transferServices } from "./bank/services.js";
+import { bankReadSide, bankReads, readSideOperations, transferWatchdog } from "./bank/read-side.js";
+import { bank, scheduler, transferServices } from "./bank/services.js";
 import { transfer } from "./bank/transfer.js";
 import { transferProcess, type TransferInput } from "./bank/transfer-process.js";
 import type { Env } from "./env.js";
@@ -10,7 +10,7 @@ import { greeter } from "./greeter.js";
 import { identify, isAdmin, principalOf, reidentify } from "./identity.js";
 import { valibotJsonSchema } from "./valibot-json-schema.js";
 
-const services = [greeter, bank, transferServices, bankReads, readSideOperations];
+const services = [greeter, bank, transferServices, bankReads, readSideOperations, transferWatchdog.router];
 
 /** Other nodes: the fx Worker, through its service binding. */
 const nodes = { fx: (env: Env) => env.FX_NODE };
@@ -46,7 +46,7 @@ const gateway = createGateway<Env>({
   identify,
   principalOf,
   admin: { token: (env) => env.ADMIN_TOKEN, aggregates: [bank, transferServices] },
-  scheduler: durableObjectScheduler((env) => env.SCHEDULER),
+  scheduler,
   // GET /v1/openapi.json and /docs are on by default; this names the API and gives examples.
   openapi: {
     title: "x3m-system demo",

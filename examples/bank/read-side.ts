@@ -5,16 +5,24 @@ import type { Env } from "../env.js";
 import { identityOf } from "../identity.js";
 import { bankQueries } from "./queries.js";
 import { accountsView, bankTotals } from "./read-models.js";
-import { accounts, transfers } from "./services.js";
+import { accounts, scheduler, transfers } from "./services.js";
 import { transferManager } from "./transfer-process.js";
+import { transferWatch } from "./transfer-watch.js";
+
+/** Where transfer processes run: instances of the TRANSFER_WORKFLOW Workflow. */
+const transferLauncher = workflowLauncher((env: Env) => env.TRANSFER_WORKFLOW);
+
+/** The transfers' watchdog: a check per transfer, which revives a process that stalled. */
+export const transferWatchdog = transferWatch<Env>({ transfers, scheduler, launcher: transferLauncher });
 
 /**
  * The bank's read side: the events the accounts and transfers publish (queue EVENTS) go to the two
- * projections (D1 READ_MODELS) and to the transfer process manager, which runs each transfer as
- * a Workflow (TRANSFER_WORKFLOW). Gaps are read back from the aggregates' objects.
+ * projections (D1 READ_MODELS), to the transfer process manager, which runs each transfer as a
+ * Workflow (TRANSFER_WORKFLOW), and to the transfers' watchdog. Gaps are read back from the
+ * aggregates' objects.
  */
 export const bankReadSide = readSide<Env>({
-  subscribers: [accountsView, bankTotals, transferManager(workflowLauncher((env: Env) => env.TRANSFER_WORKFLOW))],
+  subscribers: [accountsView, bankTotals, transferManager(transferLauncher), transferWatchdog.subscriber],
   database: (env) => env.READ_MODELS,
   sources: { account: accounts, transfer: transfers },
   deadLetterQueue: (env) => env.DEAD_LETTERS,

@@ -1,5 +1,5 @@
 import { aggregateRouter, type AuthorizeResult, type Message } from "../../src/core/index.js";
-import { durableObjectAggregates } from "../../src/objects/index.js";
+import { durableObjectAggregates, durableObjectScheduler } from "../../src/objects/index.js";
 import type { Env } from "../env.js";
 import { account } from "./account.js";
 import { transfer } from "./transfer.js";
@@ -12,6 +12,9 @@ export const accounts = durableObjectAggregates((env: Env) => env.ACCOUNTS);
 
 /** Where the transfers live: one Durable Object each (TRANSFERS). */
 export const transfers = durableObjectAggregates((env: Env) => env.TRANSFERS);
+
+/** The scheduler: one Durable Object per key (SCHEDULER). */
+export const scheduler = durableObjectScheduler((env: Env) => env.SCHEDULER);
 
 /**
  * The bank's services: the account's commands, one service each, every account in its own

@@ -15,6 +15,7 @@ import {
   type ProcessDefinition,
   type ProcessLauncher,
   type ProcessStart,
+  type ReviveResult,
 } from "../core/readside/process.js";
 import type { Json, JsonObject } from "../core/shared/json.js";
 import type { Logger } from "../core/shared/logger.js";
@@ -103,25 +104,45 @@ export function processWorkflow<Env, Input extends JsonObject>(
 /**
  * Starts process instances as instances of a Workflow (a binding of the Worker), with the id the
  * process manager derived from the triggering event: a second start of the same id finds the
- * instance there and starts nothing.
+ * instance there and starts nothing. `revive` restarts an instance that is not complete (errored,
+ * terminated, or running but possibly stalled — locally, `wrangler dev` does not resume the
+ * instances that were running when it stopped) and leaves a paused one to its operator.
  */
 export function workflowLauncher<Env>(workflow: (env: Env) => Workflow): (env: unknown) => ProcessLauncher {
-  return (env) => ({
-    async start(instanceId: string, start: ProcessStart): Promise<LaunchResult> {
-      const binding = workflow(env as Env);
+  return (env) => {
+    const binding = () => workflow(env as Env);
+    const start = async (instanceId: string, started: ProcessStart): Promise<LaunchResult> => {
       try {
-        await binding.create({ id: instanceId, params: start });
+        await binding().create({ id: instanceId, params: started });
         return "started";
       } catch (error) {
         // "instance.already_exists"; and after any other error, an instance that exists was started.
         if (error instanceof Error && /already.exists/i.test(error.message)) return "exists";
-        try {
-          await binding.get(instanceId);
-          return "exists";
-        } catch {
-          throw error;
-        }
+        if ((await existing(binding(), instanceId)) !== null) return "exists";
+        throw error;
       }
-    },
-  });
+    };
+    return {
+      start,
+      async revive(instanceId: string, started: ProcessStart): Promise<ReviveResult> {
+        const instance = await existing(binding(), instanceId);
+        if (instance === null) return (await start(instanceId, started)) === "started" ? "started" : "running";
+        const { status } = await instance.status();
+        if (status === "complete") return "finished";
+        if (status === "paused" || status === "waitingForPause") return "paused";
+        await instance.restart();
+        return "restarted";
+      },
+    };
+  };
+}
+
+/** The instance with this id, or null when the Workflow has none (any other failure throws). */
+async function existing(binding: Workflow, instanceId: string): Promise<WorkflowInstance | null> {
+  try {
+    return await binding.get(instanceId);
+  } catch (error) {
+    if (error instanceof Error && /not.found|not_found|doesn.t exist|does not exist/i.test(error.message)) return null;
+    throw error;
+  }
 }

@@ -8,8 +8,9 @@ import {
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { newId, processInstanceId, projectedEvent, envelopeOf, type JsonObject } from "../../src/core/index.js";
-import { bankReadSide } from "../../examples/bank/read-side.js";
-import { transfers } from "../../examples/bank/services.js";
+import { scheduler, transfers } from "../../examples/bank/services.js";
+import { bankReadSide, transferWatchdog } from "../../examples/bank/read-side.js";
+import { TRANSFER_OVERDUE_MS } from "../../examples/bank/transfer-watch.js";
 import { balanceOf, call, eventually, openAccount, payloadOf } from "../support/read-side-helpers.js";
 import { lostReplies } from "../support/test-read-side.js";
 
@@ -135,6 +136,68 @@ describe("the transfer process on Workflows", () => {
 
     expect(lostReplies.has(`${instanceId}:withdraw`) && lostReplies.has(`${instanceId}:deposit`)).toBe(true);
     expect([await balanceOf(from), await balanceOf(to)]).toEqual([65, 35]);
+    expect(await eventsOf(from)).toEqual(["AccountOpened", "MoneyDeposited", "MoneyWithdrawn"]);
+    expect(await eventsOf(to)).toEqual(["AccountOpened", "MoneyDeposited"]);
+  });
+
+  it("each transfer schedules its watchdog's check; a check on a settled transfer changes nothing", async () => {
+    const from = await openAccount("ada", 100);
+    const to = await openAccount("bob");
+    const { transfer_id, instanceId } = await requestTransfer(from, to, 10);
+    await withInstance(env.TRANSFER_WORKFLOW, instanceId, (instance) => instance.waitForStatus("complete"));
+
+    const pending = await eventually(() => scheduler.list(env, `transfer-${transfer_id}`), (list) => list.length > 0);
+    expect(pending).toMatchObject([{ service: "check_transfer", messageId: `${instanceId}:check-1`, owner: null }]);
+    expect(Date.parse(pending[0]!.dispatchAt) - Date.now()).toBeGreaterThan(TRANSFER_OVERDUE_MS - 5_000);
+    expect(await transferWatchdog.check(env, transfer_id)).toEqual({ settled: true });
+    expect([await balanceOf(from), await balanceOf(to)]).toEqual([90, 10]);
+  });
+
+  it("a check on a transfer whose process errored after its withdrawal restarts the process, and nothing is withdrawn twice", async () => {
+    const from = await openAccount("ada", 100);
+    const to = await openAccount("bob");
+    const transfer_id = `t-${newId()}`;
+    const instanceId = await processInstanceId("transfers", { streamName: `transfer-${transfer_id}`, version: 0 });
+    await withInstance(env.TRANSFER_WORKFLOW, instanceId, async (instance) => {
+      // Every try of the deposit step fails, in every run of the instance (the plugin's mock
+      // holds for the introspector's life): the instance errors after its withdrawal.
+      await instance.modify(async (m) => {
+        await m.disableRetryDelays();
+        await m.mockStepError({ name: "deposit" }, new Error("the destination's data centre is gone"));
+      });
+      expect((await call("transfer", { transfer_id, from, to, amount: 25 })).status).toBe(201);
+      await instance.waitForStatus("errored");
+      expect([await balanceOf(from), await balanceOf(to)]).toEqual([75, 0]);
+      expect(payloadOf<{ status: string }>(await call("get_transfer", { transfer_id })).status).toBe("requested");
+
+      expect(await transferWatchdog.check(env, transfer_id)).toEqual({ settled: false, revived: "restarted" });
+      await instance.waitForStatus("errored");
+    });
+    // A run again sends the withdrawal with the same message id: answered from its record.
+    expect([await balanceOf(from), await balanceOf(to)]).toEqual([75, 0]);
+    expect(await eventsOf(from)).toEqual(["AccountOpened", "MoneyDeposited", "MoneyWithdrawn"]);
+  });
+
+  it("a check on a transfer whose process instance is gone starts it again: the money arrives, withdrawn once", async () => {
+    const from = await openAccount("ada", 100);
+    const to = await openAccount("bob");
+    const transfer_id = `t-${newId()}`;
+    const instanceId = await processInstanceId("transfers", { streamName: `transfer-${transfer_id}`, version: 0 });
+    await withInstance(env.TRANSFER_WORKFLOW, instanceId, async (instance) => {
+      await instance.modify(async (m) => {
+        await m.disableRetryDelays();
+        await m.mockStepError({ name: "deposit" }, new Error("the destination's data centre is gone"));
+      });
+      expect((await call("transfer", { transfer_id, from, to, amount: 40 })).status).toBe(201);
+      await instance.waitForStatus("errored");
+    });
+    // The plugin removes an introspected instance with its introspector: the transfer's process is gone.
+    await eventually(() => env.TRANSFER_WORKFLOW.get(instanceId).then(() => false, () => true), (gone) => gone);
+    expect([await balanceOf(from), await balanceOf(to)]).toEqual([60, 0]);
+
+    expect(await transferWatchdog.check(env, transfer_id)).toEqual({ settled: false, revived: "started" });
+    await eventually(async () => payloadOf<{ status: string }>(await call("get_transfer", { transfer_id })).status, (status) => status === "completed");
+    expect([await balanceOf(from), await balanceOf(to)]).toEqual([60, 40]);
     expect(await eventsOf(from)).toEqual(["AccountOpened", "MoneyDeposited", "MoneyWithdrawn"]);
     expect(await eventsOf(to)).toEqual(["AccountOpened", "MoneyDeposited"]);
   });

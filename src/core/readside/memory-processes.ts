@@ -12,6 +12,7 @@ import {
   type ProcessDefinition,
   type ProcessLauncher,
   type ProcessStart,
+  type ReviveResult,
 } from "./process.js";
 
 /** Options of {@link MemoryProcesses}. */
@@ -58,6 +59,21 @@ export class MemoryProcesses<Input extends JsonObject> implements ProcessLaunche
     this.#instances.set(instanceId, instance);
     instance.run = this.#execute(instanceId, instance);
     return "started";
+  }
+
+  /**
+   * Gets an overdue instance moving (see {@link ProcessLauncher.revive}): starts it when it was
+   * never started, runs an errored one again (completed steps replayed, as {@link rerun} does);
+   * a running instance is left to run — in memory it cannot stall without this process dying.
+   */
+  async revive(instanceId: string, start: ProcessStart): Promise<ReviveResult> {
+    const instance = this.#instances.get(instanceId);
+    if (instance === undefined) return (await this.start(instanceId, start)) === "started" ? "started" : "running";
+    if (instance.status.status === "complete") return "finished";
+    if (instance.status.status === "running") return "running";
+    instance.status = { status: "running" };
+    instance.run = this.#execute(instanceId, instance);
+    return "restarted";
   }
 
   /** Where instance `instanceId` is, or null when it was never started. */

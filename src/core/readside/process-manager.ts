@@ -1,7 +1,7 @@
 import type { DomainEvent } from "../messaging/message.js";
 import type { JsonObject } from "../shared/json.js";
 import type { ProjectedEvent } from "./event-envelope.js";
-import { processInstanceId, type ProcessLauncher, type ProcessTrigger } from "./process.js";
+import { processInstanceId, processTriggerOf, type ProcessLauncher } from "./process.js";
 import { checkSubscriberName, type Subscriber } from "./subscriber.js";
 
 /** The events of one type, by type name, in `Event`. */
@@ -42,14 +42,7 @@ export function processManager<Event extends DomainEvent, Input extends JsonObje
       const starter = Object.hasOwn(starters, event.type) ? starters[event.type] : undefined;
       const input = starter?.(event) ?? null;
       if (input === null) return [];
-      const trigger: ProcessTrigger = {
-        stream: event.stream,
-        streamName: event.streamName,
-        version: event.version,
-        type: event.type,
-        messageId: event.metadata.messageId,
-        correlationId: event.metadata.correlationId,
-      };
+      const trigger = processTriggerOf(event);
       await definition.launcher(context.env).start(await processInstanceId(definition.name, event), { input, trigger });
       return [];
     },

@@ -72,9 +72,36 @@ export type ProcessDefinition<Input extends JsonObject = JsonObject> = {
 /** What a launcher did: started the instance, or found it already started. */
 export type LaunchResult = "started" | "exists";
 
+/**
+ * What {@link ProcessLauncher.revive} did: started an instance that was never started, ran one
+ * again, or left it alone — running (it is making progress), finished, or paused by an operator.
+ */
+export type ReviveResult = "started" | "restarted" | "running" | "finished" | "paused";
+
 /** Starts process instances by id, once per id. */
 export interface ProcessLauncher {
   start(instanceId: string, start: ProcessStart): Promise<LaunchResult>;
+  /**
+   * Gets an overdue instance moving: starts it when it was never started (its triggering event
+   * was lost), runs it again when it ended without completing or may have stalled, and leaves a
+   * completed or paused one alone. Running a process again is safe because every step's command
+   * is applied once (a step run again is answered from the command's idempotency record). For
+   * instances the app knows are overdue — a watchdog — never for one that is meant to be
+   * sleeping: on Workflows a restart begins the instance again, sleeps included.
+   */
+  revive(instanceId: string, start: ProcessStart): Promise<ReviveResult>;
+}
+
+/** The trigger of the process that `event` starts: its stream, version and causing message. */
+export function processTriggerOf(event: ProjectedEvent): ProcessTrigger {
+  return {
+    stream: event.stream,
+    streamName: event.streamName,
+    version: event.version,
+    type: event.type,
+    messageId: event.metadata.messageId,
+    correlationId: event.metadata.correlationId,
+  };
 }
 
 const INSTANCE_ID = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$/;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { envelopeOf, halt, newMessage, projectedEvent, response, statement, type Message, type ServiceResponse } from "../../../src/core/index.js";
+import { envelopeOf, halt, newMessage, processInstanceId, processTriggerOf, projectedEvent, response, statement, type JsonObject, type Message, type ServiceResponse } from "../../../src/core/index.js";
+import { accountsView, bankTotals } from "../../../examples/bank/read-models.js";
 import { memoryBank } from "./memory-bank.js";
 
 type Bank = ReturnType<typeof memoryBank>;
@@ -106,5 +107,52 @@ describe("the transfer process (in memory: the same process code the Workflow ru
     expect([await balance(bank, "ada-5"), await balance(bank, "bob-5")]).toEqual([70, 30]);
     const withdrawals = (await bank.accounts.readStream({}, "account-ada-5", { from: 0, limit: 10 })).events.filter((e) => e.type === "MoneyWithdrawn");
     expect(withdrawals).toHaveLength(1);
+  });
+
+  it("revive gets an overdue process moving: runs an errored one again (nothing applied twice), then leaves it finished", async () => {
+    let destinationDown = true;
+    const bank = memoryBank({
+      processDispatch: (dispatch) => async (message: Message) =>
+        destinationDown && message.serviceName === "deposit" ? halt(message, response.error("internal_error")) : dispatch(message),
+    });
+    await open(bank, "ada-6", "ada", 100);
+    await open(bank, "bob-6", "bob");
+    await bank.call("transfer", { transfer_id: "t6", from: "ada-6", to: "bob-6", amount: 45 });
+    await bank.settle();
+    const id = "transfers_transfer-t6_0";
+    expect(bank.processes.status(id)).toMatchObject({ status: "errored" });
+    expect([await balance(bank, "ada-6"), await balance(bank, "bob-6")]).toEqual([55, 0]);
+
+    destinationDown = false;
+    const page = await bank.transfers.readStream({}, "transfer-t6", { from: 0, limit: 1 });
+    const event = projectedEvent("transfer", "transfer-t6", page.events[0]!);
+    const start = { input: { transfer_id: "t6", ...(event.data as JsonObject) }, trigger: processTriggerOf(event) };
+    expect(await bank.processes.revive(id, start)).toBe("restarted");
+    await bank.settle();
+    expect(await bank.processes.revive(id, start)).toBe("finished");
+    expect([await balance(bank, "ada-6"), await balance(bank, "bob-6")]).toEqual([55, 45]);
+    const withdrawals = (await bank.accounts.readStream({}, "account-ada-6", { from: 0, limit: 10 })).events.filter((e) => e.type === "MoneyWithdrawn");
+    expect(withdrawals).toHaveLength(1);
+
+  });
+
+  it("revive starts a process whose triggering event never reached the process manager, with the id that event gives", async () => {
+    // No process manager: the TransferRequested reaches only the projections.
+    const bank = memoryBank({ subscribers: () => [accountsView, bankTotals] });
+    await open(bank, "ada-7", "ada", 100);
+    await open(bank, "bob-7", "bob");
+    await bank.call("transfer", { transfer_id: "t7", from: "ada-7", to: "bob-7", amount: 15 });
+    await bank.settle();
+    expect(bank.processes.instanceIds).toEqual([]);
+
+    const page = await bank.transfers.readStream({}, "transfer-t7", { from: 0, limit: 1 });
+    const event = projectedEvent("transfer", "transfer-t7", page.events[0]!);
+    const id = await processInstanceId("transfers", event);
+    const start = { input: { transfer_id: "t7", ...(event.data as JsonObject) }, trigger: processTriggerOf(event) };
+    expect(await bank.processes.revive(id, start)).toBe("started");
+    expect(await bank.processes.revive(id, start)).toBe("running");
+    await bank.settle();
+    expect([await balance(bank, "ada-7"), await balance(bank, "bob-7")]).toEqual([85, 15]);
+    expect(await transferStatus(bank, "t7", "ada")).toMatchObject({ status: "completed" });
   });
 });
