@@ -1,38 +1,24 @@
-import type { DispatchOptions } from "../messaging/contracts.js";
-import type { JsonObject } from "../shared/json.js";
-import type { Logger } from "../shared/logger.js";
 import { Telemetry, type TelemetryHandler } from "../messaging/telemetry.js";
-import type { Message } from "../messaging/message.js";
 import { response, type ServiceResponse } from "../messaging/response.js";
 import { MemoryScheduleStore } from "./memory-schedule-store.js";
 import type { ScheduleOutcome } from "./schedule-store.js";
 import {
   SchedulerRunner,
-  type Reidentify,
   type ScheduledSummary,
   type ScheduleRequest,
   type SchedulerClient,
-  type SchedulerHooks,
-  type SchedulingLimits,
+  type SchedulerRunnerOptions,
   type ScheduleViewer,
 } from "./scheduler.js";
 
-/** Options of a {@link MemoryScheduler}. */
-export type MemorySchedulerOptions = {
-  /** Delivers a message: a Dispatcher's `dispatch`. */
-  dispatch: (message: Message, options: DispatchOptions) => Promise<Message>;
-  hooks?: SchedulerHooks;
-  /** Resolves a schedule's owner again at each delivery; without it, identified schedules are refused (see {@link Reidentify}). */
-  reidentify?: Reidentify;
-  /** What may be pending per key (see {@link SchedulingLimits}). */
-  limits?: Partial<SchedulingLimits>;
-  /** Which identities see and cancel everyone's schedules. */
-  isAdmin?: (identity: JsonObject) => boolean;
-  logger?: Logger;
+/**
+ * Options of a {@link MemoryScheduler}: those of each key's {@link SchedulerRunner} (`dispatch`,
+ * `hooks`, `reidentify`, `limits`, `isAdmin`, `logger`, `batchSize`, `lateAfterMs`…), with the
+ * telemetry given as subscribers — the scheduler makes one hub that all its keys share.
+ */
+export type MemorySchedulerOptions = Omit<SchedulerRunnerOptions, "telemetry"> & {
   /** Telemetry subscribers for the scheduler's events (`scheduled_delivery`, `scheduled_retry`…). */
   telemetry?: readonly TelemetryHandler[];
-  batchSize?: number;
-  lateAfterMs?: number;
 };
 
 type Shard = {
@@ -133,18 +119,7 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
   #shardOf(key: string): Shard {
     let shard = this.#shards.get(key);
     if (shard === undefined) {
-      const { dispatch, hooks, reidentify, limits, isAdmin, logger, batchSize, lateAfterMs } = this.#options;
-      const runner = new SchedulerRunner(new MemoryScheduleStore(), {
-        dispatch,
-        hooks,
-        reidentify,
-        limits,
-        isAdmin,
-        logger,
-        telemetry: this.#telemetry,
-        batchSize,
-        lateAfterMs,
-      });
+      const runner = new SchedulerRunner(new MemoryScheduleStore(), { ...this.#options, telemetry: this.#telemetry });
       shard = { runner, timer: undefined, generation: 0, waking: false, users: 0 };
       this.#shards.set(key, shard);
     }
