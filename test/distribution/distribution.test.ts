@@ -267,6 +267,15 @@ describe("a deeply nested request does not take a remote node offline", () => {
       expect(payloadOf(await dispatcher.dispatch(newMessage("echo")))).toMatchObject({ node: "node-a" });
     }
   });
+  it("an authorization check of such a message answers too, and the node is not blamed", async () => {
+    const { dispatcher, directory } = caller(A);
+    const deeper = JSON.parse(`${"[".repeat(100_000)}${"]".repeat(100_000)}`) as JsonObject[];
+    const answer = await dispatcher.authorization(newMessage("echo", { rawRequest: { deep: deeper } }));
+    // Let through (the node's JSON tools take it), or refused as unencodable: either way, no node's fault.
+    expect(answer.status === "ok" || (answer.status === "error" && answer.reason === "invalid_request")).toBe(true);
+    expect(directory.isBackingOff("node-a")).toBe(false);
+    expect(await dispatcher.authorization(newMessage("echo"))).toEqual({ status: "ok" });
+  });
 });
 
 describe("through the HTTP gateway", () => {

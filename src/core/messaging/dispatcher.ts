@@ -69,6 +69,9 @@ export const DEFAULT_TIMEOUT_MS = 5000;
 
 const keepAlive = (promise: Promise<unknown>): void => void promise.catch(() => {});
 
+/** The answer when a message cannot be encoded to send it to another node. */
+const unencodable = (): ServiceResponse => response.error("invalid_request", "the message cannot be encoded to send it to another node");
+
 /**
  * Finds who offers a service — this Worker first, then the other nodes — forwards the message,
  * and waits for the reply. Every failure comes back as a Response value in the returned message
@@ -172,21 +175,30 @@ export class Dispatcher<Env = unknown> {
     if (nodes.length === 0) return response.serviceUnavailable(sent.serviceName);
     const tried: TriedNode[] = [];
     for (const node of nodes) {
+      const log = withFields(this.#logger, { node: node.name, service: sent.serviceName, messageId: sent.id });
       const asked = node.authorization(sent).then(
-        (answer): ServiceResponse | string => answer,
-        (error: unknown): ServiceResponse | string => {
-          this.#logger.warn("node failed", { node: node.name, error });
-          return error instanceof NodeFailure ? error.reason : "unreachable";
-        },
+        (answer): ServiceResponse | string | null => answer,
+        (error: unknown) => this.#nodeFailure(node, error, log),
       );
-      const answer = await withTimeout(asked, this.#defaultTimeoutMs + this.#remoteMarginMs, () => "timeout");
-      if (typeof answer !== "string") {
-        this.#directory.answered(node.name);
-        return answer;
+      const answer = await withTimeout(asked, this.#defaultTimeoutMs + this.#remoteMarginMs, () => {
+        this.#directory.failed(node.name);
+        return "timeout";
+      });
+      if (answer === null) return unencodable();
+      if (typeof answer === "string") {
+        tried.push({ node: node.name, reason: answer });
+        continue;
       }
-      this.#directory.failed(node.name);
-      tried.push({ node: node.name, reason: answer });
+      if (answer.status === "service_unavailable") {
+        // The node listed the service but no longer offers it: its list is stale. Ask the next.
+        this.#directory.stale(node.name);
+        tried.push({ node: node.name, reason: "service_unavailable" });
+        continue;
+      }
+      this.#directory.answered(node.name);
+      return answer;
     }
+    if (tried.every(({ reason }) => reason === "service_unavailable")) return response.serviceUnavailable(sent.serviceName);
     return response.error("no_nodes_available", { tried });
   }
 
@@ -326,14 +338,8 @@ export class Dispatcher<Env = unknown> {
         return { kind: "reply", message: reply };
       },
       (error: unknown): Attempt => {
-        if (error instanceof UnencodableMessage) {
-          // Our own message cannot be sent: no node is at fault, and none would take it.
-          log.warn("message cannot be sent to another node", { problem: error.message });
-          return { kind: "reply", message: halt(message, response.error("invalid_request", "the message cannot be encoded to send it to another node")) };
-        }
-        log.warn("node failed", { error });
-        this.#directory.failed(node.name);
-        return { kind: "failed", reason: error instanceof NodeFailure ? error.reason : "unreachable" };
+        const reason = this.#nodeFailure(node, error, log);
+        return reason === null ? { kind: "reply", message: halt(message, unencodable()) } : { kind: "failed", reason };
       },
     );
     scope.waitUntil(answered);
@@ -343,4 +349,19 @@ export class Dispatcher<Env = unknown> {
       return { kind: "timeout" };
     });
   }
+
+  /**
+   * Why a call to `node` failed, counted against the node — or null when our own message could not
+   * be encoded to send it (nested too deeply…): no node is at fault, and none would take it.
+   */
+  #nodeFailure(node: RemoteNode, error: unknown, log: Logger): string | null {
+    if (error instanceof UnencodableMessage) {
+      log.warn("message cannot be sent to another node", { problem: error.message });
+      return null;
+    }
+    log.warn("node failed", { error });
+    this.#directory.failed(node.name);
+    return error instanceof NodeFailure ? error.reason : "unreachable";
+  }
 }
+
