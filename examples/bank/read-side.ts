@@ -12,8 +12,11 @@ import { transferWatch } from "./transfer-watch.js";
 /** Where transfer processes run: instances of the TRANSFER_WORKFLOW Workflow. */
 const transferLauncher = workflowLauncher((env: Env) => env.TRANSFER_WORKFLOW);
 
+/** The transfer process manager: a Workflow instance per `TransferRequested`. */
+const transfersManager = transferManager(transferLauncher);
+
 /** The transfers' watchdog: a check per transfer, which revives a process that stalled. */
-export const transferWatchdog = transferWatch<Env>({ transfers, scheduler, launcher: transferLauncher });
+export const transferWatchdog = transferWatch<Env>({ transfers, scheduler, manager: transfersManager });
 
 /**
  * The bank's read side: the events the accounts and transfers publish (queue EVENTS) go to the two
@@ -22,7 +25,7 @@ export const transferWatchdog = transferWatch<Env>({ transfers, scheduler, launc
  * aggregates' objects.
  */
 export const bankReadSide = readSide<Env>({
-  subscribers: [accountsView, bankTotals, transferManager(transferLauncher), transferWatchdog.subscriber],
+  subscribers: [accountsView, bankTotals, transfersManager, transferWatchdog.subscriber],
   database: (env) => env.READ_MODELS,
   sources: { account: accounts, transfer: transfers },
   deadLetterQueue: (env) => env.DEAD_LETTERS,

@@ -24,10 +24,11 @@ export const scheduler = durableObjectScheduler((env: Env) => env.SCHEDULER);
 export const bank = aggregateRouter(account, accounts, { authorize: identified });
 
 /**
- * Transfers between accounts: `transfer` and `get_transfer` for callers; `complete_transfer` and
- * `fail_transfer` only for the transfer process, inside this Worker (private: invisible from HTTP).
+ * Transfers between accounts: `transfer` and `get_transfer` for callers; `complete_transfer`,
+ * `owe_refund` and `fail_transfer` only for the transfer process, inside this Worker (private:
+ * invisible from HTTP).
  */
 export const transferServices = aggregateRouter(transfer, transfers, {
   authorize: identified,
-  private: ["complete_transfer", "fail_transfer"],
+  private: ["complete_transfer", "owe_refund", "fail_transfer"],
 });

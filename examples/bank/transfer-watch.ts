@@ -2,17 +2,14 @@ import * as v from "valibot";
 import {
   newMessage,
   ok,
-  processInstanceId,
-  processTriggerOf,
   projectedEvent,
   Router,
   type AggregateClient,
-  type ProcessLauncher,
+  type ProcessManager,
   type ReviveResult,
   type SchedulerClient,
   type Subscriber,
 } from "../../src/core/index.js";
-import type { TransferInput } from "./transfer-process.js";
 
 /**
  * How long a transfer may stay unsettled before its process is revived. A transfer takes
@@ -23,19 +20,17 @@ export const TRANSFER_OVERDUE_MS = 30_000;
 /** Checks per transfer: the n-th comes TRANSFER_OVERDUE_MS × 2^(n-1) after the one before. */
 export const TRANSFER_CHECKS = 4;
 
-/** The transfer process manager's name: the prefix of its instance ids (transfer-process.ts). */
-const PROCESS = "transfers";
-
 const CheckRequest = v.object({
   transfer_id: v.pipe(v.string(), v.minLength(1), v.maxLength(60)),
   check: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(TRANSFER_CHECKS)),
 });
 
-/** Where the watchdog finds the transfers, schedules its checks and revives processes. */
+/** Where the watchdog finds the transfers, schedules its checks, and whose processes it revives. */
 export type TransferWatchOptions<Env> = {
   transfers: AggregateClient<Env>;
   scheduler: SchedulerClient<Env>;
-  launcher: (env: unknown) => ProcessLauncher;
+  /** The transfers' process manager: it derives each process from its `TransferRequested`. */
+  manager: ProcessManager;
 };
 
 /** What one check found: the transfer settled, or unsettled and what reviving its process did. */
@@ -45,14 +40,14 @@ export type TransferCheck = { settled: true } | { settled: false; revived: Reviv
  * The transfers' watchdog. A process that stalls — its Workflow instance errored, or (locally)
  * was running when `wrangler dev` stopped, which does not resume it — would leave money withdrawn
  * and never deposited. So each `TransferRequested` schedules a check (the scheduler's alarms
- * survive restarts); a check that finds the transfer unsettled revives its process — safe, since
- * every step is applied once — and schedules the next, up to {@link TRANSFER_CHECKS}.
+ * survive restarts); a check that finds the transfer unsettled revives its process — which reads
+ * the transfer first and records a refund owed before paying it, so running it again from its
+ * start applies nothing twice — and schedules the next, up to {@link TRANSFER_CHECKS}.
  */
 export function transferWatch<Env>(options: TransferWatchOptions<Env>) {
   const schedule = async (env: Env, transferId: string, check: number) => {
-    const instanceId = await processInstanceId(PROCESS, { streamName: `transfer-${transferId}`, version: 0 });
     // The id is the check's: scheduling it again (a redelivered event) is answered as the first time.
-    const message = newMessage("check_transfer", { id: `${instanceId}:check-${check}`, rawRequest: { transfer_id: transferId, check } });
+    const message = newMessage("check_transfer", { id: `transfer-${transferId}:check-${check}`, rawRequest: { transfer_id: transferId, check } });
     const answer = await options.scheduler.schedule(env, {
       key: `transfer-${transferId}`,
       message,
@@ -68,10 +63,8 @@ export function transferWatch<Env>(options: TransferWatchOptions<Env>) {
     const requested = page.events[0];
     const settled = page.events.some((event) => event.type === "TransferCompleted" || event.type === "TransferFailed");
     if (settled || requested === undefined || requested.type !== "TransferRequested") return { settled: true };
-    const event = projectedEvent("transfer", streamName, requested);
-    const input = { transfer_id: transferId, ...(requested.data as Omit<TransferInput, "transfer_id">) };
-    const instanceId = await processInstanceId(PROCESS, event);
-    return { settled: false, revived: await options.launcher(env).revive(instanceId, { input, trigger: processTriggerOf(event) }) };
+    const revived = await options.manager.revive(projectedEvent("transfer", streamName, requested), env);
+    return revived === null ? { settled: true } : { settled: false, revived };
   };
 
   /** For each TransferRequested, the first check. */

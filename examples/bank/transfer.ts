@@ -12,12 +12,15 @@ export type TransferState = {
   by: string;
   reason?: string;
   refunded?: boolean;
+  /** Why the source is owed its money back: recorded before the refund is attempted. */
+  refundOwed?: string;
 };
 
 /** Everything that can happen to a transfer. */
 export type TransferEvent =
   | { type: "TransferRequested"; data: { from: string; to: string; amount: number; by: string } }
   | { type: "TransferCompleted"; data: null }
+  | { type: "TransferRefundOwed"; data: { reason: string } }
   | { type: "TransferFailed"; data: { reason: string; refunded: boolean } };
 
 const AccountId = v.pipe(v.string(), v.minLength(1), v.maxLength(200));
@@ -25,6 +28,7 @@ const TransferId = v.pipe(v.string(), v.minLength(1), v.maxLength(60));
 const Amount = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_000_000_000));
 const TransferRequest = v.object({ transfer_id: v.optional(TransferId), from: AccountId, to: AccountId, amount: Amount });
 const TransferRef = v.object({ transfer_id: TransferId });
+const OweRequest = v.object({ transfer_id: TransferId, reason: v.pipe(v.string(), v.maxLength(500)) });
 const FailRequest = v.object({ transfer_id: TransferId, reason: v.pipe(v.string(), v.maxLength(500)), refunded: v.boolean() });
 
 /** Who asked for the transfer, or an admin (the transfer process acts as one). */
@@ -37,7 +41,7 @@ function isRequesterOrAdmin(state: TransferState, { caller }: CommandContext): b
  * A transfer between two bank accounts. `transfer` records the request (`TransferRequested`); the
  * transfer process (transfer-process.ts) reacts to it — withdraw from `from`, deposit to `to`,
  * refund `from` when `to` refuses — and settles it with the private commands `complete_transfer`
- * or `fail_transfer`.
+ * or `fail_transfer`; `owe_refund` records that a refund is owed before it is attempted.
  */
 export const transfer = new Aggregate<TransferState, TransferEvent>({
   stream: "transfer",
@@ -49,6 +53,8 @@ export const transfer = new Aggregate<TransferState, TransferEvent>({
         return { ...state, ...event.data, status: "requested" };
       case "TransferCompleted":
         return { ...state, status: "completed" };
+      case "TransferRefundOwed":
+        return { ...state, refundOwed: event.data.reason };
       case "TransferFailed":
         return { ...state, status: "failed", reason: event.data.reason, refunded: event.data.refunded };
     }
@@ -64,6 +70,9 @@ export const transfer = new Aggregate<TransferState, TransferEvent>({
   .command("get_transfer", { schema: TransferRef }, (_request, state, { id }) => reply({ id, ...state }))
   .command("complete_transfer", { schema: TransferRef }, (_request, state) =>
     state.status === "requested" ? { type: "TransferCompleted", data: null } : undefined,
+  )
+  .command("owe_refund", { schema: OweRequest }, ({ reason }, state) =>
+    state.status === "requested" && state.refundOwed === undefined ? { type: "TransferRefundOwed", data: { reason } } : undefined,
   )
   .command("fail_transfer", { schema: FailRequest }, ({ reason, refunded }, state) =>
     state.status === "requested" ? { type: "TransferFailed", data: { reason, refunded } } : undefined,

@@ -133,7 +133,7 @@ const realServices = new Dispatcher<Env>({ services: [bank, transferServices], l
  * is lost (`service_timeout`), as when a connection drops after the command ran.
  */
 const flakyServices = new Router<Env>({ authorize: () => "ok" });
-for (const name of ["withdraw", "deposit", "complete_transfer", "fail_transfer"]) {
+for (const name of ["get_transfer", "withdraw", "deposit", "complete_transfer", "owe_refund", "fail_transfer"]) {
   flakyServices.service(name, async (message, { env }) => {
     const reply = await realServices.dispatch(message, { env });
     if (lostReplies.has(message.id)) return reply;

@@ -57,22 +57,26 @@ export class MemoryProcesses<Input extends JsonObject> implements ProcessLaunche
     if (this.#instances.has(instanceId)) return "exists";
     const instance: Instance = { start: jsonCopy(start), steps: new Map(), status: { status: "running" }, run: Promise.resolve() };
     this.#instances.set(instanceId, instance);
-    instance.run = this.#execute(instanceId, instance);
+    void this.#run(instanceId, instance);
     return "started";
   }
 
   /**
    * Gets an overdue instance moving (see {@link ProcessLauncher.revive}): starts it when it was
-   * never started, runs an errored one again (completed steps replayed, as {@link rerun} does);
-   * a running instance is left to run — in memory it cannot stall without this process dying.
+   * never started; runs an errored one again from its start, its step results forgotten, as a
+   * Workflow's restart does. A running instance is left to run: in memory it cannot stall
+   * without this process dying.
    */
   async revive(instanceId: string, start: ProcessStart): Promise<ReviveResult> {
     const instance = this.#instances.get(instanceId);
-    if (instance === undefined) return (await this.start(instanceId, start)) === "started" ? "started" : "running";
+    if (instance === undefined) {
+      await this.start(instanceId, start);
+      return "started";
+    }
     if (instance.status.status === "complete") return "finished";
     if (instance.status.status === "running") return "running";
-    instance.status = { status: "running" };
-    instance.run = this.#execute(instanceId, instance);
+    instance.steps.clear();
+    void this.#run(instanceId, instance);
     return "restarted";
   }
 
@@ -100,10 +104,15 @@ export class MemoryProcesses<Input extends JsonObject> implements ProcessLaunche
     const instance = this.#instances.get(instanceId);
     if (instance === undefined) throw new Error(`no instance ${instanceId}`);
     await instance.run;
+    await this.#run(instanceId, instance);
+    return { ...instance.status };
+  }
+
+  /** Runs the instance's code (again) from the top; resolves when it ends. */
+  #run(instanceId: string, instance: Instance): Promise<void> {
     instance.status = { status: "running" };
     instance.run = this.#execute(instanceId, instance);
-    await instance.run;
-    return { ...instance.status };
+    return instance.run;
   }
 
   async #execute(instanceId: string, instance: Instance): Promise<void> {

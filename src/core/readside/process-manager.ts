@@ -1,7 +1,7 @@
 import type { DomainEvent } from "../messaging/message.js";
 import type { JsonObject } from "../shared/json.js";
 import type { ProjectedEvent } from "./event-envelope.js";
-import { processInstanceId, processTriggerOf, type ProcessLauncher } from "./process.js";
+import { processInstanceId, processTriggerOf, type ProcessLauncher, type ProcessStart, type ReviveResult } from "./process.js";
 import { checkSubscriberName, type Subscriber } from "./subscriber.js";
 
 /** The events of one type, by type name, in `Event`. */
@@ -24,6 +24,18 @@ export type ProcessManagerDefinition<Event extends DomainEvent, Input extends Js
   launcher: (env: unknown) => ProcessLauncher;
 };
 
+/** One process instance as a manager derives it from its triggering event. */
+export type ManagedInstance = { instanceId: string; start: ProcessStart };
+
+/** A {@link processManager}: the subscriber, and how it derives and revives its instances. */
+export type ProcessManager = Subscriber & {
+  readonly kind: "process";
+  /** The instance `event` starts (its id derived from the event), or null when it starts none. */
+  instanceOf(event: ProjectedEvent): Promise<ManagedInstance | null>;
+  /** Revives the instance `event` started (see {@link ProcessLauncher.revive}); null when it starts none. */
+  revive(event: ProjectedEvent, env: unknown): Promise<ReviveResult | null>;
+};
+
 /**
  * A subscriber that starts a process instance for each event that calls for one, with an instance
  * id derived from the event ({@link processInstanceId}): a redelivered event finds its instance
@@ -31,20 +43,28 @@ export type ProcessManagerDefinition<Event extends DomainEvent, Input extends Js
  */
 export function processManager<Event extends DomainEvent, Input extends JsonObject>(
   definition: ProcessManagerDefinition<Event, Input>,
-): Subscriber & { readonly kind: "process" } {
+): ProcessManager {
   checkSubscriberName(definition.name);
   const starters = definition.start as { [type: string]: ((event: ProjectedEvent) => Input | null) | undefined };
+  const instanceOf = async (event: ProjectedEvent): Promise<ManagedInstance | null> => {
+    const starter = Object.hasOwn(starters, event.type) ? starters[event.type] : undefined;
+    const input = starter?.(event) ?? null;
+    if (input === null) return null;
+    return { instanceId: await processInstanceId(definition.name, event), start: { input, trigger: processTriggerOf(event) } };
+  };
   return {
     kind: "process",
     name: definition.name,
     streams: [...definition.streams],
+    instanceOf,
     async handle(event, context) {
-      const starter = Object.hasOwn(starters, event.type) ? starters[event.type] : undefined;
-      const input = starter?.(event) ?? null;
-      if (input === null) return [];
-      const trigger = processTriggerOf(event);
-      await definition.launcher(context.env).start(await processInstanceId(definition.name, event), { input, trigger });
+      const instance = await instanceOf(event);
+      if (instance !== null) await definition.launcher(context.env).start(instance.instanceId, instance.start);
       return [];
+    },
+    async revive(event, env) {
+      const instance = await instanceOf(event);
+      return instance === null ? null : definition.launcher(env).revive(instance.instanceId, instance.start);
     },
     reset: () => [],
   };

@@ -36,8 +36,9 @@ export type ProcessCommandOptions = { identity?: JsonObject };
 
 /**
  * What a process's code may do. Every step has a name unique within the instance; a step that
- * completed is never run again (its result is replayed), so code between steps must be
- * deterministic and all effects belong in steps.
+ * completed is not run again when the platform resumes the instance (its result is replayed), so
+ * code between steps must be deterministic and all effects belong in steps. A revived instance
+ * ({@link ProcessLauncher.revive}) starts over: its steps run again.
  */
 export interface ProcessContext {
   /** The instance's id (derived from the triggering event). */
@@ -74,7 +75,8 @@ export type LaunchResult = "started" | "exists";
 
 /**
  * What {@link ProcessLauncher.revive} did: started an instance that was never started, ran one
- * again, or left it alone — running (it is making progress), finished, or paused by an operator.
+ * again from its start, or left it alone — running or waiting (it is making progress), finished,
+ * or paused by an operator.
  */
 export type ReviveResult = "started" | "restarted" | "running" | "finished" | "paused";
 
@@ -82,12 +84,16 @@ export type ReviveResult = "started" | "restarted" | "running" | "finished" | "p
 export interface ProcessLauncher {
   start(instanceId: string, start: ProcessStart): Promise<LaunchResult>;
   /**
-   * Gets an overdue instance moving: starts it when it was never started (its triggering event
-   * was lost), runs it again when it ended without completing or may have stalled, and leaves a
-   * completed or paused one alone. Running a process again is safe because every step's command
-   * is applied once (a step run again is answered from the command's idempotency record). For
-   * instances the app knows are overdue — a watchdog — never for one that is meant to be
-   * sleeping: on Workflows a restart begins the instance again, sleeps included.
+   * Gets an overdue instance moving: starts it when it was never started, runs it again **from
+   * its start** when it errored, was terminated or may have stalled while running, and leaves one
+   * that completed, is paused, queued or waiting (a sleep, a retry's back-off) alone.
+   *
+   * A run from the start sends every step's command again with the same message id. A command
+   * that stored events is answered from its idempotency record; a refusal stores nothing, so it
+   * is decided again — and may now go the other way. A process that may be revived therefore
+   * reads its own settled state first and records a branch it takes (a compensation owed) before
+   * it acts on it, as the demo's transfer does. Never revive a process meant to be sleeping: its
+   * sleep begins again too.
    */
   revive(instanceId: string, start: ProcessStart): Promise<ReviveResult>;
 }

@@ -55,7 +55,7 @@ export function memoryBank(options: MemoryBankOptions = {}) {
   const accounts = new MemoryAggregates(account, { logger: silentLogger, publish: publishToQueue(account, queue) });
   const transfers = new MemoryAggregates(transfer, { logger: silentLogger, publish: publishToQueue(transfer, queue) });
   const bank = aggregateRouter(account, accounts, { authorize: identified });
-  const transferServices = aggregateRouter(transfer, transfers, { authorize: identified, private: ["complete_transfer", "fail_transfer"] });
+  const transferServices = aggregateRouter(transfer, transfers, { authorize: identified, private: ["complete_transfer", "owe_refund", "fail_transfer"] });
   const queries = bankQueries(() => store);
   const dispatcher = new Dispatcher({ services: [bank, transferServices, queries], logger: silentLogger });
   const dispatch = (message: Message) => dispatcher.dispatch(message, { timeoutMs: 10_000 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { envelopeOf, halt, newMessage, processInstanceId, processTriggerOf, projectedEvent, response, statement, type JsonObject, type Message, type ServiceResponse } from "../../../src/core/index.js";
+import { envelopeOf, halt, newMessage, projectedEvent, response, statement, type Message, type ServiceResponse } from "../../../src/core/index.js";
 import { accountsView, bankTotals } from "../../../examples/bank/read-models.js";
+import { transferManager } from "../../../examples/bank/transfer-process.js";
 import { memoryBank } from "./memory-bank.js";
 
 type Bank = ReturnType<typeof memoryBank>;
@@ -15,9 +16,22 @@ async function balance(bank: Bank, id: string): Promise<number | undefined> {
   return reply.response?.status === "ok" ? (reply.response.payload as { balance: number }).balance : undefined;
 }
 
+/** The bank's transfer process manager over its in-memory processes. */
+const manager = (bank: Bank) => transferManager(() => bank.processes);
+
+/** The TransferRequested that started transfer `id`. */
+async function requested(bank: Bank, id: string) {
+  const page = await bank.transfers.readStream({}, `transfer-${id}`, { from: 0, limit: 1 });
+  return projectedEvent("transfer", `transfer-${id}`, page.events[0]!);
+}
+
+async function eventTypes(bank: Bank, stream: string): Promise<string[]> {
+  return (await bank.accounts.readStream({}, stream, { from: 0, limit: 100 })).events.map((e) => e.type);
+}
+
 async function transferStatus(bank: Bank, id: string, user: string) {
   const reply = await bank.call("get_transfer", { transfer_id: id }, user);
-  return reply?.status === "ok" ? (reply.payload as { status: string; reason?: string; refunded?: boolean }) : reply;
+  return reply?.status === "ok" ? (reply.payload as { status: string; reason?: string; refunded?: boolean; refundOwed?: string }) : reply;
 }
 
 describe("the transfer process (in memory: the same process code the Workflow runs)", () => {
@@ -103,13 +117,13 @@ describe("the transfer process (in memory: the same process code the Workflow ru
     await bank.call("transfer", { transfer_id: "t5", from: "ada-5", to: "bob-5", amount: 30 });
     await bank.settle();
 
-    expect([...lost]).toEqual(["transfers_transfer-t5_0:withdraw", "transfers_transfer-t5_0:deposit", "transfers_transfer-t5_0:complete"]);
+    expect([...lost]).toEqual(["transfers_transfer-t5_0:read", "transfers_transfer-t5_0:withdraw", "transfers_transfer-t5_0:deposit", "transfers_transfer-t5_0:complete"]);
     expect([await balance(bank, "ada-5"), await balance(bank, "bob-5")]).toEqual([70, 30]);
     const withdrawals = (await bank.accounts.readStream({}, "account-ada-5", { from: 0, limit: 10 })).events.filter((e) => e.type === "MoneyWithdrawn");
     expect(withdrawals).toHaveLength(1);
   });
 
-  it("revive gets an overdue process moving: runs an errored one again (nothing applied twice), then leaves it finished", async () => {
+  it("revive runs an errored process again from its start: the steps already applied are answered from their records", async () => {
     let destinationDown = true;
     const bank = memoryBank({
       processDispatch: (dispatch) => async (message: Message) =>
@@ -119,21 +133,40 @@ describe("the transfer process (in memory: the same process code the Workflow ru
     await open(bank, "bob-6", "bob");
     await bank.call("transfer", { transfer_id: "t6", from: "ada-6", to: "bob-6", amount: 45 });
     await bank.settle();
-    const id = "transfers_transfer-t6_0";
-    expect(bank.processes.status(id)).toMatchObject({ status: "errored" });
+    expect(bank.processes.status("transfers_transfer-t6_0")).toMatchObject({ status: "errored" });
     expect([await balance(bank, "ada-6"), await balance(bank, "bob-6")]).toEqual([55, 0]);
 
     destinationDown = false;
-    const page = await bank.transfers.readStream({}, "transfer-t6", { from: 0, limit: 1 });
-    const event = projectedEvent("transfer", "transfer-t6", page.events[0]!);
-    const start = { input: { transfer_id: "t6", ...(event.data as JsonObject) }, trigger: processTriggerOf(event) };
-    expect(await bank.processes.revive(id, start)).toBe("restarted");
+    const event = await requested(bank, "t6");
+    expect(await manager(bank).revive(event, {})).toBe("restarted");
     await bank.settle();
-    expect(await bank.processes.revive(id, start)).toBe("finished");
+    expect(await manager(bank).revive(event, {})).toBe("finished");
     expect([await balance(bank, "ada-6"), await balance(bank, "bob-6")]).toEqual([55, 45]);
-    const withdrawals = (await bank.accounts.readStream({}, "account-ada-6", { from: 0, limit: 10 })).events.filter((e) => e.type === "MoneyWithdrawn");
-    expect(withdrawals).toHaveLength(1);
+    expect(await eventTypes(bank, "account-ada-6")).toEqual(["AccountOpened", "MoneyDeposited", "MoneyWithdrawn"]);
+  });
 
+  it("a process revived after its refund, before it settled, finishes the refund: a destination opened meanwhile gets nothing", async () => {
+    let settling = false;
+    const bank = memoryBank({
+      processDispatch: (dispatch) => async (message: Message) =>
+        !settling && message.serviceName === "fail_transfer" ? halt(message, response.error("internal_error")) : dispatch(message),
+    });
+    await open(bank, "ada-8", "ada", 100);
+    await bank.call("transfer", { transfer_id: "t8", from: "ada-8", to: "bob-8", amount: 30 });
+    await bank.settle();
+    // The deposit to the missing account was refused, the refund applied; settling the transfer failed.
+    expect(bank.processes.status("transfers_transfer-t8_0")).toMatchObject({ status: "errored" });
+    expect(await balance(bank, "ada-8")).toBe(100);
+    expect(await transferStatus(bank, "t8", "ada")).toMatchObject({ status: "requested", refundOwed: "the destination refused: not_found" });
+
+    // Meanwhile the destination is opened: deciding the deposit again would now take it.
+    await open(bank, "bob-8", "bob");
+    settling = true;
+    expect(await manager(bank).revive(await requested(bank, "t8"), {})).toBe("restarted");
+    await bank.settle();
+    expect([await balance(bank, "ada-8"), await balance(bank, "bob-8")]).toEqual([100, 0]);
+    expect(await transferStatus(bank, "t8", "ada")).toMatchObject({ status: "failed", refunded: true });
+    expect(await eventTypes(bank, "account-ada-8")).toEqual(["AccountOpened", "MoneyDeposited", "MoneyWithdrawn", "MoneyDeposited"]);
   });
 
   it("revive starts a process whose triggering event never reached the process manager, with the id that event gives", async () => {
@@ -145,13 +178,11 @@ describe("the transfer process (in memory: the same process code the Workflow ru
     await bank.settle();
     expect(bank.processes.instanceIds).toEqual([]);
 
-    const page = await bank.transfers.readStream({}, "transfer-t7", { from: 0, limit: 1 });
-    const event = projectedEvent("transfer", "transfer-t7", page.events[0]!);
-    const id = await processInstanceId("transfers", event);
-    const start = { input: { transfer_id: "t7", ...(event.data as JsonObject) }, trigger: processTriggerOf(event) };
-    expect(await bank.processes.revive(id, start)).toBe("started");
-    expect(await bank.processes.revive(id, start)).toBe("running");
+    const event = await requested(bank, "t7");
+    expect(await manager(bank).revive(event, {})).toBe("started");
+    expect(await manager(bank).revive(event, {})).toBe("running");
     await bank.settle();
+    expect(bank.processes.instanceIds).toEqual(["transfers_transfer-t7_0"]);
     expect([await balance(bank, "ada-7"), await balance(bank, "bob-7")]).toEqual([85, 15]);
     expect(await transferStatus(bank, "t7", "ada")).toMatchObject({ status: "completed" });
   });
