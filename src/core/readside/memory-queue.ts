@@ -95,13 +95,15 @@ export function publishToQueue<State, Event extends DomainEvent>(
   queue: MemoryQueue,
   logger: Logger = silentLogger,
 ): (streamName: string, outbox: Outbox) => Promise<void> {
-  const publishers = new Map<string, OutboxPublisher>();
+  // One publisher per outbox (not per stream name: a stream forgotten and written again has a new
+  // outbox), gone with it.
+  const publishers = new WeakMap<Outbox, OutboxPublisher>();
   const send = (envelopes: readonly EventEnvelope[]) => queue.sendBatch(envelopes.map((body) => ({ body })));
-  return async (streamName, outbox) => {
-    let publisher = publishers.get(streamName);
+  return async (_streamName, outbox) => {
+    let publisher = publishers.get(outbox);
     if (publisher === undefined) {
       publisher = new OutboxPublisher({ outbox, stream: aggregate.stream, upcasters: aggregate.options.upcasters, send, logger });
-      publishers.set(streamName, publisher);
+      publishers.set(outbox, publisher);
     }
     await publisher.publish();
   };

@@ -14,9 +14,10 @@ import {
 /**
  * Options of a {@link MemoryScheduler}: those of each key's {@link SchedulerRunner} (`dispatch`,
  * `hooks`, `reidentify`, `limits`, `isAdmin`, `logger`, `batchSize`, `lateAfterMs`…), with the
- * telemetry given as subscribers — the scheduler makes one hub that all its keys share.
+ * telemetry given as subscribers — the scheduler makes one hub that all its keys share. Its
+ * timers run on the real clock, so it takes no `now`.
  */
-export type MemorySchedulerOptions = Omit<SchedulerRunnerOptions, "telemetry"> & {
+export type MemorySchedulerOptions = Omit<SchedulerRunnerOptions, "telemetry" | "now"> & {
   /** Telemetry subscribers for the scheduler's events (`scheduled_delivery`, `scheduled_retry`…). */
   telemetry?: readonly TelemetryHandler[];
 };

@@ -79,6 +79,15 @@ describe("projections fed by an in-memory queue (the demo's own handlers, on Nod
     expect(await accountRows(bank)).toEqual([{ id: "r1", owner: "ada", balance: 10, status: "open", version: 1 }]);
   });
 
+  it("a stream first refused (nothing stored) and then written publishes its events like any other", async () => {
+    const bank = memoryBank();
+    expect(await bank.call("deposit", { account_id: "late-1", amount: 5 })).toMatchObject({ status: "error", reason: "not_found" });
+    await bank.call("open_account", { account_id: "late-1" });
+    await bank.call("deposit", { account_id: "late-1", amount: 7 });
+    await bank.settle();
+    expect(await accountRows(bank)).toEqual([{ id: "late-1", owner: "ada", balance: 7, status: "open", version: 1 }]);
+  });
+
   it("an event delivered ahead of the ones before it fills the gap from the stream, in version order", async () => {
     const bank = memoryBank();
     bank.queue.deadLetters.length = 0;
