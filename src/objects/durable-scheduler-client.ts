@@ -2,6 +2,7 @@ import { hc } from "hono/client";
 import type { ServiceResponse } from "../core/messaging/response.js";
 import type { ScheduleOutcome } from "../core/scheduling/schedule-store.js";
 import type { ScheduledSummary, ScheduleRequest, SchedulerClient, ScheduleViewer } from "../core/scheduling/scheduler.js";
+import { shardKey } from "../core/scheduling/scheduler.js";
 import { PROTOCOL_BASE_URL, through, trustedAnswer } from "./hono-protocol.js";
 import type { SchedulerRoutes } from "./scheduler-routes.js";
 
@@ -11,25 +12,27 @@ import type { SchedulerRoutes } from "./scheduler-routes.js";
  * transport failure rejects.
  */
 export function durableObjectScheduler<Env>(namespace: (env: Env) => DurableObjectNamespace): SchedulerClient<Env> {
+  // The shard is named by the key as the runner reads it (NFC): one key, however it is spelled.
+  // A key the runner refuses is sent as it is, and refused there.
   const shardOf = (env: Env, key: string) => {
     const ns = namespace(env);
-    return hc<SchedulerRoutes>(PROTOCOL_BASE_URL, through(ns.get(ns.idFromName(key))));
+    return hc<SchedulerRoutes>(PROTOCOL_BASE_URL, through(ns.get(ns.idFromName(shardKey(key)))));
   };
   return {
     async schedule(env: Env, request: ScheduleRequest): Promise<ServiceResponse> {
-      const answer = await shardOf(env, request.key).schedule.$post({ json: request });
+      const answer = await shardOf(env, request.key).schedule.$post({ json: { ...request, key: shardKey(request.key) } });
       return (await trustedAnswer<{ response: ServiceResponse }>(answer, `scheduler ${request.key}`)).response;
     },
     async list(env: Env, key: string, viewer?: ScheduleViewer): Promise<ScheduledSummary[]> {
-      const answer = await shardOf(env, key).schedules.$post({ json: { key, viewer } });
+      const answer = await shardOf(env, key).schedules.$post({ json: { key: shardKey(key), viewer } });
       return (await trustedAnswer<{ schedules: ScheduledSummary[] }>(answer, `scheduler ${key}`)).schedules;
     },
     async outcomes(env: Env, key: string, viewer?: ScheduleViewer): Promise<ScheduleOutcome[]> {
-      const answer = await shardOf(env, key).outcomes.$post({ json: { key, viewer } });
+      const answer = await shardOf(env, key).outcomes.$post({ json: { key: shardKey(key), viewer } });
       return (await trustedAnswer<{ outcomes: ScheduleOutcome[] }>(answer, `scheduler ${key}`)).outcomes;
     },
     async cancel(env: Env, key: string, messageId: string, viewer?: ScheduleViewer): Promise<ServiceResponse> {
-      const answer = await shardOf(env, key).cancel.$post({ json: { key, messageId, viewer } });
+      const answer = await shardOf(env, key).cancel.$post({ json: { key: shardKey(key), messageId, viewer } });
       return (await trustedAnswer<{ response: ServiceResponse }>(answer, `scheduler ${key}`)).response;
     },
   };

@@ -1,4 +1,4 @@
-import { jsonProblem, type Json, type JsonObject } from "../shared/json.js";
+import { jsonProblem, utf8Length, type Json, type JsonObject } from "../shared/json.js";
 import { jsonLogger, withFields, type Logger } from "../shared/logger.js";
 import { withTimeout } from "../shared/timeout.js";
 import { halt, validateRequest, type DomainEvent, type Message } from "../messaging/message.js";
@@ -8,7 +8,7 @@ import { Telemetry } from "../messaging/telemetry.js";
 import { RETENTION_EVERY, type AggregateDefinition, type CommandDefinition } from "./aggregate.js";
 import type { CommandRequest, DeleteOptions, PageEvent, StreamPage } from "./aggregate-protocol.js";
 import type { CommandContext } from "./decision.js";
-import { encodeEvents, eventMetadataOf, MAX_EVENT_BYTES, utf8Length } from "./event-encoding.js";
+import { encodeEvents, eventMetadataOf, MAX_EVENT_BYTES } from "./event-encoding.js";
 import { fingerprintOf } from "./fingerprint.js";
 import type { NewEvent, RecordedEvent, Retention, Snapshot, StreamStatus, StreamStore } from "./stream-store.js";
 import { upcast } from "./upcasting.js";

@@ -1,4 +1,4 @@
-import { jsonProblem, type JsonObject } from "../shared/json.js";
+import { jsonProblem, utf8Length, type JsonObject } from "../shared/json.js";
 import type { DomainEvent, Message } from "../messaging/message.js";
 import { response, type ServiceResponse } from "../messaging/response.js";
 import type { EventMetadata, NewEvent } from "./stream-store.js";
@@ -54,8 +54,3 @@ function eventProblem(event: unknown): string | null {
   return jsonProblem(data, "data");
 }
 
-/** The UTF-8 length of `text`, or its UTF-16 length when that alone proves it is within `limit`. */
-export function utf8Length(text: string, limit: number): number {
-  // A UTF-16 unit is at most 3 UTF-8 bytes: most events are shown small without encoding them.
-  return text.length * 3 <= limit ? text.length : new TextEncoder().encode(text).length;
-}

@@ -4,6 +4,7 @@ import { MemoryScheduleStore } from "./memory-schedule-store.js";
 import type { ScheduleOutcome } from "./schedule-store.js";
 import {
   SchedulerRunner,
+  shardKey,
   type ScheduledSummary,
   type ScheduleRequest,
   type SchedulerClient,
@@ -58,20 +59,22 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
 
   /** Schedules a message (see {@link SchedulerRunner.schedule}). */
   async schedule(_env: unknown, request: ScheduleRequest): Promise<ServiceResponse> {
-    return this.#using(request.key, async (shard) => {
-      const answer = await shard.runner.schedule(request);
-      await this.#arm(request.key, shard);
+    const key = shardKey(request.key);
+    return this.#using(key, async (shard) => {
+      const answer = await shard.runner.schedule({ ...request, key });
+      await this.#arm(key, shard);
       return answer;
     });
   }
 
   /** The pending messages of `key` that `viewer` may see. */
   async list(_env: unknown, key: string, viewer?: ScheduleViewer): Promise<ScheduledSummary[]> {
-    return this.#shards.get(key)?.runner.list(viewer) ?? [];
+    return this.#shards.get(shardKey(key))?.runner.list(viewer) ?? [];
   }
 
   /** Cancels the entries with this id that `viewer` may cancel. */
-  async cancel(_env: unknown, key: string, messageId: string, viewer?: ScheduleViewer): Promise<ServiceResponse> {
+  async cancel(_env: unknown, raw: string, messageId: string, viewer?: ScheduleViewer): Promise<ServiceResponse> {
+    const key = shardKey(raw);
     if (!this.#shards.has(key)) return response.error("not_found");
     return this.#using(key, async (shard) => {
       const answer = await shard.runner.cancel(messageId, viewer);
@@ -82,7 +85,7 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
 
   /** How recent schedules of `key` ended when they did not succeed (those `viewer` may see), newest first. */
   async outcomes(_env: unknown, key: string, viewer?: ScheduleViewer): Promise<ScheduleOutcome[]> {
-    return this.#shards.get(key)?.runner.outcomes(viewer) ?? [];
+    return this.#shards.get(shardKey(key))?.runner.outcomes(viewer) ?? [];
   }
 
   /** How many keys this scheduler keeps in memory: those with something pending or a recent outcome. */

@@ -2,7 +2,7 @@ import { canonicalJson } from "../shared/canonical-json.js";
 import type { DispatchOptions } from "../messaging/contracts.js";
 import { backoffDelay } from "../shared/backoff.js";
 import { readKey } from "../shared/keys.js";
-import { jsonProblem, type Json, type JsonObject } from "../shared/json.js";
+import { jsonProblem, utf8Length, type Json, type JsonObject } from "../shared/json.js";
 import { jsonLogger, type LogFields, type Logger } from "../shared/logger.js";
 import type { Message } from "../messaging/message.js";
 import { messageProblem } from "../messaging/message-schema.js";
@@ -173,6 +173,15 @@ export function ownerOf(message: { assigns: JsonObject }): string | null {
   return identity === undefined || identity === null ? null : canonicalJson(identity);
 }
 
+/**
+ * The name of the shard that holds `key`: the key as the runner reads it (NFC), so that one key
+ * spelled two ways is one shard; a key the runner refuses is its own name (and refused there).
+ */
+export function shardKey(key: string): string {
+  const read = readKey(key);
+  return read.ok ? read.key : key;
+}
+
 /** Options of a {@link SchedulerRunner}. */
 export type SchedulerRunnerOptions = {
   /** Delivers a message (a Dispatcher's `dispatch`); never throws. */
@@ -289,8 +298,7 @@ export class SchedulerRunner {
     // Who scheduled is kept as a principal; the identity is resolved again at each delivery, so
     // today's identity (and its rights) is never stored to be replayed later.
     message = withoutIdentity(message, owner);
-    const stored = JSON.stringify(message);
-    if (stored.length > MAX_MESSAGE_BYTES || jsonProblem(message) !== null) {
+    if (jsonProblem(message) !== null || utf8Length(JSON.stringify(message), MAX_MESSAGE_BYTES) > MAX_MESSAGE_BYTES) {
       return response.error("invalid_request", "the message is not JSON, or too large to store");
     }
 
@@ -551,9 +559,16 @@ export class SchedulerRunner {
     return Number.isFinite(now) && now > 0 ? Math.floor(now) : Date.now();
   }
 
+  /** The app's `dispatchTimeout` for `message`, or 5 s when it has none, gives nonsense or throws. */
   #timeoutOf(message: Message): number {
-    const timeout = this.#hooks.dispatchTimeout?.(message) ?? 5000;
-    return Number.isFinite(timeout) && timeout > 0 ? timeout : 5000;
+    let timeout: number | undefined;
+    try {
+      timeout = this.#hooks.dispatchTimeout?.(message);
+    } catch (error) {
+      // A hook that throws must not stop every delivery of the key (the claim calls it too).
+      this.#logger.error("dispatchTimeout threw; using 5 s", { messageId: message.id, error });
+    }
+    return timeout !== undefined && Number.isFinite(timeout) && timeout > 0 ? timeout : 5000;
   }
 }
 

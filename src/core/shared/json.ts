@@ -50,3 +50,9 @@ export function jsonProblem(value: unknown, path = "", seen: Set<object> = new S
 export function jsonCopy<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
+
+/** The UTF-8 length of `text`, or its UTF-16 length when that alone proves it is within `limit`. */
+export function utf8Length(text: string, limit: number): number {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: most texts are shown small without encoding them.
+  return text.length * 3 <= limit ? text.length : new TextEncoder().encode(text).length;
+}

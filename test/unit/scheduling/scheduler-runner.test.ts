@@ -65,6 +65,19 @@ describe("SchedulerRunner", () => {
     expect(Date.parse(entry?.nextAttemptAt ?? "")).toBe(h.clock.now + 3_600_000);
   });
 
+  it("a dispatchTimeout hook that throws does not stop the key: its messages are delivered with the default timeout", async () => {
+    const h = harness({
+      dispatchTimeout: () => {
+        throw new Error("the app's hook is broken");
+      },
+    });
+    await h.schedule("one", { inMs: 0 });
+    await h.schedule("two", { inMs: 0 });
+    expect(await h.runner.deliverDue()).toMatchObject({ delivered: 2, more: false });
+    expect(h.delivered.map((m) => m.id).sort()).toEqual(["one", "two"]);
+    expect(await h.runner.list()).toEqual([]);
+  });
+
   it("what a retry changed stays with its occurrence: the next occurrence starts from the template", async () => {
     const h = harness({
       serviceResponded: (reply) =>
@@ -331,6 +344,17 @@ describe("MemoryScheduler", () => {
     expect(await scheduler.list({}, "nobody")).toEqual([]);
     expect((await scheduler.cancel({}, "nobody", "x")).status).toBe("error");
     expect(scheduler.keyCount).toBe(1);
+    scheduler.close();
+  });
+
+  it("one key spelled two ways (NFC, NFD) is one shard", async () => {
+    const scheduler = new MemoryScheduler({ logger: silentLogger, dispatch: async (m) => ok(m) });
+    const nfc = "café";
+    const nfd = "cafe\u0301";
+    await scheduler.schedule({}, { key: nfd, message: newMessage("s", { id: "x" }), spec: { inMs: 60_000 } });
+    expect((await scheduler.list({}, nfc)).map((entry) => entry.messageId)).toEqual(["x"]);
+    expect(scheduler.keyCount).toBe(1);
+    expect(await scheduler.cancel({}, nfc, "x")).toEqual({ status: "ok" });
     scheduler.close();
   });
 });
