@@ -3,7 +3,7 @@ import type { Message } from "../core/messaging/message.js";
 import { MessageSchema } from "../core/messaging/message-schema.js";
 import { NodeFailure, UnencodableMessage, type RemoteNode } from "../core/messaging/node-directory.js";
 import type { ServiceResponse } from "../core/messaging/response.js";
-import { hc } from "hono/client";
+import { hc, type ClientRequestOptions } from "hono/client";
 import { PROTOCOL_BASE_URL } from "../objects/hono-protocol.js";
 import type { NodeRoutes } from "./node-routes.js";
 
@@ -37,21 +37,23 @@ const AuthorizationReply = v.object({ response: v.looseObject({ status: v.string
  * encoded rejects with {@link UnencodableMessage}, which is no node's fault.
  */
 export function serviceBindingNode(name: string, fetcher: Fetcher): RemoteNode {
-  let reached = false;
-  const client = hc<NodeRoutes>(PROTOCOL_BASE_URL, {
-    fetch: (input: RequestInfo | URL, init?: RequestInit) => {
+  const client = hc<NodeRoutes>(PROTOCOL_BASE_URL, { fetch: fetcher.fetch.bind(fetcher) });
+
+  /**
+   * Sends one request and reads its JSON answer. `send` builds the request (and encodes it) and
+   * sends it through the `fetch` it is given — one per call, so that whether this call reached
+   * the binding is never confused with another call's.
+   */
+  const call = async <S extends v.GenericSchema>(send: (options: ClientRequestOptions) => Promise<Answer>, schema: S): Promise<v.InferOutput<S>> => {
+    let reached = false;
+    const fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
       reached = true;
       return fetcher.fetch(input, init);
-    },
-  });
-
-  /** Sends one request and reads its JSON answer; `send` builds the request (and encodes it). */
-  const call = async <S extends v.GenericSchema>(send: () => Promise<Answer>, schema: S): Promise<v.InferOutput<S>> => {
-    reached = false;
+    }) as typeof globalThis.fetch;
     let answer: Answer;
     let text: string;
     try {
-      answer = await send();
+      answer = await send({ fetch });
       text = await answer.text();
     } catch (error) {
       const problem = error instanceof Error ? error.message : String(error);
@@ -74,13 +76,13 @@ export function serviceBindingNode(name: string, fetcher: Fetcher): RemoteNode {
   return {
     name,
     async services(): Promise<string[]> {
-      return (await call(() => client.x3m.node.services.$get(), ServicesReply)).services;
+      return (await call((options) => client.x3m.node.services.$get(undefined, options), ServicesReply)).services;
     },
     async dispatch(message: Message, options: { timeoutMs: number; callerNode: string }): Promise<Message> {
-      return (await call(() => client.x3m.node.dispatch.$post({ json: { message, ...options } }), DispatchReply)).message;
+      return (await call((request) => client.x3m.node.dispatch.$post({ json: { message, ...options } }, request), DispatchReply)).message;
     },
     async authorization(message: Message): Promise<ServiceResponse> {
-      const { response } = await call(() => client.x3m.node.authorization.$post({ json: { message } }), AuthorizationReply);
+      const { response } = await call((options) => client.x3m.node.authorization.$post({ json: { message } }, options), AuthorizationReply);
       // The status was checked; the rest of a response is the node's own JSON.
       return response as ServiceResponse;
     },
