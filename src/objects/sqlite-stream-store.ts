@@ -8,6 +8,7 @@ import type {
   Outbox,
   ProcessedMessage,
   RecordedEvent,
+  Retention,
   SavedState,
   Snapshot,
   StreamState,
@@ -62,6 +63,23 @@ export const STREAM_MIGRATIONS: readonly Migration[] = [
     up(db) {
       // Only the version: the event itself is in `events`, written by the same transaction.
       db.run(sql`CREATE TABLE outbox (version INTEGER PRIMARY KEY)`);
+    },
+  },
+  {
+    version: 4,
+    description: "idempotency records kept in the order they were made, without the two indexes every command had to update",
+    up(db) {
+      // The indexes by time and by version (version 2) cost every command about three more pages
+      // in the write-ahead log — half again the bytes a deposit writes — for a compaction that
+      // runs once every hundred versions. Records in the order they were made (`seq`, the rowid)
+      // give that compaction both of its orders: the oldest first, and the newest N.
+      db.run(sql`CREATE TABLE processed_messages_v4 (
+        seq INTEGER PRIMARY KEY, principal TEXT NOT NULL, message_id TEXT NOT NULL, version INTEGER NOT NULL,
+        fingerprint TEXT NOT NULL, response TEXT NOT NULL, recorded_at TEXT NOT NULL, UNIQUE (principal, message_id))`);
+      db.run(sql`INSERT INTO processed_messages_v4 (principal, message_id, version, fingerprint, response, recorded_at)
+        SELECT principal, message_id, version, fingerprint, response, recorded_at FROM processed_messages ORDER BY version, recorded_at`);
+      db.run(sql`DROP TABLE processed_messages`);
+      db.run(sql`ALTER TABLE processed_messages_v4 RENAME TO processed_messages`);
     },
   },
 ];
@@ -175,14 +193,7 @@ export class SqliteStreamStore implements StreamStore, Outbox {
     db.run(sql`INSERT INTO processed_messages (principal, message_id, version, fingerprint, response, recorded_at)
       VALUES (${request.principal}, ${request.messageId}, ${request.newVersion}, ${request.fingerprint},
               ${JSON.stringify(request.response)}, ${recordedAt})`);
-    const retention = request.retention;
-    if (retention !== undefined) {
-      db.run(sql`DELETE FROM processed_messages WHERE recorded_at < ${retention.recordedBefore}`);
-      if (retention.keepLast !== undefined) {
-        db.run(sql`DELETE FROM processed_messages WHERE (principal, message_id) IN (
-          SELECT principal, message_id FROM processed_messages ORDER BY version DESC LIMIT -1 OFFSET ${retention.keepLast})`);
-      }
-    }
+    if (request.retention !== undefined) this.#compact(db, request.retention);
     const snapshot = request.snapshot;
     if (snapshot !== undefined) {
       // The newest snapshot of a schema wins; older ones of that schema only take space.
@@ -190,6 +201,22 @@ export class SqliteStreamStore implements StreamStore, Outbox {
       db.run(sql`INSERT INTO snapshots (version, state, schema) VALUES (${snapshot.version}, ${JSON.stringify(snapshot.state)}, ${snapshot.schema})`);
     }
     return { ok: true, version: request.newVersion };
+  }
+
+  /**
+   * Drops the idempotency records the retention lets go. Both rules cut the oldest records, in
+   * the order they were made: those before the first one recorded at or after `recordedBefore`
+   * (the walk stops there — a clock that stepped back keeps a record longer, never drops a young
+   * one), then all but the newest `keepLast`. Records are only ever cut from the oldest end and
+   * each new one takes the next `seq`, so the `seq`s are consecutive and the newest `keepLast` are
+   * those above `MAX(seq) - keepLast`: found without reading the rows they keep.
+   */
+  #compact(db: SqlDatabase, retention: Retention): void {
+    db.run(sql`DELETE FROM processed_messages WHERE seq < COALESCE(
+      (SELECT seq FROM processed_messages WHERE recorded_at >= ${retention.recordedBefore} ORDER BY seq LIMIT 1),
+      (SELECT MAX(seq) + 1 FROM processed_messages))`);
+    if (retention.keepLast === undefined) return;
+    db.run(sql`DELETE FROM processed_messages WHERE seq <= (SELECT MAX(seq) FROM processed_messages) - ${retention.keepLast}`);
   }
 
   async latestSnapshot(schema: number): Promise<Snapshot | null> {

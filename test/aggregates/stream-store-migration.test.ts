@@ -68,6 +68,54 @@ describe("the stream store's schema is versioned", () => {
     });
   });
 
+  it("a store at version 3 keeps its idempotency records through version 4, oldest first, without the two indexes", async () => {
+    const name = `ledger-${newId()}`;
+    const stub = env.LEDGER.get(env.LEDGER.idFromName(name));
+    await runInDurableObject(stub, async (_object, state) => {
+      const sql = state.storage.sql;
+      // Version 3 as it shipped: per-caller records with an index by time and one by version.
+      for (const statement of FIRST_RELEASE.slice(0, 3)) sql.exec(statement);
+      sql.exec("ALTER TABLE events ADD COLUMN schema_version INTEGER NOT NULL DEFAULT 1");
+      sql.exec(`CREATE TABLE processed_messages (
+        principal TEXT NOT NULL, message_id TEXT NOT NULL, version INTEGER NOT NULL, fingerprint TEXT NOT NULL,
+        response TEXT NOT NULL, recorded_at TEXT NOT NULL, PRIMARY KEY (principal, message_id)) WITHOUT ROWID`);
+      sql.exec("CREATE INDEX processed_messages_by_time ON processed_messages (recorded_at)");
+      sql.exec("CREATE INDEX processed_messages_by_version ON processed_messages (version)");
+      sql.exec("CREATE TABLE outbox (version INTEGER PRIMARY KEY)");
+      sql.exec("CREATE TABLE x3m_schema_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL)");
+      sql.exec("INSERT INTO x3m_schema_versions VALUES ('stream', 3)");
+      sql.exec("INSERT INTO stream VALUES (1, ?, 2, 'live', NULL)", name);
+      // Keys in another order than the versions: the records' order is their versions'.
+      for (const [principal, id, version] of [["bob", "a", 2], ["ada", "z", 0], ["ada", "m", 1]] as const) {
+        sql.exec("INSERT INTO events VALUES (?, 'Deposited', '{\"amount\":1}', ?, ?, '2026-01-01T00:00:00.000Z', 1)", version, metadata, id);
+        sql.exec("INSERT INTO processed_messages VALUES (?, ?, ?, 'fp', '{\"status\":\"ok\"}', '2026-01-01T00:00:00.000Z')", principal, id, version);
+      }
+
+      const store = new SqliteStreamStore(state.storage);
+      store.open();
+      expect(sql.exec("SELECT version FROM x3m_schema_versions WHERE name = 'stream'").one()).toEqual({ version: 4 });
+      for (const [principal, id] of [["bob", "a"], ["ada", "z"], ["ada", "m"]] as const) expect(await store.processed(principal, id)).toEqual({ fingerprint: "fp", response: { status: "ok" } });
+      const indexes = sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'processed_messages' AND sql IS NOT NULL").toArray();
+      expect(indexes).toEqual([]);
+
+      // Keeping the newest two of four drops the oldest: version 0, not the first key in order.
+      await store.append({
+        streamName: name,
+        expectedVersion: 2,
+        events: [{ type: "Deposited", data: { amount: 1 }, schemaVersion: 1, metadata: JSON.parse(metadata) }],
+        newVersion: 3,
+        principal: "ada",
+        messageId: "n",
+        fingerprint: "fp",
+        response: { status: "ok" },
+        retention: { recordedBefore: "2025-01-01T00:00:00.000Z", keepLast: 3 },
+      });
+      expect(await store.processed("ada", "z")).toBeNull();
+      expect(await store.processed("ada", "m")).not.toBeNull();
+      expect(await store.processed("bob", "a")).not.toBeNull();
+    });
+  });
+
   it("asking an object about a stream that was never written leaves no storage behind", async () => {
     const stub = env.LEDGER.get(env.LEDGER.idFromName(`ledger-${newId()}`));
     await runInDurableObject(stub, async (_object, state) => {

@@ -95,6 +95,23 @@ export const streamStoreContract = [
     },
   },
   {
+    name: "compaction drops the oldest records in the order they were made, even those made at one version",
+    async run(store) {
+      await store.append(append({ messageId: "first" }));
+      // A command whose events were all filtered out records its message at the version it found.
+      await store.append(append({ expectedVersion: 0, newVersion: 0, events: [], messageId: "same-version" }));
+      await store.append(append({ expectedVersion: 0, newVersion: 1, messageId: "bob's", principal: "bob" }));
+      await store.append(append({ expectedVersion: 1, newVersion: 2, messageId: "last", retention: { recordedBefore: "1970-01-01T00:00:00.000Z", keepLast: 3 } }));
+      equal(await store.processed("ada", "first"), null, "oldest gone");
+      equal((await store.processed("ada", "same-version"))?.fingerprint, "f", "second kept");
+      equal((await store.processed("bob", "bob's"))?.fingerprint, "f", "another caller's kept");
+      equal((await store.processed("ada", "last"))?.fingerprint, "f", "newest kept");
+      await store.append(append({ expectedVersion: 2, newVersion: 3, messageId: "after", retention: { recordedBefore: "1970-01-01T00:00:00.000Z", keepLast: 1 } }));
+      equal(await store.processed("ada", "last"), null, "all but the newest gone");
+      equal((await store.processed("ada", "after"))?.fingerprint, "f", "the newest stays");
+    },
+  },
+  {
     name: "a failing append leaves nothing behind: events, version and record all roll back",
     async run(store) {
       await store.append(append({ messageId: "first" }));

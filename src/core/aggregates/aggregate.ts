@@ -93,13 +93,16 @@ export type UnloadRules<State, Event extends DomainEvent> = {
 
 /**
  * How long the record of each applied message is kept. A retry that arrives while its record is
- * kept is answered from the record; after that, the same message id would run again. Records are
- * compacted every {@link RETENTION_EVERY} versions, so a few more may be kept for a while.
+ * kept is answered from the record; after that, the same message id would run again. Both limits
+ * apply: a record is kept while it is younger than `keepForMs` **and** among the newest
+ * `keepLast` — so a busy stream's records stay bounded in number, and a quiet one's in age.
+ * Records are compacted every {@link RETENTION_EVERY} versions, so a few more may be kept for a
+ * while.
  */
 export type IdempotencyRetention = {
-  /** Records younger than this are always kept (default 7 days). */
+  /** Records older than this are dropped (default 7 days). */
   keepForMs?: number;
-  /** Of older records, at most this many of the newest are kept (default 10,000). */
+  /** At most this many of the newest records are kept (default 10,000). */
   keepLast?: number;
 };
 

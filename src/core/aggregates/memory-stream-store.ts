@@ -18,6 +18,8 @@ import type {
 export type MemoryStreamStoreOptions = {
   /** Keep an {@link Outbox}: each appended event is also recorded as unpublished, atomically. */
   outbox?: boolean;
+  /** The clock that stamps events and idempotency records (ms since the epoch); default `Date.now`. */
+  now?: () => number;
 };
 
 /**
@@ -28,6 +30,7 @@ export type MemoryStreamStoreOptions = {
  */
 export class MemoryStreamStore implements StreamStore, Outbox {
   readonly #keepsOutbox: boolean;
+  readonly #now: () => number;
   #name = "";
   /** Versions appended and not yet published, in order. */
   #outbox: number[] = [];
@@ -42,6 +45,7 @@ export class MemoryStreamStore implements StreamStore, Outbox {
   /** An empty stream (with an outbox when asked for one). */
   constructor(options: MemoryStreamStoreOptions = {}) {
     this.#keepsOutbox = options.outbox === true;
+    this.#now = options.now ?? Date.now;
   }
 
   async streamState(): Promise<StreamState> {
@@ -59,7 +63,7 @@ export class MemoryStreamStore implements StreamStore, Outbox {
     const key = recordKey(request.principal, request.messageId);
     if (this.#processed.has(key)) throw new Error(`message ${request.messageId} is already recorded`);
     // Everything is prepared before anything changes: a failure leaves the store as it was.
-    const recordedAt = new Date().toISOString();
+    const recordedAt = new Date(this.#now()).toISOString();
     const events = request.events.map((event, index) => ({
       ...jsonCopy(event),
       version: request.expectedVersion + 1 + index,
@@ -127,7 +131,10 @@ export class MemoryStreamStore implements StreamStore, Outbox {
 
   /** Drops the records the retention rule lets go (records are kept in the order they were made). */
   #compact(retention: Retention): void {
-    for (const [key, record] of this.#processed) if (record.recordedAt < retention.recordedBefore) this.#processed.delete(key);
+    for (const [key, record] of this.#processed) {
+      if (record.recordedAt >= retention.recordedBefore) break;
+      this.#processed.delete(key);
+    }
     const excess = retention.keepLast === undefined ? 0 : this.#processed.size - retention.keepLast;
     for (const key of [...this.#processed.keys()].slice(0, Math.max(0, excess))) this.#processed.delete(key);
   }

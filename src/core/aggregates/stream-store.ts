@@ -88,8 +88,9 @@ export type AppendRequest = {
   fingerprint: string;
   response: ServiceResponse;
   /**
-   * When given, idempotency records are compacted in the same transaction: those recorded before
-   * `recordedBefore` (ISO 8601) go, and of the rest only the newest `keepLast` stay.
+   * When given, idempotency records are compacted in the same transaction, oldest first in the
+   * order they were made: those before the first one recorded at or after `recordedBefore`
+   * (ISO 8601) go, and of the rest only the newest `keepLast` stay.
    */
   retention?: Retention;
   /** A snapshot to write (older ones of the same schema may be dropped). */
