@@ -13,6 +13,12 @@ import type { AggregateRoutes } from "./aggregate-routes.js";
 import { PROTOCOL_BASE_URL, through, trustedAnswer } from "./hono-protocol.js";
 
 /**
+ * The typed client of the AggregateObject protocol, made once: each call is given the `fetch` of
+ * the object it goes to (a stub belongs to the request that made it, so stubs are never kept).
+ */
+const client = hc<AggregateRoutes>(PROTOCOL_BASE_URL);
+
+/**
  * Reaches the instances of one aggregate type in a Durable Object namespace: each stream
  * `<stream>-<id>` lives in the object named after it, reached through Hono's typed client over
  * `stub.fetch` ({@link AggregateRoutes}). The object is this Worker's own code, so its answers
@@ -20,24 +26,25 @@ import { PROTOCOL_BASE_URL, through, trustedAnswer } from "./hono-protocol.js";
  * request) rejects; the message handlers turn that into `internal_error`.
  */
 export function durableObjectAggregates<Env>(namespace: (env: Env) => DurableObjectNamespace): AggregateClient<Env> {
+  /** The options that send a request to the object holding `streamName`. */
   const objectOf = (env: Env, streamName: string) => {
     const ns = namespace(env);
-    return hc<AggregateRoutes>(PROTOCOL_BASE_URL, through(ns.get(ns.idFromName(streamName))));
+    return through(ns.get(ns.idFromName(streamName)));
   };
   return {
     async execute(env: Env, request: CommandRequest): Promise<Message> {
-      const answer = await objectOf(env, request.streamName).command.$post({ json: request });
+      const answer = await client.command.$post({ json: request }, objectOf(env, request.streamName));
       // The object answers only what it adds to the message (its answer, events, version).
       return replyMessage(request.message, (await trustedAnswer<{ reply: CommandReply }>(answer, request.streamName)).reply);
     },
 
     async readStream(env: Env, streamName: string, page: { from: number; limit: number }): Promise<StreamPage> {
       const query = { stream: streamName, from: String(page.from), limit: String(page.limit) };
-      return trustedAnswer<StreamPage>(await objectOf(env, streamName).events.$get({ query }), streamName);
+      return trustedAnswer<StreamPage>(await client.events.$get({ query }, objectOf(env, streamName)), streamName);
     },
 
     async deleteStream(env: Env, streamName: string, options: DeleteOptions): Promise<ServiceResponse> {
-      const answer = await objectOf(env, streamName).delete.$post({ json: { streamName, ...options } });
+      const answer = await client.delete.$post({ json: { streamName, ...options } }, objectOf(env, streamName));
       return (await trustedAnswer<{ response: ServiceResponse }>(answer, streamName)).response;
     },
   };

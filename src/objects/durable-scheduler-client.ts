@@ -6,6 +6,9 @@ import { shardKey } from "../core/scheduling/scheduler.js";
 import { PROTOCOL_BASE_URL, through, trustedAnswer } from "./hono-protocol.js";
 import type { SchedulerRoutes } from "./scheduler-routes.js";
 
+/** The typed client of the SchedulerObject protocol, made once (each call is given its shard's `fetch`). */
+const client = hc<SchedulerRoutes>(PROTOCOL_BASE_URL);
+
 /**
  * Reaches scheduler shards in a Durable Object namespace: the shard of key `k` is the object named
  * `k`, reached through Hono's typed client over `stub.fetch` ({@link SchedulerRoutes}). A
@@ -16,23 +19,23 @@ export function durableObjectScheduler<Env>(namespace: (env: Env) => DurableObje
   // A key the runner refuses is sent as it is, and refused there.
   const shardOf = (env: Env, key: string) => {
     const ns = namespace(env);
-    return hc<SchedulerRoutes>(PROTOCOL_BASE_URL, through(ns.get(ns.idFromName(shardKey(key)))));
+    return through(ns.get(ns.idFromName(shardKey(key))));
   };
   return {
     async schedule(env: Env, request: ScheduleRequest): Promise<ServiceResponse> {
-      const answer = await shardOf(env, request.key).schedule.$post({ json: { ...request, key: shardKey(request.key) } });
+      const answer = await client.schedule.$post({ json: { ...request, key: shardKey(request.key) } }, shardOf(env, request.key));
       return (await trustedAnswer<{ response: ServiceResponse }>(answer, `scheduler ${request.key}`)).response;
     },
     async list(env: Env, key: string, viewer?: ScheduleViewer): Promise<ScheduledSummary[]> {
-      const answer = await shardOf(env, key).schedules.$post({ json: { key: shardKey(key), viewer } });
+      const answer = await client.schedules.$post({ json: { key: shardKey(key), viewer } }, shardOf(env, key));
       return (await trustedAnswer<{ schedules: ScheduledSummary[] }>(answer, `scheduler ${key}`)).schedules;
     },
     async outcomes(env: Env, key: string, viewer?: ScheduleViewer): Promise<ScheduleOutcome[]> {
-      const answer = await shardOf(env, key).outcomes.$post({ json: { key: shardKey(key), viewer } });
+      const answer = await client.outcomes.$post({ json: { key: shardKey(key), viewer } }, shardOf(env, key));
       return (await trustedAnswer<{ outcomes: ScheduleOutcome[] }>(answer, `scheduler ${key}`)).outcomes;
     },
     async cancel(env: Env, key: string, messageId: string, viewer?: ScheduleViewer): Promise<ServiceResponse> {
-      const answer = await shardOf(env, key).cancel.$post({ json: { key: shardKey(key), messageId, viewer } });
+      const answer = await client.cancel.$post({ json: { key: shardKey(key), messageId, viewer } }, shardOf(env, key));
       return (await trustedAnswer<{ response: ServiceResponse }>(answer, `scheduler ${key}`)).response;
     },
   };

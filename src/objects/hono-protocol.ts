@@ -16,7 +16,11 @@ export const PROTOCOL_BASE_URL = "https://x3m.internal";
 /** Something with a `fetch`: a Durable Object stub or a service binding (`Fetcher`). */
 export type FetchTarget = { fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> };
 
-/** The options of Hono's typed client (`hc`) that send its requests through `target.fetch`. */
+/**
+ * The options of one call of Hono's typed client (`hc`) that send its request through
+ * `target.fetch`. The clients are made once per module and given the target per call: a stub
+ * belongs to the request that made it.
+ */
 export function through(target: FetchTarget): { fetch: FetchTarget["fetch"] } {
   return { fetch: (input, init) => target.fetch(input, init) };
 }

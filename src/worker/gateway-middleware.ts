@@ -58,8 +58,12 @@ function refuse<Env extends object>(c: Context<GatewayEnv<Env>>, r: Parameters<t
  * (balances, schedules) and must never be kept by a browser or a shared cache.
  */
 export const noStore: MiddlewareHandler = async (c, next) => {
-  await next();
+  // Set before the route answers, so that its answer is made with the header: set after, Hono
+  // copies the finished Response (body stream and headers) to change it — on every request.
   c.header("Cache-Control", "no-store");
+  await next();
+  // An answer made without the context (an HTTPException's, a Response of a route's own) lacks it.
+  if (c.res.headers.get("Cache-Control") !== "no-store") c.header("Cache-Control", "no-store");
 };
 
 /**
@@ -69,12 +73,15 @@ export const noStore: MiddlewareHandler = async (c, next) => {
  * as `?key=%25ED%25A0%2580` — one name spelt two ways, which ids and keys must never be.
  */
 export const wellEncodedUrl: MiddlewareHandler = async (c, next) => {
-  const url = new URL(c.req.url);
-  try {
-    decodeURIComponent(url.pathname);
-    decodeURIComponent(url.search.replace(/\+/g, " "));
-  } catch {
-    return answerWith(c, response.error("invalid_request", "the URL is not well-formed percent-encoded UTF-8"));
+  // Without a `%` there is nothing to decode (the common case: no URL parse per request).
+  if (c.req.url.includes("%")) {
+    const url = new URL(c.req.url);
+    try {
+      decodeURIComponent(url.pathname);
+      decodeURIComponent(url.search.replace(/\+/g, " "));
+    } catch {
+      return answerWith(c, response.error("invalid_request", "the URL is not well-formed percent-encoded UTF-8"));
+    }
   }
   await next();
 };

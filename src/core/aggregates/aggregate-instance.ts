@@ -1,6 +1,5 @@
-import { jsonProblem, utf8Length, type Json, type JsonObject } from "../shared/json.js";
+import { isJsonObject, jsonProblem, utf8Length, type Json } from "../shared/json.js";
 import { jsonLogger, withFields, type Logger } from "../shared/logger.js";
-import { withTimeout } from "../shared/timeout.js";
 import { halt, validateRequest, type DomainEvent, type Message } from "../messaging/message.js";
 import { response, type ServiceResponse } from "../messaging/response.js";
 import type { ValidatedMessage } from "../messaging/router.js";
@@ -44,10 +43,10 @@ const MAX_RECORDED_RESPONSE_CHARS = 64 * 1024;
 
 const REPLAY_PAGE = 500;
 
-/** Idempotency records younger than this are kept (7 days), unless the aggregate says otherwise. */
+/** Idempotency records older than this are dropped (7 days), unless the aggregate says otherwise. */
 const DEFAULT_KEEP_FOR_MS = 7 * 24 * 60 * 60 * 1000;
 
-/** Of older records, this many of the newest are kept, unless the aggregate says otherwise. */
+/** At most this many of the newest idempotency records are kept, unless the aggregate says otherwise. */
 const DEFAULT_KEEP_LAST = 10_000;
 
 /** A command let through admission: who sent it, and what makes a retry of it the same command. */
@@ -89,6 +88,12 @@ export class AggregateInstance<State, Event extends DomainEvent> {
   readonly #telemetry: Telemetry;
   readonly #now: () => number;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Work queued or running (commands, reads, deletes); the deadline watch stops at 0. */
+  #queued = 0;
+  /** The command running now: when it must have finished, and how to answer for it if not. */
+  #running: { deadline: number; expire: () => void } | null = null;
+  /** One timer watches the deadline of whichever command runs, not one timer per command. */
+  #watch: ReturnType<typeof setTimeout> | undefined;
   #state: State | undefined;
   #version = -1;
   #status: StreamStatus = "missing";
@@ -124,7 +129,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
    * `service_timeout` and frees the queue; whatever it decides later is discarded.
    */
   execute(request: CommandRequest): Promise<Message> {
-    return this.#serially(async () => {
+    return this.#serially(() => {
       const generation = this.#generation;
       const work = this.#run(request, generation).catch((error: unknown) => {
         // Storage failed mid-way: the transaction rolled back. Reload before the next command.
@@ -133,7 +138,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
         return halt(request.message, response.error("internal_error"));
       });
       const timeoutMs = this.#aggregate.options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-      return withTimeout(work, timeoutMs, () => {
+      return this.#withDeadline(work, timeoutMs, () => {
         this.#generation += 1;
         this.#logger.error("command overran its deadline: its result will be discarded", {
           command: request.command,
@@ -173,9 +178,56 @@ export class AggregateInstance<State, Event extends DomainEvent> {
   }
 
   #serially<T>(work: () => Promise<T>): Promise<T> {
+    this.#queued += 1;
     const run = this.#queue.then(work);
-    this.#queue = run.catch(() => undefined);
+    this.#queue = run.then(
+      () => this.#dequeued(),
+      () => this.#dequeued(),
+    );
     return run;
+  }
+
+  #dequeued(): void {
+    this.#queued -= 1;
+    // Idle: no timer is left behind (the next command sets one again).
+    if (this.#queued === 0 && this.#watch !== undefined) {
+      clearTimeout(this.#watch);
+      this.#watch = undefined;
+    }
+  }
+
+  /**
+   * `work`'s reply, or `onTimeout()`'s when it has not settled within `timeoutMs`. Commands run
+   * one at a time, so one timer watches them all: set for the running command's deadline, and
+   * when it rings for a command that has since finished, set again for the one running now —
+   * under load a timer per many commands, instead of one set and cleared for each.
+   */
+  #withDeadline(work: Promise<Message>, timeoutMs: number, onTimeout: () => Message): Promise<Message> {
+    return new Promise((resolve) => {
+      const running = {
+        deadline: Date.now() + timeoutMs,
+        expire: () => finish(onTimeout()),
+      };
+      const finish = (reply: Message) => {
+        if (this.#running !== running) return;
+        this.#running = null;
+        resolve(reply);
+      };
+      this.#running = running;
+      if (this.#watch === undefined) this.#watchIn(timeoutMs);
+      void work.then(finish);
+    });
+  }
+
+  #watchIn(ms: number): void {
+    this.#watch = setTimeout(() => {
+      this.#watch = undefined;
+      const running = this.#running;
+      if (running === null) return;
+      const left = running.deadline - Date.now();
+      if (left <= 0) running.expire();
+      else this.#watchIn(left);
+    }, ms);
   }
 
   /** The command's steps, in order; each either answers or hands on to the next. */
@@ -187,7 +239,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     const message = parsed ? request.message : await validateRequest(request.message, command.schema);
     if (message.halted) return message;
 
-    await this.#load();
+    if (!this.#loaded || this.#now() >= this.#unloadAt) await this.#load();
     const log = withFields(this.#logger, { command: command.name, messageId: message.id });
     const admitted = await this.#admit(command, message, log);
     if ("reply" in admitted) return admitted.reply;
@@ -205,7 +257,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
   async #persist(decided: Decided<State, Event>, admitted: Admitted, generation: number, log: Logger): Promise<Message> {
     const { message } = decided;
     if (decided.decided.events.length === 0) return this.#nothingStored(decided);
-    const filtered = await this.#beforeAppend(decided, log);
+    const filtered = this.#aggregate.options.beforeAppend === undefined ? { next: decided.decided.events } : await this.#beforeAppend(decided, log);
     if ("reply" in filtered) return filtered.reply;
     if (filtered.next.length === 0 && this.#status === "missing") return this.#nothingStored(decided);
 
@@ -386,7 +438,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     this.#state = next;
     this.#version = newVersion;
     this.#status = "live";
-    await this.#hook("commit", () => this.#aggregate.options.commit?.(decided.decided, next), log);
+    if (this.#aggregate.options.commit !== undefined) await this.#hook("commit", () => this.#aggregate.options.commit?.(decided.decided, next), log);
     this.#applyUnloadRules(events, next);
     return { ...decided.decided, response: answer, halted: true };
   }
@@ -408,7 +460,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
       id: message.aggregateMeta.id ?? this.#streamName.slice(prefix.length),
       version,
       exists: this.#status === "live",
-      caller: isObject(identity) ? identity : null,
+      caller: isJsonObject(identity) ? identity : null,
       principal: typeof message.assigns["principal"] === "string" ? message.assigns["principal"] : null,
       dryRun: message.dryRun,
       message,
@@ -445,7 +497,6 @@ export class AggregateInstance<State, Event extends DomainEvent> {
   }
 
   async #load(): Promise<void> {
-    if (this.#loaded && this.#now() < this.#unloadAt) return;
     const options = this.#aggregate.options;
     const setState = options.setState ?? ((persisted: Json) => persisted as State);
     const stream = await this.#store.streamState();
@@ -524,10 +575,6 @@ export class AggregateInstance<State, Event extends DomainEvent> {
 
 function isSuccess(r: ServiceResponse): boolean {
   return r.status === "ok" || r.status === "created";
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Who sent the message, as idempotency records are kept: its principal, "" for anonymous callers. */

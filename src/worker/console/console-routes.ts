@@ -80,9 +80,11 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
 
   const exists: MiddlewareHandler<GatewayEnv<Env>> = async (c, next) => {
     if (tokenOf(c) === "") return answerWith(c, response.error("not_found"));
-    await next();
-    // Each page shows operational data: never kept by a browser or a shared cache.
+    // Each page shows operational data: never kept by a browser or a shared cache. Set before
+    // the page is made (see noStore), and after for an answer made without the context.
     c.header("Cache-Control", "no-store");
+    await next();
+    if (c.res.headers.get("Cache-Control") !== "no-store") c.header("Cache-Control", "no-store");
   };
   const headers = secureHeaders({
     contentSecurityPolicy: {
