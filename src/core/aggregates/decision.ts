@@ -1,5 +1,6 @@
 import type { Json, JsonObject } from "../shared/json.js";
 import type { DomainEvent, DryRun, Message } from "../messaging/message.js";
+import type { CommandMode } from "./aggregate-protocol.js";
 import {
   response,
   type ErrorResponse,
@@ -103,8 +104,11 @@ function listOf<Event extends DomainEvent>(events: Event | readonly Event[]): Ev
   return Array.isArray(events) ? [...(events as readonly Event[])] : [events as Event];
 }
 
-/** How a command treats a missing aggregate, as the reply needs it. */
-export type ReplyMode = "new" | "existing" | "maybe";
+/**
+ * How a command treats a missing aggregate, as the reply needs it.
+ * @deprecated The same as {@link CommandMode}; use that.
+ */
+export type ReplyMode = CommandMode;
 
 /**
  * The message a decision amounts to: its events, and its response — the rejection, or on
@@ -114,7 +118,7 @@ export type ReplyMode = "new" | "existing" | "maybe";
 export function decidedMessage<Event extends DomainEvent>(
   message: Message<unknown, Event>,
   decision: Decision<Event>,
-  mode: ReplyMode,
+  mode: CommandMode,
   context: Pick<CommandContext, "id" | "exists">,
 ): Message<unknown, Event> {
   let events: Event[];

@@ -68,7 +68,8 @@ export type LibraryErrorReason =
   | "unknown_command"
   | "idempotency_key_reused"
   | "too_many_schedules"
-  | "state_too_large";
+  | "state_too_large"
+  | "unknown_service";
 
 /** The request failed for `reason`; `details` says more when there is something safe to say. */
 export type ErrorResponse = {
