@@ -96,7 +96,8 @@ describe("dispatching to another node", () => {
     expect(directory.isBackingOff("node-a")).toBe(false);
   });
 
-  it("try_another_node moves to the next node; when every node asks, no_nodes_available lists them (35, 38)", async () => {
+  // The original library's behaviour, statements 35, 38 (§2 of the behaviour reference).
+  it("try_another_node moves to the next node; when every node asks, no_nodes_available lists them", async () => {
     const first: ChooseNode = (_m, candidates) => (candidates.includes("node-a") ? "node-a" : candidates[0] ?? "");
     const both = caller({ ...A, ...B }, { directory: { chooseNode: first } });
     const reply = await both.dispatcher.dispatch(newMessage("quorum"));
@@ -113,7 +114,8 @@ describe("dispatching to another node", () => {
     });
   });
 
-  it("a local provider wins over remote ones (40)", async () => {
+  // The original library's behaviour, statement 40 (§2 of the behaviour reference).
+  it("a local provider wins over remote ones", async () => {
     const local = new Router<Env>({ authorize: () => "ok" }).service("shared", (m) => ok(m, "local"));
     const { dispatcher } = caller({ ...A, ...B }, { routers: [local] });
     for (let i = 0; i < 10; i += 1) expect(payloadOf(await dispatcher.dispatch(newMessage("shared")))).toBe("local");
@@ -127,7 +129,8 @@ describe("dispatching to another node", () => {
 });
 
 describe("discovery", () => {
-  it("lists the public services of every router of every node, never private ones (24, 45)", async () => {
+  // The original library's behaviour, statements 24, 45 (§2 of the behaviour reference).
+  it("lists the public services of every router of every node, never private ones", async () => {
     const { dispatcher } = caller({ ...A, ...B });
     const services = await dispatcher.publicServices();
     expect(services).toEqual(expect.arrayContaining(["echo", "shared", "quorum", "from_second_router", "only_b"]));
@@ -150,7 +153,8 @@ describe("discovery", () => {
     expect((await caller(A).dispatcher.dispatch(newMessage("only_b"))).response).toEqual({ status: "service_unavailable", service: "only_b" });
   });
 
-  it("a service the node no longer offers stops being found after the next refresh (44)", async () => {
+  // The original library's behaviour, statement 44 (§2 of the behaviour reference).
+  it("a service the node no longer offers stops being found after the next refresh", async () => {
     const { dispatcher } = caller(B, { directory: { ttlMs: 50 } });
     expect((await dispatcher.dispatch(newMessage("only_b"))).response?.status).toBe("ok");
     await env.NODE_B.fetch(`${NODE_ORIGIN}/test/withdraw?service=only_b`);
@@ -163,7 +167,8 @@ describe("discovery", () => {
     }
   });
 
-  it("a missing service is logged as a warning (50)", async () => {
+  // The original library's behaviour, statement 50 (§2 of the behaviour reference).
+  it("a missing service is logged as a warning", async () => {
     const { dispatcher, lines } = caller(A);
     await dispatcher.dispatch(newMessage("nowhere"));
     expect(lines).toContainEqual(expect.objectContaining({ level: "warn", message: "[Discovery] Service nowhere NOT found!" }));
@@ -213,7 +218,8 @@ describe("faults give clear responses, never a crash or a hung request", () => {
   });
 });
 
-describe("authorization across nodes (41)", () => {
+// The original library's behaviour, statement 41 (§2 of the behaviour reference).
+describe("authorization across nodes", () => {
   it("asks the node that owns the service; a failing node is skipped; when all fail: no_nodes_available", async () => {
     const { dispatcher } = caller(A);
     expect(await dispatcher.authorized(newMessage("echo"))).toBe(true);

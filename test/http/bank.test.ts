@@ -76,12 +76,14 @@ describe("the bank demo over HTTP", () => {
     const refused = await call("withdraw", { account_id, amount: 500 }, { ...ADA, ...headers });
     expect(refused.body.response).toMatchObject({ reason: "insufficient_funds", details: { balance: 77 } });
     expect((await call("deposit", { account_id, amount: 1 }, { ...ADA, ...headers })).status).toBe(409);
-    // Bob squats the id in his own account first; it is his message, not Ada's.
-    const bobs = await openAccount(BOB);
+    // An admin uses an id first, in Ada's own account: it is the admin's message, not Ada's —
+    // Ada's deposit with that id runs (neither refused as a reuse nor answered with the admin's reply).
     const squat = { "X-Message-Id": `squat-${account_id}` };
-    expect((await call("deposit", { account_id: bobs, amount: 1 }, { ...BOB, ...squat })).status).toBe(200);
-    expect((await call("deposit", { account_id, amount: 5 }, { ...ADA, ...squat })).body.response).toEqual({ status: "ok", version: 3 });
-    expect((await call("get_account", { account_id })).body.response).toMatchObject({ payload: { balance: 82 } });
+    expect((await call("deposit", { account_id, amount: 1 }, { ...ROOT, ...squat })).body.response).toEqual({ status: "ok", version: 3 });
+    expect((await call("deposit", { account_id, amount: 5 }, { ...ADA, ...squat })).body.response).toEqual({ status: "ok", version: 4 });
+    // And each caller's retry is still answered from its own record.
+    expect((await call("deposit", { account_id, amount: 1 }, { ...ROOT, ...squat })).body.response).toEqual({ status: "ok", version: 3 });
+    expect((await call("get_account", { account_id })).body.response).toMatchObject({ payload: { balance: 83 } });
   });
 
   it("a non-owner is answered the same whether or not the account exists", async () => {

@@ -37,7 +37,8 @@ afterEach(() => {
 });
 
 describe("scheduling (statements 87-89, 93)", () => {
-  it("87: in: 50 saves the alarm with dispatchAt and attempts 0, then delivers with attempts 1 and hands the reply to serviceResponded", async () => {
+  // The original library's behaviour, statement 87 (§2 of the behaviour reference).
+  it("in: 50 saves the alarm with dispatchAt and attempts 0, then delivers with attempts 1 and hands the reply to serviceResponded", async () => {
     const key = freshKey();
     const before = Date.now();
     const { message, answer } = await schedule(key, "wrong_service", { inMs: 50 }, { noRetry: true });
@@ -54,7 +55,8 @@ describe("scheduling (statements 87-89, 93)", () => {
     expect(await scheduler.list(env, key)).toEqual([]);
   });
 
-  it("88/89: at: a date keeps dispatchAt as given; assigns injected by saveAlarm reach the service", async () => {
+  // The original library's behaviour, statements 88 and 89 (§2 of the behaviour reference).
+  it("at: a date keeps dispatchAt as given; assigns injected by saveAlarm reach the service", async () => {
     const key = freshKey();
     const at = new Date(Date.now() - 10).toISOString();
     const { message } = await schedule(key, "record", { at });
@@ -75,7 +77,8 @@ describe("scheduling (statements 87-89, 93)", () => {
     expect(Date.parse(listed[0]?.dispatchAt ?? "") - Date.now()).toBeGreaterThan(50_000);
   });
 
-  it("93: dispatchTimeout bounds each delivery: a slow service answers service_timeout to serviceResponded", async () => {
+  // The original library's behaviour, statement 93 (§2 of the behaviour reference).
+  it("dispatchTimeout bounds each delivery: a slow service answers service_timeout to serviceResponded", async () => {
     const key = freshKey();
     const { message } = await schedule(key, "slow", { inMs: 0 }, { noRetry: true });
     await drain(key);
@@ -118,7 +121,8 @@ describe("scheduling (statements 87-89, 93)", () => {
 });
 
 describe("delivery (statements 90-92)", () => {
-  it("90: a service failing twice then succeeding is tried three times, with attempts 1, 2, 3 and its assigns kept", async () => {
+  // The original library's behaviour, statement 90 (§2 of the behaviour reference).
+  it("a service failing twice then succeeding is tried three times, with attempts 1, 2, 3 and its assigns kept", async () => {
     const key = freshKey();
     const { message } = await schedule(key, "flaky", { inMs: 0 });
     await drain(key);
@@ -128,7 +132,8 @@ describe("delivery (statements 90-92)", () => {
     expect(await scheduler.list(env, key)).toEqual([]);
   });
 
-  it("91: a date already past gives late = true; so does a delivery long after its time", async () => {
+  // The original library's behaviour, statement 91 (§2 of the behaviour reference).
+  it("a date already past gives late = true; so does a delivery long after its time", async () => {
     const key = freshKey();
     const past = await schedule(key, "record", { at: new Date(Date.now() - 60_000).toISOString() });
     const soon = await schedule(key, "record", { inMs: 10 });
@@ -142,7 +147,8 @@ describe("delivery (statements 90-92)", () => {
     expect(deliveriesOf(punctual.message.id)[0]?.assigns["late"]).toBeUndefined();
   });
 
-  it("92: a message far in the future is only stored; the alarm waits for it", async () => {
+  // The original library's behaviour, statement 92 (§2 of the behaviour reference).
+  it("a message far in the future is only stored; the alarm waits for it", async () => {
     const key = freshKey();
     const at = new Date(Date.now() + 300 * 24 * 3600 * 1000).toISOString();
     const { message } = await schedule(key, "record", { at });

@@ -154,6 +154,8 @@ describe("the aggregate instance under random command sequences", () => {
         const again = await instance.execute({ streamName: "wallet-w-1", command: chosen.serviceName, message: chosen });
         if (record !== null) {
           expect(again.response).toEqual(record.response);
+          // The retry's answer is the first answer to that message, as its caller saw it.
+          expect(again.response).toEqual(replies[index]?.response);
           expect((await store.readEvents(0, 10_000)).length).toBe(before);
         }
       }),
