@@ -94,6 +94,11 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
         outbox: outbox !== undefined,
         // Synchronous, right after the commit: the alarm joins the events' atomic write batch.
         onOutboxWrite: () => this.#arm(outbox?.checkAfterMs ?? DEFAULT_CHECK_AFTER_MS),
+        // The alarm went with the storage: the next commit must set one again.
+        onStorageEmptied: () => {
+          this.#armed = false;
+          this.#failures = 0;
+        },
       });
       this.#publisher =
         outbox === undefined

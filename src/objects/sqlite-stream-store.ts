@@ -97,6 +97,11 @@ export type SqliteStreamStoreOptions = {
    * batch as the events (a crash cannot keep one without the other).
    */
   onOutboxWrite?: () => void;
+  /**
+   * Called right after a hard delete emptied the object's storage — its alarm included (since
+   * compatibility date 2026-02-24): an object that remembers setting an alarm must forget it.
+   */
+  onStorageEmptied?: () => void;
 };
 
 type StreamRow = { name: string; version: number; status: string; state: string | null };
@@ -124,12 +129,14 @@ export class SqliteStreamStore implements StreamStore, Outbox {
   readonly #schema: VersionedSchema;
   readonly #keepsOutbox: boolean;
   readonly #onOutboxWrite: () => void;
+  readonly #onStorageEmptied: () => void;
 
   /** A store over the object's storage; call {@link open} once, in the constructor, under `blockConcurrencyWhile`. */
   constructor(storage: DurableObjectStorage, options: SqliteStreamStoreOptions = {}) {
     this.#storage = storage;
     this.#keepsOutbox = options.outbox === true;
     this.#onOutboxWrite = options.onOutboxWrite ?? (() => {});
+    this.#onStorageEmptied = options.onStorageEmptied ?? (() => {});
     this.#schema = new VersionedSchema(storage, {
       name: "stream",
       migrations: STREAM_MIGRATIONS,
@@ -277,6 +284,7 @@ export class SqliteStreamStore implements StreamStore, Outbox {
     if (refused !== null) return refused;
     await this.#storage.deleteAll();
     this.#schema.forget();
+    this.#onStorageEmptied();
     return { ok: true };
   }
 

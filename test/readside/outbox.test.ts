@@ -1,7 +1,8 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { newId, referenceOf } from "../../src/core/index.js";
-import { eventually, outboxOf, tallyCommand, tallyStub } from "../support/read-side-helpers.js";
+import { env } from "cloudflare:workers";
+import { eventually, flakyTallies, outboxOf, tallyCommand, tallyStub } from "../support/read-side-helpers.js";
 import { publishedTallies, tallyQueueFaults } from "../support/test-read-side.js";
 
 /** The versions of stream `tally-<id>` published so far, in the order the queue delivered them. */
@@ -82,6 +83,30 @@ describe("the transactional outbox of an aggregate object", () => {
     await eventually(async () => versions(id), (seen) => seen.length >= 2);
     expect(versions(id)).toEqual([0, 1]);
     expect(await outboxOf(id, true)).toEqual([]);
+  });
+
+  it("after a hard delete (which takes the alarm with the storage), the next commit sets the safety alarm again", async () => {
+    const id = newId();
+    tallyQueueFaults.failNext = 1_000;
+    await tallyCommand("add", { id, amount: 1 }, { flaky: true });
+    const alarm = () => runInDurableObject(tallyStub(id, true), (_object, state) => state.storage.getAlarm());
+    expect(await alarm()).not.toBeNull();
+    expect(await flakyTallies.deleteStream(env, id, { mode: "hard" })).toEqual({ status: "ok" });
+    expect(await alarm()).toBeNull();
+    // Its send hangs: only the alarm set with the commit would send the event if the object went now.
+    tallyQueueFaults.holding = true;
+    try {
+      await tallyCommand("add", { id, amount: 2 }, { flaky: true });
+      expect(await outboxOf(id, true)).toEqual([0]);
+      expect(await alarm()).not.toBeNull();
+    } finally {
+      tallyQueueFaults.holding = false;
+    }
+    tallyQueueFaults.failNext = 0;
+    expect(await runDurableObjectAlarm(tallyStub(id, true))).toBe(true);
+    // The first event went with the storage before it was sent; the stream begins again at 0.
+    await eventually(async () => versions(id), (seen) => seen.length >= 1);
+    expect(published(id).map((e) => (e.kind === "event" ? e.event.data : null))).toEqual([{ amount: 2 }]);
   });
 
   it("an event too large for one queue message is published as a reference to its stream and version", async () => {

@@ -64,7 +64,7 @@ export async function balanceOf(account_id: string): Promise<number> {
 }
 
 const tallies = aggregateRouter(tally, durableObjectAggregates((e: Cloudflare.Env) => e.TALLY), { authorize: () => "ok" });
-const flakyTallies = aggregateRouter(tally, durableObjectAggregates((e: Cloudflare.Env) => e.FLAKY_TALLY), { authorize: () => "ok" });
+export const flakyTallies = aggregateRouter(tally, durableObjectAggregates((e: Cloudflare.Env) => e.FLAKY_TALLY), { authorize: () => "ok" });
 const dispatchers = {
   tally: new Dispatcher({ services: [tallies], env, logger: silentLogger }),
   flaky: new Dispatcher({ services: [flakyTallies], env, logger: silentLogger }),

@@ -41,8 +41,12 @@ export const publishedTallies: EventEnvelope[] = [];
 /** What reached the dead-letter queue (the test Worker consumes it). */
 export const deadLettersQueued: unknown[] = [];
 
-/** Faults of the flaky tally objects' queue: how many sends fail before one goes through. */
-export const tallyQueueFaults = { failNext: 0, failed: 0 };
+/**
+ * Faults of the flaky tally objects' queue: how many sends fail before one goes through, and
+ * whether sends hang (until `holding` is false again) — a send still in flight, as when the
+ * object is about to be evicted.
+ */
+export const tallyQueueFaults = { failNext: 0, failed: 0, holding: false };
 
 /** Tallies that publish to TALLY_EVENTS. */
 export const TallyObject = aggregateObject(tally, { logger: silentLogger, outbox: { queue: (env: Env & { TALLY_EVENTS: Queue }) => env.TALLY_EVENTS } });
@@ -63,6 +67,8 @@ function flaky(queue: Queue): Queue {
     get(target, property) {
       if (property !== "sendBatch") return Reflect.get(target, property) as unknown;
       return async (messages: Iterable<MessageSendRequest>, options?: QueueSendBatchOptions) => {
+        // Polled, not awaited on a promise of the test's: a promise resolved from another request does not wake this one.
+        while (tallyQueueFaults.holding) await new Promise((resolve) => setTimeout(resolve, 5));
         if (tallyQueueFaults.failNext > 0) {
           tallyQueueFaults.failNext -= 1;
           tallyQueueFaults.failed += 1;
