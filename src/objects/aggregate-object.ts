@@ -86,6 +86,8 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
     #armed = false;
     /** Failed sends in a row, for the back-off. */
     #failures = 0;
+    /** Whether a commit of this incarnation wrote outbox rows that no send has started on yet. */
+    #unsent = false;
 
     constructor(ctx: DurableObjectState, env: unknown) {
       super(ctx, env);
@@ -93,7 +95,10 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
       this.#store = new SqliteStreamStore(ctx.storage, {
         outbox: outbox !== undefined,
         // Synchronous, right after the commit: the alarm joins the events' atomic write batch.
-        onOutboxWrite: () => this.#arm(outbox?.checkAfterMs ?? DEFAULT_CHECK_AFTER_MS),
+        onOutboxWrite: () => {
+          this.#unsent = true;
+          this.#arm(outbox?.checkAfterMs ?? DEFAULT_CHECK_AFTER_MS);
+        },
         // The alarm went with the storage: the next commit must set one again.
         onStorageEmptied: () => {
           this.#armed = false;
@@ -119,8 +124,13 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
 
     override async fetch(request: Request): Promise<Response> {
       const answer = await aggregateRoutes.fetch(request, this);
-      // After the reply is settled: outgoing sends wait for the commit to be durable anyway.
-      if (this.#publisher !== null && this.#store.hasUnpublished()) void this.#publish();
+      // After the reply is settled: outgoing sends wait for the commit to be durable anyway. Only
+      // when this request (or one before it) committed something: rows left by a failed send or
+      // an earlier incarnation are the alarm's, so a read or a refused command costs no query.
+      if (this.#unsent) {
+        this.#unsent = false;
+        void this.#publish();
+      }
       return answer;
     }
 
