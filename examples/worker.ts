@@ -47,6 +47,8 @@ const gateway = createGateway<Env>({
   principalOf,
   admin: { token: (env) => env.ADMIN_TOKEN, aggregates: [bank, transferServices] },
   scheduler,
+  // The console's read side page: checkpoints, dead letters, projection rebuilds.
+  readSide: bankReadSide,
   // GET /v1/openapi.json and /docs are on by default; this names the API and gives examples.
   openapi: {
     title: "x3m-system demo",

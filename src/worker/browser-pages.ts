@@ -3,6 +3,7 @@ import { secureHeaders } from "hono/secure-headers";
 import type { Dispatcher } from "../core/messaging/dispatcher.js";
 import type { ServiceRegistry } from "../core/messaging/service-registry.js";
 import type { SchedulerClient } from "../core/scheduling/scheduler.js";
+import type { Logger } from "../core/shared/logger.js";
 import { waitUntilOf } from "../objects/hono-protocol.js";
 import { BROWSER_STYLE } from "./browser-style.js";
 import type { Identify } from "./caller.js";
@@ -10,6 +11,7 @@ import { mountConsole } from "./console/console-routes.js";
 import { DOCS_SCRIPT, docsPage } from "./docs-page.js";
 import type { GatewayEnv } from "./gateway-middleware.js";
 import { openApiGenerator, type OpenApiOptions } from "./openapi.js";
+import type { ReadSide } from "./read-side.js";
 import type { NodeBindings } from "./service-binding-node.js";
 import type { AdminOptions } from "./stream-routes.js";
 
@@ -22,12 +24,13 @@ export type BrowserPagesOptions<Env> = {
   identify?: Identify<Env>;
   admin?: AdminOptions<Env>;
   scheduler?: SchedulerClient<Env>;
+  readSide?: ReadSide<Env>;
   nodes?: NodeBindings<Env>;
   node?: string;
 };
 
-/** What the gateway built once that the pages share: its registry and its dispatcher. */
-export type BrowserPagesWiring<Env> = { registry: ServiceRegistry<Env>; dispatcher: Dispatcher<Env> };
+/** What the gateway built once that the pages share: its registry, its dispatcher and its logger. */
+export type BrowserPagesWiring<Env> = { registry: ServiceRegistry<Env>; dispatcher: Dispatcher<Env>; logger: Logger };
 
 // Static text of this deployment: browsers may keep it a few minutes.
 const assetCache = "public, max-age=300";
@@ -38,7 +41,7 @@ const assetCache = "public, max-age=300";
  * operations console, admin only). Everything is served by the Worker itself, no CDN.
  */
 export function mountBrowserPages<Env extends object>(app: Hono<GatewayEnv<Env>>, options: BrowserPagesOptions<Env>, wiring: BrowserPagesWiring<Env>): void {
-  const { registry, dispatcher } = wiring;
+  const { registry, dispatcher, logger } = wiring;
   if (options.openapi !== false) {
     const generate = openApiGenerator(options.openapi ?? {});
     app.get("/v1/openapi.json", async (c) => {
@@ -85,9 +88,11 @@ export function mountBrowserPages<Env extends object>(app: Hono<GatewayEnv<Env>>
       token: options.admin?.token,
       aggregates: options.admin?.aggregates ?? [],
       scheduler: options.scheduler,
+      readSide: options.readSide,
       registry,
       node: options.node ?? "local",
       nodes: options.nodes,
+      logger,
     });
   }
 }

@@ -71,6 +71,7 @@ ol.events { list-style: none; padding: 0; margin: 0; }
 ol.events > li { margin: 0 0 0.75rem; }
 .shapes { display: grid; grid-template-columns: repeat(auto-fit, minmax(16rem, 1fr)); gap: 0 1rem; }
 .pager { display: flex; flex-wrap: wrap; gap: 1rem; margin: 0.5rem 0 1rem; }
+.actions { display: flex; flex-wrap: wrap; gap: 0.5rem; }
 .layout { display: grid; grid-template-columns: 17rem minmax(0, 1fr); }
 .layout > nav { border-right: 1px solid var(--line); padding: 1rem; position: sticky; top: 0; align-self: start; max-height: 100vh; overflow: auto; }
 .layout > nav ul { list-style: none; padding: 0; margin: 0 0 1rem; }

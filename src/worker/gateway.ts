@@ -19,6 +19,7 @@ import { identifyCaller, noStore, requestMessage, wellEncodedUrl, type GatewayEn
 import { answerWith, replyWith } from "./replies.js";
 import { parseBody } from "./request-body.js";
 import type { OpenApiOptions } from "./openapi.js";
+import type { ReadSide } from "./read-side.js";
 import { mountScheduleRoutes } from "./schedule-routes.js";
 import { remoteNodesOf, type NodeBindings } from "./service-binding-node.js";
 import { mountStreamRoutes, type AdminOptions } from "./stream-routes.js";
@@ -51,6 +52,11 @@ export type GatewayOptions<Env> = {
   admin?: AdminOptions<Env>;
   /** The scheduler behind `/v1/schedules`; without it those routes answer 404. */
   scheduler?: SchedulerClient<Env>;
+  /**
+   * The Worker's read side (what `readSide()` returns), for the console: each subscriber's checkpoints,
+   * the dead letters, and a rebuild button per projection. The gateway serves no read side route.
+   */
+  readSide?: ReadSide<Env>;
   /** Other nodes (Workers) whose public services this gateway also reaches: name → binding. */
   nodes?: NodeBindings<Env>;
   /** How service lists of other nodes are cached and failing nodes avoided. */
@@ -151,7 +157,7 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
     identify: options.identify,
     principalOf: options.principalOf,
   });
-  mountBrowserPages(app, options, { registry, dispatcher });
+  mountBrowserPages(app, options, { registry, dispatcher, logger });
   app.notFound((c) => answerWith(c, response.error("not_found")));
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();

@@ -2,7 +2,7 @@
 // it, on a free port, with its own state and dev registry (so that it neither sees nor disturbs
 // another `wrangler dev` on this machine). It runs in its own process group, which teardown
 // stops — and which an exit of this process stops too, however the run ends.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -62,6 +62,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const log = join(dir, "wrangler.log");
   const [port, inspectorPort] = [await freePort(), await freePort()];
   const out = openSync(log, "a");
+  const quiet = { ...process.env, WRANGLER_REGISTRY_PATH: join(dir, "registry"), WRANGLER_SEND_METRICS: "false" };
+  // The read models' tables, as `npm run dev` applies them first (db:migrate:local): without them
+  // the demo's projections fail every event, and the console's read side page shows them behind.
+  execFileSync("npx", ["wrangler", "d1", "migrations", "apply", "x3m-bank-read-models", "--local", "--persist-to", join(dir, "state")], {
+    stdio: ["ignore", out, out],
+    env: { ...quiet, CI: "true" },
+  });
   const child = spawn(
     "npx",
     [
@@ -78,12 +85,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     {
       detached: true, // its own process group, stopped as one
       stdio: ["ignore", out, out],
-      env: {
-        ...process.env,
-        WRANGLER_REGISTRY_PATH: join(dir, "registry"),
-        WRANGLER_SEND_METRICS: "false",
-        X_LOCAL_OBSERVABILITY: "false",
-      },
+      env: { ...quiet, X_LOCAL_OBSERVABILITY: "false" },
     },
   );
   const onExit = () => stopGroup(child, "SIGKILL");

@@ -1,10 +1,14 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { newId, ok, Router, silentLogger, type RecordedEvent, type StreamPage } from "../../src/core/index.js";
 import { createGateway, type GatewayOptions } from "../../src/worker/index.js";
-import { streamsPage } from "../../src/worker/console/console-pages.js";
+import { readSidePage, streamsPage, type ReadSideView } from "../../src/worker/console/console-pages.js";
 import { CONSOLE_SESSION_MS, hasSession, startSession } from "../../src/worker/console/console-session.js";
+import { bankReadSide } from "../../examples/bank/read-side.js";
+import { call, eventually, openAccount, tallyCommand, tallyEnvelopes } from "../support/read-side-helpers.js";
+import { TALLY_TABLES, tallyReadSide } from "../support/test-read-side.js";
 
 const ORIGIN = "http://demo";
 const demo = (path: string, init?: RequestInit) => exports.default.fetch(`${ORIGIN}${path}`, { redirect: "manual", ...init });
@@ -218,9 +222,208 @@ describe("the console's pages", () => {
     expect(await answer.text()).toContain("Admin token");
   });
 
-  it("keeps a place for the read side", async () => {
+});
+
+/** A gateway of its own whose console has admin token "t", logged in: its pages and form posts. */
+async function ownConsole(options: Partial<GatewayOptions<Cloudflare.Env>>) {
+  const app = createGateway<Cloudflare.Env>({ services: [], logger: silentLogger, admin: { token: () => "t", aggregates: [] }, ...options });
+  const fetch = (path: string, init?: RequestInit) => app.fetch(new Request(`${ORIGIN}${path}`, { redirect: "manual", ...init }), env);
+  const cookie = ((await fetch("/console/login", form({ token: "t" }))).headers.get("Set-Cookie") ?? "").split(";")[0] ?? "";
+  return {
+    text: async (path: string) => (await fetch(path, { headers: { Cookie: cookie } })).text(),
+    post: (path: string, fields: Record<string, string>) => fetch(path, form(fields, cookie)),
+  };
+}
+
+/** The table whose caption starts with `caption`, from a page's HTML ("" when there is none). */
+function tableOf(text: string, caption: string): string {
+  const start = text.indexOf(`<caption>${caption}`);
+  return start < 0 ? "" : text.slice(start, text.indexOf("</table>", start));
+}
+
+/** A stream's row in a checkpoint table: its name, the version seen, the checkpoint, the lag. */
+function checkpointRow(table: string, streamName: string): string[] | null {
+  const row = new RegExp(`<tr><th scope="row" class="mono">${streamName}</th><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>`).exec(table);
+  return row === null ? null : row.slice(1);
+}
+
+/** The demo's bank_accounts row of an account: its balance as the read model has it. */
+async function listedBalance(account_id: string): Promise<number | null> {
+  return (await env.READ_MODELS.prepare("SELECT balance FROM bank_accounts WHERE id = ?").bind(account_id).first<number>("balance")) ?? null;
+}
+
+/** An account with `deposit` in it, once both projections of the demo have applied all of it. */
+async function deliveredAccount(deposit: number): Promise<{ account_id: string; streamName: string }> {
+  const account_id = await openAccount("ada", deposit);
+  const streamName = `account-${account_id}`;
+  const projections = ["bank_accounts", "bank_totals"];
+  await eventually(
+    () => bankReadSide.store(env).checkpoints(projections, [streamName]),
+    (found) => projections.every((name) => found.get(name)?.get(streamName) === 1),
+  );
+  return { account_id, streamName };
+}
+
+/**
+ * A tally with 1, 13 and 2 added, delivered to the test read side for the last time allowed: the
+ * superstitious projection fails on 13 and dead-letters it and what follows; test_tally applies all.
+ */
+async function unluckyTally(): Promise<string> {
+  await env.READ_MODELS.batch(TALLY_TABLES.map((s) => env.READ_MODELS.prepare(s.sql)));
+  const id = newId();
+  for (const amount of [1, 13, 2]) await tallyCommand("add", { id, amount });
+  const envelopes = await tallyEnvelopes(id);
+  const batch = createMessageBatch("x3m-bank-events", envelopes.map((body) => ({ id: newId(), timestamp: new Date(), attempts: 3, body })));
+  const ctx = createExecutionContext();
+  await tallyReadSide.queue(batch, env, ctx);
+  expect((await getQueueResult(batch, ctx)).explicitAcks).toHaveLength(3);
+  return `tally-${id}`;
+}
+
+describe("the console's read side page", () => {
+  it("lists each subscriber with its kind and the aggregate types it follows; only projections get rebuild buttons", async () => {
     const { text } = await page("/console/read-side", await login());
-    expect(text).toContain("Projections");
-    expect(text).toContain("Dead letters");
+    expect(text).toContain('aria-current="page">Read side');
+    expect(text).not.toContain("Not built yet");
+    const subscribers = tableOf(text, "4 subscribers");
+    expect(subscribers).toMatch(/<code>bank_accounts<\/code><\/th>\s*<td>projection<\/td>\s*<td><code>account<\/code><\/td>/);
+    expect(subscribers).toMatch(/<code>bank_totals<\/code><\/th>\s*<td>projection<\/td>/);
+    expect(subscribers).toMatch(/<code>transfers<\/code><\/th>\s*<td>process manager<\/td>\s*<td><code>transfer<\/code><\/td>/);
+    expect(subscribers).toMatch(/<code>transfer-watch<\/code><\/th>\s*<td>other subscriber<\/td>/);
+    for (const name of ["bank_accounts", "bank_totals"]) {
+      expect(subscribers).toContain(`aria-label="Rebuild ${name}"`);
+      expect(subscribers).toContain(`aria-label="Catch up ${name}"`);
+    }
+    expect(subscribers).not.toMatch(/aria-label="(Rebuild|Catch up) transfer/);
+    expect(subscribers).toContain("not rebuilt: it would start its processes again");
+  });
+
+  it("shows an account stream's version seen, each projection's checkpoint on it and no lag once its deposits are delivered", async () => {
+    const { account_id, streamName } = await deliveredAccount(30);
+    expect((await call("deposit", { account_id, amount: 12 })).status).toBe(200);
+    await eventually(() => bankReadSide.store(env).checkpoints(["bank_accounts", "bank_totals"], [streamName]), (found) =>
+      [...found.values()].every((checkpoints) => checkpoints.get(streamName) === 2),
+    );
+
+    const { text } = await page(`/console/read-side?stream=account&from=${streamName}`, await login());
+    expect(text).toMatch(/\d+ account streams? in the catalog; \d+ shown from <code>account-/);
+    for (const projection of ["bank_accounts", "bank_totals"]) {
+      const table = tableOf(text, `<code>${projection}</code> (projection) on <code>account</code> streams`);
+      // Asked to start at this stream, the table does.
+      expect(/<th scope="row" class="mono">([^<]*)<\/th>/.exec(table)?.[1], projection).toBe(streamName);
+      expect(checkpointRow(table, streamName), projection).toEqual(["v2", "v2", '<span class="ok">up to date</span>']);
+    }
+  });
+
+  it("shows how far a projection that keeps failing lags behind, and its dead letters with their errors", async () => {
+    const streamName = await unluckyTally();
+    const reads = await ownConsole({ readSide: tallyReadSide });
+    const text = await reads.text(`/console/read-side?stream=tally&from=${streamName}`);
+    const applied = tableOf(text, "<code>test_tally</code> (projection) on <code>tally</code> streams");
+    expect(checkpointRow(applied, streamName)).toEqual(["v2", "v2", '<span class="ok">up to date</span>']);
+    const failing = tableOf(text, "<code>test_superstitious</code> (projection) on <code>tally</code> streams");
+    expect(checkpointRow(failing, streamName)).toEqual(["v2", "v0", '<span class="badge warn">2 behind</span>']);
+
+    const letters = text.slice(text.indexOf('<h2 id="dead-letters">'));
+    const rows = [...letters.matchAll(/<tr>\s*<th scope="row"><code>(.*?)<\/code><\/th>\s*<td class="mono">(.*?)<\/td>\s*<td>(.*?)<\/td>\s*<td>(.*?)<\/td>\s*<td><pre>(.*?)<\/pre><\/td>\s*<td><time datetime="[^"]+">\d{4}-\d\d-\d\d [\d:]+ UTC<\/time><\/td>/g)];
+    // Newest first: the event after 13 was given up on last.
+    expect(rows.map((row) => row.slice(1)).filter((row) => row[1] === streamName)).toEqual([
+      ["test_superstitious", streamName, "v2", "3", "handler failed: 13 is unlucky"],
+      ["test_superstitious", streamName, "v1", "3", "handler failed: 13 is unlucky"],
+    ]);
+  });
+
+  it("rebuilds a projection through its form: the damaged read model is whole again, and the page says what was replayed", async () => {
+    const { account_id } = await deliveredAccount(40);
+    await env.READ_MODELS.prepare("UPDATE bank_accounts SET balance = -1 WHERE id = ?").bind(account_id).run();
+    const cookie = await login();
+
+    const answer = await demo("/console/read-side/rebuild", form({ subscriber: "bank_accounts" }, cookie));
+    expect(answer.status).toBe(303);
+    const location = answer.headers.get("Location") ?? "";
+    expect(location).toMatch(/^\/console\/read-side\?done=rebuild&subscriber=bank_accounts&streams=(\d+)&of=\1&events=\d+&ms=\d+&failed_streams=0$/);
+    expect(await listedBalance(account_id)).toBe(40);
+    const { text } = await page(location, cookie);
+    expect(text).toMatch(/role="status">Rebuilt <code>bank_accounts<\/code>: (\d+) of \1 streams?, \d+ events? replayed in \d+ (ms|s)\./);
+  });
+
+  it("catches up a projection through its form: a stream it lost is applied again", async () => {
+    const streamName = await unluckyTally();
+    const id = streamName.slice("tally-".length);
+    await env.READ_MODELS.batch([
+      env.READ_MODELS.prepare("DELETE FROM x3m_checkpoints WHERE subscriber = 'test_tally' AND stream = ?").bind(streamName),
+      env.READ_MODELS.prepare("DELETE FROM test_tally WHERE id = ?").bind(id),
+      env.READ_MODELS.prepare("DELETE FROM test_tally_log WHERE stream = ?").bind(streamName),
+    ]);
+    const reads = await ownConsole({ readSide: tallyReadSide });
+    const behind = await reads.text(`/console/read-side?stream=tally&from=${streamName}`);
+    expect(checkpointRow(tableOf(behind, "<code>test_tally</code>"), streamName)).toEqual(["v2", '<span class="muted">none</span>', '<span class="badge warn">3 behind</span>']);
+
+    const answer = await reads.post("/console/read-side/catch-up", { subscriber: "test_tally" });
+    expect(answer.headers.get("Location")).toMatch(/^\/console\/read-side\?done=catch_up&subscriber=test_tally&/);
+    expect(await env.READ_MODELS.prepare("SELECT total FROM test_tally WHERE id = ?").bind(id).first("total")).toBe(16);
+    const after = await reads.text(`/console/read-side?stream=tally&from=${streamName}`);
+    expect(checkpointRow(tableOf(after, "<code>test_tally</code>"), streamName)).toEqual(["v2", "v2", '<span class="ok">up to date</span>']);
+  });
+
+  it("refuses a rebuild without a session, or posted from another site: the read model stays as it was", async () => {
+    const { account_id } = await deliveredAccount(25);
+    await env.READ_MODELS.prepare("UPDATE bank_accounts SET balance = -1 WHERE id = ?").bind(account_id).run();
+
+    const anonymous = await demo("/console/read-side/rebuild", form({ subscriber: "bank_accounts" }));
+    expect(anonymous.status).toBe(200);
+    expect(await anonymous.text()).toContain("Admin token");
+    const crossSite = await demo("/console/read-side/rebuild", form({ subscriber: "bank_accounts" }, await login(), "https://evil.example"));
+    expect(crossSite.status).toBe(403);
+    expect(await listedBalance(account_id)).toBe(-1);
+  });
+
+  it("refuses to rebuild or catch up a process manager or another subscriber that is not a projection, and says why", async () => {
+    const cookie = await login();
+    for (const [path, subscriber] of [
+      ["rebuild", "transfers"],
+      ["catch-up", "transfers"],
+      ["rebuild", "transfer-watch"],
+      ["rebuild", "nobody"],
+    ] as const) {
+      const answer = await demo(`/console/read-side/${path}`, form({ subscriber }, cookie));
+      expect(answer.headers.get("Location"), `${path} ${subscriber}`).toBe(`/console/read-side?refused=${subscriber}`);
+    }
+    const alert = (text: string) => /role="alert">(.*?)<\/p>/.exec(text)?.[1];
+    expect(alert((await page("/console/read-side?refused=transfers", cookie)).text)).toBe(
+      "transfers is a process manager: it is never rebuilt or caught up from here, since replaying its events would start its processes again.",
+    );
+    expect(alert((await page("/console/read-side?refused=transfer-watch", cookie)).text)).toMatch(/^transfer-watch is not a projection/);
+    expect(alert((await page("/console/read-side?refused=nobody", cookie)).text)).toBe("There is no subscriber nobody.");
+  });
+
+  it("says plainly when the Worker has no read side, and rebuilds nothing", async () => {
+    const reads = await ownConsole({});
+    const text = await reads.text("/console/read-side");
+    expect(text).toContain("This Worker has no read side");
+    expect(text).not.toContain("Not built yet");
+    expect(text).not.toContain("Rebuild");
+    expect((await reads.post("/console/read-side/rebuild", { subscriber: "bank_accounts" })).headers.get("Location")).toBe("/console/read-side");
+  });
+
+  it("says a rebuild that ran out of the request's time is incomplete, and how to finish it; escapes what it shows", () => {
+    const view: ReadSideView = {
+      subscribers: [{ name: "big", kind: "projection", streams: ["account"] }],
+      streams: ["account"],
+      catalog: null,
+      deadLetters: [{ subscriber: "big", streamName: "account-<b>", version: 3, error: "<script>alert(1)</script>", attempts: 5, envelope: null, recordedAt: "2026-01-01T00:00:00.000Z" }],
+      deadLetterLimit: 50,
+      replayBudgetMs: 20_000,
+      report: { action: "rebuild", subscriber: "big", streamsDone: 340, streamsTotal: 5000, events: 12_000, elapsedMs: 20_004, stopped: true, failedCount: 0, firstFailure: null },
+      refused: null,
+      failed: null,
+      problem: null,
+    };
+    const text = String(readSidePage("", view));
+    expect(text).toContain("The rebuild of <code>big</code> stopped at this request's limit (20 s): 340 of 5000 streams, 12000 events replayed in 20 s.");
+    expect(text).toContain("Its read model is incomplete until the other streams are applied: press <strong>Catch up</strong>");
+    expect(text).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(text).toContain("account-&lt;b&gt;");
+    expect(text).not.toContain("<script>");
   });
 });

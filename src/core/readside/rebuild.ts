@@ -1,7 +1,7 @@
 import { mapBounded } from "./bounded.js";
 import type { RunScope, SubscriptionRunner } from "./subscription-runner.js";
 
-/** How far a catch-up or rebuild is. */
+/** How far a catch-up or rebuild is (see `stopped` for one that did not finish). */
 export type RebuildProgress = {
   subscriber: string;
   /** Streams done so far, of the catalog's streams of the subscriber's aggregate types. */
@@ -13,6 +13,11 @@ export type RebuildProgress = {
   failed: { streamName: string; error: string }[];
   /** Milliseconds since the start. */
   elapsedMs: number;
+  /**
+   * True when its `signal` stopped it before every stream was done (`streamsDone` is then below
+   * the streams there are): a {@link catchUp} goes on from where it stopped.
+   */
+  stopped: boolean;
 };
 
 /** Options of {@link catchUp} and {@link rebuild}. */
@@ -25,6 +30,12 @@ export type CatchUpOptions = {
   pageSize?: number;
   /** The clock (ms), for `elapsedMs`. */
   now?: () => number;
+  /**
+   * Stops the work once aborted — e.g. `AbortSignal.timeout(20_000)` in a request that must
+   * answer in time: no stream is started after that (those under way finish) and the progress
+   * says `stopped`. Stopping anywhere is safe: every stream done is committed with its checkpoints.
+   */
+  signal?: AbortSignal;
 };
 
 /**
@@ -41,13 +52,18 @@ export async function catchUp(runner: SubscriptionRunner, name: string, scope: R
   const store = runner.store;
   let total = 0;
   for (const stream of subscriber.streams) total += await store.countStreams(stream);
-  const progress: RebuildProgress = { subscriber: name, streamsDone: 0, streamsTotal: total, events: 0, failed: [], elapsedMs: 0 };
+  const progress: RebuildProgress = { subscriber: name, streamsDone: 0, streamsTotal: total, events: 0, failed: [], elapsedMs: 0, stopped: false };
   for (const stream of subscriber.streams) {
     let after: string | null = null;
-    for (;;) {
+    // Stopped only on a stream it then skips: a signal aborted after the last stream stops nothing.
+    while (!progress.stopped) {
       const page = await store.streams(stream, { after, limit: options.pageSize ?? 100 });
       if (page.length === 0) break;
       await mapBounded(page, options.concurrency ?? 8, async (entry) => {
+        if (options.signal?.aborted === true) {
+          progress.stopped = true;
+          return;
+        }
         try {
           // Awaited first: `events += await …` would read `events` before the await and lose updates.
           const { applied } = await runner.catchUpStream(subscriber, stream, entry.streamName, scope);
@@ -71,11 +87,13 @@ export async function catchUp(runner: SubscriptionRunner, name: string, scope: R
  * Rebuilds subscriber `name` from scratch: empties its read model and forgets its checkpoints
  * (its `reset` statements, in one transaction), then {@link catchUp} replays every stream from
  * the aggregates' own objects. Events delivered meanwhile by the queue are applied in order too —
- * the checkpoints guard both — so the queue need not stop.
+ * the checkpoints guard both — so the queue need not stop. A process manager is refused: replaying
+ * its events would start its processes again.
  */
 export async function rebuild(runner: SubscriptionRunner, name: string, scope: RunScope, options: CatchUpOptions = {}): Promise<RebuildProgress> {
   const subscriber = runner.subscriber(name);
   if (subscriber === undefined) throw new Error(`no subscriber ${name}`);
+  if ("kind" in subscriber && subscriber.kind === "process") throw new Error(`${name} is a process manager: rebuilding it would start its processes again`);
   await runner.store.reset(subscriber.name, subscriber.reset());
   return catchUp(runner, name, scope, options);
 }

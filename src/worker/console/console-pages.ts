@@ -3,6 +3,7 @@ import type { HtmlEscapedString } from "hono/utils/html";
 import type { StreamPage } from "../../core/aggregates/aggregate-protocol.js";
 import type { RecordedEvent } from "../../core/aggregates/stream-store.js";
 import type { Visibility } from "../../core/messaging/contracts.js";
+import type { CatalogEntry, DeadLetter } from "../../core/readside/read-store.js";
 import type { ScheduledSummary } from "../../core/scheduling/scheduler.js";
 import { isJsonObject, type Json } from "../../core/shared/json.js";
 
@@ -287,16 +288,218 @@ ${view.schedules === null
   return document_(base, "Schedules", body, "schedules");
 }
 
-/** The read side's place: projections and dead letters, once the read side exists. */
-export function readSidePage(base: string): Page {
-  return document_(
-    base,
-    "Read side",
-    html`<h1>Read side</h1>
-<section class="panel" aria-labelledby="projections"><h2 id="projections">Projections</h2>
-<p class="muted">Not built yet. Once events flow to projections through the outbox and a queue, this section will list each projection with its checkpoint per stream, its lag, and a way to rebuild it.</p></section>
-<section class="panel" aria-labelledby="dead-letters"><h2 id="dead-letters">Dead letters</h2>
-<p class="muted">Not built yet. Deliveries that a projection or a process manager gave up on will be listed here, with a way to retry them.</p></section>`,
-    "read-side",
-  );
+/** What a subscriber is: the console rebuilds and catches up projections only. */
+export type SubscriberKind = "projection" | "process" | "other";
+
+/** A subscriber of the read side as the page lists it. */
+export type SubscriberRow = { name: string; kind: SubscriberKind; streams: readonly string[] };
+
+/** One page of the catalog: streams of one aggregate type, from a name on, with checkpoints. */
+export type CatalogPage = {
+  /** The aggregate type. */
+  stream: string;
+  /** The first stream name asked for ("" from the start). */
+  from: string;
+  /** How many streams of this type the catalog holds. */
+  total: number;
+  entries: readonly CatalogEntry[];
+  /** Subscriber → stream name → checkpoint; a stream absent has no checkpoint yet. */
+  checkpoints: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  /** The first stream of the next page, or null on the last page. */
+  next: string | null;
+};
+
+/** What a rebuild or catch-up came to, as the redirect back after it carries it. */
+export type ReplayReport = {
+  action: "rebuild" | "catch_up";
+  subscriber: string;
+  streamsDone: number;
+  streamsTotal: number;
+  events: number;
+  elapsedMs: number;
+  /** It ran out of the request's time (see `RebuildProgress.stopped`). */
+  stopped: boolean;
+  failedCount: number;
+  /** The first stream that failed, with its error. */
+  firstFailure: { streamName: string; error: string } | null;
+};
+
+/** What the read side page shows. */
+export type ReadSideView = {
+  subscribers: readonly SubscriberRow[];
+  /** The aggregate types any subscriber follows, in order. */
+  streams: readonly string[];
+  catalog: CatalogPage | null;
+  deadLetters: readonly DeadLetter[] | null;
+  /** How many dead letters are shown at most. */
+  deadLetterLimit: number;
+  /** How long a rebuild may run in one request, in ms. */
+  replayBudgetMs: number;
+  report: ReplayReport | null;
+  /** A subscriber a rebuild or catch-up was refused for (not a projection, or unknown). */
+  refused: string | null;
+  /** A subscriber whose rebuild or catch-up failed outright. */
+  failed: string | null;
+  problem: string | null;
+};
+
+const KIND_LABELS: Record<SubscriberKind, string> = { projection: "projection", process: "process manager", other: "other subscriber" };
+
+const ACTION_LABELS = { rebuild: ["Rebuilt", "rebuild", "replayed"], catch_up: ["Caught up", "catch-up", "applied"] } as const;
+
+/** An elapsed time for people: "850 ms", "12 s". */
+function elapsed(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : humanDuration(ms);
+}
+
+const plural = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
+
+function reportNotice(view: ReadSideView, report: ReplayReport): Page {
+  const [done, noun, verb] = ACTION_LABELS[report.action];
+  const counts = `${report.streamsDone} of ${plural(report.streamsTotal, "stream")}, ${plural(report.events, "event")} ${verb} in ${elapsed(report.elapsedMs)}`;
+  if (report.stopped) {
+    return html`<div class="notice error" role="alert"><p>The ${noun} of <code>${report.subscriber}</code> stopped at this request's limit (${humanDuration(view.replayBudgetMs)}): ${counts}.</p>
+<p>Its read model is incomplete until the other streams are applied: press <strong>Catch up</strong> on it, again until it finishes, or run it from a script or a Workflow.</p></div>`;
+  }
+  if (report.failedCount > 0) {
+    const first = report.firstFailure;
+    return html`<div class="notice error" role="alert"><p>${done} <code>${report.subscriber}</code>: ${counts}; ${plural(report.failedCount, "stream")} failed${first === null ? "" : html`, first <code>${first.streamName}</code>: ${first.error}`}.</p>
+<p>Those streams stay behind: once the cause is fixed, press <strong>Catch up</strong>.</p></div>`;
+  }
+  return html`<p class="notice" role="status">${done} <code>${report.subscriber}</code>: ${counts}.</p>`;
+}
+
+function refusedText(view: ReadSideView, name: string): string {
+  const subscriber = view.subscribers.find((row) => row.name === name);
+  if (subscriber === undefined) return `There is no subscriber ${name}.`;
+  if (subscriber.kind === "process") return `${name} is a process manager: it is never rebuilt or caught up from here, since replaying its events would start its processes again.`;
+  return `${name} is not a projection: its handler may do more than write its read model, so it is never rebuilt or caught up from here.`;
+}
+
+function replayForm(base: string, action: "rebuild" | "catch-up", subscriber: string, label: string, style: string): Page {
+  return html`<form method="post" action="${base}/console/read-side/${action}">
+    <input type="hidden" name="subscriber" value="${subscriber}">
+    <button type="submit" class="${style}" aria-label="${label} ${subscriber}">${label}</button>
+  </form>`;
+}
+
+function subscriberRow(base: string, row: SubscriberRow): Page {
+  return html`<tr>
+  <th scope="row"><code>${row.name}</code></th>
+  <td>${KIND_LABELS[row.kind]}</td>
+  <td>${row.streams.map((stream, index) => html`${index === 0 ? "" : ", "}<code>${stream}</code>`)}</td>
+  <td>${row.kind === "projection"
+    ? html`<div class="actions">${replayForm(base, "rebuild", row.name, "Rebuild", "danger")}${replayForm(base, "catch-up", row.name, "Catch up", "secondary")}</div>`
+    : html`<span class="muted">${row.kind === "process" ? "not rebuilt: it would start its processes again" : "not rebuilt from here"}</span>`}</td>
+</tr>`;
+}
+
+function lagCell(version: number, checkpoint: number | undefined): Page {
+  // No checkpoint: nothing applied yet, so every version up to the one seen is behind.
+  const lag = version - (checkpoint ?? -1);
+  return lag > 0 ? html`<span class="badge warn">${lag} behind</span>` : html`<span class="ok">up to date</span>`;
+}
+
+function checkpointTable(catalog: CatalogPage, subscriber: SubscriberRow): Page {
+  const checkpoints = catalog.checkpoints.get(subscriber.name);
+  return html`<div class="panel table-wrap"><table>
+  <caption><code>${subscriber.name}</code> (${KIND_LABELS[subscriber.kind]}) on <code>${catalog.stream}</code> streams</caption>
+  <thead><tr><th scope="col">Stream</th><th scope="col">Seen</th><th scope="col">Checkpoint</th><th scope="col">Lag</th></tr></thead>
+  <tbody>${catalog.entries.map((entry) => {
+    const checkpoint = checkpoints?.get(entry.streamName);
+    return html`<tr><th scope="row" class="mono">${entry.streamName}</th><td>v${entry.version}</td><td>${checkpoint === undefined ? html`<span class="muted">none</span>` : `v${checkpoint}`}</td><td>${lagCell(entry.version, checkpoint)}</td></tr>`;
+  })}</tbody>
+</table></div>`;
+}
+
+function catalogSection(base: string, view: ReadSideView): Page {
+  const { catalog } = view;
+  const link = (from: string) => `${base}/console/read-side?stream=${encodeURIComponent(catalog?.stream ?? "")}&from=${encodeURIComponent(from)}#checkpoints`;
+  const following = catalog === null ? [] : view.subscribers.filter((row) => row.streams.includes(catalog.stream));
+  return html`<section aria-labelledby="checkpoints"><h2 id="checkpoints">Checkpoints</h2>
+<p>Per subscriber and stream of the catalog: <strong>seen</strong> is the highest version the read side was delivered, <strong>checkpoint</strong> the last one the subscriber applied.</p>
+<form method="get" action="${base}/console/read-side#checkpoints" class="panel inline" role="search" aria-label="Find streams">
+  <div class="field">
+    <label for="stream">Aggregate type</label>
+    <select id="stream" name="stream">
+      ${view.streams.map((name) => html`<option value="${name}"${name === catalog?.stream ? html` selected` : ""}>${name}</option>`)}
+    </select>
+  </div>
+  <div class="field">
+    <label for="from">From stream</label>
+    <input id="from" name="from" type="text" spellcheck="false" autocomplete="off" value="${catalog?.from ?? ""}" aria-describedby="from-hint">
+  </div>
+  <button type="submit">Show checkpoints</button>
+  <p class="hint" id="from-hint">A stream name, e.g. <code>${catalog?.stream ?? "account"}-42</code>: the list starts there, in name order.</p>
+</form>
+${catalog === null
+  ? ""
+  : html`<p>${plural(catalog.total, `${catalog.stream} stream`)} in the catalog; ${catalog.entries.length === 0 ? "none" : `${catalog.entries.length} shown`} ${catalog.from === "" ? "from the first" : html`from <code>${catalog.from}</code>`}.</p>
+${catalog.entries.length === 0 ? "" : following.map((subscriber) => checkpointTable(catalog, subscriber))}
+<nav class="pager" aria-label="Pages of streams">
+  ${catalog.from === "" ? "" : html`<a href="${link("")}">First streams</a>`}
+  ${catalog.next === null ? "" : html`<a href="${link(catalog.next)}">Next streams</a>`}
+</nav>`}
+</section>`;
+}
+
+function deadLetterRow(letter: DeadLetter): Page {
+  return html`<tr>
+  <th scope="row"><code>${letter.subscriber}</code></th>
+  <td class="mono">${letter.streamName === "" ? html`<span class="muted">not an event</span>` : letter.streamName}</td>
+  <td>${letter.version < 0 ? "" : `v${letter.version}`}</td>
+  <td>${letter.attempts}</td>
+  <td><pre>${letter.error}</pre></td>
+  <td><time datetime="${letter.recordedAt}">${when(letter.recordedAt)}</time></td>
+</tr>`;
+}
+
+function deadLettersSection(view: ReadSideView): Page {
+  const letters = view.deadLetters;
+  return html`<section aria-labelledby="dead-letters"><h2 id="dead-letters">Dead letters</h2>
+<p>Events a subscriber gave up on after every attempt, newest first. Its checkpoint stays before the event, so later events of that stream wait; once the cause is fixed, <strong>Catch up</strong> applies them in order.</p>
+${letters === null
+  ? ""
+  : letters.length === 0
+    ? html`<p class="ok">No dead letters.</p>`
+    : html`<div class="panel table-wrap"><table>
+  <caption>${letters.length < view.deadLetterLimit ? plural(letters.length, "dead letter") : `The newest ${view.deadLetterLimit} dead letters`}</caption>
+  <thead><tr><th scope="col">Subscriber</th><th scope="col">Stream</th><th scope="col">Version</th><th scope="col">Attempts</th><th scope="col">Error</th><th scope="col">Given up</th></tr></thead>
+  <tbody>${letters.map(deadLetterRow)}</tbody>
+</table></div>`}
+</section>`;
+}
+
+/**
+ * The read side page: each subscriber with what it is and follows (and, for a projection, rebuild
+ * and catch-up buttons), checkpoints against the catalog page by page, and the newest dead
+ * letters. `view` is null when the Worker has no read side.
+ */
+export function readSidePage(base: string, view: ReadSideView | null): Page {
+  if (view === null) {
+    return document_(
+      base,
+      "Read side",
+      html`<h1>Read side</h1>
+<p class="notice">This Worker has no read side: no projections or process managers are given to its gateway (its <code>readSide</code> option).</p>`,
+      "read-side",
+    );
+  }
+  const body = html`<h1>Read side</h1>
+<p>The projections and process managers that committed events are delivered to, how far each has got, and what they gave up on.</p>
+${view.report === null ? "" : reportNotice(view, view.report)}
+${view.refused === null ? "" : html`<p class="notice error" role="alert">${refusedText(view, view.refused)}</p>`}
+${view.failed === null ? "" : html`<p class="notice error" role="alert">Could not finish with <code>${view.failed}</code>: the read side failed (the error is in the Worker's logs). Try again.</p>`}
+${view.problem === null ? "" : html`<p class="notice error" role="alert">${view.problem}</p>`}
+<section aria-labelledby="subscribers"><h2 id="subscribers">Subscribers</h2>
+<p>A rebuild empties a projection's read model and replays every stream of the catalog into it; a catch-up applies what it has not applied yet. Both run in this request, for at most ${humanDuration(view.replayBudgetMs)}, while the queue goes on delivering.</p>
+<div class="panel table-wrap"><table>
+  <caption>${plural(view.subscribers.length, "subscriber")}</caption>
+  <thead><tr><th scope="col">Subscriber</th><th scope="col">Kind</th><th scope="col">Follows</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+  <tbody>${view.subscribers.map((row) => subscriberRow(base, row))}</tbody>
+</table></div>
+</section>
+${catalogSection(base, view)}
+${deadLettersSection(view)}`;
+  return document_(base, "Read side", body, "read-side");
 }

@@ -8,13 +8,17 @@ import { response } from "../../core/messaging/response.js";
 import type { ServiceRegistry } from "../../core/messaging/service-registry.js";
 import type { SchedulerClient, ScheduledSummary } from "../../core/scheduling/scheduler.js";
 import { readKey } from "../../core/shared/keys.js";
+import { jsonLogger, type Logger } from "../../core/shared/logger.js";
 import { withTimeout } from "../../core/shared/timeout.js";
 import { BROWSER_STYLE } from "../browser-style.js";
 import type { GatewayEnv } from "../gateway-middleware.js";
 import { answerWith } from "../replies.js";
 import { remoteNodesOf, type NodeBindings } from "../service-binding-node.js";
 import { loginPage, readSidePage, schedulesPage, servicesPage, streamsPage, type NodeListing, type Page, type ServiceRow } from "./console-pages.js";
+import { readSideView, replay, type ConsoleReadSide, type ReplayAction } from "./console-read-side.js";
 import { endSession, hasSession, isAdminToken, startSession } from "./console-session.js";
+
+export type { ConsoleReadSide } from "./console-read-side.js";
 
 /** What the console needs from the gateway. */
 export type ConsoleOptions<Env> = {
@@ -30,6 +34,10 @@ export type ConsoleOptions<Env> = {
   node: string;
   /** Other nodes, by name. */
   nodes: NodeBindings<Env> | undefined;
+  /** The read side, when this Worker has one: its checkpoints and dead letters, projection rebuilds. */
+  readSide?: ConsoleReadSide<Env> | undefined;
+  /** Where the console logs what failed (a rebuild); default: JSON lines on the console. */
+  logger?: Logger | undefined;
 };
 
 /** How long the services page waits for another node's list. */
@@ -68,7 +76,8 @@ const problemText = (error: unknown) => (error instanceof Error ? error.message 
 
 /**
  * The operations console under `/console`: services and the node offering each, aggregate
- * streams and their events, pending schedules with cancel, and the read side's place. Off (404)
+ * streams and their events, pending schedules with cancel, and the read side's checkpoints and
+ * dead letters with projection rebuilds. Off (404)
  * unless an admin token is configured; the browser logs in with that token once and then holds
  * a signed HttpOnly session cookie (see console-session.ts). Pages are plain HTML with no script.
  */
@@ -116,6 +125,9 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     const wanted = c.req.method === "GET" ? c.req.path + (new URL(c.req.url).search || "") : `${base}/console`;
     return html(c, loginPage(base, safeNext(base, wanted), null));
   };
+  // Every change the console makes (cancel, rebuild…) passes these: a small form, posted from this
+  // origin, by a logged-in browser.
+  const change = [sameOrigin, formsOnly, limit, loggedIn] as const;
 
   app.use("/console", exists, headers);
   app.use("/console/*", exists, headers);
@@ -217,7 +229,7 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     return html(c, schedulesPage(baseOf(c), view));
   });
 
-  app.post("/console/schedules/cancel", sameOrigin, formsOnly, limit, loggedIn, async (c: Context<GatewayEnv<Env>>) => {
+  app.post("/console/schedules/cancel", ...change, async (c: Context<GatewayEnv<Env>>) => {
     const base = baseOf(c);
     const form = await c.req.parseBody();
     const key = readKey(form["key"]);
@@ -231,5 +243,18 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     return c.redirect(`${back}&${outcome}=${encodeURIComponent(messageId)}`, 303);
   });
 
-  app.get("/console/read-side", loggedIn, (c: Context<GatewayEnv<Env>>) => html(c, readSidePage(baseOf(c))));
+  app.get("/console/read-side", loggedIn, async (c: Context<GatewayEnv<Env>>) =>
+    html(c, readSidePage(baseOf(c), await readSideView(options.readSide, c.env, c.req.query()))),
+  );
+
+  const logger = options.logger ?? jsonLogger();
+  const replayRoute = (action: ReplayAction) => async (c: Context<GatewayEnv<Env>>) => {
+    const back = `${baseOf(c)}/console/read-side`;
+    const form = await c.req.parseBody();
+    const name = typeof form["subscriber"] === "string" ? form["subscriber"] : "";
+    if (options.readSide === undefined || name === "") return c.redirect(back, 303);
+    return c.redirect(`${back}?${await replay(options.readSide, c.env, action, name, logger)}`, 303);
+  };
+  app.post("/console/read-side/rebuild", ...change, replayRoute("rebuild"));
+  app.post("/console/read-side/catch-up", ...change, replayRoute("catch_up"));
 }

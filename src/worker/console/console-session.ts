@@ -9,7 +9,8 @@ import { timingSafeEqual } from "hono/utils/buffer";
  * itself never leaves the server again, rotating the token ends every session, and nothing needs
  * storing. The cookie is SameSite=Strict (never sent on a request started by another site), scoped
  * to the console's path, and Secure over https; the console's POST routes also check the request's
- * origin (Hono's csrf middleware), so a form on another site cannot cancel a schedule.
+ * origin (Hono's csrf middleware), so a form on another site cannot cancel a schedule or rebuild a
+ * projection.
  */
 
 /** The session cookie's name. */

@@ -197,6 +197,41 @@ describe("projections fed by an in-memory queue (the demo's own handlers, on Nod
     expect(await accountRows(bank)).toEqual(before);
   });
 
+  it("a process manager is never rebuilt: its checkpoints stay and no process starts again", async () => {
+    const bank = memoryBank();
+    await bank.call("open_account", { account_id: "p1" });
+    await bank.call("open_account", { account_id: "p2" });
+    await bank.call("deposit", { account_id: "p1", amount: 10 });
+    await bank.call("transfer", { transfer_id: "t1", from: "p1", to: "p2", amount: 4 });
+    await bank.settle();
+    const started = bank.processes.instanceIds.length;
+    expect(started).toBe(1);
+    const manager = bank.runner.subscribers.find((s) => "kind" in s && s.kind === "process");
+    expect(manager).toBeDefined();
+    await expect(rebuild(bank.runner, manager!.name, bank.scope)).rejects.toThrow(/process manager/);
+    expect(bank.processes.instanceIds.length).toBe(started);
+  });
+
+  it("a rebuild stopped by its signal says so, and a catch-up afterwards finishes it", async () => {
+    const bank = memoryBank();
+    for (const id of ["s1", "s2", "s3"]) {
+      await bank.call("open_account", { account_id: id });
+      await bank.call("deposit", { account_id: id, amount: 10 });
+    }
+    await bank.settle();
+    const before = await accountRows(bank);
+
+    const stop = new AbortController();
+    const onProgress = (p: RebuildProgress) => p.streamsDone === 1 && stop.abort();
+    const stopped = await rebuild(bank.runner, "bank_accounts", bank.scope, { concurrency: 1, signal: stop.signal, onProgress });
+    expect(stopped).toMatchObject({ streamsDone: 1, streamsTotal: 3, events: 2, failed: [], stopped: true });
+    expect(await accountRows(bank)).toHaveLength(1);
+
+    const finished = await catchUp(bank.runner, "bank_accounts", bank.scope);
+    expect(finished).toMatchObject({ streamsDone: 3, streamsTotal: 3, events: 4, stopped: false });
+    expect(await accountRows(bank)).toEqual(before);
+  });
+
   it("a projection added later catches up on every stream the catalog knows", async () => {
     const bank = memoryBank();
     await bank.call("open_account", { account_id: "n1" });
