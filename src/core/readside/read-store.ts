@@ -57,7 +57,10 @@ export interface ReadStore {
   countStreams(stream: string): Promise<number>;
   /** Empties a subscriber's read model (`statements`) and forgets its checkpoints, at once. */
   reset(subscriber: string, statements: readonly ReadStatement[]): Promise<void>;
-  /** Keeps a dead letter for operators. */
+  /**
+   * Keeps a dead letter for operators: one per subscriber and event (a later letter of the same
+   * event replaces the earlier one); every message that is no event gets its own.
+   */
   deadLetter(letter: DeadLetter): Promise<void>;
   /** The newest dead letters, newest first. */
   deadLetters(limit: number): Promise<DeadLetter[]>;

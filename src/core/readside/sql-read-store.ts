@@ -32,6 +32,7 @@ const SCHEMA: readonly ReadStatement[] = [
   statement`CREATE TABLE IF NOT EXISTS x3m_dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT, subscriber TEXT NOT NULL, stream TEXT NOT NULL, version INTEGER NOT NULL,
     error TEXT NOT NULL, attempts INTEGER NOT NULL, envelope TEXT NOT NULL, recorded_at TEXT NOT NULL)`,
+  statement`CREATE INDEX IF NOT EXISTS x3m_dead_letters_by_event ON x3m_dead_letters (subscriber, stream, version)`,
 ];
 
 /** The units' own statements per batch, at most: a unit is never split, so a batch may hold one larger unit. */
@@ -120,6 +121,11 @@ export class SqlReadStore implements ReadStore {
   async deadLetter(letter: DeadLetter): Promise<void> {
     await this.#ready();
     await this.#db.batch([
+      // One letter per subscriber and event: the same event given up on again (its message was
+      // delivered again because the dead-letter queue was down, or it failed again after a
+      // catch-up) replaces its earlier letter. A message that is no event (version -1) is its own.
+      statement`DELETE FROM x3m_dead_letters
+        WHERE subscriber = ${letter.subscriber} AND stream = ${letter.streamName} AND version = ${letter.version} AND version >= 0`,
       statement`INSERT INTO x3m_dead_letters (subscriber, stream, version, error, attempts, envelope, recorded_at)
         VALUES (${letter.subscriber}, ${letter.streamName}, ${letter.version}, ${letter.error}, ${letter.attempts},
                 ${JSON.stringify(letter.envelope)}, ${letter.recordedAt})`,

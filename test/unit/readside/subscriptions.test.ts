@@ -197,6 +197,32 @@ describe("projections fed by an in-memory queue (the demo's own handlers, on Nod
     expect(await accountRows(bank)).toEqual(before);
   });
 
+  it("an event given up on twice (its message delivered again) is one dead letter, the latest; messages that are no event are each kept", async () => {
+    const bank = memoryBank();
+    const letter = (version: number, error: string, subscriber = "bank_accounts", streamName = "account-x") => ({
+      subscriber,
+      streamName,
+      version,
+      error,
+      attempts: 5,
+      envelope: { version },
+      recordedAt: new Date().toISOString(),
+    });
+    await bank.store.deadLetter(letter(3, "first try"));
+    await bank.store.deadLetter(letter(4, "another event"));
+    await bank.store.deadLetter(letter(3, "given up on again"));
+    await bank.store.deadLetter(letter(3, "another subscriber", "bank_totals"));
+    await bank.store.deadLetter(letter(-1, "not an event", "*", ""));
+    await bank.store.deadLetter(letter(-1, "not an event either", "*", ""));
+    expect((await bank.store.deadLetters(10)).map((l) => [l.subscriber, l.version, l.error])).toEqual([
+      ["*", -1, "not an event either"],
+      ["*", -1, "not an event"],
+      ["bank_totals", 3, "another subscriber"],
+      ["bank_accounts", 3, "given up on again"],
+      ["bank_accounts", 4, "another event"],
+    ]);
+  });
+
   it("a process manager is never rebuilt: its checkpoints stay and no process starts again", async () => {
     const bank = memoryBank();
     await bank.call("open_account", { account_id: "p1" });
