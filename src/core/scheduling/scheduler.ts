@@ -204,11 +204,11 @@ export type SchedulerRunnerOptions = {
    */
   telemetry?: Telemetry;
   now?: () => number;
-  /** Entries delivered per `deliverDue` call (default 100). */
+  /** Entries delivered per `deliverDue` call, a whole number from 1 (default 100; anything else means the default). */
   batchSize?: number;
-  /** Deliveries in flight at once (default 16). */
+  /** Deliveries in flight at once, a whole number from 1 (default 16; anything else means the default). */
   concurrency?: number;
-  /** A delivery this much later than due carries `assigns.late` (default 30 s). */
+  /** A delivery this much later than due carries `assigns.late` (default 30 s; not a duration from 0: the default). */
   lateAfterMs?: number;
 };
 
@@ -251,9 +251,11 @@ export class SchedulerRunner {
     this.#hooks = options.hooks ?? {};
     this.#logger = options.logger ?? jsonLogger();
     this.#now = options.now ?? Date.now;
-    this.#batchSize = options.batchSize ?? 100;
-    this.#concurrency = options.concurrency ?? 16;
-    this.#lateAfterMs = options.lateAfterMs ?? 30_000;
+    // A batch of 0 would claim nothing and ask to be woken again at once, forever; 0 in flight
+    // would claim a batch and deliver none of it. What is not a count falls back to the default.
+    this.#batchSize = wholeAtLeast(options.batchSize ?? 100, 1, 100);
+    this.#concurrency = wholeAtLeast(options.concurrency ?? 16, 1, 16);
+    this.#lateAfterMs = Number.isFinite(options.lateAfterMs) && (options.lateAfterMs ?? 0) >= 0 ? (options.lateAfterMs as number) : 30_000;
     this.#reidentify = options.reidentify;
     const limits = { ...DEFAULT_SCHEDULING_LIMITS, ...options.limits };
     this.#limits = {

@@ -284,6 +284,26 @@ describe("SchedulerRunner's own arithmetic", () => {
   });
 });
 
+describe("SchedulerRunner's options", () => {
+  it("a batch size or a concurrency that is not a whole number from 1 means the default: due messages are still delivered, and once", async () => {
+    for (const [batchSize, concurrency] of [[0, 16], [100, 0], [Number.NaN, -3], [2.5, Number.POSITIVE_INFINITY]] as const) {
+      const store = new MemoryScheduleStore();
+      const delivered: string[] = [];
+      const runner = new SchedulerRunner(store, {
+        now: () => 1_000_000,
+        logger: silentLogger,
+        batchSize,
+        concurrency,
+        dispatch: async (message) => (delivered.push(message.id), ok(message)),
+      });
+      for (const id of ["a", "b", "c"]) await runner.schedule({ key: "k", message: newMessage("svc", { id }), spec: { inMs: 0 } });
+      expect(await runner.deliverDue(), `${batchSize}, ${concurrency}`).toEqual({ delivered: 3, more: false });
+      expect(delivered.sort()).toEqual(["a", "b", "c"]);
+      expect(await runner.list()).toEqual([]);
+    }
+  });
+});
+
 describe("retryTransientFailures (the default serviceResponded)", () => {
   const policy = retryTransientFailures({ maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 300, jitter: 0 });
   const reply = (r: Message["response"], attempts: number) => ({ ...newMessage("s", { assigns: { dispatchAttempts: attempts } }), response: r });
