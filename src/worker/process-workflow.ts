@@ -60,7 +60,7 @@ export function processWorkflow<Env, Input extends JsonObject>(
   definition: ProcessDefinition<Input>,
   options: ProcessWorkflowOptions<Env>,
 ): ProcessWorkflowClass<Env, Input> {
-  const { registry, logger, telemetry } = wiring(options);
+  const { registry, logger, telemetry, useEnv } = wiring(options);
   // Built once per isolate; each instance's calls bring their own env.
   const dispatcher = new Dispatcher<Env>({
     services: registry,
@@ -77,6 +77,7 @@ export function processWorkflow<Env, Input extends JsonObject>(
     override async run(event: Readonly<WorkflowEvent<ProcessStart<Input>>>, step: WorkflowStep): Promise<Json> {
       const start = event.payload as ProcessStart<Input>;
       const env = this.env;
+      useEnv(env);
       const instanceId = event.instanceId;
       // A step keeps its result as JSON text: what the process code sees is plain JSON either way.
       const durable = async <T extends Json>(name: string, work: () => Promise<T>): Promise<T> =>

@@ -6,7 +6,8 @@ import { SqlReadStore } from "../core/readside/sql-read-store.js";
 import type { Subscriber } from "../core/readside/subscriber.js";
 import { SubscriptionRunner, type RunScope } from "../core/readside/subscription-runner.js";
 import type { BackoffOptions } from "../core/shared/backoff.js";
-import { jsonLogger, type Logger } from "../core/shared/logger.js";
+import type { LogFormat, Logger } from "../core/shared/logger.js";
+import { wiring } from "../core/messaging/wiring.js";
 import { d1Executor } from "./d1-executor.js";
 
 /** Options of {@link readSide}. */
@@ -26,7 +27,13 @@ export type ReadSideOptions<Env> = {
   maxAttempts?: number;
   /** The delay before a failed message is delivered again (default from 1 s, doubling, at most 5 min). */
   retry?: BackoffOptions;
+  /**
+   * Structured logger. Default: a console logger whose format is `logFormat`, else the Worker's
+   * `LOG_FORMAT` variable, else JSON lines (as the gateway's).
+   */
   logger?: Logger;
+  /** The default logger's format, whatever `LOG_FORMAT` says (ignored when `logger` is given). */
+  logFormat?: LogFormat;
 };
 
 /** The read side of a Worker: its queue handler, and what operators and query services use. */
@@ -63,10 +70,11 @@ export type ReadSide<Env> = {
  * ```
  */
 export function readSide<Env>(options: ReadSideOptions<Env>): ReadSide<Env> {
-  const logger = options.logger ?? jsonLogger();
+  const { logger, useEnv } = wiring(options);
   // One runner per database binding, for the isolate's life: the store creates its tables once.
   const runners = new WeakMap<D1Database, SubscriptionRunner>();
   const runnerOf = (env: Env): SubscriptionRunner => {
+    useEnv(env);
     const db = options.database(env);
     let runner = runners.get(db);
     if (runner === undefined) {

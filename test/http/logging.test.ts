@@ -2,7 +2,8 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Router } from "../../src/core/index.js";
-import { createGateway, type GatewayOptions } from "../../src/worker/index.js";
+import { env } from "cloudflare:workers";
+import { createGateway, readSide, type GatewayOptions } from "../../src/worker/index.js";
 
 const failing = new Router({ authorize: () => "ok" }).service("fails", () => {
   throw new Error("broken\u2028on purpose");
@@ -59,5 +60,17 @@ describe("the gateway's default logger", () => {
     await callFailing({ LOG_FORMAT: "pretty" }, { logger });
     expect(printed).toEqual([]);
     expect(own.length).toBeGreaterThan(0);
+  });
+});
+
+describe("the read side's default logger", () => {
+  it("follows LOG_FORMAT too: a message that is no event is logged as a pretty line under LOG_FORMAT=pretty", async () => {
+    const reads = readSide<{ READ_MODELS: D1Database; LOG_FORMAT?: string }>({ subscribers: [], database: (e) => e.READ_MODELS, sources: {} });
+    const acked: string[] = [];
+    const message = { id: "m1", attempts: 1, body: { not: "an event" }, timestamp: new Date(), ack: () => void acked.push("m1"), retry: () => {} };
+    await reads.queue({ queue: "events", messages: [message], ackAll() {}, retryAll() {} } as unknown as MessageBatch, { ...env, LOG_FORMAT: "pretty" });
+    expect(acked).toEqual(["m1"]);
+    const line = printed.find((text) => text.includes("not an event envelope"));
+    expect(line).toMatch(/^\d\d:\d\d:\d\d\.\d{3} ERROR /);
   });
 });
