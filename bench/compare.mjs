@@ -6,6 +6,7 @@
 // flight over 1,000 accounts, and 1 in flight on the hot account. It prints, per case, each side's
 // workerd CPU per command (median round) and the median of the pairs' ratios (this / other) — a
 // ratio of both sides measured in the same seconds, so that the machine's drift cancels out.
+// COMPARE_ONLY=hot,spread,one picks cases.
 //
 // The other checkout needs its own node_modules (a symlink to this one's will do) and a
 // bench/workers/aggregates-x3m.{toml,ts} that builds on its code: copy this one's there and adapt
@@ -24,11 +25,13 @@ if (otherRoot === undefined) {
 }
 const PAIRS = Number(pairsArg ?? 16);
 const ACCOUNTS = 1000;
+// Rounds of a second or more of CPU: workerd's CPU time is read in 10 ms ticks, and a pair's
+// ratio of two short rounds moves in steps of several percent.
 const CASES = [
-  { inFlight: 16, spread: false, commands: 1500 },
-  { inFlight: 16, spread: true, commands: 1500 },
-  { inFlight: 1, spread: false, commands: 300 },
-];
+  { name: "hot", inFlight: 16, spread: false, commands: 3000 },
+  { name: "spread", inFlight: 16, spread: true, commands: 3000 },
+  { name: "one", inFlight: 1, spread: false, commands: 1500 },
+].filter((c) => process.env.COMPARE_ONLY === undefined || process.env.COMPARE_ONLY.split(",").includes(c.name));
 
 // Each checkout bundles its own Worker (wrangler deploy --dry-run, with its own lib.mjs); both
 // bundles are copied side by side, because workerd reads every module below one directory.
