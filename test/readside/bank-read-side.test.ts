@@ -5,7 +5,7 @@ import {
   introspectWorkflowInstance,
   type WorkflowInstanceIntrospector,
 } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { newId, processInstanceId, projectedEvent, envelopeOf, type JsonObject } from "../../src/core/index.js";
 import { scheduler, transfers } from "../../examples/bank/services.js";
@@ -88,6 +88,29 @@ describe("the bank's read models, fed through the outbox, the queue and D1", () 
     expect(after.today.deposits).toBeGreaterThanOrEqual(2);
     // Bob sees none of Ada's accounts.
     expect(await listed("bob", [a, b])).toEqual({});
+  });
+});
+
+describe("the bank's operator services", () => {
+  it("are admins' only: an anonymous caller is refused 401, Ada 403, and nothing is rebuilt", async () => {
+    const anonymous = await exports.default.fetch("http://demo/v1/services/rebuild_projection", { method: "POST", body: JSON.stringify({ projection: "bank_accounts" }) });
+    expect(anonymous.status).toBe(401);
+    for (const service of ["rebuild_projection", "catch_up_projection", "dead_letters"]) {
+      expect((await call(service, { projection: "bank_accounts" }, "ada")).status, service).toBe(403);
+    }
+  });
+
+  it("rebuild_projection makes a damaged read model whole again, and names only projections", async () => {
+    const account = await openAccount("ada", 30);
+    await eventually(() => listed("ada", [account]), (seen) => seen[account] === 30);
+    await env.READ_MODELS.prepare("UPDATE bank_accounts SET balance = -1 WHERE id = ?").bind(account).run();
+    expect(await listed("ada", [account])).toEqual({ [account]: -1 });
+    const rebuilt = await call("rebuild_projection", { projection: "bank_accounts" }, "root");
+    expect(rebuilt.status).toBe(200);
+    expect(payloadOf<{ subscriber: string; failed: unknown[]; stopped: boolean }>(rebuilt)).toMatchObject({ subscriber: "bank_accounts", failed: [], stopped: false });
+    expect(await listed("ada", [account])).toEqual({ [account]: 30 });
+    // The process manager is no projection: the service's schema does not even name it.
+    expect((await call("rebuild_projection", { projection: "transfers" }, "root")).status).toBe(422);
   });
 });
 
