@@ -15,7 +15,7 @@
 import { copyFileSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { childWorkerdPids, cpuMs, fetchRetrying, load, median, miniflare, pairedRatio, workerOptions } from "./lib.mjs";
+import { callService, childWorkerdPids, cpuMs, load, median, miniflare, pairedRatio, workerOptions } from "./lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const [otherRoot, pairsArg] = process.argv.slice(2);
@@ -55,15 +55,7 @@ const mf = miniflare(null, {}, {
 try {
   await mf.ready;
   for (const side of sides) side.origin = String(await mf.unsafeGetDirectURL(side.key)).replace(/\/$/, "");
-  const call = async (side, service, body, expected) => {
-    const answer = await fetchRetrying(`${side.origin}/v1/services/${service}`, {
-      method: "POST",
-      headers: { Authorization: "Bearer dev-ada", "Content-Type": "application/json", "X-Message-Id": crypto.randomUUID() },
-      body: JSON.stringify(body),
-    });
-    const envelope = await answer.json();
-    if (answer.status !== expected) throw new Error(`${side.key} ${service}: ${answer.status} ${JSON.stringify(envelope)}`);
-  };
+  const call = callService;
   const ids = Array.from({ length: ACCOUNTS }, (_, i) => `acct-${i}`);
   for (const side of sides) {
     await call(side, "open_account", { account_id: "hot" }, 201);

@@ -214,6 +214,22 @@ export async function fetchRetrying(url, init) {
   }
 }
 
+/**
+ * One service call over HTTP as Ada (the bench Workers' `dev-ada` token), with its own
+ * `X-Message-Id`, to `side.origin`; anything but the `expected` status throws (a benchmark of
+ * errors measures nothing). Answers the envelope.
+ */
+export async function callService(side, service, body, expected) {
+  const answer = await fetchRetrying(`${side.origin}/v1/services/${service}`, {
+    method: "POST",
+    headers: { Authorization: "Bearer dev-ada", "Content-Type": "application/json", "X-Message-Id": crypto.randomUUID() },
+    body: JSON.stringify(body),
+  });
+  const envelope = await answer.json();
+  if (answer.status !== expected) throw new Error(`${side.key} ${service}: ${answer.status} ${JSON.stringify(envelope)}`);
+  return envelope;
+}
+
 /** A TCP port nobody listens on now (the OS picks it). */
 export function freePort() {
   return new Promise((resolve, reject) => {

@@ -7,9 +7,9 @@
 // streams with and without a snapshot.
 import {
   bundle,
+  callService,
   childWorkerdPids,
   cpuMs,
-  fetchRetrying,
   fmtMs,
   load,
   median,
@@ -62,17 +62,7 @@ export async function run() {
   }
   const [x3m] = SIDES;
 
-  /** One service call over HTTP; anything but the expected status throws (a benchmark of errors measures nothing). */
-  const call = async (side, service, body, expected) => {
-    const answer = await fetchRetrying(`${side.origin}/v1/services/${service}`, {
-      method: "POST",
-      headers: { Authorization: "Bearer dev-ada", "Content-Type": "application/json", "X-Message-Id": crypto.randomUUID() },
-      body: JSON.stringify(body),
-    });
-    const envelope = await answer.json();
-    if (answer.status !== expected) throw new Error(`${side.key} ${service}: ${answer.status} ${JSON.stringify(envelope)}`);
-    return envelope;
-  };
+  const call = callService;
   const deposit = (side, accountId) => call(side, "deposit", { account_id: accountId, amount: 1 }, 200);
   const open = (side, accountId) => call(side, "open_account", { account_id: accountId }, 201);
   /** A bench-only RPC on one account object, through the side's Control entrypoint. */
