@@ -36,6 +36,17 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** The telemetry events of one call to a local service, in order (the original library's). */
+const LOCAL_CALL_EVENTS = [
+  "discovering_service",
+  "service_found",
+  "invoking_service",
+  "service_request_received",
+  "executing_service",
+  "execution_finished",
+  "service_responded",
+];
+
 describe("dispatching", () => {
   it("an unknown service answers service_unavailable with only discovering and not_found events, and a warning", async () => {
     const { dispatcher, names, lines } = setup();
@@ -50,15 +61,7 @@ describe("dispatching", () => {
     const { dispatcher, names, events } = setup();
     const reply = await dispatcher.dispatch(newMessage("first"));
     expect(reply.response).toEqual({ status: "ok", payload: "from_first" });
-    expect(names()).toEqual([
-      "discovering_service",
-      "service_found",
-      "invoking_service",
-      "service_request_received",
-      "executing_service",
-      "execution_finished",
-      "service_responded",
-    ]);
+    expect(names()).toEqual(LOCAL_CALL_EVENTS);
     const responded = events.at(-1);
     expect(responded?.name).toBe("service_responded");
     if (responded?.name === "service_responded") {
@@ -201,15 +204,7 @@ describe("validate and authorized", () => {
   it("validating emits the invoking events, and service_responded carries dryRun true", async () => {
     const { dispatcher, names, events } = setup();
     await dispatcher.validate(newMessage("first"));
-    expect(names()).toEqual([
-      "discovering_service",
-      "service_found",
-      "invoking_service",
-      "service_request_received",
-      "executing_service",
-      "execution_finished",
-      "service_responded",
-    ]);
+    expect(names()).toEqual(LOCAL_CALL_EVENTS);
     const responded = events.at(-1);
     expect(responded?.name === "service_responded" && responded.metadata.message.dryRun).toBe(true);
   });
