@@ -26,15 +26,15 @@ export function durableObjectScheduler<Env>(namespace: (env: Env) => DurableObje
       const answer = await client.schedule.$post({ json: { ...request, key: shardKey(request.key) } }, shardOf(env, request.key));
       return (await trustedAnswer<{ response: ServiceResponse }>(answer, `scheduler ${request.key}`)).response;
     },
-    async list(env: Env, key: string, viewer?: ScheduleViewer): Promise<ScheduledSummary[]> {
+    async list(env: Env, key: string, viewer: ScheduleViewer): Promise<ScheduledSummary[]> {
       const answer = await client.schedules.$post({ json: { key: shardKey(key), viewer } }, shardOf(env, key));
       return (await trustedAnswer<{ schedules: ScheduledSummary[] }>(answer, `scheduler ${key}`)).schedules;
     },
-    async outcomes(env: Env, key: string, viewer?: ScheduleViewer): Promise<ScheduleOutcome[]> {
+    async outcomes(env: Env, key: string, viewer: ScheduleViewer): Promise<ScheduleOutcome[]> {
       const answer = await client.outcomes.$post({ json: { key: shardKey(key), viewer } }, shardOf(env, key));
       return (await trustedAnswer<{ outcomes: ScheduleOutcome[] }>(answer, `scheduler ${key}`)).outcomes;
     },
-    async cancel(env: Env, key: string, messageId: string, viewer?: ScheduleViewer): Promise<ServiceResponse> {
+    async cancel(env: Env, key: string, messageId: string, viewer: ScheduleViewer): Promise<ServiceResponse> {
       const answer = await client.cancel.$post({ json: { key: shardKey(key), messageId, viewer } }, shardOf(env, key));
       return (await trustedAnswer<{ response: ServiceResponse }>(answer, `scheduler ${key}`)).response;
     },

@@ -7,7 +7,7 @@ import {
 } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { newId, processInstanceId, projectedEvent, envelopeOf, type JsonObject } from "../../src/core/index.js";
+import { EVERY_OWNER, newId, processInstanceId, projectedEvent, envelopeOf, type JsonObject } from "../../src/core/index.js";
 import { scheduler, transfers } from "../../examples/bank/services.js";
 import { bankReadSide, transferWatchdog } from "../../examples/bank/read-side.js";
 import { TRANSFER_OVERDUE_MS } from "../../examples/bank/transfer-watch.js";
@@ -192,7 +192,7 @@ describe("the transfer process on Workflows", () => {
     const { transfer_id, instanceId } = await requestTransfer(from, to, 10);
     await withInstance(env.TRANSFER_WORKFLOW, instanceId, (instance) => instance.waitForStatus("complete"));
 
-    const pending = await eventually(() => scheduler.list(env, `transfer-${transfer_id}`), (list) => list.length > 0);
+    const pending = await eventually(() => scheduler.list(env, `transfer-${transfer_id}`, EVERY_OWNER), (list) => list.length > 0);
     expect(pending).toMatchObject([{ service: "check_transfer", messageId: `transfer-${transfer_id}:check-1`, owner: null }]);
     expect(Date.parse(pending[0]!.dispatchAt) - Date.now()).toBeGreaterThan(TRANSFER_OVERDUE_MS - 5_000);
     expect(await transferWatchdog.check(env, transfer_id)).toEqual({ settled: true });

@@ -1,7 +1,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { newMessage, type Message } from "../../src/core/index.js";
+import { EVERY_OWNER, newMessage, type Message } from "../../src/core/index.js";
 import { durableObjectScheduler, SCHEDULE_MIGRATIONS } from "../../src/objects/index.js";
 import { freshKey, seen } from "../support/test-scheduling.js";
 
@@ -58,7 +58,7 @@ describe("the schedule store's schema upgrade", () => {
     // The object restarts on the old tables, as after a deployment of this code.
     await evictDurableObject(stub(key));
 
-    const listed = await scheduler.list(env, key);
+    const listed = await scheduler.list(env, key, EVERY_OWNER);
     expect(listed.map((entry) => [entry.messageId, entry.owner, entry.recurrence])).toEqual([
       [jammed.id, null, null],
       [due.id, "ada", null],
@@ -78,7 +78,7 @@ describe("the schedule store's schema upgrade", () => {
     await runDurableObjectAlarm(stub(key));
     expect(seen.deliveries.filter((d) => d.id === due.id)).toHaveLength(1);
     expect(seen.deliveries.find((d) => d.id === jammed.id)?.assigns["late"]).toBe(true);
-    expect((await scheduler.list(env, key)).map((entry) => entry.messageId)).toEqual([tick.id, later.id, fresh.id]);
+    expect((await scheduler.list(env, key, EVERY_OWNER)).map((entry) => entry.messageId)).toEqual([tick.id, later.id, fresh.id]);
     // Delivered entries took their messages with them.
     const counts = await runInDurableObject(stub(key), (_instance, state) =>
       state.storage.sql.exec<{ entries: number; messages: number }>("SELECT (SELECT COUNT(*) FROM schedules) AS entries, (SELECT COUNT(*) FROM schedule_messages) AS messages").one(),

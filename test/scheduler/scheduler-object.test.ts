@@ -1,7 +1,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { newId, newMessage, type JsonObject, type ScheduleSpec } from "../../src/core/index.js";
+import { EVERY_OWNER, newId, newMessage, type JsonObject, type ScheduleSpec } from "../../src/core/index.js";
 import { durableObjectScheduler } from "../../src/objects/index.js";
 import { sleep } from "../support/recorders.js";
 import { freshKey, seen, testClock } from "../support/test-scheduling.js";
@@ -20,7 +20,7 @@ async function drain(key: string, maxRuns = 100): Promise<number> {
   let runs = 0;
   while (runs < maxRuns && (await runDurableObjectAlarm(stub(key)))) {
     runs += 1;
-    const pending = await scheduler.list(env, key);
+    const pending = await scheduler.list(env, key, EVERY_OWNER);
     if (pending.every((entry) => Date.parse(entry.dispatchAt) > testClock.now())) break;
   }
   return runs;
@@ -52,7 +52,7 @@ describe("scheduling (statements 87-89, 93)", () => {
     const responded = seen.responded.filter((r) => r.id === message.id);
     expect(responded).toHaveLength(1);
     expect(responded[0]).toMatchObject({ attempts: 1, response: { status: "service_unavailable", service: "wrong_service" } });
-    expect(await scheduler.list(env, key)).toEqual([]);
+    expect(await scheduler.list(env, key, EVERY_OWNER)).toEqual([]);
   });
 
   // The original library's behaviour, statements 88 and 89 (§2 of the behaviour reference).
@@ -60,7 +60,7 @@ describe("scheduling (statements 87-89, 93)", () => {
     const key = freshKey();
     const at = new Date(Date.now() - 10).toISOString();
     const { message } = await schedule(key, "record", { at });
-    expect((await scheduler.list(env, key))[0]?.dispatchAt).toBe(at);
+    expect((await scheduler.list(env, key, EVERY_OWNER))[0]?.dispatchAt).toBe(at);
     await drain(key);
     const [delivery] = deliveriesOf(message.id);
     expect(delivery?.assigns).toMatchObject({ dispatchAt: at, dispatchAttempts: 1, injected: "value" });
@@ -72,7 +72,7 @@ describe("scheduling (statements 87-89, 93)", () => {
     await schedule(key, "record", { inMs: 60_000 }, {}, { id });
     const again = await schedule(key, "record", { inMs: 5 }, {}, { id });
     expect(again.answer).toMatchObject({ status: "ok", payload: { alreadyScheduled: true } });
-    const listed = await scheduler.list(env, key);
+    const listed = await scheduler.list(env, key, EVERY_OWNER);
     expect(listed).toHaveLength(1);
     expect(Date.parse(listed[0]?.dispatchAt ?? "") - Date.now()).toBeGreaterThan(50_000);
   });
@@ -115,7 +115,7 @@ describe("scheduling (statements 87-89, 93)", () => {
       status: "error",
       reason: "invalid_request",
     });
-    expect(await scheduler.list(env, key)).toEqual([]);
+    expect(await scheduler.list(env, key, EVERY_OWNER)).toEqual([]);
     expect(await alarmOf(key)).toBeNull();
   });
 });
@@ -129,7 +129,7 @@ describe("delivery (statements 90-92)", () => {
     expect(deliveriesOf(message.id).map((d) => d.attempts)).toEqual([1, 2, 3]);
     expect(deliveriesOf(message.id)[2]?.assigns).toMatchObject({ redelivered: true, injected: "value" });
     expect(seen.responded.filter((r) => r.id === message.id).map((r) => r.response?.status)).toEqual(["error", "error", "ok"]);
-    expect(await scheduler.list(env, key)).toEqual([]);
+    expect(await scheduler.list(env, key, EVERY_OWNER)).toEqual([]);
   });
 
   // The original library's behaviour, statement 91 (§2 of the behaviour reference).
@@ -165,17 +165,17 @@ describe("delivery (statements 90-92)", () => {
     const sooner = await schedule(key, "record", { inMs: 300_000 });
     expect((await alarmOf(key)) ?? 0).toBeGreaterThanOrEqual(now + 300_000);
     expect((await alarmOf(key)) ?? 0).toBeLessThan(now + 600_000);
-    expect(await scheduler.cancel(env, key, sooner.message.id)).toEqual({ status: "ok" });
+    expect(await scheduler.cancel(env, key, sooner.message.id, EVERY_OWNER)).toEqual({ status: "ok" });
     expect((await alarmOf(key)) ?? 0).toBeGreaterThanOrEqual(now + 600_000);
-    expect(await scheduler.cancel(env, key, later.message.id)).toEqual({ status: "ok" });
+    expect(await scheduler.cancel(env, key, later.message.id, EVERY_OWNER)).toEqual({ status: "ok" });
     expect(await alarmOf(key)).toBeNull();
   });
 
   it("cancel prevents delivery; cancelling what is not there answers not_found", async () => {
     const key = freshKey();
     const { message } = await schedule(key, "record", { inMs: 0 });
-    expect(await scheduler.cancel(env, key, message.id)).toEqual({ status: "ok" });
-    expect(await scheduler.cancel(env, key, message.id)).toEqual({ status: "error", reason: "not_found" });
+    expect(await scheduler.cancel(env, key, message.id, EVERY_OWNER)).toEqual({ status: "ok" });
+    expect(await scheduler.cancel(env, key, message.id, EVERY_OWNER)).toEqual({ status: "error", reason: "not_found" });
     await runDurableObjectAlarm(stub(key));
     expect(deliveriesOf(message.id)).toEqual([]);
   });
@@ -196,11 +196,11 @@ describe("delivery (statements 90-92)", () => {
     await schedule(key, "record", { inMs: 0 }, {}, { id });
     await drain(key);
     expect(deliveriesOf(id)).toHaveLength(1);
-    expect(await scheduler.list(env, key)).toHaveLength(1);
+    expect(await scheduler.list(env, key, EVERY_OWNER)).toHaveLength(1);
     testClock.offset = 11_000; // past the lease: dispatch timeout 5 s + 5 s margin
     await drain(key);
     expect(deliveriesOf(id).map((d) => d.attempts)).toEqual([1, 2]);
-    expect(await scheduler.list(env, key)).toEqual([]);
+    expect(await scheduler.list(env, key, EVERY_OWNER)).toEqual([]);
   });
 
   it("delivery runs with the identity the owner has now: a refusal of their current rights is a denial, settled and recorded", async () => {
@@ -220,8 +220,8 @@ describe("delivery (statements 90-92)", () => {
     expect(deliveriesOf(message.id)).toEqual([]);
     // Not a failure to retry: serviceResponded is not asked, the entry is gone, the denial recorded.
     expect(seen.responded.filter((r) => r.id === message.id)).toEqual([]);
-    expect(await scheduler.list(env, key)).toEqual([]);
-    expect(await scheduler.outcomes(env, key)).toMatchObject([
+    expect(await scheduler.list(env, key, EVERY_OWNER)).toEqual([]);
+    expect(await scheduler.outcomes(env, key, EVERY_OWNER)).toMatchObject([
       { messageId: message.id, owner: "mallory", outcome: "denied", reason: "forbidden", attempts: 1, response: { status: "forbidden" } },
     ]);
   });
@@ -236,7 +236,7 @@ describe("delivery (statements 90-92)", () => {
     testClock.offset = 120_010;
     await drain(key);
     expect(deliveriesOf(message.id)).toHaveLength(1);
-    expect(await scheduler.list(env, key)).toEqual([]);
+    expect(await scheduler.list(env, key, EVERY_OWNER)).toEqual([]);
     expect(await scheduler.outcomes(env, key, "trudy")).toMatchObject([{ messageId: `${message.id}-1`, outcome: "denied", reason: "principal_unknown" }]);
     expect(await scheduler.outcomes(env, key, "someone-else")).toEqual([]);
   });
@@ -246,7 +246,7 @@ describe("delivery (statements 90-92)", () => {
     const { message } = await schedule(key, "record", { inMs: 0 });
     const later = await schedule(key, "record", { inMs: 60_000 });
     await drain(key);
-    await scheduler.cancel(env, key, later.message.id);
+    await scheduler.cancel(env, key, later.message.id, EVERY_OWNER);
     const mine = seen.telemetry.filter((e) => (e.metadata as { key?: string }).key === key);
     expect(mine.map((e) => e.name)).toEqual(["scheduled_delivery", "scheduled_cancel"]);
     expect(mine[0]).toMatchObject({ measurements: { lateness: expect.any(Number) }, metadata: { attempt: 1, status: "ok", message: { id: message.id } } });
@@ -266,7 +266,7 @@ describe("delivery (statements 90-92)", () => {
     const counts = new Map<string, number>();
     for (const delivery of seen.deliveries) counts.set(delivery.id, (counts.get(delivery.id) ?? 0) + 1);
     expect(ids.filter((id) => counts.get(id) !== 1)).toEqual([]);
-    expect(await scheduler.list(env, key)).toEqual([]);
+    expect(await scheduler.list(env, key, EVERY_OWNER)).toEqual([]);
   }, 30_000);
 });
 
@@ -280,7 +280,7 @@ describe("recurring schedules", () => {
       await drain(key);
     }
     expect(deliveriesOf(message.id).map((d) => d.id)).toEqual([`${message.id}-0`, `${message.id}-1`, `${message.id}-2`]);
-    expect(await scheduler.cancel(env, key, message.id)).toEqual({ status: "ok" });
+    expect(await scheduler.cancel(env, key, message.id, EVERY_OWNER)).toEqual({ status: "ok" });
     testClock.offset = 10 * 60_000;
     await drain(key);
     expect(deliveriesOf(message.id)).toHaveLength(3);
@@ -289,17 +289,17 @@ describe("recurring schedules", () => {
   it("cron: fires at each matching minute (UTC)", async () => {
     const key = freshKey();
     const { message } = await schedule(key, "record", { cron: "*/5 * * * *" }, {}, { assigns: ada });
-    const [entry] = await scheduler.list(env, key);
+    const [entry] = await scheduler.list(env, key, EVERY_OWNER);
     const first = Date.parse(entry?.dispatchAt ?? "");
     expect(new Date(first).getUTCMinutes() % 5).toBe(0);
     expect(new Date(first).getUTCSeconds()).toBe(0);
     testClock.offset = first - Date.now() + 1000;
     await drain(key);
-    const [next] = await scheduler.list(env, key);
+    const [next] = await scheduler.list(env, key, EVERY_OWNER);
     expect(Date.parse(next?.dispatchAt ?? "") - first).toBe(5 * 60_000);
     testClock.offset = first + 5 * 60_000 - Date.now() + 1000;
     await drain(key);
     expect(deliveriesOf(message.id)).toHaveLength(2);
-    await scheduler.cancel(env, key, message.id);
+    await scheduler.cancel(env, key, message.id, EVERY_OWNER);
   });
 });

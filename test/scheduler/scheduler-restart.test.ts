@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { newMessage } from "../../src/core/index.js";
+import { EVERY_OWNER, newMessage } from "../../src/core/index.js";
 import { durableObjectScheduler } from "../../src/objects/index.js";
 import { sleep } from "../support/recorders.js";
 import { freshKey, seen } from "../support/test-scheduling.js";
@@ -22,7 +22,7 @@ describe("restarts", () => {
     await runInDurableObject(stub(key), (_instance, state) => state.abort("crash")).catch(() => undefined);
     await delivering;
     // The next request finds the delivery due again at once and arms the alarm for it.
-    const [entry] = await scheduler.list(env, key);
+    const [entry] = await scheduler.list(env, key, EVERY_OWNER);
     expect(entry?.attempts).toBe(1);
     expect(Date.parse(entry?.nextAttemptAt ?? "")).toBeLessThanOrEqual(Date.now());
     expect(await runDurableObjectAlarm(stub(key))).toBe(true);

@@ -68,12 +68,12 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
   }
 
   /** The pending messages of `key` that `viewer` may see. */
-  async list(_env: unknown, key: string, viewer?: ScheduleViewer): Promise<ScheduledSummary[]> {
+  async list(_env: unknown, key: string, viewer: ScheduleViewer): Promise<ScheduledSummary[]> {
     return this.#shards.get(shardKey(key))?.runner.list(viewer) ?? [];
   }
 
   /** Cancels the entries with this id that `viewer` may cancel. */
-  async cancel(_env: unknown, raw: string, messageId: string, viewer?: ScheduleViewer): Promise<ServiceResponse> {
+  async cancel(_env: unknown, raw: string, messageId: string, viewer: ScheduleViewer): Promise<ServiceResponse> {
     const key = shardKey(raw);
     if (!this.#shards.has(key)) return response.error("not_found");
     return this.#using(key, async (shard) => {
@@ -84,7 +84,7 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
   }
 
   /** How recent schedules of `key` ended when they did not succeed (those `viewer` may see), newest first. */
-  async outcomes(_env: unknown, key: string, viewer?: ScheduleViewer): Promise<ScheduleOutcome[]> {
+  async outcomes(_env: unknown, key: string, viewer: ScheduleViewer): Promise<ScheduleOutcome[]> {
     return this.#shards.get(shardKey(key))?.runner.outcomes(viewer) ?? [];
   }
 

@@ -84,6 +84,13 @@ export type ScheduleCaller = { principal: string; identity: JsonObject };
  */
 export type ScheduleViewer = undefined | string | ScheduleCaller;
 
+/**
+ * The viewer that sees and cancels every owner's entries (the admin token, an operator's tool).
+ * The clients' `viewer` argument is required, so that a call that forgets it does not quietly get
+ * everyone's: say `EVERY_OWNER` where that is meant.
+ */
+export const EVERY_OWNER: ScheduleViewer = undefined;
+
 /** Options of {@link retryTransientFailures}. */
 export type RetryOptions = {
   maxAttempts?: number;
@@ -151,14 +158,14 @@ export interface SchedulerClient<Env> {
   /** Schedules a message: `ok` with `{ key, dispatchAt, recurrence, alreadyScheduled }`, or an error. */
   schedule(env: Env, request: ScheduleRequest): Promise<ServiceResponse>;
   /** The pending messages of `key` that `viewer` may see (see {@link ScheduleViewer}). */
-  list(env: Env, key: string, viewer?: ScheduleViewer): Promise<ScheduledSummary[]>;
+  list(env: Env, key: string, viewer: ScheduleViewer): Promise<ScheduledSummary[]>;
   /**
    * Cancels the entries with this id that `viewer` may cancel — an admin: every owner's — and a
    * recurring one stops: `ok`, or `error not_found` when there was none.
    */
-  cancel(env: Env, key: string, messageId: string, viewer?: ScheduleViewer): Promise<ServiceResponse>;
+  cancel(env: Env, key: string, messageId: string, viewer: ScheduleViewer): Promise<ServiceResponse>;
   /** How recent schedules of `key` ended when they did not succeed (those `viewer` may see), newest first. */
-  outcomes(env: Env, key: string, viewer?: ScheduleViewer): Promise<ScheduleOutcome[]>;
+  outcomes(env: Env, key: string, viewer: ScheduleViewer): Promise<ScheduleOutcome[]>;
 }
 
 /**

@@ -6,7 +6,7 @@ import type { StreamAccess } from "../../core/aggregates/aggregate-router.js";
 import type { StreamPage } from "../../core/aggregates/aggregate-protocol.js";
 import { response } from "../../core/messaging/response.js";
 import type { ServiceRegistry } from "../../core/messaging/service-registry.js";
-import type { SchedulerClient, ScheduledSummary } from "../../core/scheduling/scheduler.js";
+import { EVERY_OWNER, type SchedulerClient, type ScheduledSummary } from "../../core/scheduling/scheduler.js";
 import { readKey } from "../../core/shared/keys.js";
 import { jsonLogger, type Logger } from "../../core/shared/logger.js";
 import { withTimeout } from "../../core/shared/timeout.js";
@@ -220,7 +220,7 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
       if (!key.ok) view.problem = `The key ${key.problem}.`;
       else {
         try {
-          view.schedules = await scheduler.list(c.env, key.key);
+          view.schedules = await scheduler.list(c.env, key.key, EVERY_OWNER);
         } catch (error) {
           view.problem = `Could not read the schedules: ${problemText(error)}`;
         }
@@ -236,7 +236,7 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     const messageId = typeof form["messageId"] === "string" ? form["messageId"] : "";
     if (options.scheduler === undefined || !key.ok || messageId === "") return c.redirect(`${base}/console/schedules`, 303);
     const back = `${base}/console/schedules?key=${encodeURIComponent(key.key)}`;
-    const outcome = await options.scheduler.cancel(c.env, key.key, messageId).then(
+    const outcome = await options.scheduler.cancel(c.env, key.key, messageId, EVERY_OWNER).then(
       (answer) => (answer.status === "ok" ? "cancelled" : "missing"),
       () => "failed",
     );

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  EVERY_OWNER,
   assign,
   halt,
   MAX_SCHEDULE_AHEAD_MS,
@@ -335,7 +336,7 @@ describe("MemoryScheduler", () => {
       },
     });
     await Promise.all(Array.from({ length: 30 }, (_, i) => scheduler.schedule({}, { key: "k", message: newMessage("s", { id: `m${i}` }), spec: { inMs: i % 3 } })));
-    for (let waited = 0; (await scheduler.list({}, "k")).length > 0 && waited < 3000; waited += 10) await sleep(10);
+    for (let waited = 0; (await scheduler.list({}, "k", EVERY_OWNER)).length > 0 && waited < 3000; waited += 10) await sleep(10);
     scheduler.close();
     expect(seen.sort()).toEqual(Array.from({ length: 30 }, (_, i) => `m${i}`).sort());
   });
@@ -356,13 +357,13 @@ describe("MemoryScheduler", () => {
     await scheduler.schedule({}, { key: "cancelled", message: newMessage("s", { id: "c1" }), spec: { inMs: 60_000 } });
     expect(scheduler.keyCount).toBe(22);
 
-    expect(await scheduler.cancel({}, "cancelled", "c1")).toEqual({ status: "ok" });
+    expect(await scheduler.cancel({}, "cancelled", "c1", EVERY_OWNER)).toEqual({ status: "ok" });
     for (let waited = 0; scheduler.keyCount > 1 && waited < 3000; waited += 10) await sleep(10);
     expect(scheduler.keyCount).toBe(1);
-    expect((await scheduler.list({}, "later")).map((entry) => entry.messageId)).toEqual(["l1"]);
+    expect((await scheduler.list({}, "later", EVERY_OWNER)).map((entry) => entry.messageId)).toEqual(["l1"]);
     // Looking at or cancelling on a key that holds nothing creates nothing.
-    expect(await scheduler.list({}, "nobody")).toEqual([]);
-    expect((await scheduler.cancel({}, "nobody", "x")).status).toBe("error");
+    expect(await scheduler.list({}, "nobody", EVERY_OWNER)).toEqual([]);
+    expect((await scheduler.cancel({}, "nobody", "x", EVERY_OWNER)).status).toBe("error");
     expect(scheduler.keyCount).toBe(1);
     scheduler.close();
   });
@@ -372,9 +373,9 @@ describe("MemoryScheduler", () => {
     const nfc = "café";
     const nfd = "cafe\u0301";
     await scheduler.schedule({}, { key: nfd, message: newMessage("s", { id: "x" }), spec: { inMs: 60_000 } });
-    expect((await scheduler.list({}, nfc)).map((entry) => entry.messageId)).toEqual(["x"]);
+    expect((await scheduler.list({}, nfc, EVERY_OWNER)).map((entry) => entry.messageId)).toEqual(["x"]);
     expect(scheduler.keyCount).toBe(1);
-    expect(await scheduler.cancel({}, nfc, "x")).toEqual({ status: "ok" });
+    expect(await scheduler.cancel({}, nfc, "x", EVERY_OWNER)).toEqual({ status: "ok" });
     scheduler.close();
   });
 });
