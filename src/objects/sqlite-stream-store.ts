@@ -45,7 +45,8 @@ export const STREAM_MIGRATIONS: readonly Migration[] = [
     up(db) {
       db.run(sql`ALTER TABLE events ADD COLUMN schema_version INTEGER NOT NULL DEFAULT 1`);
       // Records before this version were kept per message id alone: they become the anonymous
-      // caller's, which keeps every retry that used to be recognised recognised.
+      // caller's, and keep their fingerprint (that release's: SHA-256 with the caller's identity
+      // in it), by which a retry from any caller is still recognised (SqliteStreamStore.processed).
       db.run(sql`CREATE TABLE processed_messages_v2 (
         principal TEXT NOT NULL, message_id TEXT NOT NULL, version INTEGER NOT NULL, fingerprint TEXT NOT NULL,
         response TEXT NOT NULL, recorded_at TEXT NOT NULL, PRIMARY KEY (principal, message_id)) WITHOUT ROWID`);
@@ -104,6 +105,11 @@ export type SqliteStreamStoreOptions = {
   onStorageEmptied?: () => void;
 };
 
+/** The first release's fingerprints are SHA-256 in hex; today's are short base-36 hashes. */
+function isLegacyFingerprint(fingerprint: string): boolean {
+  return /^[0-9a-f]{64}$/.test(fingerprint);
+}
+
 type StreamRow = { name: string; version: number; status: string; state: string | null };
 type EventRow = { version: number; type: string; data: string; metadata: string; recorded_at: string; schema_version: number };
 
@@ -130,6 +136,8 @@ export class SqliteStreamStore implements StreamStore, Outbox {
   readonly #keepsOutbox: boolean;
   readonly #onOutboxWrite: () => void;
   readonly #onStorageEmptied: () => void;
+  /** Whether the first release's idempotency records may still be here (learnt by {@link open}). */
+  #mayHoldLegacy = false;
 
   /** A store over the object's storage; call {@link open} once, in the constructor, under `blockConcurrencyWhile`. */
   constructor(storage: DurableObjectStorage, options: SqliteStreamStoreOptions = {}) {
@@ -148,6 +156,10 @@ export class SqliteStreamStore implements StreamStore, Outbox {
   /** Learns the schema's version and upgrades existing tables to the latest (reads only when nothing exists). */
   open(): void {
     this.#schema.open();
+    // Records of the first release (moved to the anonymous caller by version 2) go with the
+    // retention; until then, a caller without a record of their own may have one there.
+    this.#mayHoldLegacy =
+      this.#schema.exists && this.#db.first(sql`SELECT 1 AS found FROM processed_messages WHERE principal = '' AND length(fingerprint) = 64 LIMIT 1`) !== null;
   }
 
   /** The stored stream name, or null when nothing is stored. */
@@ -163,10 +175,21 @@ export class SqliteStreamStore implements StreamStore, Outbox {
 
   async processed(principal: string, messageId: string): Promise<ProcessedMessage | null> {
     if (!this.#schema.exists) return null;
+    const own = this.#record(principal, messageId);
+    if (own !== null || principal === "" || !this.#mayHoldLegacy) return own;
+    // No record of this caller's: the first release may have recorded the id (for anyone).
+    const kept = this.#record("", messageId);
+    return kept?.legacy === true ? kept : null;
+  }
+
+  /** The record of `principal`'s message, marked `legacy` when the first release made it. */
+  #record(principal: string, messageId: string): ProcessedMessage | null {
     const row = this.#db.first<{ fingerprint: string; response: string }>(
       sql`SELECT fingerprint, response FROM processed_messages WHERE principal = ${principal} AND message_id = ${messageId}`,
     );
-    return row === null ? null : { fingerprint: row.fingerprint, response: JSON.parse(row.response) as ServiceResponse };
+    if (row === null) return null;
+    const recorded: ProcessedMessage = { fingerprint: row.fingerprint, response: JSON.parse(row.response) as ServiceResponse };
+    return principal === "" && isLegacyFingerprint(row.fingerprint) ? { ...recorded, legacy: true } : recorded;
   }
 
   async append(request: AppendRequest): Promise<AppendResult> {
@@ -284,6 +307,7 @@ export class SqliteStreamStore implements StreamStore, Outbox {
     if (refused !== null) return refused;
     await this.#storage.deleteAll();
     this.#schema.forget();
+    this.#mayHoldLegacy = false;
     this.#onStorageEmptied();
     return { ok: true };
   }

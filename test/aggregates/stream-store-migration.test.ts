@@ -1,7 +1,9 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { newId } from "../../src/core/index.js";
+import { AggregateInstance, newId, newMessage, silentLogger, type JsonObject, type Message } from "../../src/core/index.js";
+import { legacyFingerprintOf } from "../../src/core/aggregates/fingerprint.js";
+import { ledger } from "../support/test-aggregates.js";
 import { SqliteStreamStore, STREAM_MIGRATIONS } from "../../src/objects/index.js";
 
 // The schema of the first release, exactly as it created its tables (no version row).
@@ -113,6 +115,41 @@ describe("the stream store's schema is versioned", () => {
       expect(await store.processed("ada", "z")).toBeNull();
       expect(await store.processed("ada", "m")).not.toBeNull();
       expect(await store.processed("bob", "a")).not.toBeNull();
+    });
+  });
+
+  it("a retry across the upgrade from the first release is answered from that release's record, and only for its own caller", async () => {
+    const name = `ledger-${newId()}`;
+    const id = name.slice("ledger-".length);
+    const stub = env.LEDGER.get(env.LEDGER.idFromName(name));
+    await runInDurableObject(stub, async (_object, state) => {
+      const sql = state.storage.sql;
+      for (const statement of FIRST_RELEASE) sql.exec(statement);
+      // Ada opened the ledger and deposited 5 with message m1, under the first release.
+      const request = { amount: 5 };
+      const ada = { identity: { user: "ada" }, principal: "ada" };
+      const sent = (messageId: string, assigns: JsonObject, raw: JsonObject = request) =>
+        ({ ...newMessage("deposit", { id: messageId, rawRequest: raw, assigns }), aggregateMeta: { id } });
+      sql.exec("INSERT INTO events VALUES (0, 'Opened', '{\"owner\":\"ada\"}', ?, 'm0', '2026-01-01T00:00:00.000Z')", metadata);
+      sql.exec("INSERT INTO events VALUES (1, 'Deposited', '{\"amount\":5}', ?, 'm1', '2026-01-01T00:00:01.000Z')", metadata);
+      sql.exec("INSERT INTO stream VALUES (1, ?, 1, 'live', NULL)", name);
+      const firstReleaseFingerprint = await legacyFingerprintOf("deposit", sent("m1", ada));
+      expect(firstReleaseFingerprint).toMatch(/^[0-9a-f]{64}$/);
+      sql.exec("INSERT INTO processed_messages VALUES ('m1', 1, ?, '{\"status\":\"ok\",\"version\":1}', '2026-01-01T00:00:01.000Z')", firstReleaseFingerprint);
+
+      const store = new SqliteStreamStore(state.storage);
+      store.open();
+      const instance = new AggregateInstance(ledger, store, { streamName: name, logger: silentLogger });
+      const deposit = (message: Message) => instance.execute({ streamName: name, command: "deposit", message });
+
+      // Ada's retry of m1 is recognised: answered as the first time, applied once.
+      expect((await deposit(sent("m1", ada))).response).toEqual({ status: "ok", version: 1 });
+      expect((await store.readEvents(0, 10)).length).toBe(2);
+      // Bob's message with the same id is his own: it runs.
+      expect((await deposit(sent("m1", { identity: { user: "bob" }, principal: "bob" }))).response).toEqual({ status: "ok", version: 2 });
+      // An anonymous caller shares the first release's records (kept per id alone): another request with that id is a reuse.
+      expect((await deposit(sent("m1", {}, { amount: 7 }))).response).toMatchObject({ status: "error", reason: "idempotency_key_reused" });
+      expect((await store.readEvents(0, 10)).map((event) => event.data)).toEqual([{ owner: "ada" }, { amount: 5 }, { amount: 5 }]);
     });
   });
 

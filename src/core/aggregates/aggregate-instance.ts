@@ -8,7 +8,7 @@ import { RETENTION_EVERY, type AggregateDefinition, type CommandDefinition } fro
 import type { CommandRequest, DeleteOptions, PageEvent, StreamPage } from "./aggregate-protocol.js";
 import type { CommandContext } from "./decision.js";
 import { encodeEvents, eventMetadataOf, MAX_EVENT_BYTES } from "./event-encoding.js";
-import { fingerprintOf } from "./fingerprint.js";
+import { fingerprintOf, legacyFingerprintOf } from "./fingerprint.js";
 import type { NewEvent, RecordedEvent, Retention, Snapshot, StreamStatus, StreamStore } from "./stream-store.js";
 import { upcast } from "./upcasting.js";
 
@@ -286,15 +286,8 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     // Only a command that may store something is recorded, so only it needs a fingerprint.
     const fingerprint = message.dryRun === false ? fingerprintOf(command.name, message) : "";
     if (message.dryRun === false) {
-      const recorded = await this.#store.processed(principal, message.id);
-      if (recorded !== null) {
-        if (recorded.fingerprint !== fingerprint) {
-          log.warn("message id reused for a different command or request");
-          return { reply: halt(message, response.error("idempotency_key_reused", { messageId: message.id })) };
-        }
-        log.warn("message already processed: answering as before, without running it again");
-        return { reply: halt(message, recorded.response) };
-      }
+      const replayed = await this.#replayed(command, message, principal, fingerprint, log);
+      if (replayed !== null) return { reply: replayed };
     }
     const version = this.#version;
     const hidden = this.#status !== "missing" && !this.#mayKnow(message, version, log);
@@ -311,6 +304,25 @@ export class AggregateInstance<State, Event extends DomainEvent> {
       return { reply: halt(message, response.error("wrong_expected_version", { expected, actual: version })) };
     }
     return { next: { principal, fingerprint } };
+  }
+
+  /**
+   * The answer to a message this caller already sent: its first answer for a retry, a refusal for
+   * the same id with another command or request — or null when there is no record of it.
+   */
+  async #replayed(command: CommandDefinition<State, Event>, message: Message, principal: string, fingerprint: string, log: Logger): Promise<Message | null> {
+    const recorded = await this.#store.processed(principal, message.id);
+    if (recorded === null) return null;
+    const same = recorded.legacy === true ? recorded.fingerprint === (await legacyFingerprintOf(command.name, message)) : recorded.fingerprint === fingerprint;
+    if (same) {
+      log.warn("message already processed: answering as before, without running it again");
+      return halt(message, recorded.response);
+    }
+    // A first-release record is kept per id alone: for an identified caller whose fingerprint (it
+    // holds the identity) differs, it is someone else's message, not theirs.
+    if (recorded.legacy === true && principal !== "") return null;
+    log.warn("message id reused for a different command or request");
+    return halt(message, response.error("idempotency_key_reused", { messageId: message.id }));
   }
 
   /** Whether the caller may learn that this (existing) aggregate exists: the aggregate's `access` rule. */

@@ -24,3 +24,14 @@ function hash53(text: string): number {
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
   return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
+
+/**
+ * The fingerprint the first release (0.1.0) recorded: SHA-256 (hex) of the canonical JSON of the
+ * command, the raw request and the caller's identity — records were kept per message id alone,
+ * so the identity told callers apart. Computed only to recognise a retry of such a record.
+ */
+export async function legacyFingerprintOf(command: string, message: Message): Promise<string> {
+  const text = canonicalJson([command, message.rawRequest, message.assigns["identity"] ?? null]);
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}

@@ -11,7 +11,8 @@ export interface StreamStore {
   streamState(): Promise<StreamState>;
   /**
    * What was recorded when `principal` sent message `messageId` to this stream, or null. Records
-   * belong to the caller who sent them: one caller's ids neither block nor reveal another's.
+   * belong to the caller who sent them: one caller's ids neither block nor reveal another's. A
+   * store upgraded from the first release may answer a `legacy` record of that id instead.
    */
   processed(principal: string, messageId: string): Promise<ProcessedMessage | null>;
   /** Appends atomically, if the stream is still at `expectedVersion`; see {@link AppendRequest}. */
@@ -103,7 +104,16 @@ export type AppendRequest = {
 export type Retention = { recordedBefore: string; keepLast?: number };
 
 /** A message a stream applied: what made it that command, and the answer it got. */
-export type ProcessedMessage = { fingerprint: string; response: ServiceResponse };
+export type ProcessedMessage = {
+  fingerprint: string;
+  response: ServiceResponse;
+  /**
+   * A record kept by the first release (0.1.0), per message id alone, whose fingerprint is that
+   * release's: see `legacyFingerprintOf`. A store upgraded from that release gives one when the
+   * caller has no record of their own, so that a retry across the upgrade is still recognised.
+   */
+  legacy?: true;
+};
 
 /** What an append did: stored, or refused because the stream is at another version. */
 export type AppendResult = { ok: true; version: number } | { ok: false; actualVersion: number };
