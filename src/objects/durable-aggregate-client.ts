@@ -35,7 +35,10 @@ export function durableObjectAggregates<Env>(namespace: (env: Env) => DurableObj
   };
   return {
     async execute(env: Env, request: CommandRequest): Promise<Message> {
-      const answer = await postCommand({ json: request }, objectOf(env, request.streamName));
+      // The parsed request stays here: a schema's output need not be JSON (a Date, a Map) and would
+      // not survive the hop; the instance parses the raw request again, as the schema says.
+      const sent = { ...request, message: { ...request.message, request: null } };
+      const answer = await postCommand({ json: sent }, objectOf(env, request.streamName));
       // The object answers only what it adds to the message (its answer, events, version).
       return replyMessage(request.message, (await trustedAnswer<{ reply: CommandReply }>(answer, request.streamName)).reply);
     },

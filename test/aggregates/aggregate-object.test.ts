@@ -15,6 +15,14 @@ async function openLedger(h = ledgers, owner = "ada") {
   return id;
 }
 
+describe("the request a command's decision gets", () => {
+  it("is what the command's schema made, even when that is not JSON (a Date), across the object's boundary", async () => {
+    const id = await openLedger();
+    const reply = await ledgers.send("date_of", { id, at: "2026-11-27T12:00:00Z" });
+    expect(reply.response).toMatchObject({ status: "ok", payload: "2026-11-27T12:00:00.000Z" });
+  });
+});
+
 describe("creating aggregates", () => {
   it("a creating command answers {created, id, version 0} and stores event 0 in stream <stream>-<id> with the message id", async () => {
     const id = ledgers.freshId();

@@ -74,6 +74,10 @@ function withLedgerCommands(definition: Aggregate<LedgerState, LedgerEvent>) {
     )
     .messageCommand("withdraw", { schema: Amount }, withdraw)
     .messageCommand("balance", {}, (m, state) => ok(m, state))
+    // A schema whose output is not JSON: the decision must get what the schema made, whatever the transport.
+    .messageCommand("date_of", { schema: z.object({ at: z.string().transform((text) => new Date(text)) }) }, (m) =>
+      ok(m, m.request.at instanceof Date ? m.request.at.toISOString() : `not a Date: ${typeof m.request.at}`),
+    )
     .messageCommand("seen_version", {}, (m) => ok(m, m.aggregateMeta.version ?? null))
     .messageCommand("throws", {}, () => {
       throw new Error("a bug in a decision");

@@ -234,7 +234,8 @@ export class AggregateInstance<State, Event extends DomainEvent> {
   async #run(request: CommandRequest, generation: number): Promise<Message> {
     const command = this.#aggregate.commandNamed(request.command);
     if (command === undefined) return halt(request.message, response.error("unknown_command", { command: request.command }));
-    // A request the aggregate's router already validated arrives parsed; anything else is validated here.
+    // A request the aggregate's router validated in this process arrives parsed; one that crossed a
+    // Durable Object's boundary arrives raw (a schema's output need not survive JSON): validated here.
     const parsed = command.schema === undefined || (request.message.valid && request.message.request !== null);
     const message = parsed ? request.message : await validateRequest(request.message, command.schema);
     if (message.halted) return message;
