@@ -140,7 +140,8 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
     });
   }
   if (options.cors !== undefined) {
-    app.use("*", cors({ allowMethods: ["GET", "POST", "DELETE"], allowHeaders: [...CORS_ALLOW_HEADERS], exposeHeaders: [...CORS_EXPOSE_HEADERS], maxAge: 600, ...options.cors }));
+    // The API only: the console's pages carry a session cookie, and no other origin may read them.
+    app.use("/v1/*", cors({ allowMethods: ["GET", "POST", "DELETE"], allowHeaders: [...CORS_ALLOW_HEADERS], exposeHeaders: [...CORS_EXPOSE_HEADERS], maxAge: 600, ...options.cors }));
   }
   app.use("/v1/*", noStore, wellEncodedUrl);
   app.post("/v1/services/:service", limitBody, requestMessage(false), caller, serviceCall);

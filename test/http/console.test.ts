@@ -55,6 +55,13 @@ describe("the console's door", () => {
     }
   });
 
+  it("refuses a URL that is not well-formed percent-encoding (400), as the API does: one key is never spelt two ways", async () => {
+    const cookie = await login();
+    const answer = await demo("/console/schedules?key=%ED%A0%80", { headers: { Cookie: cookie } });
+    expect(answer.status).toBe(400);
+    expect(answer.headers.get("Cache-Control")).toBe("no-store");
+  });
+
   it("shows a login form, without the token anywhere in it, under a CSP that allows no script", async () => {
     const answer = await page("/console/streams?stream=account&id=x", "");
     expect(answer.status).toBe(200);

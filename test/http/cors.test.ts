@@ -69,6 +69,17 @@ describe("CORS, when configured", () => {
 });
 
 describe("CORS, when not configured (the default)", () => {
+  it("covers the API only: the console's pages say nothing to another origin, even one the API allows", async () => {
+    const app = createGateway({ services: [echo], logger: silentLogger, cors: { origin: APP, credentials: true }, admin: { token: () => "t", aggregates: [] } });
+    const call = (path: string, init?: RequestInit) => app.fetch(new Request(`http://api.example${path}`, init), {});
+    const page = await call("/console", { headers: { Origin: APP } });
+    expect(page.status).toBe(200); // the console exists (its login page)
+    expect(page.headers.get("Access-Control-Allow-Origin")).toBeNull();
+    expect(page.headers.get("Access-Control-Allow-Credentials")).toBeNull();
+    const api = await call("/v1/health", { headers: { Origin: APP } });
+    expect(api.headers.get("Access-Control-Allow-Origin")).toBe(APP);
+  });
+
   it("a preflight gets no CORS headers at all: the browser refuses the cross-origin call", async () => {
     const answer = await gateway()("/v1/services/echo", preflight(APP));
     expect(corsHeaders(answer)).toEqual([]);

@@ -11,7 +11,7 @@ import { readKey } from "../../core/shared/keys.js";
 import { jsonLogger, type Logger } from "../../core/shared/logger.js";
 import { withTimeout } from "../../core/shared/timeout.js";
 import { BROWSER_STYLE } from "../browser-style.js";
-import type { GatewayEnv } from "../gateway-middleware.js";
+import { noStore, wellEncodedUrl, type GatewayEnv } from "../gateway-middleware.js";
 import { answerWith } from "../replies.js";
 import { remoteNodesOf, type NodeBindings } from "../service-binding-node.js";
 import { loginPage, readSidePage, schedulesPage, servicesPage, streamsPage, type NodeListing, type Page, type ServiceRow } from "./console-pages.js";
@@ -89,11 +89,7 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
 
   const exists: MiddlewareHandler<GatewayEnv<Env>> = async (c, next) => {
     if (tokenOf(c) === "") return answerWith(c, response.error("not_found"));
-    // Each page shows operational data: never kept by a browser or a shared cache. Set before
-    // the page is made (see noStore), and after for an answer made without the context.
-    c.header("Cache-Control", "no-store");
     await next();
-    if (c.res.headers.get("Cache-Control") !== "no-store") c.header("Cache-Control", "no-store");
   };
   const headers = secureHeaders({
     contentSecurityPolicy: {
@@ -129,8 +125,9 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
   // origin, by a logged-in browser.
   const change = [sameOrigin, formsOnly, limit, loggedIn] as const;
 
-  app.use("/console", exists, headers);
-  app.use("/console/*", exists, headers);
+  // `/console/*` matches `/console` too. Each page shows operational data: never kept by a
+  // browser or a shared cache (noStore); keys and ids come in its URLs as in the API's.
+  app.use("/console/*", exists, noStore, wellEncodedUrl, headers);
   app.get("/console/console.css", (c) => {
     c.header("Content-Type", "text/css; charset=utf-8");
     return c.body(BROWSER_STYLE);
