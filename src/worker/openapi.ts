@@ -1,6 +1,7 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { ServiceDescription } from "../core/messaging/contracts.js";
 import type { JsonObject } from "../core/shared/json.js";
+import { MIN_INTERVAL_FLOOR_MS, MIN_INTERVAL_MS } from "../core/scheduling/schedule.js";
 import { asComponents, toJsonSchema, type JsonSchemaConversion, type JsonSchemaConverter } from "./json-schema.js";
 
 /** What the API reference says about one service, beyond what its router knows. */
@@ -101,7 +102,7 @@ function baseSchemas(): Record<string, JsonObject> {
     Envelope: object(
       { messageId: string, correlationId: string, causationId: string, service: string, response: schemaRef("ServiceResponse") },
       { events: { type: "array", items: schemaRef("DomainEvent"), description: "only for X-Dry-Run: verbose: the events the command would store" } },
-      { description: "Every reply to a service call (DESIGN §3)." },
+      { description: "Every reply to a service call (the HTTP contract in the README)." },
     ),
     Answer: object({ response: schemaRef("ServiceResponse") }, {}, { description: "The reply of routes that carry no message." }),
   };
@@ -203,7 +204,11 @@ const scheduleBody: JsonObject = {
       in: { type: "number", description: "deliver in this many ms" },
       at: { type: "string", format: "date-time", description: "deliver at this time (with a time zone)" },
       cron: { type: "string", description: "5 fields, UTC: minute hour day-of-month month day-of-week" },
-      every: { type: "number", description: "deliver every this many ms (at least 1000)" },
+      every: {
+        type: "integer",
+        minimum: MIN_INTERVAL_FLOOR_MS,
+        description: `deliver every this many ms: at least the scheduler's shortest interval (${MIN_INTERVAL_MS} ms unless it was configured otherwise)`,
+      },
     },
     { additionalProperties: false, description: "Exactly one of in, at, cron or every." },
   ),
