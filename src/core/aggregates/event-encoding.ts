@@ -18,7 +18,7 @@ export type EncodedEvents = { ok: true; events: NewEvent[] } | { ok: false; refu
  */
 export function encodeEvents(events: readonly DomainEvent[], metadata: EventMetadata, upcasters: Upcasters | undefined): EncodedEvents {
   const encoded: NewEvent[] = [];
-  const metadataBytes = JSON.stringify(metadata).length;
+  const metadataBytes = utf8Length(JSON.stringify(metadata), MAX_EVENT_BYTES);
   for (const event of events) {
     const problem = eventProblem(event);
     if (problem !== null) {

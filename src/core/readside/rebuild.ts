@@ -1,4 +1,4 @@
-import { mapBounded } from "./bounded.js";
+import { mapBounded } from "../shared/bounded.js";
 import type { RunScope, SubscriptionRunner } from "./subscription-runner.js";
 
 /** How far a catch-up or rebuild is (see `stopped` for one that did not finish). */

@@ -1,7 +1,7 @@
 import { backoffDelay, type BackoffOptions } from "../shared/backoff.js";
 import type { Json } from "../shared/json.js";
 import { jsonLogger, type Logger } from "../shared/logger.js";
-import { mapBounded } from "./bounded.js";
+import { mapBounded } from "../shared/bounded.js";
 import { planDelivery } from "./delivery-plan.js";
 import { readEnvelope, referenceOf, type EventEnvelope, type EventReference, type ProjectedEvent } from "./event-envelope.js";
 import type { EventSource } from "./event-source.js";

@@ -8,6 +8,7 @@ import type { Message } from "../messaging/message.js";
 import { messageProblem } from "../messaging/message-schema.js";
 import { response, type ServiceResponse } from "../messaging/response.js";
 import { finished, Telemetry } from "../messaging/telemetry.js";
+import { mapBounded } from "../shared/bounded.js";
 import { MAX_SCHEDULE_AHEAD_MS, MIN_INTERVAL_FLOOR_MS, MIN_INTERVAL_MS, nextOccurrence, parseSchedule, type Recurrence, type ScheduleSpec } from "./schedule.js";
 import {
   RECENT_OUTCOMES,
@@ -412,11 +413,11 @@ export class SchedulerRunner {
       this.#batchSize,
       (entries) => now + rounds * Math.max(...entries.map((entry) => this.#timeoutOf(entry.message))) + LEASE_MARGIN_MS,
     );
-    const settlements: Settlement[] = [];
     const invokedAt = iso(now);
-    await inParallel(claimed, this.#concurrency, async (entry) => {
-      settlements.push({ claim: entry.claim, ...(await this.#deliver(entry, now, invokedAt)) });
-    });
+    const settlements: Settlement[] = await mapBounded(claimed, this.#concurrency, async (entry) => ({
+      claim: entry.claim,
+      ...(await this.#deliver(entry, now, invokedAt)),
+    }));
     // One atomic step for the whole batch. A crash before it leaves every entry of the batch
     // claimed: delivered again (at least once), as any crash during a delivery would.
     await this.#store.settleAll(settlements);
@@ -608,15 +609,3 @@ function iso(ms: number): string {
   return Number.isNaN(date.getTime()) ? new Date().toISOString() : date.toISOString();
 }
 
-/** Runs `work` over `items`, at most `limit` at a time. */
-async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next] as T;
-      next += 1;
-      await work(item);
-    }
-  });
-  await Promise.all(lanes);
-}
