@@ -294,15 +294,6 @@ export class SqliteScheduleStore implements ScheduleStore {
     });
   }
 
-  async settle(claim: Claim, change: Reschedule | null, outcome?: ScheduleOutcome): Promise<boolean> {
-    if (!this.#schema.exists) return false;
-    return this.#schema.write((db) => {
-      const settled = this.#settle(db, claim, change);
-      if (settled && outcome !== undefined) this.#record(db, outcome);
-      return settled;
-    });
-  }
-
   async outcomes(owner: string | null | undefined, limit: number): Promise<ScheduleOutcome[]> {
     if (!this.#schema.exists) return [];
     const byOwner = owner === undefined ? sql`` : sql`WHERE owner = ${ownerColumn(owner)}`;

@@ -2,6 +2,10 @@
 // Each case gets a fresh, empty store.
 import { equal } from "./assert.mjs";
 
+/** One delivery settled through the port's batch call: whether it was settled. */
+const settle = async (store, claim, change, outcome) =>
+  (await store.settleAll([{ claim, change, ...(outcome === undefined ? {} : { outcome }) }])) === 1;
+
 const message = (id) => ({
   serviceName: "record", id, correlationId: id, causationId: id, trace: {}, invokedAt: "2030-01-01T00:00:00.000Z",
   dryRun: false, rawRequest: { n: 1 }, request: null, valid: true, assigns: { dispatchAttempts: 0 }, response: null,
@@ -25,7 +29,7 @@ export const scheduleStoreContract = [
       equal(await store.list(undefined, 10), [], "list");
       equal(await store.get(null, "x"), null, "get");
       equal((await store.remove("x")).length, 0, "remove");
-      equal(await store.settle({ ref: 1, token: "t" }, { dueAt: 2 }), false, "settle");
+      equal(await settle(store, { ref: 1, token: "t" }, { dueAt: 2 }), false, "settle");
     },
   },
   {
@@ -77,15 +81,15 @@ export const scheduleStoreContract = [
       await store.insert(entry("r", 100, { late: true }), roomy);
       const [claimed] = await store.claimDue(100, 1, () => 5000);
       const changed = { ...message("r"), assigns: { redelivered: true } };
-      equal(await store.settle(claimed.claim, { dueAt: 700, message: changed, attempts: 0, occurrence: 3, late: false }), true, "settle");
+      equal(await settle(store, claimed.claim, { dueAt: 700, message: changed, attempts: 0, occurrence: 3, late: false }), true, "settle");
       const got = await store.get(null, "r");
       equal([got.dueAt, got.attempts, got.occurrence, got.late, got.message.assigns], [700, 0, 3, false, { redelivered: true }], "changed");
       equal(got.template, message("r"), "template kept");
-      equal(await store.settle(claimed.claim, null), false, "a settled claim settles nothing again");
+      equal(await settle(store, claimed.claim, null), false, "a settled claim settles nothing again");
       const [again] = await store.claimDue(700, 1, () => 9000);
       // A one-off's claim does not read its template: it never starts again from it.
       equal(withoutClaim(again), { ...got, template: null, attempts: 1, dueAt: 9000 }, "claimed again");
-      equal(await store.settle(again.claim, null), true, "removed");
+      equal(await settle(store, again.claim, null), true, "removed");
       equal(await store.get(null, "r"), null, "gone");
     },
   },
@@ -95,9 +99,9 @@ export const scheduleStoreContract = [
       await store.insert(entry("slow", 100), roomy);
       const [first] = await store.claimDue(100, 1, () => 200);
       const [second] = await store.claimDue(200, 1, () => 9000);
-      equal(await store.settle(first.claim, null), false, "the first delivery's settle is refused");
+      equal(await settle(store, first.claim, null), false, "the first delivery's settle is refused");
       equal((await store.get(null, "slow")).attempts, 2, "the second claim stands");
-      equal(await store.settle(second.claim, null), true, "the second delivery settles it");
+      equal(await settle(store, second.claim, null), true, "the second delivery settles it");
     },
   },
   {
@@ -107,8 +111,8 @@ export const scheduleStoreContract = [
       const [claimed] = await store.claimDue(100, 1, () => 5000);
       equal((await store.remove("order", "ada")).length, 1, "cancelled while in flight");
       await store.insert(entry("order", 99_000, { owner: "ada" }), roomy);
-      equal(await store.settle(claimed.claim, null), false, "late removal refused");
-      equal(await store.settle(claimed.claim, { dueAt: 1 }), false, "late retry refused");
+      equal(await settle(store, claimed.claim, null), false, "late removal refused");
+      equal(await settle(store, claimed.claim, { dueAt: 1 }), false, "late retry refused");
       equal((await store.get("ada", "order")).dueAt, 99_000, "the new entry stands");
     },
   },
@@ -122,15 +126,15 @@ export const scheduleStoreContract = [
       await store.insert(entry("a", 100, { owner: "ada" }), roomy);
       await store.insert(entry("b", 100, { owner: "bob" }), roomy);
       const [a, b] = await store.claimDue(100, 10, () => 5000);
-      equal(await store.settle(a.claim, null, outcome("a", "ada", "forbidden")), true, "ada's denial");
-      equal(await store.settle(a.claim, null, outcome("a", "ada", "again")), false, "a settle that does not happen");
-      equal(await store.settle(b.claim, null, { ...outcome("b", "bob", "gone"), outcome: "gave_up", response: null }), true, "bob's give-up");
+      equal(await settle(store, a.claim, null, outcome("a", "ada", "forbidden")), true, "ada's denial");
+      equal(await settle(store, a.claim, null, outcome("a", "ada", "again")), false, "a settle that does not happen");
+      equal(await settle(store, b.claim, null, { ...outcome("b", "bob", "gone"), outcome: "gave_up", response: null }), true, "bob's give-up");
       equal((await store.outcomes(undefined, 10)).map((o) => [o.messageId, o.outcome, o.reason]), [["b", "gave_up", "gone"], ["a", "denied", "forbidden"]], "all");
       equal(await store.outcomes("ada", 10), [outcome("a", "ada", "forbidden")], "ada's");
       for (let i = 0; i < 105; i += 1) {
         await store.insert(entry(`m${i}`, 100), roomy);
         const [claimed] = await store.claimDue(100, 1, () => 5000);
-        await store.settle(claimed.claim, null, outcome(`m${i}`, null, "gone"));
+        await settle(store, claimed.claim, null, outcome(`m${i}`, null, "gone"));
       }
       const kept = await store.outcomes(undefined, 1000);
       equal([kept.length, kept[0].messageId, kept.at(-1).messageId], [100, "m104", "m5"], "the most recent 100");

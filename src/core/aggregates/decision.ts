@@ -105,12 +105,6 @@ function listOf<Event extends DomainEvent>(events: Event | readonly Event[]): Ev
 }
 
 /**
- * How a command treats a missing aggregate, as the reply needs it.
- * @deprecated The same as {@link CommandMode}; use that.
- */
-export type ReplyMode = CommandMode;
-
-/**
  * The message a decision amounts to: its events, and its response — the rejection, or on
  * success `created` (with the aggregate id) for a command that creates the aggregate and `ok`
  * (with the payload) otherwise. The aggregate instance adds the version when it stores them.

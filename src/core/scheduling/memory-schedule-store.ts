@@ -74,11 +74,11 @@ export class MemoryScheduleStore implements ScheduleStore {
 
   async settleAll(settlements: readonly Settlement[]): Promise<number> {
     let settled = 0;
-    for (const { claim, change, outcome } of settlements) if (await this.settle(claim, change, outcome)) settled += 1;
+    for (const { claim, change, outcome } of settlements) if (this.#settle(claim, change, outcome)) settled += 1;
     return settled;
   }
 
-  async settle(claim: Claim, change: Reschedule | null, outcome?: ScheduleOutcome): Promise<boolean> {
+  #settle(claim: Claim, change: Reschedule | null, outcome?: ScheduleOutcome): boolean {
     const at = this.#slots.get(claim.ref);
     const stored = at === undefined ? undefined : this.#entries.get(at);
     if (at === undefined || stored === undefined || stored.claim !== claim.token) return false;

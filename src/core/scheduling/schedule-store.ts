@@ -117,16 +117,12 @@ export interface ScheduleStore {
    */
   claimDue(now: number, limit: number, leaseUntil: (entries: readonly ClaimedEntry[]) => number): Promise<ClaimedEntry[]>;
   /**
-   * Settles a delivery: removes the entry (`change` null) or reschedules it — only if it is still
-   * under `claim`. False when it changed meanwhile (cancelled, claimed again, or cancelled and
-   * scheduled again under the same id): a late delivery never touches the newer entry. An
-   * `outcome` is recorded with the settle, atomically, and only if the settle happened; the
-   * oldest outcomes beyond {@link RECENT_OUTCOMES} are forgotten.
-   */
-  settle(claim: Claim, change: Reschedule | null, outcome?: ScheduleOutcome): Promise<boolean>;
-  /**
-   * Settles a batch of deliveries atomically, each as {@link settle} would (removals of a batch
-   * in one statement where the adapter can). Answers how many were settled.
+   * Settles a batch of deliveries atomically (removals of a batch in one statement where the
+   * adapter can). Each removes its entry (`change` null) or reschedules it — only if it is still
+   * under its `claim`: not when it changed meanwhile (cancelled, claimed again, or cancelled and
+   * scheduled again under the same id), so a late delivery never touches the newer entry. An
+   * `outcome` is recorded with its settle, and only if the settle happened; the oldest outcomes
+   * beyond {@link RECENT_OUTCOMES} are forgotten. Answers how many were settled.
    */
   settleAll(settlements: readonly Settlement[]): Promise<number>;
   /**
