@@ -18,6 +18,6 @@ export type Env = {
   SCHEDULER: DurableObjectNamespace;
   /** `token=user[:admin]`, comma-separated: who may call the bank (a secret in production). */
   API_TOKENS?: string;
-  /** Enables the admin stream routes when set (a secret in production). */
+  /** Enables the admin stream routes and the console (/console) when set (a secret in production). */
   ADMIN_TOKEN?: string;
 };
