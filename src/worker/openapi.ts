@@ -251,6 +251,10 @@ const streamPage: JsonObject = object({
   version: integer,
   events: { type: "array", items: schemaRef("RecordedEvent") },
   nextFrom: { type: ["integer", "null"], description: "where the next page starts; null at the end" },
+  snapshot: {
+    oneOf: [object({ version: integer, schema: integer }), { type: "null" }],
+    description: "the snapshot a load would start from (the newest of the aggregate's snapshot schema), or null",
+  },
 });
 
 /** A name usable as an OpenAPI component or operation id. */

@@ -179,6 +179,17 @@ describe("the console's pages", () => {
     expect(missing.text).toMatch(/role="alert">Nothing is stored for account nobody-/);
   });
 
+  it("shows the snapshot a load starts from: none at first, then the one the account takes every 50 events", async () => {
+    const account_id = `acc-${newId()}`;
+    const call = (service: string, body: object) => demo(`/v1/services/${service}`, { method: "POST", body: JSON.stringify(body), headers: ADA });
+    expect((await call("open_account", { account_id })).status).toBe(201);
+    const cookie = await login();
+    const shown = async () => (await page(`/console/streams?stream=account&id=${account_id}`, cookie)).text;
+    expect(await shown()).toContain("<dt>Snapshot</dt><dd><span class=\"muted\">none: a load replays every event</span>");
+    for (let i = 1; i < 50; i += 1) expect((await call("deposit", { account_id, amount: 1 })).status).toBe(200);
+    expect(await shown()).toContain("<dt>Snapshot</dt><dd>at version 49 (schema 1): a load replays only the events after it</dd>");
+  });
+
   it("shows the stored and the current shape of an upcast event", async () => {
     const event = {
       version: 3,
@@ -189,7 +200,7 @@ describe("the console's pages", () => {
       schemaVersion: 2,
       stored: { data: { amount: 5 }, schemaVersion: 1 },
     } as RecordedEvent;
-    const streamPage: StreamPage = { stream: "account-a", status: "live", version: 3, events: [event], nextFrom: null };
+    const streamPage: StreamPage = { stream: "account-a", status: "live", version: 3, events: [event], nextFrom: null, snapshot: { version: 2, schema: 1 } };
     const html = String(await streamsPage("", { streams: ["account"], stream: "account", id: "a", from: 3, limit: 1, page: streamPage, problem: null }));
     expect(html).toContain("Current shape (upcast, schema v2)");
     expect(html).toContain("Stored shape (schema v1)");

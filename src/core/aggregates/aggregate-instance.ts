@@ -154,10 +154,22 @@ export class AggregateInstance<State, Event extends DomainEvent> {
   /** One page of the stored events, in today's shapes (in order with the commands before it). */
   read(from: number, limit: number): Promise<StreamPage> {
     return this.#serially(async () => {
-      const [state, events] = await Promise.all([this.#store.streamState(), this.#store.readEvents(from, limit + 1)]);
+      const snapshots = this.#aggregate.options.snapshot;
+      const [state, events, snapshot] = await Promise.all([
+        this.#store.streamState(),
+        this.#store.readEvents(from, limit + 1),
+        snapshots === undefined ? null : this.#store.latestSnapshot(snapshots.schema ?? 1),
+      ]);
       const page = events.slice(0, limit).map((event) => this.#shownEvent(event));
       const next = events[limit];
-      return { stream: this.#streamName, status: state.status, version: state.version, events: page, nextFrom: next?.version ?? null };
+      return {
+        stream: this.#streamName,
+        status: state.status,
+        version: state.version,
+        events: page,
+        nextFrom: next?.version ?? null,
+        snapshot: snapshot === null ? null : { version: snapshot.version, schema: snapshot.schema },
+      };
     });
   }
 

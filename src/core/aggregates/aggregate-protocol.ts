@@ -50,6 +50,11 @@ export type StreamPage = {
   events: PageEvent[];
   /** Where the next page starts, or null when this page reaches the end. */
   nextFrom: number | null;
+  /**
+   * The snapshot a load would start from — the newest of the aggregate's snapshot schema — by its
+   * version and schema; null when there is none (or the aggregate takes no snapshots).
+   */
+  snapshot: { version: number; schema: number } | null;
 };
 
 /** Soft: the aggregate answers `not_found` and its events are kept. Hard: its storage is removed. */

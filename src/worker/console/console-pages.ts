@@ -207,7 +207,7 @@ ${page === null
     <dt>Status</dt><dd><span class="badge ${page.status === "live" ? "ok" : "warn"}">${page.status}</span></dd>
     <dt>Version</dt><dd>${page.version}</dd>
     <dt>Showing</dt><dd>${page.events.length === 0 ? "no events" : `versions ${page.events[0]?.version ?? 0} to ${page.events[page.events.length - 1]?.version ?? 0}`}</dd>
-    <dt>Snapshots</dt><dd class="muted">not exposed by the stream routes yet</dd>
+    <dt>Snapshot</dt><dd>${page.snapshot === null ? html`<span class="muted">none: a load replays every event</span>` : `at version ${page.snapshot.version} (schema ${page.snapshot.schema}): a load replays only the events after it`}</dd>
   </dl>
   <nav class="pager" aria-label="Pages of events">
     ${view.from > 0 ? html`<a href="${link(Math.max(0, view.from - view.limit))}">Earlier events</a>` : ""}
