@@ -100,7 +100,7 @@ describe("the stream store's schema is versioned", () => {
       const indexes = sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'processed_messages' AND sql IS NOT NULL").toArray();
       expect(indexes).toEqual([]);
 
-      // Keeping the newest two of four drops the oldest: version 0, not the first key in order.
+      // Keeping the newest three of four drops the oldest: version 0, not the first key in order.
       await store.append({
         streamName: name,
         expectedVersion: 2,

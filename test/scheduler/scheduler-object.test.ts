@@ -36,7 +36,8 @@ afterEach(() => {
   testClock.offset = 0;
 });
 
-describe("scheduling (statements 87-89, 93)", () => {
+// The original library's behaviour, statements 87-89 and 93 (§2 of the behaviour reference).
+describe("scheduling", () => {
   // The original library's behaviour, statement 87 (§2 of the behaviour reference).
   it("in: 50 saves the alarm with dispatchAt and attempts 0, then delivers with attempts 1 and hands the reply to serviceResponded", async () => {
     const key = freshKey();
@@ -120,7 +121,8 @@ describe("scheduling (statements 87-89, 93)", () => {
   });
 });
 
-describe("delivery (statements 90-92)", () => {
+// The original library's behaviour, statements 90-92 (§2 of the behaviour reference).
+describe("delivery", () => {
   // The original library's behaviour, statement 90 (§2 of the behaviour reference).
   it("a service failing twice then succeeding is tried three times, with attempts 1, 2, 3 and its assigns kept", async () => {
     const key = freshKey();

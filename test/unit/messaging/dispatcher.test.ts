@@ -315,8 +315,8 @@ describe("telemetry subscribers", () => {
     );
     const dispatcher = new Dispatcher({ services: [testRouter], env: {}, telemetry, logger: silentLogger });
     expect((await dispatcher.dispatch(newMessage("first"))).response).toEqual({ status: "ok", payload: "from_first" });
-    expect(seen).toHaveLength(7);
-    expect(log.lines.filter((l) => l.message === "telemetry subscriber threw")).toHaveLength(7);
+    expect(seen).toHaveLength(LOCAL_CALL_EVENTS.length);
+    expect(log.lines.filter((l) => l.message === "telemetry subscriber threw")).toHaveLength(LOCAL_CALL_EVENTS.length);
   });
 
   it("subscribe returns an unsubscribe function", async () => {
@@ -327,6 +327,6 @@ describe("telemetry subscribers", () => {
     await dispatcher.dispatch(newMessage("first"));
     unsubscribe();
     await dispatcher.dispatch(newMessage("first"));
-    expect(seen).toHaveLength(7);
+    expect(seen).toHaveLength(LOCAL_CALL_EVENTS.length);
   });
 });

@@ -272,7 +272,9 @@ describe("SchedulerRunner's own arithmetic", () => {
     const answer = await runner.schedule({ key: "k", message: newMessage("svc", { id: "m" }), spec: { inMs: 0 } });
     expect(answer).toMatchObject({ status: "ok", payload: { dispatchAt: expect.stringMatching(/^\d{4}-/) } });
     const dueTimes = async () => (await store.list(undefined, 10)).map((entry) => entry.dueAt);
-    expect((await dueTimes()).every(Number.isFinite)).toBe(true);
+    const [due] = await dueTimes();
+    expect(await dueTimes()).toHaveLength(1);
+    expect(Number.isFinite(due)).toBe(true);
     await runner.deliverDue();
     const [retry] = await dueTimes();
     expect(Number.isFinite(retry)).toBe(true);
