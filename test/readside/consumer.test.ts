@@ -1,7 +1,9 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, type QueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { newId, type EventEnvelope, type RebuildProgress } from "../../src/core/index.js";
+import { newId, projection, silentLogger, statement, type EventEnvelope, type RebuildProgress } from "../../src/core/index.js";
+import { durableObjectAggregates } from "../../src/objects/index.js";
+import { readSide } from "../../src/worker/index.js";
 import { eventually, tallyCommand, tallyEnvelopes } from "../support/read-side-helpers.js";
 import { deadLettersQueued, TALLY_TABLES, tallyReadSide } from "../support/test-read-side.js";
 
@@ -129,3 +131,56 @@ describe("the queue consumer: at least once in, exactly once in effect", () => {
   });
 });
 
+
+describe("a projection's statements and its checkpoint are one D1 batch", () => {
+  // A projection whose second statement fails while `test_half_switch` holds NULL (a NOT NULL
+  // column refuses it): its first statement must not stay behind, nor its checkpoint move.
+  const half = projection<{ type: "Added"; data: { amount: number } }>({
+    name: "test_half",
+    streams: ["tally"],
+    on: {
+      Added: (e) => [
+        statement`INSERT INTO test_half_rows (stream, version) VALUES (${e.streamName}, ${e.version})`,
+        statement`INSERT INTO test_half_guard (ok) SELECT ok FROM test_half_switch`,
+      ],
+    },
+  });
+  const halfSide = readSide<typeof env>({
+    subscribers: [half],
+    database: (e) => e.READ_MODELS,
+    sources: { tally: durableObjectAggregates((e: typeof env) => e.TALLY) },
+    logger: silentLogger,
+  });
+  const deliverToHalf = async (bodies: readonly unknown[]) => {
+    const batch = createMessageBatch(QUEUE, bodies.map((body) => ({ id: newId(), timestamp: new Date(), attempts: 1, body })));
+    const ctx = createExecutionContext();
+    await halfSide.queue(batch, env, ctx);
+    return getQueueResult(batch, ctx);
+  };
+  const rowsOf = async (stream: string) =>
+    (await env.READ_MODELS.prepare("SELECT version FROM test_half_rows WHERE stream = ?").bind(stream).all<{ version: number }>()).results.map((r) => r.version);
+  const checkpointOf = async (stream: string) =>
+    (await env.READ_MODELS.prepare("SELECT version FROM x3m_checkpoints WHERE subscriber = 'test_half' AND stream = ?").bind(stream).first<{ version: number }>())?.version ?? null;
+
+  it("a statement that fails undoes the ones before it and leaves the checkpoint: after the fix the event is applied once", async () => {
+    await env.READ_MODELS.batch([
+      env.READ_MODELS.prepare("CREATE TABLE IF NOT EXISTS test_half_rows (stream TEXT NOT NULL, version INTEGER NOT NULL)"),
+      env.READ_MODELS.prepare("CREATE TABLE IF NOT EXISTS test_half_guard (ok INTEGER NOT NULL)"),
+      env.READ_MODELS.prepare("CREATE TABLE IF NOT EXISTS test_half_switch (ok INTEGER)"),
+      env.READ_MODELS.prepare("DELETE FROM test_half_switch"),
+      env.READ_MODELS.prepare("INSERT INTO test_half_switch (ok) VALUES (NULL)"),
+    ]);
+    const { id, envelopes } = await tallyWith([5]);
+    const stream = `tally-${id}`;
+    const failed = await deliverToHalf(envelopes);
+    expect(failed.retryMessages).toHaveLength(1);
+    expect(await rowsOf(stream)).toEqual([]);
+    expect(await checkpointOf(stream)).toBeNull();
+
+    await env.READ_MODELS.prepare("UPDATE test_half_switch SET ok = 1").run();
+    expect((await deliverToHalf(envelopes)).explicitAcks).toHaveLength(1);
+    expect((await deliverToHalf(envelopes)).explicitAcks).toHaveLength(1); // a redelivery: skipped
+    expect(await rowsOf(stream)).toEqual([0]);
+    expect(await checkpointOf(stream)).toBe(0);
+  });
+});
