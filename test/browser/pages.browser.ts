@@ -57,6 +57,7 @@ describe("the API reference (/docs)", () => {
     expect(result.errors ?? []).toEqual([]);
     expect(validator.version).toBe("3.1");
     const { services } = (await (await fetch(`${base}/v1/services`)).json()) as { services: string[] };
+    expect(services).toContain("deposit");
     for (const service of services) expect(document.paths[`/v1/services/${service}`], service).toBeDefined();
     expect(JSON.stringify(document)).not.toContain("format_greeting");
   });

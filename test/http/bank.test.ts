@@ -106,6 +106,9 @@ describe("the bank demo over HTTP", () => {
     expect(await asBob("deposit", { amount: 1 }, { "X-Expected-Version": "1" })).toEqual(notFound);
     // Opening an id that is taken cannot hide that it is taken, but it does not say the version.
     expect((await call("open_account", { account_id }, BOB)).body.response).toEqual({ status: "error", reason: "wrong_expected_version" });
+    // ensure_account opens a missing account (for Bob: his own) and answers not_found, with no
+    // version, for one he may not see: it tells him only that the id is not his to use.
+    expect((await call("ensure_account", { account_id }, BOB)).body.response).toEqual({ status: "error", reason: "not_found" });
     expect((await call("get_account", { account_id })).body.response).toMatchObject({ payload: { balance: 40 } });
   });
 

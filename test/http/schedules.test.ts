@@ -130,7 +130,7 @@ describe("POST /v1/schedules", () => {
     expect(await balanceOf(account_id)).toBe(7);
   });
 
-  it("a date already past by less than 24 hours is delivered once, as late", async () => {
+  it("a date already past by less than 24 hours is accepted and delivered once, at the next alarm", async () => {
     const account_id = await openAccount();
     const at = new Date(Date.now() - 3_600_000).toISOString();
     const scheduled = await post("/v1/schedules", { service: "deposit", request: { account_id, amount: 3 }, key: account_id, at });

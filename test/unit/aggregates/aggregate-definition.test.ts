@@ -54,7 +54,7 @@ describe("an aggregate is pure and testable without I/O", () => {
     expect(events.reduce(apply, initialState())).toEqual({ owner: "ada", balance: 3 });
   });
 
-  it("a decider-shaped command answers one event, several, nothing, a rejection or a reply", async () => {
+  it("a decider-shaped command answers one event, nothing, a rejection with its event, invalid or a reply", async () => {
     const decide = async (command: string, request: object, state: object) => {
       const definition = account.commandNamed(command);
       const message = { ...putRequest(newMessage(command, { rawRequest: { ...request } }), request), valid: true } as ValidatedMessage<unknown, never>;
