@@ -1,5 +1,6 @@
 import type { ServiceResponse } from "../core/messaging/response.js";
 import type { ScheduledSummary } from "../core/scheduling/scheduler.js";
+import type { ScheduleOutcome } from "../core/scheduling/schedule-store.js";
 import type {
   CallOptions,
   CallResult,
@@ -114,9 +115,10 @@ export function createClient<R = unknown>(options: ClientOptions): Client<Public
     list: async (key, call = {}) => {
       const received = await send("GET", `/v1/schedules?key=${encodeURIComponent(key)}`, undefined, call);
       if (received.kind === "failure") return received;
-      const body = received.body as { key?: unknown; schedules?: unknown };
+      const body = received.body as { key?: unknown; schedules?: unknown; outcomes?: unknown };
       if (received.status === 200 && typeof body.key === "string" && Array.isArray(body.schedules)) {
-        return { kind: "answer", status: received.status, headers: received.headers, key: body.key, schedules: body.schedules as ScheduledSummary[] };
+        const outcomes = Array.isArray(body.outcomes) ? (body.outcomes as ScheduleOutcome[]) : [];
+        return { kind: "answer", status: received.status, headers: received.headers, key: body.key, schedules: body.schedules as ScheduledSummary[], outcomes };
       }
       return refusedOrUnexpected(received);
     },

@@ -3,6 +3,7 @@ import type { DomainEvent } from "../core/messaging/message.js";
 import type { ServiceResponse } from "../core/messaging/response.js";
 import type { ServicesOf } from "../core/messaging/router.js";
 import type { ScheduledSummary } from "../core/scheduling/scheduler.js";
+import type { ScheduleOutcome } from "../core/scheduling/schedule-store.js";
 import type { JsonObject } from "../core/shared/json.js";
 
 /*
@@ -129,8 +130,14 @@ export type CallResult<Service extends string = string> = CallAnswer<Service> | 
 /** What `services()` returns: the public services of the deployment. */
 export type ServicesResult = (Answered & { kind: "answer"; services: string[] }) | Refused | ClientFailure;
 
-/** What `schedules.list()` returns: the caller's pending scheduled messages for a key. */
-export type ScheduleListResult = (Answered & { kind: "answer"; key: string; schedules: ScheduledSummary[] }) | Refused | ClientFailure;
+/**
+ * What `schedules.list()` returns: the caller's pending scheduled messages for a key, and how
+ * their recent ones ended when they did not succeed (denied at delivery, or given up on).
+ */
+export type ScheduleListResult =
+  | (Answered & { kind: "answer"; key: string; schedules: ScheduledSummary[]; outcomes: ScheduleOutcome[] })
+  | Refused
+  | ClientFailure;
 
 /** What `schedules.cancel()` returns: `ok`, or `error not_found` (also for someone else's). */
 export type CancelResult = (Answered & { kind: "answer"; response: ServiceResponse }) | ClientFailure;

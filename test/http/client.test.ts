@@ -1,6 +1,7 @@
 // The typed client against the demo Worker (inside workerd: the Worker's own fetch is the
 // client's fetch), and what does not compile.
-import { exports } from "cloudflare:workers";
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { newId, type ServiceResponse } from "../../src/core/index.js";
 import { createClient, type CallResult, type ClientEnvelope, type PublicServices } from "../../src/client/index.js";
@@ -141,6 +142,12 @@ describe("the typed client: schedules", () => {
       expect(listed.schedules.map((s) => s.messageId).sort()).toEqual([created.envelope.messageId, standing.envelope.messageId, at.envelope.messageId].sort());
     }
     const cancelled = await api.schedules.cancel(account_id, standing.envelope.messageId);
+    // A deposit into an account that does not exist is given up on: the listing tells its outcome.
+    const key = `gone-${newId()}`;
+    answered(await api.schedules.create({ service: "deposit", request: { account_id: key, amount: 1 }, key, in: 0 }));
+    expect(await runDurableObjectAlarm(env.SCHEDULER.get(env.SCHEDULER.idFromName(key)))).toBe(true);
+    const ended = await api.schedules.list(key);
+    expect(ended).toMatchObject({ kind: "answer", schedules: [], outcomes: [{ key, service: "deposit", outcome: "gave_up", reason: "not_found" }] });
     expect(cancelled).toMatchObject({ kind: "answer", status: 200, response: { status: "ok" } });
     const again = await api.schedules.cancel(account_id, standing.envelope.messageId);
     expect(again).toMatchObject({ kind: "answer", status: 404, response: { status: "error", reason: "not_found" } });
