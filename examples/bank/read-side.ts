@@ -34,6 +34,9 @@ export const bankReadSide = readSide<Env>({
 /** `list_accounts` and `bank_totals`, answered from D1. */
 export const bankReads = bankQueries<Env>((env) => bankReadSide.store(env));
 
+/** How long an operator's rebuild or catch-up may run in its call: well inside the gateway's 5 s timeout. */
+const REPLAY_BUDGET_MS = 4_000;
+
 const ProjectionRequest = v.object({ projection: v.picklist([accountsView.name, bankTotals.name]) });
 
 /**
@@ -47,11 +50,14 @@ export const readSideOperations = new Router<Env>({
     return identityOf(isJsonObject(identity) ? identity : null)?.admin === true ? "ok" : "forbidden";
   },
 })
+  // Each stops starting streams before the call's timeout (the gateway's 5 s): a rebuild that
+  // stopped early says so, and catch_up_projection, called again until it says done, finishes it.
   .service("rebuild_projection", { schema: ProjectionRequest }, async (message, { env }) => {
-    const progress = await bankReadSide.rebuild(env, message.request.projection);
-    return progress.failed.length === 0 ? ok(message, progress) : error(message, "rebuild_incomplete", progress);
+    const progress = await bankReadSide.rebuild(env, message.request.projection, { signal: AbortSignal.timeout(REPLAY_BUDGET_MS) });
+    return progress.failed.length === 0 && !progress.stopped ? ok(message, progress) : error(message, "rebuild_incomplete", progress);
   })
-  .service("catch_up_projection", { schema: ProjectionRequest }, async (message, { env }) =>
-    ok(message, await bankReadSide.catchUp(env, message.request.projection)),
-  )
+  .service("catch_up_projection", { schema: ProjectionRequest }, async (message, { env }) => {
+    const progress = await bankReadSide.catchUp(env, message.request.projection, { signal: AbortSignal.timeout(REPLAY_BUDGET_MS) });
+    return progress.failed.length === 0 && !progress.stopped ? ok(message, progress) : error(message, "catch_up_incomplete", progress);
+  })
   .service("dead_letters", async (message, { env }) => ok(message, { deadLetters: await bankReadSide.deadLetters(env, 50) }));
