@@ -40,8 +40,14 @@ export function wiring<Env>(options: WiringOptions<Env>): Wiring<Env> {
   const services = options.services ?? [];
   const registry = services instanceof ServiceRegistry ? services : new ServiceRegistry(services);
   let envFormat: LogFormat | undefined;
+  let seen: unknown;
   const logger = options.logger ?? consoleLogger({ format: () => options.logFormat ?? envFormat });
+  // Nothing to learn when the app chose the logger or its format; and the env of a deployment is
+  // one object per isolate, read once (this runs on every request).
+  const fixed = options.logger !== undefined || options.logFormat !== undefined;
   const useEnv = (env: unknown): void => {
+    if (fixed || env === seen) return;
+    seen = env;
     envFormat = logFormatOf(env);
   };
   return { registry, logger, telemetry: new Telemetry(options.telemetry ?? [], logger), useEnv };
