@@ -16,8 +16,6 @@ export * from "./node-routes.js";
 export * from "./service-binding-node.js";
 export * from "./openapi.js";
 export * from "./json-schema.js";
-export * from "./browser-pages.js";
-export * from "./console/console-routes.js";
 export * from "./read-side.js";
 export * from "./d1-executor.js";
 export * from "./process-workflow.js";

@@ -47,8 +47,6 @@ export type ReadSide<Env> = {
   store(env: Env): ReadStore;
   /** The runner (for tests and tools that drive deliveries themselves). */
   runner(env: Env): SubscriptionRunner;
-  /** Where the runner reads streams from, with the Worker's bindings. */
-  scope(env: Env): RunScope;
   /** Empties subscriber `name`'s read model and replays every stream in the catalog into it. */
   rebuild(env: Env, name: string, options?: CatchUpOptions): Promise<RebuildProgress>;
   /** Applies to subscriber `name` every event in the catalog's streams that it has not applied yet. */
@@ -116,7 +114,6 @@ export function readSide<Env>(options: ReadSideOptions<Env>): ReadSide<Env> {
     },
     store: (env) => runnerOf(env).store,
     runner: runnerOf,
-    scope: scopeOf,
     rebuild: (env, name, catchUpOptions) => rebuild(runnerOf(env), name, scopeOf(env), catchUpOptions),
     catchUp: (env, name, catchUpOptions) => catchUp(runnerOf(env), name, scopeOf(env), catchUpOptions),
     deadLetters: (env, limit = 50) => runnerOf(env).store.deadLetters(limit),

@@ -31,7 +31,8 @@ const MAX_NAME = 1024;
 /** The console's two replays; the console runs them for projections only. */
 export type ReplayAction = "rebuild" | "catch_up";
 
-const problemText = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 200);
+/** A failure in a few words for a page: its message, at most 200 characters. */
+export const problemText = (error: unknown): string => (error instanceof Error ? error.message : String(error)).slice(0, 200);
 
 /** A subscriber's kind: `projection()` and `processManager()` say theirs; any other is "other". */
 function kindOf(subscriber: Subscriber): SubscriberKind {

@@ -15,7 +15,7 @@ import { noStore, wellEncodedUrl, type GatewayEnv } from "../gateway-middleware.
 import { answerWith } from "../replies.js";
 import { remoteNodesOf, type NodeBindings } from "../service-binding-node.js";
 import { loginPage, readSidePage, schedulesPage, servicesPage, streamsPage, type NodeListing, type Page, type ServiceRow } from "./console-pages.js";
-import { readSideView, replay, type ConsoleReadSide, type ReplayAction } from "./console-read-side.js";
+import { problemText, readSideView, replay, type ConsoleReadSide, type ReplayAction } from "./console-read-side.js";
 import { endSession, hasSession, isAdminToken, startSession } from "./console-session.js";
 
 export type { ConsoleReadSide } from "./console-read-side.js";
@@ -72,7 +72,6 @@ function outcomeProblem(missing: string | undefined, failed: string | undefined)
   return null;
 }
 
-const problemText = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 200);
 
 /**
  * The operations console under `/console`: services and the node offering each, aggregate
