@@ -7,9 +7,8 @@ import type { ServiceRegistry } from "../core/messaging/service-registry.js";
 import type { TelemetryHandler } from "../core/messaging/telemetry.js";
 import { wiring } from "../core/messaging/wiring.js";
 import {
-  isTransient,
   processCommand,
-  TransientFailure,
+  sendStepCommand,
   type LaunchResult,
   type ProcessContext,
   type ProcessDefinition,
@@ -86,13 +85,10 @@ export function processWorkflow<Env, Input extends JsonObject>(
         instanceId,
         step: durable,
         command: async (name, service, request, commandOptions) => {
-          const answer = await durable(name, async () => {
-            const message = processCommand(definition, instanceId, start.trigger, name, service, request, commandOptions);
-            const reply = (await dispatcher.dispatch(message, { env, timeoutMs })).response ?? { status: "error", reason: "internal_error" };
-            // Thrown, the step is retried by the platform — with the same message id.
-            if (isTransient(reply)) throw new TransientFailure(name, reply);
-            return reply as unknown as Json;
-          });
+          // A transient answer throws: the platform tries the step again, with the same message id.
+          const answer = await durable(name, () =>
+            sendStepCommand((message) => dispatcher.dispatch(message, { env, timeoutMs }), name, processCommand(definition, instanceId, start.trigger, name, service, request, commandOptions)),
+          );
           return answer as unknown as ServiceResponse;
         },
         sleep: (name, ms) => step.sleep(name, ms),

@@ -123,3 +123,13 @@ export const response = {
     return details === undefined ? { status: "error", reason } : { status: "error", reason, details };
   },
 } as const;
+
+/**
+ * Whether a response says nothing about whether the call was applied — no one answered, the
+ * answer was lost, or the node failed — so that sending the same message again (same id) is the
+ * way to know: what scheduler retries and process steps retry.
+ */
+export function isTransient(answer: ServiceResponse): boolean {
+  if (answer.status === "service_unavailable" || answer.status === "service_timeout") return true;
+  return answer.status === "error" && (answer.reason === "internal_error" || answer.reason === "no_nodes_available" || answer.reason === "try_another_node");
+}

@@ -4,9 +4,8 @@ import { jsonLogger, type Logger } from "../shared/logger.js";
 import type { Message } from "../messaging/message.js";
 import type { ServiceResponse } from "../messaging/response.js";
 import {
-  isTransient,
   processCommand,
-  TransientFailure,
+  sendStepCommand,
   type LaunchResult,
   type ProcessContext,
   type ProcessDefinition,
@@ -121,12 +120,9 @@ export class MemoryProcesses<Input extends JsonObject> implements ProcessLaunche
       instanceId,
       step: (name, work) => this.#step(instance, name, work),
       command: async (step, service, request, options) => {
-        const answer = await this.#step<Json>(instance, step, async () => {
-          const message = processCommand(definition, instanceId, instance.start.trigger, step, service, request, options);
-          const reply = (await this.#options.dispatch(message)).response ?? { status: "error", reason: "internal_error" };
-          if (isTransient(reply)) throw new TransientFailure(step, reply);
-          return reply as unknown as Json;
-        });
+        const answer = await this.#step<Json>(instance, step, () =>
+          sendStepCommand(this.#options.dispatch, step, processCommand(definition, instanceId, instance.start.trigger, step, service, request, options)),
+        );
         return answer as unknown as ServiceResponse;
       },
       sleep: (name, ms) => this.#step(instance, name, async () => (await this.#wait(ms), null)).then(() => undefined),

@@ -1,6 +1,6 @@
 import type { Json, JsonObject } from "../shared/json.js";
 import { newMessage, type Message } from "../messaging/message.js";
-import type { ServiceResponse } from "../messaging/response.js";
+import { isTransient, response, type ServiceResponse } from "../messaging/response.js";
 import type { ProjectedEvent } from "./event-envelope.js";
 
 /*
@@ -155,12 +155,15 @@ export function processCommand(
 }
 
 /**
- * Whether a response says nothing about whether the command was applied — no one answered, or
- * the answer was lost — so that the step must be tried again (with the same message id).
+ * Sends the command of process step `step` and answers its response — unless the response says
+ * nothing about whether the command was applied ({@link isTransient}): then it throws
+ * {@link TransientFailure}, and the runtime (Workflows, or memory) tries the step again, with the
+ * same message id. What both runtimes run inside their step.
  */
-export function isTransient(answer: ServiceResponse): boolean {
-  if (answer.status === "service_unavailable" || answer.status === "service_timeout") return true;
-  return answer.status === "error" && (answer.reason === "internal_error" || answer.reason === "no_nodes_available" || answer.reason === "try_another_node");
+export async function sendStepCommand(dispatch: (message: Message) => Promise<Message>, step: string, message: Message): Promise<Json> {
+  const reply = (await dispatch(message)).response ?? response.error("internal_error");
+  if (isTransient(reply)) throw new TransientFailure(step, reply);
+  return reply as unknown as Json;
 }
 
 /** The error a step throws to be retried: the transient response it got. */

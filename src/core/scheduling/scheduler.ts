@@ -6,7 +6,7 @@ import { jsonProblem, utf8Length, type Json, type JsonObject } from "../shared/j
 import { jsonLogger, type LogFields, type Logger } from "../shared/logger.js";
 import type { Message } from "../messaging/message.js";
 import { messageProblem } from "../messaging/message-schema.js";
-import { response, type ServiceResponse } from "../messaging/response.js";
+import { isTransient, response, type ServiceResponse } from "../messaging/response.js";
 import { finished, Telemetry } from "../messaging/telemetry.js";
 import { mapBounded } from "../shared/bounded.js";
 import { MAX_SCHEDULE_AHEAD_MS, MIN_INTERVAL_FLOOR_MS, MIN_INTERVAL_MS, nextOccurrence, parseSchedule, type Recurrence, type ScheduleSpec } from "./schedule.js";
@@ -102,8 +102,9 @@ export type RetryOptions = {
 };
 
 /**
- * The default `serviceResponded`: retries what may succeed later — `service_timeout`,
- * `service_unavailable`, `internal_error`, `no_nodes_available` — with exponential back-off
+ * The default `serviceResponded`: retries what may succeed later ({@link isTransient}:
+ * `service_timeout`, `service_unavailable`, `internal_error`, `no_nodes_available`,
+ * `try_another_node`) with exponential back-off
  * (1 s, 2 s, 4 s… at most 5 min, each up to a fifth shorter at random) up to 10 attempts; forgets everything else (an answer, or a
  * refusal that a retry would not change). Retries reuse the message id, so an aggregate applies
  * a retried command once.
@@ -113,11 +114,7 @@ export function retryTransientFailures(options: RetryOptions = {}): (reply: Mess
   const baseDelayMs = options.baseDelayMs ?? 1000;
   const maxDelayMs = options.maxDelayMs ?? 5 * 60 * 1000;
   return (reply) => {
-    const r = reply.response;
-    const transient =
-      r?.status === "service_timeout" ||
-      r?.status === "service_unavailable" ||
-      (r?.status === "error" && (r.reason === "internal_error" || r.reason === "no_nodes_available"));
+    const transient = reply.response !== null && isTransient(reply.response);
     const attempts = typeof reply.assigns["dispatchAttempts"] === "number" ? reply.assigns["dispatchAttempts"] : 1;
     if (!transient || attempts >= maxAttempts) return "ok";
     return { retry: { inMs: backoffDelay(attempts, { baseMs: baseDelayMs, maxMs: maxDelayMs, jitter: options.jitter }) } };
