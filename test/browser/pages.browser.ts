@@ -62,7 +62,7 @@ describe("the API reference (/docs)", () => {
     expect(JSON.stringify(document)).not.toContain("format_greeting");
   });
 
-  it("greets, then opens an account and deposits with a bearer token", async () => {
+  it("greets, then opens an account and deposits with a bearer token; the deposit's event is in the console", async () => {
     const { page } = await session();
     await page.goto(`${base}/docs`);
     await page.locator("#op-greet").waitFor();
@@ -91,9 +91,12 @@ describe("the API reference (/docs)", () => {
     expect(deposited.answer).toContain('"version": 1');
     await screenshot(page.locator("#op-deposit"), "docs-deposit");
 
-    // The deposit really happened: the admin route sees it.
-    const stream = await api(`/v1/streams/account/${id}`, { token: "dev-admin" });
-    expect(stream.body["version"]).toBe(1);
+    // The deposit really happened, as a new user would check it: its event in the console.
+    await page.goto(`${base}/console/streams?stream=account&id=${id}`);
+    await page.getByLabel("Admin token").fill("dev-admin");
+    await page.getByLabel("Admin token").press("Enter");
+    await page.getByRole("heading", { name: "v1 · MoneyDeposited" }).waitFor();
+    expect(await page.locator("ol.events").textContent()).toContain('"amount": 250');
   });
 });
 
