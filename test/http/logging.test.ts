@@ -1,5 +1,5 @@
 // The gateway's default logger: its format comes from the Worker's LOG_FORMAT variable.
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Router } from "../../src/core/index.js";
 import { env } from "cloudflare:workers";
@@ -66,10 +66,10 @@ describe("the gateway's default logger", () => {
 describe("the read side's default logger", () => {
   it("follows LOG_FORMAT too: a message that is no event is logged as a pretty line under LOG_FORMAT=pretty", async () => {
     const reads = readSide<{ READ_MODELS: D1Database; LOG_FORMAT?: string }>({ subscribers: [], database: (e) => e.READ_MODELS, sources: {} });
-    const acked: string[] = [];
-    const message = { id: "m1", attempts: 1, body: { not: "an event" }, timestamp: new Date(), ack: () => void acked.push("m1"), retry: () => {} };
-    await reads.queue({ queue: "events", messages: [message], ackAll() {}, retryAll() {} } as unknown as MessageBatch, { ...env, LOG_FORMAT: "pretty" });
-    expect(acked).toEqual(["m1"]);
+    const batch = createMessageBatch("events", [{ id: "m1", timestamp: new Date(), attempts: 1, body: { not: "an event" } }]);
+    const ctx = createExecutionContext();
+    await reads.queue(batch, { ...env, LOG_FORMAT: "pretty" }, ctx);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["m1"]);
     const line = printed.find((text) => text.includes("not an event envelope"));
     expect(line).toMatch(/^\d\d:\d\d:\d\d\.\d{3} ERROR /);
   });

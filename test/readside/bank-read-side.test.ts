@@ -194,7 +194,11 @@ describe("the transfer process on Workflows", () => {
 
     const pending = await eventually(() => scheduler.list(env, `transfer-${transfer_id}`, EVERY_OWNER), (list) => list.length > 0);
     expect(pending).toMatchObject([{ service: "check_transfer", messageId: `transfer-${transfer_id}:check-1`, owner: null }]);
-    expect(Date.parse(pending[0]!.dispatchAt) - Date.now()).toBeGreaterThan(TRANSFER_OVERDUE_MS - 5_000);
+    // Due TRANSFER_OVERDUE_MS after the watchdog saw the request: never sooner than that after it was recorded.
+    const [requested] = (await transfers.readStream(env, `transfer-${transfer_id}`, { from: 0, limit: 1 })).events;
+    const dueAfterRequest = Date.parse(pending[0]!.dispatchAt) - Date.parse(requested!.recordedAt);
+    expect(dueAfterRequest).toBeGreaterThanOrEqual(TRANSFER_OVERDUE_MS);
+    expect(dueAfterRequest).toBeLessThan(2 * TRANSFER_OVERDUE_MS);
     expect(await transferWatchdog.check(env, transfer_id)).toEqual({ settled: true });
     expect([await balanceOf(from), await balanceOf(to)]).toEqual([90, 10]);
   });
