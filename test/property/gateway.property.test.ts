@@ -222,4 +222,25 @@ describe("the gateway under random input", () => {
       runs(200),
     );
   }, PROPERTY_TIMEOUT_MS);
+
+  it("a command applied once and sent again with its message id is answered the same and stored once", async () => {
+    let applied = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom("deposit", "withdraw"), fc.integer({ min: 1, max: 100 }), fc.constantFrom("dev-ada", "dev-root"), async (service, amount, token) => {
+        const accountId = await openAccount(50);
+        const requestBody = JSON.stringify({ account_id: accountId, amount });
+        const sent = { Authorization: `Bearer ${token}`, "Content-Type": "application/json", "X-Message-Id": `again-${newId()}` };
+        const first = await send("POST", `/v1/services/${service}`, requestBody, sent);
+        const afterFirst = await storedOf(accountId);
+        const second = await send("POST", `/v1/services/${service}`, requestBody, sent);
+        expect(second.status, first.text).toBe(first.status);
+        expect(JSON.parse(second.text)).toEqual(JSON.parse(first.text));
+        expect(await storedOf(accountId)).toEqual(afterFirst);
+        if (first.status === 200) applied += 1;
+      }),
+      runs(100),
+    );
+    // Deposits always apply, withdrawals up to the balance: most runs were applied commands.
+    expect(applied).toBeGreaterThan(50);
+  }, PROPERTY_TIMEOUT_MS);
 });
