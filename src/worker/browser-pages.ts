@@ -45,8 +45,8 @@ export function mountBrowserPages<Env extends object>(app: Hono<GatewayEnv<Env>>
   if (options.openapi !== false) {
     const generate = openApiGenerator(options.openapi ?? {});
     app.get("/v1/openapi.json", async (c) => {
-      const localNames = registry.services("public");
-      const local = localNames.flatMap((name) => registry.find(name, true)?.router.describe().filter((service) => service.name === name) ?? []);
+      const local = registry.describe("public");
+      const localNames = local.map((service) => service.name);
       const reachable = await dispatcher.publicServices({ env: c.env, waitUntil: waitUntilOf(c) });
       const token = options.admin?.token(c.env);
       return c.json(

@@ -1,4 +1,4 @@
-import type { ServiceRouter, Visibility } from "./contracts.js";
+import type { ServiceDescription, ServiceRouter, Visibility } from "./contracts.js";
 
 /** Where a local service lives: its router and its visibility. */
 export type LocalService<Env> = { router: ServiceRouter<Env>; visibility: Visibility };
@@ -29,6 +29,12 @@ export class ServiceRegistry<Env = unknown> {
     const found = this.#services.get(service);
     if (found === undefined || (publicOnly && found.visibility !== "public")) return undefined;
     return found;
+  }
+
+  /** The services of one visibility (or all), each with its visibility and request schema, in declaration order. */
+  describe(visibility: Visibility | "all" = "all"): ServiceDescription[] {
+    const all = this.#routers.flatMap((router) => router.describe());
+    return visibility === "all" ? all : all.filter((service) => service.visibility === visibility);
   }
 
   /** Service names of one visibility, or all of them (private first, then public). */

@@ -147,14 +147,13 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
   });
 
   app.get("/console", loggedIn, async (c: Context<GatewayEnv<Env>>) => {
-    const rows: ServiceRow[] = [];
-    for (const visibility of ["public", "private"] as const) {
-      for (const name of options.registry.services(visibility)) {
-        const found = options.registry.find(name);
-        const schema = found?.router.describe().find((service) => service.name === name)?.schema;
-        rows.push({ name, visibility, node: options.node, remote: false, schema: schema === undefined ? null : `${schema["~standard"].vendor}` });
-      }
-    }
+    const rows: ServiceRow[] = [...options.registry.describe("public"), ...options.registry.describe("private")].map(({ name, visibility, schema }) => ({
+      name,
+      visibility,
+      node: options.node,
+      remote: false,
+      schema: schema === undefined ? null : schema["~standard"].vendor,
+    }));
     const listings: NodeListing[] = await Promise.all(
       remoteNodesOf(options.nodes, c.env).map((node) =>
         withTimeout(
