@@ -5,9 +5,8 @@ import * as v from "valibot";
 import { commandReplyOf, type CommandRequest, type DeleteOptions, type StreamPage } from "../core/aggregates/aggregate-protocol.js";
 import type { Message } from "../core/messaging/message.js";
 import { response, type ServiceResponse } from "../core/messaging/response.js";
-import { isJsonObject } from "../core/shared/json.js";
 import type { Logger } from "../core/shared/logger.js";
-import { refuseInvalid } from "./hono-protocol.js";
+import { ownMessage, refuseInvalid } from "./hono-protocol.js";
 
 /** What the routes of an AggregateObject reach: the one stream the object holds. */
 export interface StreamHost {
@@ -26,17 +25,6 @@ export interface HostedStream {
 
 const nonEmpty = v.pipe(v.string(), v.nonEmpty("must not be empty"));
 const count = v.pipe(v.string(), v.regex(/^\d{1,15}$/, "must be a whole number"), v.transform(Number));
-
-/**
- * The command's message comes from this Worker's own code (the object is reachable only through
- * its namespace binding), so it is checked for what the object relies on — an object with an id
- * and a service — not field by field again: a message is validated in full once, where it crosses
- * a trust boundary (the HTTP edge, another Worker).
- */
-const ownMessage = v.custom<Message>(
-  (value) => isJsonObject(value) && typeof value["id"] === "string" && value["id"] !== "" && typeof value["serviceName"] === "string" && isJsonObject(value["assigns"]),
-  "must be a message",
-);
 
 const CommandBody = v.object({
   streamName: nonEmpty,

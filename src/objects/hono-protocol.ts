@@ -1,4 +1,7 @@
 import type { Context, Env as HonoEnv } from "hono";
+import * as v from "valibot";
+import type { Message } from "../core/messaging/message.js";
+import { isJsonObject } from "../core/shared/json.js";
 
 /*
  * What the library's own fetch protocols share — between a Worker and its Durable Objects, and
@@ -73,3 +76,15 @@ export function waitUntilOf(c: Context): (promise: Promise<unknown>) => void {
     return (promise) => void promise.catch(() => {});
   }
 }
+
+/**
+ * A message from this Worker's own code (an object is reachable only through its namespace
+ * binding), checked for what the object relies on — an object with an id, a service and assigns
+ * — not field by field again: a message is validated in full once, where it crosses a trust
+ * boundary (the HTTP edge, another Worker), or by the code that takes it in (the scheduler's
+ * runner checks every message it stores).
+ */
+export const ownMessage = v.custom<Message>(
+  (value) => isJsonObject(value) && typeof value["id"] === "string" && value["id"] !== "" && typeof value["serviceName"] === "string" && isJsonObject(value["assigns"]),
+  "must be a message",
+);

@@ -2,13 +2,12 @@ import { sValidator } from "@hono/standard-validator";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import * as v from "valibot";
-import { MessageSchema } from "../core/messaging/message-schema.js";
 import { response } from "../core/messaging/response.js";
 import type { ScheduleSpec } from "../core/scheduling/schedule.js";
 import type { ScheduleRequest, SchedulerRunner, ScheduleViewer } from "../core/scheduling/scheduler.js";
 import { isJsonObject, type JsonObject } from "../core/shared/json.js";
 import type { Logger } from "../core/shared/logger.js";
-import { firstProblem, refuseInvalid } from "./hono-protocol.js";
+import { firstProblem, ownMessage, refuseInvalid } from "./hono-protocol.js";
 
 /**
  * What the routes of a SchedulerObject reach: the shard's runner, for the key it serves. The
@@ -32,7 +31,8 @@ const key = v.pipe(v.string(), v.nonEmpty("must not be empty"));
 
 const ScheduleBody = v.object({
   key,
-  message: MessageSchema,
+  // The runner checks the whole message it stores (messageProblem): here only its shape.
+  message: ownMessage,
   // Only its shape here: the runner reads the schedule itself and answers what is wrong with it.
   spec: v.custom<ScheduleSpec>(isJsonObject, "must be an object"),
   publicOnly: v.optional(v.boolean()),
