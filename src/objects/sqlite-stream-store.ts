@@ -110,7 +110,7 @@ function isLegacyFingerprint(fingerprint: string): boolean {
   return /^[0-9a-f]{64}$/.test(fingerprint);
 }
 
-type StreamRow = { name: string; version: number; status: string; state: string | null };
+type StreamRow = { name: string; version: number; status: string };
 type EventRow = { version: number; type: string; data: string; metadata: string; recorded_at: string; schema_version: number };
 
 function recordedEvent(row: EventRow): RecordedEvent {
@@ -288,7 +288,8 @@ export class SqliteStreamStore implements StreamStore, Outbox {
   }
 
   async savedState(): Promise<SavedState | null> {
-    const row = this.#row();
+    if (!this.#schema.exists) return null;
+    const row = this.#db.first<{ version: number; state: string | null }>(sql`SELECT version, state FROM stream WHERE id = 1`);
     if (row === null || row.state === null) return null;
     return { version: row.version, state: JSON.parse(row.state) as Json };
   }
@@ -325,8 +326,9 @@ export class SqliteStreamStore implements StreamStore, Outbox {
     return null;
   }
 
+  /** The stream row without its saved state (up to 2 MB for a state-based aggregate: read only by {@link savedState}). */
   #row(): StreamRow | null {
     if (!this.#schema.exists) return null;
-    return this.#db.first<StreamRow>(sql`SELECT name, version, status, state FROM stream WHERE id = 1`);
+    return this.#db.first<StreamRow>(sql`SELECT name, version, status FROM stream WHERE id = 1`);
   }
 }
