@@ -22,6 +22,7 @@ declare namespace Cloudflare {
     UNLOADING: DurableObjectNamespace;
     SCHEDULER: DurableObjectNamespace;
     TEST_SCHEDULER: DurableObjectNamespace;
+    LOANS: DurableObjectNamespace;
     NODE_A: Fetcher;
     NODE_B: Fetcher;
     NODE_FAULTY: Fetcher;

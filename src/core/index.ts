@@ -32,6 +32,7 @@ export * from "./scheduling/schedule.js";
 export * from "./scheduling/schedule-store.js";
 export * from "./scheduling/memory-schedule-store.js";
 export * from "./scheduling/scheduler.js";
+export type { FollowUp, FollowUpChanges, PendingFollowUp } from "./scheduling/follow-up.js";
 export * from "./messaging/node-directory.js";
 export * from "./aggregates/memory-aggregates.js";
 export * from "./scheduling/memory-scheduler.js";

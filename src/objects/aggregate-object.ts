@@ -1,14 +1,22 @@
 import { DurableObject } from "cloudflare:workers";
 import type { AggregateDefinition } from "../core/aggregates/aggregate.js";
 import { AggregateInstance, type InstanceStats } from "../core/aggregates/aggregate-instance.js";
+import type { AppendRequest } from "../core/aggregates/stream-store.js";
+import type { ServiceRouter } from "../core/messaging/contracts.js";
+import { Dispatcher } from "../core/messaging/dispatcher.js";
 import type { DomainEvent } from "../core/messaging/message.js";
+import { NodeDirectory, type RemoteNode } from "../core/messaging/node-directory.js";
+import { ServiceRegistry } from "../core/messaging/service-registry.js";
 import type { TelemetryHandler } from "../core/messaging/telemetry.js";
 import { wiring } from "../core/messaging/wiring.js";
 import { OutboxPublisher } from "../core/readside/outbox-publisher.js";
+import { SchedulerRunner, type SchedulerHooks } from "../core/scheduling/scheduler.js";
 import { backoffDelay, type BackoffOptions } from "../core/shared/backoff.js";
+import type { JsonObject } from "../core/shared/json.js";
 import type { Logger } from "../core/shared/logger.js";
 import { aggregateRoutes, type StreamHost } from "./aggregate-routes.js";
 import { queueSender } from "./queue-sender.js";
+import { SqliteScheduleStore } from "./sqlite-schedule-store.js";
 import { SqliteStreamStore } from "./sqlite-stream-store.js";
 
 /**
@@ -27,6 +35,27 @@ export type OutboxOptions<Env> = {
   retry?: BackoffOptions;
 };
 
+/**
+ * How an aggregate object delivers the follow-ups its decisions schedule (see `accept`): from its
+ * own alarm, through a Dispatcher over `services`, with the rights the caller who sent the
+ * scheduling command has at delivery (`reidentify`), retried as `hooks.serviceResponded` decides
+ * (default: transient failures, with back-off) — as the SchedulerObject delivers.
+ */
+export type FollowUpOptions<Env> = {
+  /** The services follow-ups are delivered to (this Worker's routers). */
+  services: ServiceRegistry<Env> | readonly ServiceRouter<Env>[];
+  /**
+   * Who the caller who scheduled a follow-up is at delivery, from their principal and the
+   * Worker's env then — or null when they no longer are anyone (their follow-ups are denied).
+   * Without it, only anonymous callers' commands may schedule follow-ups.
+   */
+  reidentify?: (principal: string, env: Env) => JsonObject | null | Promise<JsonObject | null>;
+  /** `serviceResponded` (retry or forget) and `dispatchTimeout`, as for the scheduler. */
+  hooks?: SchedulerHooks;
+  /** Other nodes whose public services follow-ups may be delivered to. */
+  nodes?: (env: Env) => readonly RemoteNode[];
+};
+
 /** Options of {@link aggregateObject}. */
 export type AggregateObjectOptions<Env = unknown> = {
   /** Default: a console logger in the Worker's `LOG_FORMAT` (see `wiring`). */
@@ -39,13 +68,19 @@ export type AggregateObjectOptions<Env = unknown> = {
    * failed or interrupted send is retried by the object's alarm. Without it nothing is published.
    */
   outbox?: OutboxOptions<Env>;
+  /**
+   * Deliver the follow-ups the aggregate's decisions schedule ({@link FollowUpOptions}): they are
+   * stored in the object with the events that scheduled them and delivered from its alarm.
+   * Without it a decision that schedules or cancels follow-ups is refused.
+   */
+  followUps?: FollowUpOptions<Env>;
 };
 
 /** The instance type of a class made by {@link aggregateObject}. */
 export type AggregateObject = DurableObject<unknown> & {
   /** The object's protocol ({@link aggregateRoutes}): commands, stream reads, deletes. */
   fetch(request: Request): Promise<Response>;
-  /** Sends what its outbox holds (the platform calls it when the alarm rings). */
+  /** Sends what its outbox holds and delivers due follow-ups (the platform calls it when the alarm rings). */
   alarm(): Promise<void>;
   /** What the instance in this object has done (null before its first request). */
   stats(): InstanceStats | null;
@@ -76,35 +111,71 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
 ): AggregateObjectClass {
   const { logger, telemetry, useEnv } = wiring(options);
   const outbox = options.outbox;
+  const followUps = options.followUps;
+  // Built once per isolate, as the scheduler's: each delivery brings its object's env.
+  const dispatcher =
+    followUps === undefined
+      ? null
+      : new Dispatcher<Env>({
+          services: followUps.services instanceof ServiceRegistry ? followUps.services : new ServiceRegistry(followUps.services),
+          nodes: followUps.nodes ?? [],
+          directory: new NodeDirectory(),
+          telemetry,
+          logger,
+        });
 
   return class extends DurableObject<unknown> implements AggregateObject, StreamHost {
     readonly logger = logger;
     readonly #store: SqliteStreamStore;
     readonly #publisher: OutboxPublisher | null;
+    /** The follow-ups' store and runner (in this object's storage), when it delivers follow-ups. */
+    readonly #followUps: { store: SqliteScheduleStore; runner: SchedulerRunner } | null;
     #instance: AggregateInstance<State, Event> | undefined;
-    /** Whether this incarnation has set the alarm that checks the outbox (and it has not rung yet). */
-    #armed = false;
+    /**
+     * When the alarm is set to ring (null: not set), as this incarnation knows it: read when it
+     * starts, then kept with every change it makes. One alarm serves the outbox and the follow-ups.
+     */
+    #alarmAt: number | null = null;
+    /** When the outbox must be looked at: after a commit (the safety net) or a failed send; null when sent. */
+    #outboxDueAt: number | null = null;
     /** Failed sends in a row, for the back-off. */
     #failures = 0;
     /** Whether a commit of this incarnation wrote outbox rows that no send has started on yet. */
     #unsent = false;
+    /** Whether this incarnation has checked that the alarm covers what is pending. */
+    #checked = false;
 
     constructor(ctx: DurableObjectState, env: unknown) {
       super(ctx, env);
       useEnv(env);
+      const schedules = followUps === undefined ? null : new SqliteScheduleStore(ctx.storage);
       this.#store = new SqliteStreamStore(ctx.storage, {
         outbox: outbox !== undefined,
+        ...(schedules === null ? {} : { followUps: schedules }),
         // Synchronous, right after the commit: the alarm joins the events' atomic write batch.
-        onOutboxWrite: () => {
-          this.#unsent = true;
-          this.#arm(outbox?.checkAfterMs ?? DEFAULT_CHECK_AFTER_MS);
-        },
-        // The alarm went with the storage: the next commit must set one again.
+        onAppended: (request) => this.#appended(request),
+        // The alarm went with the storage: nothing is set, nothing pending.
         onStorageEmptied: () => {
-          this.#armed = false;
+          this.#alarmAt = null;
+          this.#outboxDueAt = null;
           this.#failures = 0;
         },
       });
+      this.#followUps =
+        schedules === null || dispatcher === null || followUps === undefined
+          ? null
+          : {
+              store: schedules,
+              runner: new SchedulerRunner(schedules, {
+                // The env is read at each delivery: the object's as it is then (secrets rotate).
+                dispatch: (message, dispatchOptions) =>
+                  dispatcher.dispatch(message, { ...dispatchOptions, env: this.env as Env, waitUntil: (promise) => ctx.waitUntil(promise) }),
+                ...(followUps.hooks === undefined ? {} : { hooks: followUps.hooks }),
+                ...(followUps.reidentify === undefined ? {} : { reidentify: (principal: string) => followUps.reidentify?.(principal, this.env as Env) ?? null }),
+                logger,
+                telemetry,
+              }),
+            };
       this.#publisher =
         outbox === undefined
           ? null
@@ -115,7 +186,15 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
               send: queueSender(() => outbox.queue(env as Env)),
               logger,
             });
-      void ctx.blockConcurrencyWhile(async () => this.#store.open());
+      void ctx.blockConcurrencyWhile(async () => {
+        this.#store.open();
+        // Deliveries a previous incarnation left in flight are due again now.
+        const released = schedules?.open() ?? 0;
+        if (released > 0) logger.warn("object restarted: follow-up deliveries left in flight are due again now", { released });
+        this.#alarmAt = await ctx.storage.getAlarm();
+        // Rows a previous incarnation left unsent: their alarm (set with their commit) sends them.
+        if (this.#publisher !== null && this.#store.hasUnpublished()) this.#outboxDueAt = this.#alarmAt ?? Date.now();
+      });
     }
 
     stats(): InstanceStats | null {
@@ -123,21 +202,37 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
     }
 
     override async fetch(request: Request): Promise<Response> {
+      // Once per incarnation: an alarm that a crash or an older version left unset is set again.
+      if (!this.#checked) {
+        this.#checked = true;
+        this.#rearm();
+      }
       const answer = await aggregateRoutes.fetch(request, this);
       // After the reply is settled: outgoing sends wait for the commit to be durable anyway. Only
       // when this request (or one before it) committed something: rows left by a failed send or
       // an earlier incarnation are the alarm's, so a read or a refused command costs no query.
       if (this.#unsent) {
         this.#unsent = false;
-        void this.#publish();
+        void this.#publish().then(() => this.#rearm());
       }
       return answer;
     }
 
     override async alarm(): Promise<void> {
-      this.#armed = false;
-      if (this.#publisher === null || !this.#store.hasUnpublished()) return;
-      await this.#publish();
+      // It rang: the platform forgets it when this returns, unless it is set again.
+      this.#alarmAt = null;
+      this.#checked = true;
+      let more = false;
+      try {
+        if (this.#publisher !== null) {
+          if (this.#store.hasUnpublished()) await this.#publish();
+          else this.#outboxDueAt = null;
+        }
+        if (this.#followUps !== null) ({ more } = await this.#followUps.runner.deliverDue());
+      } finally {
+        // Even when a delivery failed (the platform retries the alarm), keep it on what is pending.
+        this.#rearm(more);
+      }
     }
 
     /** The instance for `streamName`, or why this object cannot serve that stream. */
@@ -146,8 +241,28 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
       // The object's name (or, after an eviction, the name it stored) is the one stream it holds.
       const named = this.#instance?.streamName ?? this.ctx.id.name ?? this.#store.storedName() ?? streamName;
       if (named !== streamName) return `this object holds ${named}, not ${streamName}`;
-      this.#instance ??= new AggregateInstance(aggregate, this.#store, { streamName, logger, telemetry });
+      this.#instance ??= new AggregateInstance(aggregate, this.#store, {
+        streamName,
+        logger,
+        telemetry,
+        ...(followUps === undefined ? {} : { followUps: { reidentify: followUps.reidentify !== undefined } }),
+      });
       return this.#instance;
+    }
+
+    /**
+     * Right after a commit, synchronously: the alarm must ring by the time its outbox rows should
+     * have been sent and its earliest new follow-up is due. Set in the commit's own write batch.
+     */
+    #appended(request: AppendRequest): void {
+      let due = Number.POSITIVE_INFINITY;
+      if (this.#publisher !== null && request.events.length > 0) {
+        this.#unsent = true;
+        this.#outboxDueAt ??= Date.now() + (outbox?.checkAfterMs ?? DEFAULT_CHECK_AFTER_MS);
+        due = this.#outboxDueAt;
+      }
+      for (const entry of request.followUps?.schedule ?? []) due = Math.min(due, entry.dueAt);
+      if (due < (this.#alarmAt ?? Number.POSITIVE_INFINITY)) this.#setAlarm(due);
     }
 
     /** Sends the outbox; after a failure the alarm tries again, later each time. */
@@ -155,24 +270,38 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
       const result = await (this.#publisher as OutboxPublisher).publish();
       if (result.drained) {
         this.#failures = 0;
-        // All sent: the safety alarm would only wake the object for nothing (a whole constructor
-        // when it was evicted). Checked and cleared in one synchronous step, so a commit after it
-        // arms a new alarm, written after this deletion.
-        if (this.#armed && !this.#store.hasUnpublished()) {
-          this.#armed = false;
-          this.ctx.storage.deleteAlarm().catch((error: unknown) => logger.error("could not clear the outbox alarm", { error }));
-        }
+        // Only if nothing was committed meanwhile (its rows would be the next send's).
+        if (!this.#unsent && !this.#store.hasUnpublished()) this.#outboxDueAt = null;
         return;
       }
       this.#failures += 1;
-      this.#arm(backoffDelay(this.#failures, outbox?.retry ?? DEFAULT_RETRY), true);
+      this.#outboxDueAt = Date.now() + backoffDelay(this.#failures, outbox?.retry ?? DEFAULT_RETRY);
     }
 
-    /** Sets the alarm `inMs` from now, unless one this incarnation set is pending (or `replace`). */
-    #arm(inMs: number, replace = false): void {
-      if (this.#armed && !replace) return;
-      this.#armed = true;
-      this.ctx.storage.setAlarm(Date.now() + inMs).catch((error: unknown) => logger.error("could not set the outbox alarm", { error }));
+    /**
+     * Points the alarm at the earliest of what is pending — the outbox's check, the earliest
+     * follow-up (now, when more are due) — or clears it when nothing is. Synchronous: a commit
+     * after it sets its own alarm, written after this change.
+     */
+    #rearm(followUpsNow = false): void {
+      const followUpsDue = followUpsNow ? Date.now() : (this.#followUps?.store.nextDue() ?? null);
+      const candidates = [this.#outboxDueAt, followUpsDue].filter((at): at is number => at !== null);
+      if (candidates.length === 0) {
+        if (this.#alarmAt === null) return;
+        this.#alarmAt = null;
+        this.ctx.storage.deleteAlarm().catch((error: unknown) => logger.error("could not clear the alarm", { error }));
+        return;
+      }
+      const due = Math.min(...candidates);
+      if (due !== this.#alarmAt) this.#setAlarm(due);
+    }
+
+    #setAlarm(at: number): void {
+      this.#alarmAt = at;
+      // Never at or before now: inside alarm() the clock can stand still at the ringing alarm's own
+      // time, and an alarm set to that time counts as unchanged and is deleted when it returns.
+      const when = Math.max(Math.floor(at), Date.now() + 1);
+      this.ctx.storage.setAlarm(when).catch((error: unknown) => logger.error("could not set the alarm", { error }));
     }
   };
 }

@@ -14,6 +14,7 @@ import {
   type ScheduleStore,
   type Settlement,
 } from "../core/scheduling/schedule-store.js";
+import { MAX_PENDING_FOLLOW_UPS, pendingFollowUp, type FollowUpWrites, type PendingFollowUp } from "../core/scheduling/follow-up.js";
 import { newId } from "../core/shared/ids.js";
 import { rawSql, sql, sqlList, type SqlDatabase, type SqlQuery } from "./sql.js";
 import { VersionedSchema, type Migration } from "./sqlite-migrations.js";
@@ -151,7 +152,10 @@ function entryOf(row: Row): ScheduledEntry {
   };
 }
 
-/** The {@link ScheduleStore} of a SchedulerObject: its entries in the object's SQLite storage. */
+/**
+ * The {@link ScheduleStore} of a SchedulerObject: its entries in the object's SQLite storage. An
+ * AggregateObject keeps its follow-ups in one too, beside its stream (see `writeFollowUps`).
+ */
 export class SqliteScheduleStore implements ScheduleStore {
   readonly #schema: VersionedSchema;
   readonly #db: SqlDatabase;
@@ -207,16 +211,70 @@ export class SqliteScheduleStore implements ScheduleStore {
         db.first<{ n: number }>(sql`SELECT COUNT(*) AS n FROM (SELECT 1 FROM schedules ${where} LIMIT ${max})`)?.n ?? 0;
       if (count(sql`WHERE owner = ${owner}`, limits.perOwner) >= limits.perOwner) return "owner_full";
       if (count(sql``, limits.perKey) >= limits.perKey) return "key_full";
-      const seq = db.first<{ seq: number }>(sql`INSERT INTO schedules (owner, id, key, service, due_at, attempts, late, recurrence, occurrence, public_only, created_at)
-        VALUES (${owner}, ${entry.id}, ${entry.key}, ${entry.service}, ${entry.dueAt}, ${entry.attempts}, ${entry.late},
-          ${entry.recurrence === null ? null : JSON.stringify(entry.recurrence)}, ${entry.occurrence}, ${entry.publicOnly}, ${entry.createdAt})
-        RETURNING seq`)?.seq;
-      if (seq === undefined) throw new Error("schedules: an insert returned no row");
-      const message = JSON.stringify(entry.message);
-      const template = JSON.stringify(entry.template);
-      db.run(sql`INSERT INTO schedule_messages (seq, template, message) VALUES (${seq}, ${template === message ? null : template}, ${message})`);
+      this.#insertRow(db, entry);
       return "inserted";
     });
+  }
+
+
+  /** Stores one entry and its messages (inside the caller's transaction). */
+  #insertRow(db: SqlDatabase, entry: ScheduledEntry): void {
+    const seq = db.first<{ seq: number }>(sql`INSERT INTO schedules (owner, id, key, service, due_at, attempts, late, recurrence, occurrence, public_only, created_at)
+      VALUES (${ownerColumn(entry.owner)}, ${entry.id}, ${entry.key}, ${entry.service}, ${entry.dueAt}, ${entry.attempts}, ${entry.late},
+        ${entry.recurrence === null ? null : JSON.stringify(entry.recurrence)}, ${entry.occurrence}, ${entry.publicOnly}, ${entry.createdAt})
+      RETURNING seq`)?.seq;
+    if (seq === undefined) throw new Error("schedules: an insert returned no row");
+    const message = JSON.stringify(entry.message);
+    const template = JSON.stringify(entry.template);
+    db.run(sql`INSERT INTO schedule_messages (seq, template, message) VALUES (${seq}, ${template === message ? null : template}, ${message})`);
+  }
+
+  /**
+   * Applies an aggregate's follow-up writes (see {@link FollowUpWrites}) — inside the aggregate's
+   * append, whose transaction this joins (a savepoint): the names cancelled or scheduled again
+   * lose their pending entries, the follow-up the command delivered goes unless it recurs, and the
+   * new entries are stored. Throws, changing nothing, when more than
+   * {@link MAX_PENDING_FOLLOW_UPS} would be pending.
+   */
+  writeFollowUps(writes: FollowUpWrites): void {
+    const replaced = [...writes.cancel, ...writes.schedule.map((entry) => entry.key)];
+    if (replaced.length === 0 && writes.delivered === undefined) return;
+    if (!this.#schema.exists && writes.schedule.length === 0) return;
+    this.#schema.write((db) => {
+      if (replaced.length > 0) db.run(sql`DELETE FROM schedules WHERE key IN ${sqlList(replaced)}`);
+      if (writes.delivered !== undefined) db.run(sql`DELETE FROM schedules WHERE id = ${writes.delivered} AND recurrence IS NULL`);
+      if (writes.schedule.length === 0) return;
+      const pending = db.first<{ n: number }>(sql`SELECT COUNT(*) AS n FROM schedules`)?.n ?? 0;
+      if (pending + writes.schedule.length > MAX_PENDING_FOLLOW_UPS) {
+        throw new Error(`an aggregate may have at most ${MAX_PENDING_FOLLOW_UPS} follow-ups pending`);
+      }
+      for (const entry of writes.schedule) this.#insertRow(db, entry);
+    });
+  }
+
+  /** The pending follow-ups of the aggregate whose storage this is, in due order (at most {@link MAX_PENDING_FOLLOW_UPS}). */
+  pendingFollowUps(): PendingFollowUp[] {
+    if (!this.#schema.exists) return [];
+    return this.#db
+      .all<{ id: string; key: string; service: string; due_at: number; attempts: number; recurrence: string | null; owner: string }>(
+        sql`SELECT id, key, service, due_at, attempts, recurrence, owner FROM schedules ORDER BY due_at, seq LIMIT ${MAX_PENDING_FOLLOW_UPS}`,
+      )
+      .map((row) =>
+        pendingFollowUp({
+          id: row.id,
+          key: row.key,
+          service: row.service,
+          dueAt: row.due_at,
+          attempts: row.attempts,
+          recurrence: row.recurrence === null ? null : (JSON.parse(row.recurrence) as Recurrence),
+          owner: row.owner === ANONYMOUS ? null : row.owner,
+        }),
+      );
+  }
+
+  /** Forgets what it learnt of the storage (after `deleteAll`): the next write creates the tables again. */
+  forget(): void {
+    this.#schema.forget();
   }
 
   async get(owner: string | null, id: string): Promise<ScheduledEntry | null> {
@@ -351,6 +409,11 @@ export class SqliteScheduleStore implements ScheduleStore {
   }
 
   async earliestDue(): Promise<number | null> {
+    return this.nextDue();
+  }
+
+  /** The earliest `dueAt`, or null when nothing is scheduled — synchronously (see {@link earliestDue}). */
+  nextDue(): number | null {
     if (!this.#schema.exists) return null;
     return this.#db.first<{ due: number | null }>(sql`SELECT MIN(due_at) AS due FROM schedules`)?.due ?? null;
   }

@@ -15,6 +15,8 @@ import type {
   StreamStatus,
   StreamStore,
 } from "../core/aggregates/stream-store.js";
+import type { PendingFollowUp } from "../core/scheduling/follow-up.js";
+import type { SqliteScheduleStore } from "./sqlite-schedule-store.js";
 import { sql, type SqlDatabase } from "./sql.js";
 import { VersionedSchema, type Migration } from "./sqlite-migrations.js";
 
@@ -93,16 +95,22 @@ export type SqliteStreamStoreOptions = {
    */
   outbox?: boolean;
   /**
-   * Called synchronously right after a transaction that added outbox rows commits, before any
-   * await: a Durable Object arms its alarm here, so that the alarm is written in the same atomic
-   * batch as the events (a crash cannot keep one without the other).
+   * Called synchronously right after an append commits, before any await, with what it wrote: a
+   * Durable Object arms its alarm here (for the outbox rows and the follow-ups it wrote), so that
+   * the alarm is written in the same atomic batch as the events — a crash cannot keep one without
+   * the other.
    */
-  onOutboxWrite?: () => void;
+  onAppended?: (request: AppendRequest) => void;
   /**
    * Called right after a hard delete emptied the object's storage — its alarm included (since
    * compatibility date 2026-02-24): an object that remembers setting an alarm must forget it.
    */
   onStorageEmptied?: () => void;
+  /**
+   * Where the aggregate keeps its follow-ups: a schedule store over the same storage, which an
+   * append writes in its own transaction. Without it the stream keeps none.
+   */
+  followUps?: SqliteScheduleStore;
 };
 
 /** The first release's fingerprints are SHA-256 in hex; today's are short base-36 hashes. */
@@ -134,8 +142,9 @@ export class SqliteStreamStore implements StreamStore, Outbox {
   readonly #storage: DurableObjectStorage;
   readonly #schema: VersionedSchema;
   readonly #keepsOutbox: boolean;
-  readonly #onOutboxWrite: () => void;
+  readonly #onAppended: (request: AppendRequest) => void;
   readonly #onStorageEmptied: () => void;
+  readonly #followUps: SqliteScheduleStore | undefined;
   /** Whether the first release's idempotency records may still be here (learnt by {@link open}). */
   #mayHoldLegacy = false;
 
@@ -143,8 +152,9 @@ export class SqliteStreamStore implements StreamStore, Outbox {
   constructor(storage: DurableObjectStorage, options: SqliteStreamStoreOptions = {}) {
     this.#storage = storage;
     this.#keepsOutbox = options.outbox === true;
-    this.#onOutboxWrite = options.onOutboxWrite ?? (() => {});
+    this.#onAppended = options.onAppended ?? (() => {});
     this.#onStorageEmptied = options.onStorageEmptied ?? (() => {});
+    this.#followUps = options.followUps;
     this.#schema = new VersionedSchema(storage, {
       name: "stream",
       migrations: STREAM_MIGRATIONS,
@@ -194,7 +204,7 @@ export class SqliteStreamStore implements StreamStore, Outbox {
 
   async append(request: AppendRequest): Promise<AppendResult> {
     const result = this.#schema.write((db) => this.#append(db, request));
-    if (result.ok && this.#keepsOutbox && request.events.length > 0) this.#onOutboxWrite();
+    if (result.ok) this.#onAppended(request);
     return result;
   }
 
@@ -224,6 +234,8 @@ export class SqliteStreamStore implements StreamStore, Outbox {
       VALUES (${request.principal}, ${request.messageId}, ${request.newVersion}, ${request.fingerprint},
               ${JSON.stringify(request.response)}, ${recordedAt})`);
     if (request.retention !== undefined) this.#compact(db, request.retention);
+    // Inside this transaction (a savepoint of it): the follow-ups are stored with the events, or neither is.
+    if (request.followUps !== undefined) this.#followUps?.writeFollowUps(request.followUps);
     const snapshot = request.snapshot;
     if (snapshot !== undefined) {
       // The newest snapshot of a schema wins; older ones of that schema only take space.
@@ -308,9 +320,14 @@ export class SqliteStreamStore implements StreamStore, Outbox {
     if (refused !== null) return refused;
     await this.#storage.deleteAll();
     this.#schema.forget();
+    this.#followUps?.forget();
     this.#mayHoldLegacy = false;
     this.#onStorageEmptied();
     return { ok: true };
+  }
+
+  async followUps(): Promise<PendingFollowUp[]> {
+    return this.#followUps?.pendingFollowUps() ?? [];
   }
 
   get #db(): SqlDatabase {

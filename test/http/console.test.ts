@@ -200,7 +200,7 @@ describe("the console's pages", () => {
       schemaVersion: 2,
       stored: { data: { amount: 5 }, schemaVersion: 1 },
     } as RecordedEvent;
-    const streamPage: StreamPage = { stream: "account-a", status: "live", version: 3, events: [event], nextFrom: null, snapshot: { version: 2, schema: 1 } };
+    const streamPage: StreamPage = { stream: "account-a", status: "live", version: 3, events: [event], nextFrom: null, snapshot: { version: 2, schema: 1 }, followUps: [] };
     const html = String(await streamsPage("", { streams: ["account"], stream: "account", id: "a", from: 3, limit: 1, page: streamPage, problem: null }));
     expect(html).toContain("Current shape (upcast, schema v2)");
     expect(html).toContain("Stored shape (schema v1)");

@@ -9,6 +9,7 @@ import { scheduledServices, seen, testClock, testHooks, testReidentify } from ".
 // The Worker the test suites run against: the demo, plus Durable Objects for test aggregates.
 export { AccountObject, SchedulerObject, TransferObject, TransferWorkflow } from "../../examples/worker.js";
 export { FlakyTallyObject, FlakyTransferWorkflow, TallyObject } from "./test-read-side.js";
+export { LoanObject } from "./test-loans.js";
 
 /** The demo's HTTP and events queue; what the test tallies publish and the dead letters are recorded instead. */
 export default {

@@ -4,9 +4,10 @@ import { halt, validateRequest, type DomainEvent, type Message } from "../messag
 import { response, type ServiceResponse } from "../messaging/response.js";
 import type { ValidatedMessage } from "../messaging/router.js";
 import { Telemetry } from "../messaging/telemetry.js";
+import { followUpOrigin, planFollowUps, type FollowUpChanges, type FollowUpOrigin, type FollowUpPolicy, type FollowUpWrites } from "../scheduling/follow-up.js";
 import { RETENTION_EVERY, type AggregateDefinition, type CommandDefinition } from "./aggregate.js";
 import type { CommandRequest, DeleteOptions, PageEvent, StreamPage } from "./aggregate-protocol.js";
-import type { CommandContext } from "./decision.js";
+import type { CommandContext, DecisionResult } from "./decision.js";
 import { encodeEvents, eventMetadataOf, MAX_EVENT_BYTES } from "./event-encoding.js";
 import { fingerprintOf, legacyFingerprintOf } from "./fingerprint.js";
 import type { NewEvent, RecordedEvent, Retention, Snapshot, StreamStatus, StreamStore } from "./stream-store.js";
@@ -18,8 +19,13 @@ export type AggregateInstanceOptions = {
   streamName: string;
   logger?: Logger;
   telemetry?: Telemetry;
-  /** The clock (ms since the epoch), for unload rules. */
+  /** The clock (ms since the epoch), for unload rules and follow-ups' due times. */
   now?: () => number;
+  /**
+   * How the store delivers follow-ups (see `accept`'s `schedule`). Without it the store keeps
+   * none, and a decision that schedules or cancels follow-ups is refused.
+   */
+  followUps?: FollowUpPolicy;
 };
 
 /** What an instance has done since it was created: for tests, benchmarks and operators. */
@@ -52,13 +58,19 @@ const DEFAULT_KEEP_LAST = 10_000;
 /** A command let through admission: who sent it, and what makes a retry of it the same command. */
 type Admitted = { principal: string; fingerprint: string };
 
-/** A decided command: the decision's message, what it answered, and the state and version it saw. */
+/**
+ * A decided command: the decision's message, what it answered, its follow-up changes, the state
+ * and version it saw, and — when the command is a delivery of one of this aggregate's own
+ * follow-ups — which one.
+ */
 type Decided<State, Event extends DomainEvent> = {
   message: Message;
   decided: Message<unknown, Event>;
   answer: ServiceResponse;
+  followUps: FollowUpChanges | null;
   state: State;
   version: number;
+  delivers: FollowUpOrigin | null;
 };
 
 /** The state a command leaves behind, and what of it is persisted beside the events. */
@@ -75,10 +87,11 @@ type Step<T> = { reply: Message } | { next: T };
  * {@link StreamStore} port.
  *
  * A command goes through these steps, in order (see {@link execute}): admit it (the idempotency
- * record, how it treats a missing aggregate, the expected version) → decide → answer a dry run →
+ * record, how it treats a missing aggregate, the expected version) → a delivery of one of this
+ * aggregate's follow-ups that was cancelled meanwhile does nothing → decide → answer a dry run →
  * `beforeAppend` → encode and size-check its events → apply them → choose what state to persist
- * (a snapshot, or the state of a state-based aggregate) → append, in one transaction → adopt the
- * new state.
+ * (a snapshot, or the state of a state-based aggregate) and plan its follow-ups → append, in one
+ * transaction → adopt the new state.
  */
 export class AggregateInstance<State, Event extends DomainEvent> {
   readonly #aggregate: AggregateDefinition<State, Event>;
@@ -87,6 +100,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
   readonly #logger: Logger;
   readonly #telemetry: Telemetry;
   readonly #now: () => number;
+  readonly #followUps: FollowUpPolicy | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   /** Work queued or running (commands, reads, deletes); the deadline watch stops at 0. */
   #queued = 0;
@@ -111,6 +125,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     this.#logger = withFields(options.logger ?? jsonLogger(), { stream: options.streamName });
     this.#telemetry = options.telemetry ?? new Telemetry();
     this.#now = options.now ?? Date.now;
+    this.#followUps = options.followUps;
   }
 
   /** The full stream name. */
@@ -155,10 +170,11 @@ export class AggregateInstance<State, Event extends DomainEvent> {
   read(from: number, limit: number): Promise<StreamPage> {
     return this.#serially(async () => {
       const snapshots = this.#aggregate.options.snapshot;
-      const [state, events, snapshot] = await Promise.all([
+      const [state, events, snapshot, followUps] = await Promise.all([
         this.#store.streamState(),
         this.#store.readEvents(from, limit + 1),
         snapshots === undefined ? null : this.#store.latestSnapshot(snapshots.schema ?? 1),
+        this.#store.followUps(),
       ]);
       const page = events.slice(0, limit).map((event) => this.#shownEvent(event));
       const next = events[limit];
@@ -169,6 +185,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
         events: page,
         nextFrom: next?.version ?? null,
         snapshot: snapshot === null ? null : { version: snapshot.version, schema: snapshot.schema },
+        followUps,
       };
     });
   }
@@ -256,7 +273,13 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     const log = withFields(this.#logger, { command: command.name, messageId: message.id });
     const admitted = await this.#admit(command, message, log);
     if ("reply" in admitted) return admitted.reply;
-    const decision = await this.#decide(command, message, log);
+    const delivers = this.#ownFollowUp(message);
+    if (delivers !== null && message.dryRun === false && !(await this.#pending(delivers))) {
+      // A later decision cancelled (or replaced) it after its delivery began: it does nothing.
+      log.info("follow-up cancelled before its delivery: nothing done", { followUp: delivers.name });
+      return halt(message, withVersion(response.ok({ cancelled: true }), this.#version));
+    }
+    const decision = await this.#decide(command, message, delivers, log);
     if ("reply" in decision) return decision.reply;
     if (message.dryRun !== false) return this.#dryRunReply(decision.next, log);
     return this.#persist(decision.next, admitted.next, generation, log);
@@ -264,14 +287,20 @@ export class AggregateInstance<State, Event extends DomainEvent> {
 
   /**
    * What a decided command stores: nothing when it produced no events (or `beforeAppend` kept
-   * none on a new aggregate); otherwise its events, encoded and applied, appended in one
-   * transaction — unless the command overran its deadline meanwhile.
+   * none on a new aggregate); otherwise its events, encoded and applied, and its follow-ups,
+   * appended in one transaction — unless the command overran its deadline meanwhile. Follow-ups
+   * go with events: a decision that schedules or cancels without storing one is refused.
    */
   async #persist(decided: Decided<State, Event>, admitted: Admitted, generation: number, log: Logger): Promise<Message> {
     const { message } = decided;
-    if (decided.decided.events.length === 0) return this.#nothingStored(decided);
+    const changes = decided.followUps;
+    const touches = changes !== null && (changes.schedule.length > 0 || changes.cancel.length > 0);
+    if (decided.decided.events.length === 0) {
+      return touches ? this.#refused(message, "the decision scheduled or cancelled follow-ups without an event to store with them", log) : this.#nothingStored(decided);
+    }
     const filtered = this.#aggregate.options.beforeAppend === undefined ? { next: decided.decided.events } : await this.#beforeAppend(decided, log);
     if ("reply" in filtered) return filtered.reply;
+    if (filtered.next.length === 0 && touches) return this.#refused(message, "beforeAppend kept no event to store the follow-ups with", log);
     if (filtered.next.length === 0 && this.#status === "missing") return this.#nothingStored(decided);
 
     const metadata = eventMetadataOf(message, this.#aggregate.options.eventMetadata?.(decided.decided) ?? {});
@@ -282,11 +311,43 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     }
     const applied = this.#apply(decided, filtered.next, log);
     if ("reply" in applied) return applied.reply;
+    const writes = this.#followUpWrites(decided, touches ? changes : null, applied.next.newVersion);
+    if (typeof writes === "string") return this.#refused(message, writes, log);
     if (generation !== this.#generation) {
       log.error("decision finished after its deadline: nothing stored");
       return halt(message, response.error("internal_error"));
     }
-    return this.#append(decided, encoded.events, applied.next, admitted, log);
+    return this.#append(decided, encoded.events, applied.next, admitted, writes, log);
+  }
+
+  /**
+   * What the append writes of follow-ups: the decision's changes, planned at the version its events
+   * reach, and the follow-up this command delivers (it goes with the command) — or why the
+   * changes cannot be stored (undefined when there is nothing to write).
+   */
+  #followUpWrites(decided: Decided<State, Event>, changes: FollowUpChanges | null, version: number): FollowUpWrites | undefined | string {
+    const delivered = decided.delivers === null ? {} : { delivered: decided.delivers.id };
+    if (changes === null) return decided.delivers === null ? undefined : { schedule: [], cancel: [], ...delivered };
+    if (this.#followUps === undefined) return "this aggregate's store keeps no follow-ups: give its object the `followUps` option (the services to deliver them to)";
+    const planned = planFollowUps(changes, { streamName: this.#streamName, version, command: decided.message, now: this.#now(), policy: this.#followUps });
+    return "problem" in planned ? planned.problem : { ...planned.writes, ...delivered };
+  }
+
+  /** A decision whose follow-ups cannot be stored: the app's bug, so `internal_error` and nothing stored. */
+  #refused(message: Message, problem: string, log: Logger): Message {
+    log.error("the decision's follow-ups cannot be stored: nothing stored", { problem });
+    return halt(message, response.error("internal_error"));
+  }
+
+  /** The follow-up of this aggregate's that `message` delivers, or null. */
+  #ownFollowUp(message: Message): FollowUpOrigin | null {
+    const origin = followUpOrigin(message);
+    return origin !== null && origin.stream === this.#streamName ? origin : null;
+  }
+
+  /** Whether a follow-up is still pending here (no later decision cancelled or replaced it). */
+  async #pending(origin: FollowUpOrigin): Promise<boolean> {
+    return (await this.#store.followUps()).some((pending) => pending.id === origin.id);
   }
 
   /**
@@ -352,7 +413,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
   }
 
   /** The decision, on the state and version the command was admitted at. */
-  async #decide(command: CommandDefinition<State, Event>, message: Message, log: Logger): Promise<Step<Decided<State, Event>>> {
+  async #decide(command: CommandDefinition<State, Event>, message: Message, delivers: FollowUpOrigin | null, log: Logger): Promise<Step<Decided<State, Event>>> {
     const state = this.#state as State;
     const version = this.#version;
     const input = {
@@ -363,18 +424,19 @@ export class AggregateInstance<State, Event extends DomainEvent> {
       aggregateMeta: { ...message.aggregateMeta, version },
     } as ValidatedMessage<unknown, Event>;
     if (this.#telemetry.active) this.#telemetry.emit("handle_msg", {}, { aggregate: this.#aggregate.stream, message: command.name });
-    let decided: Message<unknown, Event>;
+    let result: DecisionResult<Event>;
     try {
-      decided = await command.run(input, state, this.#contextOf(input, version));
+      result = await command.run(input, state, this.#contextOf(input, version));
     } catch (error) {
       log.error("decision threw: nothing stored", { error });
       return { reply: halt(message, response.error("internal_error")) };
     }
+    const decided = result.message;
     if (typeof decided !== "object" || decided === null || decided.id !== message.id || !Array.isArray(decided.events)) {
       log.error("decision did not return its message");
       return { reply: halt(message, response.error("internal_error")) };
     }
-    return { next: { message, decided, answer: decided.response ?? response.ok(), state, version } };
+    return { next: { message, decided, answer: decided.response ?? response.ok(), followUps: result.followUps, state, version, delivers } };
   }
 
   /** A dry run stores nothing: the decision's answer (with the events for a verbose one) at the current version. */
@@ -433,11 +495,18 @@ export class AggregateInstance<State, Event extends DomainEvent> {
   }
 
   /**
-   * Appends the command's writes in one transaction — events, snapshot or state, and the
-   * idempotency record — on the version the decision saw (had anything changed since, the append
+   * Appends the command's writes in one transaction — events, snapshot or state, follow-ups, and
+   * the idempotency record — on the version the decision saw (had anything changed since, the append
    * refuses), then adopts the new state.
    */
-  async #append(decided: Decided<State, Event>, events: NewEvent[], applied: Applied<State>, admitted: Admitted, log: Logger): Promise<Message> {
+  async #append(
+    decided: Decided<State, Event>,
+    events: NewEvent[],
+    applied: Applied<State>,
+    admitted: Admitted,
+    followUps: FollowUpWrites | undefined,
+    log: Logger,
+  ): Promise<Message> {
     const { message, version } = decided;
     const { next, newVersion } = applied;
     const answer = withVersion(decided.answer, newVersion);
@@ -453,6 +522,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
       ...(this.#retentionDue(version, newVersion) ? { retention: this.#retention() } : {}),
       ...(applied.state === undefined ? {} : { state: applied.state }),
       ...(applied.snapshot === undefined ? {} : { snapshot: applied.snapshot }),
+      ...(followUps === undefined ? {} : { followUps }),
     });
     if (!result.ok) {
       // Only one instance writes a stream, so this means storage changed under us: reload.

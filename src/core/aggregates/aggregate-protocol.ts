@@ -1,6 +1,7 @@
 import type { Json } from "../shared/json.js";
 import type { Message } from "../messaging/message.js";
 import type { ServiceResponse } from "../messaging/response.js";
+import type { PendingFollowUp } from "../scheduling/follow-up.js";
 import type { RecordedEvent, StreamStatus } from "./stream-store.js";
 
 /**
@@ -55,6 +56,8 @@ export type StreamPage = {
    * version and schema; null when there is none (or the aggregate takes no snapshots).
    */
   snapshot: { version: number; schema: number } | null;
+  /** The aggregate's pending follow-ups, in due order (see `accept`'s `schedule`). */
+  followUps: PendingFollowUp[];
 };
 
 /** Soft: the aggregate answers `not_found` and its events are kept. Hard: its storage is removed. */

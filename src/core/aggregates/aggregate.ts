@@ -3,7 +3,7 @@ import type { Json, JsonObject } from "../shared/json.js";
 import type { DomainEvent, Message } from "../messaging/message.js";
 import type { ValidatedMessage } from "../messaging/router.js";
 import type { CommandMode } from "./aggregate-protocol.js";
-import { decidedMessage, type CommandContext, type Decision } from "./decision.js";
+import { decidedMessage, type CommandContext, type Decision, type DecisionResult } from "./decision.js";
 import type { Upcasters } from "./upcasting.js";
 
 /**
@@ -69,8 +69,8 @@ export type CommandDefinition<State, Event extends DomainEvent> = {
   readonly idField: string;
   /** Whether a missing id is taken from the message id. */
   readonly generateId: boolean;
-  /** Decides the validated message on `state`: the message with its events and response. */
-  readonly run: (message: ValidatedMessage<unknown, Event>, state: State, context: CommandContext) => Promise<Message<unknown, Event>>;
+  /** Decides the validated message on `state`: the message with its events and response, and its follow-ups. */
+  readonly run: (message: ValidatedMessage<unknown, Event>, state: State, context: CommandContext) => Promise<DecisionResult<Event>>;
 };
 
 /** What an aggregate instance needs of a definition: its options and its commands by name. */
@@ -257,7 +257,7 @@ export class Aggregate<State, Event extends DomainEvent, Commands extends Comman
     handle: HandleMessage<State, Event, ParsedOf<S>>,
   ): Aggregate<State, Event, Commands & { [K in N]: CommandSpec<RequestOf<S>> }> {
     const typed = handle as HandleMessage<State, Event, unknown>;
-    return this.#declare(name, options, async (message, state) => typed(message, state));
+    return this.#declare(name, options, async (message, state) => ({ message: await typed(message, state), followUps: null }));
   }
 
   /** The definition of a command, or undefined. */

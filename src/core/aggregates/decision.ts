@@ -1,5 +1,6 @@
 import type { Json, JsonObject } from "../shared/json.js";
 import type { DomainEvent, DryRun, Message } from "../messaging/message.js";
+import type { FollowUp, FollowUpChanges } from "../scheduling/follow-up.js";
 import type { CommandMode } from "./aggregate-protocol.js";
 import {
   response,
@@ -34,8 +35,18 @@ export type CommandContext = {
 /** A refusal a decision may answer with: a domain error, or forbidden, unauthorized, validation_error. */
 export type RejectionResponse = ErrorResponse | ForbiddenResponse | UnauthorizedResponse | ValidationErrorResponse;
 
-/** The command was carried out: these events happen, and the caller may get `reply` back. */
-export type Accepted<Event extends DomainEvent> = { outcome: "accepted"; events: Event[]; reply?: Json };
+/**
+ * The command was carried out: these events happen, the caller may get `reply` back, and the
+ * aggregate's follow-ups change — `schedule` adds (or replaces, by name) messages to deliver
+ * later, `cancel` removes pending ones by name (see {@link accept}).
+ */
+export type Accepted<Event extends DomainEvent> = {
+  outcome: "accepted";
+  events: Event[];
+  reply?: Json;
+  schedule?: readonly FollowUp[];
+  cancel?: readonly string[];
+};
 
 /**
  * The command was refused with `response`; `events` are stored all the same (a record of the
@@ -63,6 +74,41 @@ export type Decision<Event extends DomainEvent> = Event | readonly Event[] | Out
  */
 export function reply<Event extends DomainEvent = never>(payload: Json, events: Event | readonly Event[] = []): Accepted<Event> {
   return { outcome: "accepted", events: listOf(events), reply: payload };
+}
+
+/** Options of {@link accept}: a reply payload, and the follow-ups the command schedules or cancels. */
+export type AcceptOptions = {
+  /** The payload the caller gets back (`ok` with it, or `created`). */
+  reply?: Json;
+  /**
+   * Messages to deliver later, each named ({@link FollowUp}): stored in the same transaction as
+   * the events, delivered at least once (with an id derived from the stream, the version and the
+   * name, so each is applied once), with the rights the caller has at delivery. A pending follow-up
+   * of the same name is replaced.
+   */
+  schedule?: FollowUp | readonly FollowUp[];
+  /** Names of pending follow-ups to cancel (a name with none pending is ignored). */
+  cancel?: string | readonly string[];
+};
+
+/**
+ * Accepts the command: its events, and what it schedules or cancels (and a reply payload). A
+ * decision that schedules or cancels stores at least one event: the follow-ups go with it.
+ *
+ * ```ts
+ * .command("borrow", { schema }, ({ loan_id, days }) =>
+ *   accept({ type: "Borrowed", data: { days } }, {
+ *     schedule: { name: "reminder", service: "remind_borrower", request: { loan_id }, inMs: days * DAY },
+ *   }))
+ * .command("give_back", { schema }, () => accept({ type: "Returned", data: null }, { cancel: "reminder" }))
+ * ```
+ */
+export function accept<Event extends DomainEvent = never>(events: Event | readonly Event[], options: AcceptOptions = {}): Accepted<Event> {
+  const accepted: Accepted<Event> = { outcome: "accepted", events: listOf(events) };
+  if (options.reply !== undefined) accepted.reply = options.reply;
+  if (options.schedule !== undefined) accepted.schedule = listOf(options.schedule);
+  if (options.cancel !== undefined) accepted.cancel = typeof options.cancel === "string" ? [options.cancel] : [...options.cancel];
+  return accepted;
 }
 
 /** Options of {@link reject}. */
@@ -100,31 +146,42 @@ function isOutcome<Event extends DomainEvent>(decision: Decision<Event>): decisi
   return typeof decision === "object" && decision !== null && !Array.isArray(decision) && "outcome" in decision;
 }
 
-function listOf<Event extends DomainEvent>(events: Event | readonly Event[]): Event[] {
-  return Array.isArray(events) ? [...(events as readonly Event[])] : [events as Event];
+function listOf<T extends object>(items: T | readonly T[]): T[] {
+  return Array.isArray(items) ? [...(items as readonly T[])] : [items as T];
 }
 
+/** What a decision amounts to: the message (its events and response), and its follow-up changes. */
+export type DecisionResult<Event extends DomainEvent> = {
+  message: Message<unknown, Event>;
+  /** What it schedules and cancels, or null when it touches no follow-up. */
+  followUps: FollowUpChanges | null;
+};
+
 /**
- * The message a decision amounts to: its events, and its response — the rejection, or on
- * success `created` (with the aggregate id) for a command that creates the aggregate and `ok`
- * (with the payload) otherwise. The aggregate instance adds the version when it stores them.
+ * What a decision amounts to: its events, its response — the rejection, or on success `created`
+ * (with the aggregate id) for a command that creates the aggregate and `ok` (with the payload)
+ * otherwise — and its follow-ups. The aggregate instance adds the version when it stores them.
  */
 export function decidedMessage<Event extends DomainEvent>(
   message: Message<unknown, Event>,
   decision: Decision<Event>,
   mode: CommandMode,
   context: Pick<CommandContext, "id" | "exists">,
-): Message<unknown, Event> {
+): DecisionResult<Event> {
   let events: Event[];
   let answer: ServiceResponse;
+  let followUps: FollowUpChanges | null = null;
   if (isOutcome(decision)) {
     events = decision.events;
     answer = decision.outcome === "rejected" ? decision.response : response.ok(decision.reply);
+    if (decision.outcome === "accepted" && (decision.schedule !== undefined || decision.cancel !== undefined)) {
+      followUps = { schedule: decision.schedule ?? [], cancel: decision.cancel ?? [] };
+    }
   } else {
     events = decision === undefined || decision === null ? [] : listOf(decision);
     answer = response.ok();
   }
   const creates = mode === "new" || (mode === "maybe" && !context.exists);
   if (answer.status === "ok" && creates) answer = response.created(context.id);
-  return { ...message, events, response: answer, halted: true };
+  return { message: { ...message, events, response: answer, halted: true }, followUps };
 }

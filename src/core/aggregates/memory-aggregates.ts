@@ -7,6 +7,17 @@ import { MemoryStreamStore } from "./memory-stream-store.js";
 import type { Outbox } from "./stream-store.js";
 import { response, type ServiceResponse } from "../messaging/response.js";
 import type { Telemetry } from "../messaging/telemetry.js";
+import { MemoryAlarm } from "../scheduling/memory-alarm.js";
+import { MemoryScheduleStore } from "../scheduling/memory-schedule-store.js";
+import { SchedulerRunner, type SchedulerRunnerOptions } from "../scheduling/scheduler.js";
+
+/**
+ * How in-memory aggregates deliver their follow-ups (see `accept`'s `schedule`): through
+ * `dispatch` (a Dispatcher's, over the services they go to), with the caller's rights
+ * re-checked by `reidentify`, and `hooks.serviceResponded` deciding retries (default: transient
+ * failures, with back-off).
+ */
+export type MemoryFollowUpOptions = Pick<SchedulerRunnerOptions, "dispatch" | "hooks" | "reidentify">;
 
 /** Options of {@link MemoryAggregates}. */
 export type MemoryAggregatesOptions = {
@@ -19,6 +30,13 @@ export type MemoryAggregatesOptions = {
    * `publishToQueue(aggregate, queue)` sends its events to an in-memory queue.
    */
   publish?: (streamName: string, outbox: Outbox) => Promise<void>;
+  /**
+   * Deliver the follow-ups the aggregate's decisions schedule, each stream's on a timer of its
+   * own (the in-memory equivalent of its Durable Object's alarm). Without it a decision that
+   * schedules or cancels follow-ups is refused. Call {@link MemoryAggregates.close} to stop the
+   * timers.
+   */
+  followUps?: MemoryFollowUpOptions;
 };
 
 /** One stream kept in memory. */
@@ -27,6 +45,8 @@ type Entry<State, Event extends DomainEvent> = {
   store: MemoryStreamStore;
   /** Calls working on this stream right now. */
   users: number;
+  /** Its follow-ups' timer, when the aggregates deliver follow-ups. */
+  alarm: MemoryAlarm | null;
 };
 
 /**
@@ -40,6 +60,7 @@ export class MemoryAggregates<State, Event extends DomainEvent> implements Aggre
   readonly #aggregate: AggregateDefinition<State, Event>;
   readonly #options: MemoryAggregatesOptions;
   readonly #instances = new Map<string, Entry<State, Event>>();
+  #closed = false;
 
   /** No instances yet; each is created by its first request. */
   constructor(aggregate: AggregateDefinition<State, Event>, options: MemoryAggregatesOptions = {}) {
@@ -59,7 +80,7 @@ export class MemoryAggregates<State, Event extends DomainEvent> implements Aggre
 
   /** One page of a stream's events; reading a stream that was never written creates nothing. */
   async readStream(_env: unknown, streamName: string, page: { from: number; limit: number }): Promise<StreamPage> {
-    const missing: StreamPage = { stream: streamName, status: "missing", version: -1, events: [], nextFrom: null, snapshot: null };
+    const missing: StreamPage = { stream: streamName, status: "missing", version: -1, events: [], nextFrom: null, snapshot: null, followUps: [] };
     if (!this.#owns(streamName) || !this.#instances.has(streamName)) return missing;
     return this.#using(streamName, (entry) => entry.instance.read(page.from, page.limit));
   }
@@ -68,6 +89,12 @@ export class MemoryAggregates<State, Event extends DomainEvent> implements Aggre
   async deleteStream(_env: unknown, streamName: string, options: DeleteOptions): Promise<ServiceResponse> {
     if (!this.#owns(streamName) || !this.#instances.has(streamName)) return response.error("not_found");
     return this.#using(streamName, (entry) => entry.instance.delete(options));
+  }
+
+  /** Stops every follow-up timer: nothing is delivered afterwards (so that a script can exit). */
+  close(): void {
+    this.#closed = true;
+    for (const entry of this.#instances.values()) entry.alarm?.close();
   }
 
   /** How many streams are kept in memory (each with its whole history). */
@@ -89,9 +116,7 @@ export class MemoryAggregates<State, Event extends DomainEvent> implements Aggre
   async #using<T>(streamName: string, work: (entry: Entry<State, Event>) => Promise<T>): Promise<T> {
     let entry = this.#instances.get(streamName);
     if (entry === undefined) {
-      const store = new MemoryStreamStore({ outbox: this.#options.publish !== undefined });
-      const { publish: _publish, ...options } = this.#options;
-      entry = { instance: new AggregateInstance(this.#aggregate, store, { streamName, ...options }), store, users: 0 };
+      entry = this.#entryOf(streamName);
       this.#instances.set(streamName, entry);
     }
     entry.users += 1;
@@ -99,10 +124,36 @@ export class MemoryAggregates<State, Event extends DomainEvent> implements Aggre
       return await work(entry);
     } finally {
       entry.users -= 1;
+      // Its follow-ups may have changed: the timer points at the earliest again.
+      await entry.alarm?.arm();
       if (entry.users === 0 && this.#instances.get(streamName) === entry) {
         const { status } = await entry.store.streamState();
-        if (entry.users === 0 && status === "missing") this.#instances.delete(streamName);
+        if (entry.users === 0 && status === "missing" && this.#instances.get(streamName) === entry) {
+          this.#instances.delete(streamName);
+          entry.alarm?.close();
+        }
       }
     }
+  }
+
+  /** A stream's entry: its store, instance, and — when follow-ups are delivered — their store and timer. */
+  #entryOf(streamName: string): Entry<State, Event> {
+    const { publish, followUps, ...options } = this.#options;
+    if (followUps === undefined) {
+      const store = new MemoryStreamStore({ outbox: publish !== undefined });
+      return { instance: new AggregateInstance(this.#aggregate, store, { streamName, ...options }), store, users: 0, alarm: null };
+    }
+    const schedules = new MemoryScheduleStore();
+    const runner = new SchedulerRunner(schedules, {
+      ...followUps,
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+      ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry }),
+      ...(options.now === undefined ? {} : { now: options.now }),
+    });
+    const alarm = new MemoryAlarm(runner, options.logger === undefined ? {} : { logger: options.logger });
+    if (this.#closed) alarm.close();
+    const store = new MemoryStreamStore({ outbox: publish !== undefined, followUps: schedules });
+    const policy = { reidentify: followUps.reidentify !== undefined };
+    return { instance: new AggregateInstance(this.#aggregate, store, { streamName, ...options, followUps: policy }), store, users: 0, alarm };
   }
 }

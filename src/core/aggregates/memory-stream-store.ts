@@ -1,4 +1,6 @@
 import { jsonCopy, type Json } from "../shared/json.js";
+import type { PendingFollowUp } from "../scheduling/follow-up.js";
+import type { MemoryScheduleStore } from "../scheduling/memory-schedule-store.js";
 import type {
   AppendRequest,
   AppendResult,
@@ -20,6 +22,11 @@ export type MemoryStreamStoreOptions = {
   outbox?: boolean;
   /** The clock that stamps events and idempotency records (ms since the epoch); default `Date.now`. */
   now?: () => number;
+  /**
+   * Where the stream keeps its follow-ups (an append writes them there, all or nothing with the
+   * rest): the schedule store a runner delivers them from. Without it the stream keeps none.
+   */
+  followUps?: MemoryScheduleStore;
 };
 
 /**
@@ -31,6 +38,7 @@ export type MemoryStreamStoreOptions = {
 export class MemoryStreamStore implements StreamStore, Outbox {
   readonly #keepsOutbox: boolean;
   readonly #now: () => number;
+  readonly #followUps: MemoryScheduleStore | undefined;
   #name = "";
   /** Versions appended and not yet published, in order. */
   #outbox: number[] = [];
@@ -46,6 +54,7 @@ export class MemoryStreamStore implements StreamStore, Outbox {
   constructor(options: MemoryStreamStoreOptions = {}) {
     this.#keepsOutbox = options.outbox === true;
     this.#now = options.now ?? Date.now;
+    this.#followUps = options.followUps;
   }
 
   async streamState(): Promise<StreamState> {
@@ -72,6 +81,8 @@ export class MemoryStreamStore implements StreamStore, Outbox {
     const state = request.state === undefined ? this.#state : JSON.stringify(request.state);
     const processed = { fingerprint: request.fingerprint, response: jsonCopy(request.response), recordedAt };
     const snapshot = request.snapshot === undefined ? undefined : jsonCopy(request.snapshot);
+    // First of the writes: it is the one that may refuse (too many pending), and then nothing changed.
+    if (request.followUps !== undefined) this.#followUps?.writeFollowUps(request.followUps);
 
     this.#events.push(...events);
     if (this.#keepsOutbox) this.#outbox.push(...events.map((event) => event.version));
@@ -126,7 +137,12 @@ export class MemoryStreamStore implements StreamStore, Outbox {
     this.#processed.clear();
     this.#state = null;
     this.#outbox = [];
+    this.#followUps?.clear();
     return { ok: true };
+  }
+
+  async followUps(): Promise<PendingFollowUp[]> {
+    return this.#followUps?.pendingFollowUps() ?? [];
   }
 
   /** Drops the records the retention rule lets go (records are kept in the order they were made). */

@@ -1,5 +1,6 @@
 import type { Json, JsonObject } from "../shared/json.js";
 import type { ServiceResponse } from "../messaging/response.js";
+import type { FollowUpWrites, PendingFollowUp } from "../scheduling/follow-up.js";
 
 /**
  * The storage port of one aggregate instance (one stream). The Durable Object adapter keeps it in
@@ -27,6 +28,11 @@ export interface StreamStore {
   softDelete(expectedVersion: number | undefined): Promise<DeleteResult>;
   /** Removes everything stored for the stream, if it is at `expectedVersion` (when given). */
   hardDelete(expectedVersion: number | undefined): Promise<DeleteResult>;
+  /**
+   * The aggregate's pending follow-ups, in due order (none when the store keeps none): what its
+   * decisions scheduled and no later decision cancelled, and that is not yet delivered.
+   */
+  followUps(): Promise<PendingFollowUp[]>;
 }
 
 /**
@@ -98,6 +104,11 @@ export type AppendRequest = {
   snapshot?: Snapshot;
   /** The new state of a state-based aggregate. */
   state?: Json;
+  /**
+   * The decision's follow-ups, written in the same transaction (only a store that keeps
+   * follow-ups is given any). If they cannot be written, nothing of the append is.
+   */
+  followUps?: FollowUpWrites;
 };
 
 /** Which idempotency records an append compacts away (see {@link AppendRequest.retention}). */

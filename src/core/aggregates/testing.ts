@@ -3,9 +3,13 @@ import type { Json, JsonObject } from "../shared/json.js";
 import { silentLogger } from "../shared/logger.js";
 import { newMessage, type DomainEvent, type DryRun, type Message } from "../messaging/message.js";
 import type { ServiceResponse } from "../messaging/response.js";
+import type { FollowUp, FollowUpWrites } from "../scheduling/follow-up.js";
+import { MemoryScheduleStore } from "../scheduling/memory-schedule-store.js";
+import { parseSchedule, type Recurrence } from "../scheduling/schedule.js";
 import type { Aggregate, CommandSpecs } from "./aggregate.js";
 import { AggregateInstance } from "./aggregate-instance.js";
 import { MemoryStreamStore } from "./memory-stream-store.js";
+import type { AppendRequest } from "./stream-store.js";
 import { currentVersion, upcast } from "./upcasting.js";
 
 /**
@@ -44,10 +48,27 @@ export type WhenOptions = {
   messageId?: string;
   expectedVersion?: number;
   dryRun?: DryRun;
+  /** When the command runs (epoch ms; default now): what a follow-up's `inMs` counts from. */
+  now?: number;
 };
 
-/** What a command did: its reply, the events it stored, and the state after it. */
-export type SpecResult<State> = { reply: Message; response: ServiceResponse; events: DomainEvent[]; state: State };
+/** A follow-up a command scheduled, as {@link SpecResult} shows it: when it is due, as a date. */
+export type ScheduledFollowUp = { name: string; service: string; request: JsonObject; dueAt: string; recurrence: Recurrence | null };
+
+/**
+ * What a command did: its reply, the events it stored, the follow-ups it scheduled and the names
+ * it cancelled (both stored with its events), and the state after it.
+ */
+export type SpecResult<State> = {
+  reply: Message;
+  response: ServiceResponse;
+  events: DomainEvent[];
+  scheduled: ScheduledFollowUp[];
+  cancelled: string[];
+  state: State;
+  /** When the command ran (epoch ms). */
+  ranAt: number;
+};
 
 /** A specification with its given events; {@link when} runs a command on them. */
 export class AggregateSpec<State, Event extends DomainEvent, Commands extends CommandSpecs> {
@@ -74,7 +95,8 @@ export class AggregateSpec<State, Event extends DomainEvent, Commands extends Co
     const aggregate = this.#aggregate;
     const id = options.id ?? "test-1";
     const streamName = `${aggregate.stream}-${id}`;
-    const store = new MemoryStreamStore();
+    const ranAt = options.now ?? Date.now();
+    const store = new RecordingStore({ followUps: new MemoryScheduleStore(), now: () => ranAt });
     const given = this.#given;
     if (given.length > 0) {
       await store.append({
@@ -93,7 +115,8 @@ export class AggregateSpec<State, Event extends DomainEvent, Commands extends Co
         response: { status: "ok" },
       });
     }
-    const instance = new AggregateInstance(aggregate, store, { streamName, logger: silentLogger });
+    // Follow-ups are kept as an object keeps them; the caller's rights would be checked at delivery.
+    const instance = new AggregateInstance(aggregate, store, { streamName, logger: silentLogger, now: () => ranAt, followUps: { reidentify: true } });
     const idField = aggregate.commandNamed(command)?.idField ?? "id";
     const rawRequest = idField in request ? request : { ...request, [idField]: id };
     const assigns: JsonObject = options.caller === undefined ? {} : { identity: options.caller, principal: options.principal ?? principalOf(options.caller) };
@@ -107,7 +130,22 @@ export class AggregateSpec<State, Event extends DomainEvent, Commands extends Co
     const reply = await instance.execute({ streamName, command, message });
     const stored = await store.readEvents(0, Number.MAX_SAFE_INTEGER);
     const events = stored.slice(given.length).map(({ type, data }) => ({ type, data }));
-    return { reply, response: reply.response ?? { status: "ok" }, events, state: await this.#stateOf(store, stored) };
+    const written = store.written;
+    return {
+      reply,
+      response: reply.response ?? { status: "ok" },
+      events,
+      scheduled: (written?.schedule ?? []).map((entry) => ({
+        name: entry.key,
+        service: entry.service,
+        request: entry.template.rawRequest ?? {},
+        dueAt: new Date(entry.dueAt).toISOString(),
+        recurrence: entry.recurrence,
+      })),
+      cancelled: [...(written?.cancel ?? [])],
+      state: await this.#stateOf(store, stored),
+      ranAt,
+    };
   }
 
   async #stateOf(store: MemoryStreamStore, stored: readonly { type: string; data: Json; schemaVersion: number }[]): Promise<State> {
@@ -138,10 +176,7 @@ export class SpecRun<State> {
    * named `then`: that would make the run a thenable that `await` mistakes for a promise.)
    */
   async thenEvents(expected: DomainEvent | readonly DomainEvent[]): Promise<SpecResult<State>> {
-    const result = await this.#result;
-    if (result.response.status !== "ok" && result.response.status !== "created") {
-      throw new Error(`expected the command to succeed, but it answered ${show(result.response)}`);
-    }
+    const result = await this.#succeeded();
     expectEvents(Array.isArray(expected) ? expected : [expected as DomainEvent], result.events);
     return result;
   }
@@ -182,9 +217,56 @@ export class SpecRun<State> {
     return result;
   }
 
+  /**
+   * The command succeeded and scheduled exactly these follow-ups (in any order): the same names,
+   * services, requests (`{}` when none) and times — `inMs` counted from when it ran.
+   */
+  async thenSchedules(...expected: readonly FollowUp[]): Promise<SpecResult<State>> {
+    const result = await this.#succeeded();
+    const wanted = expected.map((followUp) => {
+      const parsed = parseSchedule(followUp, result.ranAt);
+      if (typeof parsed === "string") throw new Error(`expected follow-up ${followUp.name}: ${parsed}`);
+      const { name, service, request = {} } = followUp;
+      return { name, service, request, dueAt: new Date(parsed.dueAt).toISOString(), recurrence: parsed.recurrence };
+    });
+    const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    if (canonicalJson([...wanted].sort(byName)) !== canonicalJson([...result.scheduled].sort(byName))) {
+      throw new Error(`expected the follow-ups ${show(wanted)}, but the command scheduled ${show(result.scheduled)}`);
+    }
+    return result;
+  }
+
+  /** The command succeeded and cancelled exactly these follow-ups (by name, in any order). */
+  async thenCancels(...names: readonly string[]): Promise<SpecResult<State>> {
+    const result = await this.#succeeded();
+    if (canonicalJson([...names].sort()) !== canonicalJson([...result.cancelled].sort())) {
+      throw new Error(`expected the command to cancel ${show(names)}, but it cancelled ${show(result.cancelled)}`);
+    }
+    return result;
+  }
+
+  async #succeeded(): Promise<SpecResult<State>> {
+    const result = await this.#result;
+    if (result.response.status !== "ok" && result.response.status !== "created") {
+      throw new Error(`expected the command to succeed, but it answered ${show(result.response)}`);
+    }
+    return result;
+  }
+
   /** What happened, unchecked. */
   result(): Promise<SpecResult<State>> {
     return this.#result;
+  }
+}
+
+/** An in-memory stream that remembers the follow-ups its last append wrote. */
+class RecordingStore extends MemoryStreamStore {
+  written: FollowUpWrites | undefined;
+
+  override async append(request: AppendRequest) {
+    const result = await super.append(request);
+    if (result.ok) this.written = request.followUps;
+    return result;
   }
 }
 

@@ -1,5 +1,6 @@
 import { newId } from "../shared/ids.js";
 import { jsonCopy } from "../shared/json.js";
+import { MAX_PENDING_FOLLOW_UPS, pendingFollowUp, type FollowUpWrites, type PendingFollowUp } from "./follow-up.js";
 import {
   RECENT_OUTCOMES,
   type Claim,
@@ -43,10 +44,45 @@ export class MemoryScheduleStore implements ScheduleStore {
     for (const stored of this.#entries.values()) if (stored.entry.owner === entry.owner) owners += 1;
     if (owners >= limits.perOwner) return "owner_full";
     if (this.#entries.size >= limits.perKey) return "key_full";
-    this.#refs += 1;
-    this.#entries.set(at, { ref: this.#refs, claim: null, entry: jsonCopy(entry) });
-    this.#slots.set(this.#refs, at);
+    this.#add(entry);
     return "inserted";
+  }
+
+  /**
+   * Applies an aggregate's follow-up writes (see {@link FollowUpWrites}), all or nothing: the names
+   * cancelled or scheduled again lose their pending entries, the follow-up the command delivered
+   * goes unless it recurs, and the new entries are stored. Throws, changing nothing, when more
+   * than {@link MAX_PENDING_FOLLOW_UPS} would be pending. Synchronous: an in-memory stream calls
+   * it inside its append.
+   */
+  writeFollowUps(writes: FollowUpWrites): void {
+    const replaced = new Set([...writes.cancel, ...writes.schedule.map((entry) => entry.key)]);
+    const gone = [...this.#entries].filter(
+      ([, { entry }]) => replaced.has(entry.key) || (entry.id === writes.delivered && entry.recurrence === null),
+    );
+    if (this.#entries.size - gone.length + writes.schedule.length > MAX_PENDING_FOLLOW_UPS) {
+      throw new Error(`an aggregate may have at most ${MAX_PENDING_FOLLOW_UPS} follow-ups pending`);
+    }
+    for (const [at, stored] of gone) this.#delete(at, stored);
+    for (const entry of writes.schedule) this.#add(entry);
+  }
+
+  /** The pending follow-ups of the aggregate this store belongs to, in due order. */
+  pendingFollowUps(): PendingFollowUp[] {
+    return [...this.#entries.values()].sort(byDue).map(({ entry }) => pendingFollowUp(entry));
+  }
+
+  /** Forgets every entry and outcome (the aggregate was hard-deleted). */
+  clear(): void {
+    this.#entries.clear();
+    this.#slots.clear();
+    this.#outcomes.length = 0;
+  }
+
+  #add(entry: ScheduledEntry): void {
+    this.#refs += 1;
+    this.#entries.set(slot(entry.owner, entry.id), { ref: this.#refs, claim: null, entry: jsonCopy(entry) });
+    this.#slots.set(this.#refs, slot(entry.owner, entry.id));
   }
 
   async get(owner: string | null, id: string): Promise<ScheduledEntry | null> {

@@ -1,5 +1,7 @@
 import { Telemetry, type TelemetryHandler } from "../messaging/telemetry.js";
 import { response, type ServiceResponse } from "../messaging/response.js";
+import { withFields } from "../shared/logger.js";
+import { MemoryAlarm } from "./memory-alarm.js";
 import { MemoryScheduleStore } from "./memory-schedule-store.js";
 import type { ScheduleOutcome } from "./schedule-store.js";
 import {
@@ -25,17 +27,11 @@ export type MemorySchedulerOptions = Omit<SchedulerRunnerOptions, "telemetry" | 
 
 type Shard = {
   runner: SchedulerRunner;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  /** Bumped by every re-arm: a timer or a re-arm from before it is stale. */
-  generation: number;
-  /** One delivery batch at a time, as a Durable Object runs one alarm at a time. */
-  waking: boolean;
+  /** Where its Durable Object would have its alarm. */
+  alarm: MemoryAlarm;
   /** Calls working on this shard right now: it is dropped only when none is. */
   users: number;
 };
-
-/** Timers longer than this are re-armed in steps (timers overflow after about 24.8 days). */
-const LONGEST_TIMER_MS = 24 * 60 * 60 * 1000;
 
 /**
  * The scheduler in this process: one shard per key, each an in-memory store whose earliest entry
@@ -62,7 +58,7 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
     const key = shardKey(request.key);
     return this.#using(key, async (shard) => {
       const answer = await shard.runner.schedule({ ...request, key });
-      await this.#arm(key, shard);
+      await shard.alarm.arm();
       return answer;
     });
   }
@@ -78,7 +74,7 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
     if (!this.#shards.has(key)) return response.error("not_found");
     return this.#using(key, async (shard) => {
       const answer = await shard.runner.cancel(messageId, viewer);
-      await this.#arm(key, shard);
+      await shard.alarm.arm();
       return answer;
     });
   }
@@ -96,7 +92,7 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
   /** Stops every timer; nothing is delivered afterwards. */
   close(): void {
     this.#closed = true;
-    for (const shard of this.#shards.values()) if (shard.timer !== undefined) clearTimeout(shard.timer);
+    for (const shard of this.#shards.values()) shard.alarm.close();
   }
 
   /** Runs `work` on the key's shard (made if need be), then drops the shard if it is left empty. */
@@ -113,7 +109,7 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
 
   /** Forgets a shard that nobody is using, that has no timer, nothing pending and no outcome to show. */
   async #dropIfIdle(key: string, shard: Shard): Promise<void> {
-    const idle = () => shard.users === 0 && !shard.waking && shard.timer === undefined && this.#shards.get(key) === shard;
+    const idle = () => shard.users === 0 && shard.alarm.idle && this.#shards.get(key) === shard;
     if (!idle()) return;
     const [next, outcomes] = await Promise.all([shard.runner.nextWake(), shard.runner.outcomes()]);
     // Someone may have started on the shard while this looked: check again before dropping it.
@@ -124,39 +120,12 @@ export class MemoryScheduler implements SchedulerClient<unknown> {
     let shard = this.#shards.get(key);
     if (shard === undefined) {
       const runner = new SchedulerRunner(new MemoryScheduleStore(), { ...this.#options, telemetry: this.#telemetry });
-      shard = { runner, timer: undefined, generation: 0, waking: false, users: 0 };
-      this.#shards.set(key, shard);
+      const logger = this.#options.logger === undefined ? undefined : withFields(this.#options.logger, { key });
+      const made: Shard = { runner, alarm: new MemoryAlarm(runner, { ...(logger === undefined ? {} : { logger }), afterWake: () => this.#dropIfIdle(key, made) }), users: 0 };
+      if (this.#closed) made.alarm.close();
+      this.#shards.set(key, made);
+      shard = made;
     }
     return shard;
-  }
-
-  /** Points the shard's timer at its earliest entry (now, when more are due). */
-  async #arm(key: string, shard: Shard, immediately = false): Promise<void> {
-    shard.generation += 1;
-    const generation = shard.generation;
-    if (shard.timer !== undefined) clearTimeout(shard.timer);
-    shard.timer = undefined;
-    // While a batch runs, the batch re-arms when it ends.
-    if (this.#closed || shard.waking) return;
-    const next = immediately ? Date.now() : await shard.runner.nextWake();
-    // A later re-arm (or close) happened while this one awaited: it decides.
-    if (next === null || this.#closed || generation !== shard.generation) return;
-    const delay = Math.min(Math.max(0, next - Date.now()), LONGEST_TIMER_MS);
-    shard.timer = setTimeout(() => void this.#wake(key, shard, generation), delay);
-  }
-
-  async #wake(key: string, shard: Shard, generation: number): Promise<void> {
-    if (this.#closed || shard.waking || generation !== shard.generation) return;
-    shard.waking = true;
-    let more = false;
-    try {
-      ({ more } = await shard.runner.deliverDue());
-    } catch (error) {
-      this.#options.logger?.error("scheduled delivery failed; retrying", { key, error });
-    } finally {
-      shard.waking = false;
-    }
-    await this.#arm(key, shard, more);
-    await this.#dropIfIdle(key, shard);
   }
 }

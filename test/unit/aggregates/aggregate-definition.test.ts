@@ -58,7 +58,7 @@ describe("an aggregate is pure and testable without I/O", () => {
     const decide = async (command: string, request: object, state: object) => {
       const definition = account.commandNamed(command);
       const message = { ...putRequest(newMessage(command, { rawRequest: { ...request } }), request), valid: true } as ValidatedMessage<unknown, never>;
-      return definition?.run(message, state as never, context());
+      return (await definition?.run(message, state as never, context()))?.message;
     };
     const open = { owner: "ada", balance: 10, status: "open" };
     expect((await decide("deposit", { account_id: "a-1", amount: 5 }, open))?.events).toEqual([{ type: "MoneyDeposited", data: { amount: 5 } }]);
@@ -98,7 +98,7 @@ describe("an aggregate is pure and testable without I/O", () => {
   it("a message-form command (the escape hatch) returns its message with events and response", async () => {
     const decide = ledger.commandNamed("withdraw")?.run;
     const message = { ...putRequest(newMessage("withdraw"), { amount: 10, delayMs: 0 }), valid: true } as ValidatedMessage<unknown, LedgerEvent>;
-    const decided = (await decide?.(message, { owner: "ada", balance: 1 }, context())) as Message<unknown, LedgerEvent>;
+    const decided = (await decide?.(message, { owner: "ada", balance: 1 }, context()))?.message as Message<unknown, LedgerEvent>;
     expect(decided.events).toEqual([{ type: "WithdrawalRejected", data: { amount: 10 } }]);
     expect(decided.response).toEqual({ status: "error", reason: "insufficient_funds" });
   });

@@ -32,7 +32,7 @@ const scheduler: SchedulerClient<unknown> = {
 };
 const accountStreams: StreamAccess<unknown> = {
   stream: "account",
-  readStream: async () => ({ stream: "account-x", status: "live", version: -1, events: [], nextFrom: null, snapshot: null }),
+  readStream: async () => ({ stream: "account-x", status: "live", version: -1, events: [], nextFrom: null, snapshot: null, followUps: [] }),
   deleteStream: async () => ({ status: "ok" }),
 };
 
