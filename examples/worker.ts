@@ -1,16 +1,17 @@
 import { aggregateObject, schedulerObject } from "../src/objects/index.js";
 import { createGateway, processWorkflow, remoteNodesOf } from "../src/worker/index.js";
 import { account } from "./bank/account.js";
-import { bankReadSide, bankReads, readSideOperations, transferWatchdog } from "./bank/read-side.js";
+import { bankReadSide, bankReads, readSideOperations, transferCheck } from "./bank/read-side.js";
 import { bank, scheduler, transferServices } from "./bank/services.js";
-import { transfer } from "./bank/transfer.js";
+import { transfer, TRANSFER_SYSTEM } from "./bank/transfer.js";
+import { checkAgain } from "./bank/transfer-checks.js";
 import { transferProcess, type TransferInput } from "./bank/transfer-process.js";
 import type { Env } from "./env.js";
 import { greeter } from "./greeter.js";
 import { identify, isAdmin, principalOf, reidentify } from "./identity.js";
 import { valibotJsonSchema } from "./valibot-json-schema.js";
 
-const services = [greeter, bank, transferServices, bankReads, readSideOperations, transferWatchdog.router];
+const services = [greeter, bank, transferServices, bankReads, readSideOperations, transferCheck.router];
 
 /** Other nodes: the fx Worker, through its service binding. */
 const nodes = { fx: (env: Env) => env.FX_NODE };
@@ -19,10 +20,22 @@ const nodes = { fx: (env: Env) => env.FX_NODE };
  * The Durable Object class that holds each bank account (bound as ACCOUNTS in wrangler.toml). It
  * publishes its committed events to the EVENTS queue for the read side.
  */
-export class AccountObject extends aggregateObject(account, { outbox: { queue: (env: Env) => env.EVENTS } }) {}
+export class AccountObject extends aggregateObject(account, { outbox: { queue: (env: Env) => env.EVENTS, catalog: (env: Env) => bankReadSide.store(env) } }) {}
 
-/** The Durable Object class that holds each transfer (bound as TRANSFERS); publishes to EVENTS too. */
-export class TransferObject extends aggregateObject(transfer, { outbox: { queue: (env: Env) => env.EVENTS } }) {}
+/**
+ * The Durable Object class that holds each transfer (bound as TRANSFERS); publishes to EVENTS too.
+ * Each transfer's check (a follow-up of its `transfer` decision) is delivered from its object's
+ * alarm to `check_transfer`, as the transfers' system identity, and delivered again while the
+ * transfer stays unsettled (`checkAgain`).
+ */
+export class TransferObject extends aggregateObject(transfer, {
+  outbox: { queue: (env: Env) => env.EVENTS, catalog: (env: Env) => bankReadSide.store(env) },
+  followUps: {
+    services,
+    reidentify: (principal, env: Env) => (principal === TRANSFER_SYSTEM.user ? TRANSFER_SYSTEM : reidentify(principal, env)),
+    hooks: { serviceResponded: checkAgain },
+  },
+}) {}
 
 /**
  * The transfer process as a Workflow (bound as TRANSFER_WORKFLOW): withdraw, deposit, refund when
@@ -66,8 +79,12 @@ const gateway = createGateway<Env>({
   },
 });
 
-/** The demo Worker that `npm run dev` serves: HTTP through the gateway, the events queue through the read side. */
+/**
+ * The demo Worker that `npm run dev` serves: HTTP through the gateway, the events queue through the
+ * read side, and its sweep every minute (the Cron Trigger in wrangler.toml).
+ */
 export default {
   fetch: gateway.fetch,
   queue: bankReadSide.queue,
+  scheduled: bankReadSide.scheduled,
 } satisfies ExportedHandler<Env>;

@@ -31,7 +31,7 @@ type Env = {
 };
 
 /** The demo's account, publishing every committed event through its outbox. */
-export class BenchAccountObject extends aggregateObject(account, { logger: silentLogger, outbox: { queue: (env: Env) => env.EVENTS } }) {}
+export class BenchAccountObject extends aggregateObject(account, { logger: silentLogger, outbox: { queue: (env: Env) => env.EVENTS, catalog: (env: Env) => reads.store(env) } }) {}
 
 /** The same aggregate without an outbox: the write side's baseline. */
 export class SilentAccountObject extends aggregateObject(account, { logger: silentLogger }) {}

@@ -5,9 +5,9 @@ import type { Env } from "../env.js";
 import { identityOf } from "../identity.js";
 import { bankQueries } from "./queries.js";
 import { accountsView, bankTotals } from "./read-models.js";
-import { accounts, scheduler, transfers } from "./services.js";
+import { accounts, transfers } from "./services.js";
+import { transferChecks } from "./transfer-checks.js";
 import { transferManager } from "./transfer-process.js";
-import { transferWatch } from "./transfer-watch.js";
 
 /** Where transfer processes run: instances of the TRANSFER_WORKFLOW Workflow. */
 const transferLauncher = workflowLauncher((env: Env) => env.TRANSFER_WORKFLOW);
@@ -15,17 +15,17 @@ const transferLauncher = workflowLauncher((env: Env) => env.TRANSFER_WORKFLOW);
 /** The transfer process manager: a Workflow instance per `TransferRequested`. */
 const transfersManager = transferManager(transferLauncher);
 
-/** The transfers' watchdog: a check per transfer, which revives a process that stalled. */
-export const transferWatchdog = transferWatch<Env>({ transfers, scheduler, manager: transfersManager });
+/** The transfers' checks: `check_transfer`, where each transfer's own follow-up revives a stalled process. */
+export const transferCheck = transferChecks<Env>({ transfers, manager: transfersManager });
 
 /**
  * The bank's read side: the events the accounts and transfers publish (queue EVENTS) go to the two
- * projections (D1 READ_MODELS), to the transfer process manager, which runs each transfer as a
- * Workflow (TRANSFER_WORKFLOW), and to the transfers' watchdog. Gaps are read back from the
- * aggregates' objects.
+ * projections (D1 READ_MODELS) and to the transfer process manager, which runs each transfer as a
+ * Workflow (TRANSFER_WORKFLOW). Gaps are read back from the aggregates' objects; the sweep (the
+ * Worker's Cron Trigger) delivers whatever the queue lost.
  */
 export const bankReadSide = readSide<Env>({
-  subscribers: [accountsView, bankTotals, transfersManager, transferWatchdog.subscriber],
+  subscribers: [accountsView, bankTotals, transfersManager],
   database: (env) => env.READ_MODELS,
   sources: { account: accounts, transfer: transfers },
   deadLetterQueue: (env) => env.DEAD_LETTERS,

@@ -6,13 +6,10 @@ import {
   type ProcessManager,
   type ServiceResponse,
 } from "../../src/core/index.js";
-import type { TransferEvent, TransferState } from "./transfer.js";
+import { TRANSFER_SYSTEM, type TransferEvent, type TransferState } from "./transfer.js";
 
 /** What a transfer process starts with: the transfer's id and its request. */
 export type TransferInput = { transfer_id: string; from: string; to: string; amount: number; by: string };
-
-/** The identity the transfer process acts as: an admin the accounts accept, set only by this code. */
-export const TRANSFER_SYSTEM = { user: "system:transfers", admin: true };
 
 /**
  * Moves money for one transfer: withdraw from `from` — as the requester, so only the owner of
@@ -21,7 +18,7 @@ export const TRANSFER_SYSTEM = { user: "system:transfers", admin: true };
  * step, so a retried step is applied once; the transfer is settled with `complete_transfer` or
  * `fail_transfer`.
  *
- * It may be run again from its start (a watchdog revives a stalled instance), and a refusal is
+ * It may be run again from its start (the transfer's check revives a stalled instance), and a refusal is
  * decided again when asked again — a destination opened meanwhile would now take the deposit,
  * after the source was refunded. So the process reads the transfer first (a settled one is done)
  * and records that a refund is owed (`owe_refund`) before it refunds: a run again finds the

@@ -1,6 +1,18 @@
 import * as v from "valibot";
-import { Aggregate, invalid, reply, type CommandContext } from "../../src/core/index.js";
+import { accept, Aggregate, invalid, reply, type CommandContext } from "../../src/core/index.js";
 import { identityOf } from "../identity.js";
+
+/** The identity the transfers' own duties act as (their process, their checks): an admin the accounts accept, set only by code. */
+export const TRANSFER_SYSTEM = { user: "system:transfers", admin: true };
+
+/**
+ * How long a transfer may stay unsettled before its process is revived. A transfer takes
+ * milliseconds; this is for one whose Workflow instance stalled or never started.
+ */
+export const TRANSFER_OVERDUE_MS = 30_000;
+
+/** Checks per transfer, at most: the n-th comes TRANSFER_OVERDUE_MS × 2^(n-1) after the one before. */
+export const TRANSFER_CHECKS = 4;
 
 /** A transfer between two accounts, as the transfer process moves it along. */
 export type TransferState = {
@@ -38,10 +50,12 @@ function isRequesterOrAdmin(state: TransferState, { caller }: CommandContext): b
 }
 
 /**
- * A transfer between two bank accounts. `transfer` records the request (`TransferRequested`); the
- * transfer process (transfer-process.ts) reacts to it — withdraw from `from`, deposit to `to`,
- * refund `from` when `to` refuses — and settles it with the private commands `complete_transfer`
- * or `fail_transfer`; `owe_refund` records that a refund is owed before it is attempted.
+ * A transfer between two bank accounts. `transfer` records the request (`TransferRequested`) and
+ * schedules its own check, a follow-up TRANSFER_OVERDUE_MS later (`check_transfer`, in
+ * transfer-checks.ts, revives a stalled process); the transfer process (transfer-process.ts)
+ * reacts to the request — withdraw from `from`, deposit to `to`, refund `from` when `to` refuses
+ * — and settles it with the private commands `complete_transfer` or `fail_transfer`, which cancel
+ * the check; `owe_refund` records that a refund is owed before it is attempted.
  */
 export const transfer = new Aggregate<TransferState, TransferEvent>({
   stream: "transfer",
@@ -61,19 +75,22 @@ export const transfer = new Aggregate<TransferState, TransferEvent>({
   },
   access: isRequesterOrAdmin,
 })
-  .command("transfer", { creates: true, schema: TransferRequest }, ({ from, to, amount }, _state, { caller }) => {
+  .command("transfer", { creates: true, schema: TransferRequest }, ({ from, to, amount }, _state, { caller, id }) => {
     if (from === to) return invalid("to", "must differ from `from`");
     const by = identityOf(caller)?.user;
     if (by === undefined) return invalid("", "an identified caller is needed");
-    return { type: "TransferRequested", data: { from, to, amount, by } };
+    // The check runs as the transfers' system identity: it must not depend on the requester
+    // staying around (a revoked token would otherwise leave a stalled transfer unchecked).
+    const check = { name: "check", service: "check_transfer", request: { transfer_id: id }, inMs: TRANSFER_OVERDUE_MS, principal: TRANSFER_SYSTEM.user };
+    return accept({ type: "TransferRequested", data: { from, to, amount, by } }, { schedule: check });
   })
   .command("get_transfer", { schema: TransferRef }, (_request, state, { id }) => reply({ id, ...state }))
   .command("complete_transfer", { schema: TransferRef }, (_request, state) =>
-    state.status === "requested" ? { type: "TransferCompleted", data: null } : undefined,
+    state.status === "requested" ? accept({ type: "TransferCompleted", data: null }, { cancel: "check" }) : undefined,
   )
   .command("owe_refund", { schema: OweRequest }, ({ reason }, state) =>
     state.status === "requested" && state.refundOwed === undefined ? { type: "TransferRefundOwed", data: { reason } } : undefined,
   )
   .command("fail_transfer", { schema: FailRequest }, ({ reason, refunded }, state) =>
-    state.status === "requested" ? { type: "TransferFailed", data: { reason, refunded } } : undefined,
+    state.status === "requested" ? accept({ type: "TransferFailed", data: { reason, refunded } }, { cancel: "check" }) : undefined,
   );

@@ -47,6 +47,7 @@ export * from "./readside/event-source.js";
 export * from "./readside/subscription-runner.js";
 export * from "./readside/outbox-publisher.js";
 export * from "./readside/rebuild.js";
+export * from "./readside/sweep.js";
 export * from "./readside/process.js";
 export * from "./readside/process-manager.js";
 export * from "./readside/memory-processes.js";

@@ -10,6 +10,7 @@ import { ServiceRegistry } from "../core/messaging/service-registry.js";
 import type { TelemetryHandler } from "../core/messaging/telemetry.js";
 import { wiring } from "../core/messaging/wiring.js";
 import { OutboxPublisher } from "../core/readside/outbox-publisher.js";
+import type { ReadStore } from "../core/readside/read-store.js";
 import { SchedulerRunner, type SchedulerHooks } from "../core/scheduling/scheduler.js";
 import { backoffDelay, type BackoffOptions } from "../core/shared/backoff.js";
 import type { JsonObject } from "../core/shared/json.js";
@@ -26,6 +27,12 @@ import { SqliteStreamStore } from "./sqlite-stream-store.js";
 export type OutboxOptions<Env> = {
   /** The Cloudflare Queue the events go to: a producer binding of the Worker, e.g. `(env) => env.EVENTS`. */
   queue: (env: Env) => Queue;
+  /**
+   * The read side's store, whose catalog records each stream and the version it reached as its
+   * events are sent — `(env) => reads.store(env)` for `const reads = readSide(…)`. The read side
+   * then knows every committed event even when a queue message is lost, and its sweep delivers it.
+   */
+  catalog: (env: Env) => Pick<ReadStore, "record">;
   /**
    * How long after a commit the alarm makes sure its events went out (default 10 s). Publishing
    * normally starts right after the reply; the alarm is the safety net for an eviction or a crash.
@@ -184,6 +191,7 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
               stream: aggregate.stream,
               upcasters: aggregate.options.upcasters,
               send: queueSender(() => outbox.queue(env as Env)),
+              record: (entries) => outbox.catalog(env as Env).record(entries),
               logger,
             });
       void ctx.blockConcurrencyWhile(async () => {

@@ -5,6 +5,7 @@ import type { DeadLetter, ReadStore } from "../core/readside/read-store.js";
 import { SqlReadStore } from "../core/readside/sql-read-store.js";
 import type { Subscriber } from "../core/readside/subscriber.js";
 import { SubscriptionRunner, type RunScope } from "../core/readside/subscription-runner.js";
+import { sweep, type SweepOptions, type SweepReport } from "../core/readside/sweep.js";
 import type { BackoffOptions } from "../core/shared/backoff.js";
 import type { LogFormat, Logger } from "../core/shared/logger.js";
 import { wiring } from "../core/messaging/wiring.js";
@@ -34,6 +35,8 @@ export type ReadSideOptions<Env> = {
   logger?: Logger;
   /** The default logger's format, whatever `LOG_FORMAT` says (ignored when `logger` is given). */
   logFormat?: LogFormat;
+  /** How much one sweep does (see {@link ReadSide.sweep}): streams per run (default 1,000), quiet time (default 10 s). */
+  sweep?: Pick<SweepOptions, "streamsPerRun" | "quietMs" | "concurrency">;
 };
 
 /** The read side of a Worker: its queue handler, and what operators and query services use. */
@@ -53,18 +56,33 @@ export type ReadSide<Env> = {
   catchUp(env: Env, name: string, options?: CatchUpOptions): Promise<RebuildProgress>;
   /** The newest dead letters. */
   deadLetters(env: Env, limit?: number): Promise<DeadLetter[]>;
+  /**
+   * Delivers to every subscriber the events it missed — a queue message lost, a dead letter
+   * whose cause was fixed — looking at the streams the outboxes recorded since the last sweep
+   * (bounded work per run; the rest is the next run's). What makes the read side converge.
+   */
+  sweep(env: Env, options?: Pick<SweepOptions, "signal" | "quietMs" | "streamsPerRun">): Promise<SweepReport>;
+  /**
+   * The Worker's `scheduled()` handler for a Cron Trigger (`[triggers] crons = ["* * * * *"]`):
+   * one sweep, stopped in time for the next minute's.
+   */
+  scheduled(controller: ScheduledController, env: Env, ctx?: ExecutionContext): Promise<void>;
 };
+
+/** How long a scheduled sweep may start streams: it ends before the next minute's begins. */
+const SWEEP_BUDGET_MS = 45_000;
 
 /**
  * The read side on Cloudflare: committed events arrive from a Queue (published by the aggregate
  * objects' outboxes), go to every subscriber — projections into D1, process managers onto
- * Workflows — exactly once in effect and in version order per stream, and the catalog of streams
- * in D1 makes rebuilds and catch-up possible.
+ * Workflows — exactly once in effect and in version order per stream. The catalog of streams in
+ * D1, which the outboxes write as they publish, makes catch-up, rebuilds and the sweep possible:
+ * run from a Cron Trigger, the sweep delivers whatever a subscriber missed.
  *
  * ```ts
  * const reads = readSide<Env>({ subscribers: [balances, transfers], database: (env) => env.READ_MODELS,
  *   sources: { account: durableObjectAggregates((env) => env.ACCOUNTS) } });
- * export default { fetch: gateway.fetch, queue: reads.queue };
+ * export default { fetch: gateway.fetch, queue: reads.queue, scheduled: reads.scheduled };
  * ```
  */
 export function readSide<Env>(options: ReadSideOptions<Env>): ReadSide<Env> {
@@ -88,6 +106,8 @@ export function readSide<Env>(options: ReadSideOptions<Env>): ReadSide<Env> {
     return runner;
   };
   const scopeOf = (env: Env): RunScope => ({ env, source: aggregateSource(options.sources, env) });
+  const sweepOf = (env: Env, more: Pick<SweepOptions, "signal" | "quietMs" | "streamsPerRun"> = {}) =>
+    sweep(runnerOf(env), scopeOf(env), { ...options.sweep, ...more, logger });
 
   return {
     async queue(batch, env) {
@@ -117,5 +137,9 @@ export function readSide<Env>(options: ReadSideOptions<Env>): ReadSide<Env> {
     rebuild: (env, name, catchUpOptions) => rebuild(runnerOf(env), name, scopeOf(env), catchUpOptions),
     catchUp: (env, name, catchUpOptions) => catchUp(runnerOf(env), name, scopeOf(env), catchUpOptions),
     deadLetters: (env, limit = 50) => runnerOf(env).store.deadLetters(limit),
+    sweep: sweepOf,
+    async scheduled(_controller, env) {
+      await sweepOf(env, { signal: AbortSignal.timeout(SWEEP_BUDGET_MS) });
+    },
   };
 }

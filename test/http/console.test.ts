@@ -303,11 +303,10 @@ describe("the console's read side page", () => {
     const { text } = await page("/console/read-side", await login());
     expect(text).toContain('aria-current="page">Read side');
     expect(text).not.toContain("Not built yet");
-    const subscribers = tableOf(text, "4 subscribers");
+    const subscribers = tableOf(text, "3 subscribers");
     expect(subscribers).toMatch(/<code>bank_accounts<\/code><\/th>\s*<td>projection<\/td>\s*<td><code>account<\/code><\/td>/);
     expect(subscribers).toMatch(/<code>bank_totals<\/code><\/th>\s*<td>projection<\/td>/);
     expect(subscribers).toMatch(/<code>transfers<\/code><\/th>\s*<td>process manager<\/td>\s*<td><code>transfer<\/code><\/td>/);
-    expect(subscribers).toMatch(/<code>transfer-watch<\/code><\/th>\s*<td>other subscriber<\/td>/);
     for (const name of ["bank_accounts", "bank_totals"]) {
       expect(subscribers).toContain(`aria-label="Rebuild ${name}"`);
       expect(subscribers).toContain(`aria-label="Catch up ${name}"`);
@@ -401,7 +400,6 @@ describe("the console's read side page", () => {
     for (const [path, subscriber] of [
       ["rebuild", "transfers"],
       ["catch-up", "transfers"],
-      ["rebuild", "transfer-watch"],
       ["rebuild", "nobody"],
     ] as const) {
       const answer = await demo(`/console/read-side/${path}`, form({ subscriber }, cookie));
@@ -411,7 +409,6 @@ describe("the console's read side page", () => {
     expect(alert((await page("/console/read-side?refused=transfers", cookie)).text)).toBe(
       "transfers is a process manager: it is never rebuilt or caught up from here, since replaying its events would start its processes again.",
     );
-    expect(alert((await page("/console/read-side?refused=transfer-watch", cookie)).text)).toMatch(/^transfer-watch is not a projection/);
     expect(alert((await page("/console/read-side?refused=nobody", cookie)).text)).toBe("There is no subscriber nobody.");
   });
 

@@ -8,7 +8,7 @@ import { isJsonObject, ok, Router, silentLogger, type Json, type JsonObject } fr
 import { createGateway, type GatewayOptions } from "../../src/worker/index.js";
 import { greeter } from "../../examples/greeter.js";
 import { bank, transferServices } from "../../examples/bank/services.js";
-import { bankReads, readSideOperations, transferWatchdog } from "../../examples/bank/read-side.js";
+import { bankReads, readSideOperations, transferCheck } from "../../examples/bank/read-side.js";
 
 const demo = (path: string, init?: RequestInit) => exports.default.fetch(`http://demo${path}`, init);
 
@@ -70,7 +70,7 @@ describe("GET /v1/openapi.json of the demo", () => {
       expect(at(document, `#/paths/~1v1~1validate~1${service}/post/operationId`)).toBe(`validate_${service}`);
     }
     // Every private service of the demo's routers, by name: none appears anywhere in the document.
-    const privates = [greeter, bank, transferServices, bankReads, readSideOperations, transferWatchdog.router].flatMap((router) => router.registeredServices("private"));
+    const privates = [greeter, bank, transferServices, bankReads, readSideOperations, transferCheck.router].flatMap((router) => router.registeredServices("private"));
     expect(privates).toEqual(expect.arrayContaining(["format_greeting", "complete_transfer", "owe_refund", "fail_transfer", "check_transfer"]));
     const text = JSON.stringify(document);
     for (const name of privates) expect(text, name).not.toContain(`"${name}"`);

@@ -3,14 +3,16 @@ import {
   createMessageBatch,
   getQueueResult,
   introspectWorkflowInstance,
+  runDurableObjectAlarm,
+  runInDurableObject,
   type WorkflowInstanceIntrospector,
 } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { EVERY_OWNER, newId, processInstanceId, projectedEvent, envelopeOf, type JsonObject } from "../../src/core/index.js";
-import { scheduler, transfers } from "../../examples/bank/services.js";
-import { bankReadSide, transferWatchdog } from "../../examples/bank/read-side.js";
-import { TRANSFER_OVERDUE_MS } from "../../examples/bank/transfer-watch.js";
+import { newId, processInstanceId, projectedEvent, envelopeOf, type JsonObject } from "../../src/core/index.js";
+import { transfers } from "../../examples/bank/services.js";
+import { bankReadSide, transferCheck } from "../../examples/bank/read-side.js";
+import { TRANSFER_OVERDUE_MS, TRANSFER_SYSTEM } from "../../examples/bank/transfer.js";
 import { balanceOf, call, eventually, openAccount, payloadOf } from "../support/read-side-helpers.js";
 import { lostReplies } from "../support/test-read-side.js";
 
@@ -186,27 +188,44 @@ describe("the transfer process on Workflows", () => {
     expect(await eventsOf(to)).toEqual(["AccountOpened", "MoneyDeposited"]);
   });
 
-  it("each transfer schedules its watchdog's check; a check on a settled transfer changes nothing", async () => {
+  it("each transfer schedules its own check with its request, and settling the transfer cancels it", async () => {
     const from = await openAccount("ada", 100);
     const to = await openAccount("bob");
     const { transfer_id, instanceId } = await requestTransfer(from, to, 10);
     await withInstance(env.TRANSFER_WORKFLOW, instanceId, (instance) => instance.waitForStatus("complete"));
-
-    const pending = await eventually(() => scheduler.list(env, `transfer-${transfer_id}`, EVERY_OWNER), (list) => list.length > 0);
-    expect(pending).toMatchObject([{ service: "check_transfer", messageId: `transfer-${transfer_id}:check-1`, owner: null }]);
-    // Due TRANSFER_OVERDUE_MS after the watchdog saw the request: never sooner than that after it was recorded.
-    const [requested] = (await transfers.readStream(env, `transfer-${transfer_id}`, { from: 0, limit: 1 })).events;
-    const dueAfterRequest = Date.parse(pending[0]!.dispatchAt) - Date.parse(requested!.recordedAt);
-    expect(dueAfterRequest).toBeGreaterThanOrEqual(TRANSFER_OVERDUE_MS);
-    expect(dueAfterRequest).toBeLessThan(2 * TRANSFER_OVERDUE_MS);
-    expect(await transferWatchdog.check(env, transfer_id)).toEqual({ settled: true });
+    const page = await transfers.readStream(env, `transfer-${transfer_id}`, { from: 0, limit: 10 });
+    expect(page.events.map((event) => event.type)).toEqual(["TransferRequested", "TransferCompleted"]);
+    expect(page.followUps).toEqual([]);
+    expect(await transferCheck.check(env, transfer_id)).toEqual({ settled: true });
     expect([await balanceOf(from), await balanceOf(to)]).toEqual([90, 10]);
+  });
+
+  it("a stalled transfer's check, delivered from its own alarm as the transfers' system, revives its process: the money arrives once", async () => {
+    const { from, to, transfer_id, instanceId } = await stalledTransfer(40);
+    await eventually(() => env.TRANSFER_WORKFLOW.get(instanceId).then(() => false, () => true), (gone) => gone);
+    const stub = env.TRANSFERS.get(env.TRANSFERS.idFromName(`transfer-${transfer_id}`));
+    const { events, followUps } = await transfers.readStream(env, `transfer-${transfer_id}`, { from: 0, limit: 10 });
+    expect(followUps).toEqual([
+      { id: `transfer-${transfer_id}:0:check`, name: "check", service: "check_transfer", nextAttemptAt: expect.any(String), attempts: 0, recurrence: null, owner: TRANSFER_SYSTEM.user },
+    ]);
+    // Due TRANSFER_OVERDUE_MS after the transfer was decided (it is stored with that event, stamped a moment later).
+    const dueAfterRequest = Date.parse(followUps[0]?.nextAttemptAt ?? "") - Date.parse(events[0]?.recordedAt ?? "");
+    expect(dueAfterRequest).toBeGreaterThan(TRANSFER_OVERDUE_MS - 1000);
+    expect(dueAfterRequest).toBeLessThanOrEqual(TRANSFER_OVERDUE_MS);
+    // The half minute passes: the transfer's alarm delivers its check.
+    await runInDurableObject(stub, (_object, state) => state.storage.sql.exec("UPDATE schedules SET due_at = 0"));
+    await runDurableObjectAlarm(stub);
+    await eventually(async () => payloadOf<{ status: string }>(await call("get_transfer", { transfer_id })).status, (status) => status === "completed");
+    expect([await balanceOf(from), await balanceOf(to)]).toEqual([60, 40]);
+    expect(await eventsOf(from)).toEqual(["AccountOpened", "MoneyDeposited", "MoneyWithdrawn"]);
+    // Completing the transfer cancelled the check (had it been delivered again, it would find it settled).
+    await eventually(async () => (await transfers.readStream(env, `transfer-${transfer_id}`, { from: 0, limit: 10 })).followUps, (left) => left.length === 0);
   });
 
   it("a check on a transfer whose process errored after its withdrawal restarts its Workflow instance", async () => {
     const { from, to, transfer_id } = await stalledTransfer(25, async (instance, transfer_id) => {
       expect(payloadOf<{ status: string }>(await call("get_transfer", { transfer_id })).status).toBe("requested");
-      expect(await transferWatchdog.check(env, transfer_id)).toEqual({ settled: false, revived: "restarted" });
+      expect(await transferCheck.check(env, transfer_id)).toEqual({ settled: false, revived: "restarted" });
       await instance.waitForStatus("errored");
     });
     // Whether or not the run again has reached its withdrawal yet, it is answered from its record
@@ -221,7 +240,7 @@ describe("the transfer process on Workflows", () => {
     // The plugin removes an introspected instance with its introspector: the transfer's process is gone.
     await eventually(() => env.TRANSFER_WORKFLOW.get(instanceId).then(() => false, () => true), (gone) => gone);
 
-    expect(await transferWatchdog.check(env, transfer_id)).toEqual({ settled: false, revived: "started" });
+    expect(await transferCheck.check(env, transfer_id)).toEqual({ settled: false, revived: "started" });
     await eventually(async () => payloadOf<{ status: string }>(await call("get_transfer", { transfer_id })).status, (status) => status === "completed");
     expect([await balanceOf(from), await balanceOf(to)]).toEqual([60, 40]);
     expect(await eventsOf(from)).toEqual(["AccountOpened", "MoneyDeposited", "MoneyWithdrawn"]);

@@ -9,6 +9,7 @@ import {
   silentLogger,
   statement,
   type EventEnvelope,
+  type Subscriber,
 } from "../../src/core/index.js";
 import { aggregateObject, durableObjectAggregates } from "../../src/objects/index.js";
 import { processWorkflow, readSide } from "../../src/worker/index.js";
@@ -35,8 +36,17 @@ export const tally = new Aggregate<{ total: number }, TallyEvent>({
   ])
   .command("note", { creates: "if-missing", schema: NoteRequest }, ({ text }) => ({ type: "Noted", data: { text } }));
 
+/** The bindings of the tallies: their objects and the queue they publish to (test/wrangler.toml). */
+type TallyEnv = Env & { TALLY: DurableObjectNamespace; TALLY_EVENTS: Queue };
+
 /** Everything the tally objects published, as the test Worker's queue handler received it. */
 export const publishedTallies: EventEnvelope[] = [];
+
+/**
+ * While `on`, the test Worker acknowledges the demo's events queue (EVENTS) without delivering
+ * anything: queue messages lost after the outboxes sent them, as when `wrangler dev` stops.
+ */
+export const lostEvents = { on: false, lost: 0 };
 
 /** What reached the dead-letter queue (the test Worker consumes it). */
 export const deadLettersQueued: unknown[] = [];
@@ -49,13 +59,15 @@ export const deadLettersQueued: unknown[] = [];
 export const tallyQueueFaults = { failNext: 0, failed: 0, holding: false };
 
 /** Tallies that publish to TALLY_EVENTS. */
-export const TallyObject = aggregateObject(tally, { logger: silentLogger, outbox: { queue: (env: Env & { TALLY_EVENTS: Queue }) => env.TALLY_EVENTS } });
+export const TallyObject = aggregateObject(tally, { logger: silentLogger, outbox: { queue: (env: TallyEnv) => env.TALLY_EVENTS, catalog: (env: TallyEnv) => tallyReadSide.store(env) },
+});
 
 /** Tallies whose queue refuses the next `tallyQueueFaults.failNext` sends; retried from 50 ms. */
 export const FlakyTallyObject = aggregateObject(tally, {
   logger: silentLogger,
   outbox: {
-    queue: (env: Env & { TALLY_EVENTS: Queue }) => flaky(env.TALLY_EVENTS),
+    queue: (env: TallyEnv) => flaky(env.TALLY_EVENTS),
+    catalog: (env: TallyEnv) => tallyReadSide.store(env),
     retry: { baseMs: 50, maxMs: 100, jitter: 0 },
     checkAfterMs: 200,
   },
@@ -86,6 +98,8 @@ export const TALLY_TABLES = [
   // One row per applied (projection, stream, version): applying one twice fails its INSERT.
   statement`CREATE TABLE IF NOT EXISTS test_tally_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, stream TEXT NOT NULL, version INTEGER NOT NULL,
     UNIQUE (stream, version))`,
+  // One row per event the curable projection applied: applying one twice fails its INSERT.
+  statement`CREATE TABLE IF NOT EXISTS test_curable (stream TEXT NOT NULL, version INTEGER NOT NULL, amount INTEGER NOT NULL, UNIQUE (stream, version))`,
 ];
 
 /** Totals per tally, and a log of what was applied in which order. */
@@ -119,10 +133,10 @@ export const superstitious = projection<TallyEvent>({
 });
 
 /** The read side the consumer tests drive themselves (with batches they build). */
-export const tallyReadSide = readSide<Env & { TALLY: DurableObjectNamespace }>({
+export const tallyReadSide = readSide<TallyEnv>({
   subscribers: [tallyTotals, superstitious],
   database: (env) => env.READ_MODELS,
-  sources: { tally: durableObjectAggregates((env: Env & { TALLY: DurableObjectNamespace }) => env.TALLY) },
+  sources: { tally: durableObjectAggregates((env: TallyEnv) => env.TALLY) },
   deadLetterQueue: (env) => env.DEAD_LETTERS,
   maxAttempts: 3,
   logger: silentLogger,
@@ -154,3 +168,45 @@ export class FlakyTransferWorkflow extends processWorkflow<Env, TransferInput>(t
   logger: silentLogger,
   step: { retries: { limit: 5, delay: 10, backoff: "constant" }, timeout: "30 seconds" },
 }) {}
+
+/** Each (stream, version) the effects subscriber saw, in the order it saw them: a duplicate shows twice. */
+export const tallyEffects: string[] = [];
+
+/**
+ * A subscriber whose effect is not a statement (it records what it saw, as one that sends mail
+ * or starts a process would act): what a lost queue message would cost without the sweep.
+ */
+export const effects: Subscriber = {
+  name: "test_effects",
+  streams: ["tally"],
+  handle(event) {
+    tallyEffects.push(`${event.streamName}@${event.version}`);
+    return [];
+  },
+  reset: () => [],
+};
+
+/** Whether the curable projection's bug is fixed (until then it fails on the amount 13). */
+export const cure = { cured: false };
+
+/** A projection that fails on 13 until `cure.cured`: a dead letter whose cause gets fixed. */
+export const curable = projection<TallyEvent>({
+  name: "test_curable",
+  streams: ["tally"],
+  on: {
+    Added: (e) => {
+      if (e.data.amount === 13 && !cure.cured) throw new Error("13 is unlucky (for now)");
+      return statement`INSERT INTO test_curable (stream, version, amount) VALUES (${e.streamName}, ${e.version}, ${e.data.amount})`;
+    },
+  },
+});
+
+/** The tallies' read side that the sweep tests drive: it sweeps streams as soon as they are recorded. */
+export const sweptTallies = readSide<TallyEnv>({
+  subscribers: [tallyTotals, effects, curable],
+  database: (env) => env.READ_MODELS,
+  sources: { tally: durableObjectAggregates((env: TallyEnv) => env.TALLY) },
+  maxAttempts: 2,
+  logger: silentLogger,
+  sweep: { quietMs: 0 },
+});

@@ -3,7 +3,7 @@ import { aggregateObject, schedulerObject } from "../../src/objects/index.js";
 import demo from "../../examples/worker.js";
 import type { Env } from "../../examples/env.js";
 import { filtered, ledger, ledgerTelemetry, stateful, unloading } from "./test-aggregates.js";
-import { deadLettersQueued, publishedTallies } from "./test-read-side.js";
+import { deadLettersQueued, lostEvents, publishedTallies } from "./test-read-side.js";
 import { scheduledServices, seen, testClock, testHooks, testReidentify } from "./test-scheduling.js";
 
 // The Worker the test suites run against: the demo, plus Durable Objects for test aggregates.
@@ -21,6 +21,10 @@ export default {
     }
     if (batch.queue === "x3m-bank-dead-letters") {
       for (const message of batch.messages) deadLettersQueued.push(message.body);
+      return batch.ackAll();
+    }
+    if (lostEvents.on) {
+      lostEvents.lost += batch.messages.length;
       return batch.ackAll();
     }
     return demo.queue(batch, env, ctx);

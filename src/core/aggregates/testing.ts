@@ -53,7 +53,15 @@ export type WhenOptions = {
 };
 
 /** A follow-up a command scheduled, as {@link SpecResult} shows it: when it is due, as a date. */
-export type ScheduledFollowUp = { name: string; service: string; request: JsonObject; dueAt: string; recurrence: Recurrence | null };
+export type ScheduledFollowUp = {
+  name: string;
+  service: string;
+  request: JsonObject;
+  dueAt: string;
+  recurrence: Recurrence | null;
+  /** Whose rights it is delivered with (null: anonymously). */
+  principal: string | null;
+};
 
 /**
  * What a command did: its reply, the events it stored, the follow-ups it scheduled and the names
@@ -68,6 +76,8 @@ export type SpecResult<State> = {
   state: State;
   /** When the command ran (epoch ms). */
   ranAt: number;
+  /** The caller's principal (null: anonymous). */
+  principal: string | null;
 };
 
 /** A specification with its given events; {@link when} runs a command on them. */
@@ -141,10 +151,12 @@ export class AggregateSpec<State, Event extends DomainEvent, Commands extends Co
         request: entry.template.rawRequest ?? {},
         dueAt: new Date(entry.dueAt).toISOString(),
         recurrence: entry.recurrence,
+        principal: entry.owner,
       })),
       cancelled: [...(written?.cancel ?? [])],
       state: await this.#stateOf(store, stored),
       ranAt,
+      principal: typeof assigns["principal"] === "string" ? assigns["principal"] : null,
     };
   }
 
@@ -219,15 +231,16 @@ export class SpecRun<State> {
 
   /**
    * The command succeeded and scheduled exactly these follow-ups (in any order): the same names,
-   * services, requests (`{}` when none) and times — `inMs` counted from when it ran.
+   * services, requests (`{}` when none), times — `inMs` counted from when it ran — and principals
+   * (the caller's when none is named).
    */
   async thenSchedules(...expected: readonly FollowUp[]): Promise<SpecResult<State>> {
     const result = await this.#succeeded();
     const wanted = expected.map((followUp) => {
       const parsed = parseSchedule(followUp, result.ranAt);
       if (typeof parsed === "string") throw new Error(`expected follow-up ${followUp.name}: ${parsed}`);
-      const { name, service, request = {} } = followUp;
-      return { name, service, request, dueAt: new Date(parsed.dueAt).toISOString(), recurrence: parsed.recurrence };
+      const { name, service, request = {}, principal = result.principal } = followUp;
+      return { name, service, request, dueAt: new Date(parsed.dueAt).toISOString(), recurrence: parsed.recurrence, principal };
     });
     const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     if (canonicalJson([...wanted].sort(byName)) !== canonicalJson([...result.scheduled].sort(byName))) {

@@ -5,7 +5,7 @@ import { jsonCopy, type Json } from "../shared/json.js";
 import { silentLogger, type Logger } from "../shared/logger.js";
 import type { EventEnvelope } from "./event-envelope.js";
 import { OutboxPublisher } from "./outbox-publisher.js";
-import type { DeadLetter } from "./read-store.js";
+import type { DeadLetter, ReadStore } from "./read-store.js";
 import type { Delivery, DeliveryOutcome } from "./subscription-runner.js";
 
 /** Options of a {@link MemoryQueue}. */
@@ -86,23 +86,43 @@ export class MemoryQueue {
   }
 }
 
+/** Options of {@link publishToQueue}. */
+export type PublishToQueueOptions = {
+  /**
+   * The read side's store, whose catalog records each stream's version as it is published (as
+   * an object's outbox does): the sweep then finds what the queue lost.
+   */
+  catalog?: Pick<ReadStore, "record">;
+  logger?: Logger;
+};
+
 /**
  * The in-memory publisher of one aggregate type's outboxes, for `MemoryAggregates`' `publish`
- * option: after each command it sends the stream's new events to `queue`, in version order.
+ * option: after each command it sends the stream's new events to `queue`, in version order (and
+ * records the stream in `options.catalog`).
  */
 export function publishToQueue<State, Event extends DomainEvent>(
   aggregate: AggregateDefinition<State, Event>,
   queue: MemoryQueue,
-  logger: Logger = silentLogger,
+  options: PublishToQueueOptions = {},
 ): (streamName: string, outbox: Outbox) => Promise<void> {
   // One publisher per outbox (not per stream name: a stream forgotten and written again has a new
   // outbox), gone with it.
   const publishers = new WeakMap<Outbox, OutboxPublisher>();
   const send = (envelopes: readonly EventEnvelope[]) => queue.sendBatch(envelopes.map((body) => ({ body })));
+  const catalog = options.catalog;
+  const record = catalog === undefined ? {} : { record: (entries: Parameters<ReadStore["record"]>[0]) => catalog.record(entries) };
   return async (_streamName, outbox) => {
     let publisher = publishers.get(outbox);
     if (publisher === undefined) {
-      publisher = new OutboxPublisher({ outbox, stream: aggregate.stream, upcasters: aggregate.options.upcasters, send, logger });
+      publisher = new OutboxPublisher({
+        outbox,
+        stream: aggregate.stream,
+        upcasters: aggregate.options.upcasters,
+        send,
+        ...record,
+        logger: options.logger ?? silentLogger,
+      });
       publishers.set(outbox, publisher);
     }
     await publisher.publish();

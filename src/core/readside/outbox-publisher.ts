@@ -2,6 +2,7 @@ import type { Outbox } from "../aggregates/stream-store.js";
 import { upcast, type Upcasters } from "../aggregates/upcasting.js";
 import { jsonLogger, type Logger } from "../shared/logger.js";
 import { envelopeOf, projectedEvent, type EventEnvelope } from "./event-envelope.js";
+import type { CatalogEntry } from "./read-store.js";
 
 /** Sends envelopes to the queue, in the order given; rejects when the send failed (nothing or part sent). */
 export type SendEnvelopes = (envelopes: readonly EventEnvelope[]) => Promise<void>;
@@ -16,6 +17,13 @@ export type OutboxPublisherOptions = {
   upcasters?: Upcasters;
   /** Sends one batch to the queue. */
   send: SendEnvelopes;
+  /**
+   * Records the stream and the version a batch reaches in the read side's catalog, beside the
+   * send (`ReadStore.record`): the read side then knows every committed event even if its queue
+   * message is lost, and its sweep delivers what is missing. A batch is published only when both
+   * succeeded.
+   */
+  record?: (entries: readonly CatalogEntry[]) => Promise<void>;
   logger?: Logger;
   /** Envelopes per send at most (default 100, a Queues batch's limit). */
   batchSize?: number;
@@ -28,7 +36,7 @@ export type PublishResult = { sent: number; drained: boolean; error?: unknown };
 
 /**
  * Publishes one stream's outbox: its committed events in version order, a batch at a time, each
- * batch removed from the outbox only after its send succeeded. A failed send leaves the rest in
+ * batch removed from the outbox only after its send (and its record in the catalog) succeeded. A failed send leaves the rest in
  * the outbox for the next try (the Durable Object's alarm), so an event may be sent twice but is
  * never lost; consumers skip what they already applied. One publication runs at a time: a call
  * during one makes it go on until the outbox is empty.
@@ -85,7 +93,8 @@ export class OutboxPublisher {
           bytes += size;
           last = event.version;
         }
-        await send(batch);
+        const recorded = this.#options.record?.([{ stream, streamName: pending.streamName, version: last }]);
+        await Promise.all([send(batch), recorded]);
         await outbox.markPublished(last);
         sent += batch.length;
       } catch (error) {

@@ -23,6 +23,15 @@ export type CommitResult = { ok: true } | { ok: false; conflict: true } | { ok: 
 /** A stream the read side has seen: its aggregate type, name, and the highest version seen. */
 export type CatalogEntry = { stream: string; streamName: string; version: number };
 
+/** A stream as a sweep finds it: when its outbox last recorded it (ISO 8601). */
+export type SeenStream = CatalogEntry & { seenAt: string };
+
+/** Where a sweep stopped: the last stream it looked at, in the order streams were seen. */
+export type SweepCursor = { seenAt: string; streamName: string };
+
+/** A subscriber's stream with dead letters: the lowest version given up on. */
+export type DeadLetteredStream = { subscriber: string; streamName: string; version: number };
+
 /** An event a subscriber could not apply after every attempt: kept for operators, with the error. */
 export type DeadLetter = {
   subscriber: string;
@@ -51,6 +60,25 @@ export interface ReadStore {
    * unit, in order. `catalog` entries are recorded with them (keeping the highest version seen).
    */
   commit(units: readonly CommitUnit[], catalog?: readonly CatalogEntry[]): Promise<CommitResult[]>;
+  /**
+   * Records streams in the catalog as their outboxes publish them: each entry's version (the
+   * highest wins), seen now — so that every stream that committed an event is known, whatever
+   * becomes of its queue messages.
+   */
+  record(entries: readonly CatalogEntry[]): Promise<void>;
+  /**
+   * Streams recorded after `after` (in the order seen: time, then name) and at or before `before`
+   * (ISO 8601), at most `limit`: what a sweep looks at next.
+   */
+  seenSince(after: SweepCursor | null, before: string, limit: number): Promise<SeenStream[]>;
+  /** Where the last sweep of `sweeper` stopped, or null before its first. */
+  sweepCursor(sweeper: string): Promise<SweepCursor | null>;
+  /** Remembers where a sweep of `sweeper` stopped. */
+  saveSweepCursor(sweeper: string, cursor: SweepCursor): Promise<void>;
+  /** Streams with dead letters, per subscriber (at most `limit`): a sweep tries them again. */
+  deadLetteredStreams(limit: number): Promise<DeadLetteredStream[]>;
+  /** Forgets a subscriber's dead letters of a stream up to `version` (they were applied since); answers how many. */
+  resolveDeadLetters(subscriber: string, streamName: string, version: number): Promise<number>;
   /** One page of the catalog's streams of aggregate type `stream`, in name order, after `after`. */
   streams(stream: string, page: { after: string | null; limit: number }): Promise<CatalogEntry[]>;
   /** How many streams of aggregate type `stream` the catalog holds. */

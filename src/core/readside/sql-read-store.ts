@@ -1,6 +1,6 @@
 import type { Json } from "../shared/json.js";
 import { statement, type ReadStatement, type ReadValue } from "./read-statement.js";
-import type { CatalogEntry, CommitResult, CommitUnit, DeadLetter, ReadStore } from "./read-store.js";
+import type { CatalogEntry, CommitResult, CommitUnit, DeadLetter, DeadLetteredStream, ReadStore, SeenStream, SweepCursor } from "./read-store.js";
 import type { SqlExecutor } from "./sql-executor.js";
 
 /*
@@ -11,8 +11,12 @@ import type { SqlExecutor } from "./sql-executor.js";
  *   when the checkpoint is not where the unit expects it, which fails the statement and so rolls
  *   back the whole batch — SQLite has no other way to abort a batch on a condition (RAISE() only
  *   works in triggers). Without a failed condition it inserts nothing.
- * - x3m_streams: the catalog — every stream the read side has seen, by aggregate type.
+ * - x3m_streams: the catalog — every stream that committed an event, by aggregate type, with the
+ *   highest version recorded and when its outbox last recorded it (`last_seen`, which a sweep
+ *   follows; the consumer adds streams it meets that no outbox recorded, without touching it).
  * - x3m_dead_letters: events a subscriber gave up on, with the error.
+ * - x3m_sweeps: where each sweeper's last sweep stopped (a sweeper: the subscribers one read side
+ *   delivers to, so that two read sides over one database keep their own).
  *
  * They are created on first use (CREATE … IF NOT EXISTS), so an app's migrations hold only its
  * own read models.
@@ -29,6 +33,8 @@ const SCHEMA: readonly ReadStatement[] = [
   statement`CREATE TABLE IF NOT EXISTS x3m_streams (
     stream_type TEXT NOT NULL, stream TEXT PRIMARY KEY, version INTEGER NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL)`,
   statement`CREATE INDEX IF NOT EXISTS x3m_streams_by_type ON x3m_streams (stream_type, stream)`,
+  statement`CREATE INDEX IF NOT EXISTS x3m_streams_by_seen ON x3m_streams (last_seen, stream)`,
+  statement`CREATE TABLE IF NOT EXISTS x3m_sweeps (sweeper TEXT PRIMARY KEY, seen_at TEXT NOT NULL, stream TEXT NOT NULL) WITHOUT ROWID`,
   statement`CREATE TABLE IF NOT EXISTS x3m_dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT, subscriber TEXT NOT NULL, stream TEXT NOT NULL, version INTEGER NOT NULL,
     error TEXT NOT NULL, attempts INTEGER NOT NULL, envelope TEXT NOT NULL, recorded_at TEXT NOT NULL)`,
@@ -79,7 +85,7 @@ export class SqlReadStore implements ReadStore {
 
   async commit(units: readonly CommitUnit[], catalog: readonly CatalogEntry[] = []): Promise<CommitResult[]> {
     await this.#ready();
-    const recorded = this.#catalogStatements(catalog);
+    const recorded = this.#catalogStatements(catalog, false);
     const chunks = chunked(units);
     if (chunks.length === 0 && recorded.length > 0) await this.#db.batch(recorded);
     const results: CommitResult[] = [];
@@ -96,6 +102,53 @@ export class SqlReadStore implements ReadStore {
       }
     }
     return results;
+  }
+
+  async record(entries: readonly CatalogEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.#ready();
+    await this.#db.batch(this.#catalogStatements(entries, true));
+  }
+
+  async seenSince(after: SweepCursor | null, before: string, limit: number): Promise<SeenStream[]> {
+    await this.#ready();
+    const from = after === null ? statement`` : statement`AND (last_seen, stream) > (${after.seenAt}, ${after.streamName})`;
+    const rows = await this.#db.all<{ stream_type: string; stream: string; version: number; last_seen: string }>({
+      sql: `SELECT stream_type, stream, version, last_seen FROM x3m_streams WHERE last_seen <= ? ${from.sql} ORDER BY last_seen, stream LIMIT ?`,
+      params: [before, ...from.params, limit],
+    });
+    return rows.map((row) => ({ stream: row.stream_type, streamName: row.stream, version: row.version, seenAt: row.last_seen }));
+  }
+
+  async sweepCursor(sweeper: string): Promise<SweepCursor | null> {
+    await this.#ready();
+    const [row] = await this.#db.all<{ seen_at: string; stream: string }>(statement`SELECT seen_at, stream FROM x3m_sweeps WHERE sweeper = ${sweeper}`);
+    return row === undefined ? null : { seenAt: row.seen_at, streamName: row.stream };
+  }
+
+  async saveSweepCursor(sweeper: string, cursor: SweepCursor): Promise<void> {
+    await this.#ready();
+    await this.#db.batch([
+      statement`INSERT INTO x3m_sweeps (sweeper, seen_at, stream) VALUES (${sweeper}, ${cursor.seenAt}, ${cursor.streamName})
+        ON CONFLICT (sweeper) DO UPDATE SET seen_at = excluded.seen_at, stream = excluded.stream`,
+    ]);
+  }
+
+  async deadLetteredStreams(limit: number): Promise<DeadLetteredStream[]> {
+    await this.#ready();
+    const rows = await this.#db.all<{ subscriber: string; stream: string; version: number }>(
+      statement`SELECT subscriber, stream, MIN(version) AS version FROM x3m_dead_letters WHERE version >= 0
+        GROUP BY subscriber, stream ORDER BY MIN(id) LIMIT ${limit}`,
+    );
+    return rows.map((row) => ({ subscriber: row.subscriber, streamName: row.stream, version: row.version }));
+  }
+
+  async resolveDeadLetters(subscriber: string, streamName: string, version: number): Promise<number> {
+    await this.#ready();
+    const rows = await this.#db.all(
+      statement`DELETE FROM x3m_dead_letters WHERE subscriber = ${subscriber} AND stream = ${streamName} AND version >= 0 AND version <= ${version} RETURNING id`,
+    );
+    return rows.length;
   }
 
   async streams(stream: string, page: { after: string | null; limit: number }): Promise<CatalogEntry[]> {
@@ -197,15 +250,20 @@ export class SqlReadStore implements ReadStore {
     ];
   }
 
-  /** The catalog's upserts for `entries` (the highest version seen wins). */
-  #catalogStatements(entries: readonly CatalogEntry[]): ReadStatement[] {
+  /**
+   * The catalog's upserts for `entries` (the highest version wins). `seen`: the stream was
+   * recorded by its outbox now (a sweep will look at it); otherwise (the consumer) only a stream
+   * new to the catalog gets a time.
+   */
+  #catalogStatements(entries: readonly CatalogEntry[], seen: boolean): ReadStatement[] {
     const now = this.#now();
+    const touch = seen ? ", last_seen = excluded.last_seen" : "";
     return rowsStatements(
       entries,
       5,
       (rows) =>
         `INSERT INTO x3m_streams (stream_type, stream, version, first_seen, last_seen) VALUES ${rows}
-         ON CONFLICT (stream) DO UPDATE SET version = max(version, excluded.version), last_seen = excluded.last_seen`,
+         ON CONFLICT (stream) DO UPDATE SET version = max(version, excluded.version)${touch}`,
       (entry) => [entry.stream, entry.streamName, entry.version, now, now],
     );
   }

@@ -32,6 +32,13 @@ export type FollowUp = {
   service: string;
   /** The request it carries (default `{}`). */
   request?: JsonObject;
+  /**
+   * Whose rights it is delivered with: by default the caller who sent the command (their
+   * principal); or a principal the decision names — a system principal the object's `reidentify`
+   * resolves, for duties that must not depend on the caller staying around. Either way the
+   * principal is identified again at delivery, and `authorize` judges the rights it has then.
+   */
+  principal?: string;
 } & ScheduleSpec;
 
 /** What a decision changes of its aggregate's follow-ups: what it schedules, and the names it cancels. */
@@ -120,13 +127,16 @@ export function planFollowUps(changes: FollowUpChanges, context: FollowUpContext
   if (!Array.isArray(schedule) || !Array.isArray(cancel)) return { problem: "schedule and cancel must be lists" };
   if (schedule.length > MAX_FOLLOW_UPS_PER_DECISION) return { problem: `a decision schedules at most ${MAX_FOLLOW_UPS_PER_DECISION} follow-ups` };
   for (const name of cancel) if (typeof name !== "string" || !NAME.test(name)) return { problem: `cancel ${JSON.stringify(name)}: not a follow-up name` };
-  const owner = ownerOf(context.command);
-  if (schedule.length > 0 && owner !== null && !context.policy.reidentify) {
-    return { problem: "the caller's rights cannot be checked again at delivery: give the aggregate's object a `reidentify` hook" };
-  }
+  const caller = ownerOf(context.command);
   const names = new Set<string>();
   const entries: ScheduledEntry[] = [];
   for (const followUp of schedule) {
+    const named = isJsonObject(followUp) ? followUp.principal : undefined;
+    if (named !== undefined && (typeof named !== "string" || named === "")) return { problem: `follow-up ${JSON.stringify(followUp.name)}: principal must be a non-empty string` };
+    const owner = named ?? caller;
+    if (owner !== null && !context.policy.reidentify) {
+      return { problem: "a follow-up's rights cannot be checked again at delivery: give the aggregate's object a `reidentify` hook" };
+    }
     const entry = entryOf(followUp, owner, context);
     if (typeof entry === "string") return { problem: `follow-up ${JSON.stringify(isJsonObject(followUp) ? followUp["name"] : followUp)}: ${entry}` };
     if (names.has(entry.key)) return { problem: `follow-up ${entry.key} is scheduled twice` };

@@ -21,12 +21,21 @@ import {
 import { account } from "../../../examples/bank/account.js";
 import { bankQueries } from "../../../examples/bank/queries.js";
 import { accountsView, bankTotals } from "../../../examples/bank/read-models.js";
-import { transfer } from "../../../examples/bank/transfer.js";
+import { transfer, TRANSFER_SYSTEM } from "../../../examples/bank/transfer.js";
+import { checkAgain, transferChecks } from "../../../examples/bank/transfer-checks.js";
 import { transferManager, transferProcess, type TransferInput } from "../../../examples/bank/transfer-process.js";
 
 import { readModels } from "./sqlite.mjs";
 
 export { readModels };
+
+/** The in-memory transfers made so far, whose follow-up timers {@link closeBanks} stops. */
+const opened: { close(): void }[] = [];
+
+/** Stops the follow-up timers of every bank made so far (call it after each test). */
+export function closeBanks(): void {
+  for (const aggregates of opened.splice(0)) aggregates.close();
+}
 
 /** Options of {@link memoryBank}. */
 export type MemoryBankOptions = {
@@ -52,12 +61,24 @@ export function memoryBank(options: MemoryBankOptions = {}) {
   // The consumer is wired below; the queue only calls it when drained.
   let deliver: (batch: Parameters<MemoryQueueOptions["consumer"]>[0]) => ReturnType<MemoryQueueOptions["consumer"]> = async () => [];
   const queue = new MemoryQueue({ consumer: (batch) => deliver(batch), batchSize: options.batchSize ?? 10, ...(options.chaos ? { chaos: options.chaos } : {}) });
-  const accounts = new MemoryAggregates(account, { logger: silentLogger, publish: publishToQueue(account, queue) });
-  const transfers = new MemoryAggregates(transfer, { logger: silentLogger, publish: publishToQueue(transfer, queue) });
+  const accounts = new MemoryAggregates(account, { logger: silentLogger, publish: publishToQueue(account, queue, { catalog: store }) });
+  // Each transfer's check (a follow-up of its request) is delivered to `check_transfer` as the
+  // transfers' system identity, as the Worker's TransferObject delivers it.
+  const transfers = new MemoryAggregates(transfer, {
+    logger: silentLogger,
+    publish: publishToQueue(transfer, queue, { catalog: store }),
+    followUps: {
+      dispatch: (message, dispatchOptions) => dispatcher.dispatch(message, dispatchOptions),
+      reidentify: (principal) => (principal === TRANSFER_SYSTEM.user ? TRANSFER_SYSTEM : { user: principal, admin: false }),
+      hooks: { serviceResponded: checkAgain },
+    },
+  });
+  opened.push(transfers);
   const bank = aggregateRouter(account, accounts, { authorize: identified });
   const transferServices = aggregateRouter(transfer, transfers, { authorize: identified, private: ["complete_transfer", "owe_refund", "fail_transfer"] });
   const queries = bankQueries(() => store);
-  const dispatcher = new Dispatcher({ services: [bank, transferServices, queries], logger: silentLogger });
+  const checks = transferChecks<unknown>({ transfers, manager: transferManager(() => processes) });
+  const dispatcher: Dispatcher<unknown> = new Dispatcher({ services: [bank, transferServices, queries, checks.router], logger: silentLogger });
   const dispatch = (message: Message) => dispatcher.dispatch(message, { timeoutMs: 10_000 });
   const processes = new MemoryProcesses(transferProcess, {
     dispatch: options.processDispatch?.(dispatch) ?? dispatch,

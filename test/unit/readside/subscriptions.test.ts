@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import {
   catchUp,
   envelopeOf,
@@ -15,7 +15,9 @@ import {
 } from "../../../src/core/index.js";
 import type { AccountEvent } from "../../../examples/bank/account.js";
 import { accountsView, bankTotals } from "../../../examples/bank/read-models.js";
-import { memoryBank, readModels } from "./memory-bank.js";
+import { closeBanks, memoryBank, readModels } from "./memory-bank.js";
+
+afterEach(closeBanks);
 
 /** A seeded random source, so that a failure can be replayed. */
 function seeded(seed: number): () => number {
@@ -309,7 +311,7 @@ describe("projections fed by an in-memory queue (the demo's own handlers, on Nod
     const store = new SqlReadStore(sqliteExecutor(db));
     expect(await store.checkpoints(["x"], ["s"])).toEqual(new Map([["x", new Map()]]));
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'x3m_%' ORDER BY name").all() as { name: string }[];
-    expect(tables.map((t) => t.name)).toEqual(["x3m_checkpoints", "x3m_dead_letters", "x3m_guard", "x3m_streams"]);
+    expect(tables.map((t) => t.name)).toEqual(["x3m_checkpoints", "x3m_dead_letters", "x3m_guard", "x3m_streams", "x3m_sweeps"]);
   });
 });
 

@@ -1,8 +1,10 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { envelopeOf, halt, newMessage, projectedEvent, response, statement, type Message, type ServiceResponse } from "../../../src/core/index.js";
 import { accountsView, bankTotals } from "../../../examples/bank/read-models.js";
 import { transferManager } from "../../../examples/bank/transfer-process.js";
-import { memoryBank } from "./memory-bank.js";
+import { closeBanks, memoryBank } from "./memory-bank.js";
+
+afterEach(closeBanks);
 
 type Bank = ReturnType<typeof memoryBank>;
 

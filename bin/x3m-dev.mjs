@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+// x3m-dev: `wrangler dev` as a Worker built with x3m-system needs it locally.
+//
+//   npx x3m-dev [wrangler dev options…]
+//
+// - It fires the Worker's Cron Triggers on time. `wrangler dev` declares them but never fires them
+//   by itself; the read side's sweep (a Cron Trigger) is what makes it converge after a lost queue
+//   message, so locally it must run too. Each cron of the first config's `[triggers] crons` is
+//   fired at its minutes (UTC) through wrangler's local endpoint `/cdn-cgi/local/scheduled`.
+// - `--port` and `--ip` default to 8787 and 127.0.0.1, once: `x3m-dev --port 9000` is one port.
+// - `--inspector-port` defaults to a free port, so that two dev servers do not collide on 9229.
+//
+// Everything else goes to `wrangler dev` as it is. Needs a Node that wrangler accepts (>= 22.12).
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import { dirname, join, resolve } from "node:path";
+
+const require = createRequire(import.meta.url);
+const { Cron } = require("croner");
+
+const args = process.argv.slice(2);
+
+/** The (first) value of `--name value`, `--name=value` or `-short value` in `args`, or undefined. */
+function option(name, short) {
+  for (let i = 0; i < args.length; i += 1) {
+    if (args[i] === `--${name}` || (short !== undefined && args[i] === `-${short}`)) return args[i + 1];
+    if (args[i]?.startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
+  }
+  return undefined;
+}
+
+/** A port nothing listens on now. */
+function freePort() {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+/**
+ * The crons of a wrangler config: `[triggers] crons = [...]` of a TOML file, or `triggers.crons`
+ * of a JSON(C) one. Only what the config says at its top level (not per environment).
+ */
+function cronsOf(path) {
+  let text;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return [];
+  }
+  if (/\.jsonc?$/.test(path)) {
+    const json = JSON.parse(text.replace(/^\s*\/\/.*$/gm, ""));
+    return Array.isArray(json?.triggers?.crons) ? json.triggers.crons.filter((c) => typeof c === "string") : [];
+  }
+  const section = /^\[triggers\]\s*$([\s\S]*?)(?=^\[|(?![\s\S]))/m.exec(text)?.[1] ?? "";
+  const list = /^\s*crons\s*=\s*\[([\s\S]*?)\]/m.exec(section)?.[1] ?? "";
+  return [...list.matchAll(/"([^"]*)"|'([^']*)'/g)].map((match) => match[1] ?? match[2]);
+}
+
+const config = option("config", "c") ?? ["wrangler.toml", "wrangler.jsonc", "wrangler.json"].find((name) => {
+  try {
+    readFileSync(name);
+    return true;
+  } catch {
+    return false;
+  }
+});
+const crons = config === undefined ? [] : cronsOf(resolve(config));
+const ip = option("ip") ?? "127.0.0.1";
+const port = option("port") ?? "8787";
+const extra = [];
+if (option("ip") === undefined) extra.push("--ip", ip);
+if (option("port") === undefined) extra.push("--port", port);
+if (option("inspector-port") === undefined) extra.push("--inspector-port", String(await freePort()));
+
+// The project's own wrangler (its package.json is exported; its bin is not).
+const wranglerPackage = require.resolve("wrangler/package.json", { paths: [process.cwd()] });
+const wrangler = join(dirname(wranglerPackage), JSON.parse(readFileSync(wranglerPackage, "utf8")).bin.wrangler);
+const child = spawn(process.execPath, [wrangler, "dev", ...args, ...extra], { stdio: "inherit", env: process.env });
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal));
+
+const host = ip === "0.0.0.0" || ip === "::" ? "127.0.0.1" : ip.includes(":") ? `[${ip}]` : ip;
+const timers = new Set();
+
+/** Fires `cron` at each of its minutes, for as long as the dev server runs. */
+function fire(cron) {
+  const next = new Cron(cron, { utcOffset: 0, mode: "5-part" }).nextRun(new Date());
+  if (next === null) return;
+  const timer = setTimeout(async () => {
+    timers.delete(timer);
+    try {
+      const answer = await fetch(`http://${host}:${port}/cdn-cgi/local/scheduled?cron=${encodeURIComponent(cron)}`);
+      await answer.body?.cancel();
+      if (!answer.ok) console.error(`x3m-dev: the cron "${cron}" was answered ${answer.status}`);
+    } catch {
+      // The dev server is still starting, or restarting after a change: the next minute fires again.
+    }
+    fire(cron);
+  }, next.getTime() - Date.now());
+  timers.add(timer);
+}
+
+if (crons.length > 0) {
+  console.error(`x3m-dev: firing the Cron Triggers ${crons.map((c) => `"${c}"`).join(", ")} on time (wrangler dev does not)`);
+  for (const cron of crons) fire(cron);
+}
+
+child.on("exit", (code, signal) => {
+  for (const timer of timers) clearTimeout(timer);
+  process.exit(code ?? (signal === null ? 0 : 1));
+});
