@@ -34,7 +34,17 @@ export type ClientOptions = {
   timeoutMs?: number;
   /** Headers sent with every request. */
   headers?: Readonly<Record<string, string>>;
+  /**
+   * The most bytes of an answer's body the client reads (default
+   * {@link DEFAULT_MAX_ANSWER_BYTES}, 8 MiB); a call may set its own. A larger answer is a
+   * failure with reason `too_large`: refused on its `Content-Length`, or as soon as its body
+   * passes the limit (the rest is not read). `Infinity` reads any size.
+   */
+  maxAnswerBytes?: number;
 };
+
+/** How many bytes of an answer's body the client reads unless told otherwise: 8 MiB. */
+export const DEFAULT_MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 
 /** A typed client of an x3m-system gateway: see {@link createClient}. */
 export type Client<P> = {
@@ -81,24 +91,37 @@ const failure = (reason: FailureReason, message: string, status?: number): Clien
  * Errors are values, never exceptions: a call resolves with `kind: "answer"` (the envelope and
  * the HTTP status — a 409 or 422 is an answer too), `"refused"` (the gateway answered a bare
  * `{ response }`, before any message existed) or `"failure"` (no usable answer: network, timeout,
- * aborted, not the gateway's JSON, or a request that could not be built). It uses nothing but
- * `fetch`, so it runs in browsers, Workers, Node, Deno and Bun.
+ * aborted, not the gateway's JSON, a redirect, an answer over `maxAnswerBytes`, or a request that
+ * could not be built). It uses nothing but `fetch`, so it runs in browsers, Workers, Node, Deno
+ * and Bun.
+ *
+ * It follows no redirect: requests say `redirect: "manual"`, and a redirect is a failure with
+ * reason `redirect`, so a request's body and token go nowhere but `baseUrl` (with a custom `fetch`,
+ * as long as it honours the request's redirect mode; an answer it reached by following a redirect
+ * anyway is refused too). The gateway itself never redirects.
  */
 export function createClient<R = unknown>(options: ClientOptions): Client<PublicServices<R>> {
   type P = PublicServices<R>;
   const base = options.baseUrl.replace(/\/+$/, "");
 
   const send = async (method: string, path: string, body: unknown, call: CallOptions): Promise<Received> => {
+    const maxBytes = call.maxAnswerBytes ?? options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
+    if (typeof maxBytes !== "number" || !(maxBytes >= 0)) return failure("bad_input", `maxAnswerBytes must be a number from 0 (got ${String(maxBytes)})`);
     const controller = new AbortController();
     let request: Request;
     try {
-      const init = { method, headers: headersOf(options, call, body !== undefined), signal: controller.signal };
+      // "manual": a redirect comes back as it is (in a browser, as an opaque redirect) and is refused.
+      const init = { method, headers: headersOf(options, call, body !== undefined), signal: controller.signal, redirect: "manual" as const };
       request = new Request(`${base}${path}`, body === undefined ? init : { ...init, body: JSON.stringify(body) });
     } catch (error) {
       // A header value with a line break, a request that JSON cannot encode (a BigInt, a cycle)…
       return failure("bad_input", messageOf(error));
     }
-    return exchange(options.fetch ?? ((r: Request) => fetch(r)), request, controller, call.signal, call.timeoutMs ?? options.timeoutMs);
+    return exchange(options.fetch ?? ((r: Request) => fetch(r)), request, controller, {
+      signal: call.signal,
+      timeoutMs: call.timeoutMs ?? options.timeoutMs,
+      maxBytes,
+    });
   };
 
   const serviceCall = async <K extends string>(route: "services" | "validate", service: K, request: unknown, call: CallOptions = {}): Promise<CallResult<K>> => {
@@ -168,16 +191,19 @@ function headersOf(options: ClientOptions, call: CallOptions, hasBody: boolean):
   return headers;
 }
 
+/** What bounds one exchange: the caller's signal, the timeout, the size of the answer. */
+type Bounds = { signal: AbortSignal | undefined; timeoutMs: number | undefined; maxBytes: number };
+
 /**
- * Sends `request` and reads its JSON answer, within the timeout and the caller's signal. The race
- * with the abort does not rely on `fetch` honouring the signal (a test Worker's fetch may not).
+ * Sends `request` and reads its JSON answer, within the timeout, the caller's signal and the size
+ * limit. The race with the abort does not rely on `fetch` honouring the signal (a test Worker's
+ * fetch may not); the abort also cancels the reading of the body.
  */
 async function exchange(
   doFetch: (request: Request) => Promise<Response>,
   request: Request,
   controller: AbortController,
-  signal: AbortSignal | undefined,
-  timeoutMs: number | undefined,
+  { signal, timeoutMs, maxBytes }: Bounds,
 ): Promise<Received> {
   let stop: (reason: FailureReason) => void = () => {};
   const stopped = new Promise<FailureReason>((resolve) => {
@@ -190,8 +216,13 @@ async function exchange(
   try {
     const exchanged = (async (): Promise<Received> => {
       const answer = await doFetch(request);
-      const text = await answer.text();
-      return readJson(answer, text);
+      const redirect = redirectOf(request, answer);
+      if (redirect !== undefined) {
+        discard(answer);
+        return redirect;
+      }
+      const text = await readCapped(answer, maxBytes, controller.signal);
+      return typeof text === "string" ? readJson(answer, text) : text;
     })();
     const outcome = await Promise.race([exchanged, stopped]);
     if (typeof outcome !== "string") return outcome;
@@ -205,6 +236,85 @@ async function exchange(
     if (timer !== undefined) clearTimeout(timer);
     signal?.removeEventListener("abort", onAbort);
   }
+}
+
+/** The statuses with which `fetch` would follow a `Location`. */
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** A failure if `answer` is a redirect, or was reached by following one; `undefined` otherwise. */
+function redirectOf(request: Request, answer: Response): ClientFailure | undefined {
+  // A browser's fetch with redirect "manual" answers an opaque redirect: status 0, no headers.
+  // (Workers' types know only "default" and "error".)
+  const type: string = answer.type;
+  if (type === "opaqueredirect") {
+    return failure("redirect", `${request.method} ${clip(request.url)} answered a redirect (where to, the browser does not tell); the client follows none`);
+  }
+  if (REDIRECTS.has(answer.status)) {
+    const location = answer.headers.get("Location");
+    const target = location === null ? "nowhere (no Location)" : whereTo(location, request.url);
+    return failure("redirect", `HTTP ${answer.status}: a redirect to ${target}, not followed; the client follows none`, answer.status);
+  }
+  // A custom fetch may have followed it itself, ignoring the request's redirect mode.
+  if (answer.redirected) {
+    return failure("redirect", `the fetch followed a redirect to ${whereTo(answer.url, request.url)}; the client takes no redirected answer`);
+  }
+  return undefined;
+}
+
+/** A redirect's target, resolved against the request's URL, saying whether it leaves its origin. */
+function whereTo(location: string, from: string): string {
+  try {
+    const target = new URL(location, from);
+    return `${clip(target.href)} (${target.origin === new URL(from).origin ? "the same origin" : "another origin"})`;
+  } catch {
+    return `${clip(location)} (not a URL)`;
+  }
+}
+
+/**
+ * The answer's body as text, if it has at most `maxBytes` bytes: refused at once when its
+ * `Content-Length` says more, otherwise read as a stream and cancelled as soon as it passes the
+ * limit — a large answer is never held in memory. `signal` (the exchange's) cancels the reading.
+ */
+async function readCapped(answer: Response, maxBytes: number, signal: AbortSignal): Promise<string | ClientFailure> {
+  const tooLarge = (what: string) =>
+    failure("too_large", `HTTP ${answer.status}: the answer ${what}, more than maxAnswerBytes (${maxBytes})`, answer.status);
+  const declared = answer.headers.get("Content-Length");
+  if (declared !== null && /^\s*\d+\s*$/.test(declared) && Number(declared) > maxBytes) {
+    discard(answer);
+    return tooLarge(`says Content-Length: ${declared.trim()}`);
+  }
+  if (answer.body === null) return "";
+  const reader = answer.body.getReader();
+  const cancel = () => void reader.cancel().catch(() => {});
+  signal.addEventListener("abort", cancel, { once: true });
+  try {
+    const decoder = new TextDecoder();
+    let text = "";
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return text + decoder.decode();
+      if (!ArrayBuffer.isView(value)) throw new TypeError("the answer's body is not bytes");
+      size += value.byteLength;
+      if (size > maxBytes) {
+        cancel();
+        return tooLarge(`passed ${size} bytes`);
+      }
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    signal.removeEventListener("abort", cancel);
+  }
+}
+
+/** Lets go of an answer's body without reading it. */
+function discard(answer: Response): void {
+  answer.body?.cancel().catch(() => {});
+}
+
+function clip(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
 function readJson(answer: Response, text: string): Received {

@@ -68,6 +68,8 @@ export type RequestOptions = {
   timeoutMs?: number;
   /** More request headers. */
   headers?: Readonly<Record<string, string>>;
+  /** The most bytes of the answer's body to read (the client's `maxAnswerBytes` otherwise): more is a failure with reason `too_large`. */
+  maxAnswerBytes?: number;
 };
 
 /** Options of a service call: the message's ids, dry run, optimistic concurrency, trace. */
@@ -118,6 +120,13 @@ export type FailureReason =
   | "aborted"
   /** Something answered, but not the gateway's JSON (a proxy's HTML page, a truncated body). */
   | "unexpected_answer"
+  /**
+   * The answer was a redirect (`status` says which, the message where it pointed; none for a
+   * browser's opaque redirect), or a custom `fetch` followed one: the client follows none.
+   */
+  | "redirect"
+  /** The answer's body is larger than `maxAnswerBytes` (by its `Content-Length`, or as it was read): it was not read further. */
+  | "too_large"
   /** The request could not be built (a header value with a line break, a request that is not JSON…). */
   | "bad_input";
 

@@ -4,7 +4,7 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { newId, type ServiceResponse } from "../../src/core/index.js";
-import { createClient, type CallResult, type ClientEnvelope, type PublicServices } from "../../src/client/index.js";
+import { createClient, DEFAULT_MAX_ANSWER_BYTES, type CallResult, type ClientEnvelope, type PublicServices } from "../../src/client/index.js";
 import type { bank } from "../../examples/bank/services.js";
 import type { greeter } from "../../examples/greeter.js";
 
@@ -204,6 +204,202 @@ describe("the typed client never throws", () => {
   it("a wrong base URL reaches no route: refused 404 not_found", async () => {
     const lost = createClient<typeof greeter>({ baseUrl: "http://demo/api/", fetch: demoFetch });
     expect(await lost.call("greet", { name: "Ada" })).toMatchObject({ kind: "refused", status: 404, response: { status: "error", reason: "not_found" } });
+  });
+});
+
+/** What a custom fetch saw of one request. */
+type Seen = { method: string; url: string; body: string; authorization: string | null; redirect: string };
+
+async function seen(request: Request): Promise<Seen> {
+  const body = await request.clone().text();
+  return { method: request.method, url: request.url, body, authorization: request.headers.get("Authorization"), redirect: request.redirect };
+}
+
+/** A gateway's answer to `greet`, as JSON. */
+const greeting = (payload: string) => ({ messageId: "m-1", correlationId: "m-1", causationId: "m-1", service: "greet", response: { status: "ok", payload } });
+
+/**
+ * A fetch that records every request and answers the gateway's routes (`http://demo/v1/…`) with
+ * a redirect to `location`, where the gateway's answer is forged. Like the platform's fetch, it
+ * follows the redirect itself — same method, body and headers, as for a 307 — unless the request
+ * says `redirect: "manual"`.
+ */
+function redirecting(status: number, location: string) {
+  const requests: Seen[] = [];
+  const fetch = async (request: Request): Promise<Response> => {
+    requests.push(await seen(request));
+    // The gateway's routes redirect; anything else (the target) answers.
+    if (!request.url.startsWith("http://demo/v1/")) return Response.json(greeting("from elsewhere"));
+    if (request.redirect === "manual") return new Response(null, { status, headers: { Location: location } });
+    const body = request.method === "GET" ? undefined : await request.text();
+    return fetch(new Request(new URL(location, request.url), { method: request.method, headers: request.headers, body }));
+  };
+  return { requests, fetch };
+}
+
+/** A response body of `total` bytes in chunks of `chunk` bytes, pulled only when read; counts what was pulled. */
+function countingBody(total: number, chunk: number) {
+  const counted = { pulled: 0, cancelled: false };
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (counted.pulled >= total) return controller.close();
+        const size = Math.min(chunk, total - counted.pulled);
+        counted.pulled += size;
+        controller.enqueue(new Uint8Array(size).fill(0x20)); // spaces: valid JSON whitespace
+      },
+      cancel() {
+        counted.cancelled = true;
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return { counted, stream };
+}
+
+describe("the typed client follows no redirect", () => {
+  it("a 307 to another origin is a failure with reason redirect: not followed, its body and token sent nowhere else", async () => {
+    const { requests, fetch } = redirecting(307, "https://evil.example/collect");
+    const client = createClient<typeof greeter>({ baseUrl: "http://demo", token: "secret-token", fetch });
+    const result = await client.call("greet", { name: "Ada" });
+    expect(result).toMatchObject({ kind: "failure", reason: "redirect", status: 307 });
+    expect(result.kind === "failure" ? result.message : "").toContain("https://evil.example/collect (another origin)");
+    expect(requests).toEqual([
+      { method: "POST", url: "http://demo/v1/services/greet", body: '{"name":"Ada"}', authorization: "Bearer secret-token", redirect: "manual" },
+    ]);
+  });
+
+  it("every redirect status is refused the same way, on every route", async () => {
+    for (const status of [301, 302, 303, 307, 308]) {
+      const { requests, fetch } = redirecting(status, "https://evil.example/");
+      const client = createClient<typeof greeter>({ baseUrl: "http://demo", fetch });
+      expect(await client.services()).toMatchObject({ kind: "failure", reason: "redirect", status });
+      expect(await client.schedules.list("k")).toMatchObject({ kind: "failure", reason: "redirect", status });
+      expect(await client.schedules.cancel("k", "m")).toMatchObject({ kind: "failure", reason: "redirect", status });
+      expect(requests.map((request) => new URL(request.url).origin)).toEqual(["http://demo", "http://demo", "http://demo"]);
+    }
+  });
+
+  it("a redirect to the same origin is not followed either, and the message says where it pointed", async () => {
+    const { requests, fetch } = redirecting(308, "/v2/services/greet");
+    const result = await createClient<typeof greeter>({ baseUrl: "http://demo", fetch }).call("greet", { name: "Ada" });
+    expect(result).toMatchObject({ kind: "failure", reason: "redirect", status: 308 });
+    expect(result.kind === "failure" ? result.message : "").toContain("http://demo/v2/services/greet (the same origin)");
+    expect(requests.map((request) => request.url)).toEqual(["http://demo/v1/services/greet"]);
+  });
+
+  it("an answer that a custom fetch reached by following a redirect itself is refused, not taken as the gateway's", async () => {
+    const followed = async () =>
+      Object.defineProperties(Response.json(greeting("from elsewhere")), { redirected: { value: true }, url: { value: "https://evil.example/collect" } });
+    const result = await createClient<typeof greeter>({ baseUrl: "http://demo", fetch: followed }).call("greet", { name: "Ada" });
+    expect(result).toMatchObject({ kind: "failure", reason: "redirect" });
+    expect(result.kind === "failure" ? result.message : "").toContain("https://evil.example/collect (another origin)");
+  });
+
+  it("a browser's opaque redirect (status 0) is a failure with reason redirect", async () => {
+    const opaque = async () => Object.defineProperties(new Response(null), { type: { value: "opaqueredirect" }, status: { value: 0 } });
+    const result = await createClient<typeof greeter>({ baseUrl: "http://demo", fetch: opaque }).call("greet", { name: "Ada" });
+    expect(result).toMatchObject({ kind: "failure", reason: "redirect" });
+    expect(result).not.toHaveProperty("status");
+  });
+});
+
+describe("the typed client reads at most maxAnswerBytes of an answer", () => {
+  const withBody = (body: () => Response, maxAnswerBytes?: number) =>
+    createClient<typeof greeter>({ baseUrl: "http://demo", fetch: async () => body(), ...(maxAnswerBytes === undefined ? {} : { maxAnswerBytes }) });
+
+  it("an answer over the limit is a failure with reason too_large, and its stream is cancelled right after the limit", async () => {
+    const { counted, stream } = countingBody(10 * 1024 * 1024, 1024);
+    const result = await withBody(() => new Response(stream, { status: 200 }), 64 * 1024).call("greet", { name: "Ada" });
+    expect(result).toMatchObject({ kind: "failure", reason: "too_large", status: 200 });
+    expect(counted.pulled).toBeGreaterThan(64 * 1024);
+    expect(counted.pulled).toBeLessThanOrEqual(64 * 1024 + 4 * 1024);
+    expect(counted.cancelled).toBe(true);
+  });
+
+  it("by default the limit is 8 MiB: an answer past it is refused and not read further", async () => {
+    expect(DEFAULT_MAX_ANSWER_BYTES).toBe(8 * 1024 * 1024);
+    const { counted, stream } = countingBody(16 * 1024 * 1024, 64 * 1024);
+    const result = await withBody(() => new Response(stream)).call("greet", { name: "Ada" });
+    expect(result).toMatchObject({ kind: "failure", reason: "too_large" });
+    expect(counted.pulled).toBeLessThanOrEqual(DEFAULT_MAX_ANSWER_BYTES + 4 * 64 * 1024);
+    expect(counted.cancelled).toBe(true);
+  });
+
+  it("a Content-Length over the limit is refused before the body is read", async () => {
+    const { counted, stream } = countingBody(1_000_000, 1024);
+    const big = () => new Response(stream, { headers: { "Content-Length": "1000000" } });
+    const result = await withBody(big, 1000).call("greet", { name: "Ada" });
+    expect(result).toMatchObject({ kind: "failure", reason: "too_large", status: 200 });
+    expect(result.kind === "failure" ? result.message : "").toContain("Content-Length: 1000000");
+    expect(counted.pulled).toBe(0);
+  });
+
+  it("the limit is set per client and per call; an answer within it is read whole", async () => {
+    const answer = () => Response.json(greeting("x".repeat(2000)));
+    expect(await withBody(answer, 1000).call("greet", { name: "Ada" })).toMatchObject({ kind: "failure", reason: "too_large" });
+    expect(await withBody(answer, 1000).call("greet", { name: "Ada" }, { maxAnswerBytes: 4096 })).toMatchObject({ kind: "answer", response: { payload: "x".repeat(2000) } });
+    expect(await withBody(answer, 4096).call("greet", { name: "Ada" })).toMatchObject({ kind: "answer" });
+    expect(await withBody(answer, 4096).services({ maxAnswerBytes: 100 })).toMatchObject({ kind: "failure", reason: "too_large" });
+    expect(await withBody(answer, 0).call("greet", { name: "Ada" }, { maxAnswerBytes: Number.POSITIVE_INFINITY })).toMatchObject({ kind: "answer" });
+  });
+
+  it("an answer of exactly the limit is read; one byte more is not (counted as read, or by its Content-Length)", async () => {
+    const body = JSON.stringify(greeting("Hello"));
+    const size = new TextEncoder().encode(body).byteLength;
+    for (const headers of [{}, { "Content-Length": String(size) }] as Record<string, string>[]) {
+      const answer = () => new Response(body, { headers });
+      expect(await withBody(answer, size).call("greet", { name: "Ada" })).toMatchObject({ kind: "answer", response: { payload: "Hello" } });
+      expect(await withBody(answer, size - 1).call("greet", { name: "Ada" })).toMatchObject({ kind: "failure", reason: "too_large" });
+    }
+  });
+
+  it("an answer whose characters are split across chunks is decoded whole", async () => {
+    const bytes = new TextEncoder().encode(JSON.stringify(greeting("Grüße, 👋")));
+    let at = 0;
+    const byteByByte = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (at >= bytes.byteLength) return controller.close();
+        controller.enqueue(bytes.slice(at, at + 1));
+        at += 1;
+      },
+    });
+    const result = await withBody(() => new Response(byteByByte)).call("greet", { name: "Ada" });
+    expect(result).toMatchObject({ kind: "answer", response: { payload: "Grüße, 👋" } });
+  });
+
+  it("a timeout while the body is read cancels its stream", async () => {
+    const counted = { cancelled: false };
+    let pulls = 0;
+    const stalling = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          pulls += 1;
+          if (pulls === 1) controller.enqueue(new TextEncoder().encode("{"));
+          return pulls === 1 ? undefined : new Promise<void>(() => {});
+        },
+        cancel() {
+          counted.cancelled = true;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const client = createClient<typeof greeter>({ baseUrl: "http://demo", fetch: async () => new Response(stalling), timeoutMs: 20 });
+    expect(await client.call("greet", { name: "Ada" })).toMatchObject({ kind: "failure", reason: "timeout" });
+    await expect.poll(() => counted.cancelled).toBe(true);
+  });
+
+  it("a maxAnswerBytes that is not a number from 0 is a failure with reason bad_input, and nothing is sent", async () => {
+    let sent = 0;
+    const counting = async () => {
+      sent += 1;
+      return Response.json(greeting("Hello"));
+    };
+    for (const maxAnswerBytes of [-1, Number.NaN]) {
+      const client = createClient<typeof greeter>({ baseUrl: "http://demo", fetch: counting, maxAnswerBytes });
+      expect(await client.call("greet", { name: "Ada" })).toMatchObject({ kind: "failure", reason: "bad_input" });
+    }
+    expect(sent).toBe(0);
   });
 });
 
