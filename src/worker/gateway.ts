@@ -1,5 +1,4 @@
 import { Hono, type Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import type { ServiceRouter } from "../core/messaging/contracts.js";
@@ -15,7 +14,7 @@ import type { LogFormat, Logger } from "../core/shared/logger.js";
 import { waitUntilOf } from "../objects/hono-protocol.js";
 import { mountBrowserPages } from "./browser-pages.js";
 import type { Identify, PrincipalOf } from "./caller.js";
-import { identifyCaller, noStore, requestMessage, wellEncodedUrl, type GatewayEnv } from "./gateway-middleware.js";
+import { identifyCaller, limitBody, noStore, requestMessage, wellEncodedUrl, type GatewayEnv } from "./gateway-middleware.js";
 import { answerWith, replyWith } from "./replies.js";
 import { parseBody } from "./request-body.js";
 import type { OpenApiOptions } from "./openapi.js";
@@ -118,10 +117,9 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   const scopeOf = (c: Context<GatewayEnv<Env>>) => ({ env: c.env, waitUntil: waitUntilOf(c) });
   const app = new Hono<GatewayEnv<Env>>();
 
-  const limitBody = bodyLimit({
-    maxSize: maxBodyBytes,
-    onError: (c) => replyWith(c, halt(newMessage(c.req.param("service") ?? ""), response.error("payload_too_large", { maxBytes: maxBodyBytes }))),
-  });
+  const bodyLimit = limitBody<GatewayEnv<Env>>(maxBodyBytes, (c) =>
+    replyWith(c, halt(newMessage(c.req.param("service") ?? ""), response.error("payload_too_large", { maxBytes: maxBodyBytes }))),
+  );
   const caller = identifyCaller<Env>(options.identify, options.principalOf);
 
   const serviceCall = async (c: Context<GatewayEnv<Env>>) => {
@@ -144,8 +142,8 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
     app.use("/v1/*", cors({ allowMethods: ["GET", "POST", "DELETE"], allowHeaders: [...CORS_ALLOW_HEADERS], exposeHeaders: [...CORS_EXPOSE_HEADERS], maxAge: 600, ...options.cors }));
   }
   app.use("/v1/*", noStore, wellEncodedUrl);
-  app.post("/v1/services/:service", limitBody, requestMessage(false), caller, serviceCall);
-  app.post("/v1/validate/:service", limitBody, requestMessage(true), caller, serviceCall);
+  app.post("/v1/services/:service", bodyLimit, requestMessage(false), caller, serviceCall);
+  app.post("/v1/validate/:service", bodyLimit, requestMessage(true), caller, serviceCall);
   app.get("/v1/services", async (c) => c.json({ services: await dispatcher.publicServices(scopeOf(c)) }));
   app.get("/v1/health", (c) => c.json({ status: "ok" }));
   mountStreamRoutes(app, options.admin);
@@ -153,7 +151,7 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
     scheduler: options.scheduler,
     dispatcher,
     adminToken: options.admin?.token,
-    limitBody,
+    limitBody: bodyLimit,
     caller,
     identify: options.identify,
     principalOf: options.principalOf,

@@ -2,8 +2,10 @@
 // or malicious client could send, and checks that it gets a clear 4xx — never a 500, never a
 // silently different account — and that nothing is stored.
 import { exports } from "cloudflare:workers";
+import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
-import { newId } from "../../src/core/index.js";
+import { MemoryScheduler, newId, ok, Router, silentLogger } from "../../src/core/index.js";
+import { createGateway, limitBody } from "../../src/worker/index.js";
 
 const ADA = { Authorization: "Bearer dev-ada" };
 const ADMIN = { Authorization: "Bearer dev-admin" };
@@ -176,5 +178,95 @@ describe("answers are never cached", () => {
     ];
     expect(new Set(answers.map((a) => a.status))).toEqual(new Set([200, 400, 401, 404, 413, 422]));
     for (const answer of answers) expect(answer.headers.get("Cache-Control"), String(answer.status)).toBe("no-store");
+  });
+});
+
+/** A body of `totalBytes` (spaces, 64 KiB at a time; `Infinity`: one that never ends), and what its sender saw. */
+function uploadBody(totalBytes: number, { stallAfter = Infinity } = {}) {
+  const seen = { sent: 0, finished: false, cancelled: false };
+  const chunk = new Uint8Array(64 * 1024).fill(0x20);
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (seen.sent >= stallAfter) await new Promise(() => undefined);
+      if (seen.sent >= totalBytes) {
+        seen.finished = true;
+        return controller.close();
+      }
+      seen.sent += chunk.byteLength;
+      controller.enqueue(chunk);
+    },
+    cancel() {
+      seen.cancelled = true;
+    },
+  });
+  return { stream, seen };
+}
+
+const MiB = 1024 * 1024;
+
+describe("an oversized body is answered 413 and its stream never left hanging: read to its end, or cancelled", () => {
+  // Called directly (not through the runtime's loopback), so that the stream the gateway reads
+  // and cancels is the sender's own: `seen` is what the sender saw.
+  const app = createGateway({
+    services: [new Router({ authorize: () => "ok" }).service("ok", (m) => ok(m))],
+    logger: silentLogger,
+    admin: { token: () => "t", aggregates: [] },
+    scheduler: new MemoryScheduler({ dispatch: async (message) => message, logger: silentLogger }),
+  });
+  const upload = (path: string, body: ReadableStream<Uint8Array>, headers: Record<string, string> = {}) =>
+    app.fetch(new Request(`http://gw${path}`, { method: "POST", body, headers, duplex: "half" } as RequestInit), {});
+  const tooLarge = { status: "error", reason: "payload_too_large", details: { maxBytes: MiB } };
+
+  it("a chunked body a little over the limit is read to its end, so that the client gets to read the 413", async () => {
+    const { stream, seen } = uploadBody(3 * MiB);
+    const answer = await upload("/v1/services/ok", stream);
+    expect(answer.status).toBe(413);
+    expect(((await answer.json()) as { response: unknown }).response).toEqual(tooLarge);
+    expect(seen).toEqual({ sent: 3 * MiB, finished: true, cancelled: false });
+  });
+
+  it("a chunked body far over the limit is cancelled once 16 MiB more have been read", async () => {
+    const { stream, seen } = uploadBody(Infinity);
+    const answer = await upload("/v1/services/ok", stream);
+    expect(answer.status).toBe(413);
+    expect(((await answer.json()) as { response: unknown }).response).toEqual(tooLarge);
+    expect(seen.cancelled).toBe(true);
+    expect(seen.sent).toBeLessThanOrEqual(18 * MiB);
+  });
+
+  it("a Content-Length far over the limit: refused and cancelled without reading", async () => {
+    const { stream, seen } = uploadBody(Infinity);
+    const answer = await upload("/v1/services/ok", stream, { "Content-Length": String(1024 * MiB) });
+    expect(answer.status).toBe(413);
+    expect(seen.cancelled).toBe(true);
+    expect(seen.sent).toBeLessThanOrEqual(128 * 1024);
+  });
+
+  it("a Content-Length that understates the body is not believed: refused past the limit, then cancelled", async () => {
+    const { stream, seen } = uploadBody(Infinity);
+    const answer = await upload("/v1/services/ok", stream, { "Content-Length": "10" });
+    expect(answer.status).toBe(413);
+    expect(((await answer.json()) as { response: unknown }).response).toEqual(tooLarge);
+    expect(seen.cancelled).toBe(true);
+    expect(seen.sent).toBeLessThanOrEqual(18 * MiB);
+  });
+
+  it("an oversized body that stops coming is cancelled when the time to read it away runs out", async () => {
+    const limited = new Hono().post("/", limitBody(MiB, (c) => c.text("too large", 413), { bytes: 16 * MiB, ms: 50 }), (c) => c.text("read"));
+    const { stream, seen } = uploadBody(Infinity, { stallAfter: 2 * MiB });
+    const answer = await limited.fetch(new Request("http://gw/", { method: "POST", body: stream, duplex: "half" } as RequestInit));
+    expect(answer.status).toBe(413);
+    expect(seen.cancelled).toBe(true);
+  });
+
+  it("the schedule route and the console's forms do the same", async () => {
+    const scheduled = uploadBody(Infinity);
+    expect((await upload("/v1/schedules", scheduled.stream)).status).toBe(413);
+    expect(scheduled.seen.cancelled).toBe(true);
+    const form = uploadBody(Infinity);
+    const login = await upload("/console/login", form.stream, { "Content-Type": "application/x-www-form-urlencoded", Origin: "http://gw" });
+    expect(login.status).toBe(413);
+    expect(form.seen.cancelled).toBe(true);
+    expect(form.seen.sent).toBeLessThanOrEqual(17 * MiB);
   });
 });

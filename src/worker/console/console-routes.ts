@@ -1,5 +1,4 @@
 import type { Context, Hono, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { csrf } from "hono/csrf";
 import { secureHeaders } from "hono/secure-headers";
 import type { StreamAccess } from "../../core/aggregates/aggregate-router.js";
@@ -11,7 +10,7 @@ import { readKey } from "../../core/shared/keys.js";
 import { jsonLogger, type Logger } from "../../core/shared/logger.js";
 import { withTimeout } from "../../core/shared/timeout.js";
 import { BROWSER_STYLE } from "../browser-style.js";
-import { noStore, wellEncodedUrl, type GatewayEnv } from "../gateway-middleware.js";
+import { limitBody, noStore, wellEncodedUrl, type GatewayEnv } from "../gateway-middleware.js";
 import { answerWith } from "../replies.js";
 import { remoteNodesOf, type NodeBindings } from "../service-binding-node.js";
 import { loginPage, readSidePage, schedulesPage, servicesPage, streamsPage, type NodeListing, type Page, type ServiceRow } from "./console-pages.js";
@@ -113,7 +112,7 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     }
     await next();
   };
-  const limit: MiddlewareHandler<GatewayEnv<Env>> = bodyLimit({ maxSize: 8 * 1024, onError: (c) => c.text("form too large", 413) });
+  const limit: MiddlewareHandler<GatewayEnv<Env>> = limitBody(8 * 1024, (c) => c.text("form too large", 413));
   const loggedIn: MiddlewareHandler<GatewayEnv<Env>> = async (c, next) => {
     if (await hasSession(c, tokenOf(c))) return next();
     const base = baseOf(c);
