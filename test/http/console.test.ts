@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { newId, ok, Router, silentLogger, type RecordedEvent, type StreamPage } from "../../src/core/index.js";
 import { createGateway, type GatewayOptions } from "../../src/worker/index.js";
 import { readSidePage, streamsPage, type ReadSideView } from "../../src/worker/console/console-pages.js";
+import { NOTICE_TTL_MS, openNotice, sealNotice } from "../../src/worker/console/console-notices.js";
 import { CONSOLE_SESSION_MS, hasSession, startSession } from "../../src/worker/console/console-session.js";
 import { bankReadSide } from "../../examples/bank/read-side.js";
 import { call, eventually, openAccount, tallyCommand, tallyEnvelopes } from "../support/read-side-helpers.js";
@@ -35,6 +36,12 @@ async function login(): Promise<string> {
   const setCookie = answer.headers.get("Set-Cookie") ?? "";
   return setCookie.split(";")[0] ?? "";
 }
+
+/** A sealed notice as it appears in a URL: base64url payload, a dot, base64url signature. */
+const SEALED = "[\\w-]+\\.[\\w-]+";
+
+/** The text of a page's first alert (`role="alert"`), if any. */
+const alertOf = (text: string) => /role="alert">(.*?)<\/p>/.exec(text)?.[1];
 
 async function page(path: string, cookie: string): Promise<{ status: number; text: string; headers: Headers }> {
   const answer = await demo(path, { headers: { Cookie: cookie } });
@@ -176,7 +183,7 @@ describe("the console's pages", () => {
     expect(paged.text).toContain(`from=1&amp;limit=1">Later events`);
 
     const missing = await page(`/console/streams?stream=account&id=nobody-${newId()}`, cookie);
-    expect(missing.text).toMatch(/role="alert">Nothing is stored for account nobody-/);
+    expect(alertOf(missing.text)).toBe("Nothing is stored for account with this id.");
   });
 
   it("shows the snapshot a load starts from: none at first, then the one the account takes every 50 events", async () => {
@@ -225,13 +232,14 @@ describe("the console's pages", () => {
 
     const cancelled = await demo("/console/schedules/cancel", form({ key, messageId }, cookie));
     expect(cancelled.status).toBe(303);
-    expect(cancelled.headers.get("Location")).toBe(`/console/schedules?key=${key}&cancelled=${messageId}`);
+    expect(cancelled.headers.get("Location")).toMatch(new RegExp(`^/console/schedules\\?key=${key}&notice=${SEALED}$`));
     const after = await page(cancelled.headers.get("Location") ?? "", cookie);
     expect(after.text).toContain(`role="status">Cancelled <code>${messageId}</code>`);
     expect(after.text).toContain("Nothing is pending for");
 
     const again = await demo("/console/schedules/cancel", form({ key, messageId }, cookie));
-    expect(again.headers.get("Location")).toBe(`/console/schedules?key=${key}&missing=${messageId}`);
+    expect(again.headers.get("Location")).toMatch(new RegExp(`^/console/schedules\\?key=${key}&notice=${SEALED}$`));
+    expect((await page(again.headers.get("Location") ?? "", cookie)).text).toContain(`role="alert">${messageId} was no longer pending.`);
   });
 
   it("cannot cancel without a session", async () => {
@@ -240,6 +248,63 @@ describe("the console's pages", () => {
     expect(await answer.text()).toContain("Admin token");
   });
 
+});
+
+describe("the console shows only the notices it made, never text from its URL", () => {
+  const PHISH = "Session expired. Log in again at https://evil.example/console";
+  const quoted = encodeURIComponent(PHISH);
+
+  it("a cancel's outcome put in the schedules page's URL by hand is not shown", async () => {
+    const cookie = await login();
+    for (const field of ["cancelled", "missing", "failed"]) {
+      const { text } = await page(`/console/schedules?key=k&${field}=${quoted}`, cookie);
+      expect(text, field).not.toContain("evil.example");
+      expect(text, field).not.toMatch(/role="(status|alert)"/);
+    }
+  });
+
+  it("a rebuild's report, a refusal or a failure put in the read side page's URL by hand is not shown", async () => {
+    const cookie = await login();
+    for (const query of [
+      `refused=${quoted}`,
+      `failed=${quoted}`,
+      `done=rebuild&subscriber=${quoted}&streams=1&of=1&events=1&ms=1&failed_streams=0`,
+      `done=rebuild&subscriber=bank_accounts&streams=1&of=1&events=1&ms=1&failed_streams=1&failed_stream=x&failed_error=${quoted}`,
+    ]) {
+      const { text } = await page(`/console/read-side?${query}`, cookie);
+      expect(text, query).not.toContain("evil.example");
+      expect(text, query).not.toMatch(/role="(status|alert)"/);
+    }
+  });
+
+  it("the streams page's alerts name nothing that came in its URL", async () => {
+    const cookie = await login();
+    const unknownType = await page(`/console/streams?stream=${quoted}&id=x`, cookie);
+    expect(alertOf(unknownType.text)).toBe("There is no such aggregate type.");
+    expect(unknownType.text).not.toContain("evil.example");
+    const unknownId = await page(`/console/streams?stream=account&id=${quoted}`, cookie);
+    expect(alertOf(unknownId.text)).toBe("Nothing is stored for account with this id.");
+  });
+
+  it("a notice is shown only when sealed under this admin token, for this page, and not expired", async () => {
+    const sealed = await sealNotice("t", "schedules", { cancelled: "m-1" });
+    expect(await openNotice("t", "schedules", sealed)).toEqual({ cancelled: "m-1" });
+    expect(await openNotice("other", "schedules", sealed)).toBeNull();
+    expect(await openNotice("t", "read-side", sealed)).toBeNull();
+    expect(await openNotice("t", "schedules", sealed, Date.now() + NOTICE_TTL_MS + 1)).toBeNull();
+    const [payload = "", signature = ""] = sealed.split(".");
+    const altered = btoa(JSON.stringify({ page: "schedules", expiresAt: Date.now() + 1000, fields: { cancelled: PHISH } })).replace(/=+$/, "");
+    expect(await openNotice("t", "schedules", `${altered}.${signature}`)).toBeNull();
+    expect(await openNotice("t", "schedules", `${payload}.${signature.slice(1)}`)).toBeNull();
+    for (const junk of ["", ".", "x.y", "%%%.%%%", `${payload}.`, "a".repeat(5000)]) expect(await openNotice("t", "schedules", junk), junk).toBeNull();
+
+    // On a page: a notice sealed under another token is not shown; one sealed under this one is.
+    const cookie = await login();
+    const forged = await sealNotice("not-the-admin-token", "schedules", { cancelled: PHISH });
+    expect((await page(`/console/schedules?key=k&notice=${forged}`, cookie)).text).not.toContain("evil.example");
+    const genuine = await sealNotice("dev-admin", "schedules", { cancelled: "m-2" });
+    expect((await page(`/console/schedules?key=k&notice=${genuine}`, cookie)).text).toContain('role="status">Cancelled <code>m-2</code>');
+  });
 });
 
 /** A gateway of its own whose console has admin token "t", logged in: its pages and form posts. */
@@ -359,7 +424,7 @@ describe("the console's read side page", () => {
     const answer = await demo("/console/read-side/rebuild", form({ subscriber: "bank_accounts" }, cookie));
     expect(answer.status).toBe(303);
     const location = answer.headers.get("Location") ?? "";
-    expect(location).toMatch(/^\/console\/read-side\?done=rebuild&subscriber=bank_accounts&streams=(\d+)&of=\1&events=\d+&ms=\d+&failed_streams=0$/);
+    expect(location).toMatch(new RegExp(`^/console/read-side\\?notice=${SEALED}$`));
     expect(await listedBalance(account_id)).toBe(40);
     const { text } = await page(location, cookie);
     expect(text).toMatch(/role="status">Rebuilt <code>bank_accounts<\/code>: (\d+) of \1 streams?, \d+ events? replayed in \d+ (ms|s)\./);
@@ -378,7 +443,8 @@ describe("the console's read side page", () => {
     expect(checkpointRow(tableOf(behind, "<code>test_tally</code>"), streamName)).toEqual(["v2", '<span class="muted">none</span>', '<span class="badge warn">3 behind</span>']);
 
     const answer = await reads.post("/console/read-side/catch-up", { subscriber: "test_tally" });
-    expect(answer.headers.get("Location")).toMatch(/^\/console\/read-side\?done=catch_up&subscriber=test_tally&/);
+    const caughtUp = await reads.text(answer.headers.get("Location") ?? "");
+    expect(caughtUp).toMatch(/role="status">Caught up <code>test_tally<\/code>: \d+ of \d+ streams?, \d+ events? applied in/);
     expect(await env.READ_MODELS.prepare("SELECT total FROM test_tally WHERE id = ?").bind(id).first("total")).toBe(16);
     const after = await reads.text(`/console/read-side?stream=tally&from=${streamName}`);
     expect(checkpointRow(tableOf(after, "<code>test_tally</code>"), streamName)).toEqual(["v2", "v2", '<span class="ok">up to date</span>']);
@@ -398,6 +464,7 @@ describe("the console's read side page", () => {
 
   it("refuses to rebuild or catch up a process manager or another subscriber that is not a projection, and says why", async () => {
     const cookie = await login();
+    const said = new Map<string, string | undefined>();
     for (const [path, subscriber] of [
       ["rebuild", "transfers"],
       ["catch-up", "transfers"],
@@ -405,14 +472,15 @@ describe("the console's read side page", () => {
       ["rebuild", "nobody"],
     ] as const) {
       const answer = await demo(`/console/read-side/${path}`, form({ subscriber }, cookie));
-      expect(answer.headers.get("Location"), `${path} ${subscriber}`).toBe(`/console/read-side?refused=${subscriber}`);
+      const location = answer.headers.get("Location") ?? "";
+      expect(location, `${path} ${subscriber}`).toMatch(new RegExp(`^/console/read-side\\?notice=${SEALED}$`));
+      said.set(subscriber, alertOf((await page(location, cookie)).text));
     }
-    const alert = (text: string) => /role="alert">(.*?)<\/p>/.exec(text)?.[1];
-    expect(alert((await page("/console/read-side?refused=transfers", cookie)).text)).toBe(
+    expect(said.get("transfers")).toBe(
       "transfers is a process manager: it is never rebuilt or caught up from here, since replaying its events would start its processes again.",
     );
-    expect(alert((await page("/console/read-side?refused=transfer-watch", cookie)).text)).toMatch(/^transfer-watch is not a projection/);
-    expect(alert((await page("/console/read-side?refused=nobody", cookie)).text)).toBe("There is no subscriber nobody.");
+    expect(said.get("transfer-watch")).toMatch(/^transfer-watch is not a projection/);
+    expect(said.get("nobody")).toBe("There is no subscriber nobody.");
   });
 
   it("says plainly when the Worker has no read side, and rebuilds nothing", async () => {

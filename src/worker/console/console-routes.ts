@@ -15,6 +15,7 @@ import { answerWith } from "../replies.js";
 import { remoteNodesOf, type NodeBindings } from "../service-binding-node.js";
 import { loginPage, readSidePage, schedulesPage, servicesPage, streamsPage, type NodeListing, type Page, type ServiceRow } from "./console-pages.js";
 import { problemText, readSideView, replay, type ConsoleReadSide, type ReplayAction } from "./console-read-side.js";
+import { NOTICE_PARAM, openNotice, sealNotice } from "./console-notices.js";
 import { endSession, hasSession, isAdminToken, startSession } from "./console-session.js";
 
 export type { ConsoleReadSide } from "./console-read-side.js";
@@ -64,12 +65,15 @@ function intParam(value: string | undefined, fallback: number, min: number, max:
   return Math.min(max, Math.max(min, Number(value)));
 }
 
-/** The problem a cancel reported back through the redirect, if any. */
+/** The problem a cancel reported back through its notice, if any. */
 function outcomeProblem(missing: string | undefined, failed: string | undefined): string | null {
   if (missing !== undefined) return `${missing} was no longer pending.`;
   if (failed !== undefined) return `Could not cancel ${failed}: the scheduler did not answer. Try again.`;
   return null;
 }
+
+/** What the read side page reads from its own URL: where to look. Anything it reports comes from its notice. */
+const READ_SIDE_PLACE = ["stream", "from"] as const;
 
 
 /**
@@ -183,12 +187,13 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     else if (rawId !== "") {
       const access = options.aggregates.find((candidate) => candidate.stream === stream);
       const id = readKey(rawId);
-      if (access === undefined) view.problem = `There is no aggregate type ${stream}.`;
+      // The page's notices are its own sentences: what came in the URL is never one of them.
+      if (access === undefined) view.problem = "There is no such aggregate type.";
       else if (!id.ok) view.problem = `The id ${id.problem}.`;
       else {
         try {
           const page = await access.readStream(c.env, id.key, { from, limit });
-          if (page.status === "missing") view.problem = `Nothing is stored for ${stream} ${id.key}.`;
+          if (page.status === "missing") view.problem = `Nothing is stored for ${access.stream} with this id.`;
           else view.page = page;
         } catch (error) {
           view.problem = `Could not read the stream: ${problemText(error)}`;
@@ -201,12 +206,13 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
   app.get("/console/schedules", loggedIn, async (c: Context<GatewayEnv<Env>>) => {
     const { scheduler } = options;
     const rawKey = c.req.query("key") ?? "";
+    const notice = await openNotice(tokenOf(c), "schedules", c.req.query(NOTICE_PARAM));
     const view = {
       enabled: scheduler !== undefined,
       key: rawKey,
       schedules: null as ScheduledSummary[] | null,
-      cancelled: c.req.query("cancelled") ?? null,
-      problem: outcomeProblem(c.req.query("missing"), c.req.query("failed")),
+      cancelled: notice?.["cancelled"] ?? null,
+      problem: outcomeProblem(notice?.["missing"], notice?.["failed"]),
       now: Date.now(),
     };
     if (scheduler !== undefined && rawKey !== "") {
@@ -234,12 +240,15 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
       (answer) => (answer.status === "ok" ? "cancelled" : "missing"),
       () => "failed",
     );
-    return c.redirect(`${back}&${outcome}=${encodeURIComponent(messageId)}`, 303);
+    return c.redirect(`${back}&${NOTICE_PARAM}=${await sealNotice(tokenOf(c), "schedules", { [outcome]: messageId })}`, 303);
   });
 
-  app.get("/console/read-side", loggedIn, async (c: Context<GatewayEnv<Env>>) =>
-    html(c, readSidePage(baseOf(c), await readSideView(options.readSide, c.env, c.req.query()))),
-  );
+  app.get("/console/read-side", loggedIn, async (c: Context<GatewayEnv<Env>>) => {
+    const query = c.req.query();
+    const place = Object.fromEntries(READ_SIDE_PLACE.filter((name) => name in query).map((name) => [name, query[name] ?? ""]));
+    const notice = (await openNotice(tokenOf(c), "read-side", c.req.query(NOTICE_PARAM))) ?? {};
+    return html(c, readSidePage(baseOf(c), await readSideView(options.readSide, c.env, { ...notice, ...place })));
+  });
 
   const logger = options.logger ?? jsonLogger();
   const replayRoute = (action: ReplayAction) => async (c: Context<GatewayEnv<Env>>) => {
@@ -247,7 +256,8 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     const form = await c.req.parseBody();
     const name = typeof form["subscriber"] === "string" ? form["subscriber"] : "";
     if (options.readSide === undefined || name === "") return c.redirect(back, 303);
-    return c.redirect(`${back}?${await replay(options.readSide, c.env, action, name, logger)}`, 303);
+    const report = Object.fromEntries(new URLSearchParams(await replay(options.readSide, c.env, action, name, logger)));
+    return c.redirect(`${back}?${NOTICE_PARAM}=${await sealNotice(tokenOf(c), "read-side", report)}`, 303);
   };
   app.post("/console/read-side/rebuild", ...change, replayRoute("rebuild"));
   app.post("/console/read-side/catch-up", ...change, replayRoute("catch_up"));
