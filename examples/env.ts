@@ -16,6 +16,8 @@ export type Env = {
   FX_NODE?: Fetcher;
   /** One SchedulerObject per scheduling key. */
   SCHEDULER: DurableObjectNamespace;
+  /** The console's session generation (one ConsoleSessionObject). */
+  CONSOLE_SESSIONS: DurableObjectNamespace;
   /** `token=user[:admin]`, comma-separated: who may call the bank (a secret in production). */
   API_TOKENS?: string;
   /** Enables the admin stream routes and the console (/console) when set (a secret in production). */

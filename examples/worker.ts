@@ -1,4 +1,4 @@
-import { aggregateObject, schedulerObject } from "../src/objects/index.js";
+import { aggregateObject, durableObjectConsoleSessions, schedulerObject } from "../src/objects/index.js";
 import { createGateway, processWorkflow, remoteNodesOf } from "../src/worker/index.js";
 import { account } from "./bank/account.js";
 import { bankReadSide, bankReads, readSideOperations, transferWatchdog } from "./bank/read-side.js";
@@ -38,6 +38,12 @@ export class TransferWorkflow extends processWorkflow<Env, TransferInput>(transf
  */
 export class SchedulerObject extends schedulerObject<Env>({ services, nodes: (env) => remoteNodesOf(nodes, env), reidentify, isAdmin }) {}
 
+/**
+ * The console's session generation (bound as CONSOLE_SESSIONS): logging out of /console moves it
+ * on, which ends every console session.
+ */
+export { ConsoleSessionObject } from "../src/objects/index.js";
+
 /** The HTTP gateway: the greeter, the bank, transfers and the read models' queries. */
 const gateway = createGateway<Env>({
   services,
@@ -49,6 +55,8 @@ const gateway = createGateway<Env>({
   scheduler,
   // The console's read side page: checkpoints, dead letters, projection rebuilds.
   readSide: bankReadSide,
+  // /console (with the admin token): its sessions end when someone logs out.
+  console: { sessions: durableObjectConsoleSessions((env) => env.CONSOLE_SESSIONS) },
   // GET /v1/openapi.json and /docs are on by default; this names the API and gives examples.
   openapi: {
     title: "x3m-system demo",

@@ -21,6 +21,7 @@ declare namespace Cloudflare {
     STATEFUL: DurableObjectNamespace;
     UNLOADING: DurableObjectNamespace;
     SCHEDULER: DurableObjectNamespace;
+    CONSOLE_SESSIONS: DurableObjectNamespace;
     TEST_SCHEDULER: DurableObjectNamespace;
     NODE_A: Fetcher;
     NODE_B: Fetcher;

@@ -7,7 +7,7 @@ import type { Logger } from "../core/shared/logger.js";
 import { waitUntilOf } from "../objects/hono-protocol.js";
 import { BROWSER_STYLE } from "./browser-style.js";
 import type { Identify } from "./caller.js";
-import { mountConsole } from "./console/console-routes.js";
+import { mountConsole, type ConsoleSettings } from "./console/console-routes.js";
 import { DOCS_SCRIPT, docsPage } from "./docs-page.js";
 import type { GatewayEnv } from "./gateway-middleware.js";
 import { openApiGenerator, type OpenApiOptions } from "./openapi.js";
@@ -19,8 +19,8 @@ import type { AdminOptions } from "./stream-routes.js";
 export type BrowserPagesOptions<Env> = {
   /** `GET /v1/openapi.json` and `/docs`: on by default, `false` turns both off. */
   openapi?: OpenApiOptions | false;
-  /** `/console`: on while an admin token is configured; `false` turns it off for good. */
-  console?: false;
+  /** `/console`: on while an admin token is configured and `console.sessions` is given. */
+  console?: ConsoleSettings<Env> | false;
   identify?: Identify<Env>;
   admin?: AdminOptions<Env>;
   scheduler?: SchedulerClient<Env>;
@@ -83,9 +83,10 @@ export function mountBrowserPages<Env extends object>(app: Hono<GatewayEnv<Env>>
     app.get("/docs/docs.js", (c) => asset(c, DOCS_SCRIPT, "text/javascript; charset=utf-8"));
     app.get("/docs/docs.css", (c) => asset(c, BROWSER_STYLE, "text/css; charset=utf-8"));
   }
-  if (options.console !== false) {
+  if (options.console !== undefined && options.console !== false) {
     mountConsole(app, {
       token: options.admin?.token,
+      sessions: options.console.sessions,
       aggregates: options.admin?.aggregates ?? [],
       scheduler: options.scheduler,
       readSide: options.readSide,

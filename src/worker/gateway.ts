@@ -13,6 +13,9 @@ import type { SchedulerClient } from "../core/scheduling/scheduler.js";
 import type { LogFormat, Logger } from "../core/shared/logger.js";
 import { waitUntilOf } from "../objects/hono-protocol.js";
 import { mountBrowserPages } from "./browser-pages.js";
+import type { ConsoleSettings } from "./console/console-routes.js";
+
+export type { ConsoleSettings } from "./console/console-routes.js";
 import type { Identify, PrincipalOf } from "./caller.js";
 import { identifyCaller, limitBody, noStore, requestMessage, wellEncodedUrl, type GatewayEnv } from "./gateway-middleware.js";
 import { answerWith, replyWith } from "./replies.js";
@@ -71,8 +74,14 @@ export type GatewayOptions<Env> = {
   cors?: Parameters<typeof cors>[0];
   /** `GET /v1/openapi.json` and the API reference at `/docs`: on by default; `false` turns both off. */
   openapi?: OpenApiOptions | false;
-  /** The operations console at `/console`: on while an admin token is configured; `false` turns it off. */
-  console?: false;
+  /**
+   * The operations console at `/console`: on while an admin token is configured (`admin.token`)
+   * and this gives it a place for its session generation, e.g.
+   * `{ sessions: durableObjectConsoleSessions((env) => env.CONSOLE_SESSIONS) }` (a
+   * `ConsoleSessionObject` binding, from x3m-system/objects); logging out there ends every
+   * console session. Absent or `false`: no console (404).
+   */
+  console?: ConsoleSettings<Env> | false;
 };
 
 /** The request headers the API reads, allowed in cross-origin requests when `cors` is on. */

@@ -1,8 +1,9 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, evictDurableObject, getQueueResult } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { newId, ok, Router, silentLogger, type RecordedEvent, type StreamPage } from "../../src/core/index.js";
+import { durableObjectConsoleSessions, type ConsoleSessions } from "../../src/objects/index.js";
 import { createGateway, type GatewayOptions } from "../../src/worker/index.js";
 import { readSidePage, streamsPage, type ReadSideView } from "../../src/worker/console/console-pages.js";
 import { NOTICE_TTL_MS, openNotice, sealNotice } from "../../src/worker/console/console-notices.js";
@@ -12,6 +13,8 @@ import { call, eventually, openAccount, tallyCommand, tallyEnvelopes } from "../
 import { TALLY_TABLES, tallyReadSide } from "../support/test-read-side.js";
 
 const ORIGIN = "http://demo";
+/** The console sessions of the test Worker (the demo's CONSOLE_SESSIONS object), for gateways of a test's own. */
+const sessions: ConsoleSessions<unknown> = durableObjectConsoleSessions(() => env.CONSOLE_SESSIONS);
 const demo = (path: string, init?: RequestInit) => exports.default.fetch(`${ORIGIN}${path}`, { redirect: "manual", ...init });
 const ADA = { Authorization: "Bearer dev-ada" };
 
@@ -49,10 +52,15 @@ async function page(path: string, cookie: string): Promise<{ status: number; tex
 }
 
 describe("the console's door", () => {
-  it("does not exist without an admin token, or with console: false (404 like any unknown route)", async () => {
+  it("does not exist without an admin token, without a place for its sessions, or with console: false (404 like any unknown route)", async () => {
     const router = new Router({ authorize: () => "ok" }).service("hello", (m) => ok(m));
     const base: GatewayOptions<Record<string, unknown>> = { services: [router], logger: silentLogger };
-    for (const options of [base, { ...base, admin: { token: () => "", aggregates: [] } }, { ...base, admin: { token: () => "t", aggregates: [] }, console: false as const }]) {
+    for (const options of [
+      { ...base, console: { sessions } },
+      { ...base, admin: { token: () => "", aggregates: [] }, console: { sessions } },
+      { ...base, admin: { token: () => "t", aggregates: [] } },
+      { ...base, admin: { token: () => "t", aggregates: [] }, console: false as const },
+    ]) {
       const app = createGateway<Record<string, unknown>>(options);
       for (const path of ["/console", "/console/streams", "/console/console.css"]) {
         const answer = await app.fetch(new Request(`http://gw${path}`), {});
@@ -122,20 +130,73 @@ describe("the console's door", () => {
     expect(answer.headers.get("Set-Cookie")).toMatch(/^x3m_console=;.*Max-Age=0/);
   });
 
-  it("a session ends when it expires or when the admin token changes", async () => {
+  it("logging out ends the session on the server: a copy of the cookie kept from before opens nothing", async () => {
+    const kept = await login();
+    expect((await page("/console", kept)).text).toContain('aria-current="page">Services');
+    expect((await demo("/console/logout", form({}, kept))).status).toBe(303);
+    for (const path of ["/console", "/console/streams", "/console/schedules?key=k", "/console/read-side"]) {
+      const { text } = await page(path, kept);
+      expect(text, path).toContain('<label for="token">Admin token</label>');
+      expect(text, path).not.toContain('aria-current="page"');
+    }
+    const cancel = await demo("/console/schedules/cancel", form({ key: "k", messageId: "m" }, kept));
+    expect(cancel.status).toBe(200);
+    expect(await cancel.text()).toContain("Admin token");
+  });
+
+  it("logging out ends every console session, in every browser; logging in again starts a new one", async () => {
+    const here = await login();
+    const elsewhere = await login();
+    await demo("/console/logout", form({}, here));
+    expect((await page("/console", elsewhere)).text).toContain("Admin token");
+    expect((await page("/console", await login())).text).toContain('aria-current="page">Services');
+  });
+
+  it("a logout without a session (no cookie, or a forged one) ends nobody's session", async () => {
+    const cookie = await login();
+    for (const other of ["", "x3m_console=9999999999999-0.forged"]) {
+      expect((await demo("/console/logout", form({}, other))).status).toBe(303);
+    }
+    expect((await page("/console", cookie)).text).toContain('aria-current="page">Services');
+  });
+
+  it("the session generation survives a restart of its object: a session holds across one, and a logout stays done", async () => {
+    const object = env.CONSOLE_SESSIONS.get(env.CONSOLE_SESSIONS.idFromName("console"));
+    const kept = await login();
+    await evictDurableObject(object);
+    expect((await page("/console", kept)).text).toContain('aria-current="page">Services');
+    await demo("/console/logout", form({}, kept));
+    await evictDurableObject(object);
+    expect((await page("/console", kept)).text).toContain("Admin token");
+  });
+
+  it("the login page says what is true: how long a session lasts, and that logging out ends every session", async () => {
+    const { text } = await page("/console", "");
+    expect(text).toContain("You stay logged in for 8 hours in this browser");
+    expect(text).toContain("Logging out ends every console session, in this browser and any other");
+    expect(text).not.toContain("or until you log out");
+  });
+
+  it("a session ends when it expires, when the admin token changes, or when the generation moves on", async () => {
+    let current = 7;
+    const generations: ConsoleSessions<unknown> = { generation: async () => current, endAll: async () => (current += 1) };
     const app = new Hono();
     app.get("/start/:token/:ago", async (c) => {
-      await startSession(c, c.req.param("token"), "", Date.now() - Number(c.req.param("ago")));
+      await startSession(c, c.req.param("token"), "", generations, {}, Date.now() - Number(c.req.param("ago")));
       return c.text("started");
     });
-    app.get("/check/:token", async (c) => c.text(String(await hasSession(c, c.req.param("token")))));
+    app.get("/check/:token", async (c) => c.text(String(await hasSession(c, c.req.param("token"), generations, {}))));
     const cookieOf = async (token: string, ago: number) =>
       ((await app.request(`/start/${token}/${ago}`)).headers.get("Set-Cookie") ?? "").split(";")[0] ?? "";
     const check = async (cookie: string, token: string) => (await app.request(`/check/${token}`, { headers: { Cookie: cookie } })).text();
     expect(await check(await cookieOf("one", 0), "one")).toBe("true");
     expect(await check(await cookieOf("one", 0), "two")).toBe("false");
     expect(await check(await cookieOf("one", CONSOLE_SESSION_MS + 1000), "one")).toBe("false");
-    expect(await check("x3m_console=9999999999999.forged", "one")).toBe("false");
+    expect(await check("x3m_console=9999999999999-7.forged", "one")).toBe("false");
+    const kept = await cookieOf("one", 0);
+    current += 1;
+    expect(await check(kept, "one")).toBe("false");
+    expect(await check(await cookieOf("one", 0), "one")).toBe("true");
   });
 });
 
@@ -154,6 +215,7 @@ describe("the console's pages", () => {
       services: [],
       logger: silentLogger,
       admin: { token: () => "t", aggregates: [] },
+      console: { sessions },
       nodes: { a: (e) => e.NODE_A, down: () => down },
     });
     const call = (path: string, init?: RequestInit) => app.fetch(new Request(`${ORIGIN}${path}`, init), { NODE_A: env.NODE_A });
@@ -309,7 +371,7 @@ describe("the console shows only the notices it made, never text from its URL", 
 
 /** A gateway of its own whose console has admin token "t", logged in: its pages and form posts. */
 async function ownConsole(options: Partial<GatewayOptions<Cloudflare.Env>>) {
-  const app = createGateway<Cloudflare.Env>({ services: [], logger: silentLogger, admin: { token: () => "t", aggregates: [] }, ...options });
+  const app = createGateway<Cloudflare.Env>({ services: [], logger: silentLogger, admin: { token: () => "t", aggregates: [] }, console: { sessions }, ...options });
   const fetch = (path: string, init?: RequestInit) => app.fetch(new Request(`${ORIGIN}${path}`, { redirect: "manual", ...init }), env);
   const cookie = ((await fetch("/console/login", form({ token: "t" }))).headers.get("Set-Cookie") ?? "").split(";")[0] ?? "";
   return {

@@ -1,10 +1,11 @@
 // Hostile input at the edge, against the demo Worker: every test here sends something a careless
 // or malicious client could send, and checks that it gets a clear 4xx — never a 500, never a
 // silently different account — and that nothing is stored.
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { MemoryScheduler, newId, ok, Router, silentLogger } from "../../src/core/index.js";
+import { durableObjectConsoleSessions } from "../../src/objects/index.js";
 import { createGateway, limitBody } from "../../src/worker/index.js";
 
 const ADA = { Authorization: "Bearer dev-ada" };
@@ -211,6 +212,7 @@ describe("an oversized body is answered 413 and its stream never left hanging: r
     services: [new Router({ authorize: () => "ok" }).service("ok", (m) => ok(m))],
     logger: silentLogger,
     admin: { token: () => "t", aggregates: [] },
+    console: { sessions: durableObjectConsoleSessions(() => env.CONSOLE_SESSIONS) },
     scheduler: new MemoryScheduler({ dispatch: async (message) => message, logger: silentLogger }),
   });
   const upload = (path: string, body: ReadableStream<Uint8Array>, headers: Record<string, string> = {}) =>

@@ -7,7 +7,7 @@ import { deadLettersQueued, publishedTallies } from "./test-read-side.js";
 import { scheduledServices, seen, testClock, testHooks, testReidentify } from "./test-scheduling.js";
 
 // The Worker the test suites run against: the demo, plus Durable Objects for test aggregates.
-export { AccountObject, SchedulerObject, TransferObject, TransferWorkflow } from "../../examples/worker.js";
+export { AccountObject, ConsoleSessionObject, SchedulerObject, TransferObject, TransferWorkflow } from "../../examples/worker.js";
 export { FlakyTallyObject, FlakyTransferWorkflow, TallyObject } from "./test-read-side.js";
 
 /** The demo's HTTP and events queue; what the test tallies publish and the dead letters are recorded instead. */

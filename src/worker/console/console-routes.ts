@@ -6,6 +6,7 @@ import type { StreamPage } from "../../core/aggregates/aggregate-protocol.js";
 import { response } from "../../core/messaging/response.js";
 import type { ServiceRegistry } from "../../core/messaging/service-registry.js";
 import { EVERY_OWNER, type SchedulerClient, type ScheduledSummary } from "../../core/scheduling/scheduler.js";
+import type { ConsoleSessions } from "../../objects/console-session-object.js";
 import { readKey } from "../../core/shared/keys.js";
 import { jsonLogger, type Logger } from "../../core/shared/logger.js";
 import { withTimeout } from "../../core/shared/timeout.js";
@@ -24,6 +25,8 @@ export type { ConsoleReadSide } from "./console-read-side.js";
 export type ConsoleOptions<Env> = {
   /** The admin token; while it is undefined or empty the console does not exist (404). */
   token: ((env: Env) => string | undefined) | undefined;
+  /** Where the session generation is kept: logging out ends every session. */
+  sessions: ConsoleSessions<Env>;
   /** The aggregates whose streams can be read. */
   aggregates: readonly StreamAccess<Env>[];
   /** The scheduler, when the gateway has one. */
@@ -38,6 +41,16 @@ export type ConsoleOptions<Env> = {
   readSide?: ConsoleReadSide<Env> | undefined;
   /** Where the console logs what failed (a rebuild); default: JSON lines on the console. */
   logger?: Logger | undefined;
+};
+
+/** The gateway's `console` option: what the console needs beyond the gateway's own options. */
+export type ConsoleSettings<Env> = {
+  /**
+   * Where the console keeps its session generation, which logging out moves on (ending every
+   * session, a kept copy of a cookie included): `durableObjectConsoleSessions((env) =>
+   * env.CONSOLE_SESSIONS)` over a `ConsoleSessionObject` binding (x3m-system/objects).
+   */
+  sessions: ConsoleSessions<Env>;
 };
 
 /** How long the services page waits for another node's list. */
@@ -81,7 +94,8 @@ const READ_SIDE_PLACE = ["stream", "from"] as const;
  * streams and their events, pending schedules with cancel, and the read side's checkpoints and
  * dead letters with projection rebuilds. Off (404)
  * unless an admin token is configured; the browser logs in with that token once and then holds
- * a signed HttpOnly session cookie (see console-session.ts). Pages are plain HTML with no script.
+ * a signed HttpOnly session cookie of the current session generation, which logging out ends (see
+ * console-session.ts). Pages are plain HTML with no script.
  */
 export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, options: ConsoleOptions<Env>): void {
   const tokenOf = (c: Context<GatewayEnv<Env>>) => options.token?.(c.env) ?? "";
@@ -118,7 +132,7 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
   };
   const limit: MiddlewareHandler<GatewayEnv<Env>> = limitBody(8 * 1024, (c) => c.text("form too large", 413));
   const loggedIn: MiddlewareHandler<GatewayEnv<Env>> = async (c, next) => {
-    if (await hasSession(c, tokenOf(c))) return next();
+    if (await hasSession(c, tokenOf(c), options.sessions, c.env)) return next();
     const base = baseOf(c);
     const wanted = c.req.method === "GET" ? c.req.path + (new URL(c.req.url).search || "") : `${base}/console`;
     return html(c, loginPage(base, safeNext(base, wanted), null));
@@ -141,11 +155,11 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     const next = safeNext(base, form["next"]);
     const given = typeof form["token"] === "string" ? form["token"] : "";
     if (!(await isAdminToken(given, tokenOf(c)))) return html(c, loginPage(base, next, "That is not the admin token."));
-    await startSession(c, tokenOf(c), base);
+    await startSession(c, tokenOf(c), base, options.sessions, c.env);
     return c.redirect(next, 303);
   });
-  app.post("/console/logout", sameOrigin, formsOnly, limit, (c: Context<GatewayEnv<Env>>) => {
-    endSession(c, baseOf(c));
+  app.post("/console/logout", sameOrigin, formsOnly, limit, async (c: Context<GatewayEnv<Env>>) => {
+    await endSession(c, tokenOf(c), baseOf(c), options.sessions, c.env);
     return c.redirect(`${baseOf(c)}/console`, 303);
   });
 
