@@ -51,7 +51,8 @@ const gateway = createGateway<Env>({
   nodes,
   identify,
   principalOf,
-  admin: { token: (env) => env.ADMIN_TOKEN, aggregates: [bank, transferServices] },
+  // The admin routes and the console; failed admin-token checks are counted by ADMIN_RATE_LIMIT.
+  admin: { token: (env) => env.ADMIN_TOKEN, aggregates: [bank, transferServices], rateLimit: (env) => env.ADMIN_RATE_LIMIT },
   scheduler,
   // The console's read side page: checkpoints, dead letters, projection rebuilds.
   readSide: bankReadSide,

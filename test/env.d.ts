@@ -22,6 +22,7 @@ declare namespace Cloudflare {
     UNLOADING: DurableObjectNamespace;
     SCHEDULER: DurableObjectNamespace;
     CONSOLE_SESSIONS: DurableObjectNamespace;
+    ADMIN_RATE_LIMIT: RateLimit;
     TEST_SCHEDULER: DurableObjectNamespace;
     NODE_A: Fetcher;
     NODE_B: Fetcher;

@@ -1,6 +1,7 @@
 import type { Context, Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import type { Dispatcher } from "../core/messaging/dispatcher.js";
+import type { AdminThrottle } from "./admin-throttle.js";
 import type { ServiceRegistry } from "../core/messaging/service-registry.js";
 import type { SchedulerClient } from "../core/scheduling/scheduler.js";
 import type { Logger } from "../core/shared/logger.js";
@@ -29,8 +30,8 @@ export type BrowserPagesOptions<Env> = {
   node?: string;
 };
 
-/** What the gateway built once that the pages share: its registry, its dispatcher and its logger. */
-export type BrowserPagesWiring<Env> = { registry: ServiceRegistry<Env>; dispatcher: Dispatcher<Env>; logger: Logger };
+/** What the gateway built once that the pages share: its registry, its dispatcher, its logger and its count of failed admin-token checks. */
+export type BrowserPagesWiring<Env> = { registry: ServiceRegistry<Env>; dispatcher: Dispatcher<Env>; logger: Logger; throttle: AdminThrottle<Env> };
 
 // Static text of this deployment: browsers may keep it a few minutes.
 const assetCache = "public, max-age=300";
@@ -41,7 +42,7 @@ const assetCache = "public, max-age=300";
  * operations console, admin only). Everything is served by the Worker itself, no CDN.
  */
 export function mountBrowserPages<Env extends object>(app: Hono<GatewayEnv<Env>>, options: BrowserPagesOptions<Env>, wiring: BrowserPagesWiring<Env>): void {
-  const { registry, dispatcher, logger } = wiring;
+  const { registry, dispatcher, logger, throttle } = wiring;
   if (options.openapi !== false) {
     const generate = openApiGenerator(options.openapi ?? {});
     app.get("/v1/openapi.json", async (c) => {
@@ -87,6 +88,7 @@ export function mountBrowserPages<Env extends object>(app: Hono<GatewayEnv<Env>>
     mountConsole(app, {
       token: options.admin?.token,
       sessions: options.console.sessions,
+      throttle,
       aggregates: options.admin?.aggregates ?? [],
       scheduler: options.scheduler,
       readSide: options.readSide,

@@ -24,6 +24,7 @@ import type { OpenApiOptions } from "./openapi.js";
 import type { ReadSide } from "./read-side.js";
 import { mountScheduleRoutes } from "./schedule-routes.js";
 import { remoteNodesOf, type NodeBindings } from "./service-binding-node.js";
+import { AdminThrottle } from "./admin-throttle.js";
 import { mountStreamRoutes, type AdminOptions } from "./stream-routes.js";
 
 /** Options of {@link createGateway}. */
@@ -130,6 +131,8 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
     replyWith(c, halt(newMessage(c.req.param("service") ?? ""), response.error("payload_too_large", { maxBytes: maxBodyBytes }))),
   );
   const caller = identifyCaller<Env>(options.identify, options.principalOf);
+  // One count of failed admin-token checks for every route that checks the token.
+  const throttle = new AdminThrottle<Env>(options.admin?.rateLimit);
 
   const serviceCall = async (c: Context<GatewayEnv<Env>>) => {
     const body = parseBody(await c.req.text());
@@ -155,7 +158,7 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   app.post("/v1/validate/:service", bodyLimit, requestMessage(true), caller, serviceCall);
   app.get("/v1/services", async (c) => c.json({ services: await dispatcher.publicServices(scopeOf(c)) }));
   app.get("/v1/health", (c) => c.json({ status: "ok" }));
-  mountStreamRoutes(app, options.admin);
+  mountStreamRoutes(app, options.admin, throttle);
   mountScheduleRoutes(app, {
     scheduler: options.scheduler,
     dispatcher,
@@ -164,8 +167,9 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
     caller,
     identify: options.identify,
     principalOf: options.principalOf,
+    throttle,
   });
-  mountBrowserPages(app, options, { registry, dispatcher, logger });
+  mountBrowserPages(app, options, { registry, dispatcher, logger, throttle });
   app.notFound((c) => answerWith(c, response.error("not_found")));
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();

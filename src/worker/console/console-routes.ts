@@ -11,6 +11,7 @@ import { readKey } from "../../core/shared/keys.js";
 import { jsonLogger, type Logger } from "../../core/shared/logger.js";
 import { withTimeout } from "../../core/shared/timeout.js";
 import { BROWSER_STYLE } from "../browser-style.js";
+import { clientAddress, retryAfterSeconds, type AdminThrottle } from "../admin-throttle.js";
 import { limitBody, noStore, wellEncodedUrl, type GatewayEnv } from "../gateway-middleware.js";
 import { answerWith } from "../replies.js";
 import { remoteNodesOf, type NodeBindings } from "../service-binding-node.js";
@@ -27,6 +28,8 @@ export type ConsoleOptions<Env> = {
   token: ((env: Env) => string | undefined) | undefined;
   /** Where the session generation is kept: logging out ends every session. */
   sessions: ConsoleSessions<Env>;
+  /** The gateway's count of failed admin-token checks: a wrong token at login is one. */
+  throttle: AdminThrottle<Env>;
   /** The aggregates whose streams can be read. */
   aggregates: readonly StreamAccess<Env>[];
   /** The scheduler, when the gateway has one. */
@@ -154,7 +157,18 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     const form = await c.req.parseBody();
     const next = safeNext(base, form["next"]);
     const given = typeof form["token"] === "string" ? form["token"] : "";
-    if (!(await isAdminToken(given, tokenOf(c)))) return html(c, loginPage(base, next, "That is not the admin token."));
+    // Past the limit of wrong tokens the token is not even looked at: the right one is refused too.
+    const address = clientAddress(c.req.raw.headers);
+    let refusedFor = options.throttle.refusedFor(address);
+    if (refusedFor === 0 && !(await isAdminToken(given, tokenOf(c)))) {
+      refusedFor = await options.throttle.failed(c.env, address);
+      if (refusedFor === 0) return html(c, loginPage(base, next, "That is not the admin token."));
+    }
+    if (refusedFor > 0) {
+      const seconds = retryAfterSeconds(refusedFor);
+      c.header("Retry-After", String(seconds));
+      return c.html(loginPage(base, next, `Too many wrong tokens from your address: try again in ${seconds} s.`), 429);
+    }
     await startSession(c, tokenOf(c), base, options.sessions, c.env);
     return c.redirect(next, 303);
   });
