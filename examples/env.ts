@@ -16,6 +16,10 @@ export type Env = {
   FX_NODE?: Fetcher;
   /** One SchedulerObject per scheduling key. */
   SCHEDULER: DurableObjectNamespace;
+  /** The console's session generation (one ConsoleSessionObject). */
+  CONSOLE_SESSIONS: DurableObjectNamespace;
+  /** Counts failed admin-token checks per client address (Cloudflare's Rate Limiting binding). */
+  ADMIN_RATE_LIMIT?: RateLimit;
   /** `token=user[:admin]`, comma-separated: who may call the bank (a secret in production). */
   API_TOKENS?: string;
   /** Enables the admin stream routes and the console (/console) when set (a secret in production). */

@@ -1,4 +1,4 @@
-import { aggregateObject, schedulerObject } from "../src/objects/index.js";
+import { aggregateObject, durableObjectConsoleSessions, schedulerObject } from "../src/objects/index.js";
 import { createGateway, processWorkflow, remoteNodesOf } from "../src/worker/index.js";
 import { account } from "./bank/account.js";
 import { bankReadSide, bankReads, readSideOperations, transferCheck } from "./bank/read-side.js";
@@ -51,6 +51,12 @@ export class TransferWorkflow extends processWorkflow<Env, TransferInput>(transf
  */
 export class SchedulerObject extends schedulerObject<Env>({ services, nodes: (env) => remoteNodesOf(nodes, env), reidentify, isAdmin }) {}
 
+/**
+ * The console's session generation (bound as CONSOLE_SESSIONS): logging out of /console moves it
+ * on, which ends every console session.
+ */
+export { ConsoleSessionObject } from "../src/objects/index.js";
+
 /** The HTTP gateway: the greeter, the bank, transfers and the read models' queries. */
 const gateway = createGateway<Env>({
   services,
@@ -58,10 +64,13 @@ const gateway = createGateway<Env>({
   nodes,
   identify,
   principalOf,
-  admin: { token: (env) => env.ADMIN_TOKEN, aggregates: [bank, transferServices] },
+  // The admin routes and the console; failed admin-token checks are counted by ADMIN_RATE_LIMIT.
+  admin: { token: (env) => env.ADMIN_TOKEN, aggregates: [bank, transferServices], rateLimit: (env) => env.ADMIN_RATE_LIMIT },
   scheduler,
   // The console's read side page: checkpoints, dead letters, projection rebuilds.
   readSide: bankReadSide,
+  // /console (with the admin token): its sessions end when someone logs out.
+  console: { sessions: durableObjectConsoleSessions((env) => env.CONSOLE_SESSIONS) },
   // GET /v1/openapi.json and /docs are on by default; this names the API and gives examples.
   openapi: {
     title: "x3m-system demo",

@@ -21,6 +21,8 @@ declare namespace Cloudflare {
     STATEFUL: DurableObjectNamespace;
     UNLOADING: DurableObjectNamespace;
     SCHEDULER: DurableObjectNamespace;
+    CONSOLE_SESSIONS: DurableObjectNamespace;
+    ADMIN_RATE_LIMIT: RateLimit;
     TEST_SCHEDULER: DurableObjectNamespace;
     LOANS: DurableObjectNamespace;
     NODE_A: Fetcher;

@@ -13,3 +13,4 @@ export * from "./sqlite-schedule-store.js";
 export * from "./sql.js";
 export * from "./sqlite-migrations.js";
 export * from "./queue-sender.js";
+export * from "./console-session-object.js";

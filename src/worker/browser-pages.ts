@@ -1,13 +1,14 @@
 import type { Context, Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import type { Dispatcher } from "../core/messaging/dispatcher.js";
+import type { AdminThrottle } from "./admin-throttle.js";
 import type { ServiceRegistry } from "../core/messaging/service-registry.js";
 import type { SchedulerClient } from "../core/scheduling/scheduler.js";
 import type { Logger } from "../core/shared/logger.js";
 import { waitUntilOf } from "../objects/hono-protocol.js";
 import { BROWSER_STYLE } from "./browser-style.js";
 import type { Identify } from "./caller.js";
-import { mountConsole } from "./console/console-routes.js";
+import { mountConsole, type ConsoleSettings } from "./console/console-routes.js";
 import { DOCS_SCRIPT, docsPage } from "./docs-page.js";
 import type { GatewayEnv } from "./gateway-middleware.js";
 import { openApiGenerator, type OpenApiOptions } from "./openapi.js";
@@ -19,8 +20,8 @@ import type { AdminOptions } from "./stream-routes.js";
 export type BrowserPagesOptions<Env> = {
   /** `GET /v1/openapi.json` and `/docs`: on by default, `false` turns both off. */
   openapi?: OpenApiOptions | false;
-  /** `/console`: on while an admin token is configured; `false` turns it off for good. */
-  console?: false;
+  /** `/console`: on while an admin token is configured and `console.sessions` is given. */
+  console?: ConsoleSettings<Env> | false;
   identify?: Identify<Env>;
   admin?: AdminOptions<Env>;
   scheduler?: SchedulerClient<Env>;
@@ -29,8 +30,8 @@ export type BrowserPagesOptions<Env> = {
   node?: string;
 };
 
-/** What the gateway built once that the pages share: its registry, its dispatcher and its logger. */
-export type BrowserPagesWiring<Env> = { registry: ServiceRegistry<Env>; dispatcher: Dispatcher<Env>; logger: Logger };
+/** What the gateway built once that the pages share: its registry, its dispatcher, its logger and its count of failed admin-token checks. */
+export type BrowserPagesWiring<Env> = { registry: ServiceRegistry<Env>; dispatcher: Dispatcher<Env>; logger: Logger; throttle: AdminThrottle<Env> };
 
 // Static text of this deployment: browsers may keep it a few minutes.
 const assetCache = "public, max-age=300";
@@ -41,7 +42,7 @@ const assetCache = "public, max-age=300";
  * operations console, admin only). Everything is served by the Worker itself, no CDN.
  */
 export function mountBrowserPages<Env extends object>(app: Hono<GatewayEnv<Env>>, options: BrowserPagesOptions<Env>, wiring: BrowserPagesWiring<Env>): void {
-  const { registry, dispatcher, logger } = wiring;
+  const { registry, dispatcher, logger, throttle } = wiring;
   if (options.openapi !== false) {
     const generate = openApiGenerator(options.openapi ?? {});
     app.get("/v1/openapi.json", async (c) => {
@@ -83,9 +84,11 @@ export function mountBrowserPages<Env extends object>(app: Hono<GatewayEnv<Env>>
     app.get("/docs/docs.js", (c) => asset(c, DOCS_SCRIPT, "text/javascript; charset=utf-8"));
     app.get("/docs/docs.css", (c) => asset(c, BROWSER_STYLE, "text/css; charset=utf-8"));
   }
-  if (options.console !== false) {
+  if (options.console !== undefined && options.console !== false) {
     mountConsole(app, {
       token: options.admin?.token,
+      sessions: options.console.sessions,
+      throttle,
       aggregates: options.admin?.aggregates ?? [],
       scheduler: options.scheduler,
       readSide: options.readSide,

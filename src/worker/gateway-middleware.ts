@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context, Env as HonoEnv, MiddlewareHandler } from "hono";
 import type { JsonObject } from "../core/shared/json.js";
 import { halt, type Message } from "../core/messaging/message.js";
 import { response } from "../core/messaging/response.js";
@@ -85,3 +85,102 @@ export const wellEncodedUrl: MiddlewareHandler = async (c, next) => {
   }
   await next();
 };
+
+/**
+ * How much of an oversized request body the gateway still reads, and throws away, before it
+ * answers 413, and for how long at most. An HTTP/1.1 client that is still sending when the answer
+ * comes may never read it: a server (or `wrangler dev`'s proxy in front of the Worker) that closes
+ * the connection with request bytes unread resets it, and the client sees a lost connection
+ * instead of the 413. Reading the rest — up to these bounds — lets the exchange end cleanly; a
+ * body larger still, or slower, is cancelled.
+ */
+export type BodyDiscard = {
+  /** Bytes beyond the limit read and thrown away at most (default 16 MiB). */
+  bytes: number;
+  /** Milliseconds spent on it at most (default 5000). */
+  ms: number;
+};
+
+/** The default {@link BodyDiscard}: 16 MiB, 5 s. */
+export const BODY_DISCARD: BodyDiscard = { bytes: 16 * 1024 * 1024, ms: 5000 };
+
+/**
+ * Refuses a request body larger than `maxBytes` with `tooLarge`'s answer — without reading it
+ * when its `Content-Length` says so, else as soon as the bytes read pass the limit (a chunked
+ * body, or one whose `Content-Length` understates it) — and never leaves the body's stream
+ * hanging: the rest is read and thrown away within `discard`'s bounds (so that the client gets to
+ * read the 413), or cancelled, which tells the runtime to stop receiving it. A body within the
+ * limit is read once and handed on as bytes.
+ */
+export function limitBody<E extends HonoEnv>(
+  maxBytes: number,
+  tooLarge: (c: Context<E>) => Response | Promise<Response>,
+  discard: BodyDiscard = BODY_DISCARD,
+): MiddlewareHandler<E> {
+  return async (c, next) => {
+    const body = c.req.raw.body;
+    if (body === null) return next();
+    const declared = (c.req.header("Content-Length") ?? "").trim();
+    const declaredBytes = /^\d{1,16}$/.test(declared) ? Number(declared) : null;
+    if (declaredBytes !== null && declaredBytes > maxBytes) {
+      // Announced too large: none of it is needed; read it away only if it is small enough to.
+      const reader = body.getReader();
+      if (declaredBytes - maxBytes > discard.bytes) cancel(reader);
+      else await readAway(reader, discard.bytes + maxBytes, discard.ms);
+      return tooLarge(c);
+    }
+    const reader = body.getReader();
+    const bytes = await readAtMost(reader, maxBytes);
+    if (bytes === null) {
+      await readAway(reader, discard.bytes, discard.ms);
+      return tooLarge(c);
+    }
+    c.req.raw = new Request(c.req.raw, { body: bytes });
+    await next();
+  };
+}
+
+/** Tells the sender to stop: nothing more of this body will be read. Not awaited: the answer need not wait for the sender. */
+function cancel(reader: ReadableStreamDefaultReader<Uint8Array>): void {
+  reader.cancel("the request body is too large").catch(() => undefined);
+}
+
+/** Reads what `reader` has left and throws it away: to its end, or cancelled past `maxBytes` bytes or `ms` milliseconds. */
+async function readAway(reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), ms);
+  });
+  try {
+    let size = 0;
+    for (;;) {
+      const chunk = await Promise.race([reader.read(), late]);
+      if (chunk === "late") return cancel(reader);
+      if (chunk.done) return;
+      size += chunk.value.byteLength;
+      if (size > maxBytes) return cancel(reader);
+    }
+  } catch {
+    // The sender went away: nothing is left to read.
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+/** The whole body when it has at most `maxBytes`; otherwise null, the reader left just past the limit. */
+async function readAtMost(reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number): Promise<Uint8Array | null> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    size += chunk.value.byteLength;
+    if (size > maxBytes) return null;
+    chunks.push(chunk.value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}

@@ -1,5 +1,4 @@
 import { Hono, type Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import type { ServiceRouter } from "../core/messaging/contracts.js";
@@ -14,14 +13,18 @@ import type { SchedulerClient } from "../core/scheduling/scheduler.js";
 import type { LogFormat, Logger } from "../core/shared/logger.js";
 import { waitUntilOf } from "../objects/hono-protocol.js";
 import { mountBrowserPages } from "./browser-pages.js";
+import type { ConsoleSettings } from "./console/console-routes.js";
+
+export type { ConsoleSettings } from "./console/console-routes.js";
 import type { Identify, PrincipalOf } from "./caller.js";
-import { identifyCaller, noStore, requestMessage, wellEncodedUrl, type GatewayEnv } from "./gateway-middleware.js";
+import { identifyCaller, limitBody, noStore, requestMessage, wellEncodedUrl, type GatewayEnv } from "./gateway-middleware.js";
 import { answerWith, replyWith } from "./replies.js";
 import { parseBody } from "./request-body.js";
 import type { OpenApiOptions } from "./openapi.js";
 import type { ReadSide } from "./read-side.js";
 import { mountScheduleRoutes } from "./schedule-routes.js";
 import { remoteNodesOf, type NodeBindings } from "./service-binding-node.js";
+import { AdminThrottle } from "./admin-throttle.js";
 import { mountStreamRoutes, type AdminOptions } from "./stream-routes.js";
 
 /** Options of {@link createGateway}. */
@@ -72,8 +75,14 @@ export type GatewayOptions<Env> = {
   cors?: Parameters<typeof cors>[0];
   /** `GET /v1/openapi.json` and the API reference at `/docs`: on by default; `false` turns both off. */
   openapi?: OpenApiOptions | false;
-  /** The operations console at `/console`: on while an admin token is configured; `false` turns it off. */
-  console?: false;
+  /**
+   * The operations console at `/console`: on while an admin token is configured (`admin.token`)
+   * and this gives it a place for its session generation, e.g.
+   * `{ sessions: durableObjectConsoleSessions((env) => env.CONSOLE_SESSIONS) }` (a
+   * `ConsoleSessionObject` binding, from x3m-system/objects); logging out there ends every
+   * console session. Absent or `false`: no console (404).
+   */
+  console?: ConsoleSettings<Env> | false;
 };
 
 /** The request headers the API reads, allowed in cross-origin requests when `cors` is on. */
@@ -118,11 +127,12 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   const scopeOf = (c: Context<GatewayEnv<Env>>) => ({ env: c.env, waitUntil: waitUntilOf(c) });
   const app = new Hono<GatewayEnv<Env>>();
 
-  const limitBody = bodyLimit({
-    maxSize: maxBodyBytes,
-    onError: (c) => replyWith(c, halt(newMessage(c.req.param("service") ?? ""), response.error("payload_too_large", { maxBytes: maxBodyBytes }))),
-  });
+  const bodyLimit = limitBody<GatewayEnv<Env>>(maxBodyBytes, (c) =>
+    replyWith(c, halt(newMessage(c.req.param("service") ?? ""), response.error("payload_too_large", { maxBytes: maxBodyBytes }))),
+  );
   const caller = identifyCaller<Env>(options.identify, options.principalOf);
+  // One count of failed admin-token checks for every route that checks the token.
+  const throttle = new AdminThrottle<Env>(options.admin?.rateLimit);
 
   const serviceCall = async (c: Context<GatewayEnv<Env>>) => {
     const body = parseBody(await c.req.text());
@@ -144,21 +154,22 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
     app.use("/v1/*", cors({ allowMethods: ["GET", "POST", "DELETE"], allowHeaders: [...CORS_ALLOW_HEADERS], exposeHeaders: [...CORS_EXPOSE_HEADERS], maxAge: 600, ...options.cors }));
   }
   app.use("/v1/*", noStore, wellEncodedUrl);
-  app.post("/v1/services/:service", limitBody, requestMessage(false), caller, serviceCall);
-  app.post("/v1/validate/:service", limitBody, requestMessage(true), caller, serviceCall);
+  app.post("/v1/services/:service", bodyLimit, requestMessage(false), caller, serviceCall);
+  app.post("/v1/validate/:service", bodyLimit, requestMessage(true), caller, serviceCall);
   app.get("/v1/services", async (c) => c.json({ services: await dispatcher.publicServices(scopeOf(c)) }));
   app.get("/v1/health", (c) => c.json({ status: "ok" }));
-  mountStreamRoutes(app, options.admin);
+  mountStreamRoutes(app, options.admin, throttle);
   mountScheduleRoutes(app, {
     scheduler: options.scheduler,
     dispatcher,
     adminToken: options.admin?.token,
-    limitBody,
+    limitBody: bodyLimit,
     caller,
     identify: options.identify,
     principalOf: options.principalOf,
+    throttle,
   });
-  mountBrowserPages(app, options, { registry, dispatcher, logger });
+  mountBrowserPages(app, options, { registry, dispatcher, logger, throttle });
   app.notFound((c) => answerWith(c, response.error("not_found")));
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();

@@ -15,6 +15,7 @@ const statusByErrorReason: Readonly<Record<string, ContentfulStatusCode>> = {
   state_too_large: 413,
   idempotency_key_reused: 409,
   too_many_schedules: 429,
+  too_many_attempts: 429,
   internal_error: 500,
   invalid_event: 500,
   unknown_command: 500,

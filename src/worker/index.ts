@@ -5,6 +5,7 @@ export * from "./gateway.js";
 export * from "./envelope.js";
 export * from "./request-headers.js";
 export * from "./stream-routes.js";
+export * from "./admin-throttle.js";
 export * from "./gateway-middleware.js";
 export * from "./schedule-routes.js";
 export * from "./caller.js";

@@ -142,6 +142,7 @@ function baseResponses(): Record<string, JsonObject> {
     ["400", "BadRequest", "invalid_request, invalid_id"],
     ["401", "Unauthorized", "unauthorized"],
     ["404", "NotFound", "not_found"],
+    ["429", "TooManyAttempts", "too_many_attempts: more than 10 failed admin-token checks from this address in a minute; refused, whatever the token, for the seconds of Retry-After"],
   ] as const) {
     responses[`Answer${name}`] = { description: `${description} (HTTP ${code})`, content: { "application/json": { schema: schemaRef("Answer") } } };
   }
@@ -298,6 +299,8 @@ export function openApiGenerator(options: OpenApiOptions = {}): OpenApiGenerator
       securitySchemes["adminToken"] = { type: "http", scheme: "bearer", description: "The admin token (ADMIN_TOKEN)." };
     }
     const callerSecurity: JsonObject = surface.identify ? { security: [{}, { bearer: [] }] } : {};
+    // Routes that check the admin token answer 429 to an address past its failed checks.
+    const adminThrottled: JsonObject = surface.streams !== null ? { "429": ref("#/components/responses/AnswerTooManyAttempts") } : {};
 
     const serviceOperations = (name: string, requestSchema: JsonObject, notes: JsonObject) => {
       const doc = options.services?.[name] ?? {};
@@ -388,6 +391,7 @@ export function openApiGenerator(options: OpenApiOptions = {}): OpenApiGenerator
             "200": jsonReply("pending messages, and how recent ones ended when they did not succeed", object({ key: string, schedules: { type: "array", items: schemaRef("ScheduledSummary") }, outcomes: { type: "array", items: { type: "object" } } })),
             "400": ref("#/components/responses/AnswerBadRequest"),
             "401": ref("#/components/responses/AnswerUnauthorized"),
+            ...adminThrottled,
           },
           ...(viewers.length > 0 ? { security: viewers } : {}),
         },
@@ -403,6 +407,7 @@ export function openApiGenerator(options: OpenApiOptions = {}): OpenApiGenerator
             "400": ref("#/components/responses/AnswerBadRequest"),
             "401": ref("#/components/responses/AnswerUnauthorized"),
             "404": ref("#/components/responses/AnswerNotFound"),
+            ...adminThrottled,
           },
           ...(viewers.length > 0 ? { security: viewers } : {}),
         },
@@ -420,6 +425,7 @@ export function openApiGenerator(options: OpenApiOptions = {}): OpenApiGenerator
         "400": ref("#/components/responses/AnswerBadRequest"),
         "401": ref("#/components/responses/AnswerUnauthorized"),
         "404": ref("#/components/responses/AnswerNotFound"),
+        ...adminThrottled,
       };
       paths["/v1/streams/{stream}/{id}"] = {
         get: {

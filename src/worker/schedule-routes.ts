@@ -9,6 +9,7 @@ import { ownerOf, type SchedulerClient, type ScheduleViewer } from "../core/sche
 import { isJsonObject, type JsonObject } from "../core/shared/json.js";
 import { readKey } from "../core/shared/keys.js";
 import { firstProblem, type ValidationProblem } from "../objects/hono-protocol.js";
+import { AdminThrottle, clientAddress, tooManyAttempts } from "./admin-throttle.js";
 import { callerAssigns, type Identify, type PrincipalOf } from "./caller.js";
 import { requestMessage, type GatewayEnv } from "./gateway-middleware.js";
 import { answerWith, replyWith } from "./replies.js";
@@ -26,6 +27,8 @@ export type ScheduleRoutesOptions<Env extends object> = {
   caller: MiddlewareHandler<GatewayEnv<Env>>;
   identify: Identify<Env> | undefined;
   principalOf: PrincipalOf | undefined;
+  /** Counts failed checks of presented credentials while an admin token is configured (see {@link AdminThrottle}). */
+  throttle?: AdminThrottle<Env>;
 };
 
 const jsonObject = v.custom<JsonObject>(isJsonObject, "must be an object");
@@ -137,19 +140,28 @@ async function keyAndViewer<Env extends object>(c: Context<GatewayEnv<Env>>, vie
  * identified caller is passed on with their principal and identity — the scheduler lets the
  * identities its `isAdmin` recognises see everything, and everyone else only their own;
  * anonymous callers are indistinguishable, so none of them may see or cancel anything (401), and
- * refused credentials are 401 too.
+ * refused credentials are 401 too. While an admin token is configured, credentials that are
+ * neither it nor a caller's are a failed admin-token check, counted per client address: an
+ * address past the limit is answered 429 `too_many_attempts`, its credentials unread.
  */
 function scheduleViewer<Env extends object>(options: ScheduleRoutesOptions<Env>): ViewerOf<Env> {
+  const throttle = options.throttle ?? new AdminThrottle<Env>();
   return async (c) => {
     const authorization = c.req.header("Authorization");
     const adminToken = options.adminToken?.(c.env);
-    if (authorization !== undefined && adminToken !== undefined && adminToken !== "" && (await timingSafeEqual(authorization, `Bearer ${adminToken}`))) {
-      return { viewer: undefined };
+    const adminPath = authorization !== undefined && adminToken !== undefined && adminToken !== "";
+    const address = clientAddress(c.req.raw.headers);
+    if (adminPath) {
+      const wait = throttle.refusedFor(address);
+      if (wait > 0) return tooManyAttempts(c, wait);
+      if (await timingSafeEqual(authorization, `Bearer ${adminToken}`)) return { viewer: undefined };
     }
     const assigns = await callerAssigns(authorization, options.identify, c.env, options.principalOf);
     const principal = assigns === null ? null : ownerOf({ assigns });
     const identity = assigns?.["identity"];
     if (principal === null || !isJsonObject(identity)) {
+      const wait = adminPath ? await throttle.failed(c.env, address) : 0;
+      if (wait > 0) return tooManyAttempts(c, wait);
       return answerWith(c, response.unauthorized("identify yourself to see or cancel your schedules"));
     }
     return { viewer: { principal, identity } };

@@ -1,8 +1,10 @@
 import type { Context, Hono, MiddlewareHandler } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
+import { timingSafeEqual } from "hono/utils/buffer";
 import type { StreamAccess } from "../core/aggregates/aggregate-router.js";
 import { response } from "../core/messaging/response.js";
 import { readKey } from "../core/shared/keys.js";
+import { AdminThrottle, clientAddress, tooManyAttempts, type RateLimiter } from "./admin-throttle.js";
 import type { GatewayEnv } from "./gateway-middleware.js";
 import { answerWith as answer } from "./replies.js";
 
@@ -12,6 +14,15 @@ export type AdminOptions<Env> = {
   token: (env: Env) => string | undefined;
   /** The aggregates whose streams can be read and deleted, found by stream name prefix. */
   aggregates: readonly StreamAccess<Env>[];
+  /**
+   * Cloudflare's Rate Limiting binding that counts failed admin-token checks per client address
+   * (`CF-Connecting-IP`), e.g. `(env) => env.ADMIN_RATE_LIMIT` over `[[ratelimits]]` with
+   * `simple = { limit = 10, period = 60 }` in wrangler.toml. Without it (or when it answers
+   * undefined) each isolate counts on its own: 10 a minute. Either way an address past the limit
+   * gets 429 `too_many_attempts` for a minute on the stream routes, the schedule routes' admin
+   * path and the console's login — the right token included.
+   */
+  rateLimit?: (env: Env) => RateLimiter | undefined;
 };
 
 /** The most events one page returns. */
@@ -22,17 +33,39 @@ const unauthorized = () => Response.json({ response: response.unauthorized("admi
 
 /**
  * The admin token check: 404 while no token is configured (the routes do not exist), otherwise
- * Hono's bearer-auth middleware, which compares tokens in constant time.
+ * Hono's bearer-auth middleware, which compares tokens in constant time. Each failed check (a
+ * malformed header or a wrong token) is counted by `throttle` for the client's address; an
+ * address past its limit is answered 429 `too_many_attempts` without its token being looked at.
  */
-export function adminOnly<Env extends object>(token: ((env: Env) => string | undefined) | undefined): MiddlewareHandler<GatewayEnv<Env>> {
+export function adminOnly<Env extends object>(
+  token: ((env: Env) => string | undefined) | undefined,
+  throttle: AdminThrottle<Env> = new AdminThrottle<Env>(),
+): MiddlewareHandler<GatewayEnv<Env>> {
   return async (c, next) => {
     const expected = token?.(c.env);
     if (expected === undefined || expected === "") return answer(c, response.error("not_found"));
+    const address = clientAddress(c.req.raw.headers);
+    if (c.req.header("Authorization") !== undefined) {
+      const wait = throttle.refusedFor(address);
+      if (wait > 0) return tooManyAttempts(c, wait);
+    }
+    // Counted once per request, whichever way the check failed; the answer says whether that failure was one too many.
+    let refusedFor = 0;
+    const failed = async () => {
+      refusedFor = await throttle.failed(c.env, address);
+      return false;
+    };
+    const refusal = (ctx: Context) => (refusedFor > 0 ? tooManyAttempts(ctx, refusedFor) : unauthorized());
     return bearerAuth<GatewayEnv<Env>>({
-      token: expected,
+      verifyToken: async (given) => (await timingSafeEqual(given, expected)) || failed(),
       noAuthenticationHeader: { message: unauthorized },
-      invalidAuthenticationHeader: { message: unauthorized },
-      invalidToken: { message: unauthorized },
+      invalidAuthenticationHeader: {
+        message: async (ctx: Context) => {
+          await failed();
+          return refusal(ctx);
+        },
+      },
+      invalidToken: { message: refusal },
     })(c, next);
   };
 }
@@ -41,8 +74,8 @@ export function adminOnly<Env extends object>(token: ((env: Env) => string | und
  * `GET /v1/streams/:stream/:id?from=&limit=` (the stored events with their metadata, page by page)
  * and `DELETE /v1/streams/:stream/:id?mode=soft|hard&expectedVersion=`, admin only.
  */
-export function mountStreamRoutes<Env extends object>(app: Hono<GatewayEnv<Env>>, admin: AdminOptions<Env> | undefined): void {
-  app.use("/v1/streams/*", adminOnly<Env>(admin?.token));
+export function mountStreamRoutes<Env extends object>(app: Hono<GatewayEnv<Env>>, admin: AdminOptions<Env> | undefined, throttle?: AdminThrottle<Env>): void {
+  app.use("/v1/streams/*", adminOnly<Env>(admin?.token, throttle));
 
   app.get("/v1/streams/:stream/:id", async (c: Context<GatewayEnv<Env>>) => {
     const target = targetOf(c, admin);

@@ -1,16 +1,20 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, evictDurableObject, getQueueResult } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { newId, ok, Router, silentLogger, type RecordedEvent, type StreamPage } from "../../src/core/index.js";
+import { durableObjectConsoleSessions, type ConsoleSessions } from "../../src/objects/index.js";
 import { createGateway, type GatewayOptions } from "../../src/worker/index.js";
 import { readSidePage, streamsPage, type ReadSideView } from "../../src/worker/console/console-pages.js";
+import { NOTICE_TTL_MS, openNotice, sealNotice } from "../../src/worker/console/console-notices.js";
 import { CONSOLE_SESSION_MS, hasSession, startSession } from "../../src/worker/console/console-session.js";
 import { bankReadSide } from "../../examples/bank/read-side.js";
 import { call, eventually, openAccount, tallyCommand, tallyEnvelopes } from "../support/read-side-helpers.js";
 import { TALLY_TABLES, tallyReadSide } from "../support/test-read-side.js";
 
 const ORIGIN = "http://demo";
+/** The console sessions of the test Worker (the demo's CONSOLE_SESSIONS object), for gateways of a test's own. */
+const sessions: ConsoleSessions<unknown> = durableObjectConsoleSessions(() => env.CONSOLE_SESSIONS);
 const demo = (path: string, init?: RequestInit) => exports.default.fetch(`${ORIGIN}${path}`, { redirect: "manual", ...init });
 const ADA = { Authorization: "Bearer dev-ada" };
 
@@ -36,16 +40,27 @@ async function login(): Promise<string> {
   return setCookie.split(";")[0] ?? "";
 }
 
+/** A sealed notice as it appears in a URL: base64url payload, a dot, base64url signature. */
+const SEALED = "[\\w-]+\\.[\\w-]+";
+
+/** The text of a page's first alert (`role="alert"`), if any. */
+const alertOf = (text: string) => /role="alert">(.*?)<\/p>/.exec(text)?.[1];
+
 async function page(path: string, cookie: string): Promise<{ status: number; text: string; headers: Headers }> {
   const answer = await demo(path, { headers: { Cookie: cookie } });
   return { status: answer.status, text: await answer.text(), headers: answer.headers };
 }
 
 describe("the console's door", () => {
-  it("does not exist without an admin token, or with console: false (404 like any unknown route)", async () => {
+  it("does not exist without an admin token, without a place for its sessions, or with console: false (404 like any unknown route)", async () => {
     const router = new Router({ authorize: () => "ok" }).service("hello", (m) => ok(m));
     const base: GatewayOptions<Record<string, unknown>> = { services: [router], logger: silentLogger };
-    for (const options of [base, { ...base, admin: { token: () => "", aggregates: [] } }, { ...base, admin: { token: () => "t", aggregates: [] }, console: false as const }]) {
+    for (const options of [
+      { ...base, console: { sessions } },
+      { ...base, admin: { token: () => "", aggregates: [] }, console: { sessions } },
+      { ...base, admin: { token: () => "t", aggregates: [] } },
+      { ...base, admin: { token: () => "t", aggregates: [] }, console: false as const },
+    ]) {
       const app = createGateway<Record<string, unknown>>(options);
       for (const path of ["/console", "/console/streams", "/console/console.css"]) {
         const answer = await app.fetch(new Request(`http://gw${path}`), {});
@@ -115,20 +130,73 @@ describe("the console's door", () => {
     expect(answer.headers.get("Set-Cookie")).toMatch(/^x3m_console=;.*Max-Age=0/);
   });
 
-  it("a session ends when it expires or when the admin token changes", async () => {
+  it("logging out ends the session on the server: a copy of the cookie kept from before opens nothing", async () => {
+    const kept = await login();
+    expect((await page("/console", kept)).text).toContain('aria-current="page">Services');
+    expect((await demo("/console/logout", form({}, kept))).status).toBe(303);
+    for (const path of ["/console", "/console/streams", "/console/schedules?key=k", "/console/read-side"]) {
+      const { text } = await page(path, kept);
+      expect(text, path).toContain('<label for="token">Admin token</label>');
+      expect(text, path).not.toContain('aria-current="page"');
+    }
+    const cancel = await demo("/console/schedules/cancel", form({ key: "k", messageId: "m" }, kept));
+    expect(cancel.status).toBe(200);
+    expect(await cancel.text()).toContain("Admin token");
+  });
+
+  it("logging out ends every console session, in every browser; logging in again starts a new one", async () => {
+    const here = await login();
+    const elsewhere = await login();
+    await demo("/console/logout", form({}, here));
+    expect((await page("/console", elsewhere)).text).toContain("Admin token");
+    expect((await page("/console", await login())).text).toContain('aria-current="page">Services');
+  });
+
+  it("a logout without a session (no cookie, or a forged one) ends nobody's session", async () => {
+    const cookie = await login();
+    for (const other of ["", "x3m_console=9999999999999-0.forged"]) {
+      expect((await demo("/console/logout", form({}, other))).status).toBe(303);
+    }
+    expect((await page("/console", cookie)).text).toContain('aria-current="page">Services');
+  });
+
+  it("the session generation survives a restart of its object: a session holds across one, and a logout stays done", async () => {
+    const object = env.CONSOLE_SESSIONS.get(env.CONSOLE_SESSIONS.idFromName("console"));
+    const kept = await login();
+    await evictDurableObject(object);
+    expect((await page("/console", kept)).text).toContain('aria-current="page">Services');
+    await demo("/console/logout", form({}, kept));
+    await evictDurableObject(object);
+    expect((await page("/console", kept)).text).toContain("Admin token");
+  });
+
+  it("the login page says what is true: how long a session lasts, and that logging out ends every session", async () => {
+    const { text } = await page("/console", "");
+    expect(text).toContain("You stay logged in for 8 hours in this browser");
+    expect(text).toContain("Logging out ends every console session, in this browser and any other");
+    expect(text).not.toContain("or until you log out");
+  });
+
+  it("a session ends when it expires, when the admin token changes, or when the generation moves on", async () => {
+    let current = 7;
+    const generations: ConsoleSessions<unknown> = { generation: async () => current, endAll: async () => (current += 1) };
     const app = new Hono();
     app.get("/start/:token/:ago", async (c) => {
-      await startSession(c, c.req.param("token"), "", Date.now() - Number(c.req.param("ago")));
+      await startSession(c, c.req.param("token"), "", generations, {}, Date.now() - Number(c.req.param("ago")));
       return c.text("started");
     });
-    app.get("/check/:token", async (c) => c.text(String(await hasSession(c, c.req.param("token")))));
+    app.get("/check/:token", async (c) => c.text(String(await hasSession(c, c.req.param("token"), generations, {}))));
     const cookieOf = async (token: string, ago: number) =>
       ((await app.request(`/start/${token}/${ago}`)).headers.get("Set-Cookie") ?? "").split(";")[0] ?? "";
     const check = async (cookie: string, token: string) => (await app.request(`/check/${token}`, { headers: { Cookie: cookie } })).text();
     expect(await check(await cookieOf("one", 0), "one")).toBe("true");
     expect(await check(await cookieOf("one", 0), "two")).toBe("false");
     expect(await check(await cookieOf("one", CONSOLE_SESSION_MS + 1000), "one")).toBe("false");
-    expect(await check("x3m_console=9999999999999.forged", "one")).toBe("false");
+    expect(await check("x3m_console=9999999999999-7.forged", "one")).toBe("false");
+    const kept = await cookieOf("one", 0);
+    current += 1;
+    expect(await check(kept, "one")).toBe("false");
+    expect(await check(await cookieOf("one", 0), "one")).toBe("true");
   });
 });
 
@@ -147,6 +215,7 @@ describe("the console's pages", () => {
       services: [],
       logger: silentLogger,
       admin: { token: () => "t", aggregates: [] },
+      console: { sessions },
       nodes: { a: (e) => e.NODE_A, down: () => down },
     });
     const call = (path: string, init?: RequestInit) => app.fetch(new Request(`${ORIGIN}${path}`, init), { NODE_A: env.NODE_A });
@@ -176,7 +245,7 @@ describe("the console's pages", () => {
     expect(paged.text).toContain(`from=1&amp;limit=1">Later events`);
 
     const missing = await page(`/console/streams?stream=account&id=nobody-${newId()}`, cookie);
-    expect(missing.text).toMatch(/role="alert">Nothing is stored for account nobody-/);
+    expect(alertOf(missing.text)).toBe("Nothing is stored for account with this id.");
   });
 
   it("shows the snapshot a load starts from: none at first, then the one the account takes every 50 events", async () => {
@@ -225,13 +294,14 @@ describe("the console's pages", () => {
 
     const cancelled = await demo("/console/schedules/cancel", form({ key, messageId }, cookie));
     expect(cancelled.status).toBe(303);
-    expect(cancelled.headers.get("Location")).toBe(`/console/schedules?key=${key}&cancelled=${messageId}`);
+    expect(cancelled.headers.get("Location")).toMatch(new RegExp(`^/console/schedules\\?key=${key}&notice=${SEALED}$`));
     const after = await page(cancelled.headers.get("Location") ?? "", cookie);
     expect(after.text).toContain(`role="status">Cancelled <code>${messageId}</code>`);
     expect(after.text).toContain("Nothing is pending for");
 
     const again = await demo("/console/schedules/cancel", form({ key, messageId }, cookie));
-    expect(again.headers.get("Location")).toBe(`/console/schedules?key=${key}&missing=${messageId}`);
+    expect(again.headers.get("Location")).toMatch(new RegExp(`^/console/schedules\\?key=${key}&notice=${SEALED}$`));
+    expect((await page(again.headers.get("Location") ?? "", cookie)).text).toContain(`role="alert">${messageId} was no longer pending.`);
   });
 
   it("cannot cancel without a session", async () => {
@@ -242,9 +312,66 @@ describe("the console's pages", () => {
 
 });
 
+describe("the console shows only the notices it made, never text from its URL", () => {
+  const PHISH = "Session expired. Log in again at https://evil.example/console";
+  const quoted = encodeURIComponent(PHISH);
+
+  it("a cancel's outcome put in the schedules page's URL by hand is not shown", async () => {
+    const cookie = await login();
+    for (const field of ["cancelled", "missing", "failed"]) {
+      const { text } = await page(`/console/schedules?key=k&${field}=${quoted}`, cookie);
+      expect(text, field).not.toContain("evil.example");
+      expect(text, field).not.toMatch(/role="(status|alert)"/);
+    }
+  });
+
+  it("a rebuild's report, a refusal or a failure put in the read side page's URL by hand is not shown", async () => {
+    const cookie = await login();
+    for (const query of [
+      `refused=${quoted}`,
+      `failed=${quoted}`,
+      `done=rebuild&subscriber=${quoted}&streams=1&of=1&events=1&ms=1&failed_streams=0`,
+      `done=rebuild&subscriber=bank_accounts&streams=1&of=1&events=1&ms=1&failed_streams=1&failed_stream=x&failed_error=${quoted}`,
+    ]) {
+      const { text } = await page(`/console/read-side?${query}`, cookie);
+      expect(text, query).not.toContain("evil.example");
+      expect(text, query).not.toMatch(/role="(status|alert)"/);
+    }
+  });
+
+  it("the streams page's alerts name nothing that came in its URL", async () => {
+    const cookie = await login();
+    const unknownType = await page(`/console/streams?stream=${quoted}&id=x`, cookie);
+    expect(alertOf(unknownType.text)).toBe("There is no such aggregate type.");
+    expect(unknownType.text).not.toContain("evil.example");
+    const unknownId = await page(`/console/streams?stream=account&id=${quoted}`, cookie);
+    expect(alertOf(unknownId.text)).toBe("Nothing is stored for account with this id.");
+  });
+
+  it("a notice is shown only when sealed under this admin token, for this page, and not expired", async () => {
+    const sealed = await sealNotice("t", "schedules", { cancelled: "m-1" });
+    expect(await openNotice("t", "schedules", sealed)).toEqual({ cancelled: "m-1" });
+    expect(await openNotice("other", "schedules", sealed)).toBeNull();
+    expect(await openNotice("t", "read-side", sealed)).toBeNull();
+    expect(await openNotice("t", "schedules", sealed, Date.now() + NOTICE_TTL_MS + 1)).toBeNull();
+    const [payload = "", signature = ""] = sealed.split(".");
+    const altered = btoa(JSON.stringify({ page: "schedules", expiresAt: Date.now() + 1000, fields: { cancelled: PHISH } })).replace(/=+$/, "");
+    expect(await openNotice("t", "schedules", `${altered}.${signature}`)).toBeNull();
+    expect(await openNotice("t", "schedules", `${payload}.${signature.slice(1)}`)).toBeNull();
+    for (const junk of ["", ".", "x.y", "%%%.%%%", `${payload}.`, "a".repeat(5000)]) expect(await openNotice("t", "schedules", junk), junk).toBeNull();
+
+    // On a page: a notice sealed under another token is not shown; one sealed under this one is.
+    const cookie = await login();
+    const forged = await sealNotice("not-the-admin-token", "schedules", { cancelled: PHISH });
+    expect((await page(`/console/schedules?key=k&notice=${forged}`, cookie)).text).not.toContain("evil.example");
+    const genuine = await sealNotice("dev-admin", "schedules", { cancelled: "m-2" });
+    expect((await page(`/console/schedules?key=k&notice=${genuine}`, cookie)).text).toContain('role="status">Cancelled <code>m-2</code>');
+  });
+});
+
 /** A gateway of its own whose console has admin token "t", logged in: its pages and form posts. */
 async function ownConsole(options: Partial<GatewayOptions<Cloudflare.Env>>) {
-  const app = createGateway<Cloudflare.Env>({ services: [], logger: silentLogger, admin: { token: () => "t", aggregates: [] }, ...options });
+  const app = createGateway<Cloudflare.Env>({ services: [], logger: silentLogger, admin: { token: () => "t", aggregates: [] }, console: { sessions }, ...options });
   const fetch = (path: string, init?: RequestInit) => app.fetch(new Request(`${ORIGIN}${path}`, { redirect: "manual", ...init }), env);
   const cookie = ((await fetch("/console/login", form({ token: "t" }))).headers.get("Set-Cookie") ?? "").split(";")[0] ?? "";
   return {
@@ -358,7 +485,7 @@ describe("the console's read side page", () => {
     const answer = await demo("/console/read-side/rebuild", form({ subscriber: "bank_accounts" }, cookie));
     expect(answer.status).toBe(303);
     const location = answer.headers.get("Location") ?? "";
-    expect(location).toMatch(/^\/console\/read-side\?done=rebuild&subscriber=bank_accounts&streams=(\d+)&of=\1&events=\d+&ms=\d+&failed_streams=0$/);
+    expect(location).toMatch(new RegExp(`^/console/read-side\\?notice=${SEALED}$`));
     expect(await listedBalance(account_id)).toBe(40);
     const { text } = await page(location, cookie);
     expect(text).toMatch(/role="status">Rebuilt <code>bank_accounts<\/code>: (\d+) of \1 streams?, \d+ events? replayed in \d+ (ms|s)\./);
@@ -377,7 +504,8 @@ describe("the console's read side page", () => {
     expect(checkpointRow(tableOf(behind, "<code>test_tally</code>"), streamName)).toEqual(["v2", '<span class="muted">none</span>', '<span class="badge warn">3 behind</span>']);
 
     const answer = await reads.post("/console/read-side/catch-up", { subscriber: "test_tally" });
-    expect(answer.headers.get("Location")).toMatch(/^\/console\/read-side\?done=catch_up&subscriber=test_tally&/);
+    const caughtUp = await reads.text(answer.headers.get("Location") ?? "");
+    expect(caughtUp).toMatch(/role="status">Caught up <code>test_tally<\/code>: \d+ of \d+ streams?, \d+ events? applied in/);
     expect(await env.READ_MODELS.prepare("SELECT total FROM test_tally WHERE id = ?").bind(id).first("total")).toBe(16);
     const after = await reads.text(`/console/read-side?stream=tally&from=${streamName}`);
     expect(checkpointRow(tableOf(after, "<code>test_tally</code>"), streamName)).toEqual(["v2", "v2", '<span class="ok">up to date</span>']);
@@ -397,19 +525,21 @@ describe("the console's read side page", () => {
 
   it("refuses to rebuild or catch up a process manager or another subscriber that is not a projection, and says why", async () => {
     const cookie = await login();
+    const said = new Map<string, string | undefined>();
     for (const [path, subscriber] of [
       ["rebuild", "transfers"],
       ["catch-up", "transfers"],
       ["rebuild", "nobody"],
     ] as const) {
       const answer = await demo(`/console/read-side/${path}`, form({ subscriber }, cookie));
-      expect(answer.headers.get("Location"), `${path} ${subscriber}`).toBe(`/console/read-side?refused=${subscriber}`);
+      const location = answer.headers.get("Location") ?? "";
+      expect(location, `${path} ${subscriber}`).toMatch(new RegExp(`^/console/read-side\\?notice=${SEALED}$`));
+      said.set(subscriber, alertOf((await page(location, cookie)).text));
     }
-    const alert = (text: string) => /role="alert">(.*?)<\/p>/.exec(text)?.[1];
-    expect(alert((await page("/console/read-side?refused=transfers", cookie)).text)).toBe(
+    expect(said.get("transfers")).toBe(
       "transfers is a process manager: it is never rebuilt or caught up from here, since replaying its events would start its processes again.",
     );
-    expect(alert((await page("/console/read-side?refused=nobody", cookie)).text)).toBe("There is no subscriber nobody.");
+    expect(said.get("nobody")).toBe("There is no subscriber nobody.");
   });
 
   it("says plainly when the Worker has no read side, and rebuilds nothing", async () => {

@@ -1,7 +1,8 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { ok, Router, silentLogger } from "../../src/core/index.js";
+import { durableObjectConsoleSessions } from "../../src/objects/index.js";
 import { createGateway } from "../../src/worker/index.js";
 
 const demo = (path: string) => exports.default.fetch(`http://demo${path}`);
@@ -26,7 +27,12 @@ describe("the API reference page", () => {
 
   it("follows the gateway when it is mounted under a path", async () => {
     const router = new Router({ authorize: () => "ok" }).service("hello", (m) => ok(m));
-    const gateway = createGateway<Record<string, unknown>>({ services: [router], logger: silentLogger, admin: { token: () => "t", aggregates: [] } });
+    const gateway = createGateway<Record<string, unknown>>({
+      services: [router],
+      logger: silentLogger,
+      admin: { token: () => "t", aggregates: [] },
+      console: { sessions: durableObjectConsoleSessions(() => env.CONSOLE_SESSIONS) },
+    });
     const app = new Hono<{ Bindings: Record<string, unknown> }>().route("/api", gateway);
     const docs = await (await app.fetch(new Request("http://x/api/docs"), {})).text();
     expect(docs).toContain('<script src="/api/docs/docs.js" defer></script>');

@@ -1,9 +1,12 @@
 // Hostile input at the edge, against the demo Worker: every test here sends something a careless
 // or malicious client could send, and checks that it gets a clear 4xx — never a 500, never a
 // silently different account — and that nothing is stored.
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
+import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
-import { newId } from "../../src/core/index.js";
+import { MemoryScheduler, newId, ok, Router, silentLogger } from "../../src/core/index.js";
+import { durableObjectConsoleSessions } from "../../src/objects/index.js";
+import { AdminThrottle, clientAddress, createGateway, limitBody, THROTTLED_ADDRESSES, type RateLimiter } from "../../src/worker/index.js";
 
 const ADA = { Authorization: "Bearer dev-ada" };
 const ADMIN = { Authorization: "Bearer dev-admin" };
@@ -176,5 +179,245 @@ describe("answers are never cached", () => {
     ];
     expect(new Set(answers.map((a) => a.status))).toEqual(new Set([200, 400, 401, 404, 413, 422]));
     for (const answer of answers) expect(answer.headers.get("Cache-Control"), String(answer.status)).toBe("no-store");
+  });
+});
+
+/** A body of `totalBytes` (spaces, 64 KiB at a time; `Infinity`: one that never ends), and what its sender saw. */
+function uploadBody(totalBytes: number, { stallAfter = Infinity } = {}) {
+  const seen = { sent: 0, finished: false, cancelled: false };
+  const chunk = new Uint8Array(64 * 1024).fill(0x20);
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (seen.sent >= stallAfter) await new Promise(() => undefined);
+      if (seen.sent >= totalBytes) {
+        seen.finished = true;
+        return controller.close();
+      }
+      seen.sent += chunk.byteLength;
+      controller.enqueue(chunk);
+    },
+    cancel() {
+      seen.cancelled = true;
+    },
+  });
+  return { stream, seen };
+}
+
+const MiB = 1024 * 1024;
+
+describe("an oversized body is answered 413 and its stream never left hanging: read to its end, or cancelled", () => {
+  // Called directly (not through the runtime's loopback), so that the stream the gateway reads
+  // and cancels is the sender's own: `seen` is what the sender saw.
+  const app = createGateway({
+    services: [new Router({ authorize: () => "ok" }).service("ok", (m) => ok(m))],
+    logger: silentLogger,
+    admin: { token: () => "t", aggregates: [] },
+    console: { sessions: durableObjectConsoleSessions(() => env.CONSOLE_SESSIONS) },
+    scheduler: new MemoryScheduler({ dispatch: async (message) => message, logger: silentLogger }),
+  });
+  const upload = (path: string, body: ReadableStream<Uint8Array>, headers: Record<string, string> = {}) =>
+    app.fetch(new Request(`http://gw${path}`, { method: "POST", body, headers, duplex: "half" } as RequestInit), {});
+  const tooLarge = { status: "error", reason: "payload_too_large", details: { maxBytes: MiB } };
+
+  it("a chunked body a little over the limit is read to its end, so that the client gets to read the 413", async () => {
+    const { stream, seen } = uploadBody(3 * MiB);
+    const answer = await upload("/v1/services/ok", stream);
+    expect(answer.status).toBe(413);
+    expect(((await answer.json()) as { response: unknown }).response).toEqual(tooLarge);
+    expect(seen).toEqual({ sent: 3 * MiB, finished: true, cancelled: false });
+  });
+
+  it("a chunked body far over the limit is cancelled once 16 MiB more have been read", async () => {
+    const { stream, seen } = uploadBody(Infinity);
+    const answer = await upload("/v1/services/ok", stream);
+    expect(answer.status).toBe(413);
+    expect(((await answer.json()) as { response: unknown }).response).toEqual(tooLarge);
+    expect(seen.cancelled).toBe(true);
+    expect(seen.sent).toBeLessThanOrEqual(18 * MiB);
+  });
+
+  it("a Content-Length far over the limit: refused and cancelled without reading", async () => {
+    const { stream, seen } = uploadBody(Infinity);
+    const answer = await upload("/v1/services/ok", stream, { "Content-Length": String(1024 * MiB) });
+    expect(answer.status).toBe(413);
+    expect(seen.cancelled).toBe(true);
+    expect(seen.sent).toBeLessThanOrEqual(128 * 1024);
+  });
+
+  it("a Content-Length that understates the body is not believed: refused past the limit, then cancelled", async () => {
+    const { stream, seen } = uploadBody(Infinity);
+    const answer = await upload("/v1/services/ok", stream, { "Content-Length": "10" });
+    expect(answer.status).toBe(413);
+    expect(((await answer.json()) as { response: unknown }).response).toEqual(tooLarge);
+    expect(seen.cancelled).toBe(true);
+    expect(seen.sent).toBeLessThanOrEqual(18 * MiB);
+  });
+
+  it("an oversized body that stops coming is cancelled when the time to read it away runs out", async () => {
+    const limited = new Hono().post("/", limitBody(MiB, (c) => c.text("too large", 413), { bytes: 16 * MiB, ms: 50 }), (c) => c.text("read"));
+    const { stream, seen } = uploadBody(Infinity, { stallAfter: 2 * MiB });
+    const answer = await limited.fetch(new Request("http://gw/", { method: "POST", body: stream, duplex: "half" } as RequestInit));
+    expect(answer.status).toBe(413);
+    expect(seen.cancelled).toBe(true);
+  });
+
+  it("the schedule route and the console's forms do the same", async () => {
+    const scheduled = uploadBody(Infinity);
+    expect((await upload("/v1/schedules", scheduled.stream)).status).toBe(413);
+    expect(scheduled.seen.cancelled).toBe(true);
+    const form = uploadBody(Infinity);
+    const login = await upload("/console/login", form.stream, { "Content-Type": "application/x-www-form-urlencoded", Origin: "http://gw" });
+    expect(login.status).toBe(413);
+    expect(form.seen.cancelled).toBe(true);
+    expect(form.seen.sent).toBeLessThanOrEqual(17 * MiB);
+  });
+});
+
+/** A fresh client address (TEST-NET-3), so that no other test's failures count against it. */
+const freshAddress = () => `203.0.113.${Math.floor(Math.random() * 254) + 1}-${newId().slice(-8)}`;
+
+/** The console's login form, posted as a browser on `origin` posts it, from `address`. */
+const loginForm = (token: string, address: string, origin = "http://demo"): RequestInit => ({
+  method: "POST",
+  body: new URLSearchParams({ token, next: "/console" }).toString(),
+  headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: origin, "CF-Connecting-IP": address },
+});
+
+describe("guesses at the admin token are throttled per client address: past 10 failures a minute, 429 — the right token too", () => {
+  /** Sends 10 wrong tokens to the stream route from `address` (each 401), then an 11th (429). */
+  async function exhaust(fetch: (path: string, init?: RequestInit) => Promise<Response>, address: string): Promise<void> {
+    for (let i = 0; i < 10; i += 1) {
+      const wrong = await fetch("/v1/streams/account/x", { headers: { Authorization: `Bearer guess-${i}`, "CF-Connecting-IP": address } });
+      expect(wrong.status, `guess ${i + 1}`).toBe(401);
+    }
+    const eleventh = await fetch("/v1/streams/account/x", { headers: { Authorization: "Bearer guess-10", "CF-Connecting-IP": address } });
+    expect(eleventh.status).toBe(429);
+  }
+
+  it("the demo (with its Rate Limiting binding): the stream routes, the schedule routes' admin path and the console's login all refuse that address", async () => {
+    const demoFetch = (path: string, init?: RequestInit) => exports.default.fetch(`http://demo${path}`, { redirect: "manual", ...init });
+    const address = freshAddress();
+    await exhaust(demoFetch, address);
+    const right = { Authorization: "Bearer dev-admin", "CF-Connecting-IP": address };
+    const stream = await demoFetch("/v1/streams/account/x", { headers: right });
+    expect(stream.status).toBe(429);
+    expect(await stream.json()).toEqual({ response: { status: "error", reason: "too_many_attempts", details: { retryAfterSeconds: expect.any(Number) } } });
+    expect(Number(stream.headers.get("Retry-After"))).toBeGreaterThan(0);
+    expect(Number(stream.headers.get("Retry-After"))).toBeLessThanOrEqual(60);
+    expect((await demoFetch("/v1/schedules?key=k", { headers: right })).status).toBe(429);
+    expect((await demoFetch("/v1/schedules/m?key=k", { method: "DELETE", headers: right })).status).toBe(429);
+    const login = await demoFetch("/console/login", loginForm("dev-admin", address));
+    expect(login.status).toBe(429);
+    expect(login.headers.get("Set-Cookie")).toBeNull();
+    expect(await login.text()).toMatch(/role="alert" id="login-problem">Too many wrong tokens from your address: try again in \d+ s\./);
+
+    // Another address is not affected; nor are callers without credentials (401, not 429), nor users' own calls.
+    const elsewhere = { Authorization: "Bearer dev-admin", "CF-Connecting-IP": freshAddress() };
+    expect((await demoFetch("/v1/streams/account/x", { headers: elsewhere })).status).toBe(404);
+    expect((await demoFetch("/v1/streams/account/x", { headers: { "CF-Connecting-IP": address } })).status).toBe(401);
+    expect((await demoFetch("/v1/services/greet", { method: "POST", body: '{"name":"Ada"}', headers: { ...ADA, "CF-Connecting-IP": address } })).status).toBe(200);
+  });
+
+  it("wrong tokens at the console's login and bearer guesses on the schedule routes count too", async () => {
+    const demoFetch = (path: string, init?: RequestInit) => exports.default.fetch(`http://demo${path}`, { redirect: "manual", ...init });
+    const address = freshAddress();
+    for (let i = 0; i < 5; i += 1) expect((await demoFetch("/console/login", loginForm(`guess-${i}`, address))).status).toBe(200);
+    for (let i = 5; i < 10; i += 1) expect((await demoFetch("/v1/schedules?key=k", { headers: { Authorization: `Bearer guess-${i}`, "CF-Connecting-IP": address } })).status).toBe(401);
+    expect((await demoFetch("/console/login", loginForm("guess-10", address))).status).toBe(429);
+    expect((await demoFetch("/console/login", loginForm("dev-admin", address))).status).toBe(429);
+    // A user's own token on the schedule routes is not a failed admin-token check.
+    const user = freshAddress();
+    for (let i = 0; i < 12; i += 1) expect((await demoFetch("/v1/schedules?key=k", { headers: { ...ADA, "CF-Connecting-IP": user } })).status).toBe(200);
+    expect((await demoFetch("/console/login", loginForm("dev-admin", user))).status).toBe(303);
+  });
+
+  it("without a binding each isolate counts on its own, with the same limit", async () => {
+    const app = createGateway({
+      services: [new Router({ authorize: () => "ok" }).service("ok", (m) => ok(m))],
+      logger: silentLogger,
+      admin: { token: () => "t", aggregates: [] },
+      console: { sessions: durableObjectConsoleSessions(() => env.CONSOLE_SESSIONS) },
+      scheduler: new MemoryScheduler({ dispatch: async (message) => message, logger: silentLogger }),
+    });
+    const fetch = async (path: string, init?: RequestInit) => app.fetch(new Request(`http://gw${path}`, { redirect: "manual", ...init }), {});
+    const address = freshAddress();
+    await exhaust(fetch, address);
+    expect((await fetch("/v1/streams/account/x", { headers: { Authorization: "Bearer t", "CF-Connecting-IP": address } })).status).toBe(429);
+    expect((await fetch("/v1/schedules?key=k", { headers: { Authorization: "Bearer t", "CF-Connecting-IP": address } })).status).toBe(429);
+    expect((await fetch("/console/login", loginForm("t", address, "http://gw"))).status).toBe(429);
+    expect((await fetch("/console/login", loginForm("t", freshAddress(), "http://gw"))).status).toBe(303);
+  });
+
+  it("a binding decides when the address is over, counting the failures of every isolate; one that fails leaves the count to the isolate", async () => {
+    const calls: string[] = [];
+    let refuse = false;
+    let broken = false;
+    const limiter: RateLimiter = {
+      limit: async ({ key }: { key: string }) => {
+        calls.push(key);
+        if (broken) throw new Error("rate limiter unavailable");
+        return { success: !refuse };
+      },
+    };
+    const throttle = new AdminThrottle<object>(() => limiter);
+    const address = freshAddress();
+    expect(await throttle.failed({}, address)).toBe(0);
+    expect(calls).toEqual([`x3m-admin-token:${address}`]);
+    refuse = true;
+    expect(await throttle.failed({}, address)).toBe(60_000);
+    expect(throttle.refusedFor(address)).toBeGreaterThan(59_000);
+
+    // Two isolates (two gateways' counts) over one binding: their failures add up.
+    const [one, two] = [new AdminThrottle<Cloudflare.Env>((e) => e.ADMIN_RATE_LIMIT), new AdminThrottle<Cloudflare.Env>((e) => e.ADMIN_RATE_LIMIT)];
+    const shared = freshAddress();
+    for (let i = 0; i < 5; i += 1) expect(await one.failed(env, shared)).toBe(0);
+    for (let i = 0; i < 5; i += 1) expect(await two.failed(env, shared)).toBe(0);
+    expect(await one.failed(env, shared)).toBe(60_000);
+
+    broken = true;
+    const other = freshAddress();
+    for (let i = 0; i < 10; i += 1) expect(await throttle.failed({}, other)).toBe(0);
+    expect(await throttle.failed({}, other)).toBe(60_000);
+  });
+
+  it("an address is refused for a minute, then counted afresh", async () => {
+    let now = 1_000_000;
+    const throttle = new AdminThrottle<object>(undefined, () => now);
+    const address = freshAddress();
+    for (let i = 0; i < 10; i += 1) expect(await throttle.failed({}, address)).toBe(0);
+    expect(await throttle.failed({}, address)).toBe(60_000);
+    now += 30_000;
+    expect(throttle.refusedFor(address)).toBe(30_000);
+    now += 30_000;
+    expect(throttle.refusedFor(address)).toBe(0);
+    for (let i = 0; i < 10; i += 1) expect(await throttle.failed({}, address)).toBe(0);
+    // Failures spread over more than a minute never add up to a refusal.
+    now += 60_000;
+    for (let i = 0; i < 10; i += 1) {
+      expect(await throttle.failed({}, address)).toBe(0);
+      now += 7_000;
+    }
+  });
+
+  it("the count in memory is bounded: past 10,000 addresses the one that failed least recently is forgotten", async () => {
+    const throttle = new AdminThrottle<object>();
+    const first = freshAddress();
+    for (let i = 0; i < 11; i += 1) await throttle.failed({}, first);
+    expect(throttle.refusedFor(first)).toBeGreaterThan(0);
+    for (let i = 0; i < THROTTLED_ADDRESSES - 1; i += 1) await throttle.failed({}, `10.0.${Math.floor(i / 256)}.${i % 256}`);
+    expect(throttle.refusedFor(first)).toBeGreaterThan(0);
+    await throttle.failed({}, "10.255.255.255");
+    expect(throttle.refusedFor(first)).toBe(0);
+  });
+
+  it("a client is its CF-Connecting-IP address, an IPv6 client its /64 network; without the header, one shared key", () => {
+    const of = (value?: string) => clientAddress(new Headers(value === undefined ? {} : { "CF-Connecting-IP": value }));
+    expect(of("192.0.2.7")).toBe("192.0.2.7");
+    expect(of("2001:db8:85a3:12:8a2e:370:7334:1")).toBe("2001:db8:85a3:12::/64");
+    expect(of("2001:DB8:85A3:0012::1")).toBe("2001:db8:85a3:12::/64");
+    expect(of("2001:db8::1")).toBe("2001:db8:0:0::/64");
+    expect(of("::1")).toBe("0:0:0:0::/64");
+    expect(of()).toBe("unknown");
+    expect(of("")).toBe("unknown");
   });
 });

@@ -7,7 +7,7 @@ import { deadLettersQueued, lostEvents, publishedTallies } from "./test-read-sid
 import { scheduledServices, seen, testClock, testHooks, testReidentify } from "./test-scheduling.js";
 
 // The Worker the test suites run against: the demo, plus Durable Objects for test aggregates.
-export { AccountObject, SchedulerObject, TransferObject, TransferWorkflow } from "../../examples/worker.js";
+export { AccountObject, ConsoleSessionObject, SchedulerObject, TransferObject, TransferWorkflow } from "../../examples/worker.js";
 export { FlakyTallyObject, FlakyTransferWorkflow, TallyObject } from "./test-read-side.js";
 export { LoanObject } from "./test-loans.js";
 

@@ -68,6 +68,7 @@ export type LibraryErrorReason =
   | "unknown_command"
   | "idempotency_key_reused"
   | "too_many_schedules"
+  | "too_many_attempts"
   | "state_too_large"
   | "unknown_service";
 

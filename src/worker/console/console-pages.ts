@@ -74,7 +74,7 @@ ${problem === null ? "" : html`<p class="notice error" role="alert" id="login-pr
   </div>
   <button type="submit">Log in</button>
 </form>
-<p class="hint">You stay logged in for 8 hours in this browser (an HttpOnly cookie holding no token), or until you log out.</p>`,
+<p class="hint">You stay logged in for 8 hours in this browser (an HttpOnly cookie holding no token), unless the admin token changes or someone logs out. Logging out ends every console session, in this browser and any other: a copy of the cookie no longer opens anything.</p>`,
     null,
   );
 }

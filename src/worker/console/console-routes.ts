@@ -1,5 +1,4 @@
 import type { Context, Hono, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { csrf } from "hono/csrf";
 import { secureHeaders } from "hono/secure-headers";
 import type { StreamAccess } from "../../core/aggregates/aggregate-router.js";
@@ -7,15 +6,18 @@ import type { StreamPage } from "../../core/aggregates/aggregate-protocol.js";
 import { response } from "../../core/messaging/response.js";
 import type { ServiceRegistry } from "../../core/messaging/service-registry.js";
 import { EVERY_OWNER, type SchedulerClient, type ScheduledSummary } from "../../core/scheduling/scheduler.js";
+import type { ConsoleSessions } from "../../objects/console-session-object.js";
 import { readKey } from "../../core/shared/keys.js";
 import { jsonLogger, type Logger } from "../../core/shared/logger.js";
 import { withTimeout } from "../../core/shared/timeout.js";
 import { BROWSER_STYLE } from "../browser-style.js";
-import { noStore, wellEncodedUrl, type GatewayEnv } from "../gateway-middleware.js";
+import { clientAddress, retryAfterSeconds, type AdminThrottle } from "../admin-throttle.js";
+import { limitBody, noStore, wellEncodedUrl, type GatewayEnv } from "../gateway-middleware.js";
 import { answerWith } from "../replies.js";
 import { remoteNodesOf, type NodeBindings } from "../service-binding-node.js";
 import { loginPage, readSidePage, schedulesPage, servicesPage, streamsPage, type NodeListing, type Page, type ServiceRow } from "./console-pages.js";
 import { problemText, readSideView, replay, type ConsoleReadSide, type ReplayAction } from "./console-read-side.js";
+import { NOTICE_PARAM, openNotice, sealNotice } from "./console-notices.js";
 import { endSession, hasSession, isAdminToken, startSession } from "./console-session.js";
 
 export type { ConsoleReadSide } from "./console-read-side.js";
@@ -24,6 +26,10 @@ export type { ConsoleReadSide } from "./console-read-side.js";
 export type ConsoleOptions<Env> = {
   /** The admin token; while it is undefined or empty the console does not exist (404). */
   token: ((env: Env) => string | undefined) | undefined;
+  /** Where the session generation is kept: logging out ends every session. */
+  sessions: ConsoleSessions<Env>;
+  /** The gateway's count of failed admin-token checks: a wrong token at login is one. */
+  throttle: AdminThrottle<Env>;
   /** The aggregates whose streams can be read. */
   aggregates: readonly StreamAccess<Env>[];
   /** The scheduler, when the gateway has one. */
@@ -38,6 +44,16 @@ export type ConsoleOptions<Env> = {
   readSide?: ConsoleReadSide<Env> | undefined;
   /** Where the console logs what failed (a rebuild); default: JSON lines on the console. */
   logger?: Logger | undefined;
+};
+
+/** The gateway's `console` option: what the console needs beyond the gateway's own options. */
+export type ConsoleSettings<Env> = {
+  /**
+   * Where the console keeps its session generation, which logging out moves on (ending every
+   * session, a kept copy of a cookie included): `durableObjectConsoleSessions((env) =>
+   * env.CONSOLE_SESSIONS)` over a `ConsoleSessionObject` binding (x3m-system/objects).
+   */
+  sessions: ConsoleSessions<Env>;
 };
 
 /** How long the services page waits for another node's list. */
@@ -65,12 +81,15 @@ function intParam(value: string | undefined, fallback: number, min: number, max:
   return Math.min(max, Math.max(min, Number(value)));
 }
 
-/** The problem a cancel reported back through the redirect, if any. */
+/** The problem a cancel reported back through its notice, if any. */
 function outcomeProblem(missing: string | undefined, failed: string | undefined): string | null {
   if (missing !== undefined) return `${missing} was no longer pending.`;
   if (failed !== undefined) return `Could not cancel ${failed}: the scheduler did not answer. Try again.`;
   return null;
 }
+
+/** What the read side page reads from its own URL: where to look. Anything it reports comes from its notice. */
+const READ_SIDE_PLACE = ["stream", "from"] as const;
 
 
 /**
@@ -78,7 +97,8 @@ function outcomeProblem(missing: string | undefined, failed: string | undefined)
  * streams and their events, pending schedules with cancel, and the read side's checkpoints and
  * dead letters with projection rebuilds. Off (404)
  * unless an admin token is configured; the browser logs in with that token once and then holds
- * a signed HttpOnly session cookie (see console-session.ts). Pages are plain HTML with no script.
+ * a signed HttpOnly session cookie of the current session generation, which logging out ends (see
+ * console-session.ts). Pages are plain HTML with no script.
  */
 export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, options: ConsoleOptions<Env>): void {
   const tokenOf = (c: Context<GatewayEnv<Env>>) => options.token?.(c.env) ?? "";
@@ -113,9 +133,9 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     }
     await next();
   };
-  const limit: MiddlewareHandler<GatewayEnv<Env>> = bodyLimit({ maxSize: 8 * 1024, onError: (c) => c.text("form too large", 413) });
+  const limit: MiddlewareHandler<GatewayEnv<Env>> = limitBody(8 * 1024, (c) => c.text("form too large", 413));
   const loggedIn: MiddlewareHandler<GatewayEnv<Env>> = async (c, next) => {
-    if (await hasSession(c, tokenOf(c))) return next();
+    if (await hasSession(c, tokenOf(c), options.sessions, c.env)) return next();
     const base = baseOf(c);
     const wanted = c.req.method === "GET" ? c.req.path + (new URL(c.req.url).search || "") : `${base}/console`;
     return html(c, loginPage(base, safeNext(base, wanted), null));
@@ -137,12 +157,23 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     const form = await c.req.parseBody();
     const next = safeNext(base, form["next"]);
     const given = typeof form["token"] === "string" ? form["token"] : "";
-    if (!(await isAdminToken(given, tokenOf(c)))) return html(c, loginPage(base, next, "That is not the admin token."));
-    await startSession(c, tokenOf(c), base);
+    // Past the limit of wrong tokens the token is not even looked at: the right one is refused too.
+    const address = clientAddress(c.req.raw.headers);
+    let refusedFor = options.throttle.refusedFor(address);
+    if (refusedFor === 0 && !(await isAdminToken(given, tokenOf(c)))) {
+      refusedFor = await options.throttle.failed(c.env, address);
+      if (refusedFor === 0) return html(c, loginPage(base, next, "That is not the admin token."));
+    }
+    if (refusedFor > 0) {
+      const seconds = retryAfterSeconds(refusedFor);
+      c.header("Retry-After", String(seconds));
+      return c.html(loginPage(base, next, `Too many wrong tokens from your address: try again in ${seconds} s.`), 429);
+    }
+    await startSession(c, tokenOf(c), base, options.sessions, c.env);
     return c.redirect(next, 303);
   });
-  app.post("/console/logout", sameOrigin, formsOnly, limit, (c: Context<GatewayEnv<Env>>) => {
-    endSession(c, baseOf(c));
+  app.post("/console/logout", sameOrigin, formsOnly, limit, async (c: Context<GatewayEnv<Env>>) => {
+    await endSession(c, tokenOf(c), baseOf(c), options.sessions, c.env);
     return c.redirect(`${baseOf(c)}/console`, 303);
   });
 
@@ -184,12 +215,13 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     else if (rawId !== "") {
       const access = options.aggregates.find((candidate) => candidate.stream === stream);
       const id = readKey(rawId);
-      if (access === undefined) view.problem = `There is no aggregate type ${stream}.`;
+      // The page's notices are its own sentences: what came in the URL is never one of them.
+      if (access === undefined) view.problem = "There is no such aggregate type.";
       else if (!id.ok) view.problem = `The id ${id.problem}.`;
       else {
         try {
           const page = await access.readStream(c.env, id.key, { from, limit });
-          if (page.status === "missing") view.problem = `Nothing is stored for ${stream} ${id.key}.`;
+          if (page.status === "missing") view.problem = `Nothing is stored for ${access.stream} with this id.`;
           else view.page = page;
         } catch (error) {
           view.problem = `Could not read the stream: ${problemText(error)}`;
@@ -202,12 +234,13 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
   app.get("/console/schedules", loggedIn, async (c: Context<GatewayEnv<Env>>) => {
     const { scheduler } = options;
     const rawKey = c.req.query("key") ?? "";
+    const notice = await openNotice(tokenOf(c), "schedules", c.req.query(NOTICE_PARAM));
     const view = {
       enabled: scheduler !== undefined,
       key: rawKey,
       schedules: null as ScheduledSummary[] | null,
-      cancelled: c.req.query("cancelled") ?? null,
-      problem: outcomeProblem(c.req.query("missing"), c.req.query("failed")),
+      cancelled: notice?.["cancelled"] ?? null,
+      problem: outcomeProblem(notice?.["missing"], notice?.["failed"]),
       now: Date.now(),
     };
     if (scheduler !== undefined && rawKey !== "") {
@@ -235,12 +268,15 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
       (answer) => (answer.status === "ok" ? "cancelled" : "missing"),
       () => "failed",
     );
-    return c.redirect(`${back}&${outcome}=${encodeURIComponent(messageId)}`, 303);
+    return c.redirect(`${back}&${NOTICE_PARAM}=${await sealNotice(tokenOf(c), "schedules", { [outcome]: messageId })}`, 303);
   });
 
-  app.get("/console/read-side", loggedIn, async (c: Context<GatewayEnv<Env>>) =>
-    html(c, readSidePage(baseOf(c), await readSideView(options.readSide, c.env, c.req.query()))),
-  );
+  app.get("/console/read-side", loggedIn, async (c: Context<GatewayEnv<Env>>) => {
+    const query = c.req.query();
+    const place = Object.fromEntries(READ_SIDE_PLACE.filter((name) => name in query).map((name) => [name, query[name] ?? ""]));
+    const notice = (await openNotice(tokenOf(c), "read-side", c.req.query(NOTICE_PARAM))) ?? {};
+    return html(c, readSidePage(baseOf(c), await readSideView(options.readSide, c.env, { ...notice, ...place })));
+  });
 
   const logger = options.logger ?? jsonLogger();
   const replayRoute = (action: ReplayAction) => async (c: Context<GatewayEnv<Env>>) => {
@@ -248,7 +284,8 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     const form = await c.req.parseBody();
     const name = typeof form["subscriber"] === "string" ? form["subscriber"] : "";
     if (options.readSide === undefined || name === "") return c.redirect(back, 303);
-    return c.redirect(`${back}?${await replay(options.readSide, c.env, action, name, logger)}`, 303);
+    const report = Object.fromEntries(new URLSearchParams(await replay(options.readSide, c.env, action, name, logger)));
+    return c.redirect(`${back}?${NOTICE_PARAM}=${await sealNotice(tokenOf(c), "read-side", report)}`, 303);
   };
   app.post("/console/read-side/rebuild", ...change, replayRoute("rebuild"));
   app.post("/console/read-side/catch-up", ...change, replayRoute("catch_up"));

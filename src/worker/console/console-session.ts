@@ -1,16 +1,20 @@
 import type { Context } from "hono";
 import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
 import { timingSafeEqual } from "hono/utils/buffer";
+import type { ConsoleSessions } from "../../objects/console-session-object.js";
 
 /*
  * How a browser stays logged in to the console. The admin token is typed once into a login form
  * (POST body, never a URL) and answered with an HttpOnly cookie that scripts cannot read, holding
- * only an expiry signed with HMAC-SHA256 under a key derived from the admin token: the token
- * itself never leaves the server again, rotating the token ends every session, and nothing needs
- * storing. The cookie is SameSite=Strict (never sent on a request started by another site), scoped
- * to the console's path, and Secure over https; the console's POST routes also check the request's
- * origin (Hono's csrf middleware), so a form on another site cannot cancel a schedule or rebuild a
- * projection.
+ * only an expiry and the session generation it was started in, signed with HMAC-SHA256 under a key
+ * derived from the admin token: the token itself never leaves the server again, and rotating the
+ * token ends every session. A session holds while its generation is the current one (kept by a
+ * Durable Object, objects/console-session-object.ts); logging out moves to the next generation,
+ * so a copy of the cookie kept after logout no longer works — nor does any other browser's
+ * session. Nothing is stored per session. The cookie is SameSite=Strict (never sent on a request
+ * started by another site), scoped to the console's path, and Secure over https; the console's
+ * POST routes also check the request's origin (Hono's csrf middleware), so a form on another site
+ * cannot cancel a schedule or rebuild a projection.
  */
 
 /** The session cookie's name. */
@@ -30,9 +34,20 @@ export async function isAdminToken(given: string, token: string): Promise<boolea
   return given !== "" && token !== "" && (await timingSafeEqual(given, token));
 }
 
-/** Logs the browser in: sets the signed session cookie. */
-export async function startSession(c: Context, token: string, base: string, now = Date.now()): Promise<void> {
-  await setSignedCookie(c, CONSOLE_COOKIE, String(now + CONSOLE_SESSION_MS), keyOf(token), {
+/** What a session cookie holds: its expiry and the generation it was started in. */
+type SessionValue = { expiresAt: number; generation: number };
+
+const valueOf = ({ expiresAt, generation }: SessionValue) => `${expiresAt}-${generation}`;
+
+function readValue(value: unknown): SessionValue | null {
+  const match = typeof value === "string" ? /^(\d{1,15})-(\d{1,15})$/.exec(value) : null;
+  return match === null ? null : { expiresAt: Number(match[1]), generation: Number(match[2]) };
+}
+
+/** Logs the browser in: sets the signed session cookie, for the current generation. */
+export async function startSession<Env>(c: Context, token: string, base: string, sessions: ConsoleSessions<Env>, env: Env, now = Date.now()): Promise<void> {
+  const generation = await sessions.generation(env);
+  await setSignedCookie(c, CONSOLE_COOKIE, valueOf({ expiresAt: now + CONSOLE_SESSION_MS, generation }), keyOf(token), {
     path: cookiePath(base),
     httpOnly: true,
     sameSite: "Strict",
@@ -41,15 +56,22 @@ export async function startSession(c: Context, token: string, base: string, now 
   });
 }
 
-/** True when the request carries a session cookie signed under `token` that has not expired. */
-export async function hasSession(c: Context, token: string, now = Date.now()): Promise<boolean> {
-  const value = await getSignedCookie(c, keyOf(token), CONSOLE_COOKIE);
-  if (typeof value !== "string" || !/^\d{1,15}$/.test(value)) return false;
-  const expiresAt = Number(value);
-  return expiresAt > now && expiresAt <= now + CONSOLE_SESSION_MS;
+/**
+ * True when the request carries a session cookie signed under `token`, not expired, of the
+ * current generation. The generation is asked for only when the cookie's signature holds.
+ */
+export async function hasSession<Env>(c: Context, token: string, sessions: ConsoleSessions<Env>, env: Env, now = Date.now()): Promise<boolean> {
+  const session = readValue(await getSignedCookie(c, keyOf(token), CONSOLE_COOKIE));
+  if (session === null || session.expiresAt <= now || session.expiresAt > now + CONSOLE_SESSION_MS) return false;
+  return session.generation === (await sessions.generation(env));
 }
 
-/** Logs the browser out: removes the session cookie. */
-export function endSession(c: Context, base: string): void {
+/**
+ * Logs out: when the request has a session, ends every session (the next generation), so that
+ * no copy of any console cookie works any more; removes this browser's cookie either way. A
+ * request without a session ends nobody else's.
+ */
+export async function endSession<Env>(c: Context, token: string, base: string, sessions: ConsoleSessions<Env>, env: Env): Promise<void> {
+  if (await hasSession(c, token, sessions, env)) await sessions.endAll(env);
   deleteCookie(c, CONSOLE_COOKIE, { path: cookiePath(base), httpOnly: true, sameSite: "Strict", secure: new URL(c.req.url).protocol === "https:" });
 }
