@@ -101,8 +101,8 @@ export function processWorkflow<Env, Input extends JsonObject>(
 /**
  * Starts process instances as instances of a Workflow (a binding of the Worker), with the id the
  * process manager derived from the triggering event: a second start of the same id finds the
- * instance there and starts nothing. `revive` restarts an instance that errored, was terminated
- * or is running but may have stalled (locally, `wrangler dev` does not resume the instances that
+ * instance there and starts nothing. `revive` restarts an instance that errored, was terminated,
+ * is still queued, or is running but may have stalled (locally, `wrangler dev` does not resume the instances that
  * were running when it stopped); see {@link ProcessLauncher.revive} for what a restart means.
  */
 export function workflowLauncher<Env>(workflow: (env: Env) => Workflow): (env: unknown) => ProcessLauncher {
@@ -127,8 +127,10 @@ export function workflowLauncher<Env>(workflow: (env: Env) => Workflow): (env: u
         const { status } = await instance.status();
         if (status === "complete") return "finished";
         if (status === "paused" || status === "waitingForPause") return "paused";
-        // Queued, waiting (a sleep, a retry's back-off) or unknown: it is on its way.
-        if (status !== "errored" && status !== "terminated" && status !== "running") return "running";
+        // Waiting (a sleep, a retry's back-off) or unknown: it is on its way. Queued is not: an
+        // instance still queued when it is overdue was created and never taken up (locally, one
+        // created just before `wrangler dev` stopped stays queued for ever); nothing of it ran.
+        if (status !== "errored" && status !== "terminated" && status !== "running" && status !== "queued") return "running";
         await instance.restart();
         return "restarted";
       },

@@ -85,8 +85,9 @@ export interface ProcessLauncher {
   start(instanceId: string, start: ProcessStart): Promise<LaunchResult>;
   /**
    * Gets an overdue instance moving: starts it when it was never started, runs it again **from
-   * its start** when it errored, was terminated or may have stalled while running, and leaves one
-   * that completed, is paused, queued or waiting (a sleep, a retry's back-off) alone.
+   * its start** when it errored, was terminated, is still queued (never taken up) or may have
+   * stalled while running, and leaves one that completed, is paused or waiting (a sleep, a
+   * retry's back-off) alone.
    *
    * A run from the start sends every step's command again with the same message id. A command
    * that stored events is answered from its idempotency record; a refusal stores nothing, so it
