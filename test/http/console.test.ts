@@ -10,7 +10,7 @@ import { NOTICE_TTL_MS, openNotice, sealNotice } from "../../src/worker/console/
 import { CONSOLE_SESSION_MS, hasSession, startSession } from "../../src/worker/console/console-session.js";
 import { bankReadSide } from "../../examples/bank/read-side.js";
 import { call, eventually, openAccount, tallyCommand, tallyEnvelopes } from "../support/read-side-helpers.js";
-import { TALLY_TABLES, tallyReadSide } from "../support/test-read-side.js";
+import { lostEvents, publishedTallies, sweptTallies, TALLY_TABLES, tallyReadSide } from "../support/test-read-side.js";
 
 const ORIGIN = "http://demo";
 /** The console sessions of the test Worker (the demo's CONSOLE_SESSIONS object), for gateways of a test's own. */
@@ -438,7 +438,9 @@ describe("the console's read side page", () => {
       expect(subscribers).toContain(`aria-label="Rebuild ${name}"`);
       expect(subscribers).toContain(`aria-label="Catch up ${name}"`);
     }
-    expect(subscribers).not.toMatch(/aria-label="(Rebuild|Catch up) transfer/);
+    // A catch-up applies only what a subscriber missed: any subscriber gets one; a rebuild only a projection.
+    expect(subscribers).toContain('aria-label="Catch up transfers"');
+    expect(subscribers).not.toMatch(/aria-label="Rebuild transfers/);
     expect(subscribers).toContain("not rebuilt: it would start its processes again");
   });
 
@@ -523,12 +525,11 @@ describe("the console's read side page", () => {
     expect(await listedBalance(account_id)).toBe(-1);
   });
 
-  it("refuses to rebuild or catch up a process manager or another subscriber that is not a projection, and says why", async () => {
+  it("refuses to rebuild a process manager, or to replay a subscriber that does not exist, and says why", async () => {
     const cookie = await login();
     const said = new Map<string, string | undefined>();
     for (const [path, subscriber] of [
       ["rebuild", "transfers"],
-      ["catch-up", "transfers"],
       ["rebuild", "nobody"],
     ] as const) {
       const answer = await demo(`/console/read-side/${path}`, form({ subscriber }, cookie));
@@ -537,9 +538,44 @@ describe("the console's read side page", () => {
       said.set(subscriber, alertOf((await page(location, cookie)).text));
     }
     expect(said.get("transfers")).toBe(
-      "transfers is a process manager: it is never rebuilt or caught up from here, since replaying its events would start its processes again.",
+      "transfers is a process manager: it is never rebuilt, since replaying its events would start its processes again. Catch up starts only the ones it missed.",
     );
     expect(said.get("nobody")).toBe("There is no subscriber nobody.");
+  });
+
+  it("catches up a process manager: it starts the process of a transfer whose event it missed, and only that one", async () => {
+    const from = await openAccount("ada", 50);
+    const to = await openAccount("bob");
+    lostEvents.on = true;
+    const transfer_id = `t-${newId()}`;
+    try {
+      expect((await call("transfer", { transfer_id, from, to, amount: 20 })).status).toBe(201);
+      await eventually(async () => lostEvents.lost, (lost) => lost >= 1);
+    } finally {
+      lostEvents.on = false;
+    }
+    const cookie = await login();
+    const answer = await demo("/console/read-side/catch-up", form({ subscriber: "transfers" }, cookie));
+    const location = answer.headers.get("Location") ?? "";
+    expect(location).toMatch(new RegExp(`^/console/read-side\\?notice=${SEALED}$`));
+    expect((await page(location, cookie)).text).toMatch(/Caught up <code>transfers<\/code>: \d+ of \d+ streams?, \d+ events? applied/);
+    await eventually(async () => (await call("get_transfer", { transfer_id })).body.response, (r) => r.status === "ok" && (r.payload as { status: string }).status === "completed");
+  });
+
+  it("sweeps now: what the queue lost reaches the subscribers, and the page says what was done", async () => {
+    await env.READ_MODELS.batch(TALLY_TABLES.map((s) => env.READ_MODELS.prepare(s.sql)));
+    const id = `t-${newId()}`;
+    await tallyCommand("add", { id, amount: 7 });
+    // Its queue message reaches a handler that only records it: lost to the read side.
+    await eventually(async () => publishedTallies.some((e) => e.kind === "event" && e.event.streamName === `tally-${id}`), (sent) => sent);
+    const reads = await ownConsole({ readSide: sweptTallies });
+    const answer = await reads.post("/console/read-side/sweep", {});
+    expect(answer.status).toBe(303);
+    const text = await reads.text(answer.headers.get("Location") ?? "");
+    expect(text).toMatch(/Swept: \d+ streams? looked at, \d+ subscribers?(&#39;|')s? streams? caught up with \d+ events?/);
+    const row = await env.READ_MODELS.prepare("SELECT total FROM test_tally WHERE id = ?").bind(id).first<{ total: number }>();
+    expect(row).toEqual({ total: 7 });
+    expect(text).toContain('action="/console/read-side/sweep"');
   });
 
   it("says plainly when the Worker has no read side, and rebuilds nothing", async () => {
@@ -560,6 +596,7 @@ describe("the console's read side page", () => {
       deadLetterLimit: 50,
       replayBudgetMs: 20_000,
       report: { action: "rebuild", subscriber: "big", streamsDone: 340, streamsTotal: 5000, events: 12_000, elapsedMs: 20_004, stopped: true, failedCount: 0, firstFailure: null },
+      sweep: null,
       refused: null,
       failed: null,
       problem: null,

@@ -324,6 +324,24 @@ export type ReplayReport = {
   firstFailure: { streamName: string; error: string } | null;
 };
 
+/** What a sweep started from the console came to, as the redirect back after it carries it. */
+export type SweepNotice =
+  | { failed: true }
+  | {
+      failed: false;
+      /** Streams looked at. */
+      streams: number;
+      /** Subscribers' streams caught up, and the events applied to them. */
+      caughtUp: number;
+      events: number;
+      failedCount: number;
+      /** Dead letters forgotten because their events are applied now. */
+      resolved: number;
+      /** Streams are left for the next sweep. */
+      more: boolean;
+      firstFailure: { streamName: string; subscriber: string; error: string } | null;
+    };
+
 /** What the read side page shows. */
 export type ReadSideView = {
   subscribers: readonly SubscriberRow[];
@@ -336,7 +354,9 @@ export type ReadSideView = {
   /** How long a rebuild may run in one request, in ms. */
   replayBudgetMs: number;
   report: ReplayReport | null;
-  /** A subscriber a rebuild or catch-up was refused for (not a projection, or unknown). */
+  /** What a sweep started from here came to, or null. */
+  sweep: SweepNotice | null;
+  /** A subscriber a rebuild was refused for (not a projection), or a replay for (unknown). */
   refused: string | null;
   /** A subscriber whose rebuild or catch-up failed outright. */
   failed: string | null;
@@ -372,8 +392,18 @@ function reportNotice(view: ReadSideView, report: ReplayReport): Page {
 function refusedText(view: ReadSideView, name: string): string {
   const subscriber = view.subscribers.find((row) => row.name === name);
   if (subscriber === undefined) return `There is no subscriber ${name}.`;
-  if (subscriber.kind === "process") return `${name} is a process manager: it is never rebuilt or caught up from here, since replaying its events would start its processes again.`;
-  return `${name} is not a projection: its handler may do more than write its read model, so it is never rebuilt or caught up from here.`;
+  if (subscriber.kind === "process") return `${name} is a process manager: it is never rebuilt, since replaying its events would start its processes again. Catch up starts only the ones it missed.`;
+  return `${name} is not a projection: its handler may do more than write a read model, so it is never rebuilt from here. Catch up applies only what it missed.`;
+}
+
+function sweepNotice(sweep: SweepNotice): Page {
+  if (sweep.failed) return html`<p class="notice error" role="alert">The sweep failed: the read side could not be read (the error is in the Worker's logs). Try again.</p>`;
+  const counts = `${plural(sweep.streams, "stream")} looked at, ${plural(sweep.caughtUp, "subscriber's stream", "subscribers' streams")} caught up with ${plural(sweep.events, "event")}, ${plural(sweep.resolved, "dead letter")} resolved`;
+  const more = sweep.more ? " More streams are left for the next sweep." : "";
+  if (sweep.failedCount === 0) return html`<p class="notice" role="status">Swept: ${counts}.${more}</p>`;
+  const first = sweep.firstFailure;
+  return html`<div class="notice error" role="alert"><p>Swept: ${counts}; ${plural(sweep.failedCount, "stream")} failed${first === null ? "" : html`, first <code>${first.subscriber}</code> on <code>${first.streamName}</code>: ${first.error}`}.${more}</p>
+<p>Those are kept as dead letters and tried again by every sweep, until the cause is fixed.</p></div>`;
 }
 
 function replayForm(base: string, action: "rebuild" | "catch-up", subscriber: string, label: string, style: string): Page {
@@ -388,9 +418,9 @@ function subscriberRow(base: string, row: SubscriberRow): Page {
   <th scope="row"><code>${row.name}</code></th>
   <td>${KIND_LABELS[row.kind]}</td>
   <td>${row.streams.map((stream, index) => html`${index === 0 ? "" : ", "}<code>${stream}</code>`)}</td>
-  <td>${row.kind === "projection"
-    ? html`<div class="actions">${replayForm(base, "rebuild", row.name, "Rebuild", "danger")}${replayForm(base, "catch-up", row.name, "Catch up", "secondary")}</div>`
-    : html`<span class="muted">${row.kind === "process" ? "not rebuilt: it would start its processes again" : "not rebuilt from here"}</span>`}</td>
+  <td><div class="actions">${row.kind === "projection"
+    ? replayForm(base, "rebuild", row.name, "Rebuild", "danger")
+    : html`<span class="muted">${row.kind === "process" ? "not rebuilt: it would start its processes again" : "not rebuilt from here"}</span>`}${replayForm(base, "catch-up", row.name, "Catch up", "secondary")}</div></td>
 </tr>`;
 }
 
@@ -488,16 +518,21 @@ export function readSidePage(base: string, view: ReadSideView | null): Page {
   const body = html`<h1>Read side</h1>
 <p>The projections and process managers that committed events are delivered to, how far each has got, and what they gave up on.</p>
 ${view.report === null ? "" : reportNotice(view, view.report)}
+${view.sweep === null ? "" : sweepNotice(view.sweep)}
 ${view.refused === null ? "" : html`<p class="notice error" role="alert">${refusedText(view, view.refused)}</p>`}
 ${view.failed === null ? "" : html`<p class="notice error" role="alert">Could not finish with <code>${view.failed}</code>: the read side failed (the error is in the Worker's logs). Try again.</p>`}
 ${view.problem === null ? "" : html`<p class="notice error" role="alert">${view.problem}</p>`}
 <section aria-labelledby="subscribers"><h2 id="subscribers">Subscribers</h2>
-<p>A rebuild empties a projection's read model and replays every stream of the catalog into it; a catch-up applies what it has not applied yet. Both run in this request, for at most ${humanDuration(view.replayBudgetMs)}, while the queue goes on delivering.</p>
+<p>A rebuild empties a projection's read model and replays every stream of the catalog into it; a catch-up applies to any subscriber what it has not applied yet. Both run in this request, for at most ${humanDuration(view.replayBudgetMs)}, while the queue goes on delivering.</p>
 <div class="panel table-wrap"><table>
   <caption>${plural(view.subscribers.length, "subscriber")}</caption>
   <thead><tr><th scope="col">Subscriber</th><th scope="col">Kind</th><th scope="col">Follows</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
   <tbody>${view.subscribers.map((row) => subscriberRow(base, row))}</tbody>
 </table></div>
+</section>
+<section aria-labelledby="sweep"><h2 id="sweep">Sweep</h2>
+<p>Every minute the Worker's Cron Trigger sweeps the read side: it delivers to every subscriber what it missed — a queue message that was lost, a dead letter whose cause was fixed — from the streams written since the last sweep and those with dead letters. Sweep now to do it at once, without waiting for the streams to be quiet.</p>
+<form method="post" action="${base}/console/read-side/sweep"><button type="submit" class="secondary">Sweep now</button></form>
 </section>
 ${catalogSection(base, view)}
 ${deadLettersSection(view)}`;

@@ -1,9 +1,10 @@
 import type { RebuildProgress } from "../../core/readside/rebuild.js";
+import type { SweepReport } from "../../core/readside/sweep.js";
 import type { ReadStore } from "../../core/readside/read-store.js";
 import type { Subscriber } from "../../core/readside/subscriber.js";
 import type { Logger } from "../../core/shared/logger.js";
 import type { ReadSide } from "../read-side.js";
-import type { CatalogPage, ReadSideView, ReplayReport, SubscriberKind, SubscriberRow } from "./console-pages.js";
+import type { CatalogPage, ReadSideView, ReplayReport, SubscriberKind, SubscriberRow, SweepNotice } from "./console-pages.js";
 
 /*
  * What the console's read side page reads, and what its rebuild and catch-up buttons do. The
@@ -11,7 +12,7 @@ import type { CatalogPage, ReadSideView, ReplayReport, SubscriberKind, Subscribe
  */
 
 /** What the console needs of the read side: a {@link ReadSide} has all of it. */
-export type ConsoleReadSide<Env> = Pick<ReadSide<Env>, "store" | "runner" | "rebuild" | "catchUp">;
+export type ConsoleReadSide<Env> = Pick<ReadSide<Env>, "store" | "runner" | "rebuild" | "catchUp" | "sweep">;
 
 /** Streams of the catalog per page of checkpoints: the catalog can hold millions. */
 export const STREAMS_PER_PAGE = 25;
@@ -28,7 +29,7 @@ export const REPLAY_BUDGET_MS = 20_000;
 /** A stream name to start at, longer than any stream name could be, is ignored. */
 const MAX_NAME = 1024;
 
-/** The console's two replays; the console runs them for projections only. */
+/** The console's two replays: a rebuild (projections only) and a catch-up (any subscriber). */
 export type ReplayAction = "rebuild" | "catch_up";
 
 /** A failure in a few words for a page: its message, at most 200 characters. */
@@ -96,6 +97,7 @@ export async function readSideView<Env>(readSide: ConsoleReadSide<Env> | undefin
     deadLetterLimit: DEAD_LETTERS_SHOWN,
     replayBudgetMs: REPLAY_BUDGET_MS,
     report: reportOf(query),
+    sweep: sweepOf(query),
     refused: query["refused"] ?? null,
     failed: query["failed"] ?? null,
     problem: [catalog.problem, deadLetters.problem].filter((problem) => problem !== null).join(" ") || null,
@@ -103,14 +105,17 @@ export async function readSideView<Env>(readSide: ConsoleReadSide<Env> | undefin
 }
 
 /**
- * Rebuilds or catches up projection `name`, for at most {@link REPLAY_BUDGET_MS}, and answers the
- * query the redirect back carries: the progress, or why nothing was done. Anything but a
- * projection is refused — a process manager's events would start its processes again, and an
- * app's own subscriber may have effects the console cannot know.
+ * Rebuilds projection `name`, or catches up subscriber `name`, for at most
+ * {@link REPLAY_BUDGET_MS}, and answers the query the redirect back carries: the progress, or why
+ * nothing was done. A catch-up applies only what a subscriber missed, so any subscriber may be
+ * caught up (a process manager starts only the processes it has not started: their ids are
+ * derived from their events); a rebuild replays everything, so it is refused for anything but a
+ * projection — a process manager's processes would start again, and an app's own subscriber may
+ * have effects the console cannot know.
  */
 export async function replay<Env>(readSide: ConsoleReadSide<Env>, env: Env, action: ReplayAction, name: string, logger: Logger): Promise<string> {
   const subscriber = readSide.runner(env).subscriber(name);
-  if (subscriber === undefined || kindOf(subscriber) !== "projection") return `refused=${encodeURIComponent(name)}`;
+  if (subscriber === undefined || (action === "rebuild" && kindOf(subscriber) !== "projection")) return `refused=${encodeURIComponent(name)}`;
   const options = { signal: AbortSignal.timeout(REPLAY_BUDGET_MS) };
   try {
     const progress = action === "rebuild" ? await readSide.rebuild(env, name, options) : await readSide.catchUp(env, name, options);
@@ -120,6 +125,51 @@ export async function replay<Env>(readSide: ConsoleReadSide<Env>, env: Env, acti
     logger.error(`console ${action} failed`, { subscriber: name, error });
     return `failed=${encodeURIComponent(name)}`;
   }
+}
+
+/**
+ * Sweeps now — without waiting for the streams to be quiet — for at most
+ * {@link REPLAY_BUDGET_MS}, and answers the query the redirect back carries (read by `sweepOf`).
+ */
+export async function sweepNow<Env>(readSide: ConsoleReadSide<Env>, env: Env, logger: Logger): Promise<string> {
+  try {
+    const report = await readSide.sweep(env, { quietMs: 0, signal: AbortSignal.timeout(REPLAY_BUDGET_MS) });
+    return sweepQuery(report);
+  } catch (error) {
+    logger.error("console sweep failed", { error });
+    return "sweep_failed=1";
+  }
+}
+
+function sweepQuery(report: SweepReport): string {
+  const first = report.failed[0];
+  const fields: Record<string, string | number> = {
+    swept: report.streams,
+    caught_up: report.caughtUp.length,
+    events: report.caughtUp.reduce((sum, item) => sum + item.applied, 0),
+    failed_streams: report.failed.length,
+    resolved: report.resolved,
+    ...(report.more ? { more: 1 } : {}),
+    ...(first === undefined ? {} : { failed_stream: first.streamName, failed_subscriber: first.subscriber, failed_error: first.error.slice(0, 200) }),
+  };
+  return new URLSearchParams(Object.entries(fields).map(([key, value]) => [key, String(value)])).toString();
+}
+
+/** The sweep a redirect's notice reports, or null when it reports none. */
+function sweepOf(query: Record<string, string>): SweepNotice | null {
+  if (query["sweep_failed"] === "1") return { failed: true };
+  if (query["swept"] === undefined) return null;
+  const stream = query["failed_stream"];
+  return {
+    failed: false,
+    streams: count(query["swept"]),
+    caughtUp: count(query["caught_up"]),
+    events: count(query["events"]),
+    failedCount: count(query["failed_streams"]),
+    resolved: count(query["resolved"]),
+    more: query["more"] === "1",
+    firstFailure: stream === undefined ? null : { streamName: stream, subscriber: query["failed_subscriber"] ?? "", error: query["failed_error"] ?? "" },
+  };
 }
 
 /** The progress as the query of the redirect back to the page (read by {@link reportOf}). */

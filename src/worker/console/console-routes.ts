@@ -16,7 +16,7 @@ import { limitBody, noStore, wellEncodedUrl, type GatewayEnv } from "../gateway-
 import { answerWith } from "../replies.js";
 import { remoteNodesOf, type NodeBindings } from "../service-binding-node.js";
 import { loginPage, readSidePage, schedulesPage, servicesPage, streamsPage, type NodeListing, type Page, type ServiceRow } from "./console-pages.js";
-import { problemText, readSideView, replay, type ConsoleReadSide, type ReplayAction } from "./console-read-side.js";
+import { problemText, readSideView, replay, sweepNow, type ConsoleReadSide, type ReplayAction } from "./console-read-side.js";
 import { NOTICE_PARAM, openNotice, sealNotice } from "./console-notices.js";
 import { endSession, hasSession, isAdminToken, startSession } from "./console-session.js";
 
@@ -289,4 +289,10 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
   };
   app.post("/console/read-side/rebuild", ...change, replayRoute("rebuild"));
   app.post("/console/read-side/catch-up", ...change, replayRoute("catch_up"));
+  app.post("/console/read-side/sweep", ...change, async (c: Context<GatewayEnv<Env>>) => {
+    const back = `${baseOf(c)}/console/read-side`;
+    if (options.readSide === undefined) return c.redirect(back, 303);
+    const report = Object.fromEntries(new URLSearchParams(await sweepNow(options.readSide, c.env, logger)));
+    return c.redirect(`${back}?${NOTICE_PARAM}=${await sealNotice(tokenOf(c), "read-side", report)}`, 303);
+  });
 }
