@@ -1,8 +1,9 @@
-// x3m-system without Cloudflare: the seed README's greeter, a bank-account aggregate and a
-// scheduled message, in one plain script, with the in-memory adapters. It runs unchanged on
+// x3m-system without Cloudflare: the seed README's greeter, a bank-account aggregate, a
+// scheduled message and a decision's follow-ups, in one plain script, with the in-memory adapters. It runs unchanged on
 // Node, Deno and Bun (after `npm run build`):
 //   node smoke/plain-script.mjs | deno run -A smoke/plain-script.mjs | bun smoke/plain-script.mjs
 import {
+  accept,
   Aggregate,
   aggregateRouter,
   Dispatcher,
@@ -16,7 +17,7 @@ import {
   silentLogger,
 } from "../dist/core/index.js";
 
-/** Runs the three examples and returns what happened. */
+/** Runs the four examples and returns what happened. */
 export async function main() {
   // 1. The seed README's greeter.
   const greet = (message) => ok(message, `Hello, ${String(message.rawRequest?.name)}!`);
@@ -47,10 +48,18 @@ export async function main() {
       if (amount > state.balance) return reject("insufficient_funds", { events: { type: "WithdrawalRejected", data: { amount } } });
       return { type: "Withdrawn", data: { amount } };
     })
-    .command("balance", {}, (_request, state) => reply(state.balance));
-  const bank = aggregateRouter(account, new MemoryAggregates(account, { logger: silentLogger }), { authorize: () => "ok" });
+    .command("balance", {}, (_request, state) => reply(state.balance))
+    // A hold that lets go of itself 50 ms later (a follow-up of its own decision), unless released first.
+    .command("hold", {}, (request) =>
+      accept({ type: "Held", data: null }, { schedule: { name: "expiry", service: "expire", request: { id: request.id }, inMs: 50 } }),
+    )
+    .command("expire", {}, () => ({ type: "Expired", data: null }))
+    .command("release", {}, () => accept({ type: "Released", data: null }, { cancel: "expiry" }));
+  let dispatcher;
+  const accounts = new MemoryAggregates(account, { logger: silentLogger, followUps: { dispatch: (m, o) => dispatcher.dispatch(m, o) } });
+  const bank = aggregateRouter(account, accounts, { authorize: () => "ok" });
 
-  const dispatcher = new Dispatcher({ services: [greeter, bank], env: {}, logger: silentLogger });
+  dispatcher = new Dispatcher({ services: [greeter, bank], env: {}, logger: silentLogger });
   const send = async (service, rawRequest, id) => (await dispatcher.dispatch(newMessage(service, { rawRequest, id }))).response;
 
   const greeting = await send("greet", { name: "Ada" });
@@ -74,7 +83,19 @@ export async function main() {
   scheduler.close();
   const afterSchedule = await send("balance", { id: "acc-1" });
 
-  return { greeting, opened, deposits, retried, retriedAgain, refused, balance, scheduled, afterSchedule };
+  // 4. Follow-ups: acc-1's hold expires by itself; acc-2's is released first, and never expires.
+  await send("open", { id: "acc-2" });
+  await send("hold", { id: "acc-1" });
+  await send("hold", { id: "acc-2" });
+  await send("release", { id: "acc-2" });
+  const pending = async (id) => (await accounts.readStream({}, `account-${id}`, { from: 0, limit: 100 })).followUps.length;
+  for (let waited = 0; (await pending("acc-1")) > 0 && waited < 5000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  accounts.close();
+  const eventsOf = async (id) => (await accounts.readStream({}, `account-${id}`, { from: 29, limit: 100 })).events.map((event) => event.type);
+  const followUps = { expired: await eventsOf("acc-1"), released: (await accounts.readStream({}, "account-acc-2", { from: 0, limit: 100 })).events.map((e) => e.type) };
+
+  return { greeting, opened, deposits, retried, retriedAgain, refused, balance, scheduled, afterSchedule, followUps };
 }
 
 const isMain = import.meta.url === `file://${globalThis.process?.argv?.[1] ?? ""}` || (globalThis.Deno !== undefined && import.meta.main);

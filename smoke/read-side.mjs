@@ -22,6 +22,7 @@ import {
   SqlReadStore,
   statement,
   SubscriptionRunner,
+  sweep,
 } from "../dist/core/index.js";
 
 /** An in-memory SQLite database: bun:sqlite on Bun, node:sqlite on Node (22.13+) and Deno (2.2+). */
@@ -121,5 +122,29 @@ export async function main() {
   for (let i = 0; i < 200; i += 1) expected[i % 5].balance += 1 + (i % 9);
   expected[0].balance -= 50;
   expected[1].balance += 50;
-  return { expected, aggregates, projected, rebuilt: { progress: rebuilt, rows: rows() }, delivered: queue.delivered, processes: processes.instanceIds.map((id) => processes.status(id)) };
+  // A queue that loses every message (past its retention, a stopped server): the outbox recorded
+  // each stream in the catalog as it sent, and the sweep delivers what the projection missed.
+  const wallet = new Aggregate({ stream: "wallet", initialState: () => ({}), apply: (state) => state }).command(
+    "add",
+    { creates: "if-missing" },
+    (request) => ({ type: "Added", data: { amount: Number(request.amount) } }),
+  );
+  db.exec("CREATE TABLE wallets (id TEXT PRIMARY KEY, total INTEGER NOT NULL)");
+  const totals = projection({
+    name: "wallets",
+    streams: ["wallet"],
+    on: { Added: (e) => statement`INSERT INTO wallets (id, total) VALUES (${e.aggregateId}, ${e.data.amount}) ON CONFLICT (id) DO UPDATE SET total = total + excluded.total` },
+  });
+  const walletRunner = new SubscriptionRunner({ subscribers: [totals], store, logger: silentLogger });
+  const lossy = new MemoryQueue({ consumer: (batch) => walletRunner.deliver(batch, walletScope), chaos: { drop: 1 } });
+  const wallets = new MemoryAggregates(wallet, { logger: silentLogger, publish: publishToQueue(wallet, lossy, { catalog: store }) });
+  const walletScope = { env: {}, source: aggregateSource({ wallet: wallets }, {}) };
+  for (const amount of [1, 2, 3]) await wallets.execute({}, { streamName: "wallet-w1", command: "add", message: newMessage("add", { rawRequest: { id: "w1", amount } }) });
+  await lossy.drain();
+  const walletRows = () => db.prepare("SELECT id, total FROM wallets").all().map((row) => ({ id: row.id, total: row.total }));
+  const before = walletRows();
+  await sweep(walletRunner, walletScope, { quietMs: 0, logger: silentLogger });
+  const swept = { lost: lossy.lost, before, after: walletRows() };
+
+  return { expected, aggregates, projected, rebuilt: { progress: rebuilt, rows: rows() }, delivered: queue.delivered, processes: processes.instanceIds.map((id) => processes.status(id)), swept };
 }

@@ -39,6 +39,10 @@ await check("a scheduled deposit is delivered once", () => {
   equal(seen.afterSchedule, { status: "ok", payload: 204, version: 28 }, "after");
 });
 
+await check("a decision's follow-up is delivered once when due, and a cancelled one never", () =>
+  equal(seen.followUps, { expired: ["Held", "Expired"], released: ["Opened", "Held", "Released"] }, "follow-ups"),
+);
+
 const reads = await readSide();
 await check("projections fed by a queue that reorders and duplicates agree with the aggregates", () => {
   equal(reads.projected, reads.aggregates, "balances");
@@ -48,6 +52,9 @@ await check("projections fed by a queue that reorders and duplicates agree with 
 await check("a process started by an event moves the money once, however often the event came", () => {
   equal(reads.processes, [{ status: "complete", output: { outcome: "moved" } }], "processes");
   equal(reads.aggregates, reads.expected, "balances: the deposits, and 50 moved from a0 to a1 once");
+});
+await check("the sweep delivers what the queue lost", () => {
+  equal(reads.swept, { lost: 3, before: [], after: [{ id: "w1", total: 6 }] }, "swept");
 });
 await check("a rebuild replays every stream into the projection", () => {
   equal(reads.rebuilt.rows, reads.aggregates, "rebuilt");

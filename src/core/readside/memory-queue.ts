@@ -16,9 +16,10 @@ export type MemoryQueueOptions = {
   batchSize?: number;
   /**
    * What Queues are allowed to do, on purpose, for tests: deliver each batch in a shuffled order,
-   * and deliver a message a second time with probability `duplicate`.
+   * deliver a message a second time with probability `duplicate`, and lose one with probability
+   * `drop` (past its retention, or with a dev server that stopped: what the sweep recovers).
    */
-  chaos?: { reorder?: boolean; duplicate?: number; random?: () => number };
+  chaos?: { reorder?: boolean; duplicate?: number; drop?: number; random?: () => number };
 };
 
 type Pending = { id: string; attempts: number; body: Json };
@@ -37,6 +38,8 @@ export class MemoryQueue {
   readonly deadLetters: DeadLetter[] = [];
   /** How many messages were delivered (redeliveries and duplicates included). */
   delivered = 0;
+  /** How many messages were lost on purpose (`chaos.drop`). */
+  lost = 0;
 
   /** An empty queue delivering to `options.consumer`. */
   constructor(options: MemoryQueueOptions) {
@@ -63,7 +66,13 @@ export class MemoryQueue {
     let batches = 0;
     const random = this.#options.chaos?.random ?? Math.random;
     while (this.#pending.length > 0) {
-      const taken = this.#pending.splice(0, this.#options.batchSize ?? 10);
+      const drop = this.#options.chaos?.drop ?? 0;
+      const taken = this.#pending.splice(0, this.#options.batchSize ?? 10).filter(() => {
+        const kept = !(drop > 0 && random() < drop);
+        if (!kept) this.lost += 1;
+        return kept;
+      });
+      if (taken.length === 0) continue;
       const batch = taken.map((message) => ({ ...message, attempts: message.attempts + 1 }));
       const duplicate = this.#options.chaos?.duplicate ?? 0;
       const extra = batch.filter(() => duplicate > 0 && random() < duplicate);
