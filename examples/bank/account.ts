@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { Aggregate, invalid, reject, reply, type CommandContext } from "../../src/core/index.js";
 import { identityOf } from "../identity.js";
+import { Id } from "./ids.js";
 
 /** An account's state. Plain JSON, so it can be snapshotted as it is. */
 export type AccountState = {
@@ -17,7 +18,7 @@ export type AccountEvent =
   | { type: "WithdrawalRejected"; data: { amount: number; balance: number } }
   | { type: "AccountClosed"; data: { by: string } };
 
-const AccountId = v.pipe(v.string(), v.minLength(1), v.maxLength(200));
+const AccountId = Id;
 const Amount = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_000_000_000));
 const AccountRequest = v.object({ account_id: AccountId });
 const MoneyRequest = v.object({ account_id: AccountId, amount: Amount });

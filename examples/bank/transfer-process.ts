@@ -6,7 +6,7 @@ import {
   type ProcessManager,
   type ServiceResponse,
 } from "../../src/core/index.js";
-import { TRANSFER_SYSTEM, type TransferEvent, type TransferState } from "./transfer.js";
+import { DESTINATION_REFUSED, TRANSFER_SYSTEM, type TransferEvent, type TransferState } from "./transfer.js";
 
 /** What a transfer process starts with: the transfer's id and its request. */
 export type TransferInput = { transfer_id: string; from: string; to: string; amount: number; by: string };
@@ -46,8 +46,10 @@ export const transferProcess: ProcessDefinition<TransferInput> = {
         await process.command("complete", "complete_transfer", { transfer_id });
         return { outcome: "completed" };
       }
-      reason = `the destination refused: ${refusal(credit)}`;
-      await process.command("owe", "owe_refund", { transfer_id, reason });
+      // The requester may not see the destination: whatever it answered (missing, closed…), they
+      // are told the same. What it answered is kept for admins (the transfer's stream, the console).
+      reason = DESTINATION_REFUSED;
+      await process.command("owe", "owe_refund", { transfer_id, reason, refusal: refusal(credit) });
     }
     const refund = await process.command("refund", "deposit", { account_id: from, amount });
     const refunded = refund.status === "ok";

@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { accept, Aggregate, invalid, reply, type CommandContext } from "../../src/core/index.js";
 import { identityOf } from "../identity.js";
+import { Id } from "./ids.js";
 
 /** The identity the transfers' own duties act as (their process, their checks): an admin the accounts accept, set only by code. */
 export const TRANSFER_SYSTEM = { user: "system:transfers", admin: true };
@@ -26,21 +27,34 @@ export type TransferState = {
   refunded?: boolean;
   /** Why the source is owed its money back: recorded before the refund is attempted. */
   refundOwed?: string;
+  /**
+   * What the destination answered when it refused (its reason: `not_found`, closed…): for admins
+   * only. The requester is told only that it did not take the transfer — whether an account they
+   * may not see is missing or closed is not theirs to learn.
+   */
+  refusal?: string;
 };
 
 /** Everything that can happen to a transfer. */
 export type TransferEvent =
   | { type: "TransferRequested"; data: { from: string; to: string; amount: number; by: string } }
   | { type: "TransferCompleted"; data: null }
-  | { type: "TransferRefundOwed"; data: { reason: string } }
+  | { type: "TransferRefundOwed"; data: { reason: string; refusal?: string } }
   | { type: "TransferFailed"; data: { reason: string; refunded: boolean } };
 
-const AccountId = v.pipe(v.string(), v.minLength(1), v.maxLength(200));
-const TransferId = v.pipe(v.string(), v.minLength(1), v.maxLength(60));
+/** What the requester is told when the destination refused, whatever it answered (missing, closed…). */
+export const DESTINATION_REFUSED = "the destination did not take the transfer";
+
+const AccountId = Id;
+const TransferId = v.pipe(Id, v.maxLength(60));
 const Amount = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_000_000_000));
 const TransferRequest = v.object({ transfer_id: v.optional(TransferId), from: AccountId, to: AccountId, amount: Amount });
 const TransferRef = v.object({ transfer_id: TransferId });
-const OweRequest = v.object({ transfer_id: TransferId, reason: v.pipe(v.string(), v.maxLength(500)) });
+const OweRequest = v.object({
+  transfer_id: TransferId,
+  reason: v.pipe(v.string(), v.maxLength(500)),
+  refusal: v.optional(v.pipe(v.string(), v.maxLength(500))),
+});
 const FailRequest = v.object({ transfer_id: TransferId, reason: v.pipe(v.string(), v.maxLength(500)), refunded: v.boolean() });
 
 /** Who asked for the transfer, or an admin (the transfer process acts as one). */
@@ -68,7 +82,7 @@ export const transfer = new Aggregate<TransferState, TransferEvent>({
       case "TransferCompleted":
         return { ...state, status: "completed" };
       case "TransferRefundOwed":
-        return { ...state, refundOwed: event.data.reason };
+        return { ...state, refundOwed: event.data.reason, ...(event.data.refusal === undefined ? {} : { refusal: event.data.refusal }) };
       case "TransferFailed":
         return { ...state, status: "failed", reason: event.data.reason, refunded: event.data.refunded };
     }
@@ -84,12 +98,17 @@ export const transfer = new Aggregate<TransferState, TransferEvent>({
     const check = { name: "check", service: "check_transfer", request: { transfer_id: id }, inMs: TRANSFER_OVERDUE_MS, principal: TRANSFER_SYSTEM.user };
     return accept({ type: "TransferRequested", data: { from, to, amount, by } }, { schedule: check });
   })
-  .command("get_transfer", { schema: TransferRef }, (_request, state, { id }) => reply({ id, ...state }))
+  .command("get_transfer", { schema: TransferRef }, (_request, { refusal, ...state }, { id, caller }) =>
+    // What the destination answered is for admins: to the requester, a missing and a closed account read the same.
+    reply(identityOf(caller)?.admin === true && refusal !== undefined ? { id, ...state, refusal } : { id, ...state }),
+  )
   .command("complete_transfer", { schema: TransferRef }, (_request, state) =>
     state.status === "requested" ? accept({ type: "TransferCompleted", data: null }, { cancel: "check" }) : undefined,
   )
-  .command("owe_refund", { schema: OweRequest }, ({ reason }, state) =>
-    state.status === "requested" && state.refundOwed === undefined ? { type: "TransferRefundOwed", data: { reason } } : undefined,
+  .command("owe_refund", { schema: OweRequest }, ({ reason, refusal }, state) =>
+    state.status === "requested" && state.refundOwed === undefined
+      ? { type: "TransferRefundOwed", data: refusal === undefined ? { reason } : { reason, refusal } }
+      : undefined,
   )
   .command("fail_transfer", { schema: FailRequest }, ({ reason, refunded }, state) =>
     state.status === "requested" ? accept({ type: "TransferFailed", data: { reason, refunded } }, { cancel: "check" }) : undefined,

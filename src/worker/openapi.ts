@@ -116,7 +116,7 @@ const serviceStatuses: readonly [code: string, name: string, description: string
   ["401", "Unauthorized", "unauthorized: credentials refused, or the service needs an identified caller", ["unauthorized"]],
   ["403", "Forbidden", "forbidden", ["forbidden"]],
   ["404", "NotFound", "service_unavailable (no one offers it; private services look the same), or error not_found", ["service_unavailable", "error"]],
-  ["409", "Conflict", "error: wrong_expected_version, idempotency_key_reused", ["error"]],
+  ["409", "Conflict", "error: wrong_expected_version, already_exists, idempotency_key_reused", ["error"]],
   ["413", "PayloadTooLarge", "error: payload_too_large, event_too_large, state_too_large", ["error"]],
   ["422", "ValidationError", "validation_error", ["validation_error"]],
   ["500", "InternalError", "error internal_error (a handler threw; no details leak)", ["error"]],

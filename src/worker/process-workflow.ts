@@ -87,7 +87,12 @@ export function processWorkflow<Env, Input extends JsonObject>(
         command: async (name, service, request, commandOptions) => {
           // A transient answer throws: the platform tries the step again, with the same message id.
           const answer = await durable(name, () =>
-            sendStepCommand((message) => dispatcher.dispatch(message, { env, timeoutMs }), name, processCommand(definition, instanceId, start.trigger, name, service, request, commandOptions)),
+            sendStepCommand(
+              (message) => dispatcher.dispatch(message, { env, timeoutMs }),
+              name,
+              processCommand(definition, instanceId, start.trigger, name, service, request, commandOptions),
+              logger,
+            ),
           );
           return answer as unknown as ServiceResponse;
         },

@@ -106,7 +106,10 @@ export function mountScheduleRoutes<Env extends object>(app: Hono<GatewayEnv<Env
   const cancelCall = async (c: Context<GatewayEnv<Env>>) => {
     const target = await keyAndViewer(c, viewerOf);
     if (target instanceof Response) return target;
-    return answerWith(c, await scheduler.cancel(c.env, target.key, c.req.param("messageId") ?? "", target.viewer));
+    // A message id is an id: read by the same rule as keys and aggregate ids.
+    const messageId = readKey(c.req.param("messageId") ?? "");
+    if (!messageId.ok) return answerWith(c, response.error("invalid_id", { problem: `messageId ${messageId.problem}` }));
+    return answerWith(c, await scheduler.cancel(c.env, target.key, messageId.key, target.viewer));
   };
 
   app.post("/v1/schedules", options.limitBody, requestMessage<Env>(false), options.caller, scheduleCall);

@@ -111,7 +111,7 @@ describe("follow-ups scheduled by decisions, delivered from the aggregate's own 
     await send("give_back", { loan_id: id });
     // Refused: the book is not out (its refusal event is stored, no follow-up).
     expect((await send("extend", { loan_id: id, days: 30 })).response).toEqual({ status: "error", reason: "not_out" });
-    expect((await send("borrow", { loan_id: id, book: "Dune" })).response).toMatchObject({ status: "error", reason: "wrong_expected_version" });
+    expect((await send("borrow", { loan_id: id, book: "Dune" })).response).toMatchObject({ status: "error", reason: "already_exists" });
     const after = await page(id);
     expect(after.events.map((event) => event.type)).toEqual(["Borrowed", "Returned", "Extended"]);
     expect(after.followUps).toEqual([]);

@@ -104,8 +104,10 @@ describe("the bank demo over HTTP", () => {
     expect(await asBob("close_account", {})).toEqual(notFound);
     expect(await asBob("deposit", { amount: 1 }, { "X-Dry-Run": "true" })).toEqual(notFound);
     expect(await asBob("deposit", { amount: 1 }, { "X-Expected-Version": "1" })).toEqual(notFound);
-    // Opening an id that is taken cannot hide that it is taken, but it does not say the version.
-    expect((await call("open_account", { account_id }, BOB)).body.response).toEqual({ status: "error", reason: "wrong_expected_version" });
+    // Opening an id that is taken cannot hide that it is taken; it says nothing more — the same
+    // answer as to the owner herself (no version, nothing that tells whose it is).
+    expect((await call("open_account", { account_id }, BOB)).body.response).toEqual({ status: "error", reason: "already_exists" });
+    expect((await call("open_account", { account_id }, ADA)).body.response).toEqual({ status: "error", reason: "already_exists" });
     // ensure_account opens a missing account (for Bob: his own) and answers not_found, with no
     // version, for one he may not see: it tells him only that the id is not his to use.
     expect((await call("ensure_account", { account_id }, BOB)).body.response).toEqual({ status: "error", reason: "not_found" });

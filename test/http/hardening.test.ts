@@ -64,6 +64,31 @@ describe("a body nested 10,000 levels deep is refused with 400 invalid_request, 
   });
 });
 
+describe("every id a caller chooses is read as an id: no control, format or separator characters", () => {
+  it("a transfer's from and to: a right-to-left override or a NUL is refused (422), and no transfer is stored", async () => {
+    for (const odd of ["\u202e", "\u0000", "\u2028"]) {
+      for (const field of ["from", "to"]) {
+        const transfer_id = `t-${newId()}`;
+        const body = { transfer_id, from: "acc-a", to: "acc-b", amount: 1, [field]: `acc${odd}evil` };
+        const answer = await post("/v1/services/transfer", JSON.stringify(body));
+        expect(answer.status, `${field} ${JSON.stringify(odd)}`).toBe(422);
+        expect(answer.body.response).toMatchObject({ status: "validation_error", errors: [{ path: field }] });
+        const stored = await send(`/v1/streams/transfer/${transfer_id}`, { headers: ADMIN });
+        expect([stored.status, stored.body]).toEqual([404, { response: { status: "error", reason: "not_found" } }]);
+      }
+    }
+  });
+
+  it("an account id inside a request, and a schedule's message id in the cancel route", async () => {
+    const answer = await post("/v1/services/open_account", JSON.stringify({ account_id: "acc\u200bhidden" }));
+    expect(answer.status).toBe(400);
+    expect(answer.body.response).toMatchObject({ status: "error", reason: "invalid_id" });
+    const cancel = await send(`/v1/schedules/${encodeURIComponent("m\u202e1")}?key=k-1`, { method: "DELETE", headers: ADA });
+    expect(cancel.status).toBe(400);
+    expect(cancel.body.response).toMatchObject({ status: "error", reason: "invalid_id" });
+  });
+});
+
 describe("a lone UTF-16 surrogate is refused with 400, never a 500", () => {
   // In JSON text a lone surrogate arrives as the escape \ud800; JSON.parse makes it a string
   // that no UTF-8 encoder can write (storage, logs, another Worker).

@@ -133,6 +133,27 @@ describe("the transfer process on Workflows", () => {
     expect(await eventually(() => listed("bob", [to]), (seen) => seen[to] === 40)).toEqual({ [to]: 40 });
   });
 
+  it("a transfer tells its requester nothing that tells a missing destination from a closed one; an admin sees what it answered", async () => {
+    const bobs = await openAccount("bob", 100);
+    const closed = await openAccount("ada");
+    await call("close_account", { account_id: closed }, "ada");
+    const missing = `acc-${newId()}`;
+    const seen: unknown[] = [];
+    for (const to of [closed, missing]) {
+      const { transfer_id, instanceId } = await requestTransfer(bobs, to, 1, "bob");
+      await withInstance(env.TRANSFER_WORKFLOW, instanceId, (instance) => instance.waitForStatus("complete"));
+      const told = await call("get_transfer", { transfer_id }, "bob");
+      // Everything Bob is told, but for what he himself chose (the ids).
+      const { id: _id, to: _to, ...rest } = payloadOf<Record<string, unknown>>(told);
+      seen.push({ http: told.status, version: told.body.response.status === "ok" ? told.body.response.version : null, rest });
+      expect((await call("get_account", { account_id: to }, "bob")).status).toBe(404);
+      expect(payloadOf<{ refusal?: string }>(await call("get_transfer", { transfer_id }, "root")).refusal).toBe(to === closed ? "the account is closed" : "not_found");
+    }
+    expect(seen[0]).toEqual(seen[1]);
+    expect(seen[0]).toMatchObject({ http: 200, rest: { status: "failed", refunded: true, reason: "the destination did not take the transfer" } });
+    expect(await balanceOf(bobs)).toBe(100);
+  });
+
   it("refunds the source when the destination is closed", async () => {
     const from = await openAccount("ada", 100);
     const to = await openAccount("bob");
@@ -143,7 +164,7 @@ describe("the transfer process on Workflows", () => {
       return instance.getOutput();
     });
 
-    expect(output).toEqual({ outcome: "refunded", reason: "the destination refused: the account is closed" });
+    expect(output).toEqual({ outcome: "refunded", reason: "the destination did not take the transfer" });
     expect(await balanceOf(from)).toBe(100);
     expect(await eventsOf(from)).toEqual(["AccountOpened", "MoneyDeposited", "MoneyWithdrawn", "MoneyDeposited"]);
     expect(payloadOf<{ status: string; refunded: boolean }>(await call("get_transfer", { transfer_id }))).toMatchObject({ status: "failed", refunded: true });

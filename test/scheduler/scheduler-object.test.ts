@@ -21,7 +21,8 @@ async function drain(key: string, maxRuns = 100): Promise<number> {
   while (runs < maxRuns && (await runDurableObjectAlarm(stub(key)))) {
     runs += 1;
     const pending = await scheduler.list(env, key, EVERY_OWNER);
-    if (pending.every((entry) => Date.parse(entry.dispatchAt) > testClock.now())) break;
+    // Nothing due now (a retry is due at its next attempt, not at its occurrence's time): stop.
+    if (pending.every((entry) => Date.parse(entry.nextAttemptAt) > testClock.now())) break;
   }
   return runs;
 }

@@ -364,14 +364,13 @@ export class AggregateInstance<State, Event extends DomainEvent> {
       if (replayed !== null) return { reply: replayed };
     }
     const version = this.#version;
-    const hidden = this.#status !== "missing" && !this.#mayKnow(message, version, log);
     if (this.#status === "deleted" || (this.#status === "live" && command.mode === "new")) {
       if (command.mode !== "new") return { reply: halt(message, response.error("not_found")) };
-      // That the id is taken cannot be hidden from a creating command; its version can.
-      const details = hidden ? undefined : { expected: -1, actual: version };
-      return { reply: halt(message, response.error("wrong_expected_version", details)) };
+      // That the id is taken cannot be hidden from a creating command; nothing more is said —
+      // not its version, nor (by answering differently) whether the caller may see it.
+      return { reply: halt(message, response.error("already_exists")) };
     }
-    if (hidden) return { reply: halt(message, response.error("not_found")) };
+    if (this.#status !== "missing" && !this.#mayKnow(message, version, log)) return { reply: halt(message, response.error("not_found")) };
     if (this.#status === "missing" && command.mode === "existing") return { reply: halt(message, response.error("not_found")) };
     const expected = message.aggregateMeta.expectedVersion;
     if (expected !== undefined && expected !== version) {

@@ -135,8 +135,8 @@ export type AggregateOptions<State, Event extends DomainEvent> = {
   /**
    * Who may learn that an existing aggregate exists. A caller it refuses gets exactly what a
    * missing aggregate answers — `not_found` for a command on an existing aggregate (before the
-   * expected version, a dry run or the decision could say more) — and, for a command that creates
-   * one, `wrong_expected_version` without the version. Default: everyone.
+   * expected version, a dry run or the decision could say more). A command that creates one
+   * answers every caller `already_exists`, and nothing more. Default: everyone.
    */
   access?: (state: State, context: CommandContext) => boolean;
   /** Runs after a command's events were stored (a side-effect hook; errors are logged). */

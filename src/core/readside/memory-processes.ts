@@ -121,7 +121,7 @@ export class MemoryProcesses<Input extends JsonObject> implements ProcessLaunche
       step: (name, work) => this.#step(instance, name, work),
       command: async (step, service, request, options) => {
         const answer = await this.#step<Json>(instance, step, () =>
-          sendStepCommand(this.#options.dispatch, step, processCommand(definition, instanceId, instance.start.trigger, step, service, request, options)),
+          sendStepCommand(this.#options.dispatch, step, processCommand(definition, instanceId, instance.start.trigger, step, service, request, options), this.#logger),
         );
         return answer as unknown as ServiceResponse;
       },

@@ -1,6 +1,7 @@
 import type { Json, JsonObject } from "../shared/json.js";
 import { newMessage, type Message } from "../messaging/message.js";
 import { isTransient, response, type ServiceResponse } from "../messaging/response.js";
+import type { Logger } from "../shared/logger.js";
 import type { ProjectedEvent } from "./event-envelope.js";
 
 /*
@@ -159,11 +160,20 @@ export function processCommand(
  * Sends the command of process step `step` and answers its response — unless the response says
  * nothing about whether the command was applied ({@link isTransient}): then it throws
  * {@link TransientFailure}, and the runtime (Workflows, or memory) tries the step again, with the
- * same message id. What both runtimes run inside their step.
+ * same message id. A refusal is logged (for operators: what a process was refused, and why —
+ * which its own answers may not tell the caller). What both runtimes run inside their step.
  */
-export async function sendStepCommand(dispatch: (message: Message) => Promise<Message>, step: string, message: Message): Promise<Json> {
+export async function sendStepCommand(dispatch: (message: Message) => Promise<Message>, step: string, message: Message, logger?: Logger): Promise<Json> {
   const reply = (await dispatch(message)).response ?? response.error("internal_error");
   if (isTransient(reply)) throw new TransientFailure(step, reply);
+  if (reply.status !== "ok" && reply.status !== "created") {
+    logger?.info("process step refused", {
+      messageId: message.id,
+      service: message.serviceName,
+      status: reply.status,
+      ...(reply.status === "error" ? { reason: reply.reason } : {}),
+    });
+  }
   return reply as unknown as Json;
 }
 

@@ -261,8 +261,9 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     const base = baseOf(c);
     const form = await c.req.parseBody();
     const key = readKey(form["key"]);
-    const messageId = typeof form["messageId"] === "string" ? form["messageId"] : "";
-    if (options.scheduler === undefined || !key.ok || messageId === "") return c.redirect(`${base}/console/schedules`, 303);
+    const read = readKey(form["messageId"]);
+    if (options.scheduler === undefined || !key.ok || !read.ok) return c.redirect(`${base}/console/schedules`, 303);
+    const messageId = read.key;
     const back = `${base}/console/schedules?key=${encodeURIComponent(key.key)}`;
     const outcome = await options.scheduler.cancel(c.env, key.key, messageId, EVERY_OWNER).then(
       (answer) => (answer.status === "ok" ? "cancelled" : "missing"),

@@ -63,8 +63,17 @@ describe("the transfer process (in memory: the same process code the Workflow ru
     await bank.settle();
 
     expect(await balance(bank, "ada-2")).toBe(100);
-    expect(await transferStatus(bank, "to-missing", "ada")).toMatchObject({ status: "failed", refunded: true, reason: "the destination refused: not_found" });
-    expect(await transferStatus(bank, "to-closed", "ada")).toMatchObject({ status: "failed", refunded: true, reason: "the destination refused: the account is closed" });
+    // The requester is told the same of a missing and of a closed destination (which is bob's).
+    const told = { status: "failed", refunded: true, reason: "the destination did not take the transfer" };
+    const toMissing = await transferStatus(bank, "to-missing", "ada");
+    const toClosed = await transferStatus(bank, "to-closed", "ada");
+    expect(toMissing).toEqual({ ...told, id: "to-missing", from: "ada-2", to: "nobody", amount: 10, by: "ada", refundOwed: told.reason });
+    expect(toClosed).toEqual({ ...told, id: "to-closed", from: "ada-2", to: "bob-2", amount: 20, by: "ada", refundOwed: told.reason });
+    // An admin sees what each destination answered.
+    const asAdmin = async (transfer_id: string) =>
+      (await bank.dispatch(newMessage("get_transfer", { rawRequest: { transfer_id }, assigns: { identity: { user: "root", admin: true }, principal: "root" } }))).response;
+    expect(await asAdmin("to-missing")).toMatchObject({ payload: { refusal: "not_found" } });
+    expect(await asAdmin("to-closed")).toMatchObject({ payload: { refusal: "the account is closed" } });
     const [totals] = await bank.store.query(statement`SELECT balance, deposited, withdrawn FROM bank_totals`);
     expect(totals).toEqual({ balance: 100, deposited: 130, withdrawn: 30 });
   });
@@ -159,7 +168,7 @@ describe("the transfer process (in memory: the same process code the Workflow ru
     // The deposit to the missing account was refused, the refund applied; settling the transfer failed.
     expect(bank.processes.status("transfers_transfer-t8_0")).toMatchObject({ status: "errored" });
     expect(await balance(bank, "ada-8")).toBe(100);
-    expect(await transferStatus(bank, "t8", "ada")).toMatchObject({ status: "requested", refundOwed: "the destination refused: not_found" });
+    expect(await transferStatus(bank, "t8", "ada")).toMatchObject({ status: "requested", refundOwed: "the destination did not take the transfer" });
 
     // Meanwhile the destination is opened: deciding the deposit again would now take it.
     await open(bank, "bob-8", "bob");
