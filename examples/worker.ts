@@ -1,5 +1,6 @@
-import { aggregateObject, durableObjectConsoleSessions, schedulerObject } from "../src/objects/index.js";
-import { createGateway, processWorkflow, remoteNodesOf } from "../src/worker/index.js";
+import { aggregateObject, processWorkflow, schedulerObject } from "../src/objects/index.js";
+import { browserPages, durableObjectConsoleSessions } from "../src/pages/index.js";
+import { createGateway, remoteNodesOf } from "../src/worker/index.js";
 import { account } from "./bank/account.js";
 import { bankReadSide, bankReads, readSideOperations, transferCheck } from "./bank/read-side.js";
 import { bank, scheduler, transferServices } from "./bank/services.js";
@@ -55,7 +56,7 @@ export class SchedulerObject extends schedulerObject<Env>({ services, nodes: (en
  * The console's session generation (bound as CONSOLE_SESSIONS): logging out of /console moves it
  * on, which ends every console session.
  */
-export { ConsoleSessionObject } from "../src/objects/index.js";
+export { ConsoleSessionObject } from "../src/pages/index.js";
 
 /** The HTTP gateway: the greeter, the bank, transfers and the read models' queries. */
 const gateway = createGateway<Env>({
@@ -67,25 +68,27 @@ const gateway = createGateway<Env>({
   // The admin routes and the console; failed admin-token checks are counted by ADMIN_RATE_LIMIT.
   admin: { token: (env) => env.ADMIN_TOKEN, aggregates: [bank, transferServices], rateLimit: (env) => env.ADMIN_RATE_LIMIT },
   scheduler,
-  // The console's read side page: checkpoints, dead letters, projection rebuilds.
-  readSide: bankReadSide,
-  // /console (with the admin token): its sessions end when someone logs out.
-  console: { sessions: durableObjectConsoleSessions((env) => env.CONSOLE_SESSIONS) },
-  // GET /v1/openapi.json and /docs are on by default; this names the API and gives examples.
-  openapi: {
-    title: "x3m-system demo",
-    jsonSchema: valibotJsonSchema,
-    description: "The greeter and the bank accounts of the demo Worker. Bank services need a bearer token (npm run dev: dev-ada, dev-bob, dev-root).",
-    services: {
-      greet: { summary: "Greets someone", example: { name: "Ada" } },
-      open_account: { summary: "Opens an account in the caller's name", example: { account_id: "ada-1" } },
-      ensure_account: { summary: "Opens the account unless it exists", example: { account_id: "ada-1" } },
-      deposit: { summary: "Deposits money", example: { account_id: "ada-1", amount: 100 } },
-      withdraw: { summary: "Withdraws money (owner or admin)", example: { account_id: "ada-1", amount: 30 } },
-      get_account: { summary: "The account's state (owner or admin)", example: { account_id: "ada-1" } },
-      close_account: { summary: "Closes the account and pays out (owner or admin)", example: { account_id: "ada-1" } },
+  // The browser pages: GET /v1/openapi.json, /docs, and /console (with the admin token).
+  pages: browserPages<Env>({
+    // The console's sessions end when someone logs out; its read side page shows checkpoints,
+    // dead letters, catch-ups, rebuilds and sweeps.
+    console: { sessions: durableObjectConsoleSessions((env: Env) => env.CONSOLE_SESSIONS), readSide: bankReadSide },
+    // This names the API and gives examples.
+    openapi: {
+      title: "x3m-system demo",
+      jsonSchema: valibotJsonSchema,
+      description: "The greeter and the bank accounts of the demo Worker. Bank services need a bearer token (npm run dev: dev-ada, dev-bob, dev-root).",
+      services: {
+        greet: { summary: "Greets someone", example: { name: "Ada" } },
+        open_account: { summary: "Opens an account in the caller's name", example: { account_id: "ada-1" } },
+        ensure_account: { summary: "Opens the account unless it exists", example: { account_id: "ada-1" } },
+        deposit: { summary: "Deposits money", example: { account_id: "ada-1", amount: 100 } },
+        withdraw: { summary: "Withdraws money (owner or admin)", example: { account_id: "ada-1", amount: 30 } },
+        get_account: { summary: "The account's state (owner or admin)", example: { account_id: "ada-1" } },
+        close_account: { summary: "Closes the account and pays out (owner or admin)", example: { account_id: "ada-1" } },
+      },
     },
-  },
+  }),
 });
 
 /**

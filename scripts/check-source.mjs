@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Source rules that the type checker does not enforce, checked in CI:
 // 1. src/core imports nothing from `cloudflare:*` or `node:*` (it must run on Deno, Bun, Node),
-//    and dependencies point inward: worker → objects → core, never back. Inside the core, the
+//    and dependencies point inward, room by room: core at the centre; protocol (the fetch
+//    protocol kit) on it; objects (the runtime's classes) and worker (a Worker's wiring, free of
+//    `cloudflare:*` so that a gateway runs in a unit test) on those; pages (the opt-in browser
+//    side) on worker. worker imports neither objects nor pages; nothing imports pages. Inside the core, the
 //    wings depend only on what is beneath them: shared ← messaging ← scheduling ← aggregates ←
 //    readside (aggregates schedule their follow-ups; the scheduler knows nothing of aggregates).
 // 2. Every top-level export in src/ carries a JSDoc comment.
@@ -29,6 +32,16 @@ function codeOnly(text) {
   );
 }
 
+/** Which rooms of src each room may import (besides its own files). */
+const allowedRooms = {
+  core: [],
+  protocol: ["core"],
+  objects: ["core", "protocol"],
+  worker: ["core", "protocol"],
+  pages: ["core", "protocol", "worker"],
+  client: ["core"],
+};
+
 /** Which core wings each wing may import (besides its own files). */
 const allowedWings = {
   shared: [],
@@ -45,15 +58,19 @@ for (const file of filesUnder(join(root, "src"))) {
   const text = readFileSync(file, "utf8");
   const lines = text.split("\n");
   const code = codeOnly(text).split("\n");
-  const inCore = relative(root, file).startsWith("src/core/");
-  const inObjects = relative(root, file).startsWith("src/objects/");
+  const room = /^src\/(\w+)\//.exec(relative(root, file))?.[1];
+  const inCore = room === "core";
 
   lines.forEach((line, index) => {
     if (inCore && /(from\s+|import\s*\(\s*|require\s*\(\s*)["'](cloudflare:|node:)/.test(line)) {
       report(file, index + 1, "src/core must not import cloudflare:* or node:* modules");
     }
-    if (inCore && /from\s+["']\.\.\/(objects|worker)\//.test(line)) report(file, index + 1, "src/core must not import src/objects or src/worker");
-    if (inObjects && /from\s+["']\.\.\/worker\//.test(line)) report(file, index + 1, "src/objects must not import src/worker");
+    // Import lines only (a doc comment may show an import).
+    const into = /^\s*(?:\*|\/\/)/.test(line) ? undefined : /from\s+["'](?:\.\.\/)+(core|protocol|objects|worker|pages|client)\//.exec(line)?.[1];
+    if (room !== undefined && into !== undefined && into !== room && !(allowedRooms[room] ?? []).includes(into)) {
+      report(file, index + 1, `src/${room} must not import src/${into}`);
+    }
+    if (room === "worker" && /from\s+["']cloudflare:/.test(line)) report(file, index + 1, "src/worker must not import cloudflare:* (its classes are in src/objects)");
     const wing = /^src\/core\/(\w+)\//.exec(relative(root, file))?.[1];
     const imported = /from\s+["']\.\.\/(\w+)\//.exec(line)?.[1];
     if (wing !== undefined && imported !== undefined && !(allowedWings[wing] ?? []).includes(imported)) {

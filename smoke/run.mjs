@@ -2,7 +2,8 @@
 // the in-memory adapters, the plain script (greeter, bank account, scheduled message) and the read
 // side in memory (queue, SQLite read store, processes).
 // Exits non-zero on any failure.   node smoke/run.mjs | deno run -A smoke/run.mjs | bun smoke/run.mjs
-import { MemoryScheduleStore, MemoryStreamStore } from "../dist/core/index.js";
+import { MemoryScheduleStore } from "../dist/core/scheduling/memory-schedule-store.js";
+import { MemoryStreamStore } from "../dist/core/aggregates/memory-stream-store.js";
 import { equal } from "../test/contracts/assert.mjs";
 import { scheduleStoreContract } from "../test/contracts/schedule-store.mjs";
 import { streamStoreContract } from "../test/contracts/stream-store.mjs";

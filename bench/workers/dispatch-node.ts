@@ -1,6 +1,6 @@
 // The other node of the dispatch benchmark: one trivial public service behind its entrypoint.
 import { ok, Router, silentLogger } from "../../src/core/index.js";
-import { nodeEntrypoint } from "../../src/worker/index.js";
+import { nodeEntrypoint } from "../../src/objects/node-entrypoint.js";
 
 const remote = new Router({ authorize: () => "ok" }).service("noop_remote", (message) => ok(message));
 

@@ -4,17 +4,8 @@
 // and a hand-written pipeline (an object that sends each event to a queue after its commit, a
 // consumer that applies it to D1 with no checkpoint, no guard, no gap filling).
 import { DurableObject } from "cloudflare:workers";
-import {
-  aggregateRouter,
-  Dispatcher,
-  envelopeOf,
-  newMessage,
-  projectedEvent,
-  projection,
-  silentLogger,
-  statement,
-  type Message,
-} from "../../src/core/index.js";
+import { aggregateRouter, Dispatcher, newMessage, projectedEvent, projection, silentLogger, statement, type Message } from "../../src/core/index.js";
+import { envelopeOf } from "../../src/core/readside/event-envelope.js";
 import { aggregateObject, durableObjectAggregates } from "../../src/objects/index.js";
 import { readSide } from "../../src/worker/index.js";
 import { account, type AccountEvent } from "../../examples/bank/account.js";

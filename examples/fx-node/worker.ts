@@ -2,7 +2,7 @@
 // entrypoint (X3mNode), by the gateway Worker's service binding — never from the public internet.
 import * as v from "valibot";
 import { error, newCausedBy, ok, Router } from "../../src/core/index.js";
-import { nodeEntrypoint } from "../../src/worker/index.js";
+import { nodeEntrypoint } from "../../src/objects/index.js";
 
 /** Units of each currency per 1 EUR (fixed: it is a demo). */
 const perEuro: Record<string, number> = { EUR: 1, USD: 1.08, GBP: 0.85, CHF: 0.95, JPY: 161 };

@@ -6,7 +6,7 @@ import { commandReplyOf, type CommandRequest, type DeleteOptions, type StreamPag
 import type { Message } from "../core/messaging/message.js";
 import { response, type ServiceResponse } from "../core/messaging/response.js";
 import type { Logger } from "../core/shared/logger.js";
-import { ownMessage, refuseInvalid } from "./hono-protocol.js";
+import { ownMessage, refuseInvalid } from "../protocol/hono-protocol.js";
 
 /** What the routes of an AggregateObject reach: the one stream the object holds. */
 export interface StreamHost {

@@ -10,7 +10,7 @@ import {
 import type { Message } from "../core/messaging/message.js";
 import type { ServiceResponse } from "../core/messaging/response.js";
 import type { AggregateRoutes } from "./aggregate-routes.js";
-import { PROTOCOL_BASE_URL, through, trustedAnswer } from "./hono-protocol.js";
+import { PROTOCOL_BASE_URL, through, trustedAnswer } from "../protocol/hono-protocol.js";
 
 /**
  * The typed client of the AggregateObject protocol, made once: each call is given the `fetch` of

@@ -3,7 +3,7 @@ import type { ServiceResponse } from "../core/messaging/response.js";
 import type { ScheduleOutcome } from "../core/scheduling/schedule-store.js";
 import type { ScheduledSummary, ScheduleRequest, SchedulerClient, ScheduleViewer } from "../core/scheduling/scheduler.js";
 import { shardKey } from "../core/scheduling/scheduler.js";
-import { PROTOCOL_BASE_URL, through, trustedAnswer } from "./hono-protocol.js";
+import { PROTOCOL_BASE_URL, through, trustedAnswer } from "../protocol/hono-protocol.js";
 import type { SchedulerRoutes } from "./scheduler-routes.js";
 
 /** The typed client of the SchedulerObject protocol, made once (each call is given its shard's `fetch`). */

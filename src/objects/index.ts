@@ -1,16 +1,16 @@
 /**
- * x3m-system's Durable Objects: the Cloudflare adapters of the core's storage ports.
+ * x3m-system/objects: the classes the Workers runtime runs — the Durable Objects that hold
+ * aggregates and scheduler shards, the entrypoint other Workers reach this one's services
+ * through, and processes as Workflows — and the clients that reach the objects. Export a class
+ * made here from your Worker as a class declaration (`export class AccountObject extends
+ * aggregateObject(account) {}`) and bind it in wrangler.toml.
+ *
+ * This file is the entry point's public API, chosen name by name; api/objects.api.md is its
+ * report.
  */
-export * from "./aggregate-object.js";
-export * from "./durable-aggregate-client.js";
-export * from "./sqlite-stream-store.js";
-export * from "./scheduler-object.js";
-export * from "./scheduler-routes.js";
-export * from "./aggregate-routes.js";
-export * from "./hono-protocol.js";
-export * from "./durable-scheduler-client.js";
-export * from "./sqlite-schedule-store.js";
-export * from "./sql.js";
-export * from "./sqlite-migrations.js";
-export * from "./queue-sender.js";
-export * from "./console-session-object.js";
+export { aggregateObject, type AggregateObjectOptions, type FollowUpOptions, type OutboxOptions } from "./aggregate-object.js";
+export { durableObjectAggregates } from "./durable-aggregate-client.js";
+export { schedulerObject, type SchedulerObjectOptions } from "./scheduler-object.js";
+export { durableObjectScheduler } from "./durable-scheduler-client.js";
+export { nodeEntrypoint, type NodeEntrypointOptions } from "./node-entrypoint.js";
+export { processWorkflow, type ProcessWorkflowOptions } from "./process-workflow.js";

@@ -7,7 +7,7 @@ import type { ScheduleSpec } from "../core/scheduling/schedule.js";
 import type { ScheduleRequest, SchedulerRunner, ScheduleViewer } from "../core/scheduling/scheduler.js";
 import { isJsonObject, type JsonObject } from "../core/shared/json.js";
 import type { Logger } from "../core/shared/logger.js";
-import { firstProblem, ownMessage, refuseInvalid } from "./hono-protocol.js";
+import { firstProblem, ownMessage, refuseInvalid } from "../protocol/hono-protocol.js";
 
 /**
  * What the routes of a SchedulerObject reach: the shard's runner, for the key it serves. The

@@ -1,22 +1,17 @@
 /**
- * x3m-system on Cloudflare Workers: the HTTP gateway and what wires the core to a Worker.
+ * x3m-system/worker: a Worker's wiring — the HTTP gateway, other Workers as nodes, and the read
+ * side on Queues, D1 and Workflows. It imports nothing from `cloudflare:*` (the runtime's classes
+ * are in `x3m-system/objects`), so a gateway can be made and called in a unit test on any runtime.
+ *
+ * This file is the entry point's public API, chosen name by name; api/worker.api.md is its
+ * report.
  */
-export * from "./gateway.js";
-export * from "./envelope.js";
-export * from "./request-headers.js";
-export * from "./stream-routes.js";
-export * from "./admin-throttle.js";
-export * from "./gateway-middleware.js";
-export * from "./schedule-routes.js";
-export * from "./caller.js";
-export * from "./request-body.js";
-export * from "./replies.js";
-export * from "./http-status.js";
-export * from "./node-entrypoint.js";
-export * from "./node-routes.js";
-export * from "./service-binding-node.js";
-export * from "./openapi.js";
-export * from "./json-schema.js";
-export * from "./read-side.js";
-export * from "./d1-executor.js";
-export * from "./process-workflow.js";
+export { createGateway, type GatewayOptions, type GatewayPages } from "./gateway/gateway.js";
+export type { GatewayEnv } from "./gateway/gateway-middleware.js";
+export type { Identify, PrincipalOf } from "./gateway/caller.js";
+export type { AdminOptions } from "./gateway/stream-routes.js";
+export type { Envelope } from "./gateway/envelope.js";
+export { httpStatus } from "./gateway/http-status.js";
+export { remoteNodesOf, serviceBindingNode, type NodeBindings } from "./nodes/service-binding-node.js";
+export { readSide, type ReadSide, type ReadSideOptions } from "./readside/read-side.js";
+export { workflowLauncher } from "./readside/workflow-launcher.js";

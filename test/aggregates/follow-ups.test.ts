@@ -1,7 +1,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import { Dispatcher, newId, newMessage, silentLogger, type JsonObject } from "../../src/core/index.js";
+import { Dispatcher, newMessage, silentLogger, type JsonObject } from "../../src/core/index.js";
+import { newId } from "../../src/core/shared/ids.js";
 import { durableObjectAggregates } from "../../src/objects/index.js";
 import { eventually } from "../support/read-side-helpers.js";
 import { sleep } from "../support/recorders.js";

@@ -1,8 +1,10 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, it } from "vitest";
-import { MemoryStreamStore, newId, type StreamStore } from "../../src/core/index.js";
-import { SqliteStreamStore } from "../../src/objects/index.js";
+import { MemoryStreamStore } from "../../src/core/aggregates/memory-stream-store.js";
+import { newId } from "../../src/core/shared/ids.js";
+import { type StreamStore } from "../../src/core/aggregates/stream-store.js";
+import { SqliteStreamStore } from "../../src/objects/sqlite-stream-store.js";
 import { streamStoreContract } from "../contracts/stream-store.mjs";
 
 /** Runs `body` with a fresh store of each kind: in memory, and in a real Durable Object's SQLite. */

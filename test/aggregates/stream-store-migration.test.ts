@@ -1,10 +1,12 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { AggregateInstance, newId, newMessage, silentLogger, type JsonObject, type Message } from "../../src/core/index.js";
+import { newMessage, silentLogger, type JsonObject, type Message } from "../../src/core/index.js";
+import { AggregateInstance } from "../../src/core/aggregates/aggregate-instance.js";
+import { newId } from "../../src/core/shared/ids.js";
 import { legacyFingerprintOf } from "../../src/core/aggregates/fingerprint.js";
 import { ledger } from "../support/test-aggregates.js";
-import { SqliteStreamStore, STREAM_MIGRATIONS } from "../../src/objects/index.js";
+import { SqliteStreamStore, STREAM_MIGRATIONS } from "../../src/objects/sqlite-stream-store.js";
 
 // The schema of the first release, exactly as it created its tables (no version row).
 const FIRST_RELEASE = [

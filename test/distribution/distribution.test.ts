@@ -1,19 +1,9 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import {
-  Dispatcher,
-  newMessage,
-  NodeDirectory,
-  ok,
-  Router,
-  silentLogger,
-  type ChooseNode,
-  type JsonObject,
-  type Message,
-  type NodeDirectoryOptions,
-} from "../../src/core/index.js";
-import { PROTOCOL_BASE_URL as NODE_ORIGIN } from "../../src/objects/index.js";
+import { Dispatcher, newMessage, ok, Router, silentLogger, type ChooseNode, type JsonObject, type Message } from "../../src/core/index.js";
+import { NodeDirectory, type NodeDirectoryOptions } from "../../src/core/messaging/node-directory.js";
+import { PROTOCOL_BASE_URL as NODE_ORIGIN } from "../../src/protocol/hono-protocol.js";
 import { createGateway, remoteNodesOf, type Envelope, type NodeBindings } from "../../src/worker/index.js";
 import { recordingLogger, recordingTelemetry, sleep } from "../support/recorders.js";
 

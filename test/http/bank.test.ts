@@ -1,7 +1,8 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { newId, type StreamPage } from "../../src/core/index.js";
+import { type StreamPage } from "../../src/core/index.js";
+import { newId } from "../../src/core/shared/ids.js";
 import { createGateway, type Envelope } from "../../src/worker/index.js";
 import { bank } from "../../examples/bank/services.js";
 

@@ -3,8 +3,10 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, expectTypeOf, it } from "vitest";
-import { newId, type ServiceResponse } from "../../src/core/index.js";
-import { createClient, DEFAULT_MAX_ANSWER_BYTES, type CallResult, type ClientEnvelope, type PublicServices } from "../../src/client/index.js";
+import { type ServiceResponse } from "../../src/core/index.js";
+import { newId } from "../../src/core/shared/ids.js";
+import { createClient, DEFAULT_MAX_ANSWER_BYTES, type CallResult, type ClientEnvelope } from "../../src/client/index.js";
+import { type PublicServices } from "../../src/client/types.js";
 import type { bank } from "../../examples/bank/services.js";
 import type { greeter } from "../../examples/greeter.js";
 

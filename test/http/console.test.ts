@@ -2,12 +2,16 @@ import { createExecutionContext, createMessageBatch, evictDurableObject, getQueu
 import { env, exports } from "cloudflare:workers";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
-import { newId, ok, Router, silentLogger, type RecordedEvent, type StreamPage } from "../../src/core/index.js";
-import { durableObjectConsoleSessions, type ConsoleSessions } from "../../src/objects/index.js";
+import { ok, Router, silentLogger, type StreamPage } from "../../src/core/index.js";
+import { newId } from "../../src/core/shared/ids.js";
+import { type RecordedEvent } from "../../src/core/aggregates/stream-store.js";
+import { durableObjectConsoleSessions, type ConsoleSessions } from "../../src/pages/console/console-session-object.js";
 import { createGateway, type GatewayOptions } from "../../src/worker/index.js";
-import { readSidePage, streamsPage, type ReadSideView } from "../../src/worker/console/console-pages.js";
-import { NOTICE_TTL_MS, openNotice, sealNotice } from "../../src/worker/console/console-notices.js";
-import { CONSOLE_SESSION_MS, hasSession, startSession } from "../../src/worker/console/console-session.js";
+import { browserPages } from "../../src/pages/index.js";
+import type { ConsoleReadSide } from "../../src/pages/console/console-read-side.js";
+import { readSidePage, streamsPage, type ReadSideView } from "../../src/pages/console/console-pages.js";
+import { NOTICE_TTL_MS, openNotice, sealNotice } from "../../src/pages/console/console-notices.js";
+import { CONSOLE_SESSION_MS, hasSession, startSession } from "../../src/pages/console/console-session.js";
 import { bankReadSide } from "../../examples/bank/read-side.js";
 import { call, eventually, openAccount, tallyCommand, tallyEnvelopes } from "../support/read-side-helpers.js";
 import { lostEvents, publishedTallies, sweptTallies, TALLY_TABLES, tallyReadSide } from "../support/test-read-side.js";
@@ -52,14 +56,15 @@ async function page(path: string, cookie: string): Promise<{ status: number; tex
 }
 
 describe("the console's door", () => {
-  it("does not exist without an admin token, without a place for its sessions, or with console: false (404 like any unknown route)", async () => {
+  it("does not exist without an admin token, without the browser pages, without a place for its sessions, or with console: false (404 like any unknown route)", async () => {
     const router = new Router({ authorize: () => "ok" }).service("hello", (m) => ok(m));
     const base: GatewayOptions<Record<string, unknown>> = { services: [router], logger: silentLogger };
     for (const options of [
-      { ...base, console: { sessions } },
-      { ...base, admin: { token: () => "", aggregates: [] }, console: { sessions } },
+      { ...base, pages: browserPages({ console: { sessions } }) },
+      { ...base, admin: { token: () => "", aggregates: [] }, pages: browserPages({ console: { sessions } }) },
       { ...base, admin: { token: () => "t", aggregates: [] } },
-      { ...base, admin: { token: () => "t", aggregates: [] }, console: false as const },
+      { ...base, admin: { token: () => "t", aggregates: [] }, pages: browserPages() },
+      { ...base, admin: { token: () => "t", aggregates: [] }, pages: browserPages({ console: false }) },
     ]) {
       const app = createGateway<Record<string, unknown>>(options);
       for (const path of ["/console", "/console/streams", "/console/console.css"]) {
@@ -215,7 +220,7 @@ describe("the console's pages", () => {
       services: [],
       logger: silentLogger,
       admin: { token: () => "t", aggregates: [] },
-      console: { sessions },
+      pages: browserPages({ console: { sessions } }),
       nodes: { a: (e) => e.NODE_A, down: () => down },
     });
     const call = (path: string, init?: RequestInit) => app.fetch(new Request(`${ORIGIN}${path}`, init), { NODE_A: env.NODE_A });
@@ -370,8 +375,10 @@ describe("the console shows only the notices it made, never text from its URL", 
 });
 
 /** A gateway of its own whose console has admin token "t", logged in: its pages and form posts. */
-async function ownConsole(options: Partial<GatewayOptions<Cloudflare.Env>>) {
-  const app = createGateway<Cloudflare.Env>({ services: [], logger: silentLogger, admin: { token: () => "t", aggregates: [] }, console: { sessions }, ...options });
+async function ownConsole(options: Partial<GatewayOptions<Cloudflare.Env>> & { readSide?: ConsoleReadSide<Cloudflare.Env> }) {
+  const { readSide, ...rest } = options;
+  const pages = browserPages<Cloudflare.Env>({ console: readSide === undefined ? { sessions } : { sessions, readSide } });
+  const app = createGateway<Cloudflare.Env>({ services: [], logger: silentLogger, admin: { token: () => "t", aggregates: [] }, pages, ...rest });
   const fetch = (path: string, init?: RequestInit) => app.fetch(new Request(`${ORIGIN}${path}`, { redirect: "manual", ...init }), env);
   const cookie = ((await fetch("/console/login", form({ token: "t" }))).headers.get("Set-Cookie") ?? "").split(";")[0] ?? "";
   return {

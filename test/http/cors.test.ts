@@ -2,7 +2,8 @@
 import { describe, expect, it } from "vitest";
 import { env, exports } from "cloudflare:workers";
 import { ok, Router, silentLogger } from "../../src/core/index.js";
-import { durableObjectConsoleSessions } from "../../src/objects/index.js";
+import { durableObjectConsoleSessions } from "../../src/pages/console/console-session-object.js";
+import { browserPages } from "../../src/pages/index.js";
 import { createGateway, type GatewayOptions } from "../../src/worker/index.js";
 
 const echo = new Router({ authorize: () => "ok" }).service("echo", (m) => ok(m, m.rawRequest));
@@ -71,7 +72,7 @@ describe("CORS, when configured", () => {
 
 describe("CORS, when not configured (the default)", () => {
   it("covers the API only: the console's pages say nothing to another origin, even one the API allows", async () => {
-    const app = createGateway({ services: [echo], logger: silentLogger, cors: { origin: APP, credentials: true }, admin: { token: () => "t", aggregates: [] }, console: { sessions: durableObjectConsoleSessions(() => env.CONSOLE_SESSIONS) } });
+    const app = createGateway({ services: [echo], logger: silentLogger, cors: { origin: APP, credentials: true }, admin: { token: () => "t", aggregates: [] }, pages: browserPages({ console: { sessions: durableObjectConsoleSessions(() => env.CONSOLE_SESSIONS) } }) });
     const call = (path: string, init?: RequestInit) => app.fetch(new Request(`http://api.example${path}`, init), {});
     const page = await call("/console", { headers: { Origin: APP } });
     expect(page.status).toBe(200); // the console exists (its login page)

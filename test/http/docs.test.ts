@@ -2,7 +2,8 @@ import { env, exports } from "cloudflare:workers";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { ok, Router, silentLogger } from "../../src/core/index.js";
-import { durableObjectConsoleSessions } from "../../src/objects/index.js";
+import { durableObjectConsoleSessions } from "../../src/pages/console/console-session-object.js";
+import { browserPages } from "../../src/pages/index.js";
 import { createGateway } from "../../src/worker/index.js";
 
 const demo = (path: string) => exports.default.fetch(`http://demo${path}`);
@@ -31,7 +32,7 @@ describe("the API reference page", () => {
       services: [router],
       logger: silentLogger,
       admin: { token: () => "t", aggregates: [] },
-      console: { sessions: durableObjectConsoleSessions(() => env.CONSOLE_SESSIONS) },
+      pages: browserPages({ console: { sessions: durableObjectConsoleSessions(() => env.CONSOLE_SESSIONS) } }),
     });
     const app = new Hono<{ Bindings: Record<string, unknown> }>().route("/api", gateway);
     const docs = await (await app.fetch(new Request("http://x/api/docs"), {})).text();

@@ -1,19 +1,9 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import {
-  created,
-  error,
-  halt,
-  noReply,
-  ok,
-  prepareAggregateId,
-  response,
-  Router,
-  silentLogger,
-  tryAnotherNode,
-  type JsonObject,
-} from "../../src/core/index.js";
+import { created, error, halt, ok, response, Router, silentLogger, type JsonObject } from "../../src/core/index.js";
+import { noReply } from "../../src/core/messaging/router.js";
+import { prepareAggregateId, tryAnotherNode } from "../../src/core/messaging/message.js";
 import { createGateway, type Envelope, type GatewayOptions } from "../../src/worker/index.js";
 import { recordingLogger, sleep } from "../support/recorders.js";
 

@@ -4,9 +4,14 @@
 import { env, exports } from "cloudflare:workers";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
-import { MemoryScheduler, newId, ok, Router, silentLogger } from "../../src/core/index.js";
-import { durableObjectConsoleSessions } from "../../src/objects/index.js";
-import { AdminThrottle, clientAddress, createGateway, limitBody, THROTTLED_ADDRESSES, type RateLimiter } from "../../src/worker/index.js";
+import { MemoryScheduler, ok, Router, silentLogger } from "../../src/core/index.js";
+import { newId } from "../../src/core/shared/ids.js";
+import { durableObjectConsoleSessions } from "../../src/pages/console/console-session-object.js";
+import { browserPages } from "../../src/pages/index.js";
+import { createGateway } from "../../src/worker/index.js";
+import { type RateLimiter } from "../../src/worker/gateway/admin-throttle.js";
+import { AdminThrottle, clientAddress, THROTTLED_ADDRESSES } from "../../src/worker/gateway/admin-throttle.js";
+import { limitBody } from "../../src/worker/gateway/gateway-middleware.js";
 
 const ADA = { Authorization: "Bearer dev-ada" };
 const ADMIN = { Authorization: "Bearer dev-admin" };
@@ -237,7 +242,7 @@ describe("an oversized body is answered 413 and its stream never left hanging: r
     services: [new Router({ authorize: () => "ok" }).service("ok", (m) => ok(m))],
     logger: silentLogger,
     admin: { token: () => "t", aggregates: [] },
-    console: { sessions: durableObjectConsoleSessions(() => env.CONSOLE_SESSIONS) },
+    pages: browserPages({ console: { sessions: durableObjectConsoleSessions(() => env.CONSOLE_SESSIONS) } }),
     scheduler: new MemoryScheduler({ dispatch: async (message) => message, logger: silentLogger }),
   });
   const upload = (path: string, body: ReadableStream<Uint8Array>, headers: Record<string, string> = {}) =>
@@ -361,7 +366,7 @@ describe("guesses at the admin token are throttled per client address: past 10 f
       services: [new Router({ authorize: () => "ok" }).service("ok", (m) => ok(m))],
       logger: silentLogger,
       admin: { token: () => "t", aggregates: [] },
-      console: { sessions: durableObjectConsoleSessions(() => env.CONSOLE_SESSIONS) },
+      pages: browserPages({ console: { sessions: durableObjectConsoleSessions(() => env.CONSOLE_SESSIONS) } }),
       scheduler: new MemoryScheduler({ dispatch: async (message) => message, logger: silentLogger }),
     });
     const fetch = async (path: string, init?: RequestInit) => app.fetch(new Request(`http://gw${path}`, { redirect: "manual", ...init }), {});

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { isJsonObject, ok, Router, silentLogger, type Json, type JsonObject } from "../../src/core/index.js";
 import { createGateway, type GatewayOptions } from "../../src/worker/index.js";
+import { browserPages, type OpenApiOptions } from "../../src/pages/index.js";
 import { greeter } from "../../examples/greeter.js";
 import { bank, transferServices } from "../../examples/bank/services.js";
 import { bankReads, readSideOperations, transferCheck } from "../../examples/bank/read-side.js";
@@ -53,8 +54,9 @@ const requestSchemaOf = (document: JsonObject, path: string): Json | undefined =
   return isJsonObject(schema) && typeof schema["$ref"] === "string" ? at(document, schema["$ref"]) : schema;
 };
 
-function gateway(options: Partial<GatewayOptions<Record<string, unknown>>>, bindings: Record<string, unknown> = {}) {
-  const app = createGateway<Record<string, unknown>>({ services: [], logger: silentLogger, ...options });
+function gateway(options: Partial<GatewayOptions<Record<string, unknown>>> & { openapi?: OpenApiOptions | false }, bindings: Record<string, unknown> = {}) {
+  const { openapi: reference, ...rest } = options;
+  const app = createGateway<Record<string, unknown>>({ services: [], logger: silentLogger, pages: browserPages({ openapi: reference ?? {} }), ...rest });
   return (path: string) => app.fetch(new Request(`http://gw${path}`), bindings);
 }
 

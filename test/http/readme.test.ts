@@ -11,7 +11,8 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import readme from "../../README.md?raw";
-import { newId, silentLogger } from "../../src/core/index.js";
+import { silentLogger } from "../../src/core/index.js";
+import { newId } from "../../src/core/shared/ids.js";
 import { createGateway } from "../../src/worker/index.js";
 import { fx } from "../../examples/fx-node/worker.js";
 

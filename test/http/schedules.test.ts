@@ -1,7 +1,9 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { newId, ok, Router, silentLogger, type ScheduledSummary } from "../../src/core/index.js";
+import { ok, Router, silentLogger } from "../../src/core/index.js";
+import { newId } from "../../src/core/shared/ids.js";
+import { type ScheduledSummary } from "../../src/core/scheduling/scheduler.js";
 import { durableObjectScheduler } from "../../src/objects/index.js";
 import { createGateway, type Envelope } from "../../src/worker/index.js";
 

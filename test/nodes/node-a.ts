@@ -1,6 +1,7 @@
 // Auxiliary Worker "node-a" for the distribution tests: two routers behind its node entrypoint.
-import { ok, Router, silentLogger, tryAnotherNode } from "../../src/core/index.js";
-import { nodeEntrypoint } from "../../src/worker/index.js";
+import { ok, Router, silentLogger } from "../../src/core/index.js";
+import { tryAnotherNode } from "../../src/core/messaging/message.js";
+import { nodeEntrypoint } from "../../src/objects/node-entrypoint.js";
 
 const first = new Router({ authorize: (m) => (m.serviceName === "forbidden_remote" ? "forbidden" : "ok") })
   .service("echo", (m) =>

@@ -1,6 +1,6 @@
 // Auxiliary Worker "node-b": a second provider of `shared` and `quorum`; it can stop offering a service.
 import { ok, Router, silentLogger } from "../../src/core/index.js";
-import { nodeEntrypoint } from "../../src/worker/index.js";
+import { nodeEntrypoint } from "../../src/objects/node-entrypoint.js";
 
 const withdrawn = new Set<string>();
 

@@ -7,7 +7,7 @@
 import { exports } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { newId } from "../../src/core/index.js";
+import { newId } from "../../src/core/shared/ids.js";
 
 const seed = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.["FC_SEED"];
 const runs = (numRuns: number): fc.Parameters<unknown> => (seed === undefined ? { numRuns } : { numRuns, seed: Number(seed) });

@@ -9,7 +9,10 @@ import {
 } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { newId, processInstanceId, projectedEvent, envelopeOf, type JsonObject } from "../../src/core/index.js";
+import { projectedEvent, type JsonObject } from "../../src/core/index.js";
+import { newId } from "../../src/core/shared/ids.js";
+import { processInstanceId } from "../../src/core/readside/process.js";
+import { envelopeOf } from "../../src/core/readside/event-envelope.js";
 import { transfers } from "../../examples/bank/services.js";
 import { bankReadSide, transferCheck } from "../../examples/bank/read-side.js";
 import { TRANSFER_OVERDUE_MS, TRANSFER_SYSTEM } from "../../examples/bank/transfer.js";

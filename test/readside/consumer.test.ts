@@ -1,7 +1,10 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, type QueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { newId, projection, silentLogger, statement, type EventEnvelope, type RebuildProgress } from "../../src/core/index.js";
+import { projection, silentLogger, statement } from "../../src/core/index.js";
+import { newId } from "../../src/core/shared/ids.js";
+import { type EventEnvelope } from "../../src/core/readside/event-envelope.js";
+import { type RebuildProgress } from "../../src/core/readside/rebuild.js";
 import { durableObjectAggregates } from "../../src/objects/index.js";
 import { readSide } from "../../src/worker/index.js";
 import { eventually, tallyCommand, tallyEnvelopes } from "../support/read-side-helpers.js";

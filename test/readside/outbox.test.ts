@@ -1,6 +1,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
-import { newId, referenceOf } from "../../src/core/index.js";
+import { newId } from "../../src/core/shared/ids.js";
+import { referenceOf } from "../../src/core/readside/event-envelope.js";
 import { env } from "cloudflare:workers";
 import { eventually, flakyTallies, outboxOf, tallyCommand, tallyStub } from "../support/read-side-helpers.js";
 import { publishedTallies, tallyQueueFaults } from "../support/test-read-side.js";

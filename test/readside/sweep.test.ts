@@ -1,7 +1,8 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { newId, processInstanceId } from "../../src/core/index.js";
+import { newId } from "../../src/core/shared/ids.js";
+import { processInstanceId } from "../../src/core/readside/process.js";
 import { readSide } from "../../src/worker/index.js";
 import { durableObjectAggregates } from "../../src/objects/index.js";
 import { bankReadSide } from "../../examples/bank/read-side.js";

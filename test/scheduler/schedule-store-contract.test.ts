@@ -1,8 +1,10 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, it } from "vitest";
-import { MemoryScheduleStore, newId, type ScheduleStore } from "../../src/core/index.js";
-import { SqliteScheduleStore } from "../../src/objects/index.js";
+import { MemoryScheduleStore } from "../../src/core/scheduling/memory-schedule-store.js";
+import { newId } from "../../src/core/shared/ids.js";
+import { type ScheduleStore } from "../../src/core/scheduling/schedule-store.js";
+import { SqliteScheduleStore } from "../../src/objects/sqlite-schedule-store.js";
 import { scheduleStoreContract } from "../contracts/schedule-store.mjs";
 
 /** Runs `body` with a fresh store of each kind: in memory, and in a real Durable Object's SQLite. */

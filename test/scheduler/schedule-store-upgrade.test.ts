@@ -2,7 +2,8 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { EVERY_OWNER, newMessage, type Message } from "../../src/core/index.js";
-import { durableObjectScheduler, SCHEDULE_MIGRATIONS } from "../../src/objects/index.js";
+import { durableObjectScheduler } from "../../src/objects/index.js";
+import { SCHEDULE_MIGRATIONS } from "../../src/objects/sqlite-schedule-store.js";
 import { freshKey, seen } from "../support/test-scheduling.js";
 
 const scheduler = durableObjectScheduler((e: Cloudflare.Env) => e.TEST_SCHEDULER);

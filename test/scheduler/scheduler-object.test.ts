@@ -1,7 +1,8 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { EVERY_OWNER, newId, newMessage, type JsonObject, type ScheduleSpec } from "../../src/core/index.js";
+import { EVERY_OWNER, newMessage, type JsonObject, type ScheduleSpec } from "../../src/core/index.js";
+import { newId } from "../../src/core/shared/ids.js";
 import { durableObjectScheduler } from "../../src/objects/index.js";
 import { sleep } from "../support/recorders.js";
 import { freshKey, seen, testClock } from "../support/test-scheduling.js";

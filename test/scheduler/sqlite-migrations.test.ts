@@ -1,8 +1,9 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { newId } from "../../src/core/index.js";
-import { rawSql, sql, SqlDatabase, sqlList, VersionedSchema, type Migration } from "../../src/objects/index.js";
+import { newId } from "../../src/core/shared/ids.js";
+import { rawSql, sql, SqlDatabase, sqlList } from "../../src/objects/sql.js";
+import { VersionedSchema, type Migration } from "../../src/objects/sqlite-migrations.js";
 
 /** Runs `body` in a fresh Durable Object's storage (one the scheduler tests never use). */
 const inFreshObject = <T>(body: (storage: DurableObjectStorage) => T | Promise<T>) =>

@@ -1,19 +1,11 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import {
-  aggregateRouter,
-  Dispatcher,
-  newId,
-  newMessage,
-  silentLogger,
-  type Aggregate,
-  type CommandSpecs,
-  type DryRun,
-  type InstanceStats,
-  type JsonObject,
-  type Message,
-} from "../../src/core/index.js";
-import { durableObjectAggregates, type AggregateObject } from "../../src/objects/index.js";
+import { aggregateRouter, Dispatcher, newMessage, silentLogger, type Aggregate, type DryRun, type JsonObject, type Message } from "../../src/core/index.js";
+import { newId } from "../../src/core/shared/ids.js";
+import { type CommandSpecs } from "../../src/core/aggregates/aggregate.js";
+import { type InstanceStats } from "../../src/core/aggregates/aggregate-instance.js";
+import { durableObjectAggregates } from "../../src/objects/index.js";
+import { type AggregateObject } from "../../src/objects/aggregate-object.js";
 import type { LedgerEvent, LedgerState } from "./test-aggregates.js";
 
 type Namespace = (e: Cloudflare.Env) => DurableObjectNamespace;

@@ -1,18 +1,9 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
-import {
-  aggregateRouter,
-  Dispatcher,
-  envelopeOf,
-  newId,
-  newMessage,
-  projectedEvent,
-  silentLogger,
-  type DryRun,
-  type EventEnvelope,
-  type JsonObject,
-  type Message,
-} from "../../src/core/index.js";
+import { aggregateRouter, Dispatcher, newMessage, projectedEvent, silentLogger, type DryRun, type JsonObject, type Message } from "../../src/core/index.js";
+import { envelopeOf } from "../../src/core/readside/event-envelope.js";
+import { newId } from "../../src/core/shared/ids.js";
+import { type EventEnvelope } from "../../src/core/readside/event-envelope.js";
 import { durableObjectAggregates } from "../../src/objects/index.js";
 import type { Envelope } from "../../src/worker/index.js";
 import { sleep } from "./recorders.js";

@@ -1,18 +1,9 @@
 import * as v from "valibot";
-import {
-  Aggregate,
-  Dispatcher,
-  halt,
-  projection,
-  response,
-  Router,
-  silentLogger,
-  statement,
-  type EventEnvelope,
-  type Subscriber,
-} from "../../src/core/index.js";
+import { Aggregate, Dispatcher, halt, projection, response, Router, silentLogger, statement, type Subscriber } from "../../src/core/index.js";
+import { type EventEnvelope } from "../../src/core/readside/event-envelope.js";
 import { aggregateObject, durableObjectAggregates } from "../../src/objects/index.js";
-import { processWorkflow, readSide } from "../../src/worker/index.js";
+import { readSide } from "../../src/worker/index.js";
+import { processWorkflow } from "../../src/objects/process-workflow.js";
 import { bank, transferServices } from "../../examples/bank/services.js";
 import { transferProcess, type TransferInput } from "../../examples/bank/transfer-process.js";
 import type { Env } from "../../examples/env.js";

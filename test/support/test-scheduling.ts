@@ -1,4 +1,5 @@
-import { assign, error, newId, ok, Router, type Message, type SchedulerHooks, type TelemetryEvent } from "../../src/core/index.js";
+import { assign, error, ok, Router, type Message, type SchedulerHooks, type TelemetryEvent } from "../../src/core/index.js";
+import { newId } from "../../src/core/shared/ids.js";
 import { sleep } from "./recorders.js";
 
 /** The scheduler's clock in tests: real time plus `offset` ms (tests move it forward). */

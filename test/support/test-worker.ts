@@ -1,4 +1,5 @@
-import { silentLogger, type EventEnvelope } from "../../src/core/index.js";
+import { silentLogger } from "../../src/core/index.js";
+import { type EventEnvelope } from "../../src/core/readside/event-envelope.js";
 import { aggregateObject, schedulerObject } from "../../src/objects/index.js";
 import demo from "../../examples/worker.js";
 import type { Env } from "../../examples/env.js";

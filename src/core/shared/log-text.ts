@@ -1,4 +1,4 @@
-import type { LogLevel } from "./logger.js";
+import type { LogLevel } from "./log-types.js";
 
 /*
  * What the JSON and the pretty log formats share: level order, and the escaping that keeps one

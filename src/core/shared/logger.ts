@@ -1,16 +1,10 @@
 import { LEVEL_RANK, oneLineJson } from "./log-text.js";
 import { prettyLogger } from "./pretty-logger.js";
 
+import type { LogFields, Logger, LogLevel } from "./log-types.js";
+
 export { prettyEvent, prettyLogger, type PrettyLoggerOptions } from "./pretty-logger.js";
-
-/** How much a logger says; each level includes the ones after it. */
-export type LogLevel = "debug" | "info" | "warn" | "error";
-
-/** Fields added to a log line; values are serialised as JSON. */
-export type LogFields = { [key: string]: unknown };
-
-/** A structured logger: one method per level, a message and fields. */
-export type Logger = { [L in LogLevel]: (message: string, fields?: LogFields) => void };
+export type { LogFields, Logger, LogLevel } from "./log-types.js";
 
 /** Options of {@link jsonLogger}. */
 export type JsonLoggerOptions = {

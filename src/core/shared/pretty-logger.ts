@@ -1,5 +1,5 @@
 import { escapeUnsafe, LEVEL_RANK, oneLineJson } from "./log-text.js";
-import type { LogFields, Logger, LogLevel } from "./logger.js";
+import type { LogFields, Logger, LogLevel } from "./log-types.js";
 
 /** Options of {@link prettyLogger}. */
 export type PrettyLoggerOptions = {

@@ -1,21 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import {
-  addEvent,
-  Aggregate,
-  AggregateInstance,
-  aggregateSpec,
-  invalid,
-  MemoryStreamStore,
-  newMessage,
-  putRequest,
-  reject,
-  reply,
-  silentLogger,
-  type CommandContext,
-  type Message,
-  type ValidatedMessage,
-} from "../../../src/core/index.js";
+import { addEvent, Aggregate, aggregateSpec, invalid, newMessage, reject, reply, silentLogger, type CommandContext, type Message, type ValidatedMessage } from "../../../src/core/index.js";
+import { AggregateInstance } from "../../../src/core/aggregates/aggregate-instance.js";
+import { MemoryStreamStore } from "../../../src/core/aggregates/memory-stream-store.js";
+import { putRequest } from "../../../src/core/messaging/message.js";
 import { account } from "../../../examples/bank/account.js";
 import { ledger, type LedgerEvent } from "../../support/test-aggregates.js";
 

@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { Aggregate, AggregateInstance, MemoryStreamStore, newMessage, silentLogger, type Message } from "../../../src/core/index.js";
+import { Aggregate, newMessage, silentLogger, type Message } from "../../../src/core/index.js";
+import { AggregateInstance } from "../../../src/core/aggregates/aggregate-instance.js";
+import { MemoryStreamStore } from "../../../src/core/aggregates/memory-stream-store.js";
 
 type Counted = { type: "Counted"; data: { by: number } };
 

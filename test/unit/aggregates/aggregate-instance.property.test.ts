@@ -1,17 +1,9 @@
 import fc from "fast-check";
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
-import {
-  Aggregate,
-  AggregateInstance,
-  MemoryStreamStore,
-  newMessage,
-  reject,
-  silentLogger,
-  type DryRun,
-  type JsonObject,
-  type Message,
-} from "../../../src/core/index.js";
+import { Aggregate, newMessage, reject, silentLogger, type DryRun, type JsonObject, type Message } from "../../../src/core/index.js";
+import { AggregateInstance } from "../../../src/core/aggregates/aggregate-instance.js";
+import { MemoryStreamStore } from "../../../src/core/aggregates/memory-stream-store.js";
 
 // Property tests of the aggregate instance: random command sequences — valid and invalid requests,
 // retries of earlier message ids, dry runs, expected versions, callers — run concurrently against

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { currentVersion, renamed, upcast, type Upcasters } from "../../../src/core/index.js";
+import { renamed, type Upcasters } from "../../../src/core/index.js";
+import { currentVersion, upcast } from "../../../src/core/aggregates/upcasting.js";
 
 // The history of a made-up event: Paid v1 { cents } → v2 { amount, currency } → renamed to
 // MoneyPaid v1 { amount, currency } → MoneyPaid v2 { amount, currency, method }.

@@ -1,18 +1,10 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import {
-  DEFAULT_TIMEOUT_MS,
-  Dispatcher,
-  error,
-  newMessage,
-  noReply,
-  ok,
-  Router,
-  silentLogger,
-  Telemetry,
-  tryAnotherNode,
-  type Message,
-  type ServiceRouter,
-} from "../../../src/core/index.js";
+import { Dispatcher, error, newMessage, ok, Router, silentLogger, type Message } from "../../../src/core/index.js";
+import { DEFAULT_TIMEOUT_MS } from "../../../src/core/messaging/dispatcher.js";
+import { noReply } from "../../../src/core/messaging/router.js";
+import { Telemetry } from "../../../src/core/messaging/telemetry.js";
+import { tryAnotherNode } from "../../../src/core/messaging/message.js";
+import { type ServiceRouter } from "../../../src/core/messaging/contracts.js";
 import { recordingLogger, recordingTelemetry, sleep } from "../../support/recorders.js";
 import { testRouter } from "../../support/test-router.js";
 

@@ -1,15 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  Dispatcher,
-  halt,
-  newMessage,
-  NodeDirectory,
-  ok,
-  response,
-  silentLogger,
-  type Message,
-  type RemoteNode,
-} from "../../../src/core/index.js";
+import { Dispatcher, halt, newMessage, ok, response, silentLogger, type Message, type RemoteNode } from "../../../src/core/index.js";
+import { NodeDirectory } from "../../../src/core/messaging/node-directory.js";
 
 /** A node made of plain functions, to misbehave in ways a real Worker cannot be asked to. */
 function fakeNode(name: string, parts: Partial<Omit<RemoteNode, "name">> & { listed?: string[] }): RemoteNode & { listings: number } {

@@ -1,27 +1,9 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import {
-  addEvent,
-  assign,
-  created,
-  error,
-  halt,
-  newCausedBy,
-  newId,
-  newMessage,
-  ok,
-  prepareAggregateId,
-  putInRawRequest,
-  putRequest,
-  putValidationErrors,
-  response,
-  toService,
-  tryAnotherNode,
-  validateRequest,
-  type JsonObject,
-  type Message,
-} from "../../../src/core/index.js";
+import { addEvent, assign, created, error, halt, newCausedBy, newMessage, ok, response, type JsonObject, type Message } from "../../../src/core/index.js";
+import { newId } from "../../../src/core/shared/ids.js";
+import { prepareAggregateId, putInRawRequest, putRequest, putValidationErrors, toService, tryAnotherNode, validateRequest } from "../../../src/core/messaging/message.js";
 
 const uuidV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 

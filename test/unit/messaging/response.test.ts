@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { response, type ServiceResponse } from "../../../src/core/index.js";
-import { httpStatus } from "../../../src/worker/http-status.js";
+import { httpStatus } from "../../../src/worker/gateway/http-status.js";
 
 describe("responses and their HTTP status", () => {
   it("maps every status and the library's error reasons", () => {

@@ -1,16 +1,8 @@
 import { describe, expect, it } from "vitest";
-import {
-  addEvent,
-  Dispatcher,
-  newMessage,
-  noReply,
-  ok,
-  putRequest,
-  Router,
-  ServiceRegistry,
-  silentLogger,
-  type Message,
-} from "../../../src/core/index.js";
+import { addEvent, Dispatcher, newMessage, ok, Router, silentLogger, type Message } from "../../../src/core/index.js";
+import { noReply } from "../../../src/core/messaging/router.js";
+import { putRequest } from "../../../src/core/messaging/message.js";
+import { ServiceRegistry } from "../../../src/core/messaging/service-registry.js";
 import { recordingTelemetry } from "../../support/recorders.js";
 import { testRouter } from "../../support/test-router.js";
 

@@ -1,14 +1,9 @@
 import { describe, expect, it } from "vitest";
-import {
-  envelopeOf,
-  MAX_ENVELOPE_BYTES,
-  planDelivery,
-  processInstanceId,
-  readEnvelope,
-  statement,
-  stepMessageId,
-  type ProjectedEvent,
-} from "../../../src/core/index.js";
+import { statement, type ProjectedEvent } from "../../../src/core/index.js";
+import { envelopeOf } from "../../../src/core/readside/event-envelope.js";
+import { MAX_ENVELOPE_BYTES, readEnvelope } from "../../../src/core/readside/event-envelope.js";
+import { planDelivery } from "../../../src/core/readside/delivery-plan.js";
+import { processInstanceId, stepMessageId } from "../../../src/core/readside/process.js";
 
 const event = (version: number, data: ProjectedEvent["data"] = { amount: 1 }): ProjectedEvent => ({
   stream: "account",

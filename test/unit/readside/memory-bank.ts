@@ -1,23 +1,6 @@
-import {
-  aggregateRouter,
-  aggregateSource,
-  Dispatcher,
-  MemoryAggregates,
-  MemoryProcesses,
-  MemoryQueue,
-  newMessage,
-  publishToQueue,
-  silentLogger,
-  sqliteExecutor,
-  SqlReadStore,
-  SubscriptionRunner,
-  type AuthorizeResult,
-  type JsonObject,
-  type Message,
-  type MemoryQueueOptions,
-  type RunScope,
-  type Subscriber,
-} from "../../../src/core/index.js";
+import { aggregateRouter, aggregateSource, Dispatcher, MemoryAggregates, MemoryProcesses, MemoryQueue, newMessage, publishToQueue, silentLogger, sqliteExecutor, SqlReadStore, SubscriptionRunner, type AuthorizeResult, type JsonObject, type Message, type Subscriber } from "../../../src/core/index.js";
+import { type MemoryQueueOptions } from "../../../src/core/readside/memory-queue.js";
+import { type RunScope } from "../../../src/core/readside/subscription-runner.js";
 import { account } from "../../../examples/bank/account.js";
 import { bankQueries } from "../../../examples/bank/queries.js";
 import { accountsView, bankTotals } from "../../../examples/bank/read-models.js";

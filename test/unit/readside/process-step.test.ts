@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { halt, newMessage, response, sendStepCommand, TransientFailure } from "../../../src/core/index.js";
+import { halt, newMessage, response } from "../../../src/core/index.js";
+import { sendStepCommand, TransientFailure } from "../../../src/core/readside/process.js";
 import { recordingLogger } from "../../support/recorders.js";
 
 describe("a process step's command", () => {

@@ -1,18 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  catchUp,
-  envelopeOf,
-  projectedEvent,
-  projection,
-  rebuild,
-  SqlReadStore,
-  sqliteExecutor,
-  statement,
-  SubscriptionRunner,
-  silentLogger,
-  type Delivery,
-  type RebuildProgress,
-} from "../../../src/core/index.js";
+import { catchUp, projectedEvent, projection, rebuild, SqlReadStore, sqliteExecutor, statement, SubscriptionRunner, silentLogger } from "../../../src/core/index.js";
+import { envelopeOf } from "../../../src/core/readside/event-envelope.js";
+import { type Delivery } from "../../../src/core/readside/subscription-runner.js";
+import { type RebuildProgress } from "../../../src/core/readside/rebuild.js";
 import type { AccountEvent } from "../../../examples/bank/account.js";
 import { accountsView, bankTotals } from "../../../examples/bank/read-models.js";
 import { closeBanks, memoryBank, readModels } from "./memory-bank.js";

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { envelopeOf, halt, newMessage, projectedEvent, response, statement, type Message, type ServiceResponse } from "../../../src/core/index.js";
+import { halt, newMessage, projectedEvent, response, statement, type Message, type ServiceResponse } from "../../../src/core/index.js";
+import { envelopeOf } from "../../../src/core/readside/event-envelope.js";
 import { accountsView, bankTotals } from "../../../examples/bank/read-models.js";
 import { transferManager } from "../../../examples/bank/transfer-process.js";
 import { closeBanks, memoryBank } from "./memory-bank.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MAX_SCHEDULE_AHEAD_MS, MAX_SCHEDULE_BEHIND_MS, parseDateTime, parseSchedule } from "../../../src/core/index.js";
+import { MAX_SCHEDULE_AHEAD_MS, MAX_SCHEDULE_BEHIND_MS, parseDateTime, parseSchedule } from "../../../src/core/scheduling/schedule.js";
 
 const NOW = Date.parse("2027-06-15T12:00:00Z");
 

@@ -1,22 +1,8 @@
 import { describe, expect, it } from "vitest";
-import {
-  EVERY_OWNER,
-  assign,
-  halt,
-  MAX_SCHEDULE_AHEAD_MS,
-  error,
-  MemoryScheduler,
-  MemoryScheduleStore,
-  newMessage,
-  ok,
-  response,
-  retryTransientFailures,
-  SchedulerRunner,
-  silentLogger,
-  type Message,
-  type SchedulerHooks,
-  type SchedulingLimits,
-} from "../../../src/core/index.js";
+import { EVERY_OWNER, assign, halt, error, MemoryScheduler, newMessage, ok, response, retryTransientFailures, silentLogger, type Message, type SchedulerHooks } from "../../../src/core/index.js";
+import { MAX_SCHEDULE_AHEAD_MS } from "../../../src/core/scheduling/schedule.js";
+import { MemoryScheduleStore } from "../../../src/core/scheduling/memory-schedule-store.js";
+import { SchedulerRunner, type SchedulingLimits } from "../../../src/core/scheduling/scheduler.js";
 import { recordingLogger, recordingTelemetry, sleep } from "../../support/recorders.js";
 
 /** A runner on a manual clock, whose deliveries the test answers by hand. */

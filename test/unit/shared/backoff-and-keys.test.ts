@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelay, readKey } from "../../../src/core/index.js";
+import { readKey } from "../../../src/core/index.js";
+import { backoffDelay } from "../../../src/core/shared/backoff.js";
 
 describe("backoffDelay", () => {
   it("doubles from the base for each attempt and stops at the cap", () => {

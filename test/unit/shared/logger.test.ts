@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { consoleLogger, jsonLogger, logFormatOf, prettyEvent, prettyLogger, type LogLevel } from "../../../src/core/index.js";
+import { jsonLogger } from "../../../src/core/index.js";
+import { consoleLogger, logFormatOf, type LogLevel } from "../../../src/core/shared/logger.js";
+import { prettyEvent, prettyLogger } from "../../../src/core/shared/pretty-logger.js";
 
 /** A JSON logger whose lines are kept. */
 function recorded(level: "debug" | "info" = "info") {

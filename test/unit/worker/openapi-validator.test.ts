@@ -5,9 +5,12 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { greeter } from "../../../examples/greeter.js";
 import { valibotJsonSchema } from "../../../examples/valibot-json-schema.js";
-import { ok, Router, silentLogger, type SchedulerClient, type StreamAccess } from "../../../src/core/index.js";
+import { ok, Router, silentLogger, type SchedulerClient } from "../../../src/core/index.js";
+import { type StreamAccess } from "../../../src/core/aggregates/aggregate-router.js";
 // The gateway module itself: the worker barrel also exports the node entrypoint (cloudflare:workers).
-import { createGateway, type GatewayOptions } from "../../../src/worker/gateway.js";
+import { createGateway, type GatewayOptions } from "../../../src/worker/gateway/gateway.js";
+import { browserPages } from "../../../src/pages/browser-pages.js";
+import type { OpenApiOptions } from "../../../src/pages/openapi.js";
 
 // The OpenAPI validator compiles JSON Schemas into functions, which workerd forbids: this suite
 // runs on Node, against gateways built like the demo's (the browser suite validates the running
@@ -36,8 +39,10 @@ const accountStreams: StreamAccess<unknown> = {
   deleteStream: async () => ({ status: "ok" }),
 };
 
-async function documentOf(options: Partial<GatewayOptions<Record<string, unknown>>>): Promise<unknown> {
-  const app = createGateway<Record<string, unknown>>({ services: [greeter, shapes], logger: silentLogger, openapi: { jsonSchema: valibotJsonSchema }, ...options });
+async function documentOf(options: Partial<GatewayOptions<Record<string, unknown>>> & { openapi?: OpenApiOptions }): Promise<unknown> {
+  const { openapi, ...rest } = options;
+  const pages = browserPages<Record<string, unknown>>({ openapi: { jsonSchema: valibotJsonSchema, ...openapi } });
+  const app = createGateway<Record<string, unknown>>({ services: [greeter, shapes], logger: silentLogger, pages, ...rest });
   const answer = await app.fetch(new Request("http://gw/v1/openapi.json"), {});
   expect(answer.status).toBe(200);
   return answer.json();

@@ -1,0 +1,57 @@
+import { canonicalJson } from "../../core/shared/canonical-json.js";
+import type { JsonObject } from "../../core/shared/json.js";
+import { halt, newMessage, type Message } from "../../core/messaging/message.js";
+import { response } from "../../core/messaging/response.js";
+import { parseRequestHeaders } from "./request-headers.js";
+
+/**
+ * Turns the `Authorization` header into the caller's identity (stored in `assigns.identity`).
+ * Return null when the credentials are not valid: the gateway answers 401 without calling
+ * anything. It is only called when the header is present; without it the caller is anonymous
+ * and `authorize` decides.
+ */
+export type Identify<Env> = (authorization: string, env: Env) => JsonObject | null | Promise<JsonObject | null>;
+
+/**
+ * Who a caller is for good: a stable string for an identity (a user id, a token's subject),
+ * stored in `assigns.principal`. Idempotency records and schedules belong to a principal, and a
+ * scheduled message is delivered with the rights its principal has at delivery. Default: the
+ * canonical JSON of the whole identity — give one that ignores roles, so that a role change does
+ * not make someone else of the same user.
+ */
+export type PrincipalOf = (identity: JsonObject) => string;
+
+/** The default {@link PrincipalOf}: the identity's canonical JSON. */
+export const identityAsPrincipal: PrincipalOf = (identity) => canonicalJson(identity);
+
+/**
+ * A new message for `service` from the request headers (ids, dry run, expected version, trace).
+ * When a header is not acceptable the message comes back halted with `invalid_header`.
+ */
+export function messageFromHeaders(headers: Headers, service: string, validateOnly = false): Message {
+  const parsed = parseRequestHeaders(headers);
+  if (!parsed.ok) {
+    return halt(newMessage(service), response.error("invalid_header", { header: parsed.header, problem: parsed.problem }));
+  }
+  const { dryRun, expectedVersion, ...ids } = parsed.fields;
+  return newMessage(service, {
+    ...ids,
+    dryRun: validateOnly && dryRun === false ? true : dryRun,
+    aggregateMeta: expectedVersion === undefined ? {} : { expectedVersion },
+  });
+}
+
+/**
+ * The caller's assigns: `{ identity, principal }` from `identify`, `{}` when anonymous (no
+ * header, or no hook), or null when credentials were presented and refused.
+ */
+export async function callerAssigns<Env>(
+  authorization: string | undefined,
+  identify: Identify<Env> | undefined,
+  env: Env,
+  principalOf: PrincipalOf = identityAsPrincipal,
+): Promise<JsonObject | null> {
+  if (authorization === undefined || identify === undefined) return {};
+  const identity = await identify(authorization, env);
+  return identity === null ? null : { identity, principal: principalOf(identity) };
+}

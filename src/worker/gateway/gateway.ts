@@ -1,0 +1,184 @@
+import { Hono, type Context } from "hono";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import type { ServiceRouter } from "../../core/messaging/contracts.js";
+import { Dispatcher } from "../../core/messaging/dispatcher.js";
+import { halt, newMessage } from "../../core/messaging/message.js";
+import { NodeDirectory, type NodeDirectoryOptions } from "../../core/messaging/node-directory.js";
+import { response } from "../../core/messaging/response.js";
+import type { ServiceRegistry } from "../../core/messaging/service-registry.js";
+import type { TelemetryHandler } from "../../core/messaging/telemetry.js";
+import { wiring } from "../../core/messaging/wiring.js";
+import type { SchedulerClient } from "../../core/scheduling/scheduler.js";
+import type { LogFormat, Logger } from "../../core/shared/logger.js";
+import { waitUntilOf } from "../../protocol/hono-protocol.js";
+import type { Identify, PrincipalOf } from "./caller.js";
+import { identifyCaller, limitBody, noStore, requestMessage, wellEncodedUrl, type GatewayEnv } from "./gateway-middleware.js";
+import { answerWith, replyWith } from "./replies.js";
+import { parseBody } from "./request-body.js";
+import { mountScheduleRoutes } from "./schedule-routes.js";
+import { remoteNodesOf, type NodeBindings } from "../nodes/service-binding-node.js";
+import { AdminThrottle } from "./admin-throttle.js";
+import { mountStreamRoutes, type AdminOptions } from "./stream-routes.js";
+
+/** Options of {@link createGateway}. */
+export type GatewayOptions<Env extends object> = {
+  /** The services this Worker offers: its routers, or a registry built from them. */
+  services: ServiceRegistry<Env> | readonly ServiceRouter<Env>[];
+  /** Identifies callers from `Authorization`; without it the header is ignored. */
+  identify?: Identify<Env>;
+  /** Who an identity is for good (see {@link PrincipalOf}); default: the identity's canonical JSON. */
+  principalOf?: PrincipalOf;
+  /** Largest accepted request body in bytes (default 1 MiB); larger ones get 413. */
+  maxBodyBytes?: number;
+  /** How long a service call may take before the caller gets 504 (default 5000 ms). */
+  timeoutMs?: number;
+  /** This Worker's node name in telemetry and logs (default `"local"`). */
+  node?: string;
+  /** Telemetry subscribers. */
+  telemetry?: readonly TelemetryHandler[];
+  /**
+   * Structured logger. Default: the console at info level, in the format of `logFormat`, else of
+   * the Worker's `LOG_FORMAT` variable (`pretty` or `json`; `npm run dev` sets pretty), else JSON
+   * lines.
+   */
+  logger?: Logger;
+  /** The default logger's format, whatever `LOG_FORMAT` says (ignored when `logger` is given). */
+  logFormat?: LogFormat;
+  /** Admin routes over aggregate streams (`/v1/streams/...`); off unless a token is configured. */
+  admin?: AdminOptions<Env>;
+  /** The scheduler behind `/v1/schedules`; without it those routes answer 404. */
+  scheduler?: SchedulerClient<Env>;
+  /** Other nodes (Workers) whose public services this gateway also reaches: name → binding. */
+  nodes?: NodeBindings<Env>;
+  /** How service lists of other nodes are cached and failing nodes avoided. */
+  directory?: NodeDirectoryOptions;
+  /**
+   * Cross-origin requests from browsers: Hono's CORS middleware options, e.g.
+   * `{ origin: "https://app.example" }` (or a list, or a function of the request's origin). Off
+   * by default: browsers on other origins are refused. Unless given, the allowed methods are
+   * GET, POST and DELETE, the allowed request headers those of the API
+   * ({@link CORS_ALLOW_HEADERS}), and the message id headers are exposed to scripts
+   * ({@link CORS_EXPOSE_HEADERS}).
+   */
+  cors?: Parameters<typeof cors>[0];
+  /**
+   * The browser pages — `GET /v1/openapi.json`, the API reference at `/docs` and the operations
+   * console at `/console` — as `browserPages(…)` from `x3m-system/pages` makes them. Without it
+   * none of them is served, and none of their code is bundled.
+   */
+  pages?: GatewayPages<Env>;
+};
+
+/**
+ * What the gateway built once and shares with what is mounted on it: its registry, dispatcher
+ * and logger, its count of failed admin-token checks, and its options.
+ */
+export type GatewayParts<Env extends object> = {
+  registry: ServiceRegistry<Env>;
+  dispatcher: Dispatcher<Env>;
+  logger: Logger;
+  throttle: AdminThrottle<Env>;
+  options: GatewayOptions<Env>;
+};
+
+/** Routes mounted on the gateway by the browser pages (`browserPages` from `x3m-system/pages`). */
+export type GatewayPages<Env extends object> = (app: Hono<GatewayEnv<Env>>, parts: GatewayParts<Env>) => void;
+
+/** The request headers the API reads, allowed in cross-origin requests when `cors` is on. */
+export const CORS_ALLOW_HEADERS: readonly string[] = [
+  "Authorization",
+  "Content-Type",
+  "X-Message-Id",
+  "X-Correlation-Id",
+  "X-Causation-Id",
+  "X-Dry-Run",
+  "X-Expected-Version",
+  "traceparent",
+];
+
+/** The answer headers a browser script may read when `cors` is on: the message's ids. */
+export const CORS_EXPOSE_HEADERS: readonly string[] = ["X-Message-Id", "X-Correlation-Id", "X-Causation-Id"];
+
+/** Default largest request body: 1 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * The HTTP gateway (Hono): `POST /v1/services/:service`, `POST /v1/validate/:service`,
+ * `GET /v1/services`, `GET /v1/health`, and the schedule and admin stream routes when configured.
+ * One middleware chain per request: the body's size, the message from the headers, the caller's
+ * identity — each computed once and used by every route after it. Export it as the Worker's
+ * default export, or mount more routes on it. Every answer is JSON; bad input gets a clear error
+ * and never reaches a service.
+ */
+export function createGateway<Env extends object = Record<string, unknown>>(options: GatewayOptions<Env>): Hono<GatewayEnv<Env>> {
+  const { registry, logger, telemetry, useEnv } = wiring(options);
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  // Built once per isolate: the registry and what is known of other nodes outlive a request.
+  const dispatcher = new Dispatcher<Env>({
+    services: registry,
+    node: options.node,
+    nodes: (env) => remoteNodesOf(options.nodes, env),
+    directory: new NodeDirectory(options.directory),
+    telemetry,
+    logger,
+    defaultTimeoutMs: options.timeoutMs,
+  });
+  const scopeOf = (c: Context<GatewayEnv<Env>>) => ({ env: c.env, waitUntil: waitUntilOf(c) });
+  const app = new Hono<GatewayEnv<Env>>();
+
+  const bodyLimit = limitBody<GatewayEnv<Env>>(maxBodyBytes, (c) =>
+    replyWith(c, halt(newMessage(c.req.param("service") ?? ""), response.error("payload_too_large", { maxBytes: maxBodyBytes }))),
+  );
+  const caller = identifyCaller<Env>(options.identify, options.principalOf);
+  // One count of failed admin-token checks for every route that checks the token.
+  const throttle = new AdminThrottle<Env>(options.admin?.rateLimit);
+
+  const serviceCall = async (c: Context<GatewayEnv<Env>>) => {
+    const body = parseBody(await c.req.text());
+    const message = c.get("message");
+    if (!body.ok) return replyWith(c, halt(message, body.error));
+    const sent = { ...message, rawRequest: body.value, assigns: c.get("assigns") };
+    return replyWith(c, await dispatcher.dispatch(sent, { publicOnly: true, ...scopeOf(c) }));
+  };
+
+  if (options.logger === undefined && options.logFormat === undefined) {
+    // The default logger's format may come from the env (LOG_FORMAT), known once a request brings it.
+    app.use("*", async (c, next) => {
+      useEnv(c.env);
+      await next();
+    });
+  }
+  if (options.cors !== undefined) {
+    // The API only: the console's pages carry a session cookie, and no other origin may read them.
+    app.use("/v1/*", cors({ allowMethods: ["GET", "POST", "DELETE"], allowHeaders: [...CORS_ALLOW_HEADERS], exposeHeaders: [...CORS_EXPOSE_HEADERS], maxAge: 600, ...options.cors }));
+  }
+  app.use("/v1/*", noStore, wellEncodedUrl);
+  app.post("/v1/services/:service", bodyLimit, requestMessage(false), caller, serviceCall);
+  app.post("/v1/validate/:service", bodyLimit, requestMessage(true), caller, serviceCall);
+  app.get("/v1/services", async (c) => c.json({ services: await dispatcher.publicServices(scopeOf(c)) }));
+  app.get("/v1/health", (c) => c.json({ status: "ok" }));
+  mountStreamRoutes(app, options.admin, throttle);
+  mountScheduleRoutes(app, {
+    scheduler: options.scheduler,
+    dispatcher,
+    adminToken: options.admin?.token,
+    limitBody: bodyLimit,
+    caller,
+    identify: options.identify,
+    principalOf: options.principalOf,
+    throttle,
+  });
+  options.pages?.(app, { registry, dispatcher, logger, throttle, options });
+  app.notFound((c) => answerWith(c, response.error("not_found")));
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) return error.getResponse();
+    logger.error("gateway failed", { method: c.req.method, path: c.req.path, error });
+    // In the envelope when the request already has its message: a service call is always
+    // answered with the envelope, even when the app's identify hook throws.
+    const message = c.get("message");
+    const failed = response.error("internal_error");
+    return message === undefined ? answerWith(c, failed) : replyWith(c, halt(message, failed));
+  });
+  return app;
+}

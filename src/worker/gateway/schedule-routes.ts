@@ -1,0 +1,172 @@
+import type { Context, Hono, MiddlewareHandler } from "hono";
+import { timingSafeEqual } from "hono/utils/buffer";
+import * as v from "valibot";
+import type { Dispatcher } from "../../core/messaging/dispatcher.js";
+import { halt, type Message } from "../../core/messaging/message.js";
+import { response } from "../../core/messaging/response.js";
+import type { ScheduleSpec } from "../../core/scheduling/schedule.js";
+import { ownerOf, type SchedulerClient, type ScheduleViewer } from "../../core/scheduling/scheduler.js";
+import { isJsonObject, type JsonObject } from "../../core/shared/json.js";
+import { readKey } from "../../core/shared/keys.js";
+import { firstProblem, type ValidationProblem } from "../../protocol/hono-protocol.js";
+import { AdminThrottle, clientAddress, tooManyAttempts } from "./admin-throttle.js";
+import { callerAssigns, type Identify, type PrincipalOf } from "./caller.js";
+import { requestMessage, type GatewayEnv } from "./gateway-middleware.js";
+import { answerWith, replyWith } from "./replies.js";
+import { parseBody } from "./request-body.js";
+
+/** What the schedule routes need from the gateway. */
+export type ScheduleRoutesOptions<Env extends object> = {
+  scheduler: SchedulerClient<Env> | undefined;
+  /** The gateway's dispatcher: scheduling asks the service's `authorize` first. */
+  dispatcher: Dispatcher<Env>;
+  /** The admin token, whose bearer sees and cancels every schedule of a key. */
+  adminToken: ((env: Env) => string | undefined) | undefined;
+  /** The gateway's body limit and caller identification, run before these routes. */
+  limitBody: MiddlewareHandler<GatewayEnv<Env>>;
+  caller: MiddlewareHandler<GatewayEnv<Env>>;
+  identify: Identify<Env> | undefined;
+  principalOf: PrincipalOf | undefined;
+  /** Counts failed checks of presented credentials while an admin token is configured (see {@link AdminThrottle}). */
+  throttle?: AdminThrottle<Env>;
+};
+
+const jsonObject = v.custom<JsonObject>(isJsonObject, "must be an object");
+
+/** `POST /v1/schedules`: one service, its request, the shard key, and exactly one of when. */
+const ScheduleBody = v.pipe(
+  v.strictObject(
+    {
+    service: v.pipe(v.string("must be a string"), v.nonEmpty("must not be empty")),
+    request: v.optional(jsonObject, {}),
+    key: v.string("must be a string"),
+    in: v.optional(v.number("must be a number")),
+    at: v.optional(v.string("must be a string")),
+    cron: v.optional(v.string("must be a string")),
+    every: v.optional(v.number("must be a number")),
+    },
+    (issue) => (issue.expected === "never" ? `unknown fields: ${issue.received.replace(/^"|"$/g, "")}` : "the body must be a JSON object"),
+  ),
+  v.check((body) => [body.in, body.at, body.cron, body.every].filter((when) => when !== undefined).length === 1, "give exactly one of in, at, cron or every"),
+  v.transform(({ in: inMs, at, cron, every, ...rest }) => ({ ...rest, spec: specOf(inMs, at, cron, every) })),
+);
+
+function specOf(inMs: number | undefined, at: string | undefined, cron: string | undefined, every: number | undefined): ScheduleSpec {
+  if (inMs !== undefined) return { inMs };
+  if (at !== undefined) return { at };
+  if (cron !== undefined) return { cron };
+  return { everyMs: every ?? Number.NaN };
+}
+
+/**
+ * `POST /v1/schedules` (202), `GET /v1/schedules?key=` (the pending schedules, and the recent
+ * denials and give-ups as `outcomes`), `DELETE /v1/schedules/:messageId?key=`. Scheduling needs
+ * the caller to be authorized for the service now; at delivery the scheduler resolves the caller
+ * again and they are authorized with the rights they have then. Identified callers see and
+ * cancel only what they scheduled; admins — the admin token, and the identities the scheduler's
+ * `isAdmin` recognises — everything; anonymous callers nothing. Without a scheduler the routes
+ * answer 404.
+ */
+export function mountScheduleRoutes<Env extends object>(app: Hono<GatewayEnv<Env>>, options: ScheduleRoutesOptions<Env>): void {
+  const { scheduler, dispatcher } = options;
+  if (scheduler === undefined) return;
+
+  const scheduleCall = async (c: Context<GatewayEnv<Env>>) => {
+    const headed = c.get("message");
+    if (headed.dryRun !== false) return invalid(c, headed, "X-Dry-Run is not supported when scheduling");
+    const raw = parseBody(await c.req.text());
+    if (!raw.ok) return replyWith(c, halt(headed, raw.error));
+    const checked = v.safeParse(ScheduleBody, raw.value);
+    if (!checked.success) return invalid(c, headed, issueText(checked.issues));
+    const body = checked.output;
+    const key = readKey(body.key);
+    if (!key.ok) return invalid(c, headed, `key ${key.problem}`);
+    const message: Message = { ...headed, serviceName: body.service, rawRequest: body.request, assigns: c.get("assigns") };
+    const authorization = await dispatcher.authorization(message, { publicOnly: true, env: c.env });
+    if (authorization.status === "service_unavailable") {
+      return replyWith(c, halt(message, response.error("unknown_service", { service: body.service })));
+    }
+    if (authorization.status !== "ok") return replyWith(c, halt(message, authorization));
+    const answer = await scheduler.schedule(c.env, { key: key.key, message, spec: body.spec, publicOnly: true });
+    return replyWith(c, halt(message, answer), answer.status === "ok" ? 202 : undefined);
+  };
+
+  const viewerOf = scheduleViewer(options);
+
+  const listCall = async (c: Context<GatewayEnv<Env>>) => {
+    const target = await keyAndViewer(c, viewerOf);
+    if (target instanceof Response) return target;
+    const [schedules, outcomes] = await Promise.all([
+      scheduler.list(c.env, target.key, target.viewer),
+      scheduler.outcomes(c.env, target.key, target.viewer),
+    ]);
+    return c.json({ key: target.key, schedules, outcomes });
+  };
+
+  const cancelCall = async (c: Context<GatewayEnv<Env>>) => {
+    const target = await keyAndViewer(c, viewerOf);
+    if (target instanceof Response) return target;
+    // A message id is an id: read by the same rule as keys and aggregate ids.
+    const messageId = readKey(c.req.param("messageId") ?? "");
+    if (!messageId.ok) return answerWith(c, response.error("invalid_id", { problem: `messageId ${messageId.problem}` }));
+    return answerWith(c, await scheduler.cancel(c.env, target.key, messageId.key, target.viewer));
+  };
+
+  app.post("/v1/schedules", options.limitBody, requestMessage<Env>(false), options.caller, scheduleCall);
+  app.get("/v1/schedules", listCall);
+  app.delete("/v1/schedules/:messageId", cancelCall);
+}
+
+/** The first problem of a refused schedule body; an unknown field is named as such. */
+function issueText(issues: readonly ValidationProblem[]): string {
+  const message = issues[0]?.message ?? "";
+  return message.startsWith("unknown fields") ? message : firstProblem(issues);
+}
+
+function invalid<Env extends object>(c: Context<GatewayEnv<Env>>, message: Message, problem: string): Response {
+  return replyWith(c, halt(message, response.error("invalid_request", problem)));
+}
+
+/** Who is looking: the admin token's bearer (every owner's), an identified caller, or a refusal. */
+type ViewerOf<Env extends object> = (c: Context<GatewayEnv<Env>>) => Promise<{ viewer: ScheduleViewer } | Response>;
+
+/** The `key` query parameter and who is looking, or the answer refusing them. */
+async function keyAndViewer<Env extends object>(c: Context<GatewayEnv<Env>>, viewerOf: ViewerOf<Env>): Promise<{ key: string; viewer: ScheduleViewer } | Response> {
+  const key = readKey(c.req.query("key") ?? "");
+  if (!key.ok) return answerWith(c, response.error("invalid_request", `key ${key.problem}`));
+  const seen = await viewerOf(c);
+  return seen instanceof Response ? seen : { key: key.key, viewer: seen.viewer };
+}
+
+/**
+ * Who may look at schedules: the bearer of the admin token sees and cancels every owner's; an
+ * identified caller is passed on with their principal and identity — the scheduler lets the
+ * identities its `isAdmin` recognises see everything, and everyone else only their own;
+ * anonymous callers are indistinguishable, so none of them may see or cancel anything (401), and
+ * refused credentials are 401 too. While an admin token is configured, credentials that are
+ * neither it nor a caller's are a failed admin-token check, counted per client address: an
+ * address past the limit is answered 429 `too_many_attempts`, its credentials unread.
+ */
+function scheduleViewer<Env extends object>(options: ScheduleRoutesOptions<Env>): ViewerOf<Env> {
+  const throttle = options.throttle ?? new AdminThrottle<Env>();
+  return async (c) => {
+    const authorization = c.req.header("Authorization");
+    const adminToken = options.adminToken?.(c.env);
+    const adminPath = authorization !== undefined && adminToken !== undefined && adminToken !== "";
+    const address = clientAddress(c.req.raw.headers);
+    if (adminPath) {
+      const wait = throttle.refusedFor(address);
+      if (wait > 0) return tooManyAttempts(c, wait);
+      if (await timingSafeEqual(authorization, `Bearer ${adminToken}`)) return { viewer: undefined };
+    }
+    const assigns = await callerAssigns(authorization, options.identify, c.env, options.principalOf);
+    const principal = assigns === null ? null : ownerOf({ assigns });
+    const identity = assigns?.["identity"];
+    if (principal === null || !isJsonObject(identity)) {
+      const wait = adminPath ? await throttle.failed(c.env, address) : 0;
+      if (wait > 0) return tooManyAttempts(c, wait);
+      return answerWith(c, response.unauthorized("identify yourself to see or cancel your schedules"));
+    }
+    return { viewer: { principal, identity } };
+  };
+}
