@@ -9,10 +9,15 @@
 //   fired at its minutes (UTC) through wrangler's local endpoint `/cdn-cgi/local/scheduled`.
 // - `--port` and `--ip` default to 8787 and 127.0.0.1, once: `x3m-dev --port 9000` is one port.
 // - `--inspector-port` defaults to a free port, so that two dev servers do not collide on 9229.
+// - Before it starts, it applies each D1 database's migrations (`[[d1_databases]]` with a
+//   `migrations_dir`, default `migrations/` when that folder exists) to the local database that
+//   `wrangler dev` will use — the same `--persist-to`, the same `--env` — as
+//   `wrangler d1 migrations apply <binding> --local` would. A migration already applied is not
+//   applied again; a failing one stops here, before the dev server starts.
 //
 // Everything else goes to `wrangler dev` as it is. Needs a Node that wrangler accepts (>= 22.12).
-import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
@@ -72,6 +77,29 @@ const config = option("config", "c") ?? ["wrangler.toml", "wrangler.jsonc", "wra
   }
 });
 const crons = config === undefined ? [] : cronsOf(resolve(config));
+
+/**
+ * The D1 databases of a TOML config that have migrations to apply: `[[d1_databases]]` entries
+ * (top level only) with their binding and migrations folder, when that folder exists.
+ */
+function migratedDatabasesOf(path) {
+  if (!/\.toml$/.test(path)) return [];
+  let text;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return [];
+  }
+  const found = [];
+  for (const match of text.matchAll(/^\[\[d1_databases\]\]\s*$([\s\S]*?)(?=^\[|(?![\s\S]))/gm)) {
+    const body = match[1] ?? "";
+    const value = (key) => new RegExp(`^\\s*${key}\\s*=\\s*["']([^"']*)["']`, "m").exec(body)?.[1];
+    const binding = value("binding");
+    const folder = resolve(dirname(path), value("migrations_dir") ?? "migrations");
+    if (binding !== undefined && existsSync(folder)) found.push(binding);
+  }
+  return found;
+}
 const ip = option("ip") ?? "127.0.0.1";
 const port = option("port") ?? "8787";
 const extra = [];
@@ -82,6 +110,27 @@ if (option("inspector-port") === undefined) extra.push("--inspector-port", Strin
 // The project's own wrangler (its package.json is exported; its bin is not).
 const wranglerPackage = require.resolve("wrangler/package.json", { paths: [process.cwd()] });
 const wrangler = join(dirname(wranglerPackage), JSON.parse(readFileSync(wranglerPackage, "utf8")).bin.wrangler);
+const databases = config === undefined ? [] : migratedDatabasesOf(resolve(config));
+for (const binding of databases) {
+  const where = [
+    ...(config === undefined ? [] : ["-c", config]),
+    ...(option("persist-to") === undefined ? [] : ["--persist-to", option("persist-to")]),
+    ...(option("env", "e") === undefined ? [] : ["--env", option("env", "e")]),
+  ];
+  // CI=true: wrangler asks no confirmation before applying.
+  const applied = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", binding, "--local", ...where], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, CI: "true" },
+  });
+  if (applied.status !== 0) {
+    process.stderr.write(applied.stdout ?? "");
+    console.error(`x3m-dev: the D1 migrations of ${binding} could not be applied locally (above); the dev server was not started`);
+    process.exit(applied.status ?? 1);
+  }
+  const done = /No migrations to apply/.test(String(applied.stdout)) ? "up to date" : "migrations applied";
+  console.error(`x3m-dev: D1 ${binding} (local): ${done}`);
+}
+
 const child = spawn(process.execPath, [wrangler, "dev", ...args, ...extra], { stdio: "inherit", env: process.env });
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal));
 

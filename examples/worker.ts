@@ -21,7 +21,7 @@ const nodes = { fx: (env: Env) => env.FX_NODE };
  * The Durable Object class that holds each bank account (bound as ACCOUNTS in wrangler.toml). It
  * publishes its committed events to the EVENTS queue for the read side.
  */
-export class AccountObject extends aggregateObject(account, { outbox: { queue: (env: Env) => env.EVENTS, catalog: (env: Env) => bankReadSide.store(env) } }) {}
+export class AccountObject extends aggregateObject(account, { outbox: bankReadSide.outbox((env) => env.EVENTS) }) {}
 
 /**
  * The Durable Object class that holds each transfer (bound as TRANSFERS); publishes to EVENTS too.
@@ -30,7 +30,7 @@ export class AccountObject extends aggregateObject(account, { outbox: { queue: (
  * transfer stays unsettled (`checkAgain`).
  */
 export class TransferObject extends aggregateObject(transfer, {
-  outbox: { queue: (env: Env) => env.EVENTS, catalog: (env: Env) => bankReadSide.store(env) },
+  outbox: bankReadSide.outbox((env) => env.EVENTS),
   followUps: {
     services,
     reidentify: (principal, env: Env) => (principal === TRANSFER_SYSTEM.user ? TRANSFER_SYSTEM : reidentify(principal, env)),

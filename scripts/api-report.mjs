@@ -44,7 +44,7 @@ function declarations(file) {
   for (const block of body.split(/^\/\/ @public\n/m).slice(1)) {
     // A name the report had to rename (`Foo_2`) is exported as `export { Foo_2 as Foo }`.
     const name = /^export (?:declare )?(?:abstract )?(?:function|class|const|let|type|interface|enum|namespace) ([\w$]+)/m.exec(block)?.[1] ?? /^export \{ [\w$]+ as ([\w$]+) \}/m.exec(block)?.[1];
-    if (name !== undefined) found.set(name, block.split("// Warnings were encountered")[0].replace(/\/\/ Warning:.*\n(\/\/\n)?/g, "").trim());
+    if (name !== undefined) found.set(name, block.split(/\/\/ Warnings were encountered|\/\/ \(No @packageDocumentation/)[0].replace(/\/\/ Warning:.*\n(\/\/\n)?/g, "").trim());
   }
   return found;
 }

@@ -5,7 +5,7 @@ import type { Env } from "../env.js";
 import { identityOf } from "../identity.js";
 import { bankQueries } from "./queries.js";
 import { accountsView, bankTotals } from "./read-models.js";
-import { accounts, transfers } from "./services.js";
+import { bank, transfers, transferServices } from "./services.js";
 import { transferChecks } from "./transfer-checks.js";
 import { transferManager } from "./transfer-process.js";
 
@@ -27,7 +27,7 @@ export const transferCheck = transferChecks<Env>({ transfers, manager: transfers
 export const bankReadSide = readSide<Env>({
   subscribers: [accountsView, bankTotals, transfersManager],
   database: (env) => env.READ_MODELS,
-  sources: { account: accounts, transfer: transfers },
+  sources: [bank, transferServices],
   deadLetterQueue: (env) => env.DEAD_LETTERS,
 });
 

@@ -24,6 +24,13 @@ export {
   newCausedBy,
   newMessage,
   ok,
+  prepareAggregateId,
+  putInRawRequest,
+  putRequest,
+  putValidationErrors,
+  toService,
+  tryAnotherNode,
+  validateRequest,
   type DomainEvent,
   type DryRun,
   type Message,
@@ -32,14 +39,14 @@ export {
 export { response, type ServiceResponse } from "./messaging/response.js";
 
 // Routers and the dispatcher.
-export { Router, type Authorize, type AuthorizeResult, type RouterOptions, type ServicesOf, type ValidatedMessage } from "./messaging/router.js";
+export { noReply, Router, type Authorize, type AuthorizeResult, type RouterOptions, type ServicesOf, type ValidatedMessage } from "./messaging/router.js";
 export type { DispatchOptions, ServiceContext, ServiceHandler } from "./messaging/contracts.js";
 export { Dispatcher } from "./messaging/dispatcher.js";
 export type { ChooseNode, RemoteNode } from "./messaging/node-directory.js";
 
 // Logs and telemetry.
 export { jsonLogger, silentLogger, type LogFields, type LogFormat, type Logger } from "./shared/logger.js";
-export { logTelemetry, type TelemetryEvent, type TelemetryHandler } from "./messaging/telemetry.js";
+export { logTelemetry, Telemetry, type TelemetryEvent, type TelemetryHandler } from "./messaging/telemetry.js";
 
 // Aggregates: definitions, decisions, follow-ups, serving them, testing them.
 export { Aggregate, type AggregateOptions } from "./aggregates/aggregate.js";

@@ -4,10 +4,7 @@ import { Dispatcher, newMessage, ok, Router, type Message } from "../../src/core
 // The seed README's minimal example, written with this library's API exactly as README.md shows it.
 describe("the seed README example", () => {
   it("a router with one service, a dispatch by name, and Hello, Ada!", async () => {
-    const greet = (message: Message) => {
-      const name = message.rawRequest?.["name"];
-      return ok(message, `Hello, ${String(name)}!`);
-    };
+    const greet = (message: Message) => ok(message, `Hello, ${String(message.rawRequest?.["name"])}!`);
 
     const router = new Router({ authorize: () => "ok" }).service("greet", greet);
     const dispatcher = new Dispatcher({ services: [router], env: {} });

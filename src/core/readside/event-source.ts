@@ -1,4 +1,5 @@
-import type { AggregateClient } from "../aggregates/aggregate-protocol.js";
+import type { AggregateClient, StreamPage } from "../aggregates/aggregate-protocol.js";
+import type { StreamAccess } from "../aggregates/aggregate-router.js";
 import { projectedEvent, type ProjectedEvent } from "./event-envelope.js";
 
 /**
@@ -17,20 +18,43 @@ export interface EventSource {
 const PAGE = 500;
 
 /**
- * An {@link EventSource} over the aggregates' own clients, by aggregate type: for example
- * `{ account: durableObjectAggregates((env) => env.ACCOUNTS) }`. Reading a stream goes to its
- * Durable Object, in order with the commands it runs.
+ * The aggregates whose streams the read side reads back: their routers, as the gateway serves
+ * them (`[accounts, transfers]`), or, by aggregate type, their routers or clients
+ * (`{ account: durableObjectAggregates((env) => env.ACCOUNTS) }`).
  */
-export function aggregateSource<Env>(clients: { readonly [stream: string]: AggregateClient<Env> }, env: Env): EventSource {
+export type EventSources<Env> =
+  | readonly StreamAccess<Env>[]
+  | { readonly [stream: string]: AggregateClient<Env> | StreamAccess<Env> };
+
+/** How to read a page of one stream, by its full name, from what the app gave for its type. */
+type PageReader<Env> = (env: Env, streamName: string, page: { from: number; limit: number }) => Promise<StreamPage>;
+
+function readerOf<Env>(sources: EventSources<Env>, stream: string): PageReader<Env> | undefined {
+  const found = isList(sources) ? sources.find((source) => source.stream === stream) : Object.hasOwn(sources, stream) ? sources[stream] : undefined;
+  if (found === undefined) return undefined;
+  // A client reads by stream name; a router by the aggregate's id (the part after `<stream>-`).
+  if ("execute" in found) return (env, streamName, page) => found.readStream(env, streamName, page);
+  return (env, streamName, page) => found.readStream(env, streamName.slice(found.stream.length + 1), page);
+}
+
+function isList<Env>(sources: EventSources<Env>): sources is readonly StreamAccess<Env>[] {
+  return Array.isArray(sources);
+}
+
+/**
+ * An {@link EventSource} over the aggregates' routers or clients (see {@link EventSources}).
+ * Reading a stream goes to its Durable Object, in order with the commands it runs.
+ */
+export function aggregateSource<Env>(sources: EventSources<Env>, env: Env): EventSource {
   return {
     async read(stream, streamName, from, to) {
-      const client = Object.hasOwn(clients, stream) ? clients[stream] : undefined;
-      if (client === undefined) throw new Error(`no event source for aggregate type ${stream}`);
+      const readPage = readerOf(sources, stream);
+      if (readPage === undefined) throw new Error(`no event source for aggregate type ${stream}: give readSide's sources its router`);
       const events: ProjectedEvent[] = [];
       let next: number | null = from;
       while (next !== null && next <= to) {
         const limit = Math.max(1, Math.min(PAGE, to - next + 1));
-        const page = await client.readStream(env, streamName, { from: next, limit });
+        const page = await readPage(env, streamName, { from: next, limit });
         for (const event of page.events) if (event.version <= to) events.push(projectedEvent(stream, streamName, event));
         next = page.nextFrom;
       }

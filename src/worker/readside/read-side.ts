@@ -1,5 +1,4 @@
-import type { AggregateClient } from "../../core/aggregates/aggregate-protocol.js";
-import { aggregateSource } from "../../core/readside/event-source.js";
+import { aggregateSource, type EventSources } from "../../core/readside/event-source.js";
 import { catchUp, rebuild, type CatchUpOptions, type RebuildProgress } from "../../core/readside/rebuild.js";
 import type { DeadLetter, ReadStore } from "../../core/readside/read-store.js";
 import { SqlReadStore } from "../../core/readside/sql-read-store.js";
@@ -17,8 +16,11 @@ export type ReadSideOptions<Env> = {
   subscribers: readonly Subscriber[];
   /** The D1 database that holds the read models (and the read side's own tables). */
   database: (env: Env) => D1Database;
-  /** The aggregates whose streams are read back (gaps, catch-up, rebuild), by aggregate type. */
-  sources: { readonly [stream: string]: AggregateClient<Env> };
+  /**
+   * The aggregates whose streams are read back (gaps, catch-up, rebuild, the sweep): their
+   * routers, `[accounts, transfers]` — or, by aggregate type, their routers or clients.
+   */
+  sources: EventSources<Env>;
   /**
    * A queue that receives each dead letter (with the error), besides the `x3m_dead_letters` table:
    * for alerting or a redrive consumer. Optional.
@@ -48,6 +50,13 @@ export type ReadSide<Env> = {
   queue(batch: MessageBatch, env: Env, ctx?: ExecutionContext): Promise<void>;
   /** The read store over the Worker's D1 database: for query services and operators. */
   store(env: Env): ReadStore;
+  /**
+   * The `outbox` option of each aggregate object whose events this read side follows:
+   * `aggregateObject(loan, { outbox: reads.outbox((env) => env.EVENTS) })`. The object sends its
+   * committed events to `queue` and records each stream in this read side's catalog as it sends
+   * (what lets the sweep deliver an event whose queue message was lost).
+   */
+  outbox(queue: (env: Env) => Queue): { queue: (env: Env) => Queue; catalog: (env: Env) => Pick<ReadStore, "record"> };
   /** The runner (for tests and tools that drive deliveries themselves). */
   runner(env: Env): SubscriptionRunner;
   /** Empties subscriber `name`'s read model and replays every stream in the catalog into it. */
@@ -81,7 +90,7 @@ const SWEEP_BUDGET_MS = 45_000;
  *
  * ```ts
  * const reads = readSide<Env>({ subscribers: [balances, transfers], database: (env) => env.READ_MODELS,
- *   sources: { account: durableObjectAggregates((env) => env.ACCOUNTS) } });
+ *   sources: [accounts] });
  * export default { fetch: gateway.fetch, queue: reads.queue, scheduled: reads.scheduled };
  * ```
  */
@@ -133,6 +142,7 @@ export function readSide<Env>(options: ReadSideOptions<Env>): ReadSide<Env> {
       );
     },
     store: (env) => runnerOf(env).store,
+    outbox: (queue) => ({ queue, catalog: (env) => runnerOf(env).store }),
     runner: runnerOf,
     rebuild: (env, name, catchUpOptions) => rebuild(runnerOf(env), name, scopeOf(env), catchUpOptions),
     catchUp: (env, name, catchUpOptions) => catchUp(runnerOf(env), name, scopeOf(env), catchUpOptions),

@@ -70,7 +70,7 @@ export function memoryBank(options: MemoryBankOptions = {}) {
   });
   const subscribers = options.subscribers?.(processes) ?? [accountsView, bankTotals, transferManager(() => processes)];
   const runner = new SubscriptionRunner({ subscribers, store, logger: silentLogger, maxAttempts: options.maxAttempts ?? 5 });
-  const scope: RunScope = { env: {}, source: aggregateSource({ account: accounts, transfer: transfers }, {}) };
+  const scope: RunScope = { env: {}, source: aggregateSource([bank, transferServices], {}) };
   deliver = (batch) => runner.deliver(batch, scope);
 
   /** Sends `service` as `user` and answers the response. */
