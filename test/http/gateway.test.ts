@@ -1,7 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
-import { created, error, halt, ok, response, Router, silentLogger, type JsonObject } from "../../src/core/index.js";
+import { describe, expect, it, vi } from "vitest";
+import { created, error, halt, MemoryScheduler, ok, response, Router, silentLogger, type JsonObject } from "../../src/core/index.js";
 import { noReply } from "../../src/core/messaging/router.js";
 import { prepareAggregateId, tryAnotherNode } from "../../src/core/messaging/message.js";
 import { createGateway, type Envelope, type GatewayOptions } from "../../src/worker/index.js";
@@ -227,6 +227,26 @@ describe("identify", () => {
   it("without an identify hook the Authorization header is ignored", async () => {
     const answer = await gateway()("/v1/services/needs_identity", post("{}", { Authorization: "Bearer s3cret" }));
     expect(answer.status).toBe(401);
+  });
+});
+
+describe("bodies of any Content-Type", () => {
+  it("are read as UTF-8 JSON — a form's too, as curl -d sends it — as bytes, never with Request.text() (workerd warns on text() of a body that is not text)", async () => {
+    const text = vi.spyOn(Request.prototype, "text");
+    try {
+      const call = gateway();
+      for (const type of ["application/x-www-form-urlencoded", "application/octet-stream", "application/json"]) {
+        const answer = await call("/v1/services/ok", post('\ufeff{"name":"Ada ✓"}', { "Content-Type": type }));
+        expect((await envelope(answer)).response, type).toEqual({ status: "ok", payload: { dryRun: false, rawRequest: { name: "Ada ✓" } } });
+      }
+      const scheduler = new MemoryScheduler({ dispatch: async (message) => message, logger: silentLogger });
+      const scheduled = await gateway({ scheduler })("/v1/schedules", post('{"service":"ok","key":"k","in":60000,"request":{}}', { "Content-Type": "application/x-www-form-urlencoded" }));
+      expect(scheduled.status).toBe(202);
+      scheduler.close();
+      expect(text).not.toHaveBeenCalled();
+    } finally {
+      text.mockRestore();
+    }
   });
 });
 
