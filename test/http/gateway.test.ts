@@ -5,6 +5,7 @@ import { created, error, halt, MemoryScheduler, ok, response, Router, silentLogg
 import { noReply } from "../../src/core/messaging/router.js";
 import { prepareAggregateId, tryAnotherNode } from "../../src/core/messaging/message.js";
 import { createGateway, type Envelope, type GatewayOptions } from "../../src/worker/index.js";
+import { libraryLog } from "../support/library-log.js";
 import { recordingLogger, sleep } from "../support/recorders.js";
 
 const demo = (path: string, init?: RequestInit) => exports.default.fetch(`http://demo${path}`, init);
@@ -76,8 +77,14 @@ describe("the demo greeter over HTTP (seed README)", () => {
     const unknown = await demo("/v1/services/no_such_service", post('{"name":"Ada"}'));
     expect(hidden.status).toBe(404);
     expect(unknown.status).toBe(404);
-    expect((await envelope(hidden)).response).toEqual({ status: "service_unavailable", service: "format_greeting" });
-    expect((await envelope(unknown)).response).toEqual({ status: "service_unavailable", service: "no_such_service" });
+    const [hiddenBody, unknownBody] = [await envelope(hidden), await envelope(unknown)];
+    expect(hiddenBody.response).toEqual({ status: "service_unavailable", service: "format_greeting" });
+    expect(unknownBody.response).toEqual({ status: "service_unavailable", service: "no_such_service" });
+    // The demo logs each as a service that no one offers.
+    expect(libraryLog.take({ level: "warn", msg: /^\[Discovery\] Service / })).toEqual([
+      { level: "warn", msg: "[Discovery] Service format_greeting NOT found!", fields: { messageId: hiddenBody.messageId } },
+      { level: "warn", msg: "[Discovery] Service no_such_service NOT found!", fields: { messageId: unknownBody.messageId } },
+    ]);
   });
 
   it("a missing or empty name is a validation error (422), an empty body is {}", async () => {

@@ -12,6 +12,7 @@ import { createGateway } from "../../src/worker/index.js";
 import { type RateLimiter } from "../../src/worker/gateway/admin-throttle.js";
 import { AdminThrottle, clientAddress, THROTTLED_ADDRESSES } from "../../src/worker/gateway/admin-throttle.js";
 import { limitBody } from "../../src/worker/gateway/gateway-middleware.js";
+import { libraryLog } from "../support/library-log.js";
 
 const ADA = { Authorization: "Bearer dev-ada" };
 const ADMIN = { Authorization: "Bearer dev-admin" };
@@ -209,6 +210,9 @@ describe("answers are never cached", () => {
     ];
     expect(new Set(answers.map((a) => a.status))).toEqual(new Set([200, 400, 401, 404, 413, 422]));
     for (const answer of answers) expect(answer.headers.get("Cache-Control"), String(answer.status)).toBe("no-store");
+    // The call to a service no one offers is logged as such, and nothing else is.
+    expect(libraryLog.take({ level: "warn", msg: "[Discovery] Service nowhere NOT found!" })).toHaveLength(1);
+    expect(libraryLog.lines().filter((line) => line.level === "warn" || line.level === "error")).toEqual([]);
   });
 });
 
