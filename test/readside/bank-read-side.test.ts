@@ -126,6 +126,11 @@ describe("the bank's operator services", () => {
   });
 });
 
+// The Workflows emulator prints an "uncaught exception" for each error that crosses one of its
+// boundaries, though its caller handles it: a step that throws to be tried again (the lost
+// replies), a process that errors (stalledTransfer, twice per run: the step and the run), a get()
+// of an instance that is gone (a check that starts it again: three lines), and its own abort when
+// an instance is restarted. These tests provoke each on purpose.
 describe("the transfer process on Workflows", () => {
   it("withdraws from one account and deposits to another; list_accounts shows both", async () => {
     const from = await openAccount("ada", 100);
