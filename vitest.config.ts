@@ -54,7 +54,7 @@ export default defineConfig(async () => {
             name: "workerd",
             include: ["test/**/*.test.ts"],
             exclude: ["test/unit/**"],
-            setupFiles: ["test/support/read-side-setup.ts"],
+            setupFiles: ["test/support/read-side-setup.ts", "test/support/library-log-setup.ts"],
           },
         },
       ],

@@ -68,7 +68,7 @@ describe("creating aggregates", () => {
     const again = await ledgers.send("open", { id, owner: "bob" });
     expect(again.response).toEqual({ status: "error", reason: "already_exists" });
     expect(await ledgers.events(id)).toHaveLength(2);
-    // It answers the same after a restart (the original's key_already_registered case).
+    // It answers the same after a restart, when the object knows the id only from its stored events.
     await evictDurableObject(ledgers.stub(id));
     expect((await ledgers.send("open", { id })).response).toEqual({ status: "error", reason: "already_exists" });
   });

@@ -86,7 +86,9 @@ describe("dispatching to another node", () => {
     expect(directory.isBackingOff("node-a")).toBe(false);
   });
 
-  // The original library's behaviour, statements 35, 38 (§2 of the behaviour reference).
+  // A node that answers try_another_node passes the message on to the next node offering the
+  // service (telemetry repeats for each try); when every node answers so, the caller gets
+  // no_nodes_available with each node tried and its reason.
   it("try_another_node moves to the next node; when every node asks, no_nodes_available lists them", async () => {
     const first: ChooseNode = (_m, candidates) => (candidates.includes("node-a") ? "node-a" : candidates[0] ?? "");
     const both = caller({ ...A, ...B }, { directory: { chooseNode: first } });
@@ -104,7 +106,7 @@ describe("dispatching to another node", () => {
     });
   });
 
-  // The original library's behaviour, statement 40 (§2 of the behaviour reference).
+  // A service offered by a local router is served locally, never by a remote node offering it too.
   it("a local provider wins over remote ones", async () => {
     const local = new Router<Env>({ authorize: () => "ok" }).service("shared", (m) => ok(m, "local"));
     const { dispatcher } = caller({ ...A, ...B }, { routers: [local] });
@@ -119,7 +121,8 @@ describe("dispatching to another node", () => {
 });
 
 describe("discovery", () => {
-  // The original library's behaviour, statements 24, 45 (§2 of the behaviour reference).
+  // Discovery collects the public services of all routers of all nodes; a private service is not
+  // listed and cannot be reached from another node.
   it("lists the public services of every router of every node, never private ones", async () => {
     const { dispatcher } = caller({ ...A, ...B });
     const services = await dispatcher.publicServices();
@@ -143,7 +146,8 @@ describe("discovery", () => {
     expect((await caller(A).dispatcher.dispatch(newMessage("only_b"))).response).toEqual({ status: "service_unavailable", service: "only_b" });
   });
 
-  // The original library's behaviour, statement 44 (§2 of the behaviour reference).
+  // A node's service list is cached for the directory's ttl: a service the node withdraws is still
+  // tried until the list is fetched again, then answers service_unavailable.
   it("a service the node no longer offers stops being found after the next refresh", async () => {
     const { dispatcher } = caller(B, { directory: { ttlMs: 50 } });
     expect((await dispatcher.dispatch(newMessage("only_b"))).response?.status).toBe("ok");
@@ -157,7 +161,7 @@ describe("discovery", () => {
     }
   });
 
-  // The original library's behaviour, statement 50 (§2 of the behaviour reference).
+  // A service no node offers is logged as a warning naming the service.
   it("a missing service is logged as a warning", async () => {
     const { dispatcher, lines } = caller(A);
     await dispatcher.dispatch(newMessage("nowhere"));
@@ -208,7 +212,9 @@ describe("faults give clear responses, never a crash or a hung request", () => {
   });
 });
 
-// The original library's behaviour, statement 41 (§2 of the behaviour reference).
+// Authorization of a remote service is asked of a node that offers it, and its refusal is the
+// answer; an unknown service is service_unavailable; an unreachable node is skipped, and when no
+// node answers the caller gets no_nodes_available.
 describe("authorization across nodes", () => {
   it("asks the node that owns the service; a failing node is skipped; when all fail: no_nodes_available", async () => {
     const { dispatcher } = caller(A);

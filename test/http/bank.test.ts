@@ -5,11 +5,15 @@ import { type StreamPage } from "../../src/core/index.js";
 import { newId } from "../../src/core/shared/ids.js";
 import { createGateway, type Envelope } from "../../src/worker/index.js";
 import { bank } from "../../examples/bank/services.js";
+import { libraryLog } from "../support/library-log.js";
 
 const ADA = { Authorization: "Bearer dev-ada" };
 const BOB = { Authorization: "Bearer dev-bob" };
 const ROOT = { Authorization: "Bearer dev-root" };
 const ADMIN = { Authorization: "Bearer dev-admin" };
+
+/** What an account logs when it answers a message it already processed. */
+const REPLAYED = { level: "warn", msg: "message already processed: answering as before, without running it again" } as const;
 
 async function call(service: string, body: object, headers: Record<string, string> = ADA) {
   const answer = await exports.default.fetch(`http://demo/v1/services/${service}`, {
@@ -68,6 +72,8 @@ describe("the bank demo over HTTP", () => {
     expect(second.body.response).toEqual(first.body.response);
     const id = first.body.response.status === "created" ? first.body.response.id : "";
     expect((await stream(id)).body.events).toHaveLength(1);
+    // The account logs the call it answered from its record.
+    expect(libraryLog.take({ ...REPLAYED, fields: { messageId: headers["X-Message-Id"] } })).toHaveLength(1);
   });
 
   it("a message id is its caller's: reused for another request it is refused (409); another caller's use neither blocks nor reveals it", async () => {
@@ -85,6 +91,10 @@ describe("the bank demo over HTTP", () => {
     // And each caller's retry is still answered from its own record.
     expect((await call("deposit", { account_id, amount: 1 }, { ...ROOT, ...squat })).body.response).toEqual({ status: "ok", version: 3 });
     expect((await call("get_account", { account_id })).body.response).toMatchObject({ payload: { balance: 83 } });
+    // The account logs the reuse it refused and the retry it answered from its record.
+    const streamName = `account-${account_id}`;
+    expect(libraryLog.take({ level: "warn", msg: "message id reused for a different command or request", fields: { stream: streamName, messageId: headers["X-Message-Id"] } })).toHaveLength(1);
+    expect(libraryLog.take({ ...REPLAYED, fields: { stream: streamName, messageId: squat["X-Message-Id"] } })).toHaveLength(1);
   });
 
   it("a non-owner is answered the same whether or not the account exists", async () => {
@@ -153,6 +163,7 @@ describe("the bank demo over HTTP", () => {
     expect(await call("deposit", { account_id: "two\nlines", amount: 1 })).toMatchObject({ status: 400, body: { response: { reason: "invalid_id" } } });
     expect(await call("deposit", { account_id: "", amount: 1 })).toMatchObject({ status: 400, body: { response: { status: "missing_id" } } });
     expect((await call("no_such_service", {})).status).toBe(404);
+    expect(libraryLog.take({ level: "warn", msg: "[Discovery] Service no_such_service NOT found!" })).toHaveLength(1);
   });
 
   it("dry runs store nothing; a verbose one shows the events", async () => {
@@ -194,6 +205,8 @@ describe("concurrency and idempotency over HTTP", () => {
     const events = (await stream(account_id)).body.events;
     expect(events.filter((e) => e.type === "MoneyDeposited")).toHaveLength(1);
     expect((await call("get_account", { account_id })).body.response).toMatchObject({ payload: { balance: 25 } });
+    // Each call but the first was answered from the record, and logged so.
+    expect(libraryLog.take({ ...REPLAYED, fields: { stream: `account-${account_id}`, messageId: headers["X-Message-Id"] } })).toHaveLength(19);
   });
 });
 

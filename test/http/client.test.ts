@@ -9,6 +9,7 @@ import { createClient, DEFAULT_MAX_ANSWER_BYTES, type CallResult, type ClientEnv
 import { type PublicServices } from "../../src/client/types.js";
 import type { bank } from "../../examples/bank/services.js";
 import type { greeter } from "../../examples/greeter.js";
+import { libraryLog } from "../support/library-log.js";
 
 const demoFetch = (request: Request) => exports.default.fetch(request);
 const api = createClient<typeof greeter | typeof bank>({ baseUrl: "http://demo", token: "dev-ada", fetch: demoFetch });
@@ -75,6 +76,8 @@ describe("the typed client: the greeter", () => {
     const result = answered(await untyped.call("format_greeting", { name: "Ada" }));
     expect(result.status).toBe(404);
     expect(result.response).toEqual({ status: "service_unavailable", service: "format_greeting" });
+    const logged = libraryLog.take({ level: "warn", msg: "[Discovery] Service format_greeting NOT found!" });
+    expect(logged).toEqual([{ level: "warn", msg: "[Discovery] Service format_greeting NOT found!", fields: { messageId: result.envelope.messageId } }]);
   });
 });
 
@@ -108,6 +111,9 @@ describe("the typed client: the bank", () => {
     expect(retry.envelope).toEqual(first.envelope);
     const read = answered(await api.call("get_account", { account_id }));
     expect(read.response).toMatchObject({ payload: { balance: 5 }, version: 1 });
+    // The account logs the retry it answered from its record.
+    const replayed = { level: "warn", msg: "message already processed: answering as before, without running it again" } as const;
+    expect(libraryLog.take({ ...replayed, fields: { stream: `account-${account_id}`, messageId: `pay-${account_id}` } })).toHaveLength(1);
   });
 
   it("dry runs store nothing; verbose ones return the events", async () => {
@@ -150,6 +156,10 @@ describe("the typed client: schedules", () => {
     expect(await runDurableObjectAlarm(env.SCHEDULER.get(env.SCHEDULER.idFromName(key)))).toBe(true);
     const ended = await api.schedules.list(key);
     expect(ended).toMatchObject({ kind: "answer", schedules: [], outcomes: [{ key, service: "deposit", outcome: "gave_up", reason: "not_found" }] });
+    // The scheduler logs the give-up as an error, with the service's answer.
+    const [gaveUp, ...more] = libraryLog.take({ level: "error", msg: "scheduled message given up", fields: { key } });
+    expect(more).toEqual([]);
+    expect(gaveUp?.fields).toMatchObject({ service: "deposit", response: { status: "error", reason: "not_found" } });
     expect(cancelled).toMatchObject({ kind: "answer", status: 200, response: { status: "ok" } });
     const again = await api.schedules.cancel(account_id, standing.envelope.messageId);
     expect(again).toMatchObject({ kind: "answer", status: 404, response: { status: "error", reason: "not_found" } });

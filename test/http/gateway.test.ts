@@ -1,10 +1,11 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
-import { created, error, halt, ok, response, Router, silentLogger, type JsonObject } from "../../src/core/index.js";
+import { describe, expect, it, vi } from "vitest";
+import { created, error, halt, MemoryScheduler, ok, response, Router, silentLogger, type JsonObject } from "../../src/core/index.js";
 import { noReply } from "../../src/core/messaging/router.js";
 import { prepareAggregateId, tryAnotherNode } from "../../src/core/messaging/message.js";
 import { createGateway, type Envelope, type GatewayOptions } from "../../src/worker/index.js";
+import { libraryLog } from "../support/library-log.js";
 import { recordingLogger, sleep } from "../support/recorders.js";
 
 const demo = (path: string, init?: RequestInit) => exports.default.fetch(`http://demo${path}`, init);
@@ -76,8 +77,14 @@ describe("the demo greeter over HTTP (seed README)", () => {
     const unknown = await demo("/v1/services/no_such_service", post('{"name":"Ada"}'));
     expect(hidden.status).toBe(404);
     expect(unknown.status).toBe(404);
-    expect((await envelope(hidden)).response).toEqual({ status: "service_unavailable", service: "format_greeting" });
-    expect((await envelope(unknown)).response).toEqual({ status: "service_unavailable", service: "no_such_service" });
+    const [hiddenBody, unknownBody] = [await envelope(hidden), await envelope(unknown)];
+    expect(hiddenBody.response).toEqual({ status: "service_unavailable", service: "format_greeting" });
+    expect(unknownBody.response).toEqual({ status: "service_unavailable", service: "no_such_service" });
+    // The demo logs each as a service that no one offers.
+    expect(libraryLog.take({ level: "warn", msg: /^\[Discovery\] Service / })).toEqual([
+      { level: "warn", msg: "[Discovery] Service format_greeting NOT found!", fields: { messageId: hiddenBody.messageId } },
+      { level: "warn", msg: "[Discovery] Service no_such_service NOT found!", fields: { messageId: unknownBody.messageId } },
+    ]);
   });
 
   it("a missing or empty name is a validation error (422), an empty body is {}", async () => {
@@ -227,6 +234,26 @@ describe("identify", () => {
   it("without an identify hook the Authorization header is ignored", async () => {
     const answer = await gateway()("/v1/services/needs_identity", post("{}", { Authorization: "Bearer s3cret" }));
     expect(answer.status).toBe(401);
+  });
+});
+
+describe("bodies of any Content-Type", () => {
+  it("are read as UTF-8 JSON — a form's too, as curl -d sends it — as bytes, never with Request.text() (workerd warns on text() of a body that is not text)", async () => {
+    const text = vi.spyOn(Request.prototype, "text");
+    try {
+      const call = gateway();
+      for (const type of ["application/x-www-form-urlencoded", "application/octet-stream", "application/json"]) {
+        const answer = await call("/v1/services/ok", post('\ufeff{"name":"Ada ✓"}', { "Content-Type": type }));
+        expect((await envelope(answer)).response, type).toEqual({ status: "ok", payload: { dryRun: false, rawRequest: { name: "Ada ✓" } } });
+      }
+      const scheduler = new MemoryScheduler({ dispatch: async (message) => message, logger: silentLogger });
+      const scheduled = await gateway({ scheduler })("/v1/schedules", post('{"service":"ok","key":"k","in":60000,"request":{}}', { "Content-Type": "application/x-www-form-urlencoded" }));
+      expect(scheduled.status).toBe(202);
+      scheduler.close();
+      expect(text).not.toHaveBeenCalled();
+    } finally {
+      text.mockRestore();
+    }
   });
 });
 

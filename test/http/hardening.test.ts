@@ -12,6 +12,7 @@ import { createGateway } from "../../src/worker/index.js";
 import { type RateLimiter } from "../../src/worker/gateway/admin-throttle.js";
 import { AdminThrottle, clientAddress, THROTTLED_ADDRESSES } from "../../src/worker/gateway/admin-throttle.js";
 import { limitBody } from "../../src/worker/gateway/gateway-middleware.js";
+import { libraryLog } from "../support/library-log.js";
 
 const ADA = { Authorization: "Bearer dev-ada" };
 const ADMIN = { Authorization: "Bearer dev-admin" };
@@ -129,6 +130,8 @@ describe("a lone UTF-16 surrogate is refused with 400, never a 500", () => {
   it("in a header (or the bytes that would encode it), which can only be refused", async () => {
     // Header values are bytes: workerd's fetch writes a JavaScript string as UTF-8 (a lone
     // surrogate as U+FFFD), and ED A0 80, the would-be UTF-8 of U+D800, arrives as Latin-1 text.
+    // workerd prints a warning for each value set here ("A header value for … contains non-ASCII
+    // characters"): 12 lines of the test run that say what this test does on purpose.
     for (const odd of ["\ud800", "\u00ed\u00a0\u0080"]) {
       for (const header of ["X-Message-Id", "X-Correlation-Id", "X-Causation-Id", "X-Dry-Run", "X-Expected-Version"]) {
         const answer = await post("/v1/services/greet", '{"name":"Ada"}', { ...ADA, [header]: `id-${odd}` });
@@ -209,6 +212,9 @@ describe("answers are never cached", () => {
     ];
     expect(new Set(answers.map((a) => a.status))).toEqual(new Set([200, 400, 401, 404, 413, 422]));
     for (const answer of answers) expect(answer.headers.get("Cache-Control"), String(answer.status)).toBe("no-store");
+    // The call to a service no one offers is logged as such, and nothing else is.
+    expect(libraryLog.take({ level: "warn", msg: "[Discovery] Service nowhere NOT found!" })).toHaveLength(1);
+    expect(libraryLog.lines().filter((line) => line.level === "warn" || line.level === "error")).toEqual([]);
   });
 });
 

@@ -11,10 +11,11 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import readme from "../../README.md?raw";
-import { silentLogger } from "../../src/core/index.js";
+import { silentLogger, type ServiceResponse } from "../../src/core/index.js";
 import { newId } from "../../src/core/shared/ids.js";
 import { createGateway } from "../../src/worker/index.js";
 import { fx } from "../../examples/fx-node/worker.js";
+import { libraryLog } from "../support/library-log.js";
 
 /** One `curl` of the README and the answer it documents. */
 type Documented = { section: string; command: string; words: string[]; status: number; json: unknown; prose: string };
@@ -172,6 +173,22 @@ function curlRequest(words: string[], answers: unknown[]): Request {
   return new Request(`http://${resolved}`, { method: method ?? (body === undefined ? "GET" : "POST"), headers, body });
 }
 
+/**
+ * Takes the warnings the demo logs for an answer, and asserts them: a service no one offers, and
+ * a message id sent again (`repeated`) — answered from the account's record, or refused as reused.
+ */
+function takeWhatTheDemoLogged(body: unknown, repeated: string | null): void {
+  const answer = (body as { response?: ServiceResponse }).response;
+  if (answer?.status === "service_unavailable") {
+    expect(libraryLog.take({ level: "warn", msg: `[Discovery] Service ${answer.service} NOT found!` })).toHaveLength(1);
+  }
+  if (repeated !== null) {
+    const reused = answer?.status === "error" && answer.reason === "idempotency_key_reused";
+    const msg = reused ? "message id reused for a different command or request" : "message already processed: answering as before, without running it again";
+    expect(libraryLog.take({ level: "warn", msg, fields: { messageId: repeated } })).toHaveLength(1);
+  }
+}
+
 /** `<field>`: the value of `field` in the most recent answer that has it. */
 function placeholder(field: string, answers: unknown[]): string {
   for (const answer of [...answers].reverse()) {
@@ -209,15 +226,19 @@ describe("README.md: every curl answers as documented", () => {
   });
 
   const answers: unknown[] = [];
+  const messageIds = new Set<string>();
   for (const documented of commands) {
     const shown = documented.command.replaceAll(`-${run}`, "").replace(/\s+/g, " ");
     it(`${documented.section}: ${shown} → ${documented.status}`, async () => {
       const request = curlRequest(documented.words, answers);
+      const messageId = request.headers.get("X-Message-Id");
       const answer = needsFxNode(documented.section) ? await fxGateway.fetch(request, {}) : await exports.default.fetch(request);
       const text = await answer.text();
       const body: unknown = JSON.parse(text);
       answers.push(body);
       expect({ status: answer.status, body }, documented.command).toMatchObject({ status: documented.status, body: matcher(documented.json ?? {}) });
+      takeWhatTheDemoLogged(body, messageId !== null && messageIds.has(messageId) ? messageId : null);
+      if (messageId !== null) messageIds.add(messageId);
     });
   }
 });
@@ -226,6 +247,8 @@ describe("README.md: what it says around the commands", () => {
   it("with plain npm run dev (no fx node) the fx services answer 404 service_unavailable", async () => {
     const answer = await exports.default.fetch("http://localhost:8787/v1/services/convert", { method: "POST", body: '{"amount":100,"from":"EUR","to":"USD"}' });
     expect(answer.status).toBe(404);
-    expect(await answer.json()).toMatchObject({ response: { status: "service_unavailable", service: "convert" } });
+    const body: unknown = await answer.json();
+    expect(body).toMatchObject({ response: { status: "service_unavailable", service: "convert" } });
+    takeWhatTheDemoLogged(body, null);
   });
 });

@@ -6,6 +6,7 @@ import { newId } from "../../src/core/shared/ids.js";
 import { type ScheduledSummary } from "../../src/core/scheduling/scheduler.js";
 import { durableObjectScheduler } from "../../src/objects/index.js";
 import { createGateway, type Envelope } from "../../src/worker/index.js";
+import { libraryLog } from "../support/library-log.js";
 
 const ADA = { Authorization: "Bearer dev-ada" };
 const BOB = { Authorization: "Bearer dev-bob" };
@@ -235,6 +236,10 @@ describe("rights are checked again at delivery", () => {
       { messageId: scheduled.body.messageId, owner: "root", service: "withdraw", outcome: "gave_up", reason: "not_found", attempts: 1 },
     ]);
     expect(await bobsBalance(account_id)).toBe(100);
+    // The scheduler logs the give-up as an error.
+    expect(libraryLog.take({ level: "error", msg: "scheduled message given up", fields: { messageId: scheduled.body.messageId } })).toMatchObject([
+      { fields: { service: "withdraw", key: account_id, response: { status: "error", reason: "not_found" } } },
+    ]);
   });
 
   it("a caller whose tokens were all revoked no longer resolves: their scheduled close_account is denied", async () => {
@@ -246,6 +251,10 @@ describe("rights are checked again at delivery", () => {
     expect(await bobsBalance(account_id)).toBe(50);
     const outcomes = (await (await demo(`/v1/schedules?key=${account_id}`, { headers: ADMIN })).json()) as { outcomes: unknown[] };
     expect(outcomes.outcomes).toMatchObject([{ owner: "root", outcome: "denied", reason: "principal_unknown" }]);
+    // The scheduler logs the denial as a warning.
+    expect(libraryLog.take({ level: "warn", msg: "scheduled message denied: its owner may no longer do this", fields: { messageId: scheduled.body.messageId } })).toMatchObject([
+      { fields: { service: "close_account", key: account_id, owner: "root", reason: "principal_unknown" } },
+    ]);
   });
 });
 

@@ -8,11 +8,16 @@ import { exports } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { newId } from "../../src/core/shared/ids.js";
+import { libraryLog } from "../support/library-log.js";
 
 const seed = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.["FC_SEED"];
 const runs = (numRuns: number): fc.Parameters<unknown> => (seed === undefined ? { numRuns } : { numRuns, seed: Number(seed) });
 
 const ADMIN = { Authorization: "Bearer dev-admin" };
+
+/** What an account logs when it answers a message it already processed, or one whose id was used for another. */
+const REPLAYED = { level: "warn", msg: "message already processed: answering as before, without running it again" } as const;
+const REUSED = { level: "warn", msg: "message id reused for a different command or request" } as const;
 const demo = (path: string, init?: RequestInit) => exports.default.fetch(`http://demo${path}`, init);
 
 const publicServices = ["greet", "open_account", "ensure_account", "deposit", "withdraw", "get_account", "close_account"];
@@ -176,9 +181,23 @@ describe("the gateway under random input", () => {
       fc.asyncProperty(anyRequest, async ({ method, path, body: requestBody, headers: requestHeaders }) => {
         const answer = await send(method, path, requestBody, requestHeaders);
         expect(answer.status, `${method} ${path}`).toBeLessThan(500);
-        if (method === "HEAD") return;
+        // A random message id may be one an earlier run sent: answered from the account's record,
+        // or refused as reused. Either is logged as a warning.
+        libraryLog.take(REPLAYED);
+        libraryLog.take(REUSED);
+        const notFound = libraryLog.take({ level: "warn", msg: /^\[Discovery\] Service [\s\S]* NOT found!$/ });
+        if (method === "HEAD") {
+          expect(notFound).toEqual([]);
+          return;
+        }
         expect(answer.contentType).toMatch(/^application\/json/);
         const parsed: unknown = JSON.parse(answer.text);
+        // A call to a service no one offers (an unknown or a private one) is logged as such, and
+        // only such a call.
+        const unavailable = isEnvelope(parsed) && parsed.response.status === "service_unavailable" ? parsed : null;
+        expect(notFound, answer.text).toEqual(
+          unavailable === null ? [] : [{ level: "warn", msg: `[Discovery] Service ${unavailable.service} NOT found!`, fields: { messageId: unavailable.messageId } }],
+        );
         expect(isObject(parsed)).toBe(true);
         if (method === "POST" && /^\/v1\/(services|validate)\/[^/]+$/.test(path) && answer.status !== 404) {
           // Only a URL refused before routing (malformed percent-encoding) has no message yet.
@@ -217,6 +236,8 @@ describe("the gateway under random input", () => {
         const sent = { ...requestHeaders, "X-Message-Id": `replay-${newId()}` };
         const first = await send("POST", `/v1/${route}/${service}`, requestBody, sent);
         const second = await send("POST", `/v1/${route}/${service}`, requestBody, sent);
+        // A command the account recorded is answered from its record the second time, and logged so.
+        expect(libraryLog.take({ ...REPLAYED, fields: { messageId: sent["X-Message-Id"] } }).length).toBeLessThanOrEqual(1);
         expect(second.status, first.text).toBe(first.status);
         const [a, b] = [JSON.parse(first.text) as Envelope, JSON.parse(second.text) as Envelope];
         expect(b.response, `${route}/${service}`).toEqual(a.response);
@@ -239,6 +260,8 @@ describe("the gateway under random input", () => {
         const second = await send("POST", `/v1/services/${service}`, requestBody, sent);
         expect(second.status, first.text).toBe(first.status);
         expect(JSON.parse(second.text)).toEqual(JSON.parse(first.text));
+        // The second was answered from the account's record, and logged so.
+        expect(libraryLog.take({ ...REPLAYED, fields: { stream: `account-${accountId}`, messageId: sent["X-Message-Id"] } })).toHaveLength(1);
         expect(await storedOf(accountId)).toEqual(afterFirst);
         if (first.status === 200) applied += 1;
       }),

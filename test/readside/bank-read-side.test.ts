@@ -17,7 +17,11 @@ import { transfers } from "../../examples/bank/services.js";
 import { bankReadSide, transferCheck } from "../../examples/bank/read-side.js";
 import { TRANSFER_OVERDUE_MS, TRANSFER_SYSTEM } from "../../examples/bank/transfer.js";
 import { balanceOf, call, eventually, openAccount, payloadOf } from "../support/read-side-helpers.js";
+import { libraryLog } from "../support/library-log.js";
 import { lostReplies } from "../support/test-read-side.js";
+
+/** What an account logs when it answers a message it already processed. */
+const REPLAYED = { level: "warn", msg: "message already processed: answering as before, without running it again" } as const;
 
 type Listed = { owner: string; accounts: { id: string; balance: number; status: string }[] };
 type Totals = { accounts: number; balance: number; deposited: number; withdrawn: number; today: { day: string; deposits: number; deposited: number } };
@@ -53,7 +57,7 @@ async function withInstance<T>(workflow: Workflow, id: string, body: (instance: 
  * its withdrawal: every try of its deposit step fails while the introspector lives (in every run
  * of the instance). `whileErrored` runs with the instance errored and the introspector alive.
  */
-async function stalledTransfer(amount: number, whileErrored?: (instance: WorkflowInstanceIntrospector, transferId: string) => Promise<void>) {
+async function stalledTransfer(amount: number, whileErrored?: (instance: WorkflowInstanceIntrospector, transfer: StalledTransfer) => Promise<void>) {
   const from = await openAccount("ada", 100);
   const to = await openAccount("bob");
   const transfer_id = `t-${newId()}`;
@@ -66,10 +70,13 @@ async function stalledTransfer(amount: number, whileErrored?: (instance: Workflo
     expect((await call("transfer", { transfer_id, from, to, amount })).status).toBe(201);
     await instance.waitForStatus("errored");
     expect([await balanceOf(from), await balanceOf(to)]).toEqual([100 - amount, 0]);
-    await whileErrored?.(instance, transfer_id);
+    await whileErrored?.(instance, { from, to, transfer_id, instanceId });
   });
   return { from, to, transfer_id, instanceId };
 }
+
+/** A transfer made by {@link stalledTransfer}: its accounts, its id and its process instance's id. */
+type StalledTransfer = { from: string; to: string; transfer_id: string; instanceId: string };
 
 async function eventsOf(account_id: string): Promise<string[]> {
   const page = await env.ACCOUNTS.get(env.ACCOUNTS.idFromName(`account-${account_id}`)).fetch(
@@ -119,6 +126,11 @@ describe("the bank's operator services", () => {
   });
 });
 
+// The Workflows emulator prints an "uncaught exception" for each error that crosses one of its
+// boundaries, though its caller handles it: a step that throws to be tried again (the lost
+// replies), a process that errors (stalledTransfer, twice per run: the step and the run), a get()
+// of an instance that is gone (a check that starts it again: three lines), and its own abort when
+// an instance is restarted. These tests provoke each on purpose.
 describe("the transfer process on Workflows", () => {
   it("withdraws from one account and deposits to another; list_accounts shows both", async () => {
     const from = await openAccount("ada", 100);
@@ -207,6 +219,9 @@ describe("the transfer process on Workflows", () => {
     });
 
     expect(lostReplies.has(`${instanceId}:withdraw`) && lostReplies.has(`${instanceId}:deposit`)).toBe(true);
+    // Each step tried again was answered from the account's record, and logged so.
+    expect(libraryLog.take({ ...REPLAYED, fields: { stream: `account-${from}`, messageId: `${instanceId}:withdraw` } })).toHaveLength(1);
+    expect(libraryLog.take({ ...REPLAYED, fields: { stream: `account-${to}`, messageId: `${instanceId}:deposit` } })).toHaveLength(1);
     expect([await balanceOf(from), await balanceOf(to)]).toEqual([65, 35]);
     expect(await eventsOf(from)).toEqual(["AccountOpened", "MoneyDeposited", "MoneyWithdrawn"]);
     expect(await eventsOf(to)).toEqual(["AccountOpened", "MoneyDeposited"]);
@@ -225,8 +240,8 @@ describe("the transfer process on Workflows", () => {
   });
 
   it("a stalled transfer's check, delivered from its own alarm as the transfers' system, revives its process: the money arrives once", async () => {
+    // The plugin removes an introspected instance with its introspector: the transfer's process is gone.
     const { from, to, transfer_id, instanceId } = await stalledTransfer(40);
-    await eventually(() => env.TRANSFER_WORKFLOW.get(instanceId).then(() => false, () => true), (gone) => gone);
     const stub = env.TRANSFERS.get(env.TRANSFERS.idFromName(`transfer-${transfer_id}`));
     const { events, followUps } = await transfers.readStream(env, `transfer-${transfer_id}`, { from: 0, limit: 10 });
     expect(followUps).toEqual([
@@ -239,35 +254,45 @@ describe("the transfer process on Workflows", () => {
     // The half minute passes: the transfer's alarm delivers its check.
     await runInDurableObject(stub, (_object, state) => state.storage.sql.exec("UPDATE schedules SET due_at = 0"));
     await runDurableObjectAlarm(stub);
+    // The check started the process again (its instance was gone), and is due again in case this
+    // run stalls too: the scheduler logs that it will deliver it again, with the check's answer.
+    const check = `transfer-${transfer_id}:0:check`;
+    expect(libraryLog.take({ level: "warn", msg: "scheduled message will be delivered again", fields: { messageId: check } })).toMatchObject([
+      { fields: { service: "check_transfer", response: { status: "ok", payload: { settled: false, revived: "started" } } } },
+    ]);
     await eventually(async () => payloadOf<{ status: string }>(await call("get_transfer", { transfer_id })).status, (status) => status === "completed");
     expect([await balanceOf(from), await balanceOf(to)]).toEqual([60, 40]);
     expect(await eventsOf(from)).toEqual(["AccountOpened", "MoneyDeposited", "MoneyWithdrawn"]);
+    // The run again withdrew with the same message id: answered from the account's record.
+    expect(libraryLog.take({ ...REPLAYED, fields: { stream: `account-${from}`, messageId: `${instanceId}:withdraw` } })).toHaveLength(1);
     // Completing the transfer cancelled the check (had it been delivered again, it would find it settled).
     await eventually(async () => (await transfers.readStream(env, `transfer-${transfer_id}`, { from: 0, limit: 10 })).followUps, (left) => left.length === 0);
   });
 
   it("a check on a transfer whose process errored after its withdrawal restarts its Workflow instance", async () => {
-    const { from, to, transfer_id } = await stalledTransfer(25, async (instance, transfer_id) => {
+    const { from, to, transfer_id } = await stalledTransfer(25, async (instance, { from, transfer_id, instanceId }) => {
       expect(payloadOf<{ status: string }>(await call("get_transfer", { transfer_id })).status).toBe("requested");
       expect(await transferCheck.check(env, transfer_id)).toEqual({ settled: false, revived: "restarted" });
+      // The run again withdraws with the same message id: answered from the account's record
+      // (then its deposit fails again, while the introspector lives).
+      const replayed = await libraryLog.takeWhenLogged({ ...REPLAYED, fields: { stream: `account-${from}`, messageId: `${instanceId}:withdraw` } });
+      expect(replayed).toHaveLength(1);
       await instance.waitForStatus("errored");
     });
-    // Whether or not the run again has reached its withdrawal yet, it is answered from its record
-    // (the in-memory tests of the same process code follow a run again to its end).
     expect([await balanceOf(from), await balanceOf(to)]).toEqual([75, 0]);
     expect(await eventsOf(from)).toEqual(["AccountOpened", "MoneyDeposited", "MoneyWithdrawn"]);
     expect(payloadOf<{ status: string }>(await call("get_transfer", { transfer_id })).status).toBe("requested");
   });
 
   it("a check on a transfer whose process instance is gone starts it again: the money arrives, withdrawn once", async () => {
+    // The plugin removes an introspected instance with its introspector: the transfer's process is
+    // gone, and the check starts it again.
     const { from, to, transfer_id, instanceId } = await stalledTransfer(40);
-    // The plugin removes an introspected instance with its introspector: the transfer's process is gone.
-    await eventually(() => env.TRANSFER_WORKFLOW.get(instanceId).then(() => false, () => true), (gone) => gone);
-
     expect(await transferCheck.check(env, transfer_id)).toEqual({ settled: false, revived: "started" });
     await eventually(async () => payloadOf<{ status: string }>(await call("get_transfer", { transfer_id })).status, (status) => status === "completed");
     expect([await balanceOf(from), await balanceOf(to)]).toEqual([60, 40]);
     expect(await eventsOf(from)).toEqual(["AccountOpened", "MoneyDeposited", "MoneyWithdrawn"]);
     expect(await eventsOf(to)).toEqual(["AccountOpened", "MoneyDeposited"]);
+    expect(libraryLog.take({ ...REPLAYED, fields: { stream: `account-${from}`, messageId: `${instanceId}:withdraw` } })).toHaveLength(1);
   });
 });

@@ -38,9 +38,11 @@ afterEach(() => {
   testClock.offset = 0;
 });
 
-// The original library's behaviour, statements 87-89 and 93 (§2 of the behaviour reference).
+// Scheduling: what the scheduler stores for a message (its dispatchAt and attempt count), what it
+// hands the service and serviceResponded on delivery, and what it refuses.
 describe("scheduling", () => {
-  // The original library's behaviour, statement 87 (§2 of the behaviour reference).
+  // A relative time (inMs): saveAlarm sees dispatchAt at least that far ahead and no attempt yet; the
+  // delivery counts as attempt 1, and its reply (here service_unavailable) reaches serviceResponded.
   it("in: 50 saves the alarm with dispatchAt and attempts 0, then delivers with attempts 1 and hands the reply to serviceResponded", async () => {
     const key = freshKey();
     const before = Date.now();
@@ -58,7 +60,8 @@ describe("scheduling", () => {
     expect(await scheduler.list(env, key, EVERY_OWNER)).toEqual([]);
   });
 
-  // The original library's behaviour, statements 88 and 89 (§2 of the behaviour reference).
+  // An absolute time (at) is stored as given; the assigns the saveAlarm hook adds are delivered
+  // with the message.
   it("at: a date keeps dispatchAt as given; assigns injected by saveAlarm reach the service", async () => {
     const key = freshKey();
     const at = new Date(Date.now() - 10).toISOString();
@@ -80,7 +83,8 @@ describe("scheduling", () => {
     expect(Date.parse(listed[0]?.dispatchAt ?? "") - Date.now()).toBeGreaterThan(50_000);
   });
 
-  // The original library's behaviour, statement 93 (§2 of the behaviour reference).
+  // Each delivery is bounded by the dispatch timeout: a service slower than it answers
+  // service_timeout, and that reply reaches serviceResponded.
   it("dispatchTimeout bounds each delivery: a slow service answers service_timeout to serviceResponded", async () => {
     const key = freshKey();
     const { message } = await schedule(key, "slow", { inMs: 0 }, { noRetry: true });
@@ -123,9 +127,11 @@ describe("scheduling", () => {
   });
 });
 
-// The original library's behaviour, statements 90-92 (§2 of the behaviour reference).
+// Delivery: retries with the attempt count and assigns kept, the late flag, the alarm's due time,
+// cancellation, restarts, the owner's current rights, telemetry, and exactly-once under load.
 describe("delivery", () => {
-  // The original library's behaviour, statement 90 (§2 of the behaviour reference).
+  // A failed delivery is retried: each try carries the next attempt number and the assigns the
+  // message had, until the service answers ok and the message is removed.
   it("a service failing twice then succeeding is tried three times, with attempts 1, 2, 3 and its assigns kept", async () => {
     const key = freshKey();
     const { message } = await schedule(key, "flaky", { inMs: 0 });
@@ -136,7 +142,8 @@ describe("delivery", () => {
     expect(await scheduler.list(env, key, EVERY_OWNER)).toEqual([]);
   });
 
-  // The original library's behaviour, statement 91 (§2 of the behaviour reference).
+  // A delivery is marked late when its time had already passed when it was scheduled, or when it
+  // runs well after its time (lateAfterMs); a punctual one is not marked.
   it("a date already past gives late = true; so does a delivery long after its time", async () => {
     const key = freshKey();
     const past = await schedule(key, "record", { at: new Date(Date.now() - 60_000).toISOString() });
@@ -151,7 +158,8 @@ describe("delivery", () => {
     expect(deliveriesOf(punctual.message.id)[0]?.assigns["late"]).toBeUndefined();
   });
 
-  // The original library's behaviour, statement 92 (§2 of the behaviour reference).
+  // A message due far ahead is kept in storage: an alarm run before its time delivers nothing and
+  // leaves the alarm at the message's time.
   it("a message far in the future is only stored; the alarm waits for it", async () => {
     const key = freshKey();
     const at = new Date(Date.now() + 300 * 24 * 3600 * 1000).toISOString();

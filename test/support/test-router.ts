@@ -1,8 +1,8 @@
 import { ok, Router } from "../../src/core/index.js";
 
 /**
- * The original library's test router (test/support/router.ex): `first`, two services that
- * authorize refuses, and one private service.
+ * A router for dispatcher tests: `first`, two services that authorize refuses (one with a reason
+ * of its own), and one private service.
  */
 export const testRouter = new Router({
   authorize: (message) => {

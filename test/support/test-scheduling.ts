@@ -65,7 +65,12 @@ export const scheduledServices = new Router({
 /** The test scheduler's `reidentify`: a principal is the user of that name, unless it is gone. */
 export const testReidentify = (principal: string) => (seen.gone.has(principal) ? null : { user: principal });
 
-/** Hooks as the original's test scheduler: inject a value on save, retry (marking it) on failure. */
+/**
+ * The test scheduler's hooks: saving injects a value into the message; a reply other than ok is
+ * retried at once, marked `redelivered` (unless its request says `noRetry`); `serviceResponded`
+ * throws once for an id in `seen.throwOnce`; `slow` deliveries time out after 50 ms. Each hook
+ * records what it saw in `seen`.
+ */
 export const testHooks: SchedulerHooks = {
   saveAlarm: (message, key) => {
     seen.saved.push({ id: message.id, key, assigns: message.assigns });

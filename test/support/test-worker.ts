@@ -44,7 +44,7 @@ export const StatefulObject = aggregateObject(stateful, { logger: silentLogger }
 /** Ledgers with unload rules. */
 export const UnloadingObject = aggregateObject(unloading, { logger: silentLogger });
 
-/** A scheduler over test services, with the original test scheduler's hooks and a movable clock. */
+/** A scheduler over the test services, with the test hooks (test-scheduling.ts) and a movable clock. */
 export const TestSchedulerObject = schedulerObject({
   services: [scheduledServices],
   hooks: testHooks,

@@ -15,7 +15,7 @@ import { waitUntilOf } from "../../protocol/hono-protocol.js";
 import type { Identify, PrincipalOf } from "./caller.js";
 import { identifyCaller, limitBody, noStore, requestMessage, wellEncodedUrl, type GatewayEnv } from "./gateway-middleware.js";
 import { answerWith, replyWith } from "./replies.js";
-import { parseBody } from "./request-body.js";
+import { bodyText, parseBody } from "./request-body.js";
 import { mountScheduleRoutes } from "./schedule-routes.js";
 import { remoteNodesOf, type NodeBindings } from "../nodes/service-binding-node.js";
 import { AdminThrottle } from "./admin-throttle.js";
@@ -135,7 +135,7 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   const throttle = new AdminThrottle<Env>(options.admin?.rateLimit);
 
   const serviceCall = async (c: Context<GatewayEnv<Env>>) => {
-    const body = parseBody(await c.req.text());
+    const body = parseBody(await bodyText(c.req));
     const message = c.get("message");
     if (!body.ok) return replyWith(c, halt(message, body.error));
     const sent = { ...message, rawRequest: body.value, assigns: c.get("assigns") };

@@ -13,7 +13,7 @@ import { AdminThrottle, clientAddress, tooManyAttempts } from "./admin-throttle.
 import { callerAssigns, type Identify, type PrincipalOf } from "./caller.js";
 import { requestMessage, type GatewayEnv } from "./gateway-middleware.js";
 import { answerWith, replyWith } from "./replies.js";
-import { parseBody } from "./request-body.js";
+import { bodyText, parseBody } from "./request-body.js";
 
 /** What the schedule routes need from the gateway. */
 export type ScheduleRoutesOptions<Env extends object> = {
@@ -74,7 +74,7 @@ export function mountScheduleRoutes<Env extends object>(app: Hono<GatewayEnv<Env
   const scheduleCall = async (c: Context<GatewayEnv<Env>>) => {
     const headed = c.get("message");
     if (headed.dryRun !== false) return invalid(c, headed, "X-Dry-Run is not supported when scheduling");
-    const raw = parseBody(await c.req.text());
+    const raw = parseBody(await bodyText(c.req));
     if (!raw.ok) return replyWith(c, halt(headed, raw.error));
     const checked = v.safeParse(ScheduleBody, raw.value);
     if (!checked.success) return invalid(c, headed, issueText(checked.issues));

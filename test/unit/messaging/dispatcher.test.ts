@@ -28,7 +28,7 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-/** The telemetry events of one call to a local service, in order (the original library's). */
+/** The telemetry events of one call to a local service, in order (as guides/messaging.md lists them). */
 const LOCAL_CALL_EVENTS = [
   "discovering_service",
   "service_found",

@@ -104,7 +104,7 @@ describe("events, halting and responses", () => {
     expect(addEvent(message, undefined)).toBe(message);
     const withEvents = addEvent(addEvent(message, { type: "a", data: 1 }), { type: "b", data: 2 });
     expect(withEvents.events.map((e) => e.type)).toEqual(["a", "b"]);
-    // Halting does not reorder them (the original reversed a newest-first list; twice reversed it).
+    // Halting, even twice, keeps them in the order they were added.
     const halted = ok(ok(withEvents));
     expect(halted.events.map((e) => e.type)).toEqual(["a", "b"]);
   });
