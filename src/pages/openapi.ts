@@ -30,7 +30,8 @@ export type OpenApiOptions = {
   services?: { readonly [service: string]: ServiceDoc };
   /**
    * Converts request schemas that do not implement Standard JSON Schema (`~standard.jsonSchema`)
-   * themselves. Without it (or when it cannot), such a service is documented as accepting any
+   * themselves; tried before the built-in conversion of valibot schemas (valibot's own
+   * converter), so it can override that. A schema nothing converts is documented as accepting any
    * JSON object, with an `x-x3m-schema` note saying why.
    */
   jsonSchema?: JsonSchemaConverter;
@@ -337,6 +338,7 @@ export function openApiGenerator(options: OpenApiOptions = {}): OpenApiGenerator
           const component = uniqueName(`${service.name}.request`);
           Object.assign(schemas, asComponents(component, conversion.schema));
           request = schemaRef(component);
+          if (conversion.partial !== undefined) notes = { "x-x3m-schema-partial": conversion.partial };
         } else {
           request = { type: "object", description: "Any JSON object here: the service's schema could not be described." };
           notes = { "x-x3m-schema": conversion.problem };

@@ -62,13 +62,22 @@ describe("the API reference (/docs)", () => {
     expect(JSON.stringify(document)).not.toContain("format_greeting");
   });
 
-  it("greets, then opens an account and deposits with a bearer token; the deposit's event is in the console", async () => {
+  it("shows the demo's valibot request schemas field by field, greets, then opens an account and deposits with a bearer token; the deposit's event is in the console", async () => {
     const { page } = await session();
     await page.goto(`${base}/docs`);
     await page.locator("#op-greet").waitFor();
     expect(await page.title()).toBe("x3m-system demo · reference");
     expect(await page.locator("#nav").textContent()).not.toContain("format_greeting");
     await screenshot(page, "docs");
+
+    // The demo's valibot schemas, described with no converter configured: each field with its type and constraints.
+    const fields = async (operationId: string) =>
+      page.locator(`#op-${operationId} table`).first().locator("tbody tr").evaluateAll((rows) => rows.map((row) => [...row.children].map((cell) => cell.textContent)));
+    expect(await fields("greet")).toEqual([["name", "string", "yes", "minLength: 1; maxLength: 100"]]);
+    expect(await fields("deposit")).toEqual([
+      ["account_id", "string", "yes", ""],
+      ["amount", "integer", "yes", "minimum: 1; maximum: 1000000000"],
+    ]);
 
     // greet's body comes pre-filled from the service's example.
     expect(await page.locator("#op-greet").getByLabel("Request body (JSON)").inputValue()).toContain('"Ada"');

@@ -80,12 +80,22 @@ describe("GET /v1/openapi.json of the demo", () => {
     expectResolvable(document);
   });
 
-  it("converts the demo's valibot schemas to JSON Schema, aggregate commands included", async () => {
+  it("describes the demo's valibot schemas with no converter configured, aggregate commands included", async () => {
     const document = await openapi(demo);
     expect(requestSchemaOf(document, "/v1/services/greet")).toMatchObject({
       type: "object",
       properties: { name: { type: "string", minLength: 1, maxLength: 100 } },
       required: ["name"],
+    });
+    // greet's name is trimmed before it is checked: JSON Schema cannot say so, and the note does.
+    expect(at(document, "#/paths/~1v1~1services~1greet/post/x-x3m-schema-partial")).toBe(
+      'The "trim" action cannot be converted to JSON Schema: left out here, the service still checks it',
+    );
+    expect(at(document, "#/paths/~1v1~1services~1greet/post/x-x3m-schema")).toBeUndefined();
+    expect(requestSchemaOf(document, "/v1/services/transfer")).toMatchObject({
+      type: "object",
+      properties: { transfer_id: { type: "string" }, amount: { type: "integer", minimum: 1, maximum: 1_000_000_000 } },
+      required: ["from", "to", "amount"],
     });
     expect(requestSchemaOf(document, "/v1/services/deposit")).toMatchObject({
       type: "object",
@@ -162,6 +172,37 @@ describe("OpenAPI of other gateways", () => {
 
     const broken = await openapi(gateway({ services: [router], openapi: { jsonSchema: () => { throw new Error("no way"); } } }));
     expect(at(broken, "#/paths/~1v1~1services~1handmade/post/x-x3m-schema")).toMatch(/could not be converted: no way/);
+  });
+
+  it("describes plain valibot schemas with no set-up; what JSON Schema cannot say is left out, with a note", async () => {
+    const router = new Router({ authorize: () => "ok" })
+      .service("plain", { schema: v.object({ amount: v.pipe(v.number(), v.integer(), v.minValue(1)), note: v.optional(v.string()) }) }, (m) => ok(m))
+      .service("checked", { schema: v.pipe(v.object({ from: v.number(), to: v.number() }), v.check((r) => r.from < r.to, "from before to")) }, (m) => ok(m));
+    const document = await openapi(gateway({ services: [router] }));
+    expect(requestSchemaOf(document, "/v1/services/plain")).toEqual({
+      type: "object",
+      properties: { amount: { type: "integer", minimum: 1 }, note: { type: "string" } },
+      required: ["amount"],
+    });
+    expect(at(document, "#/paths/~1v1~1services~1plain/post/x-x3m-schema-partial")).toBeUndefined();
+    expect(requestSchemaOf(document, "/v1/services/checked")).toEqual({
+      type: "object",
+      properties: { from: { type: "number" }, to: { type: "number" } },
+      required: ["from", "to"],
+    });
+    expect(at(document, "#/paths/~1v1~1services~1checked/post/x-x3m-schema-partial")).toMatch(/^The "check" action cannot be converted to JSON Schema: left out here/);
+    expectResolvable(document);
+  });
+
+  it("an app's converter overrides the built-in valibot conversion; when it declines, the built-in one answers", async () => {
+    const mine = v.object({ a: v.string() });
+    const router = new Router({ authorize: () => "ok" })
+      .service("mine", { schema: mine }, (m) => ok(m))
+      .service("theirs", { schema: v.object({ b: v.string() }) }, (m) => ok(m));
+    const converter = (schema: StandardSchemaV1) => (schema === mine ? { type: "object", title: "mine" } : undefined);
+    const document = await openapi(gateway({ services: [router], openapi: { jsonSchema: converter } }));
+    expect(requestSchemaOf(document, "/v1/services/mine")).toEqual({ type: "object", title: "mine" });
+    expect(requestSchemaOf(document, "/v1/services/theirs")).toEqual({ type: "object", properties: { b: { type: "string" } }, required: ["b"] });
   });
 
   it("converts a zod schema that zod cannot express in JSON Schema into a note, not a failure", async () => {

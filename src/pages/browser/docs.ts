@@ -350,6 +350,8 @@ function operationView(path: string, method: string, op: JsonObject): HTMLElemen
   }
   const note = stringOf(op["x-x3m-schema"]);
   if (note) article.appendChild(el("p", { className: "hint warn", text: `Schema not described: ${note}` }));
+  const partial = stringOf(op["x-x3m-schema-partial"]);
+  if (partial) article.appendChild(el("p", { className: "hint", text: `Schema described in part: ${partial}.` }));
   const content = objectOf(objectOf(op["requestBody"])["content"]);
   const media = content["application/json"];
   if (isObject(media)) article.appendChild(schemaView(media["schema"] ?? {}, "Request body"));
