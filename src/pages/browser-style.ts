@@ -87,6 +87,8 @@ article.operation { scroll-margin-top: 1rem; }
 .try { display: grid; gap: 0.6rem; margin-top: 0.5rem; }
 .try .params { display: grid; grid-template-columns: repeat(auto-fit, minmax(13rem, 1fr)); gap: 0.5rem 0.75rem; }
 .result { margin-top: 0.5rem; }
+.check { display: flex; flex-wrap: wrap; gap: 0.25rem 0.5rem; align-items: center; }
+.check input { width: 1.25rem; height: 1.25rem; margin: 0; }
 details > summary { cursor: pointer; font-weight: 600; padding: 0.2rem 0; }
 @media (max-width: 48rem) {
   .layout { grid-template-columns: 1fr; }

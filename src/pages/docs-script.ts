@@ -168,7 +168,7 @@ export const DOCS_SCRIPT = `"use strict";
     if (body !== void 0) parts.push(\`-d '\${body.replace(/'/g, "'\\\\''")}'\`);
     return parts.join(" \\\\\\n  ");
   }
-  function tryForm(path, method, op) {
+  function tryForm(path, method, op, dryRunPath) {
     opCount += 1;
     const id = \`op\${opCount}\`;
     const params = arrayOf(op["parameters"]).map(resolve);
@@ -217,6 +217,17 @@ export const DOCS_SCRIPT = `"use strict";
       bodyError = el("p", { id: \`\${id}-body-error\`, className: "bad", role: "alert" });
       children.push(el("div", { className: "field" }, [el("label", { for: \`\${id}-body\`, text: "Request body (JSON)" }), bodyArea, bodyError]));
     }
+    let dryRun = null;
+    if (dryRunPath !== null) {
+      dryRun = el("input", { id: \`\${id}-dry-run\`, type: "checkbox", "aria-describedby": \`\${id}-dry-run-hint\` });
+      children.push(
+        el("div", { className: "check" }, [
+          dryRun,
+          el("label", { for: \`\${id}-dry-run\`, text: "Dry run: validate and decide, store nothing" }),
+          el("span", { id: \`\${id}-dry-run-hint\`, className: "hint" }, [\`sent to \`, el("code", { text: dryRunPath })])
+        ])
+      );
+    }
     const send = el("button", { type: "submit", text: "Send request" });
     children.push(el("div", null, [send]));
     const result = el("div", { className: "result", role: "status", "aria-live": "polite" });
@@ -224,7 +235,7 @@ export const DOCS_SCRIPT = `"use strict";
     const form = el("form", { className: "try", "aria-label": \`Try \${method.toUpperCase()} \${path}\`, novalidate: true }, children);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      let url = base + path;
+      let url = base + (dryRun?.checked === true && dryRunPath !== null ? dryRunPath : path);
       const query = [];
       const headers = {};
       let missing = null;
@@ -292,7 +303,29 @@ export const DOCS_SCRIPT = `"use strict";
     });
     return form;
   }
-  function operationView(path, method, op) {
+  function accessText(op) {
+    const security = arrayOf(op["security"]).map(objectOf);
+    const bearer = security.some((s) => "bearer" in s);
+    switch (stringOf(op["x-x3m-anonymous"])) {
+      case "allowed":
+        return bearer ? "No bearer token needed: anonymous calls pass authorize (a token identifies you, which may change the answer)." : "No bearer token needed: anonymous calls pass authorize.";
+      case "unauthorized":
+        return bearer ? "Bearer token required: without one, authorize refuses the call (401)." : "Refused to anonymous callers (401), and this gateway identifies no one.";
+      case "forbidden":
+        return bearer ? "Bearer token required: anonymous calls are refused (403), and the token must carry the rights authorize asks for." : "Refused to anonymous callers (403), and this gateway identifies no one.";
+      case "refused":
+        return bearer ? "Bearer token required: authorize refuses anonymous calls." : "Refused to anonymous callers, and this gateway identifies no one.";
+      case "unknown":
+        return op["x-x3m-offered-by"] !== void 0 ? "May require a bearer token, depending on the authorize of the node that offers it." : "May require a bearer token, depending on authorize (it could not be asked).";
+      default:
+        break;
+    }
+    if (!security.some((s) => Object.keys(s).length > 0)) return null;
+    const optional = security.some((s) => Object.keys(s).length === 0);
+    const names = security.map((s) => Object.keys(s)[0]).filter((name) => name !== void 0);
+    return \`\${optional ? "Bearer token optional" : "Bearer token required"} (\${names.join(" or ")}).\`;
+  }
+  function operationView(path, method, op, dryRunPath) {
     const key = stringOf(op["operationId"]) ?? path;
     const article = el("article", { className: "operation panel", id: \`op-\${key}\`, "aria-labelledby": \`h-\${key}\` });
     article.appendChild(el("h3", { id: \`h-\${key}\` }, [el("span", { className: \`method \${method}\`, text: method.toUpperCase() }), el("code", { text: path })]));
@@ -300,12 +333,8 @@ export const DOCS_SCRIPT = `"use strict";
     const description = stringOf(op["description"]);
     if (summary) article.appendChild(el("p", { text: summary }));
     if (description && description !== summary) article.appendChild(el("p", { className: "muted", text: description }));
-    const security = arrayOf(op["security"]).map(objectOf);
-    if (security.some((s) => Object.keys(s).length > 0)) {
-      const optional = security.some((s) => Object.keys(s).length === 0);
-      const names = security.map((s) => Object.keys(s)[0]).filter((name) => name !== void 0);
-      article.appendChild(el("p", { className: "hint", text: \`\${optional ? "Bearer token optional" : "Bearer token required"} (\${names.join(" or ")}).\` }));
-    }
+    const access = accessText(op);
+    if (access !== null) article.appendChild(el("p", { className: "hint access", text: access }));
     const note = stringOf(op["x-x3m-schema"]);
     if (note) article.appendChild(el("p", { className: "hint warn", text: \`Schema not described: \${note}\` }));
     const partial = stringOf(op["x-x3m-schema-partial"]);
@@ -322,7 +351,7 @@ export const DOCS_SCRIPT = `"use strict";
       ])
     );
     article.appendChild(el("h4", { className: "label", text: "Try it" }));
-    article.appendChild(tryForm(path, method, op));
+    article.appendChild(tryForm(path, method, op, dryRunPath));
     return article;
   }
   var METHODS = ["get", "post", "put", "patch", "delete"];
@@ -344,10 +373,16 @@ export const DOCS_SCRIPT = `"use strict";
     const groups = /* @__PURE__ */ new Map();
     const order = tags.map((t) => stringOf(t["name"])).filter((name) => name !== void 0);
     const paths = objectOf(spec["paths"]);
+    const dryRuns = /* @__PURE__ */ new Map();
+    for (const path of Object.keys(paths)) {
+      const of = stringOf(objectOf(objectOf(paths[path])["post"])["x-x3m-dry-run-of"]);
+      if (of !== void 0 && isObject(objectOf(paths[of])["post"])) dryRuns.set(of, path);
+    }
+    const folded = new Set(dryRuns.values());
     for (const path of Object.keys(paths)) {
       for (const method of METHODS) {
         const op = objectOf(paths[path])[method];
-        if (!isObject(op)) continue;
+        if (!isObject(op) || method === "post" && folded.has(path)) continue;
         const tag = stringOf(arrayOf(op["tags"])[0]) ?? "Other";
         if (!order.includes(tag)) order.push(tag);
         const group = groups.get(tag) ?? [];
@@ -364,7 +399,7 @@ export const DOCS_SCRIPT = `"use strict";
       if (described) section.appendChild(el("p", { className: "muted", text: described }));
       const links = el("ul");
       for (const entry of ops) {
-        const article = operationView(entry.path, entry.method, entry.op);
+        const article = operationView(entry.path, entry.method, entry.op, entry.method === "post" ? dryRuns.get(entry.path) ?? null : null);
         section.appendChild(article);
         links.appendChild(
           el("li", null, [

@@ -70,6 +70,15 @@ describe("the API reference (/docs)", () => {
     expect(await page.locator("#nav").textContent()).not.toContain("format_greeting");
     await screenshot(page, "docs");
 
+    // Each service is listed once: its dry run is an option of its "try it", not a second entry.
+    const listed = await page.locator("#nav a").allTextContents();
+    expect(listed.filter((entry) => entry.endsWith("deposit"))).toEqual(["POSTdeposit"]);
+    expect(new Set(listed).size).toBe(listed.length);
+    expect(await page.locator("#nav h2").allTextContents()).not.toContain("Dry runs");
+    // Whether a token is needed, as the gateway enforces it: greet lets anyone in, the bank does not.
+    expect(await page.locator("#op-greet .access").textContent()).toMatch(/^No bearer token needed/);
+    expect(await page.locator("#op-deposit .access").textContent()).toMatch(/^Bearer token required: without one, authorize refuses the call \(401\)/);
+
     // The demo's valibot schemas, described with no converter configured: each field with its type and constraints.
     const fields = async (operationId: string) =>
       page.locator(`#op-${operationId} table`).first().locator("tbody tr").evaluateAll((rows) => rows.map((row) => [...row.children].map((cell) => cell.textContent)));
@@ -100,12 +109,19 @@ describe("the API reference (/docs)", () => {
     expect(deposited.answer).toContain('"version": 1');
     await screenshot(page.locator("#op-deposit"), "docs-deposit");
 
+    // The same deposit as a dry run: decided, answered, and not stored (the console shows no v2 below).
+    await page.locator("#op-deposit").getByLabel("Dry run: validate and decide, store nothing").check();
+    const dry = await tryIt(page, "deposit", { account_id: id, amount: 1000 });
+    expect(dry.status).toBe("HTTP 200 OK");
+    expect(await page.locator("#op-deposit .result details pre").textContent()).toContain("/v1/validate/deposit");
+
     // The deposit really happened, as a new user would check it: its event in the console.
     await page.goto(`${base}/console/streams?stream=account&id=${id}`);
     await page.getByLabel("Admin token").fill("dev-admin");
     await page.getByLabel("Admin token").press("Enter");
     await page.getByRole("heading", { name: "v1 · MoneyDeposited" }).waitFor();
     expect(await page.locator("ol.events").textContent()).toContain('"amount": 250');
+    expect(await page.locator("ol.events").textContent()).not.toContain("v2");
   });
 });
 

@@ -201,7 +201,11 @@ function curlOf(method: string, url: string, headers: Record<string, string>, bo
 /** A parameter of an operation and the control that sets it. */
 type Field = { param: JsonObject; control: HTMLInputElement | HTMLSelectElement };
 
-function tryForm(path: string, method: string, op: JsonObject): HTMLFormElement {
+/**
+ * "Try it" for one operation; `dryRunPath` is the path of the service's dry run, offered as a
+ * checkbox (the dry run is the same call, validated and decided, with nothing stored).
+ */
+function tryForm(path: string, method: string, op: JsonObject, dryRunPath: string | null): HTMLFormElement {
   opCount += 1;
   const id = `op${opCount}`;
   const params = arrayOf(op["parameters"]).map(resolve);
@@ -253,6 +257,17 @@ function tryForm(path: string, method: string, op: JsonObject): HTMLFormElement 
     bodyError = el("p", { id: `${id}-body-error`, className: "bad", role: "alert" });
     children.push(el("div", { className: "field" }, [el("label", { for: `${id}-body`, text: "Request body (JSON)" }), bodyArea, bodyError]));
   }
+  let dryRun: HTMLInputElement | null = null;
+  if (dryRunPath !== null) {
+    dryRun = el("input", { id: `${id}-dry-run`, type: "checkbox", "aria-describedby": `${id}-dry-run-hint` });
+    children.push(
+      el("div", { className: "check" }, [
+        dryRun,
+        el("label", { for: `${id}-dry-run`, text: "Dry run: validate and decide, store nothing" }),
+        el("span", { id: `${id}-dry-run-hint`, className: "hint" }, [`sent to `, el("code", { text: dryRunPath })]),
+      ]),
+    );
+  }
   const send = el("button", { type: "submit", text: "Send request" });
   children.push(el("div", null, [send]));
   const result = el("div", { className: "result", role: "status", "aria-live": "polite" });
@@ -261,7 +276,7 @@ function tryForm(path: string, method: string, op: JsonObject): HTMLFormElement 
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    let url = base + path;
+    let url = base + (dryRun?.checked === true && dryRunPath !== null ? dryRunPath : path);
     const query: string[] = [];
     const headers: Record<string, string> = {};
     let missing: HTMLElement | null = null;
@@ -334,7 +349,39 @@ function tryForm(path: string, method: string, op: JsonObject): HTMLFormElement 
   return form;
 }
 
-function operationView(path: string, method: string, op: JsonObject): HTMLElement {
+/**
+ * What a caller needs to call an operation, as the document states it. A service operation says
+ * what its `authorize` answered an anonymous caller (`x-x3m-anonymous`); other routes, their
+ * security requirements.
+ */
+function accessText(op: JsonObject): string | null {
+  const security = arrayOf(op["security"]).map(objectOf);
+  const bearer = security.some((s) => "bearer" in s);
+  switch (stringOf(op["x-x3m-anonymous"])) {
+    case "allowed":
+      return bearer ? "No bearer token needed: anonymous calls pass authorize (a token identifies you, which may change the answer)." : "No bearer token needed: anonymous calls pass authorize.";
+    case "unauthorized":
+      return bearer ? "Bearer token required: without one, authorize refuses the call (401)." : "Refused to anonymous callers (401), and this gateway identifies no one.";
+    case "forbidden":
+      return bearer
+        ? "Bearer token required: anonymous calls are refused (403), and the token must carry the rights authorize asks for."
+        : "Refused to anonymous callers (403), and this gateway identifies no one.";
+    case "refused":
+      return bearer ? "Bearer token required: authorize refuses anonymous calls." : "Refused to anonymous callers, and this gateway identifies no one.";
+    case "unknown":
+      return op["x-x3m-offered-by"] !== undefined
+        ? "May require a bearer token, depending on the authorize of the node that offers it."
+        : "May require a bearer token, depending on authorize (it could not be asked).";
+    default:
+      break;
+  }
+  if (!security.some((s) => Object.keys(s).length > 0)) return null;
+  const optional = security.some((s) => Object.keys(s).length === 0);
+  const names = security.map((s) => Object.keys(s)[0]).filter((name): name is string => name !== undefined);
+  return `${optional ? "Bearer token optional" : "Bearer token required"} (${names.join(" or ")}).`;
+}
+
+function operationView(path: string, method: string, op: JsonObject, dryRunPath: string | null): HTMLElement {
   const key = stringOf(op["operationId"]) ?? path;
   const article = el("article", { className: "operation panel", id: `op-${key}`, "aria-labelledby": `h-${key}` });
   article.appendChild(el("h3", { id: `h-${key}` }, [el("span", { className: `method ${method}`, text: method.toUpperCase() }), el("code", { text: path })]));
@@ -342,12 +389,8 @@ function operationView(path: string, method: string, op: JsonObject): HTMLElemen
   const description = stringOf(op["description"]);
   if (summary) article.appendChild(el("p", { text: summary }));
   if (description && description !== summary) article.appendChild(el("p", { className: "muted", text: description }));
-  const security = arrayOf(op["security"]).map(objectOf);
-  if (security.some((s) => Object.keys(s).length > 0)) {
-    const optional = security.some((s) => Object.keys(s).length === 0);
-    const names = security.map((s) => Object.keys(s)[0]).filter((name): name is string => name !== undefined);
-    article.appendChild(el("p", { className: "hint", text: `${optional ? "Bearer token optional" : "Bearer token required"} (${names.join(" or ")}).` }));
-  }
+  const access = accessText(op);
+  if (access !== null) article.appendChild(el("p", { className: "hint access", text: access }));
   const note = stringOf(op["x-x3m-schema"]);
   if (note) article.appendChild(el("p", { className: "hint warn", text: `Schema not described: ${note}` }));
   const partial = stringOf(op["x-x3m-schema-partial"]);
@@ -364,7 +407,7 @@ function operationView(path: string, method: string, op: JsonObject): HTMLElemen
     ]),
   );
   article.appendChild(el("h4", { className: "label", text: "Try it" }));
-  article.appendChild(tryForm(path, method, op));
+  article.appendChild(tryForm(path, method, op, dryRunPath));
   return article;
 }
 
@@ -391,10 +434,17 @@ function render(): void {
   const groups = new Map<string, Entry[]>();
   const order = tags.map((t) => stringOf(t["name"])).filter((name): name is string => name !== undefined);
   const paths = objectOf(spec["paths"]);
+  // A service's dry run is an option of the service's own entry (its "try it"), not an entry of its own.
+  const dryRuns = new Map<string, string>();
+  for (const path of Object.keys(paths)) {
+    const of = stringOf(objectOf(objectOf(paths[path])["post"])["x-x3m-dry-run-of"]);
+    if (of !== undefined && isObject(objectOf(paths[of])["post"])) dryRuns.set(of, path);
+  }
+  const folded = new Set(dryRuns.values());
   for (const path of Object.keys(paths)) {
     for (const method of METHODS) {
       const op = objectOf(paths[path])[method];
-      if (!isObject(op)) continue;
+      if (!isObject(op) || (method === "post" && folded.has(path))) continue;
       const tag = stringOf(arrayOf(op["tags"])[0]) ?? "Other";
       if (!order.includes(tag)) order.push(tag);
       const group = groups.get(tag) ?? [];
@@ -411,7 +461,7 @@ function render(): void {
     if (described) section.appendChild(el("p", { className: "muted", text: described }));
     const links = el("ul");
     for (const entry of ops) {
-      const article = operationView(entry.path, entry.method, entry.op);
+      const article = operationView(entry.path, entry.method, entry.op, entry.method === "post" ? (dryRuns.get(entry.path) ?? null) : null);
       section.appendChild(article);
       links.appendChild(
         el("li", null, [
