@@ -10,7 +10,6 @@ import { transferProcess, type TransferInput } from "./bank/transfer-process.js"
 import type { Env } from "./env.js";
 import { greeter } from "./greeter.js";
 import { identify, isAdmin, principalOf, reidentify } from "./identity.js";
-import { valibotJsonSchema } from "./valibot-json-schema.js";
 
 const services = [greeter, bank, transferServices, bankReads, readSideOperations, transferCheck.router];
 
@@ -73,10 +72,9 @@ const gateway = createGateway<Env>({
     // The console's sessions end when someone logs out; its read side page shows checkpoints,
     // dead letters, catch-ups, rebuilds and sweeps.
     console: { sessions: durableObjectConsoleSessions((env: Env) => env.CONSOLE_SESSIONS), readSide: bankReadSide },
-    // This names the API and gives examples.
+    // This names the API and gives examples; the valibot schemas describe the requests by themselves.
     openapi: {
       title: "x3m-system demo",
-      jsonSchema: valibotJsonSchema,
       description: "The greeter and the bank accounts of the demo Worker. Bank services need a bearer token (npm run dev: dev-ada, dev-bob, dev-root).",
       services: {
         greet: { summary: "Greets someone", example: { name: "Ada" } },

@@ -12,8 +12,11 @@
 // 4. Every telemetry event (src/core/messaging/telemetry.ts) is documented in guides/.
 // 5. src/client (the typed HTTP client, run in browsers too) imports at run time only its own files:
 //    no packages, no cloudflare:* or node:*, and from the rest of src only types (`import type`).
+// 6. The browser pages' scripts the Worker serves as text (src/pages/docs-script.ts) are what their
+//    TypeScript sources (src/pages/browser/) compile to (scripts/browser-scripts.mjs).
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
+import { browserScripts } from "./browser-scripts.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -109,9 +112,13 @@ for (const name of eventNames) {
 }
 if (eventNames.length < 9) problems.push("src/core/messaging/telemetry.ts: could not read the telemetry event names");
 
+for (const { module, source, text } of browserScripts()) {
+  if (readFileSync(join(root, module), "utf8") !== text) problems.push(`${module}: not what ${source} compiles to (run npm run browser-scripts)`);
+}
+
 if (problems.length > 0) {
   console.error(problems.join("\n"));
   console.error(`\n${problems.length} problem(s) found by scripts/check-source.mjs`);
   process.exit(1);
 }
-console.log("check-source: src/core is runtime-agnostic, src/client needs only fetch, dependencies point inward, every export is documented, no `any`.");
+console.log("check-source: src/core is runtime-agnostic, src/client needs only fetch, dependencies point inward, every export is documented, no `any`, the browser scripts are compiled.");

@@ -5,10 +5,12 @@ import type { ServiceRegistry } from "../core/messaging/service-registry.js";
 import { waitUntilOf } from "../protocol/hono-protocol.js";
 import { BROWSER_STYLE } from "./browser-style.js";
 import { mountConsole, type ConsoleSettings } from "./console/console-routes.js";
-import { DOCS_SCRIPT, docsPage } from "./docs-page.js";
+import { docsPage } from "./docs-page.js";
+import { DOCS_SCRIPT } from "./docs-script.js";
 import type { GatewayOptions, GatewayPages } from "../worker/gateway/gateway.js";
 import type { GatewayEnv } from "../worker/gateway/gateway-middleware.js";
 import { openApiGenerator, type OpenApiOptions } from "./openapi.js";
+import { anonymousAccess } from "./anonymous-access.js";
 
 /** Options of {@link browserPages}. */
 export type BrowserPagesOptions<Env> = {
@@ -66,16 +68,21 @@ function mountReference<Env extends object>(
   gateway: GatewayOptions<Env>,
 ): void {
   const generate = openApiGenerator(openapi);
+  const anonymous = anonymousAccess(registry);
   app.get("/v1/openapi.json", async (c) => {
     const local = registry.describe("public");
     const localNames = local.map((service) => service.name);
-    const reachable = await dispatcher.publicServices({ env: c.env, waitUntil: waitUntilOf(c) });
+    const [reachable, access] = await Promise.all([
+      dispatcher.publicServices({ env: c.env, waitUntil: waitUntilOf(c) }),
+      anonymous(localNames, c.env),
+    ]);
     const token = gateway.admin?.token(c.env);
     return c.json(
       generate({
         local,
         remote: reachable.filter((name) => !localNames.includes(name)),
         identify: gateway.identify !== undefined,
+        anonymous: access,
         scheduler: gateway.scheduler !== undefined,
         streams: token === undefined || token === "" ? null : (gateway.admin?.aggregates.map((access) => access.stream) ?? []),
       }),

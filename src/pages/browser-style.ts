@@ -68,7 +68,12 @@ td pre { max-height: 10rem; margin: 0; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 1rem; margin: 0 0 1rem; }
 dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
 ol.events { list-style: none; padding: 0; margin: 0; }
-ol.events > li { margin: 0 0 0.75rem; }
+ol.events > li { margin: 0 0 0.35rem; }
+ol.events details { background: var(--panel); border: 1px solid var(--line); border-radius: 0.5rem; padding: 0.3rem 0.75rem; min-width: 0; }
+ol.events details[open] { padding-bottom: 0.75rem; }
+ol.events summary { font-weight: 400; overflow-wrap: anywhere; }
+.event-title { font-weight: 600; }
+.event-body { margin-top: 0.5rem; }
 .shapes { display: grid; grid-template-columns: repeat(auto-fit, minmax(16rem, 1fr)); gap: 0 1rem; }
 .pager { display: flex; flex-wrap: wrap; gap: 1rem; margin: 0.5rem 0 1rem; }
 .actions { display: flex; flex-wrap: wrap; gap: 0.5rem; }
@@ -87,6 +92,8 @@ article.operation { scroll-margin-top: 1rem; }
 .try { display: grid; gap: 0.6rem; margin-top: 0.5rem; }
 .try .params { display: grid; grid-template-columns: repeat(auto-fit, minmax(13rem, 1fr)); gap: 0.5rem 0.75rem; }
 .result { margin-top: 0.5rem; }
+.check { display: flex; flex-wrap: wrap; gap: 0.25rem 0.5rem; align-items: center; }
+.check input { width: 1.25rem; height: 1.25rem; margin: 0; }
 details > summary { cursor: pointer; font-weight: 600; padding: 0.2rem 0; }
 @media (max-width: 48rem) {
   .layout { grid-template-columns: 1fr; }

@@ -1,33 +1,58 @@
 import type { StandardJSONSchemaV1, StandardSchemaV1 } from "@standard-schema/spec";
+import { toJsonSchema as valibotToJsonSchema } from "@valibot/to-json-schema";
+import type { GenericSchema } from "valibot";
 import { isJsonObject, jsonProblem, type JsonObject } from "../core/shared/json.js";
 
 /**
  * A converter for request schemas that do not implement Standard JSON Schema themselves: returns
  * the JSON Schema (draft 2020-12) of what a caller sends, or undefined when it cannot convert this
- * one. It may throw; a throw counts as "cannot convert".
+ * one. It is asked before the built-in conversion of valibot schemas, which it can so override. It
+ * may throw; a throw counts as "cannot convert".
  */
 export type JsonSchemaConverter = (schema: StandardSchemaV1) => JsonObject | undefined;
 
-/** A request schema as JSON Schema, or why it could not be converted. */
-export type JsonSchemaConversion = { ok: true; schema: JsonObject } | { ok: false; problem: string };
+/**
+ * A request schema as JSON Schema, or why it could not be converted. `partial` says what a
+ * converted schema leaves out (it then accepts more than the service does).
+ */
+export type JsonSchemaConversion = { ok: true; schema: JsonObject; partial?: string } | { ok: false; problem: string };
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * A valibot schema as JSON Schema, by valibot's own converter (`@valibot/to-json-schema`): valibot
+ * 1.x schemas do not describe themselves (no `~standard.jsonSchema`). What JSON Schema cannot say
+ * (a `trim`, a `check`, a `custom` schema) is left out and named in `partial`.
+ */
+function fromValibot(schema: StandardSchemaV1): { schema: unknown; partial?: string } {
+  const convert = (errorMode: "throw" | "ignore") =>
+    valibotToJsonSchema(schema as GenericSchema, { target: "draft-2020-12", typeMode: "input", errorMode }) as unknown;
+  try {
+    return { schema: convert("throw") };
+  } catch (error) {
+    return { schema: convert("ignore"), partial: `${messageOf(error).replace(/\.$/, "")}: left out here, the service still checks it` };
+  }
+}
 
 /**
  * The JSON Schema (draft 2020-12, the dialect of OpenAPI 3.1) of the input a Standard Schema
  * accepts. It asks the schema itself first, through Standard Schema 1.1's Standard JSON Schema
- * interface (`~standard.jsonSchema`, implemented natively by zod 4 and arktype, and by valibot
- * schemas wrapped in `toStandardJsonSchema` from `@valibot/to-json-schema`); then `fallback`.
- * Never throws: a schema that cannot be converted comes back as a problem, for the caller to
- * document the request as a permissive object instead.
+ * interface (`~standard.jsonSchema`, implemented natively by zod 4 and arktype); then `override`,
+ * the app's converter; then, for valibot schemas, valibot's own converter. Never throws: a schema
+ * that cannot be converted comes back as a problem, for the caller to document the request as a
+ * permissive object instead.
  */
-export function toJsonSchema(schema: StandardSchemaV1, fallback?: JsonSchemaConverter): JsonSchemaConversion {
+export function toJsonSchema(schema: StandardSchemaV1, override?: JsonSchemaConverter): JsonSchemaConversion {
   const standard: StandardSchemaV1.Props & Partial<Pick<StandardJSONSchemaV1.Props, "jsonSchema">> = schema["~standard"];
   const vendor = typeof standard.vendor === "string" ? standard.vendor : "unknown";
   let converted: unknown;
+  let partial: string | undefined;
   try {
     if (typeof standard.jsonSchema?.input === "function") converted = standard.jsonSchema.input({ target: "draft-2020-12" });
-    else converted = fallback?.(schema);
+    else converted = override?.(schema);
+    if (converted === undefined && vendor === "valibot") ({ schema: converted, partial } = fromValibot(schema));
   } catch (error) {
-    return { ok: false, problem: `the ${vendor} schema could not be converted: ${error instanceof Error ? error.message : String(error)}` };
+    return { ok: false, problem: `the ${vendor} schema could not be converted: ${messageOf(error)}` };
   }
   if (converted === undefined) {
     return { ok: false, problem: `${vendor} schemas do not implement Standard JSON Schema (~standard.jsonSchema)` };
@@ -37,7 +62,7 @@ export function toJsonSchema(schema: StandardSchemaV1, fallback?: JsonSchemaConv
   if (problem !== null || !isJsonObject(converted)) {
     return { ok: false, problem: `the ${vendor} schema converted to something that is not a JSON object${problem === null ? "" : ` (${problem})`}` };
   }
-  return { ok: true, schema: converted };
+  return partial === undefined ? { ok: true, schema: converted } : { ok: true, schema: converted, partial };
 }
 
 /**

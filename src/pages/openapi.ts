@@ -2,6 +2,7 @@ import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { ServiceDescription } from "../core/messaging/contracts.js";
 import type { JsonObject } from "../core/shared/json.js";
 import { MIN_INTERVAL_FLOOR_MS, MIN_INTERVAL_MS } from "../core/scheduling/schedule.js";
+import type { AnonymousAccess } from "./anonymous-access.js";
 import { asComponents, toJsonSchema, type JsonSchemaConversion, type JsonSchemaConverter } from "./json-schema.js";
 
 /** What the API reference says about one service, beyond what its router knows. */
@@ -30,7 +31,8 @@ export type OpenApiOptions = {
   services?: { readonly [service: string]: ServiceDoc };
   /**
    * Converts request schemas that do not implement Standard JSON Schema (`~standard.jsonSchema`)
-   * themselves. Without it (or when it cannot), such a service is documented as accepting any
+   * themselves; tried before the built-in conversion of valibot schemas (valibot's own
+   * converter), so it can override that. A schema nothing converts is documented as accepting any
    * JSON object, with an `x-x3m-schema` note saying why.
    */
   jsonSchema?: JsonSchemaConverter;
@@ -44,6 +46,8 @@ export type OpenApiSurface = {
   remote: readonly string[];
   /** Whether callers are identified from `Authorization: Bearer` (the app has `identify`). */
   identify: boolean;
+  /** What `authorize` answers an anonymous caller of each local public service (absent: unknown). */
+  anonymous: ReadonlyMap<string, AnonymousAccess>;
   /** Whether `/v1/schedules` exists. */
   scheduler: boolean;
   /** The stream names of `/v1/streams/{stream}/{id}`, or null while no admin token is configured. */
@@ -293,7 +297,12 @@ export function openApiGenerator(options: OpenApiOptions = {}): OpenApiGenerator
       return name;
     };
     if (surface.identify) {
-      securitySchemes["bearer"] = { type: "http", scheme: "bearer", description: "Identifies the caller (the app's identify hook)." };
+      securitySchemes["bearer"] = {
+        type: "http",
+        scheme: "bearer",
+        description:
+          "Identifies the caller (the app's identify hook). A service needs it when its authorize refuses anonymous callers: each service operation's security says so, and x-x3m-anonymous what authorize answered an anonymous dry run with an empty request (allowed, unauthorized, forbidden, refused, or unknown: it could not be asked).",
+      };
     }
     if (surface.streams !== null) {
       securitySchemes["adminToken"] = { type: "http", scheme: "bearer", description: "The admin token (ADMIN_TOKEN)." };
@@ -302,11 +311,21 @@ export function openApiGenerator(options: OpenApiOptions = {}): OpenApiGenerator
     // Routes that check the admin token answer 429 to an address past its failed checks.
     const adminThrottled: JsonObject = surface.streams !== null ? { "429": ref("#/components/responses/AnswerTooManyAttempts") } : {};
 
+    // A service that refuses anonymous callers needs the bearer token; one that lets them through,
+    // or whose authorize could not be asked, may be called either way.
+    const serviceSecurity = (access: AnonymousAccess): JsonObject => {
+      const anonymous: JsonObject = { "x-x3m-anonymous": access };
+      if (!surface.identify) return anonymous;
+      return { security: access === "allowed" || access === "unknown" ? [{}, { bearer: [] }] : [{ bearer: [] }], ...anonymous };
+    };
+
     const serviceOperations = (name: string, requestSchema: JsonObject, notes: JsonObject) => {
       const doc = options.services?.[name] ?? {};
       const id = uniqueName(name);
       const media: JsonObject = { schema: requestSchema, ...(doc.example === undefined ? {} : { example: doc.example }) };
       const responses = Object.fromEntries(serviceStatuses.map(([code, status]) => [code, ref(`#/components/responses/Service${status}`)]));
+      const segment = encodeURIComponent(name);
+      const security = serviceSecurity(surface.anonymous.get(name) ?? "unknown");
       const operation = (validate: boolean): JsonObject => ({
         operationId: validate ? `validate_${id}` : id,
         tags: [validate ? "Dry runs" : "Services"],
@@ -317,10 +336,11 @@ export function openApiGenerator(options: OpenApiOptions = {}): OpenApiGenerator
         parameters: messageParameters,
         requestBody: { required: false, description: "The raw request: a JSON object (an empty body is {}).", content: { "application/json": media } },
         responses,
-        ...callerSecurity,
+        ...security,
         ...notes,
+        // /docs shows a dry run as an option of its service, not as an operation of its own.
+        ...(validate ? { "x-x3m-dry-run-of": `/v1/services/${segment}` } : {}),
       });
-      const segment = encodeURIComponent(name);
       paths[`/v1/services/${segment}`] = { post: operation(false) };
       paths[`/v1/validate/${segment}`] = { post: operation(true) };
     };
@@ -337,6 +357,7 @@ export function openApiGenerator(options: OpenApiOptions = {}): OpenApiGenerator
           const component = uniqueName(`${service.name}.request`);
           Object.assign(schemas, asComponents(component, conversion.schema));
           request = schemaRef(component);
+          if (conversion.partial !== undefined) notes = { "x-x3m-schema-partial": conversion.partial };
         } else {
           request = { type: "object", description: "Any JSON object here: the service's schema could not be described." };
           notes = { "x-x3m-schema": conversion.problem };

@@ -62,13 +62,31 @@ describe("the API reference (/docs)", () => {
     expect(JSON.stringify(document)).not.toContain("format_greeting");
   });
 
-  it("greets, then opens an account and deposits with a bearer token; the deposit's event is in the console", async () => {
+  it("shows the demo's valibot request schemas field by field, greets, then opens an account and deposits with a bearer token; the deposit's event is in the console", async () => {
     const { page } = await session();
     await page.goto(`${base}/docs`);
     await page.locator("#op-greet").waitFor();
     expect(await page.title()).toBe("x3m-system demo · reference");
     expect(await page.locator("#nav").textContent()).not.toContain("format_greeting");
     await screenshot(page, "docs");
+
+    // Each service is listed once: its dry run is an option of its "try it", not a second entry.
+    const listed = await page.locator("#nav a").allTextContents();
+    expect(listed.filter((entry) => entry.endsWith("deposit"))).toEqual(["POSTdeposit"]);
+    expect(new Set(listed).size).toBe(listed.length);
+    expect(await page.locator("#nav h2").allTextContents()).not.toContain("Dry runs");
+    // Whether a token is needed, as the gateway enforces it: greet lets anyone in, the bank does not.
+    expect(await page.locator("#op-greet .access").textContent()).toMatch(/^No bearer token needed/);
+    expect(await page.locator("#op-deposit .access").textContent()).toMatch(/^Bearer token required: without one, authorize refuses the call \(401\)/);
+
+    // The demo's valibot schemas, described with no converter configured: each field with its type and constraints.
+    const fields = async (operationId: string) =>
+      page.locator(`#op-${operationId} table`).first().locator("tbody tr").evaluateAll((rows) => rows.map((row) => [...row.children].map((cell) => cell.textContent)));
+    expect(await fields("greet")).toEqual([["name", "string", "yes", "minLength: 1; maxLength: 100"]]);
+    expect(await fields("deposit")).toEqual([
+      ["account_id", "string", "yes", ""],
+      ["amount", "integer", "yes", "minimum: 1; maximum: 1000000000"],
+    ]);
 
     // greet's body comes pre-filled from the service's example.
     expect(await page.locator("#op-greet").getByLabel("Request body (JSON)").inputValue()).toContain('"Ada"');
@@ -91,17 +109,24 @@ describe("the API reference (/docs)", () => {
     expect(deposited.answer).toContain('"version": 1');
     await screenshot(page.locator("#op-deposit"), "docs-deposit");
 
+    // The same deposit as a dry run: decided, answered, and not stored (the console shows no v2 below).
+    await page.locator("#op-deposit").getByLabel("Dry run: validate and decide, store nothing").check();
+    const dry = await tryIt(page, "deposit", { account_id: id, amount: 1000 });
+    expect(dry.status).toBe("HTTP 200 OK");
+    expect(await page.locator("#op-deposit .result details pre").textContent()).toContain("/v1/validate/deposit");
+
     // The deposit really happened, as a new user would check it: its event in the console.
     await page.goto(`${base}/console/streams?stream=account&id=${id}`);
     await page.getByLabel("Admin token").fill("dev-admin");
     await page.getByLabel("Admin token").press("Enter");
-    await page.getByRole("heading", { name: "v1 · MoneyDeposited" }).waitFor();
+    await page.getByText("v1 · MoneyDeposited").waitFor();
     expect(await page.locator("ol.events").textContent()).toContain('"amount": 250');
+    expect(await page.locator("ol.events").textContent()).not.toContain("v2");
   });
 });
 
 describe("the operations console (/console)", () => {
-  it("logs in with the keyboard, finds an account's events, and cancels a schedule", async () => {
+  it("logs in with the keyboard, finds an account among the latest streams and by the start of its id, unfolds its events, and cancels a schedule", async () => {
     const id = accountId();
     expect((await api("/v1/services/open_account", { method: "POST", token: "dev-ada", body: JSON.stringify({ account_id: id }) })).status).toBe(201);
     expect((await api("/v1/services/deposit", { method: "POST", token: "dev-ada", body: JSON.stringify({ account_id: id, amount: 75 }) })).status).toBe(200);
@@ -129,16 +154,33 @@ describe("the operations console (/console)", () => {
     expect(services).toContain("format_greeting");
     await screenshot(page, "console-services");
 
+    // Without an id: the most recently written streams (the catalog records the account as its
+    // outbox publishes: look again until it has).
     await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: "Streams" }).click();
-    await page.getByLabel("Aggregate type").selectOption("account");
-    await page.getByLabel("Aggregate id").fill(id);
-    await page.getByLabel("Aggregate id").press("Enter");
-    await page.getByRole("heading", { name: "v1 · MoneyDeposited" }).waitFor();
-    expect(await page.locator("ol.events").textContent()).toContain('"amount": 75');
-    expect(page.url()).toBe(`${base}/console/streams?stream=account&id=${id}&limit=20`);
+    const latest = page.getByRole("link", { name: `account-${id}`, exact: true });
+    await expect.poll(async () => (await latest.count()) === 1 || (await page.reload(), false), { timeout: 20_000 }).toBe(true);
+    await screenshot(page, "console-recent-streams");
+    await latest.click();
+    // Each event is one folded line; a click unfolds it.
+    const deposited = page.locator("ol.events details").filter({ hasText: "v1 · MoneyDeposited" });
+    await deposited.waitFor();
+    expect(await page.locator("ol.events details[open]").count()).toBe(0);
+    expect(await deposited.getByText('"amount": 75').isVisible()).toBe(false);
+    await deposited.locator("summary").click();
+    expect(await deposited.getByText('"amount": 75').isVisible()).toBe(true);
     await screenshot(page, "console-streams", true);
 
+    // The start of an id, typed: no stream has it, so the streams whose id starts with it are listed.
+    await page.getByLabel("Aggregate type").selectOption("account");
+    await page.getByLabel("Aggregate id").fill(id.slice(0, -2));
+    await page.getByLabel("Aggregate id").press("Enter");
+    await page.getByRole("heading", { name: "Streams whose id starts with the id given" }).waitFor();
+    expect(page.url()).toBe(`${base}/console/streams?stream=account&id=${id.slice(0, -2)}&limit=20`);
+    await page.getByRole("link", { name: `account-${id}`, exact: true }).click();
+    await page.getByText("v0 · AccountOpened").waitFor();
+
     await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: "Schedules" }).click();
+    await page.getByRole("heading", { name: "Follow-ups of the most recently written streams" }).waitFor();
     await page.getByLabel("Key").fill(id);
     await page.getByRole("button", { name: "Show schedules" }).click();
     const cancel = page.getByRole("button", { name: `Cancel deposit ${messageId}` });
@@ -187,7 +229,7 @@ describe("on a phone", () => {
     const id = accountId();
     await api("/v1/services/open_account", { method: "POST", token: "dev-ada", body: JSON.stringify({ account_id: id }) });
     await page.goto(`${base}/console/streams?stream=account&id=${id}`);
-    await page.getByRole("heading", { name: "v0 · AccountOpened" }).waitFor();
+    await page.getByText("v0 · AccountOpened").waitFor();
     expect(await fits()).toBe(true);
     await screenshot(page, "phone-console-streams");
     await page.goto(`${base}/console/read-side`);
@@ -226,10 +268,16 @@ describe("accessibility (axe-core, WCAG 2.1 A and AA)", () => {
       token: "dev-ada",
       body: JSON.stringify({ service: "deposit", request: { account_id: id, amount: 1 }, key: id, in: 600_000 }),
     });
-    await page.goto(`${base}/console/streams?stream=account&id=${id}`);
+    await page.goto(`${base}/console/streams?stream=account&id=${id}&open=1`);
     await audit("console streams");
+    await page.goto(`${base}/console/streams`);
+    await audit("console recent streams");
+    await page.goto(`${base}/console/streams?stream=account&id=${id.slice(0, -2)}`);
+    await audit("console streams by the start of an id");
     await page.goto(`${base}/console/schedules?key=${id}`);
     await audit("console schedules");
+    await page.goto(`${base}/console/schedules`);
+    await audit("console follow-ups");
     await page.goto(`${base}/console/read-side`);
     await audit("console read side");
   });

@@ -13,8 +13,11 @@ import { readSidePage, streamsPage, type ReadSideView } from "../../src/pages/co
 import { NOTICE_TTL_MS, openNotice, sealNotice } from "../../src/pages/console/console-notices.js";
 import { CONSOLE_SESSION_MS, hasSession, startSession } from "../../src/pages/console/console-session.js";
 import { bankReadSide } from "../../examples/bank/read-side.js";
+import { bank } from "../../examples/bank/services.js";
 import { call, eventually, openAccount, tallyCommand, tallyEnvelopes } from "../support/read-side-helpers.js";
 import { lostEvents, publishedTallies, sweptTallies, TALLY_TABLES, tallyReadSide } from "../support/test-read-side.js";
+import { SqlReadStore } from "../../src/core/readside/sql-read-store.js";
+import { d1Executor } from "../../src/worker/readside/d1-executor.js";
 
 const ORIGIN = "http://demo";
 /** The console sessions of the test Worker (the demo's CONSOLE_SESSIONS object), for gateways of a test's own. */
@@ -275,7 +278,7 @@ describe("the console's pages", () => {
       stored: { data: { amount: 5 }, schemaVersion: 1 },
     } as RecordedEvent;
     const streamPage: StreamPage = { stream: "account-a", status: "live", version: 3, events: [event], nextFrom: null, snapshot: { version: 2, schema: 1 }, followUps: [] };
-    const html = String(await streamsPage("", { streams: ["account"], stream: "account", id: "a", from: 3, limit: 1, page: streamPage, problem: null }));
+    const html = String(await streamsPage("", { streams: ["account"], stream: "account", id: "a", from: 3, limit: 1, open: false, page: streamPage, problem: null, listing: null }));
     expect(html).toContain("Current shape (upcast, schema v2)");
     expect(html).toContain("Stored shape (schema v1)");
     expect(html).toContain("<dt>Schema version</dt><dd>2</dd>");
@@ -315,6 +318,138 @@ describe("the console's pages", () => {
     expect(await answer.text()).toContain("Admin token");
   });
 
+});
+
+/** The streams the demo's catalog recorded last, newest first (what the console lists). */
+const recentlyRecorded = (limit = 25) => bankReadSide.store(env).recentStreams({ before: null, limit });
+
+/** The rows of a page's table of streams: each stream's name as shown, and its link if any. */
+function streamRows(text: string): { name: string; href: string | null }[] {
+  const table = text.slice(text.indexOf('<h2 id="found">'));
+  return [...table.matchAll(/<th scope="row" class="mono">(?:<a href="([^"]*)">([^<]*)<\/a>|([^<]*?) <span)/g)].map((row) => ({
+    name: row[2] ?? row[3] ?? "",
+    href: row[1]?.replace(/&amp;/g, "&") ?? null,
+  }));
+}
+
+describe("the console finds streams and schedules without knowing an id", () => {
+  it("lists the most recently written streams first, each linked to its events", async () => {
+    const older = await openAccount("ada");
+    await eventually(() => recentlyRecorded(), (found) => found.some((entry) => entry.streamName === `account-${older}`));
+    const newer = await openAccount("bob");
+    await eventually(() => recentlyRecorded(), (found) => found.some((entry) => entry.streamName === `account-${newer}`));
+
+    const { text } = await page("/console/streams", await login());
+    expect(text).toContain('<h2 id="found">Recently written streams</h2>');
+    const rows = streamRows(text);
+    const names = rows.map((row) => row.name);
+    expect(names.indexOf(`account-${newer}`)).toBeGreaterThanOrEqual(0);
+    expect(names.indexOf(`account-${newer}`)).toBeLessThan(names.indexOf(`account-${older}`));
+    expect(rows.find((row) => row.name === `account-${newer}`)?.href).toBe(`/console/streams?stream=account&id=${newer}`);
+    expect(text).not.toContain('role="alert"');
+  });
+
+  it("pages back through older streams with the page's own cursor, newest first", async () => {
+    // Streams of a type nobody follows, recorded in 2000: older than anything else in the catalog.
+    const type = `probe${newId().replace(/-/g, "").slice(0, 8)}`;
+    const seen = (n: number) => `2000-01-01T00:00:${String(n).padStart(2, "0")}.000Z`;
+    for (let n = 0; n < 27; n += 1) {
+      const store = new SqlReadStore(d1Executor(env.READ_MODELS), { now: () => seen(n) });
+      await store.record([{ stream: type, streamName: `${type}-${String(n).padStart(2, "0")}`, version: n }]);
+    }
+    const cookie = await login();
+    const first = await page(`/console/streams?before=${encodeURIComponent("2000-01-02T00:00:00.000Z,")}`, cookie);
+    const names = streamRows(first.text).map((row) => row.name);
+    expect(names).toEqual(Array.from({ length: 25 }, (_, i) => `${type}-${String(26 - i).padStart(2, "0")}`));
+    // Not a type the console reads: listed, not linked.
+    expect(first.text).toContain(`${type}-26 <span class="muted">(not an admin aggregate)</span>`);
+    const older = /<a href="([^"]*)#found">Older streams<\/a>/.exec(first.text)?.[1]?.replace(/&amp;/g, "&") ?? "";
+    expect(older).toBe(`/console/streams?before=${encodeURIComponent(`${seen(2)},${type}-02`)}`);
+    const next = await page(older, cookie);
+    expect(streamRows(next.text).map((row) => row.name).slice(0, 2)).toEqual([`${type}-01`, `${type}-00`]);
+    expect(next.text).toContain(">Most recent streams</a>");
+    // A cursor that is not one starts from the newest.
+    expect((await page("/console/streams?before=yesterday", cookie)).text).not.toContain(">Most recent streams</a>");
+  });
+
+  it("lists an aggregate type's streams whose id starts with what was typed, when no stream has it", async () => {
+    const stem = `pfx-${newId()}`;
+    for (const suffix of ["b", "a"]) expect((await call("open_account", { account_id: `${stem}-${suffix}` })).status).toBe(201);
+    expect((await call("open_account", { account_id: `${stem}x` })).status).toBe(201);
+    await eventually(() => bankReadSide.store(env).streams("account", { after: `account-${stem}`, limit: 5 }), (found) => found.length >= 3);
+    const cookie = await login();
+
+    const typed = await page(`/console/streams?stream=account&id=${stem}-`, cookie);
+    expect(alertOf(typed.text)).toBe("Nothing is stored for account with this id.");
+    expect(typed.text).toContain('<h2 id="found">Streams whose id starts with the id given</h2>');
+    expect(streamRows(typed.text)).toEqual(
+      ["a", "b"].map((suffix) => ({ name: `account-${stem}-${suffix}`, href: `/console/streams?stream=account&id=${stem}-${suffix}` })),
+    );
+    // A stream that exists shows its events, with a way to its neighbours.
+    const exact = await page(`/console/streams?stream=account&id=${stem}-a`, cookie);
+    expect(exact.text).toContain("v0 · AccountOpened");
+    expect(exact.text).toContain(`href="/console/streams?stream=account&amp;prefix=${stem}-a#found"`);
+    const neighbours = await page(`/console/streams?stream=account&prefix=${stem}`, cookie);
+    expect(streamRows(neighbours.text).map((row) => row.name)).toEqual([`account-${stem}-a`, `account-${stem}-b`, `account-${stem}x`]);
+    expect(neighbours.text).toContain(`value="${stem}"`);
+    expect(neighbours.text).not.toContain('role="alert"');
+
+    const nothing = await page(`/console/streams?stream=account&prefix=${stem}-zz`, cookie);
+    expect(nothing.text).toContain("No <code>account</code> stream in the catalog has an id that starts with it.");
+    const refused = await page(`/console/streams?stream=account&prefix=%20x`, cookie);
+    expect(alertOf(refused.text)).toBe("The id must not start or end with whitespace.");
+  });
+
+  it("folds each event under a line saying what it is, opens them all on request, and pages by the number asked", async () => {
+    const account_id = await openAccount("ada");
+    for (const amount of [5, 6, 7]) expect((await call("deposit", { account_id, amount })).status).toBe(200);
+    const cookie = await login();
+    const folded = await page(`/console/streams?stream=account&id=${account_id}&limit=2`, cookie);
+    expect(folded.text).toMatch(/<details id="event-0">\s*<summary><span class="event-title">v0 · AccountOpened<\/span> <span class="muted">· <time datetime="[^"]+">[^<]+ UTC<\/time> · open_account<\/span><\/summary>/);
+    expect(folded.text).toContain('<details id="event-1">');
+    expect(folded.text).not.toContain('<details id="event-2"');
+    expect(folded.text).not.toMatch(/<details[^>]* open>/);
+    expect(folded.text).toContain(`&amp;from=2&amp;limit=2">Later events</a>`);
+    expect(folded.text).toContain(`&amp;from=2&amp;limit=2">Latest events</a>`);
+    expect(folded.text).toContain(`&amp;from=0&amp;limit=2&amp;open=1">Open every event</a>`);
+
+    const opened = await page(`/console/streams?stream=account&id=${account_id}&from=2&limit=2&open=1`, cookie);
+    expect(opened.text).toContain('<details id="event-3" open>');
+    expect(opened.text).toContain("&quot;amount&quot;: 7");
+    expect(opened.text).toContain(`&amp;from=0&amp;limit=2&amp;open=1">First events</a>`);
+    expect(opened.text).toContain(`&amp;from=2&amp;limit=2">Fold every event</a>`);
+    expect(opened.text).not.toContain("Later events");
+  });
+
+  it("shows a transfer's pending follow-up on its stream, and on the schedules page without a key", async () => {
+    const from = await openAccount("ada", 50);
+    const to = await openAccount("bob");
+    const transfer_id = `t-${newId()}`;
+    // Its event never reaches the transfer process: the transfer stays requested, its check pending.
+    lostEvents.on = true;
+    try {
+      expect((await call("transfer", { transfer_id, from, to, amount: 5 })).status).toBe(201);
+      await eventually(() => recentlyRecorded(), (found) => found.some((entry) => entry.streamName === `transfer-${transfer_id}`));
+    } finally {
+      lostEvents.on = false;
+    }
+    const cookie = await login();
+    const stream = await page(`/console/streams?stream=transfer&id=${transfer_id}`, cookie);
+    const followUps = tableOf(stream.text, "1 pending, soonest first");
+    expect(followUps).toMatch(/<th scope="row"><code>check<\/code><\/th><td><code>check_transfer<\/code><\/td><td><time datetime="[^"]+">[^<]+<\/time><br><span class="muted">in \d+ (s|min)<\/span><\/td><td>0<\/td><td>once<\/td><td>system:transfers<\/td>/);
+
+    const schedules = await page("/console/schedules", cookie);
+    expect(schedules.text).toContain('<h2 id="follow-ups">Follow-ups of the most recently written streams</h2>');
+    expect(schedules.text).toContain(`<a href="/console/streams?stream=transfer&amp;id=${transfer_id}">transfer-${transfer_id}</a></th><td><code>check</code></td><td><code>check_transfer</code></td>`);
+    // With a key, the key's schedules: no follow-ups section.
+    expect((await page("/console/schedules?key=k", cookie)).text).not.toContain('id="follow-ups"');
+  });
+
+  it("without a read side, says that streams are found by exact id only, and follow-ups not at all", async () => {
+    const reads = await ownConsole({ admin: { token: () => "t", aggregates: [bank] } });
+    expect(await reads.text("/console/streams")).toContain("Streams are listed from the read side&#39;s catalog, and this console has no read side");
+    expect(await reads.text("/console/schedules")).toContain("Follow-ups are found through the read side&#39;s catalog, and this console has no read side");
+  });
 });
 
 describe("the console shows only the notices it made, never text from its URL", () => {

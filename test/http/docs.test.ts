@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { ok, Router, silentLogger } from "../../src/core/index.js";
 import { durableObjectConsoleSessions } from "../../src/pages/console/console-session-object.js";
 import { browserPages } from "../../src/pages/index.js";
+import { DOCS_SCRIPT } from "../../src/pages/docs-script.js";
 import { createGateway } from "../../src/worker/index.js";
 
 const demo = (path: string) => exports.default.fetch(`http://demo${path}`);
@@ -24,6 +25,16 @@ describe("the API reference page", () => {
     expect(script.headers.get("Content-Type")).toMatch(/^text\/javascript/);
     expect(await script.text()).toContain("/v1/openapi.json");
     expect((await demo("/docs/docs.css")).headers.get("Content-Type")).toMatch(/^text\/css/);
+  });
+
+  it("serves its script as compiled from src/pages/browser/docs.ts: one self-contained function, nothing of the Worker's bundler in it", async () => {
+    const script = await (await demo("/docs/docs.js")).text();
+    expect(script).toBe(DOCS_SCRIPT);
+    expect(script.startsWith('"use strict";\n(() => {\n  // src/pages/browser/docs.ts\n')).toBe(true);
+    expect(script.trimEnd().endsWith("})();")).toBe(true);
+    // wrangler's keepNames helper, which a Function.prototype.toString() of bundled code would carry.
+    expect(script).not.toContain("__name(");
+    expect(script).not.toMatch(/\bimport\b|\bexport\b/);
   });
 
   it("follows the gateway when it is mounted under a path", async () => {

@@ -4,7 +4,7 @@ import { env, exports } from "cloudflare:workers";
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { isJsonObject, ok, Router, silentLogger, type Json, type JsonObject } from "../../src/core/index.js";
+import { isJsonObject, ok, Router, silentLogger, type AuthorizeResult, type Json, type JsonObject, type Message } from "../../src/core/index.js";
 import { createGateway, type GatewayOptions } from "../../src/worker/index.js";
 import { browserPages, type OpenApiOptions } from "../../src/pages/index.js";
 import { greeter } from "../../examples/greeter.js";
@@ -80,12 +80,22 @@ describe("GET /v1/openapi.json of the demo", () => {
     expectResolvable(document);
   });
 
-  it("converts the demo's valibot schemas to JSON Schema, aggregate commands included", async () => {
+  it("describes the demo's valibot schemas with no converter configured, aggregate commands included", async () => {
     const document = await openapi(demo);
     expect(requestSchemaOf(document, "/v1/services/greet")).toMatchObject({
       type: "object",
       properties: { name: { type: "string", minLength: 1, maxLength: 100 } },
       required: ["name"],
+    });
+    // greet's name is trimmed before it is checked: JSON Schema cannot say so, and the note does.
+    expect(at(document, "#/paths/~1v1~1services~1greet/post/x-x3m-schema-partial")).toBe(
+      'The "trim" action cannot be converted to JSON Schema: left out here, the service still checks it',
+    );
+    expect(at(document, "#/paths/~1v1~1services~1greet/post/x-x3m-schema")).toBeUndefined();
+    expect(requestSchemaOf(document, "/v1/services/transfer")).toMatchObject({
+      type: "object",
+      properties: { transfer_id: { type: "string" }, amount: { type: "integer", minimum: 1, maximum: 1_000_000_000 } },
+      required: ["from", "to", "amount"],
     });
     expect(requestSchemaOf(document, "/v1/services/deposit")).toMatchObject({
       type: "object",
@@ -112,7 +122,31 @@ describe("GET /v1/openapi.json of the demo", () => {
       "traceparent",
     ]);
     expect(at(document, "#/components/securitySchemes/bearer")).toMatchObject({ type: "http", scheme: "bearer" });
-    expect(at(operation ?? null, "#/security")).toEqual([{}, { bearer: [] }]);
+  });
+
+  it("requires the bearer token exactly where authorize refuses an anonymous caller, as the gateway then answers", async () => {
+    const document = await openapi(demo);
+    const operation = (path: string) => at(document, `#/paths/${path.replace(/\//g, "~1")}/post`);
+    // greet lets anyone through; the bank and the read side's operations answer 401 without a token.
+    for (const [service, anonymous, security] of [
+      ["greet", "allowed", [{}, { bearer: [] }]],
+      ["deposit", "unauthorized", [{ bearer: [] }]],
+      ["transfer", "unauthorized", [{ bearer: [] }]],
+      ["rebuild_projection", "unauthorized", [{ bearer: [] }]],
+    ] as const) {
+      for (const path of [`/v1/services/${service}`, `/v1/validate/${service}`]) {
+        expect(at(operation(path) ?? null, "#/x-x3m-anonymous"), path).toBe(anonymous);
+        expect(at(operation(path) ?? null, "#/security"), path).toEqual(security);
+      }
+      const call = await demo(`/v1/services/${service}`, { method: "POST", body: "{}" });
+      expect(call.status === 401, service).toBe(anonymous === "unauthorized");
+    }
+  });
+
+  it("marks each dry run as the dry run of its service", async () => {
+    const document = await openapi(demo);
+    expect(at(document, "#/paths/~1v1~1validate~1deposit/post/x-x3m-dry-run-of")).toBe("/v1/services/deposit");
+    expect(at(document, "#/paths/~1v1~1services~1deposit/post/x-x3m-dry-run-of")).toBeUndefined();
   });
 
   it("has the schedule routes and, with the admin token configured, the stream routes", async () => {
@@ -164,6 +198,37 @@ describe("OpenAPI of other gateways", () => {
     expect(at(broken, "#/paths/~1v1~1services~1handmade/post/x-x3m-schema")).toMatch(/could not be converted: no way/);
   });
 
+  it("describes plain valibot schemas with no set-up; what JSON Schema cannot say is left out, with a note", async () => {
+    const router = new Router({ authorize: () => "ok" })
+      .service("plain", { schema: v.object({ amount: v.pipe(v.number(), v.integer(), v.minValue(1)), note: v.optional(v.string()) }) }, (m) => ok(m))
+      .service("checked", { schema: v.pipe(v.object({ from: v.number(), to: v.number() }), v.check((r) => r.from < r.to, "from before to")) }, (m) => ok(m));
+    const document = await openapi(gateway({ services: [router] }));
+    expect(requestSchemaOf(document, "/v1/services/plain")).toEqual({
+      type: "object",
+      properties: { amount: { type: "integer", minimum: 1 }, note: { type: "string" } },
+      required: ["amount"],
+    });
+    expect(at(document, "#/paths/~1v1~1services~1plain/post/x-x3m-schema-partial")).toBeUndefined();
+    expect(requestSchemaOf(document, "/v1/services/checked")).toEqual({
+      type: "object",
+      properties: { from: { type: "number" }, to: { type: "number" } },
+      required: ["from", "to"],
+    });
+    expect(at(document, "#/paths/~1v1~1services~1checked/post/x-x3m-schema-partial")).toMatch(/^The "check" action cannot be converted to JSON Schema: left out here/);
+    expectResolvable(document);
+  });
+
+  it("an app's converter overrides the built-in valibot conversion; when it declines, the built-in one answers", async () => {
+    const mine = v.object({ a: v.string() });
+    const router = new Router({ authorize: () => "ok" })
+      .service("mine", { schema: mine }, (m) => ok(m))
+      .service("theirs", { schema: v.object({ b: v.string() }) }, (m) => ok(m));
+    const converter = (schema: StandardSchemaV1) => (schema === mine ? { type: "object", title: "mine" } : undefined);
+    const document = await openapi(gateway({ services: [router], openapi: { jsonSchema: converter } }));
+    expect(requestSchemaOf(document, "/v1/services/mine")).toEqual({ type: "object", title: "mine" });
+    expect(requestSchemaOf(document, "/v1/services/theirs")).toEqual({ type: "object", properties: { b: { type: "string" } }, required: ["b"] });
+  });
+
   it("converts a zod schema that zod cannot express in JSON Schema into a note, not a failure", async () => {
     const router = new Router({ authorize: () => "ok" }).service("when", { schema: z.object({ at: z.date() }) }, (m) => ok(m));
     const document = await openapi(gateway({ services: [router] }));
@@ -190,9 +255,65 @@ describe("OpenAPI of other gateways", () => {
     expectResolvable(document);
   });
 
+  it("asks each service's authorize about an anonymous dry run with an empty request, and says what it answered", async () => {
+    const seen: Message[] = [];
+    const router = (answer: AuthorizeResult | (() => never) | "hangs") =>
+      new Router({
+        authorize: (message) => {
+          seen.push(message);
+          if (answer === "hangs") return new Promise<never>(() => {});
+          return typeof answer === "function" ? answer() : answer;
+        },
+      });
+    const document = await openapi(
+      gateway({
+        identify: () => ({ user: "u" }),
+        services: [
+          router("ok").service("open", (m) => ok(m)),
+          router("unauthorized").service("members", (m) => ok(m)),
+          router("forbidden").service("admins", (m) => ok(m)),
+          router({ status: "error", reason: "closed_on_sundays" }).service("shop", (m) => ok(m)),
+          router(() => { throw new Error("authorize is broken"); }).service("broken", (m) => ok(m)),
+          router("hangs").service("slow", (m) => ok(m)),
+        ],
+      }),
+    );
+    const security = (service: string) => [at(document, `#/paths/~1v1~1services~1${service}/post/x-x3m-anonymous`), at(document, `#/paths/~1v1~1services~1${service}/post/security`)];
+    expect(security("open")).toEqual(["allowed", [{}, { bearer: [] }]]);
+    expect(security("members")).toEqual(["unauthorized", [{ bearer: [] }]]);
+    expect(security("admins")).toEqual(["forbidden", [{ bearer: [] }]]);
+    expect(security("shop")).toEqual(["refused", [{ bearer: [] }]]);
+    // What could not be asked is not called optional or required: it may need a token.
+    expect(security("broken")).toEqual(["unknown", [{}, { bearer: [] }]]);
+    expect(security("slow")).toEqual(["unknown", [{}, { bearer: [] }]]);
+    expect(seen.map((message) => [message.serviceName, message.assigns, message.rawRequest, message.dryRun])).toEqual(
+      ["open", "members", "admins", "shop", "broken", "slow"].map((name) => [name, {}, {}, true]),
+    );
+  });
+
+  it("asks authorize again only after a minute for the same env: the document is public", async () => {
+    let asked = 0;
+    const router = new Router({ authorize: () => ((asked += 1), "ok") }).service("counted", (m) => ok(m));
+    const app = gateway({ services: [router] });
+    await openapi(app);
+    await openapi(app);
+    expect(asked).toBe(1);
+    await openapi(gateway({ services: [router] }));
+    expect(asked).toBe(2);
+  });
+
+  it("without identify, states what authorize answers anonymous callers and no security", async () => {
+    const router = new Router({ authorize: () => "unauthorized" }).service("members", (m) => ok(m));
+    const document = await openapi(gateway({ services: [router] }));
+    expect(at(document, "#/paths/~1v1~1services~1members/post/x-x3m-anonymous")).toBe("unauthorized");
+    expect(at(document, "#/paths/~1v1~1services~1members/post/security")).toBeUndefined();
+  });
+
   it("lists the public services of other nodes, without their private ones", async () => {
     const document = await openapi(gateway({ nodes: { a: (e) => e["NODE_A"] as Fetcher | undefined } }, { NODE_A: env.NODE_A }));
     expect(at(document, "#/paths/~1v1~1services~1echo/post/x-x3m-offered-by")).toBe("another node");
+    // Another node's authorize is not asked from here.
+    expect(at(document, "#/paths/~1v1~1services~1echo/post/x-x3m-anonymous")).toBe("unknown");
     expect(at(document, "#/paths/~1v1~1services~1secret")).toBeUndefined();
   });
 

@@ -83,6 +83,11 @@ export interface ReadStore {
   streams(stream: string, page: { after: string | null; limit: number }): Promise<CatalogEntry[]>;
   /** How many streams of aggregate type `stream` the catalog holds. */
   countStreams(stream: string): Promise<number>;
+  /**
+   * The streams recorded most recently, of every aggregate type, newest first (by when their
+   * outbox last recorded them, then name), before `before` (exclusive), at most `limit`.
+   */
+  recentStreams(page: { before: SweepCursor | null; limit: number }): Promise<SeenStream[]>;
   /** Empties a subscriber's read model (`statements`) and forgets its checkpoints, at once. */
   reset(subscriber: string, statements: readonly ReadStatement[]): Promise<void>;
   /**

@@ -166,6 +166,16 @@ export class SqlReadStore implements ReadStore {
     return row?.count ?? 0;
   }
 
+  async recentStreams(page: { before: SweepCursor | null; limit: number }): Promise<SeenStream[]> {
+    await this.#ready();
+    const before = page.before === null ? statement`` : statement`WHERE (last_seen, stream) < (${page.before.seenAt}, ${page.before.streamName})`;
+    const rows = await this.#db.all<{ stream_type: string; stream: string; version: number; last_seen: string }>({
+      sql: `SELECT stream_type, stream, version, last_seen FROM x3m_streams ${before.sql} ORDER BY last_seen DESC, stream DESC LIMIT ?`,
+      params: [...before.params, page.limit],
+    });
+    return rows.map((row) => ({ stream: row.stream_type, streamName: row.stream, version: row.version, seenAt: row.last_seen }));
+  }
+
   async reset(subscriber: string, statements: readonly ReadStatement[]): Promise<void> {
     await this.#ready();
     await this.#db.batch([...statements, statement`DELETE FROM x3m_checkpoints WHERE subscriber = ${subscriber}`]);

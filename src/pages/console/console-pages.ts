@@ -4,8 +4,11 @@ import type { StreamPage } from "../../core/aggregates/aggregate-protocol.js";
 import type { RecordedEvent } from "../../core/aggregates/stream-store.js";
 import type { Visibility } from "../../core/messaging/contracts.js";
 import type { CatalogEntry, DeadLetter } from "../../core/readside/read-store.js";
+import type { PendingFollowUp } from "../../core/scheduling/follow-up.js";
+import type { Recurrence } from "../../core/scheduling/schedule.js";
 import type { ScheduledSummary } from "../../core/scheduling/scheduler.js";
 import { isJsonObject, type Json } from "../../core/shared/json.js";
+import type { RecentFollowUps, StreamListing } from "./console-streams.js";
 
 /*
  * The console's pages: plain server-rendered HTML (Hono's `html` helper escapes every value), no
@@ -126,8 +129,12 @@ export type StreamsView = {
   id: string;
   from: number;
   limit: number;
+  /** Whether the events' bodies are shown open (they are folded otherwise). */
+  open: boolean;
   page: StreamPage | null;
   problem: string | null;
+  /** Streams found without an exact id: the most recent, or by the start of an id. */
+  listing: StreamListing | null;
 };
 
 /** An ISO time for people: "2026-11-27 11:49:58 UTC" (the `<time>` element keeps the exact value). */
@@ -152,15 +159,15 @@ function schemaVersionOf(event: RecordedEvent): Json | null {
   return typeof version === "number" ? version : null;
 }
 
-function eventItem(event: RecordedEvent): Page {
+/** One event: a line saying what it is, when and by which service; its body folded underneath. */
+function eventItem(event: RecordedEvent, open: boolean): Page {
   const stored = storedShape(event);
   const schemaVersion = schemaVersionOf(event);
   const meta = event.metadata;
-  return html`<li><article class="panel" aria-labelledby="event-${event.version}">
-  <h3 id="event-${event.version}">v${event.version} · ${event.type}</h3>
+  return html`<li><details id="event-${event.version}"${open ? html` open` : ""}>
+  <summary><span class="event-title">v${event.version} · ${event.type}</span> <span class="muted">· <time datetime="${event.recordedAt}">${when(event.recordedAt)}</time> · ${meta.service}</span></summary>
+  <div class="event-body">
   <dl class="facts">
-    <dt>Recorded</dt><dd><time datetime="${event.recordedAt}">${when(event.recordedAt)}</time></dd>
-    <dt>Service</dt><dd>${meta.service}</dd>
     <dt>Message id</dt><dd class="mono">${meta.messageId}</dd>
     <dt>Correlation id</dt><dd class="mono">${meta.correlationId}</dd>
     ${schemaVersion === null ? "" : html`<dt>Schema version</dt><dd>${schemaVersion}</dd>`}
@@ -171,16 +178,112 @@ function eventItem(event: RecordedEvent): Page {
     <div><p class="label">Current shape (upcast${schemaVersion === null ? "" : `, schema v${schemaVersion}`})</p><pre>${json(event.data)}</pre></div>
     <div><p class="label">Stored shape (schema v${String(stored.schemaVersion)})</p><pre>${json(stored.data)}</pre></div>
   </div>`}
-</article></li>`;
+  </div>
+</details></li>`;
 }
 
-/** The streams page: find an aggregate by type and id, and page through its events. */
+/** How a follow-up or a schedule repeats, for people. */
+function recurrenceText(recurrence: Recurrence | null): string {
+  return recurrence === null ? "once" : "cron" in recurrence ? `cron ${recurrence.cron}` : `every ${humanDuration(recurrence.everyMs)}`;
+}
+
+/** The link to a stream's events. */
+const streamLink = (base: string, stream: string, id: string) => `${base}/console/streams?stream=${encodeURIComponent(stream)}&id=${encodeURIComponent(id)}`;
+
+function followUpsSection(followUps: readonly PendingFollowUp[], now: number): Page {
+  return html`<section aria-labelledby="follow-ups-title">
+  <h3 id="follow-ups-title">Pending follow-ups</h3>
+  ${followUps.length === 0
+    ? html`<p class="muted">None: no decision of this aggregate left anything to deliver later.</p>`
+    : html`<div class="panel table-wrap"><table>
+  <caption>${followUps.length} pending, soonest first</caption>
+  <thead><tr><th scope="col">Name</th><th scope="col">Service</th><th scope="col">Next attempt</th><th scope="col">Attempts</th><th scope="col">Repeats</th><th scope="col">Delivered as</th></tr></thead>
+  <tbody>${followUps.map(
+    (followUp) => html`<tr><th scope="row"><code>${followUp.name}</code></th><td><code>${followUp.service}</code></td><td>${dueCell(followUp.nextAttemptAt, now)}</td><td>${followUp.attempts}</td><td>${recurrenceText(followUp.recurrence)}</td><td>${followUp.owner ?? html`<span class="muted">anonymous</span>`}</td></tr>`,
+  )}</tbody>
+</table></div>`}
+</section>`;
+}
+
+/** A due time and how far it is from now. */
+function dueCell(iso: string, now: number): Page {
+  const lateness = now - Date.parse(iso);
+  return html`<time datetime="${iso}">${when(iso)}</time><br><span class="muted">${lateness > 0 ? `${humanDuration(lateness)} ago` : `in ${humanDuration(lateness)}`}</span>`;
+}
+
+function listingSection(base: string, listing: StreamListing): Page {
+  if (listing.kind === "unavailable") return html`<p class="notice">${listing.reason}</p>`;
+  const rows = listing.entries.map(
+    (entry) => html`<tr>
+    <th scope="row" class="mono">${entry.readable ? html`<a href="${streamLink(base, entry.stream, entry.id)}">${entry.stream}-${entry.id}</a>` : html`${entry.stream}-${entry.id} <span class="muted">(not an admin aggregate)</span>`}</th>
+    <td>v${entry.version}</td>
+    ${listing.kind === "recent" ? html`<td>${entry.seenAt === null ? "" : html`<time datetime="${entry.seenAt}">${when(entry.seenAt)}</time>`}</td>` : ""}
+  </tr>`,
+  );
+  if (listing.kind === "recent") {
+    const older = listing.older === null ? "" : html`<a href="${base}/console/streams?before=${encodeURIComponent(listing.older)}#found">Older streams</a>`;
+    return html`<section aria-labelledby="found"><h2 id="found">Recently written streams</h2>
+${listing.entries.length === 0
+  ? html`<p>The catalog holds no streams yet.</p>`
+  : html`<div class="panel table-wrap"><table>
+  <caption>${listing.newest ? `The ${plural(listing.entries.length, "most recently written stream")}` : `${plural(listing.entries.length, "older stream")}`}, newest first</caption>
+  <thead><tr><th scope="col">Stream</th><th scope="col">Version</th><th scope="col">Last written</th></tr></thead>
+  <tbody>${rows}</tbody>
+</table></div>`}
+<nav class="pager" aria-label="Pages of streams">${listing.newest ? "" : html`<a href="${base}/console/streams#found">Most recent streams</a>`}${older}</nav>
+</section>`;
+  }
+  const page = (start: string | null) =>
+    `${base}/console/streams?stream=${encodeURIComponent(listing.stream)}&prefix=${encodeURIComponent(listing.prefix)}${start === null ? "" : `&start=${encodeURIComponent(start)}`}#found`;
+  // The id given is in the form above: a heading of the page's own does not repeat text from its URL.
+  return html`<section aria-labelledby="found"><h2 id="found">Streams whose id starts with the id given</h2>
+${listing.entries.length === 0
+  ? html`<p>No <code>${listing.stream}</code> stream in the catalog has an id that starts with it.</p>`
+  : html`<div class="panel table-wrap"><table>
+  <caption>${plural(listing.entries.length, `${listing.stream} stream`)}${listing.first ? "" : " (continued)"}, in name order</caption>
+  <thead><tr><th scope="col">Stream</th><th scope="col">Version</th></tr></thead>
+  <tbody>${rows}</tbody>
+</table></div>`}
+<nav class="pager" aria-label="Pages of streams">${listing.first ? "" : html`<a href="${page(null)}">First streams</a>`}${listing.next === null ? "" : html`<a href="${page(listing.next)}">Next streams</a>`}</nav>
+</section>`;
+}
+
+function eventsSection(base: string, view: StreamsView, page: StreamPage): Page {
+  const link = (from: number, open = view.open) =>
+    `${base}/console/streams?stream=${encodeURIComponent(view.stream)}&id=${encodeURIComponent(view.id)}&from=${from}&limit=${view.limit}${open ? "&open=1" : ""}`;
+  const first = page.events[0]?.version;
+  const last = page.events[page.events.length - 1]?.version;
+  const latest = Math.max(0, page.version - view.limit + 1);
+  return html`<section aria-labelledby="stream-title">
+  <h2 id="stream-title">${page.stream}</h2>
+  <dl class="facts">
+    <dt>Status</dt><dd><span class="badge ${page.status === "live" ? "ok" : "warn"}">${page.status}</span></dd>
+    <dt>Version</dt><dd>${page.version}</dd>
+    <dt>Showing</dt><dd>${first === undefined || last === undefined ? "no events" : `versions ${first} to ${last} of 0 to ${page.version}`}</dd>
+    <dt>Snapshot</dt><dd>${page.snapshot === null ? html`<span class="muted">none: a load replays every event</span>` : `at version ${page.snapshot.version} (schema ${page.snapshot.schema}): a load replays only the events after it`}</dd>
+  </dl>
+  <p><a href="${`${base}/console/streams?stream=${encodeURIComponent(view.stream)}&prefix=${encodeURIComponent(view.id)}#found`}">Other streams whose id starts with <code>${view.id}</code></a></p>
+  ${followUpsSection(page.followUps, Date.now())}
+  <h3 id="events-title">Events</h3>
+  <nav class="pager" aria-label="Pages of events">
+    ${view.from > 0 ? html`<a href="${link(0)}">First events</a><a href="${link(Math.max(0, view.from - view.limit))}">Earlier events</a>` : ""}
+    ${page.nextFrom === null ? "" : html`<a href="${link(page.nextFrom)}">Later events</a>`}
+    ${page.nextFrom === null || latest <= view.from ? "" : html`<a href="${link(latest)}">Latest events</a>`}
+    ${page.events.length === 0 ? "" : view.open ? html`<a href="${link(view.from, false)}">Fold every event</a>` : html`<a href="${link(view.from, true)}">Open every event</a>`}
+  </nav>
+  <ol class="events" aria-labelledby="events-title">${page.events.map((event) => eventItem(event, view.open))}</ol>
+</section>`;
+}
+
+/**
+ * The streams page: an aggregate's events by type and id (folded, page by page, with its pending
+ * follow-ups); without an id, the most recently written streams; with an id that no stream has,
+ * the streams whose id starts with it (both from the read side's catalog).
+ */
 export function streamsPage(base: string, view: StreamsView): Page {
   const { page } = view;
-  const link = (from: number) =>
-    `${base}/console/streams?stream=${encodeURIComponent(view.stream)}&id=${encodeURIComponent(view.id)}&from=${from}&limit=${view.limit}`;
   const body = html`<h1>Streams</h1>
-<p>The stored events of one aggregate. Give its type and its id.</p>
+<p>The stored events of an aggregate, by its type and id; streams are also found by the start of their id, or among the most recently written.</p>
 <form method="get" action="${base}/console/streams" class="panel inline" role="search" aria-label="Find a stream">
   <div class="field">
     <label for="stream">Aggregate type</label>
@@ -190,31 +293,18 @@ export function streamsPage(base: string, view: StreamsView): Page {
   </div>
   <div class="field">
     <label for="id">Aggregate id</label>
-    <input id="id" name="id" type="text" required spellcheck="false" autocomplete="off" value="${view.id}">
+    <input id="id" name="id" type="text" spellcheck="false" autocomplete="off" value="${view.id}" aria-describedby="id-hint">
   </div>
   <div class="field">
     <label for="limit">Events per page</label>
     <input id="limit" name="limit" type="number" min="1" max="100" value="${view.limit}">
   </div>
   <button type="submit">Show events</button>
+  <p class="hint" id="id-hint">An id shows its stream's events; when no stream has it, the streams whose id starts with it are listed. Empty: the most recently written streams.</p>
 </form>
 ${view.problem === null ? "" : html`<p class="notice error" role="alert">${view.problem}</p>`}
-${page === null
-  ? ""
-  : html`<section aria-labelledby="stream-title">
-  <h2 id="stream-title">${page.stream}</h2>
-  <dl class="facts">
-    <dt>Status</dt><dd><span class="badge ${page.status === "live" ? "ok" : "warn"}">${page.status}</span></dd>
-    <dt>Version</dt><dd>${page.version}</dd>
-    <dt>Showing</dt><dd>${page.events.length === 0 ? "no events" : `versions ${page.events[0]?.version ?? 0} to ${page.events[page.events.length - 1]?.version ?? 0}`}</dd>
-    <dt>Snapshot</dt><dd>${page.snapshot === null ? html`<span class="muted">none: a load replays every event</span>` : `at version ${page.snapshot.version} (schema ${page.snapshot.schema}): a load replays only the events after it`}</dd>
-  </dl>
-  <nav class="pager" aria-label="Pages of events">
-    ${view.from > 0 ? html`<a href="${link(Math.max(0, view.from - view.limit))}">Earlier events</a>` : ""}
-    ${page.nextFrom === null ? "" : html`<a href="${link(page.nextFrom)}">Later events</a>`}
-  </nav>
-  <ol class="events">${page.events.map(eventItem)}</ol>
-</section>`}`;
+${page === null ? "" : eventsSection(base, view, page)}
+${view.listing === null ? "" : listingSection(base, view.listing)}`;
   return document_(base, view.page === null ? "Streams" : `${view.page.stream}`, body, "streams");
 }
 
@@ -228,6 +318,8 @@ export type SchedulesView = {
   cancelled: string | null;
   problem: string | null;
   now: number;
+  /** Without a key: the follow-ups pending on the most recently written streams (null with a key). */
+  followUps: RecentFollowUps | null;
 };
 
 /** A duration for people: "45 s", "12 min", "3 h 5 min", "2 d 4 h". */
@@ -245,7 +337,7 @@ export function humanDuration(ms: number): string {
 function scheduleRow(base: string, key: string, entry: ScheduledSummary, now: number): Page {
   const due = Date.parse(entry.dispatchAt);
   const lateness = now - due;
-  const recurrence = entry.recurrence === null ? "once" : "cron" in entry.recurrence ? `cron ${entry.recurrence.cron}` : `every ${humanDuration(entry.recurrence.everyMs)}`;
+  const recurrence = recurrenceText(entry.recurrence);
   return html`<tr>
   <th scope="row"><code>${entry.service}</code><br><span class="muted mono">${entry.messageId}</span></th>
   <td><time datetime="${entry.dispatchAt}">${when(entry.dispatchAt)}</time><br><span class="muted">${lateness > 0 ? `${humanDuration(lateness)} ago` : `in ${humanDuration(lateness)}`}</span></td>
@@ -261,10 +353,32 @@ function scheduleRow(base: string, key: string, entry: ScheduledSummary, now: nu
 </tr>`;
 }
 
-/** The schedules page: the pending messages of one key, with their lateness, and a cancel button each. */
+function recentFollowUpsSection(base: string, found: RecentFollowUps, now: number): Page {
+  const intro = html`<h2 id="follow-ups">Follow-ups of the most recently written streams</h2>
+<p>What aggregates' decisions scheduled (their follow-ups, kept and delivered by each aggregate's own object), read from the streams the read side's catalog recorded last. Messages scheduled through <code>POST /v1/schedules</code> are kept in the scheduler's shard of their key, and shards cannot be listed: give the key above.</p>`;
+  if ("unavailable" in found) return html`<section aria-labelledby="follow-ups">${intro}<p class="notice">${found.unavailable}</p></section>`;
+  const unread = found.unread === 0 ? "" : html`<p class="notice error" role="alert">${plural(found.unread, "stream")} could not be read: ${found.unread === 1 ? "its" : "their"} follow-ups are missing here.</p>`;
+  return html`<section aria-labelledby="follow-ups">${intro}${unread}
+${found.followUps.length === 0
+  ? html`<p>None pending on the ${plural(found.streams, "most recently written stream")}.</p>`
+  : html`<div class="panel table-wrap"><table>
+  <caption>${plural(found.followUps.length, "follow-up")} pending on the ${plural(found.streams, "most recently written stream")}, soonest first</caption>
+  <thead><tr><th scope="col">Stream</th><th scope="col">Name</th><th scope="col">Service</th><th scope="col">Next attempt</th><th scope="col">Attempts</th><th scope="col">Repeats</th></tr></thead>
+  <tbody>${found.followUps.map(
+    ({ stream, id, followUp }) => html`<tr><th scope="row" class="mono"><a href="${streamLink(base, stream, id)}">${stream}-${id}</a></th><td><code>${followUp.name}</code></td><td><code>${followUp.service}</code></td><td>${dueCell(followUp.nextAttemptAt, now)}</td><td>${followUp.attempts}</td><td>${recurrenceText(followUp.recurrence)}</td></tr>`,
+  )}</tbody>
+</table></div>`}
+</section>`;
+}
+
+/**
+ * The schedules page: the pending messages of one key, with their lateness, and a cancel button
+ * each; without a key, the follow-ups pending on the most recently written streams.
+ */
 export function schedulesPage(base: string, view: SchedulesView): Page {
   const body = !view.enabled
-    ? html`<h1>Schedules</h1><p class="notice">No scheduler is configured on this gateway.</p>`
+    ? html`<h1>Schedules</h1><p class="notice">No scheduler is configured on this gateway.</p>
+${view.followUps === null ? "" : recentFollowUpsSection(base, view.followUps, view.now)}`
     : html`<h1>Schedules</h1>
 <p>The pending scheduled messages of one key (the scheduler's shard: an aggregate id, a tenant…), everyone's.</p>
 <form method="get" action="${base}/console/schedules" class="panel inline" role="search" aria-label="Find schedules">
@@ -284,7 +398,8 @@ ${view.schedules === null
   <caption>${view.schedules.length} pending for <code>${view.key}</code></caption>
   <thead><tr><th scope="col">Service and message</th><th scope="col">Due</th><th scope="col">Attempts</th><th scope="col">Lateness</th><th scope="col">Repeats</th><th scope="col">Request</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
   <tbody>${view.schedules.map((entry) => scheduleRow(base, view.key, entry, view.now))}</tbody>
-</table></div>`}`;
+</table></div>`}
+${view.followUps === null ? "" : recentFollowUpsSection(base, view.followUps, view.now)}`;
   return document_(base, "Schedules", body, "schedules");
 }
 

@@ -2,10 +2,9 @@ import type { Context, Hono, MiddlewareHandler } from "hono";
 import { csrf } from "hono/csrf";
 import { secureHeaders } from "hono/secure-headers";
 import type { StreamAccess } from "../../core/aggregates/aggregate-router.js";
-import type { StreamPage } from "../../core/aggregates/aggregate-protocol.js";
 import { response } from "../../core/messaging/response.js";
 import type { ServiceRegistry } from "../../core/messaging/service-registry.js";
-import { EVERY_OWNER, type SchedulerClient, type ScheduledSummary } from "../../core/scheduling/scheduler.js";
+import { EVERY_OWNER, type SchedulerClient } from "../../core/scheduling/scheduler.js";
 import type { ConsoleSessions } from "./console-session-object.js";
 import { readKey } from "../../core/shared/keys.js";
 import { jsonLogger, type Logger } from "../../core/shared/logger.js";
@@ -15,7 +14,19 @@ import { clientAddress, retryAfterSeconds, type AdminThrottle } from "../../work
 import { limitBody, noStore, wellEncodedUrl, type GatewayEnv } from "../../worker/gateway/gateway-middleware.js";
 import { answerWith } from "../../worker/gateway/replies.js";
 import { remoteNodesOf, type NodeBindings } from "../../worker/nodes/service-binding-node.js";
-import { loginPage, readSidePage, schedulesPage, servicesPage, streamsPage, type NodeListing, type Page, type ServiceRow } from "./console-pages.js";
+import {
+  loginPage,
+  readSidePage,
+  schedulesPage,
+  servicesPage,
+  streamsPage,
+  type NodeListing,
+  type Page,
+  type SchedulesView,
+  type ServiceRow,
+  type StreamsView,
+} from "./console-pages.js";
+import { readCursor, recentFollowUps, recentStreams, streamsByPrefix } from "./console-streams.js";
 import { problemText, readSideView, replay, sweepNow, type ConsoleReadSide, type ReplayAction } from "./console-read-side.js";
 import { NOTICE_PARAM, openNotice, sealNotice } from "./console-notices.js";
 import { endSession, hasSession, isAdminToken, startSession } from "./console-session.js";
@@ -99,9 +110,9 @@ const READ_SIDE_PLACE = ["stream", "from"] as const;
 
 /**
  * The operations console under `/console`: services and the node offering each, aggregate
- * streams and their events, pending schedules with cancel, and the read side's checkpoints and
- * dead letters with projection rebuilds. Off (404)
- * unless an admin token is configured; the browser logs in with that token once and then holds
+ * streams (by id, by the start of an id, or the most recently written: console-streams.ts) with
+ * their events and follow-ups, pending schedules with cancel, and the read side's checkpoints and
+ * dead letters with projection rebuilds. Off (404) unless an admin token is configured; the browser logs in with that token once and then holds
  * a signed HttpOnly session cookie of the current session generation, which logging out ends (see
  * console-session.ts). Pages are plain HTML with no script.
  */
@@ -213,26 +224,32 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     const streams = options.aggregates.map((access) => access.stream);
     const stream = c.req.query("stream") ?? streams[0] ?? "";
     const rawId = c.req.query("id") ?? "";
+    const rawPrefix = c.req.query("prefix") ?? "";
     const from = intParam(c.req.query("from"), 0, 0, Number.MAX_SAFE_INTEGER);
     const limit = intParam(c.req.query("limit"), DEFAULT_EVENTS, 1, MAX_EVENTS);
-    const view = { streams, stream, id: rawId, from, limit, page: null as StreamPage | null, problem: null as string | null };
+    const view: StreamsView = { streams, stream, id: rawId !== "" ? rawId : rawPrefix, from, limit, open: c.req.query("open") === "1", page: null, problem: null, listing: null };
+    const access = options.aggregates.find((candidate) => candidate.stream === stream);
+    const byPrefix = (prefix: string) => streamsByPrefix(options.readSide, options.aggregates, c.env, stream, prefix, c.req.query("start"));
+    // The page's notices are its own sentences: what came in the URL is never one of them.
     if (streams.length === 0) view.problem = "No aggregates are configured for the admin routes.";
-    else if (rawId !== "") {
-      const access = options.aggregates.find((candidate) => candidate.stream === stream);
-      const id = readKey(rawId);
-      // The page's notices are its own sentences: what came in the URL is never one of them.
+    else if (rawId !== "" || rawPrefix !== "") {
+      const id = readKey(rawId !== "" ? rawId : rawPrefix);
       if (access === undefined) view.problem = "There is no such aggregate type.";
       else if (!id.ok) view.problem = `The id ${id.problem}.`;
+      else if (rawId === "") view.listing = await byPrefix(id.key);
       else {
         try {
           const page = await access.readStream(c.env, id.key, { from, limit });
-          if (page.status === "missing") view.problem = `Nothing is stored for ${access.stream} with this id.`;
-          else view.page = page;
+          if (page.status === "missing") {
+            view.problem = `Nothing is stored for ${access.stream} with this id.`;
+            // What was typed may be the start of an id.
+            view.listing = await byPrefix(id.key);
+          } else view.page = page;
         } catch (error) {
           view.problem = `Could not read the stream: ${problemText(error)}`;
         }
       }
-    }
+    } else view.listing = await recentStreams(options.readSide, options.aggregates, c.env, readCursor(c.req.query("before")));
     return html(c, streamsPage(baseOf(c), view));
   });
 
@@ -240,13 +257,15 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     const { scheduler } = options;
     const rawKey = c.req.query("key") ?? "";
     const notice = await openNotice(tokenOf(c), "schedules", c.req.query(NOTICE_PARAM));
-    const view = {
+    const view: SchedulesView = {
       enabled: scheduler !== undefined,
       key: rawKey,
-      schedules: null as ScheduledSummary[] | null,
+      schedules: null,
       cancelled: notice?.["cancelled"] ?? null,
       problem: outcomeProblem(notice?.["missing"], notice?.["failed"]),
       now: Date.now(),
+      // Without a key: the aggregates' own schedules, which can be found.
+      followUps: rawKey === "" ? await recentFollowUps(options.readSide, options.aggregates, c.env) : null,
     };
     if (scheduler !== undefined && rawKey !== "") {
       const key = readKey(rawKey);

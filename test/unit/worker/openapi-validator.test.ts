@@ -4,7 +4,6 @@ import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { greeter } from "../../../examples/greeter.js";
-import { valibotJsonSchema } from "../../../examples/valibot-json-schema.js";
 import { ok, Router, silentLogger, type SchedulerClient } from "../../../src/core/index.js";
 import { type StreamAccess } from "../../../src/core/aggregates/aggregate-router.js";
 // The gateway module itself: the worker barrel also exports the node entrypoint (cloudflare:workers).
@@ -41,7 +40,7 @@ const accountStreams: StreamAccess<unknown> = {
 
 async function documentOf(options: Partial<GatewayOptions<Record<string, unknown>>> & { openapi?: OpenApiOptions }): Promise<unknown> {
   const { openapi, ...rest } = options;
-  const pages = browserPages<Record<string, unknown>>({ openapi: { jsonSchema: valibotJsonSchema, ...openapi } });
+  const pages = browserPages<Record<string, unknown>>({ openapi: { ...openapi } });
   const app = createGateway<Record<string, unknown>>({ services: [greeter, shapes], logger: silentLogger, pages, ...rest });
   const answer = await app.fetch(new Request("http://gw/v1/openapi.json"), {});
   expect(answer.status).toBe(200);
