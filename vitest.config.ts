@@ -55,6 +55,8 @@ export default defineConfig(async () => {
             include: ["test/**/*.test.ts"],
             exclude: ["test/unit/**"],
             setupFiles: ["test/support/read-side-setup.ts", "test/support/library-log-setup.ts"],
+            // workerd's own reports of the errors that tests provoke on purpose (see the file).
+            globalSetup: ["test/support/runtime-output.ts"],
           },
         },
       ],
