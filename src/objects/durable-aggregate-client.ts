@@ -11,6 +11,7 @@ import type { Message } from "../core/messaging/message.js";
 import type { ServiceResponse } from "../core/messaging/response.js";
 import type { AggregateRoutes } from "./aggregate-routes.js";
 import { PROTOCOL_BASE_URL, through, trustedAnswer } from "../protocol/hono-protocol.js";
+import { namespaceOf } from "./namespace-of.js";
 
 /**
  * The typed client of the AggregateObject protocol, made once: each call is given the `fetch` of
@@ -27,7 +28,11 @@ const postCommand = client.command.$post;
  * are trusted as they are. A transport failure (the object cannot be reached, or refuses the
  * request) rejects; the message handlers turn that into `internal_error`.
  */
-export function durableObjectAggregates<Env>(namespace: (env: Env) => DurableObjectNamespace): AggregateClient<Env> {
+export function durableObjectAggregates<Env>(
+  // Written out, not aliased, so that TypeScript's error for a namespace passed here shows the hint.
+  binding: ((env: Env) => DurableObjectNamespace) | { readonly "pass a function of env, e.g. (env) => env.ACCOUNTS, not the namespace": never },
+): AggregateClient<Env> {
+  const namespace = namespaceOf(binding, "durableObjectAggregates");
   /** The options that send a request to the object holding `streamName`. */
   const objectOf = (env: Env, streamName: string) => {
     const ns = namespace(env);

@@ -5,6 +5,7 @@ import type { ScheduledSummary, ScheduleRequest, SchedulerClient, ScheduleViewer
 import { shardKey } from "../core/scheduling/scheduler.js";
 import { PROTOCOL_BASE_URL, through, trustedAnswer } from "../protocol/hono-protocol.js";
 import type { SchedulerRoutes } from "./scheduler-routes.js";
+import { namespaceOf } from "./namespace-of.js";
 
 /** The typed client of the SchedulerObject protocol, made once (each call is given its shard's `fetch`). */
 const client = hc<SchedulerRoutes>(PROTOCOL_BASE_URL);
@@ -14,7 +15,11 @@ const client = hc<SchedulerRoutes>(PROTOCOL_BASE_URL);
  * `k`, reached through Hono's typed client over `stub.fetch` ({@link SchedulerRoutes}). A
  * transport failure rejects.
  */
-export function durableObjectScheduler<Env>(namespace: (env: Env) => DurableObjectNamespace): SchedulerClient<Env> {
+export function durableObjectScheduler<Env>(
+  // Written out, not aliased, so that TypeScript's error for a namespace passed here shows the hint.
+  binding: ((env: Env) => DurableObjectNamespace) | { readonly "pass a function of env, e.g. (env) => env.ACCOUNTS, not the namespace": never },
+): SchedulerClient<Env> {
+  const namespace = namespaceOf(binding, "durableObjectScheduler");
   // The shard is named by the key as the runner reads it (NFC): one key, however it is spelled.
   // A key the runner refuses is sent as it is, and refused there.
   const shardOf = (env: Env, key: string) => {
