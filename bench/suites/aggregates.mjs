@@ -1,6 +1,7 @@
 // Aggregates benchmark: the bank demo's `deposit` over HTTP — the library's gateway and account
 // aggregate (bench/workers/aggregates-x3m.ts) against a hand-written Worker and SQLite Durable
-// Object doing the same work (bench/workers/aggregates-baseline.ts), both in one Miniflare, the
+// Object doing the same work (bench/workers/aggregates-baseline.ts), reaching it by stub.fetch (the
+// library's transport) and by RPC, all in one Miniflare, the
 // same Node client (fetch) for both, rounds alternating between the two sides. Measures:
 // throughput and latency at 1 and 16 in flight on one hot account and over 1,000 accounts, workerd
 // CPU per command, the first command after an eviction, and cold loads of 1k/10k/100k-event
@@ -37,17 +38,25 @@ const COLD_REPS = quick ? 3 : 7;
 const SEED_PER_CALL = 20_000;
 
 const API_TOKENS = "dev-ada=ada,dev-bob=bob,dev-root=root:admin";
+// Two baselines, one bundle: the hand-written Worker reaching its object by RPC (the platform's
+// ceiling) and by `stub.fetch` (the transport the library uses, so the fair comparison).
 const SIDES = [
-  { key: "x3m", script: "aggregates-x3m", className: "BenchAccountObject" },
-  { key: "baseline", script: "aggregates-baseline", className: "BaselineAccount" },
+  { key: "x3m", script: "aggregates-x3m", toml: "aggregates-x3m", className: "BenchAccountObject", bindings: {} },
+  { key: "fetch", script: "aggregates-baseline-fetch", toml: "aggregates-baseline", className: "BaselineAccount", bindings: { TRANSPORT: "fetch" } },
+  { key: "rpc", script: "aggregates-baseline", toml: "aggregates-baseline", className: "BaselineAccount", bindings: { TRANSPORT: "rpc" } },
 ];
-const BASELINE_NAME = "hand-written Worker + SQLite DO, same work";
+const BASELINES = [
+  { key: "fetch", name: "hand-written Worker + SQLite DO, same work, reached by stub.fetch (same transport)" },
+  { key: "rpc", name: "hand-written Worker + SQLite DO, same work, reached by RPC (the platform's ceiling)" },
+];
+/** The sides in the order of round `i`: rotated every round, so that no side always goes first. */
+const orderOf = (i) => SIDES.map((_, k) => SIDES[(k + i) % SIDES.length]);
 
 export async function run() {
   const retriedBefore = retried.count;
   const workers = SIDES.map((side) =>
-    workerOptions(side.script, bundle(`workers/${side.script}.toml`), { ACCOUNTS: side.className }, {
-      bindings: { API_TOKENS },
+    workerOptions(side.script, bundle(`workers/${side.toml}.toml`), { ACCOUNTS: side.className }, {
+      bindings: { API_TOKENS, ...side.bindings },
       // Each Worker on its own socket, reached by plain HTTP: no Miniflare entry worker in between,
       // and requests keep their Content-Length (dispatchFetch streams bodies chunked, which sends
       // the gateway's body limit down its slow path — not what most clients do).
@@ -102,10 +111,10 @@ export async function run() {
     for (const c of CASES) {
       const label = `${c.inFlight} in flight, ${c.spread ? `${ACCOUNTS.toLocaleString("en")} accounts` : "one hot account"}`;
       const target = () => (c.spread ? accountIds[Math.floor(Math.random() * ACCOUNTS)] : "hot");
-      const results = { x3m: [], baseline: [] };
+      const results = Object.fromEntries(SIDES.map((side) => [side.key, []]));
       for (const side of SIDES) await load({ total: Math.min(200, c.commands), inFlight: c.inFlight, send: () => deposit(side, target()) });
       for (let pair = 0; pair < PAIRS; pair += 1) {
-        for (const side of pair % 2 === 0 ? SIDES : [...SIDES].reverse()) {
+        for (const side of orderOf(pair)) {
           // Every object in memory before the clock starts (an idle object is evicted after ~10 s).
           if (c.spread) await load({ total: ACCOUNTS, inFlight: 16, send: (i) => deposit(side, accountIds[i]) });
           const pids = childWorkerdPids();
@@ -127,35 +136,41 @@ export async function run() {
           range: `${Math.min(...perSecond).toFixed(0)}–${Math.max(...perSecond).toFixed(0)}`,
         };
       };
-      const paired = (field) => pairedRatio(results.x3m.map((r) => r[field]), results.baseline.map((r) => r[field]));
       const ours = summary("x3m");
-      const base = summary("baseline");
-      console.log(`${label}: x3m ${ours.perSecond.toFixed(0)}/s (${ours.range}), baseline ${base.perSecond.toFixed(0)}/s (${base.range}); cpu ${ours.cpu.toFixed(2)} vs ${base.cpu.toFixed(2)} ms`);
-      raw.load.push({ case: c, x3m: results.x3m, baseline: results.baseline });
-      const row = (measure, value, baselineValue, r) => loadRows.push({ measure: `deposit, ${label}: ${measure}`, value, baseline: baselineValue, baselineName: BASELINE_NAME, ratio: r });
+      raw.load.push({ case: c, ...results });
       const perSecond = (summary) => `${summary.perSecond.toFixed(0)}/s (${summary.range})`;
-      row(`commands/s, median and range of ${PAIRS} rounds of ${c.commands} (ratio: median of the pairs')`, perSecond(ours), perSecond(base), paired("perSecond"));
-      row("latency p50, all rounds", fmtMs(ours.p50), fmtMs(base.p50), ratio(ours.p50, base.p50));
-      row("latency p99, all rounds", fmtMs(ours.p99), fmtMs(base.p99), ratio(ours.p99, base.p99));
-      row("workerd CPU per command, median round (ratio: median of the pairs')", fmtMs(ours.cpu), fmtMs(base.cpu), paired("cpuPerCommand"));
+      for (const baseline of BASELINES) {
+        const paired = (field) => pairedRatio(results.x3m.map((r) => r[field]), results[baseline.key].map((r) => r[field]));
+        const base = summary(baseline.key);
+        console.log(`${label}: x3m ${ours.perSecond.toFixed(0)}/s (${ours.range}), ${baseline.key} ${base.perSecond.toFixed(0)}/s (${base.range}); cpu ${ours.cpu.toFixed(2)} vs ${base.cpu.toFixed(2)} ms`);
+        const row = (measure, value, baselineValue, r) =>
+          loadRows.push({ measure: `deposit, ${label}, against ${baseline.key}: ${measure}`, value, baseline: baselineValue, baselineName: baseline.name, ratio: r });
+        row(`commands/s, median and range of ${PAIRS} rounds of ${c.commands} (ratio: median of the rounds')`, perSecond(ours), perSecond(base), paired("perSecond"));
+        row("latency p50, all rounds", fmtMs(ours.p50), fmtMs(base.p50), ratio(ours.p50, base.p50));
+        row("latency p99, all rounds", fmtMs(ours.p99), fmtMs(base.p99), ratio(ours.p99, base.p99));
+        row("workerd CPU per command, median round (ratio: median of the rounds')", fmtMs(ours.cpu), fmtMs(base.cpu), paired("cpuPerCommand"));
+      }
     }
 
     // Wake-up: the first command to an evicted object (forced with Miniflare's
     // unsafeEvictDurableObject, checked by the instance's construction time), alternating sides.
-    const wake = { x3m: [], baseline: [] };
+    const wake = Object.fromEntries(SIDES.map((side) => [side.key, []]));
     for (let i = 0; i < WAKE_SAMPLES; i += 1) {
-      for (const side of i % 2 === 0 ? SIDES : [...SIDES].reverse()) {
+      for (const side of orderOf(i)) {
         await deposit(side, accountIds[i]);
         wake[side.key].push(await firstAfterEviction(side, accountIds[i]));
       }
     }
     raw.wake = wake;
-    console.log(`wake-up p50: x3m ${fmtMs(median(wake.x3m))}, baseline ${fmtMs(median(wake.baseline))}`);
-    const wakeRow = (p, measure, r) => ({ measure, value: fmtMs(percentile(wake.x3m, p)), baseline: fmtMs(percentile(wake.baseline, p)), baselineName: BASELINE_NAME, ratio: r });
-    const wakeRows = [
-      wakeRow(50, `first deposit after eviction, p50 of ${WAKE_SAMPLES} objects with small streams (ratio: median of the pairs')`, pairedRatio(wake.x3m, wake.baseline)),
-      wakeRow(99, `first deposit after eviction, p99 of ${WAKE_SAMPLES} objects with small streams`, ratio(percentile(wake.x3m, 99), percentile(wake.baseline, 99))),
-    ];
+    console.log(`wake-up p50: ${SIDES.map((side) => `${side.key} ${fmtMs(median(wake[side.key]))}`).join(", ")}`);
+    const wakeRows = BASELINES.flatMap((baseline) => {
+      const base = wake[baseline.key];
+      const wakeRow = (p, measure, r) => ({ measure, value: fmtMs(percentile(wake.x3m, p)), baseline: fmtMs(percentile(base, p)), baselineName: baseline.name, ratio: r });
+      return [
+        wakeRow(50, `first deposit after eviction, against ${baseline.key}: p50 of ${WAKE_SAMPLES} objects with small streams (ratio: median of the pairs')`, pairedRatio(wake.x3m, base)),
+        wakeRow(99, `first deposit after eviction, against ${baseline.key}: p99 of ${WAKE_SAMPLES} objects with small streams`, ratio(percentile(wake.x3m, 99), percentile(base, 99))),
+      ];
+    });
 
     // Cold load: a stream of n events (the opening plus n-1 deposits seeded straight into SQLite),
     // evicted, then one deposit that must load it: replaying everything, or from a snapshot.
@@ -169,10 +184,10 @@ export async function run() {
         console.log(`seeded ${side.key} ${id}: ${n} events in ${(performance.now() - start).toFixed(0)} ms`);
       }
       for (const snapshot of ["none", "latest"]) {
-        const times = { x3m: [], baseline: [] };
+        const times = Object.fromEntries(SIDES.map((side) => [side.key, []]));
         const replayed = [];
         for (let rep = 0; rep < COLD_REPS; rep += 1) {
-          for (const side of rep % 2 === 0 ? SIDES : [...SIDES].reverse()) {
+          for (const side of orderOf(rep)) {
             await control(side, "setSnapshot", id, snapshot);
             times[side.key].push(await firstAfterEviction(side, id));
             if (side === x3m) replayed.push((await control(side, "stats", id)).replayedEvents);
@@ -181,16 +196,16 @@ export async function run() {
         const expected = snapshot === "none" ? n : 0;
         if (replayed.some((count) => Math.abs(count - expected) > COLD_REPS)) throw new Error(`${id}: replayed ${replayed.join(", ")}, expected about ${expected}`);
         raw.cold.push({ events: n, snapshot, ...times, replayed });
-        const ours = median(times.x3m);
-        const base = median(times.baseline);
-        console.log(`cold ${n} (${snapshot}): x3m ${times.x3m.map((t) => t.toFixed(1)).join(", ")} ms; baseline ${times.baseline.map((t) => t.toFixed(1)).join(", ")} ms`);
-        coldRows.push({
-          measure: `cold load, ${n.toLocaleString("en")} events, ${snapshot === "none" ? "no snapshot (replays all)" : "snapshot at the last event"}: first deposit, median of ${COLD_REPS} (ratio: median of the pairs')`,
-          value: fmtMs(ours),
-          baseline: fmtMs(base),
-          baselineName: BASELINE_NAME,
-          ratio: pairedRatio(times.x3m, times.baseline),
-        });
+        console.log(`cold ${n} (${snapshot}): ${SIDES.map((side) => `${side.key} ${times[side.key].map((t) => t.toFixed(1)).join(", ")} ms`).join("; ")}`);
+        for (const baseline of BASELINES) {
+          coldRows.push({
+            measure: `cold load, ${n.toLocaleString("en")} events, ${snapshot === "none" ? "no snapshot (replays all)" : "snapshot at the last event"}, against ${baseline.key}: first deposit, median of ${COLD_REPS} (ratio: median of the pairs')`,
+            value: fmtMs(median(times.x3m)),
+            baseline: fmtMs(median(times[baseline.key])),
+            baselineName: baseline.name,
+            ratio: pairedRatio(times.x3m, times[baseline.key]),
+          });
+        }
       }
     }
     const again = retried.count - retriedBefore;

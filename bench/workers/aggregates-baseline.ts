@@ -1,6 +1,7 @@
 // The baseline of the aggregates benchmark: the bank demo's `open_account` and `deposit` written by
 // hand, as one would without the library — a plain fetch handler and one SQLite Durable Object per
-// account, reached by RPC. It does the same work per deposit: bearer-token identity, request
+// account, reached by RPC — or, with TRANSPORT = "fetch", by `stub.fetch` with a JSON body, the
+// transport the library uses (the suite runs this Worker both ways). It does the same work per deposit: bearer-token identity, request
 // validation, an idempotency row (message id → response), the event row and the stream version in
 // one transactionSync, a snapshot every 50 events, the reply in the gateway's envelope. It leaves
 // out what only the library does: message envelopes and their checks, router, dispatcher,
@@ -19,7 +20,10 @@ type Response_ =
 
 type State = { version: number; status: "new" | "open" | "closed"; owner: string | null; balance: number };
 
-type Env = { ACCOUNTS: DurableObjectNamespace<BaselineAccount>; API_TOKENS?: string };
+type Env = { ACCOUNTS: DurableObjectNamespace<BaselineAccount>; API_TOKENS?: string; TRANSPORT?: "rpc" | "fetch" };
+
+/** What the Worker sends the object over `stub.fetch`. */
+type Call = { op: "open"; messageId: string; owner: string; id: string } | { op: "deposit"; messageId: string; amount: number };
 
 /** As the demo's aggregate: `snapshot: { every: 50 }`. */
 const SNAPSHOT_EVERY = 50;
@@ -42,6 +46,12 @@ export class BaselineAccount extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     for (const statement of SCHEMA) ctx.storage.sql.exec(statement);
+  }
+
+  /** The same two methods over `stub.fetch`: a JSON call in, the JSON answer out. */
+  override async fetch(request: Request): Promise<Response> {
+    const call = (await request.json()) as Call;
+    return Response.json(call.op === "deposit" ? this.deposit(call.messageId, call.amount) : this.open(call.messageId, call.owner, call.id));
   }
 
   open(messageId: string, owner: string, id: string): Response_ {
@@ -216,6 +226,11 @@ export default {
     }
     if (errors.length > 0) return reply(messageId, service, { status: "validation_error", errors });
     const stub = env.ACCOUNTS.get(env.ACCOUNTS.idFromName(`account-${accountId as string}`));
+    if (env.TRANSPORT === "fetch") {
+      const call: Call = service === "deposit" ? { op: "deposit", messageId, amount: amount as number } : { op: "open", messageId, owner: identity.user, id: accountId as string };
+      const answer = await stub.fetch("https://account/", { method: "POST", body: JSON.stringify(call) });
+      return reply(messageId, service, (await answer.json()) as Response_);
+    }
     const answer = service === "deposit" ? await stub.deposit(messageId, amount as number) : await stub.open(messageId, identity.user, accountId as string);
     return reply(messageId, service, answer);
   },

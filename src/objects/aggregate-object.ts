@@ -287,21 +287,19 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
     }
 
     /**
-     * Points the alarm at the earliest of what is pending — the outbox's check, the earliest
-     * follow-up (now, when more are due) — or clears it when nothing is. Synchronous: a commit
-     * after it sets its own alarm, written after this change.
+     * Makes sure the alarm rings by the earliest of what is pending — the outbox's check, the
+     * earliest follow-up (now, when more are due). An alarm already set earlier is left as it is,
+     * and one set when nothing is pending any more is left to ring and find nothing: moving or
+     * clearing it after every prompt send would be two alarm writes per commit, where leaving it
+     * costs one early ring per check period of a busy object. Synchronous: a commit after it sets
+     * its own alarm, written after this change.
      */
     #rearm(followUpsNow = false): void {
       const followUpsDue = followUpsNow ? Date.now() : (this.#followUps?.store.nextDue() ?? null);
       const candidates = [this.#outboxDueAt, followUpsDue].filter((at): at is number => at !== null);
-      if (candidates.length === 0) {
-        if (this.#alarmAt === null) return;
-        this.#alarmAt = null;
-        this.ctx.storage.deleteAlarm().catch((error: unknown) => logger.error("could not clear the alarm", { error }));
-        return;
-      }
+      if (candidates.length === 0) return;
       const due = Math.min(...candidates);
-      if (due !== this.#alarmAt) this.#setAlarm(due);
+      if (due < (this.#alarmAt ?? Number.POSITIVE_INFINITY)) this.#setAlarm(due);
     }
 
     #setAlarm(at: number): void {

@@ -263,8 +263,9 @@ export class AggregateInstance<State, Event extends DomainEvent> {
   async #run(request: CommandRequest, generation: number): Promise<Message> {
     const command = this.#aggregate.commandNamed(request.command);
     if (command === undefined) return halt(request.message, response.error("unknown_command", { command: request.command }));
-    // A request the aggregate's router validated in this process arrives parsed; one that crossed a
-    // Durable Object's boundary arrives raw (a schema's output need not survive JSON): validated here.
+    // The command's schema runs here, once, before anything is loaded (the aggregate's router
+    // leaves it to the instance: a schema's output need not survive the hop to an object). A
+    // message already validated in this process (a caller that ran the schema) is taken as it is.
     const parsed = command.schema === undefined || (request.message.valid && request.message.request !== null);
     const message = parsed ? request.message : await validateRequest(request.message, command.schema);
     if (message.halted) return message;

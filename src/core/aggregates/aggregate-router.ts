@@ -1,5 +1,5 @@
 import type { ServiceHandler, ServiceSpec, ServiceSpecs } from "../messaging/contracts.js";
-import { error, halt, prepareAggregateId, validateRequest, type DomainEvent } from "../messaging/message.js";
+import { error, halt, prepareAggregateId, type DomainEvent } from "../messaging/message.js";
 import { response, type ServiceResponse } from "../messaging/response.js";
 import { Router, type Authorize } from "../messaging/router.js";
 import { readKey } from "../shared/keys.js";
@@ -73,8 +73,8 @@ export class AggregateRouter<Env, Services extends ServiceSpecs> extends Router<
 /**
  * Exposes every command of `aggregate` as a service of one router, each under the command's
  * name: the router authorizes the call, reads the aggregate id from the command's id field,
- * validates the request with the command's schema, and sends the command to that instance through
- * `client` (for example `durableObjectAggregates((env) => env.ACCOUNTS)`). Replies carry the
+ * and sends the command to that instance through `client`, where the command's schema checks the
+ * request before anything is loaded (for example `durableObjectAggregates((env) => env.ACCOUNTS)`). Replies carry the
  * version: `{ok, version}`, `{created, id, version}`, or the refusal.
  *
  * ```ts
@@ -104,8 +104,8 @@ export function aggregateRouter<
     const command = aggregate.commandNamed(name);
     if (command === undefined) continue;
     const handler = commandHandler(aggregate.stream, command, client);
-    // The handler validates (after reading the id, as the contract orders the answers), before
-    // anything crosses to the aggregate's object; the router's entry describes the request.
+    // The instance validates (after the id is read here, as the contract orders the answers),
+    // before it loads anything; the router's entry only describes the request.
     const schema = command.schema;
     if (hidden.has(name)) {
       if (schema === undefined) router.privateService(name, handler);
@@ -130,9 +130,10 @@ function commandHandler<Env, State, Event extends DomainEvent>(
     if (prepared.halted) return prepared;
     const id = readKey(prepared.aggregateMeta.id);
     if (!id.ok) return error(prepared, "invalid_id", { field: command.idField, problem: id.problem });
-    const located = { ...prepared, aggregateMeta: { ...prepared.aggregateMeta, id: id.key } };
-    const target = command.schema === undefined ? located : await validateRequest(located, command.schema);
-    if (target.halted) return target;
+    const target = { ...prepared, aggregateMeta: { ...prepared.aggregateMeta, id: id.key } };
+    // The command's schema runs once, in the instance, before anything is loaded: it must run
+    // there anyway (a schema's output need not survive the hop to an object), so running it here
+    // too would only double its cost.
     const streamName = `${stream}-${id.key}`;
     try {
       return await client.execute(context.env, { streamName, command: command.name, message: target });

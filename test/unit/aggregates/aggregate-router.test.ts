@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { aggregateRouter, aggregateSpec, Dispatcher, MemoryAggregates, newMessage, silentLogger } from "../../../src/core/index.js";
+import * as v from "valibot";
+import { Aggregate, aggregateRouter, aggregateSpec, Dispatcher, MemoryAggregates, newMessage, silentLogger, type AggregateClient } from "../../../src/core/index.js";
 import { account } from "../../../examples/bank/account.js";
 
 const ada = { identity: { user: "ada" }, principal: "ada" };
@@ -40,5 +41,38 @@ describe("aggregateRouter's options", () => {
     aggregateRouter(account, accounts, { private: ["closeAccount"] });
     // @ts-expect-error: there is no command "depositt"
     expect(() => aggregateSpec(account).when("depositt", {})).toBeDefined();
+  });
+});
+
+describe("a command's schema", () => {
+  // A schema that counts its runs, on a counter whose commands reach their instance as they would
+  // reach a Durable Object: the message crosses as JSON, its parsed request left behind.
+  let runs = 0;
+  const By = v.pipe(
+    v.object({ id: v.string(), by: v.pipe(v.number(), v.integer(), v.minValue(1)) }),
+    v.check(() => (runs += 1) > 0),
+  );
+  type Added = { type: "Added"; data: { by: number } };
+  const counter = new Aggregate<{ count: number }, Added>({ stream: "counter", initialState: () => ({ count: 0 }), apply: (state, event) => ({ count: state.count + event.data.by }) })
+    .command("add", { creates: "if-missing", schema: By }, (request) => ({ type: "Added", data: { by: request.by } }));
+  const overTheWire = (inner: AggregateClient<unknown>): AggregateClient<unknown> => ({
+    execute: (env, request) => inner.execute(env, JSON.parse(JSON.stringify({ ...request, message: { ...request.message, request: null } }))),
+    readStream: (env, name, page) => inner.readStream(env, name, page),
+    deleteStream: (env, name, options) => inner.deleteStream(env, name, options),
+  });
+
+  it("runs once per command, in the instance, wherever the instance is; a refused request stores nothing", async () => {
+    const counters = new MemoryAggregates(counter);
+    for (const client of [counters, overTheWire(counters)]) {
+      const dispatcher = new Dispatcher({ services: [aggregateRouter(counter, client, { authorize: () => "ok" })], logger: silentLogger });
+      const id = client === counters ? "here" : "there";
+      runs = 0;
+      expect((await dispatcher.dispatch(newMessage("add", { rawRequest: { id, by: 2 } }))).response).toMatchObject({ status: "created" });
+      expect((await dispatcher.dispatch(newMessage("add", { rawRequest: { id, by: 3 } }))).response).toEqual({ status: "ok", version: 1 });
+      expect(runs).toBe(2);
+      const refused = await dispatcher.dispatch(newMessage("add", { rawRequest: { id: `${id}-new`, by: 0 } }));
+      expect(refused.response).toMatchObject({ status: "validation_error" });
+      expect(counters.streamCount).toBe(client === counters ? 1 : 2);
+    }
   });
 });
