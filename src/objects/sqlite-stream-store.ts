@@ -8,6 +8,7 @@ import type {
   Outbox,
   ProcessedMessage,
   RecordedEvent,
+  ReplayedEvent,
   Retention,
   SavedState,
   Snapshot,
@@ -276,6 +277,14 @@ export class SqliteStreamStore implements StreamStore, Outbox {
         sql`SELECT version, type, data, metadata, recorded_at, schema_version FROM events WHERE version >= ${from} ORDER BY version LIMIT ${limit}`,
       )
       .map(recordedEvent);
+  }
+
+  async replayEvents(from: number, limit: number): Promise<ReplayedEvent[]> {
+    if (!this.#schema.exists) return [];
+    const rows = this.#db.all<{ version: number; type: string; data: string; schema_version: number }>(
+      sql`SELECT version, type, data, schema_version FROM events WHERE version >= ${from} ORDER BY version LIMIT ${limit}`,
+    );
+    return rows.map((row) => ({ version: row.version, type: row.type, data: JSON.parse(row.data) as Json, schemaVersion: row.schema_version }));
   }
 
   /** Whether the outbox holds anything (false when nothing was ever written). */

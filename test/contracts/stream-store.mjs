@@ -77,6 +77,16 @@ export const streamStoreContract = [
     },
   },
   {
+    name: "replays what a load folds — version, type, data, schema version — in order from a version",
+    async run(store) {
+      await store.append(append({ events: [{ ...event(1), schemaVersion: 2 }, event(2), event(3)], newVersion: 2 }));
+      const read = (await store.readEvents(1, 10)).map(({ version, type, data, schemaVersion }) => ({ version, type, data, schemaVersion }));
+      equal(await store.replayEvents(1, 10), read, "the same as a read, without metadata");
+      equal((await store.replayEvents(0, 2)).map((e) => e.version), [0, 1], "paged");
+      equal(await store.replayEvents(3, 10), [], "nothing past the end");
+    },
+  },
+  {
     name: "compacts idempotency records by age and count in the append that asks for it",
     async run(store) {
       await store.append(append({ messageId: "a" }));

@@ -613,7 +613,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
         snapshotVersion = snapshot.version;
       }
       for (;;) {
-        const page = await this.#store.readEvents(version + 1, REPLAY_PAGE);
+        const page = await this.#store.replayEvents(version + 1, REPLAY_PAGE);
         for (const event of page) {
           const current = upcast(options.upcasters, event);
           state = options.apply(state, { type: current.type, data: current.data } as Event);

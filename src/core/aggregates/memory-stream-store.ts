@@ -8,6 +8,7 @@ import type {
   Outbox,
   ProcessedMessage,
   RecordedEvent,
+  ReplayedEvent,
   Retention,
   SavedState,
   Snapshot,
@@ -114,6 +115,10 @@ export class MemoryStreamStore implements StreamStore, Outbox {
 
   async readEvents(from: number, limit: number): Promise<RecordedEvent[]> {
     return jsonCopy(this.#events.filter((event) => event.version >= from).slice(0, limit));
+  }
+
+  async replayEvents(from: number, limit: number): Promise<ReplayedEvent[]> {
+    return (await this.readEvents(from, limit)).map(({ version, type, data, schemaVersion }) => ({ version, type, data, schemaVersion }));
   }
 
   async savedState(): Promise<SavedState | null> {

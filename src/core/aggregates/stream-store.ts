@@ -22,6 +22,11 @@ export interface StreamStore {
   latestSnapshot(schema: number): Promise<Snapshot | null>;
   /** Up to `limit` events with version ≥ `from`, in version order. */
   readEvents(from: number, limit: number): Promise<RecordedEvent[]>;
+  /**
+   * What a replay folds, of up to `limit` events with version ≥ `from`, in version order: type,
+   * data and schema version only — a load of a long stream need not decode each event's metadata.
+   */
+  replayEvents(from: number, limit: number): Promise<ReplayedEvent[]>;
   /** The saved state of a state-based aggregate, or null. */
   savedState(): Promise<SavedState | null>;
   /** Marks the stream deleted (events kept) if it is at `expectedVersion` (when given). */
@@ -68,6 +73,9 @@ export type NewEvent = { type: string; data: Json; metadata: EventMetadata; sche
 
 /** A stored event with its version and time. */
 export type RecordedEvent = NewEvent & { version: number; recordedAt: string };
+
+/** The part of a stored event that a replay folds into the state ({@link StreamStore.replayEvents}). */
+export type ReplayedEvent = { version: number; type: string; data: Json; schemaVersion: number };
 
 /** A snapshot of state at `version`, for the state `schema` number it was written with. */
 export type Snapshot = { version: number; state: Json; schema: number };
