@@ -1,5 +1,8 @@
 // Read-side benchmark, on local workerd (Miniflare) with SQLite-backed Durable Objects, Queues and
 // D1, every measure with its baseline in the same run:
+// - the outbox pair: deposits/s of the demo's account with its outbox bound to a queue vs. a
+//   hand-written object that sends each committed event to a queue after its commit (both reached
+//   by stub.fetch, neither queue consumed), at 1 and 16 in flight, on one hot account and over 500;
 // - write side: deposits/s over 500 accounts, 16 in flight, with the outbox (each commit also
 //   writes an outbox row, arms the alarm and is published) vs. the same aggregate without one;
 // - event-to-read-model lag p50/p99 at a steady load (a fixed rate, well below saturation): the
@@ -11,17 +14,33 @@
 //   replay (the same reads, plain D1 writes).
 // Locally one workerd runs the objects, the queue broker, the consumer and D1 on one thread, so a
 // saturated producer starves the consumer; lag is therefore measured at a steady rate.
-import { bundle, miniflare, percentile, sleep } from "../lib.mjs";
+import { bundle, miniflare, pairedRatio, percentile, sleep } from "../lib.mjs";
 
 const ACCOUNTS = 500;
 const DEPOSITS = 7_400;
 const IN_FLIGHT = 16;
 const LAG_ACCOUNTS = 100;
 const LAG_DEPOSITS = 2_000; // 500 + 7,400 + 100 + 2,000 = 10,000 events for the rebuild
+// The outbox pair: rounds per case (sides back to back, order flipped every round).
+const quick = process.env.BENCH_QUICK === "1";
+const PAIR_ROUNDS = quick ? 2 : 6;
+const PAIR_CASES = [
+  { inFlight: 1, spread: false, commands: quick ? 50 : 200 },
+  { inFlight: 16, spread: false, commands: quick ? 200 : 800 },
+  { inFlight: 1, spread: true, commands: quick ? 50 : 200 },
+  { inFlight: 16, spread: true, commands: quick ? 200 : 800 },
+];
+
+const median = (values) => percentile(values, 50);
 
 export async function run() {
-  const mf = miniflare(bundle("workers/readside-bench.toml"), { ACCOUNTS: "BenchAccountObject", SILENT_ACCOUNTS: "SilentAccountObject", PLAIN: "PlainAccountObject" }, {
+  const mf = miniflare(
+    bundle("workers/readside-bench.toml"),
+    { ACCOUNTS: "BenchAccountObject", SILENT_ACCOUNTS: "SilentAccountObject", PLAIN: "PlainAccountObject", PAIR_ACCOUNTS: "PairAccountObject" },
+    {
     queueProducers: {
+      PAIR_EVENTS: { queueName: "x3m-pair" },
+      PLAIN_PAIR_EVENTS: { queueName: "plain-pair" },
       EVENTS: { queueName: "x3m-events" },
       PLAIN_EVENTS: { queueName: "plain-events" },
       X3M_REPLAY: { queueName: "x3m-replay" },
@@ -29,19 +48,20 @@ export async function run() {
     },
     queueConsumers: Object.fromEntries(["x3m-events", "plain-events", "x3m-replay", "plain-replay"].map((name) => [name, { maxBatchSize: 50, maxBatchTimeout: 0 }])),
     d1Databases: { DB: "bench-read-models" },
-  });
+    },
+  );
   await mf.ready;
   const call = async (path) => {
     const answer = await mf.dispatchFetch(`http://bench${path}`, { method: "POST" });
     if (!answer.ok) throw new Error(`${path}: ${answer.status} ${await answer.text()}`);
     return answer.json();
   };
-  /** Runs `count` requests from `make(i)`, `IN_FLIGHT` at a time; answers requests per second. */
-  const load = async (count, make) => {
+  /** Runs `count` requests from `make(i)`, `inFlight` at a time; answers requests per second. */
+  const load = async (count, make, inFlight = IN_FLIGHT) => {
     let next = 0;
     const start = performance.now();
     await Promise.all(
-      Array.from({ length: IN_FLIGHT }, async () => {
+      Array.from({ length: inFlight }, async () => {
         for (let i = next++; i < count; i = next++) await call(make(i));
       }),
     );
@@ -72,6 +92,39 @@ export async function run() {
 
   try {
     await call("/setup");
+
+    // The outbox pair, first (before any consumer has work queued): each case in rounds, the two
+    // sides back to back; the ratio is the median of the rounds' own ratios.
+    await load(ACCOUNTS, (i) => `/pair/open?id=pair-${i}`);
+    await call("/pair/open?id=pair-hot");
+    const pairRows = [];
+    const pairRaw = [];
+    for (const c of PAIR_CASES) {
+      const label = `${c.inFlight} in flight, ${c.spread ? `${ACCOUNTS} accounts` : "one hot account"}`;
+      const target = (i) => (c.spread ? `pair-${(i * 7919) % ACCOUNTS}` : "pair-hot");
+      const sides = { pair: [], "plain-pair": [] };
+      const warm = async (side) => load(c.spread ? ACCOUNTS : 100, (i) => `/${side}/deposit?id=${c.spread ? `pair-${i}` : "pair-hot"}&amount=1`, c.inFlight);
+      for (const side of Object.keys(sides)) await warm(side);
+      for (let round = 0; round < PAIR_ROUNDS; round += 1) {
+        for (const side of round % 2 === 0 ? ["pair", "plain-pair"] : ["plain-pair", "pair"]) {
+          // Every object in memory before the clock starts (an idle object is evicted after ~10 s).
+          if (c.spread) await warm(side);
+          sides[side].push(await load(c.commands, (i) => `/${side}/deposit?id=${target(i + round * c.commands)}&amount=1`, c.inFlight));
+        }
+      }
+      const ours = median(sides.pair);
+      const theirs = median(sides["plain-pair"]);
+      console.log(`outbox pair, ${label}: ${ours.toFixed(0)} / ${theirs.toFixed(0)} deposits/s`);
+      pairRaw.push({ case: c, ...sides });
+      pairRows.push({
+        measure: `outbox pair, deposits/s, ${label}: median of ${PAIR_ROUNDS} rounds of ${c.commands} (ratio: median of the rounds')`,
+        value: `${ours.toFixed(0)}/s (demo's account, outbox → queue)`,
+        baseline: `${theirs.toFixed(0)}/s`,
+        baselineName: "hand-written object that sends each committed event to a queue after its commit, reached by stub.fetch",
+        ratio: pairedRatio(sides.pair, sides["plain-pair"]),
+      });
+    }
+
     for (const side of ["x3m", "silent"]) await load(ACCOUNTS, (i) => `/${side}/open?id=acc-${i}`);
     await load(LAG_ACCOUNTS, (i) => `/x3m/open?id=lag-${i}`);
     // Warm-up on both sides, not measured.
@@ -138,11 +191,11 @@ export async function run() {
 
     const p = (values, q) => percentile(values, q);
     const ratio = (a, b) => (b > 0 ? (a / b).toFixed(2) : "n/a");
-    const median = (values) => percentile(values, 50);
     const spread = (values) => `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}`;
     return {
-      raw: { rates: { ...rates, lagRate: rate }, lagMs: { x3m: x3mLags, plain: plainLags }, throughput, rebuildMs: rebuilds },
+      raw: { pair: pairRaw, rates: { ...rates, lagRate: rate }, lagMs: { x3m: x3mLags, plain: plainLags }, throughput, rebuildMs: rebuilds },
       rows: [
+        ...pairRows,
         {
           measure: `deposits/s, ${ACCOUNTS} accounts, ${IN_FLIGHT} in flight, ${DEPOSITS} commands`,
           value: `${x3mRate.toFixed(0)}/s (with outbox)`,

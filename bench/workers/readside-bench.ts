@@ -1,7 +1,8 @@
 // The Worker the read-side benchmark runs on local workerd (Miniflare): the demo's account
 // aggregate publishing through its outbox to a queue, consumed by the library's read side into
 // D1 — and the baselines it is compared with: the same aggregate without an outbox (write side),
-// and a hand-written pipeline (an object that sends each event to a queue after its commit, a
+// a hand-written object that sends each committed event to a queue (the outbox pair, both reached
+// by stub.fetch), and a hand-written pipeline (an object that sends each event to a queue after its commit, a
 // consumer that applies it to D1 with no checkpoint, no guard, no gap filling).
 import { DurableObject } from "cloudflare:workers";
 import { aggregateRouter, Dispatcher, newMessage, projectedEvent, projection, silentLogger, statement, type Message } from "../../src/core/index.js";
@@ -16,6 +17,9 @@ type Env = {
   ACCOUNTS: DurableObjectNamespace;
   SILENT_ACCOUNTS: DurableObjectNamespace;
   PLAIN: DurableObjectNamespace<PlainAccountObject>;
+  PAIR_ACCOUNTS: DurableObjectNamespace;
+  PAIR_EVENTS: Queue;
+  PLAIN_PAIR_EVENTS: Queue;
   EVENTS: Queue;
   PLAIN_EVENTS: Queue;
   DB: D1Database;
@@ -24,6 +28,15 @@ type Env = {
 /** The demo's account, publishing every committed event through its outbox. */
 export class BenchAccountObject extends aggregateObject(account, { logger: silentLogger, outbox: { queue: (env: Env) => env.EVENTS, catalog: (env: Env) => reads.store(env) } }) {}
 
+/**
+ * The outbox pair's library side: the demo's account with its outbox bound to a queue that
+ * nothing consumes (the pair measures the write side alone), and the catalog recorded as shipped.
+ */
+export class PairAccountObject extends aggregateObject(account, {
+  logger: silentLogger,
+  outbox: { queue: (env: Env) => env.PAIR_EVENTS, catalog: (env: Env) => reads.store(env) },
+}) {}
+
 /** The same aggregate without an outbox: the write side's baseline. */
 export class SilentAccountObject extends aggregateObject(account, { logger: silentLogger }) {}
 
@@ -31,6 +44,10 @@ const ADMIN = { identity: { user: "bench", admin: true }, principal: "bench" };
 const accounts = durableObjectAggregates((env: Env) => env.ACCOUNTS);
 const dispatchers = {
   x3m: new Dispatcher<Env>({ services: [aggregateRouter(account, accounts, { authorize: () => "ok" })], logger: silentLogger }),
+  pair: new Dispatcher<Env>({
+    services: [aggregateRouter(account, durableObjectAggregates((env: Env) => env.PAIR_ACCOUNTS), { authorize: () => "ok" })],
+    logger: silentLogger,
+  }),
   silent: new Dispatcher<Env>({
     services: [aggregateRouter(account, durableObjectAggregates((env: Env) => env.SILENT_ACCOUNTS), { authorize: () => "ok" })],
     logger: silentLogger,
@@ -96,8 +113,14 @@ const replay = readSide<Env>({
  * to a queue itself (no outbox: an event whose send fails is lost).
  */
 export class PlainAccountObject extends DurableObject<Env> {
+  /** The outbox pair's baseline, reached as the library reaches its objects (`stub.fetch`): a deposit sent to the pair's queue. */
+  override async fetch(request: Request): Promise<Response> {
+    const { id, amount } = (await request.json()) as { id: string; amount: number };
+    return Response.json({ version: await this.deposit(id, amount, this.env.PLAIN_PAIR_EVENTS) });
+  }
+
   /** Appends a deposit, then sends it. */
-  async deposit(id: string, amount: number): Promise<number> {
+  async deposit(id: string, amount: number, queue: Queue = this.env.PLAIN_EVENTS): Promise<number> {
     const sql = this.ctx.storage.sql;
     sql.exec("CREATE TABLE IF NOT EXISTS events (version INTEGER PRIMARY KEY, data TEXT NOT NULL, recorded_at INTEGER NOT NULL)");
     const recorded = Date.now();
@@ -106,7 +129,7 @@ export class PlainAccountObject extends DurableObject<Env> {
       sql.exec("INSERT INTO events (version, data, recorded_at) VALUES (?, ?, ?)", next + 1, JSON.stringify({ amount }), recorded);
       return next + 1;
     });
-    await this.env.PLAIN_EVENTS.send({ id, version, amount, recorded }, { contentType: "json" });
+    await queue.send({ id, version, amount, recorded }, { contentType: "json" });
     return version;
   }
 }
@@ -208,11 +231,17 @@ export default {
         return Response.json({ ok: true });
       case "/x3m/open":
       case "/silent/open":
+      case "/pair/open":
       case "/x3m/deposit":
-      case "/silent/deposit": {
-        const [, side, action] = url.pathname.split("/") as [string, "x3m" | "silent", string];
+      case "/silent/deposit":
+      case "/pair/deposit": {
+        const [, side, action] = url.pathname.split("/") as [string, "x3m" | "silent" | "pair", string];
         const reply = await dispatchers[side].dispatch(command(action === "open" ? "open_account" : "deposit", id, action === "open" ? undefined : amount), { env });
         return Response.json(reply.response, { status: reply.response?.status === "ok" || reply.response?.status === "created" ? 200 : 500 });
+      }
+      case "/plain-pair/deposit": {
+        const answer = await env.PLAIN.get(env.PLAIN.idFromName(`pair-${id}`)).fetch("https://account/", { method: "POST", body: JSON.stringify({ id, amount }) });
+        return Response.json(await answer.json());
       }
       case "/plain/deposit":
         return Response.json({ version: await env.PLAIN.get(env.PLAIN.idFromName(id)).deposit(id, amount) });

@@ -1,4 +1,4 @@
-import type { Context, Env as HonoEnv, MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { JsonObject } from "../../core/shared/json.js";
 import { halt, type Message } from "../../core/messaging/message.js";
 import { response } from "../../core/messaging/response.js";
@@ -11,6 +11,8 @@ export type GatewayVariables = {
   message: Message;
   /** The caller's assigns: `{ identity, principal }`, or `{}` for an anonymous caller. */
   assigns: JsonObject;
+  /** The request's body, read once by the body limit ({@link limitBody}); empty without one. */
+  body: Uint8Array;
 };
 
 /** The gateway's Hono environment: the Worker's bindings and the per-request variables. */
@@ -110,16 +112,20 @@ export const BODY_DISCARD: BodyDiscard = { bytes: 16 * 1024 * 1024, ms: 5000 };
  * body, or one whose `Content-Length` understates it) — and never leaves the body's stream
  * hanging: the rest is read and thrown away within `discard`'s bounds (so that the client gets to
  * read the 413), or cancelled, which tells the runtime to stop receiving it. A body within the
- * limit is read once and handed on as bytes.
+ * limit is read once and handed on as bytes in `c.var.body`; a form's also as the request's body,
+ * for Hono's `parseBody` (building a new Request for every call would cost the hot path).
  */
-export function limitBody<E extends HonoEnv>(
+export function limitBody<Env extends object>(
   maxBytes: number,
-  tooLarge: (c: Context<E>) => Response | Promise<Response>,
+  tooLarge: (c: Context<GatewayEnv<Env>>) => Response | Promise<Response>,
   discard: BodyDiscard = BODY_DISCARD,
-): MiddlewareHandler<E> {
+): MiddlewareHandler<GatewayEnv<Env>> {
   return async (c, next) => {
     const body = c.req.raw.body;
-    if (body === null) return next();
+    if (body === null) {
+      c.set("body", NO_BYTES);
+      return next();
+    }
     const declared = (c.req.header("Content-Length") ?? "").trim();
     const declaredBytes = /^\d{1,16}$/.test(declared) ? Number(declared) : null;
     if (declaredBytes !== null && declaredBytes > maxBytes) {
@@ -135,10 +141,15 @@ export function limitBody<E extends HonoEnv>(
       await readAway(reader, discard.bytes, discard.ms);
       return tooLarge(c);
     }
-    c.req.raw = new Request(c.req.raw, { body: bytes });
+    c.set("body", bytes);
+    if (FORM.test(c.req.header("Content-Type") ?? "")) c.req.raw = new Request(c.req.raw, { body: bytes });
     await next();
   };
 }
+
+const NO_BYTES = new Uint8Array(0);
+/** The content types Hono's `parseBody` reads as a form. */
+const FORM = /^\s*(application\/x-www-form-urlencoded|multipart\/form-data)\b/i;
 
 /** Tells the sender to stop: nothing more of this body will be read. Not awaited: the answer need not wait for the sender. */
 function cancel(reader: ReadableStreamDefaultReader<Uint8Array>): void {
@@ -176,6 +187,8 @@ async function readAtMost(reader: ReadableStreamDefaultReader<Uint8Array>, maxBy
     if (size > maxBytes) return null;
     chunks.push(chunk.value);
   }
+  // Most bodies arrive in one chunk: no copy.
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
   const bytes = new Uint8Array(size);
   let offset = 0;
   for (const chunk of chunks) {

@@ -127,7 +127,7 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   const scopeOf = (c: Context<GatewayEnv<Env>>) => ({ env: c.env, waitUntil: waitUntilOf(c) });
   const app = new Hono<GatewayEnv<Env>>();
 
-  const bodyLimit = limitBody<GatewayEnv<Env>>(maxBodyBytes, (c) =>
+  const bodyLimit = limitBody<Env>(maxBodyBytes, (c) =>
     replyWith(c, halt(newMessage(c.req.param("service") ?? ""), response.error("payload_too_large", { maxBytes: maxBodyBytes }))),
   );
   const caller = identifyCaller<Env>(options.identify, options.principalOf);
@@ -135,7 +135,7 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   const throttle = new AdminThrottle<Env>(options.admin?.rateLimit);
 
   const serviceCall = async (c: Context<GatewayEnv<Env>>) => {
-    const body = parseBody(await bodyText(c.req));
+    const body = parseBody(bodyText(c.get("body")));
     const message = c.get("message");
     if (!body.ok) return replyWith(c, halt(message, body.error));
     const sent = { ...message, rawRequest: body.value, assigns: c.get("assigns") };

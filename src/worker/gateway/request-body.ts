@@ -15,14 +15,17 @@ export const MAX_BODY_DEPTH = 64;
 const loneSurrogate = /\p{Cs}/u;
 
 /**
- * A request's body as UTF-8 text, whatever its Content-Type says (a byte order mark is dropped,
- * malformed bytes become U+FFFD, as `Request.text()` reads it). Read as bytes because workerd
- * warns on every `text()` of a body whose type is not text — `curl -d` sends
- * application/x-www-form-urlencoded — though the text is the same.
+ * A request's body (the bytes the body limit read, `c.var.body`) as UTF-8 text, whatever its
+ * Content-Type says (a byte order mark is dropped, malformed bytes become U+FFFD, as
+ * `Request.text()` reads it). Read as bytes because workerd warns on every `text()` of a body
+ * whose type is not text — `curl -d` sends application/x-www-form-urlencoded — though the text is
+ * the same.
  */
-export async function bodyText(request: { arrayBuffer(): Promise<ArrayBuffer> }): Promise<string> {
-  return new TextDecoder().decode(await request.arrayBuffer());
+export function bodyText(bytes: Uint8Array): string {
+  return decoder.decode(bytes);
 }
+
+const decoder = new TextDecoder();
 
 /**
  * An empty body is `{}`; anything else must be a JSON object (`invalid_json`, `invalid_request`),

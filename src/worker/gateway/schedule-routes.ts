@@ -74,7 +74,7 @@ export function mountScheduleRoutes<Env extends object>(app: Hono<GatewayEnv<Env
   const scheduleCall = async (c: Context<GatewayEnv<Env>>) => {
     const headed = c.get("message");
     if (headed.dryRun !== false) return invalid(c, headed, "X-Dry-Run is not supported when scheduling");
-    const raw = parseBody(await bodyText(c.req));
+    const raw = parseBody(bodyText(c.get("body")));
     if (!raw.ok) return replyWith(c, halt(headed, raw.error));
     const checked = v.safeParse(ScheduleBody, raw.value);
     if (!checked.success) return invalid(c, headed, issueText(checked.issues));
