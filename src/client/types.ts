@@ -2,6 +2,7 @@ import type { ServiceSpecs } from "../core/messaging/contracts.js";
 import type { DomainEvent } from "../core/messaging/message.js";
 import type { ServiceResponse } from "../core/messaging/response.js";
 import type { ServicesOf } from "../core/messaging/router.js";
+import type { MissedRuns } from "../core/scheduling/schedule.js";
 import type { ScheduledSummary } from "../core/scheduling/scheduler.js";
 import type { ScheduleOutcome } from "../core/scheduling/schedule-store.js";
 import type { JsonObject } from "../core/shared/json.js";
@@ -151,12 +152,16 @@ export type ScheduleListResult =
 /** What `schedules.cancel()` returns: `ok`, or `error not_found` (also for someone else's). */
 export type CancelResult = (Answered & { kind: "answer"; response: ServiceResponse }) | ClientFailure;
 
-/** When a scheduled message is due: exactly one of `in` (ms from now), `at`, `cron` or `every` (ms). */
+/**
+ * When a scheduled message is due: exactly one of `in` (ms from now), `at`, `cron` (in
+ * `timeZone`, an IANA name; UTC by default) or `every` (ms); a recurring one may say what becomes
+ * of the runs it `missed` while nothing ran ({@link MissedRuns}; default `"once"`).
+ */
 export type ScheduleWhen =
-  | { in: number; at?: never; cron?: never; every?: never }
-  | { at: string | Date; in?: never; cron?: never; every?: never }
-  | { cron: string; in?: never; at?: never; every?: never }
-  | { every: number; in?: never; at?: never; cron?: never };
+  | { in: number; at?: never; cron?: never; every?: never; timeZone?: never; missed?: never }
+  | { at: string | Date; in?: never; cron?: never; every?: never; timeZone?: never; missed?: never }
+  | { cron: string; timeZone?: string; missed?: MissedRuns; in?: never; at?: never; every?: never }
+  | { every: number; missed?: MissedRuns; in?: never; at?: never; cron?: never; timeZone?: never };
 
 /** `POST /v1/schedules`: a public service of `P`, its request, the shard key, and when. */
 export type ScheduleInput<P, K extends ServiceName<P>> = {

@@ -59,7 +59,7 @@ export { aggregateSpec } from "./aggregates/testing.js";
 export { MemoryAggregates, type MemoryAggregatesOptions } from "./aggregates/memory-aggregates.js";
 
 // The scheduler's contract, and the scheduler in memory.
-export type { ScheduleSpec } from "./scheduling/schedule.js";
+export type { MissedRuns, ScheduleSpec } from "./scheduling/schedule.js";
 export {
   EVERY_OWNER,
   retryTransientFailures,

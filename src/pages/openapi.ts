@@ -1,7 +1,7 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { ServiceDescription } from "../core/messaging/contracts.js";
 import type { JsonObject } from "../core/shared/json.js";
-import { MIN_INTERVAL_FLOOR_MS, MIN_INTERVAL_MS } from "../core/scheduling/schedule.js";
+import { MAX_MISSED_RUNS, MIN_INTERVAL_FLOOR_MS, MIN_INTERVAL_MS } from "../core/scheduling/schedule.js";
 import type { AnonymousAccess } from "./anonymous-access.js";
 import { asComponents, toJsonSchema, type JsonSchemaConversion, type JsonSchemaConverter } from "./json-schema.js";
 
@@ -208,7 +208,12 @@ const scheduleBody: JsonObject = {
       request: { type: "object", description: "the service's raw request (default {})" },
       in: { type: "number", description: "deliver in this many ms" },
       at: { type: "string", format: "date-time", description: "deliver at this time (with a time zone)" },
-      cron: { type: "string", description: "5 fields, UTC: minute hour day-of-month month day-of-week" },
+      cron: { type: "string", description: "5 fields: minute hour day-of-month month day-of-week, in timeZone (UTC by default)" },
+      timeZone: { type: "string", description: "with cron: an IANA time zone (Europe/Berlin); runs follow its daylight saving changes" },
+      missed: {
+        description: "with cron or every: what becomes of runs missed while nothing ran — skip them, one run for them all (the default), or each of the n most recent",
+        oneOf: [{ type: "string", enum: ["skip", "once"] }, object({ each: { type: "integer", minimum: 1, maximum: MAX_MISSED_RUNS } })],
+      },
       every: {
         type: "integer",
         minimum: MIN_INTERVAL_FLOOR_MS,
@@ -220,8 +225,10 @@ const scheduleBody: JsonObject = {
   oneOf: ["in", "at", "cron", "every"].map((when) => ({ required: [when] })),
 };
 
+const missedRuns: JsonObject = { oneOf: [{ type: "string", enum: ["skip", "once"] }, object({ each: integer })] };
+
 const recurrence: JsonObject = {
-  oneOf: [object({ cron: string }), object({ everyMs: integer }), { type: "null" }],
+  oneOf: [object({ cron: string }, { timeZone: string, missed: missedRuns }), object({ everyMs: integer }, { missed: missedRuns }), { type: "null" }],
 };
 
 const scheduledSummary: JsonObject = object({

@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ok, Router, silentLogger } from "../../src/core/index.js";
+import { isJsonObject, ok, Router, silentLogger } from "../../src/core/index.js";
 import { newId } from "../../src/core/shared/ids.js";
 import { type ScheduledSummary } from "../../src/core/scheduling/scheduler.js";
 import { durableObjectScheduler } from "../../src/objects/index.js";
@@ -88,6 +88,9 @@ describe("POST /v1/schedules", () => {
       [{ service: "greet", key, cron: "every day" }, /5 fields/],
       [{ service: "greet", key, cron: "99 * * * *" }, /cron/],
       [{ service: "greet", key, every: 5 }, /every/],
+      [{ service: "greet", key, cron: "0 9 * * *", timeZone: "Mars/Olympus_Mons" }, /not a time zone/],
+      [{ service: "greet", key, in: 1000, timeZone: "Europe/Berlin" }, /go with a recurring schedule/],
+      [{ service: "greet", key, every: 60_000, missed: "all" }, /missed must be/],
       [{ service: "greet", in: 0 }, /key/],
       [{ service: "greet", key: "a\u0000b", in: 0 }, /key/],
       [{ service: "greet", key, in: 0, request: [1] }, /request: must be an object/],
@@ -286,6 +289,26 @@ describe("GET and DELETE /v1/schedules", () => {
     expect((await cancel(ADA)).status).toBe(200);
     expect((await cancel(ADA)).status).toBe(404);
     expect(await list(ADMIN)).toEqual([]);
+  });
+
+  it("a daily schedule in Europe/Berlin is listed with its next run in local time, its zone and its missed-run policy", async () => {
+    const account_id = await openAccount();
+    const scheduled = await post("/v1/schedules", {
+      service: "deposit",
+      request: { account_id, amount: 1 },
+      key: account_id,
+      cron: "0 9 * * *",
+      timeZone: "Europe/Berlin",
+      missed: { each: 3 },
+    });
+    expect(scheduled.status).toBe(202);
+    const { response } = scheduled.body;
+    const dispatchAt = String(response.status === "ok" && isJsonObject(response.payload) ? response.payload["dispatchAt"] : "");
+    // 09:00 in Berlin: +01:00 in winter, +02:00 in summer.
+    expect(dispatchAt).toMatch(/^\d{4}-\d{2}-\d{2}T09:00:00\.000\+0[12]:00$/);
+    const [listed] = ((await (await demo(`/v1/schedules?key=${account_id}`, { headers: ADA })).json()) as { schedules: ScheduledSummary[] }).schedules;
+    expect(listed).toMatchObject({ dispatchAt, recurrence: { cron: "0 9 * * *", timeZone: "Europe/Berlin", missed: { each: 3 } } });
+    expect(Date.parse(listed?.nextAttemptAt ?? "")).toBe(Date.parse(dispatchAt));
   });
 
   it("anonymous callers can neither list nor cancel (they are indistinguishable)", async () => {

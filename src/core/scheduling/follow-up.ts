@@ -1,6 +1,6 @@
 import { newMessage, type Message } from "../messaging/message.js";
 import { isJsonObject, jsonProblem, utf8Length, type JsonObject } from "../shared/json.js";
-import { MIN_INTERVAL_MS, parseSchedule, type Recurrence, type ScheduleSpec } from "./schedule.js";
+import { dispatchAtOf, MIN_INTERVAL_MS, parseSchedule, type Recurrence, type ScheduleSpec } from "./schedule.js";
 import type { ScheduledEntry } from "./schedule-store.js";
 import { ownerOf } from "./scheduler.js";
 
@@ -16,7 +16,8 @@ import { ownerOf } from "./scheduler.js";
 /**
  * A message to deliver later, as a decision returns it (see `accept`): its name in the
  * aggregate, the service and request it carries, and when — exactly one of `inMs`, `at`
- * (RFC 3339), `cron` (5 fields, UTC) or `everyMs`.
+ * (RFC 3339), `cron` (5 fields; in `timeZone`, UTC by default) or `everyMs`, a recurring one
+ * with its `missed` runs policy.
  *
  * ```ts
  * { name: "reminder", service: "send_reminder", request: { loan_id }, inMs: 14 * DAY }
@@ -170,7 +171,7 @@ function entryOf(followUp: FollowUp, owner: string | null, context: FollowUpCont
     rawRequest: request,
     assigns: {
       ...(owner === null ? {} : { principal: owner }),
-      dispatchAt: new Date(parsed.dueAt).toISOString(),
+      dispatchAt: dispatchAtOf(parsed.dueAt, parsed.recurrence),
       dispatchAttempts: 0,
       followUp: { stream: streamName, name, id },
     },

@@ -9,7 +9,7 @@ import { messageProblem } from "../messaging/message-schema.js";
 import { isTransient, response, type ServiceResponse } from "../messaging/response.js";
 import { finished, Telemetry } from "../messaging/telemetry.js";
 import { mapBounded } from "../shared/bounded.js";
-import { MAX_SCHEDULE_AHEAD_MS, MIN_INTERVAL_FLOOR_MS, MIN_INTERVAL_MS, nextOccurrence, parseSchedule, type Recurrence, type ScheduleSpec } from "./schedule.js";
+import { dispatchAtOf, MAX_SCHEDULE_AHEAD_MS, MIN_INTERVAL_FLOOR_MS, MIN_INTERVAL_MS, missedRun, nextOccurrence, parseSchedule, type Recurrence, type ScheduleSpec } from "./schedule.js";
 import {
   RECENT_OUTCOMES,
   type ClaimedEntry,
@@ -298,7 +298,7 @@ export class SchedulerRunner {
       response: null,
       halted: false,
       events: [],
-      assigns: { ...request.message.assigns, dispatchAt: iso(parsed.dueAt), dispatchAttempts: 0 },
+      assigns: { ...request.message.assigns, dispatchAt: dispatchAtOf(parsed.dueAt, parsed.recurrence), dispatchAttempts: 0 },
     };
     const replaced = await this.#hooks.saveAlarm?.(message, key.key);
     if (replaced !== undefined) message = { ...replaced, id: message.id };
@@ -326,7 +326,7 @@ export class SchedulerRunner {
     };
     const inserted = await this.#store.insert(entry, this.#limits);
     if (inserted === "inserted") {
-      return response.ok({ key: key.key, dispatchAt: iso(entry.dueAt), recurrence: entry.recurrence, alreadyScheduled: false });
+      return response.ok({ key: key.key, dispatchAt: dispatchAtOf(entry.dueAt, entry.recurrence), recurrence: entry.recurrence, alreadyScheduled: false });
     }
     if (inserted === "owner_full") {
       return response.error("too_many_schedules", { limit: this.#limits.perOwner, per: "owner", problem: "you have as many pending schedules on this key as allowed" });
@@ -435,6 +435,14 @@ export class SchedulerRunner {
     const attempt = entry.attempts;
     const lateness = Number.isNaN(dueAt) ? 0 : Math.max(0, now - dueAt);
     const fields = { messageId: message.id, service: entry.service, key: entry.key, attempt, latenessMs: lateness };
+    // A recurring run missed while nothing ran (first attempt, past the lateness threshold — a
+    // retry is not a missed run): its policy says whether it runs, and what comes next.
+    const missed = entry.recurrence !== null && attempt === 1 && lateness > this.#lateAfterMs ? missedRun(entry.recurrence, dueAt, now) : null;
+    if (missed !== null && !missed.deliver) {
+      const next = missed.next === null ? null : this.#occurrenceAt(entry, missed.next);
+      this.#logger.info("missed run passed over, as its schedule says", { ...fields, missed: entry.recurrence?.missed ?? "once", next: next === null ? null : iso(next.dueAt) });
+      return { change: next };
+    }
     try {
       if (entry.owner !== null) {
         // Who scheduled it, as they are now: their current rights are what authorize judges.
@@ -468,7 +476,8 @@ export class SchedulerRunner {
         return { change: { dueAt: this.#time() + delay, message: retried } };
       }
       const failed = reply.response !== null && reply.response.status !== "ok" && reply.response.status !== "created";
-      return { change: this.#next(entry, now), ...(failed ? { outcome: this.#gaveUp(entry, reply, fields) } : {}) };
+      const change = missed !== null ? (missed.next === null ? null : this.#occurrenceAt(entry, missed.next)) : this.#next(entry, now);
+      return { change, ...(failed ? { outcome: this.#gaveUp(entry, reply, fields) } : {}) };
     } catch (error) {
       // Nothing is lost: the message stays, and is delivered again after a back-off that grows
       // with its attempts (a hook that always throws must not spin). A hook that throws is a bug
@@ -530,10 +539,15 @@ export class SchedulerRunner {
     const spaced = "cron" in entry.recurrence && !Number.isNaN(current);
     const after = spaced ? Math.max(from, current + this.#limits.minIntervalMs - 1) : from;
     const next = nextOccurrence(entry.recurrence, after);
-    if (next === null) return null;
+    return next === null ? null : this.#occurrenceAt(entry, next);
+  }
+
+  /** The occurrence of a recurring entry due at `dueAt`, from its template. */
+  #occurrenceAt(entry: ClaimedEntry, dueAt: number): Reschedule | null {
+    if (entry.template === null) return null;
     const template = entry.template;
-    const message = { ...template, assigns: { ...template.assigns, dispatchAt: iso(next), dispatchAttempts: 0 } };
-    return { dueAt: next, message, attempts: 0, occurrence: entry.occurrence + 1, late: false };
+    const message = { ...template, assigns: { ...template.assigns, dispatchAt: dispatchAtOf(dueAt, entry.recurrence), dispatchAttempts: 0 } };
+    return { dueAt, message, attempts: 0, occurrence: entry.occurrence + 1, late: false };
   }
 
   /** The message as it is delivered: each occurrence of a recurring schedule has its own id. */

@@ -184,7 +184,10 @@ function eventItem(event: RecordedEvent, open: boolean): Page {
 
 /** How a follow-up or a schedule repeats, for people. */
 function recurrenceText(recurrence: Recurrence | null): string {
-  return recurrence === null ? "once" : "cron" in recurrence ? `cron ${recurrence.cron}` : `every ${humanDuration(recurrence.everyMs)}`;
+  if (recurrence === null) return "once";
+  const when = "cron" in recurrence ? `cron ${recurrence.cron}${recurrence.timeZone === undefined ? " (UTC)" : ` (${recurrence.timeZone})`}` : `every ${humanDuration(recurrence.everyMs)}`;
+  const missed = recurrence.missed;
+  return missed === undefined ? when : `${when}, missed runs: ${missed === "skip" ? "skipped" : missed === "once" ? "run once" : `each of the last ${missed.each}`}`;
 }
 
 /** The link to a stream's events. */

@@ -44,18 +44,26 @@ const ScheduleBody = v.pipe(
     at: v.optional(v.string("must be a string")),
     cron: v.optional(v.string("must be a string")),
     every: v.optional(v.number("must be a number")),
+    // Checked, with cron and every, by the scheduler (parseSchedule): one set of rules everywhere.
+    timeZone: v.optional(v.string("must be a string")),
+    missed: v.optional(v.unknown()),
     },
     (issue) => (issue.expected === "never" ? `unknown fields: ${issue.received.replace(/^"|"$/g, "")}` : "the body must be a JSON object"),
   ),
   v.check((body) => [body.in, body.at, body.cron, body.every].filter((when) => when !== undefined).length === 1, "give exactly one of in, at, cron or every"),
-  v.transform(({ in: inMs, at, cron, every, ...rest }) => ({ ...rest, spec: specOf(inMs, at, cron, every) })),
+  v.transform(({ in: inMs, at, cron, every, timeZone, missed, ...rest }) => ({ ...rest, spec: specOf({ inMs, at, cron, every, timeZone, missed }) })),
 );
 
-function specOf(inMs: number | undefined, at: string | undefined, cron: string | undefined, every: number | undefined): ScheduleSpec {
-  if (inMs !== undefined) return { inMs };
-  if (at !== undefined) return { at };
-  if (cron !== undefined) return { cron };
-  return { everyMs: every ?? Number.NaN };
+type When = { inMs?: number; at?: string; cron?: string; every?: number; timeZone?: string; missed?: unknown };
+
+/**
+ * The schedule the body asks for, its fields renamed as the scheduler names them. A time zone or
+ * a missed-run policy where it does not belong, or a policy that is not one, goes on as it came:
+ * the scheduler's `parseSchedule` checks every combination, for every caller alike.
+ */
+function specOf({ inMs, at, cron, every, timeZone, missed }: When): ScheduleSpec {
+  const when = inMs !== undefined ? { inMs } : at !== undefined ? { at } : cron !== undefined ? { cron } : { everyMs: every ?? Number.NaN };
+  return { ...when, ...(timeZone === undefined ? {} : { timeZone }), ...(missed === undefined ? {} : { missed }) } as ScheduleSpec;
 }
 
 /**
