@@ -192,6 +192,10 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
               upcasters: aggregate.options.upcasters,
               send: queueSender(() => outbox.queue(env as Env)),
               record: (entries) => outbox.catalog(env as Env).record(entries),
+              // One catalog write per check period, not per send: what a send reached is recorded
+              // with the first send after the period, or when the alarm rings (it rings within
+              // the period after every commit).
+              recordAtMostEveryMs: outbox.checkAfterMs ?? DEFAULT_CHECK_AFTER_MS,
               logger,
             });
       void ctx.blockConcurrencyWhile(async () => {
@@ -234,7 +238,7 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
       try {
         if (this.#publisher !== null) {
           if (this.#store.hasUnpublished()) await this.#publish();
-          else this.#outboxDueAt = null;
+          if (!this.#store.hasUnpublished()) await this.#recordSent(this.#publisher);
         }
         if (this.#followUps !== null) ({ more } = await this.#followUps.runner.deliverDue());
       } finally {
@@ -273,13 +277,34 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
       if (due < (this.#alarmAt ?? Number.POSITIVE_INFINITY)) this.#setAlarm(due);
     }
 
+    /**
+     * Records in the read side's catalog what was sent and not yet recorded — or, for an
+     * incarnation that has recorded nothing, the stream as stored (an earlier one may have sent
+     * without recording). When that fails, the alarm tries again, later each time.
+     */
+    async #recordSent(publisher: OutboxPublisher): Promise<void> {
+      try {
+        await publisher.recordSent(async () => {
+          const streamName = this.#store.storedName();
+          const { version } = await this.#store.streamState();
+          return streamName === null || version < 0 ? null : { stream: aggregate.stream, streamName, version };
+        });
+        if (!this.#unsent && !this.#store.hasUnpublished()) this.#outboxDueAt = null;
+      } catch (error) {
+        logger.error("recording the stream in the read side's catalog failed: it will be tried again", { error });
+        this.#failures += 1;
+        this.#outboxDueAt = Date.now() + backoffDelay(this.#failures, outbox?.retry ?? DEFAULT_RETRY);
+      }
+    }
+
     /** Sends the outbox; after a failure the alarm tries again, later each time. */
     async #publish(): Promise<void> {
       const result = await (this.#publisher as OutboxPublisher).publish();
       if (result.drained) {
         this.#failures = 0;
-        // Only if nothing was committed meanwhile (its rows would be the next send's).
-        if (!this.#unsent && !this.#store.hasUnpublished()) this.#outboxDueAt = null;
+        // Only if nothing was committed meanwhile (its rows would be the next send's), and what
+        // was sent is recorded (else the alarm records it).
+        if (!this.#unsent && !this.#store.hasUnpublished() && !(this.#publisher as OutboxPublisher).hasUnrecorded()) this.#outboxDueAt = null;
         return;
       }
       this.#failures += 1;

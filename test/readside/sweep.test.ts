@@ -1,4 +1,4 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../../src/core/shared/ids.js";
@@ -6,7 +6,7 @@ import { processInstanceId } from "../../src/core/readside/process.js";
 import { readSide } from "../../src/worker/index.js";
 import { durableObjectAggregates } from "../../src/objects/index.js";
 import { bankReadSide } from "../../examples/bank/read-side.js";
-import { balanceOf, call, eventually, openAccount, outboxOf, payloadOf, tallyCommand, tallyEnvelopes } from "../support/read-side-helpers.js";
+import { balanceOf, call, eventually, openAccount, outboxOf, payloadOf, tallyCommand, tallyEnvelopes, tallyStub } from "../support/read-side-helpers.js";
 import {
   cure,
   lostEvents,
@@ -73,6 +73,21 @@ describe("the sweep: a read side that converges without new events", () => {
     }
     expect(await tally(id)).toEqual({ total: 5, events: 1 });
     expect(effectsOf(id)).toEqual([`tally-${id}@0`]);
+  });
+
+  it("a burst whose queue messages were all lost: the catalog is written once for the burst's first send, the alarm records where the burst ended, and one sweep applies every event", async () => {
+    const id = await lostTally([1, 2, 3, 4]);
+    const recorded = async () => (await sweptTallies.store(env).streams("tally", { after: `tally-${id}`.slice(0, -1), limit: 1 }))[0]?.version;
+    // The first send recorded the stream; the sends after it, within the check period, did not.
+    expect(await recorded()).toBe(0);
+    // The safety alarm (set with the first commit, due within the period) records the rest.
+    expect(await runDurableObjectAlarm(tallyStub(id))).toBe(true);
+    expect(await recorded()).toBe(3);
+    await sweptTallies.sweep(env, { quietMs: 0 });
+    expect(await tally(id)).toEqual({ total: 10, events: 4 });
+    expect(effectsOf(id)).toEqual([0, 1, 2, 3].map((version) => `tally-${id}@${version}`));
+    // Nothing is left for the alarm to do.
+    expect(await runInDurableObject(tallyStub(id), (_object, state) => state.storage.getAlarm())).toBeNull();
   });
 
   it("leaves streams recorded less than its quiet time ago to the queue", async () => {

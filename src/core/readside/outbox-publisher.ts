@@ -24,6 +24,14 @@ export type OutboxPublisherOptions = {
    * succeeded.
    */
   record?: (entries: readonly CatalogEntry[]) => Promise<void>;
+  /**
+   * Records a stream in the catalog at most once in this many milliseconds (default 0: with every
+   * batch, before the batch counts as published). Above 0, a batch is published once sent, and
+   * what it reached is recorded with the first batch after the period, or by
+   * {@link OutboxPublisher.recordSent} — which the caller must then run within the period (an
+   * object's alarm does): one catalog write per period instead of one per send.
+   */
+  recordAtMostEveryMs?: number;
   logger?: Logger;
   /** Envelopes per send at most (default 100, a Queues batch's limit). */
   batchSize?: number;
@@ -46,6 +54,10 @@ export class OutboxPublisher {
   readonly #logger: Logger;
   #running: Promise<PublishResult> | null = null;
   #again = false;
+  /** What was sent and not yet recorded in the catalog (only with `recordAtMostEveryMs`). */
+  #unrecorded: CatalogEntry | null = null;
+  /** When this publisher last recorded (epoch ms), or null when it has not yet. */
+  #recordedAt: number | null = null;
 
   /** A publisher of one outbox. */
   constructor(options: OutboxPublisherOptions) {
@@ -64,6 +76,28 @@ export class OutboxPublisher {
     });
     this.#running = run;
     return run;
+  }
+
+  /** Whether something sent is not yet recorded in the catalog. */
+  hasUnrecorded(): boolean {
+    return this.#unrecorded !== null;
+  }
+
+  /**
+   * Records in the catalog what was sent and not yet recorded; given `current` (the stream as
+   * stored), also when this publisher has recorded nothing yet — an earlier incarnation may have
+   * sent without recording. Rejects when the record failed (nothing forgotten: tried again next
+   * time).
+   */
+  async recordSent(current?: () => Promise<CatalogEntry | null>): Promise<void> {
+    const record = this.#options.record;
+    if (record === undefined) return;
+    const entry = this.#unrecorded ?? (this.#recordedAt === null && current !== undefined ? await current() : null);
+    if (entry === null) return;
+    await record([entry]);
+    this.#recordedAt = Date.now();
+    // Only if nothing newer was sent meanwhile.
+    if (this.#unrecorded === entry) this.#unrecorded = null;
   }
 
   async #drain(): Promise<PublishResult> {
@@ -93,9 +127,17 @@ export class OutboxPublisher {
           bytes += size;
           last = event.version;
         }
-        const recorded = this.#options.record?.([{ stream, streamName: pending.streamName, version: last }]);
-        await Promise.all([send(batch), recorded]);
-        await outbox.markPublished(last);
+        const reached = { stream, streamName: pending.streamName, version: last };
+        const every = this.#options.recordAtMostEveryMs ?? 0;
+        if (every <= 0 || this.#options.record === undefined) {
+          await Promise.all([send(batch), this.#options.record?.([reached])]);
+          await outbox.markPublished(last);
+        } else {
+          await send(batch);
+          await outbox.markPublished(last);
+          this.#unrecorded = reached;
+          if (this.#recordedAt === null || Date.now() - this.#recordedAt >= every) await this.recordSent();
+        }
         sent += batch.length;
       } catch (error) {
         this.#logger.error("publishing the outbox failed: it will be tried again", { stream: pending?.streamName ?? stream, error });
