@@ -166,6 +166,7 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
           this.#alarmAt = null;
           this.#outboxDueAt = null;
           this.#failures = 0;
+          this.#publisher?.forget();
         },
       });
       this.#followUps =
@@ -238,7 +239,13 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
       try {
         if (this.#publisher !== null) {
           if (this.#store.hasUnpublished()) await this.#publish();
-          if (!this.#store.hasUnpublished()) await this.#recordSent(this.#publisher);
+          // Where the stream is, in the catalog: what was sent — or, when sending failed, what was
+          // committed (the sweep reads it from the stream).
+          await this.#recordSent(this.#publisher, this.#store.hasUnpublished());
+          // While something is pending, the next check is a period from now — never a past time,
+          // which would ring at once, again and again, under a steady load.
+          const pending = this.#unsent || this.#store.hasUnpublished() || this.#publisher.hasUnrecorded();
+          if (this.#failures === 0) this.#outboxDueAt = pending ? Date.now() + (outbox?.checkAfterMs ?? DEFAULT_CHECK_AFTER_MS) : null;
         }
         if (this.#followUps !== null) ({ more } = await this.#followUps.runner.deliverDue());
       } finally {
@@ -282,17 +289,19 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
      * incarnation that has recorded nothing, the stream as stored (an earlier one may have sent
      * without recording). When that fails, the alarm tries again, later each time.
      */
-    async #recordSent(publisher: OutboxPublisher): Promise<void> {
+    async #recordSent(publisher: OutboxPublisher, committed: boolean): Promise<void> {
       try {
         await publisher.recordSent(async () => {
           const streamName = this.#store.storedName();
           const { version } = await this.#store.streamState();
           return streamName === null || version < 0 ? null : { stream: aggregate.stream, streamName, version };
-        });
-        if (!this.#unsent && !this.#store.hasUnpublished()) this.#outboxDueAt = null;
+        }, committed);
+        // Recorded, and nothing left to send: whatever failed before is over.
+        if (!this.#store.hasUnpublished()) this.#failures = 0;
       } catch (error) {
         logger.error("recording the stream in the read side's catalog failed: it will be tried again", { error });
-        this.#failures += 1;
+        // One back-off step per ring, whether the send failed too or not.
+        this.#failures = Math.max(this.#failures, 1);
         this.#outboxDueAt = Date.now() + backoffDelay(this.#failures, outbox?.retry ?? DEFAULT_RETRY);
       }
     }

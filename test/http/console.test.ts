@@ -285,6 +285,20 @@ describe("the console's pages", () => {
     expect(html).toContain(">Earlier events</a>");
   });
 
+  it("shows a schedule in a time zone at its local time, with its zone and missed-run policy, and no separate next try", async () => {
+    const key = `key-${newId()}`;
+    const scheduled = await demo("/v1/schedules", {
+      method: "POST",
+      headers: ADA,
+      body: JSON.stringify({ service: "greet", request: { name: "Ada" }, key, cron: "0 9 * * *", timeZone: "Asia/Kolkata", missed: "skip" }),
+    });
+    expect(scheduled.status).toBe(202);
+    const listed = await page(`/console/schedules?key=${key}`, await login());
+    expect(listed.text).toMatch(/\d{4}-\d{2}-\d{2} 09:00:00 \+05:30<\/time>/);
+    expect(listed.text).toContain("cron 0 9 * * * (Asia/Kolkata), missed runs: skipped");
+    expect(listed.text).not.toContain("next try");
+  });
+
   it("lists a key's pending schedules and cancels one", async () => {
     const key = `key-${newId()}`;
     const scheduled = await demo("/v1/schedules", {

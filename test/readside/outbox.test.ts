@@ -4,7 +4,7 @@ import { newId } from "../../src/core/shared/ids.js";
 import { referenceOf } from "../../src/core/readside/event-envelope.js";
 import { env } from "cloudflare:workers";
 import { eventually, flakyTallies, outboxOf, tallyCommand, tallyStub } from "../support/read-side-helpers.js";
-import { publishedTallies, tallyQueueFaults } from "../support/test-read-side.js";
+import { publishedTallies, tallyQueueFaults, tallyReadSide } from "../support/test-read-side.js";
 
 /** The versions of stream `tally-<id>` published so far, in the order the queue delivered them. */
 const published = (id: string) => publishedTallies.filter((e) => referenceOf(e).streamName === `tally-${id}`);
@@ -35,6 +35,26 @@ describe("the transactional outbox of an aggregate object", () => {
     expect(await runDurableObjectAlarm(tallyStub(id))).toBe(true);
     expect(published(id)).toHaveLength(4);
     expect(await runInDurableObject(tallyStub(id), (_object, state) => state.storage.getAlarm())).toBeNull();
+  });
+
+  it("while its queue refuses every send, the alarm still records in the catalog what was committed", async () => {
+    const id = newId();
+    const recorded = async () => (await tallyReadSide.store(env).streams("tally", { after: `tally-${id}`.slice(0, -1), limit: 1 }))[0];
+    tallyQueueFaults.failNext = 1_000;
+    try {
+      await tallyCommand("add", { id, amount: 1 }, { flaky: true });
+      await tallyCommand("add", { id, amount: 2 }, { flaky: true });
+      expect(await outboxOf(id, true)).toEqual([0, 1]);
+      expect(await runDurableObjectAlarm(tallyStub(id, true))).toBe(true);
+      expect(await outboxOf(id, true)).toEqual([0, 1]);
+      expect(await recorded()).toEqual({ stream: "tally", streamName: `tally-${id}`, version: 1 });
+      // And the alarm stays on, to send them once the queue takes them.
+      expect(await runInDurableObject(tallyStub(id, true), (_object, state) => state.storage.getAlarm())).not.toBeNull();
+    } finally {
+      tallyQueueFaults.failNext = 0;
+    }
+    expect(await runDurableObjectAlarm(tallyStub(id, true))).toBe(true);
+    expect(await outboxOf(id, true)).toEqual([]);
   });
 
   it("a burst of commits sets the safety alarm once, not once per commit", async () => {

@@ -130,10 +130,11 @@ function commandHandler<Env, State, Event extends DomainEvent>(
     if (prepared.halted) return prepared;
     const id = readKey(prepared.aggregateMeta.id);
     if (!id.ok) return error(prepared, "invalid_id", { field: command.idField, problem: id.problem });
-    const target = { ...prepared, aggregateMeta: { ...prepared.aggregateMeta, id: id.key } };
     // The command's schema runs once, in the instance, before anything is loaded: it must run
     // there anyway (a schema's output need not survive the hop to an object), so running it here
-    // too would only double its cost.
+    // too would only double its cost. Whatever another schema made of the request before (a
+    // handler forwarding its own validated message) is dropped: this command's schema decides.
+    const target = { ...prepared, request: null, valid: false, aggregateMeta: { ...prepared.aggregateMeta, id: id.key } };
     const streamName = `${stream}-${id.key}`;
     try {
       return await client.execute(context.env, { streamName, command: command.name, message: target });

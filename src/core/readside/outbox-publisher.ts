@@ -86,18 +86,27 @@ export class OutboxPublisher {
   /**
    * Records in the catalog what was sent and not yet recorded; given `current` (the stream as
    * stored), also when this publisher has recorded nothing yet — an earlier incarnation may have
-   * sent without recording. Rejects when the record failed (nothing forgotten: tried again next
-   * time).
+   * sent without recording — and, with `committed`, the stream as stored whatever was sent (when
+   * sending fails, the read side still learns what was committed, and its sweep reads it from
+   * the stream). Rejects when the record failed (nothing forgotten: tried again next time).
    */
-  async recordSent(current?: () => Promise<CatalogEntry | null>): Promise<void> {
+  async recordSent(current?: () => Promise<CatalogEntry | null>, committed = false): Promise<void> {
     const record = this.#options.record;
     if (record === undefined) return;
-    const entry = this.#unrecorded ?? (this.#recordedAt === null && current !== undefined ? await current() : null);
+    const stored = current !== undefined && (committed || (this.#unrecorded === null && this.#recordedAt === null)) ? await current() : null;
+    const entry = stored ?? this.#unrecorded;
     if (entry === null) return;
     await record([entry]);
     this.#recordedAt = Date.now();
     // Only if nothing newer was sent meanwhile.
-    if (this.#unrecorded === entry) this.#unrecorded = null;
+    const sent = this.#unrecorded;
+    if (sent !== null && sent.streamName === entry.streamName && sent.version <= entry.version) this.#unrecorded = null;
+  }
+
+  /** Forgets what it sent and recorded: the stream's storage was emptied (a hard delete). */
+  forget(): void {
+    this.#unrecorded = null;
+    this.#recordedAt = null;
   }
 
   async #drain(): Promise<PublishResult> {
@@ -136,7 +145,10 @@ export class OutboxPublisher {
           await send(batch);
           await outbox.markPublished(last);
           this.#unrecorded = reached;
-          if (this.#recordedAt === null || Date.now() - this.#recordedAt >= every) await this.recordSent();
+          if (this.#recordedAt === null || Date.now() - this.#recordedAt >= every) {
+            // A failed record stops no send: what was sent stays unrecorded, for the next try.
+            await this.recordSent().catch((error: unknown) => this.#logger.warn("recording the stream in the catalog failed: it will be tried again", { error }));
+          }
         }
         sent += batch.length;
       } catch (error) {

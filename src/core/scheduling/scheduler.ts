@@ -435,10 +435,10 @@ export class SchedulerRunner {
     const attempt = entry.attempts;
     const lateness = Number.isNaN(dueAt) ? 0 : Math.max(0, now - dueAt);
     const fields = { messageId: message.id, service: entry.service, key: entry.key, attempt, latenessMs: lateness };
-    // A recurring run missed while nothing ran (first attempt, past the lateness threshold — a
-    // retry is not a missed run): its policy says whether it runs, and what comes next.
-    const missed = entry.recurrence !== null && attempt === 1 && lateness > this.#lateAfterMs ? missedRun(entry.recurrence, dueAt, now) : null;
-    if (missed !== null && !missed.deliver) {
+    // A late run of a recurring schedule: its missed-run policy says what comes next and — for a
+    // first attempt (a retry is not a missed run, and is delivered) — whether it runs at all.
+    const missed = entry.recurrence !== null && lateness > this.#lateAfterMs ? this.#missedRun(entry.recurrence, dueAt, now) : null;
+    if (missed !== null && !missed.deliver && attempt === 1) {
       const next = missed.next === null ? null : this.#occurrenceAt(entry, missed.next);
       this.#logger.info("missed run passed over, as its schedule says", { ...fields, missed: entry.recurrence?.missed ?? "once", next: next === null ? null : iso(next.dueAt) });
       return { change: next };
@@ -486,6 +486,16 @@ export class SchedulerRunner {
       this.#logger.error("scheduled delivery failed; it will be delivered again", { ...fields, inMs: delay, error });
       this.#retrying(message, entry, delay, "failed", null);
       return { change: { dueAt: this.#time() + delay } };
+    }
+  }
+
+  /** {@link missedRun}, or null (delivered as any run) when the schedule cannot be read any more (a time zone the runtime no longer knows). */
+  #missedRun(recurrence: Recurrence, dueAt: number, now: number): { deliver: boolean; next: number | null } | null {
+    try {
+      return missedRun(recurrence, dueAt, now);
+    } catch (error) {
+      this.#logger.error("a recurring schedule's missed runs could not be worked out: this run is delivered, the next one follows it", { recurrence, error });
+      return null;
     }
   }
 

@@ -137,10 +137,15 @@ export type StreamsView = {
   listing: StreamListing | null;
 };
 
-/** An ISO time for people: "2026-11-27 11:49:58 UTC" (the `<time>` element keeps the exact value). */
+/**
+ * An RFC 3339 time for people: "2026-11-27 11:49:58 UTC", or in the offset it was given with
+ * ("2026-12-07 09:00:00 +01:00", a schedule in its own time zone). The `<time>` element keeps the
+ * exact value.
+ */
 function when(iso: string): string {
-  const match = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})/.exec(iso);
-  return match === null ? iso : `${match[1]} ${match[2]} UTC`;
+  const match = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?(Z|[+-]\d{2}:\d{2})$/.exec(iso);
+  if (match === null) return iso;
+  return `${match[1]} ${match[2]} ${match[3] === "Z" ? "UTC" : match[3]}`;
 }
 
 function json(value: Json | undefined): string {
@@ -344,7 +349,7 @@ function scheduleRow(base: string, key: string, entry: ScheduledSummary, now: nu
   return html`<tr>
   <th scope="row"><code>${entry.service}</code><br><span class="muted mono">${entry.messageId}</span></th>
   <td><time datetime="${entry.dispatchAt}">${when(entry.dispatchAt)}</time><br><span class="muted">${lateness > 0 ? `${humanDuration(lateness)} ago` : `in ${humanDuration(lateness)}`}</span></td>
-  <td>${entry.attempts}${entry.nextAttemptAt === entry.dispatchAt ? "" : html`<br><span class="muted">next try <time datetime="${entry.nextAttemptAt}">${when(entry.nextAttemptAt)}</time></span>`}</td>
+  <td>${entry.attempts}${Date.parse(entry.nextAttemptAt) === due ? "" : html`<br><span class="muted">next try <time datetime="${entry.nextAttemptAt}">${when(entry.nextAttemptAt)}</time></span>`}</td>
   <td>${entry.late || lateness > 0 ? html`<span class="badge warn">late by ${humanDuration(Math.max(lateness, 0))}</span>` : html`<span class="ok">on time</span>`}</td>
   <td>${recurrence}</td>
   <td><pre>${json(entry.rawRequest ?? null)}</pre></td>

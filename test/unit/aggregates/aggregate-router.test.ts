@@ -75,4 +75,12 @@ describe("a command's schema", () => {
       expect(counters.streamCount).toBe(client === counters ? 1 : 2);
     }
   });
+
+  it("runs even on a message another schema already validated (a handler forwarding its own request)", async () => {
+    const counters = new MemoryAggregates(counter);
+    const dispatcher = new Dispatcher({ services: [aggregateRouter(counter, counters, { authorize: () => "ok" })], logger: silentLogger });
+    const forwarded = { ...newMessage("add", { rawRequest: { id: "fwd", by: -5 } }), valid: true, request: { id: "fwd", by: -5 } };
+    expect((await dispatcher.dispatch(forwarded)).response).toMatchObject({ status: "validation_error" });
+    expect(counters.streamCount).toBe(0);
+  });
 });

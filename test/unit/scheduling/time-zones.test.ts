@@ -194,3 +194,39 @@ describe("a retry is not a missed run", () => {
     expect((await runner.list())[0]?.dispatchAt).toBe("2026-12-05T10:00:00.000Z");
   });
 });
+
+describe("catching up, with a failure on the way", () => {
+  it("each up to 3: a catch-up run that fails is retried, and the runs after it are still delivered, each once", async () => {
+    const clock = { now: at("2026-11-30T12:00:00Z") };
+    const delivered: string[] = [];
+    let failures = 1;
+    const runner = new SchedulerRunner(new MemoryScheduleStore(), {
+      now: () => clock.now,
+      logger: silentLogger,
+      reidentify: (principal) => ({ user: principal }),
+      dispatch: async (message) => {
+        delivered.push(String(message.assigns["dispatchAt"]));
+        if (failures > 0) {
+          failures -= 1;
+          throw new Error("the service is down");
+        }
+        return ok(message);
+      },
+    });
+    const message = newMessage("report", { id: "daily", assigns: { identity: { user: "ada" }, principal: "ada" } });
+    await runner.schedule({ key: "k", message, spec: { cron: "0 9 * * *", timeZone: "Europe/Berlin", missed: { each: 3 } } });
+    clock.now = at("2026-12-05T11:00:00Z");
+    await runner.deliverDue();
+    await runner.deliverDue();
+    // The failed run's retry is due a moment later.
+    clock.now += 5_000;
+    for (let wake = 0; wake < 5; wake += 1) await runner.deliverDue();
+    expect(delivered).toEqual([
+      "2026-12-03T09:00:00.000+01:00",
+      "2026-12-03T09:00:00.000+01:00",
+      "2026-12-04T09:00:00.000+01:00",
+      "2026-12-05T09:00:00.000+01:00",
+    ]);
+    expect((await runner.list())[0]?.dispatchAt).toBe("2026-12-06T09:00:00.000+01:00");
+  });
+});
