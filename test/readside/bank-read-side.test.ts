@@ -201,7 +201,13 @@ describe("the transfer process on Workflows", () => {
       expect((await getQueueResult(batch, ctx)).explicitAcks).toHaveLength(1);
     }
 
-    expect(await env.TRANSFER_WORKFLOW.get(instanceId).then((i) => i.status())).toMatchObject({ status: "complete" });
+    const instance = await env.TRANSFER_WORKFLOW.get(instanceId);
+    try {
+      expect(await instance.status()).toMatchObject({ status: "complete" });
+    } finally {
+      // An RPC stub: disposed, so that the runtime need not warn about it.
+      (instance as unknown as Partial<Disposable>)[Symbol.dispose]?.();
+    }
     expect([await balanceOf(from), await balanceOf(to)]).toEqual([75, 25]);
     expect(await eventsOf(from)).toEqual(["AccountOpened", "MoneyDeposited", "MoneyWithdrawn"]);
   });
@@ -214,7 +220,7 @@ describe("the transfer process on Workflows", () => {
     const trigger = { stream: "transfer", streamName: "transfer-ghost", version: 0, type: "TransferRequested", messageId: newId(), correlationId: newId() };
     await withInstance(env.FLAKY_TRANSFER_WORKFLOW, instanceId, async (instance) => {
       await instance.modify(async (m) => m.disableRetryDelays());
-      await env.FLAKY_TRANSFER_WORKFLOW.create({ id: instanceId, params: { input, trigger } });
+      (await env.FLAKY_TRANSFER_WORKFLOW.create({ id: instanceId, params: { input, trigger } }) as unknown as Partial<Disposable>)[Symbol.dispose]?.();
       await instance.waitForStatus("complete");
     });
 

@@ -92,9 +92,14 @@ export function aggregateRouter<
   const Private extends keyof Commands & string = never,
 >(
   aggregate: Aggregate<State, Event, Commands>,
-  client: AggregateClient<Env>,
+  // The second member is never a value: its one key is the hint TypeScript shows when something
+  // else is passed (the namespace itself, a router), written out so that the error shows it.
+  clientOrHint:
+    | AggregateClient<Env>
+    | { readonly "pass an AggregateClient: durableObjectAggregates((env) => env.ACCOUNTS), or new MemoryAggregates(aggregate)": never },
   options: AggregateRouterOptions<Env, Commands, Private> = {},
 ): AggregateRouter<Env, CommandServices<Commands, Private>> {
+  const client = aggregateClientOf(clientOrHint);
   const own: { [command: string]: { authorize?: Authorize<Env> } | undefined } = options.commands ?? {};
   const hidden = new Set<string>(options.private ?? []);
   const fallback = options.authorize ?? (() => "forbidden" as const);
@@ -143,4 +148,10 @@ function commandHandler<Env, State, Event extends DomainEvent>(
       return halt(prepared, response.error("internal_error"));
     }
   };
+}
+
+/** `value` as an AggregateClient, or a TypeError that says what to pass (for JavaScript callers). */
+function aggregateClientOf<Env>(value: AggregateClient<Env> | object): AggregateClient<Env> {
+  if (typeof value === "object" && value !== null && "execute" in value && "readStream" in value && "deleteStream" in value) return value as AggregateClient<Env>;
+  throw new TypeError("aggregateRouter takes an AggregateClient: durableObjectAggregates((env) => env.ACCOUNTS), or new MemoryAggregates(aggregate)");
 }

@@ -12,13 +12,15 @@ export function workflowLauncher<Env>(workflow: (env: Env) => Workflow): (env: u
     const binding = () => workflow(env as Env);
     const start = async (instanceId: string, started: ProcessStart): Promise<LaunchResult> => {
       try {
-        await binding().create({ id: instanceId, params: started });
+        disposeStub(await binding().create({ id: instanceId, params: started }));
         return "started";
       } catch (error) {
         // "instance.already_exists"; and after any other error, an instance that exists was started.
         if (error instanceof Error && /already.exists/i.test(error.message)) return "exists";
-        if ((await existing(binding(), instanceId)) !== null) return "exists";
-        throw error;
+        const found = await existing(binding(), instanceId);
+        if (found === null) throw error;
+        disposeStub(found);
+        return "exists";
       }
     };
     return {
@@ -26,15 +28,19 @@ export function workflowLauncher<Env>(workflow: (env: Env) => Workflow): (env: u
       async revive(instanceId: string, started: ProcessStart): Promise<ReviveResult> {
         const instance = await existing(binding(), instanceId);
         if (instance === null) return (await start(instanceId, started)) === "started" ? "started" : "running";
-        const { status } = await instance.status();
-        if (status === "complete") return "finished";
-        if (status === "paused" || status === "waitingForPause") return "paused";
-        // Waiting (a sleep, a retry's back-off) or unknown: it is on its way. Queued is not: an
-        // instance still queued when it is overdue was created and never taken up (locally, one
-        // created just before `wrangler dev` stopped stays queued for ever); nothing of it ran.
-        if (status !== "errored" && status !== "terminated" && status !== "running" && status !== "queued") return "running";
-        await instance.restart();
-        return "restarted";
+        try {
+          const { status } = await instance.status();
+          if (status === "complete") return "finished";
+          if (status === "paused" || status === "waitingForPause") return "paused";
+          // Waiting (a sleep, a retry's back-off) or unknown: it is on its way. Queued is not: an
+          // instance still queued when it is overdue was created and never taken up (locally, one
+          // created just before `wrangler dev` stopped stays queued for ever); nothing of it ran.
+          if (status !== "errored" && status !== "terminated" && status !== "running" && status !== "queued") return "running";
+          await instance.restart();
+          return "restarted";
+        } finally {
+          disposeStub(instance);
+        }
       },
     };
   };
@@ -48,4 +54,17 @@ async function existing(binding: Workflow, instanceId: string): Promise<Workflow
     if (error instanceof Error && /not.found|not_found|doesn.t exist|does not exist/i.test(error.message)) return null;
     throw error;
   }
+}
+
+/**
+ * Lets the runtime release an instance handle now: the Workflow binding's `create` and `get`
+ * answer RPC stubs, which the caller must dispose (the runtime warns about each one left to the
+ * garbage collector).
+ */
+function disposeStub(handle: object): void {
+  // Read from Symbol, not named: the package is compiled for ES2022, whose types lack it.
+  const key = (Symbol as { readonly dispose?: symbol }).dispose;
+  if (key === undefined) return;
+  const dispose = (handle as Record<symbol, unknown>)[key];
+  if (typeof dispose === "function") dispose.call(handle);
 }

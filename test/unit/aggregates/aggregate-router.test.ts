@@ -33,6 +33,15 @@ describe("aggregateRouter's options", () => {
     expect(inside.response).toMatchObject({ status: "ok" });
   });
 
+  it("anything but an AggregateClient where one is wanted is refused with what to pass instead", () => {
+    const hint = "aggregateRouter takes an AggregateClient: durableObjectAggregates((env) => env.ACCOUNTS), or new MemoryAggregates(aggregate)";
+    // @ts-expect-error -- the aggregate itself, not a client: TypeScript refuses it too (its message names what to pass)
+    expect(() => aggregateRouter(account, account, { authorize: () => "ok" })).toThrow(hint);
+    // @ts-expect-error -- something shaped like a Durable Object namespace
+    expect(() => aggregateRouter(account, { idFromName: () => ({}), get: () => ({}) }, { authorize: () => "ok" })).toThrow(hint);
+    expect(() => aggregateRouter(account, new MemoryAggregates(account), { authorize: () => "ok" })).not.toThrow();
+  });
+
   it("a misspelt command name does not compile, in the router's options or in a spec", () => {
     const accounts = new MemoryAggregates(account);
     // @ts-expect-error: there is no command "withdrew"
