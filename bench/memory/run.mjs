@@ -26,7 +26,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { fetchRetrying, freePort, sleep, spawnGroup, waitForHttp } from "../lib.mjs";
+import { fetchRetrying, freePort, groupPids, sleep, spawnGroup, waitForHttp } from "../lib.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const here = dirname(fileURLToPath(import.meta.url));
@@ -228,33 +228,28 @@ const SCENARIOS = {
 // ---------------------------------------------------------------------------------------------
 // Processes and memory, from /proc.
 
+/** Every process of group `pgid` (lib's `groupPids`) with its memory, from /proc/<pid>/status. */
 function processesOf(pgid) {
-  const found = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
+  return groupPids(pgid).flatMap((pid) => {
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const close = stat.lastIndexOf(")");
-      const fields = stat.slice(close + 2).split(" ");
-      if (Number(fields[2]) !== pgid) continue;
-      const status = readFileSync(`/proc/${entry}/status`, "utf8");
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
       const field = (key) => Number(status.match(new RegExp(`^${key}:\\s+(\\d+) kB$`, "m"))?.[1] ?? 0) * 1024;
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").filter(Boolean);
-      found.push({
-        pid: Number(entry),
-        name: stat.slice(stat.indexOf("(") + 1, close),
-        rss: field("VmRSS"),
-        // VmRSS = RssAnon (heaps) + RssFile (mapped files) + RssShmem (shared memory, SQLite's -shm maps).
-        anon: field("RssAnon"),
-        file: field("RssFile"),
-        shmem: field("RssShmem"),
-        label: label(cmdline),
-      });
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+      return [
+        {
+          pid,
+          rss: field("VmRSS"),
+          // VmRSS = RssAnon (heaps) + RssFile (mapped files) + RssShmem (shared memory, SQLite's -shm maps).
+          anon: field("RssAnon"),
+          file: field("RssFile"),
+          shmem: field("RssShmem"),
+          label: label(cmdline),
+        },
+      ];
     } catch {
-      // Gone while listed.
+      return []; // Gone while listed.
     }
-  }
-  return found;
+  });
 }
 
 /** A short name for a process of the group. */

@@ -239,12 +239,14 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
       try {
         if (this.#publisher !== null) {
           if (this.#store.hasUnpublished()) await this.#publish();
+          const unpublished = this.#store.hasUnpublished();
           // Where the stream is, in the catalog: what was sent — or, when sending failed, what was
           // committed (the sweep reads it from the stream).
-          await this.#recordSent(this.#publisher, this.#store.hasUnpublished());
+          await this.#recordSent(this.#publisher, unpublished);
           // While something is pending, the next check is a period from now — never a past time,
-          // which would ring at once, again and again, under a steady load.
-          const pending = this.#unsent || this.#store.hasUnpublished() || this.#publisher.hasUnrecorded();
+          // which would ring at once, again and again, under a steady load. (A commit meanwhile
+          // is in #unsent.)
+          const pending = this.#unsent || unpublished || this.#publisher.hasUnrecorded();
           if (this.#failures === 0) this.#outboxDueAt = pending ? Date.now() + (outbox?.checkAfterMs ?? DEFAULT_CHECK_AFTER_MS) : null;
         }
         if (this.#followUps !== null) ({ more } = await this.#followUps.runner.deliverDue());
@@ -285,19 +287,20 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
     }
 
     /**
-     * Records in the read side's catalog what was sent and not yet recorded — or, for an
-     * incarnation that has recorded nothing, the stream as stored (an earlier one may have sent
-     * without recording). When that fails, the alarm tries again, later each time.
+     * Records in the read side's catalog what was sent and not yet recorded — or the stream as
+     * stored, when rows are `unpublished` (sending fails) or this incarnation has recorded nothing
+     * (an earlier one may have sent without recording). When that fails, the alarm tries again,
+     * later each time.
      */
-    async #recordSent(publisher: OutboxPublisher, committed: boolean): Promise<void> {
+    async #recordSent(publisher: OutboxPublisher, unpublished: boolean): Promise<void> {
       try {
         await publisher.recordSent(async () => {
           const streamName = this.#store.storedName();
           const { version } = await this.#store.streamState();
           return streamName === null || version < 0 ? null : { stream: aggregate.stream, streamName, version };
-        }, committed);
+        }, unpublished);
         // Recorded, and nothing left to send: whatever failed before is over.
-        if (!this.#store.hasUnpublished()) this.#failures = 0;
+        if (!unpublished) this.#failures = 0;
       } catch (error) {
         logger.error("recording the stream in the read side's catalog failed: it will be tried again", { error });
         // One back-off step per ring, whether the send failed too or not.

@@ -1,7 +1,7 @@
 // Recurring schedules in a time zone, across daylight saving changes, and what they do about the
 // runs they missed while nothing ran — on fixed clocks.
 import { describe, expect, it } from "vitest";
-import { newMessage, ok, silentLogger, type Message } from "../../../src/core/index.js";
+import { newMessage, ok, silentLogger, type MissedRuns, type ScheduleSpec } from "../../../src/core/index.js";
 import { MemoryScheduleStore } from "../../../src/core/scheduling/memory-schedule-store.js";
 import { dateTimeIn, missedRun, nextOccurrence, parseSchedule, type Recurrence } from "../../../src/core/scheduling/schedule.js";
 import { SchedulerRunner } from "../../../src/core/scheduling/scheduler.js";
@@ -121,28 +121,44 @@ describe("the runs missed while nothing ran", () => {
   });
 });
 
+/**
+ * A runner on a manual clock with one recurring schedule of ada's, whose service fails its first
+ * `failures` deliveries; `delivered` holds each delivery's `dispatchAt`.
+ */
+async function recurring(spec: ScheduleSpec, startAt: string, failures = 0) {
+  const clock = { now: at(startAt) };
+  const delivered: string[] = [];
+  let failing = failures;
+  const runner = new SchedulerRunner(new MemoryScheduleStore(), {
+    now: () => clock.now,
+    logger: silentLogger,
+    reidentify: (principal) => ({ user: principal }),
+    dispatch: async (message) => {
+      delivered.push(String(message.assigns["dispatchAt"]));
+      if (failing > 0) {
+        failing -= 1;
+        throw new Error("the service is down");
+      }
+      return ok(message);
+    },
+  });
+  const message = newMessage("report", { id: "recurring", assigns: { identity: { user: "ada" }, principal: "ada" } });
+  expect((await runner.schedule({ key: "k", message, spec })).status).toBe("ok");
+  /** Moves the clock to `to` (or on by `ms`) and wakes the runner `times` times. */
+  const wake = async (to: string | number, times = 1) => {
+    clock.now = typeof to === "string" ? at(to) : clock.now + to;
+    for (let i = 0; i < times; i += 1) await runner.deliverDue();
+  };
+  const next = async () => (await runner.list())[0]?.dispatchAt;
+  return { delivered, wake, next };
+}
+
 describe("a scheduler that was down for days", () => {
-  /** A runner on a manual clock with a daily 09:00 (Berlin) schedule; returns what it delivered after an outage. */
-  async function afterOutage(missed: Recurrence["missed"]) {
-    const clock = { now: at("2026-11-30T12:00:00Z") };
-    const delivered: Message[] = [];
-    const runner = new SchedulerRunner(new MemoryScheduleStore(), {
-      now: () => clock.now,
-      logger: silentLogger,
-      reidentify: (principal) => ({ user: principal }),
-      dispatch: async (message) => {
-        delivered.push(message);
-        return ok(message);
-      },
-    });
-    const spec = { cron: "0 9 * * *", timeZone: "Europe/Berlin", ...(missed === undefined ? {} : { missed }) };
-    const message = newMessage("report", { id: "daily", assigns: { identity: { user: "ada" }, principal: "ada" } });
-    expect((await runner.schedule({ key: "k", message, spec })).status).toBe("ok");
-    // Nothing ran from before the first run (Dec 1st, 09:00) until Dec 5th, 12:00.
-    clock.now = at("2026-12-05T11:00:00Z");
-    for (let wake = 0; wake < 10; wake += 1) await runner.deliverDue();
-    const [pending] = await runner.list();
-    return { delivered: delivered.map((m) => String(m.assigns["dispatchAt"])), next: pending?.dispatchAt };
+  /** A daily 09:00 (Berlin) schedule; nothing ran from before its first run (Dec 1st) until Dec 5th, 12:00. */
+  async function afterOutage(missed: MissedRuns | undefined) {
+    const daily = await recurring({ cron: "0 9 * * *", timeZone: "Europe/Berlin", ...(missed === undefined ? {} : { missed }) }, "2026-11-30T12:00:00Z");
+    await daily.wake("2026-12-05T11:00:00Z", 10);
+    return { delivered: daily.delivered, next: await daily.next() };
   }
 
   it("skip: delivers nothing for the outage and is next due on the 6th, in local time", async () => {
@@ -169,64 +185,27 @@ describe("a scheduler that was down for days", () => {
 
 describe("a retry is not a missed run", () => {
   it("a run whose first delivery failed is delivered again after the lateness threshold, even when missed runs are skipped", async () => {
-    const clock = { now: at("2026-12-05T08:59:00Z") };
-    const delivered: string[] = [];
-    let failing = true;
-    const runner = new SchedulerRunner(new MemoryScheduleStore(), {
-      now: () => clock.now,
-      logger: silentLogger,
-      reidentify: (principal) => ({ user: principal }),
-      dispatch: async (message) => {
-        delivered.push(String(message.assigns["dispatchAt"]));
-        if (failing) throw new Error("the service is down");
-        return ok(message);
-      },
-    });
-    const message = newMessage("report", { id: "hourly", assigns: { identity: { user: "ada" }, principal: "ada" } });
-    await runner.schedule({ key: "k", message, spec: { cron: "0 * * * *", missed: "skip" } });
-    clock.now = at("2026-12-05T09:00:00Z");
-    await runner.deliverDue();
+    const hourly = await recurring({ cron: "0 * * * *", missed: "skip" }, "2026-12-05T08:59:00Z", 1);
+    await hourly.wake("2026-12-05T09:00:00Z");
     // The retry comes two minutes later: late, but a retry of a run that did start on time.
-    failing = false;
-    clock.now = at("2026-12-05T09:02:00Z");
-    await runner.deliverDue();
-    expect(delivered).toEqual(["2026-12-05T09:00:00.000Z", "2026-12-05T09:00:00.000Z"]);
-    expect((await runner.list())[0]?.dispatchAt).toBe("2026-12-05T10:00:00.000Z");
+    await hourly.wake("2026-12-05T09:02:00Z");
+    expect(hourly.delivered).toEqual(["2026-12-05T09:00:00.000Z", "2026-12-05T09:00:00.000Z"]);
+    expect(await hourly.next()).toBe("2026-12-05T10:00:00.000Z");
   });
 });
 
 describe("catching up, with a failure on the way", () => {
   it("each up to 3: a catch-up run that fails is retried, and the runs after it are still delivered, each once", async () => {
-    const clock = { now: at("2026-11-30T12:00:00Z") };
-    const delivered: string[] = [];
-    let failures = 1;
-    const runner = new SchedulerRunner(new MemoryScheduleStore(), {
-      now: () => clock.now,
-      logger: silentLogger,
-      reidentify: (principal) => ({ user: principal }),
-      dispatch: async (message) => {
-        delivered.push(String(message.assigns["dispatchAt"]));
-        if (failures > 0) {
-          failures -= 1;
-          throw new Error("the service is down");
-        }
-        return ok(message);
-      },
-    });
-    const message = newMessage("report", { id: "daily", assigns: { identity: { user: "ada" }, principal: "ada" } });
-    await runner.schedule({ key: "k", message, spec: { cron: "0 9 * * *", timeZone: "Europe/Berlin", missed: { each: 3 } } });
-    clock.now = at("2026-12-05T11:00:00Z");
-    await runner.deliverDue();
-    await runner.deliverDue();
+    const daily = await recurring({ cron: "0 9 * * *", timeZone: "Europe/Berlin", missed: { each: 3 } }, "2026-11-30T12:00:00Z", 1);
+    await daily.wake("2026-12-05T11:00:00Z", 2);
     // The failed run's retry is due a moment later.
-    clock.now += 5_000;
-    for (let wake = 0; wake < 5; wake += 1) await runner.deliverDue();
-    expect(delivered).toEqual([
+    await daily.wake(5_000, 5);
+    expect(daily.delivered).toEqual([
       "2026-12-03T09:00:00.000+01:00",
       "2026-12-03T09:00:00.000+01:00",
       "2026-12-04T09:00:00.000+01:00",
       "2026-12-05T09:00:00.000+01:00",
     ]);
-    expect((await runner.list())[0]?.dispatchAt).toBe("2026-12-06T09:00:00.000+01:00");
+    expect(await daily.next()).toBe("2026-12-06T09:00:00.000+01:00");
   });
 });
