@@ -28,8 +28,8 @@ export type OutboxOptions<Env> = {
   /** The Cloudflare Queue the events go to: a producer binding of the Worker, e.g. `(env) => env.EVENTS`. */
   queue: (env: Env) => Queue;
   /**
-   * The read side's store, whose catalog records each stream and the version it reached as its
-   * events are sent — `(env) => reads.store(env)` for `const reads = readSide(…)`. The read side
+   * The read side's store, whose catalog records each stream and the version its sends reached —
+   * given with the queue by `reads.outbox((env) => env.EVENTS)` for `const reads = readSide(…)`. The read side
    * then knows every committed event even when a queue message is lost, and its sweep delivers it.
    */
   catalog: (env: Env) => Pick<ReadStore, "record">;
@@ -106,7 +106,7 @@ const DEFAULT_RETRY: BackoffOptions = { baseMs: 1000, maxMs: 60_000 };
  * `outbox`, it publishes its committed events to a queue for the read side.
  *
  * ```ts
- * export class AccountObject extends aggregateObject(account, { outbox: { queue: (env: Env) => env.EVENTS } }) {}
+ * export class AccountObject extends aggregateObject(account, { outbox: reads.outbox((env: Env) => env.EVENTS) }) {}
  * // wrangler.toml: [[durable_objects.bindings]] name = "ACCOUNTS", class_name = "AccountObject"
  * //               [[migrations]] tag = "v1", new_sqlite_classes = ["AccountObject"]
  * //               [[queues.producers]] binding = "EVENTS", queue = "my-events"

@@ -56,6 +56,7 @@ export type LibraryErrorReason =
   | "internal_error"
   | "not_found"
   | "wrong_expected_version"
+  | "already_exists"
   | "invalid_json"
   | "invalid_request"
   | "invalid_header"

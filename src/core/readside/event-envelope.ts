@@ -48,12 +48,17 @@ export const ENVELOPE_FORMAT = 1;
  */
 export const MAX_ENVELOPE_BYTES = 120_000;
 
+/** The aggregate id in a stream name: `streamName` is `<stream>-<id>`. */
+export function aggregateIdOf(stream: string, streamName: string): string {
+  return streamName.slice(stream.length + 1);
+}
+
 /** The event of a stream read, as the read side sees it (`stream` is the aggregate type). */
 export function projectedEvent(stream: string, streamName: string, event: RecordedEvent): ProjectedEvent {
   return {
     stream,
     streamName,
-    aggregateId: streamName.slice(stream.length + 1),
+    aggregateId: aggregateIdOf(stream, streamName),
     version: event.version,
     type: event.type,
     data: event.data,
@@ -116,7 +121,7 @@ export function readEnvelope(body: unknown): { ok: true; envelope: EventEnvelope
   }
   const envelope = parsed.output as EventEnvelope;
   const ref = referenceOf(envelope);
-  if (!ref.streamName.startsWith(`${ref.stream}-`) || ref.streamName.slice(ref.stream.length + 1) !== ref.aggregateId) {
+  if (!ref.streamName.startsWith(`${ref.stream}-`) || aggregateIdOf(ref.stream, ref.streamName) !== ref.aggregateId) {
     return { ok: false, problem: `not an event envelope: stream ${ref.streamName} is not ${ref.stream}-${ref.aggregateId}` };
   }
   return { ok: true, envelope };

@@ -1,6 +1,6 @@
 import type { AggregateClient, StreamPage } from "../aggregates/aggregate-protocol.js";
 import type { StreamAccess } from "../aggregates/aggregate-router.js";
-import { projectedEvent, type ProjectedEvent } from "./event-envelope.js";
+import { aggregateIdOf, projectedEvent, type ProjectedEvent } from "./event-envelope.js";
 
 /**
  * Where the read side reads events back from their streams: to fill a gap, to read an event that
@@ -34,7 +34,7 @@ function readerOf<Env>(sources: EventSources<Env>, stream: string): PageReader<E
   if (found === undefined) return undefined;
   // A client reads by stream name; a router by the aggregate's id (the part after `<stream>-`).
   if ("execute" in found) return (env, streamName, page) => found.readStream(env, streamName, page);
-  return (env, streamName, page) => found.readStream(env, streamName.slice(found.stream.length + 1), page);
+  return (env, streamName, page) => found.readStream(env, aggregateIdOf(found.stream, streamName), page);
 }
 
 function isList<Env>(sources: EventSources<Env>): sources is readonly StreamAccess<Env>[] {

@@ -113,11 +113,7 @@ export class SqlReadStore implements ReadStore {
   async seenSince(after: SweepCursor | null, before: string, limit: number): Promise<SeenStream[]> {
     await this.#ready();
     const from = after === null ? statement`` : statement`AND (last_seen, stream) > (${after.seenAt}, ${after.streamName})`;
-    const rows = await this.#db.all<{ stream_type: string; stream: string; version: number; last_seen: string }>({
-      sql: `SELECT stream_type, stream, version, last_seen FROM x3m_streams WHERE last_seen <= ? ${from.sql} ORDER BY last_seen, stream LIMIT ?`,
-      params: [before, ...from.params, limit],
-    });
-    return rows.map((row) => ({ stream: row.stream_type, streamName: row.stream, version: row.version, seenAt: row.last_seen }));
+    return this.#seenStreams(`WHERE last_seen <= ? ${from.sql} ORDER BY last_seen, stream`, [before, ...from.params], limit);
   }
 
   async sweepCursor(sweeper: string): Promise<SweepCursor | null> {
@@ -169,9 +165,14 @@ export class SqlReadStore implements ReadStore {
   async recentStreams(page: { before: SweepCursor | null; limit: number }): Promise<SeenStream[]> {
     await this.#ready();
     const before = page.before === null ? statement`` : statement`WHERE (last_seen, stream) < (${page.before.seenAt}, ${page.before.streamName})`;
+    return this.#seenStreams(`${before.sql} ORDER BY last_seen DESC, stream DESC`, before.params, page.limit);
+  }
+
+  /** Catalog rows with when they were last seen: `where` (its filter and order) and its parameters, at most `limit`. */
+  async #seenStreams(where: string, params: readonly ReadValue[], limit: number): Promise<SeenStream[]> {
     const rows = await this.#db.all<{ stream_type: string; stream: string; version: number; last_seen: string }>({
-      sql: `SELECT stream_type, stream, version, last_seen FROM x3m_streams ${before.sql} ORDER BY last_seen DESC, stream DESC LIMIT ?`,
-      params: [...before.params, page.limit],
+      sql: `SELECT stream_type, stream, version, last_seen FROM x3m_streams ${where} LIMIT ?`,
+      params: [...params, limit],
     });
     return rows.map((row) => ({ stream: row.stream_type, streamName: row.stream, version: row.version, seenAt: row.last_seen }));
   }

@@ -1,6 +1,6 @@
 import { mapBounded } from "../shared/bounded.js";
 import { jsonLogger, type Logger } from "../shared/logger.js";
-import { ENVELOPE_FORMAT } from "./event-envelope.js";
+import { aggregateIdOf, ENVELOPE_FORMAT } from "./event-envelope.js";
 import type { Subscriber } from "./subscriber.js";
 import type { RunScope, SubscriptionRunner } from "./subscription-runner.js";
 
@@ -134,7 +134,7 @@ async function keepDeadLetter(runner: SubscriptionRunner, subscriber: string, st
       version,
       error,
       attempts: 1,
-      envelope: { format: ENVELOPE_FORMAT, kind: "reference", publishedAt: new Date().toISOString(), ref: { stream, streamName, aggregateId: streamName.slice(stream.length + 1), version } },
+      envelope: { format: ENVELOPE_FORMAT, kind: "reference", publishedAt: new Date().toISOString(), ref: { stream, streamName, aggregateId: aggregateIdOf(stream, streamName), version } },
       recordedAt: new Date().toISOString(),
     });
   } catch (failure) {

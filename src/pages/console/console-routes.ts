@@ -62,7 +62,7 @@ export type ConsoleSettings<Env> = {
   /**
    * Where the console keeps its session generation, which logging out moves on (ending every
    * session, a kept copy of a cookie included): `durableObjectConsoleSessions((env) =>
-   * env.CONSOLE_SESSIONS)` over a `ConsoleSessionObject` binding (x3m-system/objects).
+   * env.CONSOLE_SESSIONS)` over a `ConsoleSessionObject` binding (x3m-system/pages).
    */
   sessions: ConsoleSessions<Env>;
   /**

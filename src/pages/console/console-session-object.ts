@@ -36,7 +36,7 @@ const GENERATION = "generation";
 /**
  * The Durable Object class that keeps the console's session generation (see
  * {@link durableObjectConsoleSessions}). It needs no options: export it from your Worker as it is,
- * `export { ConsoleSessionObject } from "x3m-system/objects";`, bind it (e.g. as
+ * `export { ConsoleSessionObject } from "x3m-system/pages";`, bind it (e.g. as
  * `CONSOLE_SESSIONS`) and declare it under a migration's `new_sqlite_classes`.
  */
 export class ConsoleSessionObject extends DurableObject implements ConsoleSessionHost {
@@ -69,8 +69,8 @@ const client = hc<ConsoleSessionRoutes>(PROTOCOL_BASE_URL);
 
 /**
  * The console's sessions in a {@link ConsoleSessionObject} namespace: one object, named
- * "console", reached through Hono's typed client over `stub.fetch`. Give it to the gateway as
- * `console: { sessions: durableObjectConsoleSessions((env) => env.CONSOLE_SESSIONS) }`. A
+ * "console", reached through Hono's typed client over `stub.fetch`. Give it to the browser pages
+ * as `browserPages({ console: { sessions: durableObjectConsoleSessions((env) => env.CONSOLE_SESSIONS) } })`. A
  * transport failure rejects (the console then answers 500 rather than let anyone in).
  */
 export function durableObjectConsoleSessions<Env>(namespace: (env: Env) => DurableObjectNamespace): ConsoleSessions<Env> {

@@ -9,7 +9,7 @@ import type { ConsoleSessions } from "./console-session-object.js";
  * only an expiry and the session generation it was started in, signed with HMAC-SHA256 under a key
  * derived from the admin token: the token itself never leaves the server again, and rotating the
  * token ends every session. A session holds while its generation is the current one (kept by a
- * Durable Object, objects/console-session-object.ts); logging out moves to the next generation,
+ * Durable Object, console-session-object.ts); logging out moves to the next generation,
  * so a copy of the cookie kept after logout no longer works — nor does any other browser's
  * session. Nothing is stored per session. The cookie is SameSite=Strict (never sent on a request
  * started by another site), scoped to the console's path, and Secure over https; the console's

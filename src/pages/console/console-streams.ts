@@ -1,4 +1,5 @@
 import type { StreamAccess } from "../../core/aggregates/aggregate-router.js";
+import { aggregateIdOf } from "../../core/readside/event-envelope.js";
 import type { SeenStream, SweepCursor } from "../../core/readside/read-store.js";
 import type { PendingFollowUp } from "../../core/scheduling/follow-up.js";
 import { withTimeout } from "../../core/shared/timeout.js";
@@ -79,7 +80,7 @@ const NO_READ_SIDE: StreamListing = {
 function listed(entry: Pick<SeenStream, "stream" | "streamName" | "version"> & { seenAt?: string }, readable: ReadonlySet<string>): ListedStream {
   return {
     stream: entry.stream,
-    id: entry.streamName.slice(entry.stream.length + 1),
+    id: aggregateIdOf(entry.stream, entry.streamName),
     version: entry.version,
     seenAt: entry.seenAt ?? null,
     readable: readable.has(entry.stream),
@@ -179,7 +180,7 @@ export async function recentFollowUps<Env>(
   }).slice(0, FOLLOW_UP_STREAMS);
   const pages = await Promise.all(
     readable.map(async ({ entry, reader }) => {
-      const id = entry.streamName.slice(entry.stream.length + 1);
+      const id = aggregateIdOf(entry.stream, entry.streamName);
       const read = reader.readStream(env, id, { from: Math.max(0, entry.version), limit: 1 }).then(
         (page) => page.followUps.map((followUp): StreamFollowUp => ({ stream: entry.stream, id, followUp })),
         () => null,
