@@ -22,7 +22,8 @@ const AccountId = Id;
 const Amount = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_000_000_000));
 const AccountRequest = v.object({ account_id: AccountId });
 const MoneyRequest = v.object({ account_id: AccountId, amount: Amount });
-const OpenRequest = v.object({ account_id: v.optional(AccountId) });
+/** `region: "eu"` opens the account in the EU jurisdiction (the residency rule in services.ts). */
+const OpenRequest = v.object({ account_id: v.optional(AccountId), region: v.optional(v.picklist(["eu"])) });
 
 /** Only the owner or an admin may touch an account, or even learn that it exists. */
 function isOwnerOrAdmin(state: AccountState, { caller }: CommandContext): boolean {

@@ -1,5 +1,5 @@
 import { aggregateRouter, type AuthorizeResult, type Message } from "../../src/core/index.js";
-import { durableObjectAggregates, durableObjectScheduler } from "../../src/objects/index.js";
+import { durableObjectAggregates, durableObjectScheduler, type ResidencyTarget } from "../../src/objects/index.js";
 import type { Env } from "../env.js";
 import { account } from "./account.js";
 import { transfer } from "./transfer.js";
@@ -7,8 +7,17 @@ import { transfer } from "./transfer.js";
 /** Every bank service needs an identified caller. */
 const identified = (message: Message): AuthorizeResult => (message.assigns["identity"] === undefined ? "unauthorized" : "ok");
 
-/** Where the accounts live: one Durable Object each (ACCOUNTS). */
-export const accounts = durableObjectAggregates((env: Env) => env.ACCOUNTS);
+/**
+ * Where an account is opened: in the EU jurisdiction when `open_account` says `region: "eu"`,
+ * else in the plain namespace. Later commands name no region: they find the account where it is.
+ */
+export function accountResidency({ command, request }: ResidencyTarget): "eu" | undefined {
+  const region = command === "open_account" && typeof request === "object" && request !== null && "region" in request ? request.region : undefined;
+  return region === "eu" ? "eu" : undefined;
+}
+
+/** Where the accounts live: one Durable Object each (ACCOUNTS), in the jurisdiction `accountResidency` picks. */
+export const accounts = durableObjectAggregates((env: Env) => env.ACCOUNTS, { residency: accountResidency });
 
 /** Where the transfers live: one Durable Object each (TRANSFERS). */
 export const transfers = durableObjectAggregates((env: Env) => env.TRANSFERS);

@@ -16,6 +16,8 @@ import { backoffDelay, type BackoffOptions } from "../core/shared/backoff.js";
 import type { JsonObject } from "../core/shared/json.js";
 import type { Logger } from "../core/shared/logger.js";
 import { aggregateRoutes, type StreamHost } from "./aggregate-routes.js";
+import { placeNamed } from "./jurisdictions.js";
+import { ResidenceRecord, type Residence } from "./residence-record.js";
 import { queueSender } from "./queue-sender.js";
 import { SqliteScheduleStore } from "./sqlite-schedule-store.js";
 import { SqliteStreamStore } from "./sqlite-stream-store.js";
@@ -133,7 +135,12 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
 
   return class extends DurableObject<unknown> implements AggregateObject, StreamHost {
     readonly logger = logger;
+    /** The jurisdiction this object lives in, and the one stream its name says it holds. */
+    readonly #place = placeNamed(this.ctx.id);
+    readonly jurisdiction = this.#place.jurisdiction;
     readonly #store: SqliteStreamStore;
+    /** As a stream's home: where the stream lives, when a residency rule put it elsewhere. */
+    #residence: ResidenceRecord | undefined;
     readonly #publisher: OutboxPublisher | null;
     /** The follow-ups' store and runner (in this object's storage), when it delivers follow-ups. */
     readonly #followUps: { store: SqliteScheduleStore; runner: SchedulerRunner } | null;
@@ -163,6 +170,7 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
         onAppended: (request) => this.#appended(request),
         // The alarm went with the storage: nothing is set, nothing pending.
         onStorageEmptied: () => {
+          this.#residence?.forget();
           this.#alarmAt = null;
           this.#outboxDueAt = null;
           this.#failures = 0;
@@ -260,7 +268,7 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
     streamFor(streamName: string): AggregateInstance<State, Event> | string {
       if (!streamName.startsWith(`${aggregate.stream}-`)) return `stream ${streamName} is not a ${aggregate.stream} stream`;
       // The object's name (or, after an eviction, the name it stored) is the one stream it holds.
-      const named = this.#instance?.streamName ?? this.ctx.id.name ?? this.#store.storedName() ?? streamName;
+      const named = this.#instance?.streamName ?? this.#place.streamName ?? this.#store.storedName() ?? streamName;
       if (named !== streamName) return `this object holds ${named}, not ${streamName}`;
       this.#instance ??= new AggregateInstance(aggregate, this.#store, {
         streamName,
@@ -269,6 +277,18 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
         ...(followUps === undefined ? {} : { followUps: { reidentify: followUps.reidentify !== undefined } }),
       });
       return this.#instance;
+    }
+
+    residence(streamName: string, change: { claim?: string } | "release"): Residence | string {
+      const stream = this.streamFor(streamName);
+      if (typeof stream === "string") return stream;
+      if (this.jurisdiction !== null) return `${streamName} in ${this.jurisdiction} is not a stream's home`;
+      this.#residence ??= new ResidenceRecord(this.ctx.storage);
+      if (change === "release") {
+        this.#residence.release();
+        return { jurisdiction: null, fixed: false };
+      }
+      return this.#residence.settle(change.claim, this.#store.storedName() !== null);
     }
 
     /**

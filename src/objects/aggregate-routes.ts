@@ -7,11 +7,21 @@ import type { Message } from "../core/messaging/message.js";
 import { response, type ServiceResponse } from "../core/messaging/response.js";
 import type { Logger } from "../core/shared/logger.js";
 import { ownMessage, refuseInvalid } from "../protocol/hono-protocol.js";
+import { JURISDICTIONS } from "./jurisdictions.js";
+import type { Residence } from "./residence-record.js";
 
 /** What the routes of an AggregateObject reach: the one stream the object holds. */
 export interface StreamHost {
   /** The instance serving `streamName`, or why this object cannot serve it. */
   streamFor(streamName: string): HostedStream | string;
+  /**
+   * As the stream's home (its object in the plain namespace): where the stream lives, recording
+   * `claim` when nothing is yet; `release` forgets it (the stream was erased). A string says why
+   * this object cannot answer.
+   */
+  residence(streamName: string, change: { claim?: string } | "release"): Residence | string;
+  /** The jurisdiction this object lives in (null: none). */
+  readonly jurisdiction: string | null;
   /** Where failures are logged. */
   readonly logger: Logger;
 }
@@ -30,7 +40,15 @@ const CommandBody = v.object({
   streamName: nonEmpty,
   command: nonEmpty,
   message: ownMessage,
-}) satisfies v.GenericSchema<unknown, CommandRequest>;
+  // Sent to a stream's home by a client under a residency rule: refuse when the stream lives elsewhere.
+  unlessResident: v.optional(v.literal(true)),
+}) satisfies v.GenericSchema<unknown, CommandRequest & { unlessResident?: true }>;
+
+const ResidenceBody = v.object({
+  streamName: nonEmpty,
+  claim: v.optional(v.picklist(JURISDICTIONS)),
+  release: v.optional(v.literal(true)),
+});
 
 const EventsQuery = v.object({
   stream: nonEmpty,
@@ -47,27 +65,43 @@ const DeleteBody = v.object({
 /**
  * The fetch surface of an AggregateObject, one app per class: the object passes itself as the
  * app's bindings (`app.fetch(request, object)`). `POST /command` runs a command, `GET /events`
- * reads a page of the stream, `POST /delete` deletes it. The Worker side reaches it through
+ * reads a page of the stream, `POST /delete` deletes it, `POST /residence` asks a stream's home
+ * where the stream lives (see `StreamResidency`). The Worker side reaches it through
  * `durableObjectAggregates` with Hono's typed client.
  */
 export const aggregateRoutes = new Hono<{ Bindings: StreamHost }>()
   .post("/command", sValidator("json", CommandBody, refuseInvalid), async (c) => {
-    const request = c.req.valid("json");
+    const { unlessResident, ...request } = c.req.valid("json");
     const stream = c.env.streamFor(request.streamName);
     if (typeof stream === "string") return c.json({ error: stream }, 400);
-    return c.json({ reply: commandReplyOf(await stream.execute(request)) });
+    if (unlessResident !== true) return c.json({ reply: commandReplyOf(await stream.execute(request)) });
+    // As the stream's home: refused when the stream lives elsewhere; once it lives here, the
+    // client is told so, and asks no more.
+    const before = c.env.residence(request.streamName, {});
+    if (typeof before === "string") return c.json({ error: before }, 400);
+    if (before.jurisdiction !== null) return c.json({ residentIn: before.jurisdiction });
+    const reply = commandReplyOf(await stream.execute(request));
+    const after = c.env.residence(request.streamName, {});
+    return c.json(typeof after !== "string" && after.fixed ? { reply, residentHere: true as const } : { reply });
   })
   .get("/events", sValidator("query", EventsQuery, refuseInvalid), async (c) => {
     const { stream: streamName, from, limit } = c.req.valid("query");
     const stream = c.env.streamFor(streamName);
     if (typeof stream === "string") return c.json({ error: stream }, 400);
-    return c.json(await stream.read(from, limit));
+    const page = await stream.read(from, limit);
+    return c.json(c.env.jurisdiction === null ? page : { ...page, jurisdiction: c.env.jurisdiction });
   })
   .post("/delete", sValidator("json", DeleteBody, refuseInvalid), async (c) => {
     const { streamName, mode, expectedVersion } = c.req.valid("json");
     const stream = c.env.streamFor(streamName);
     if (typeof stream === "string") return c.json({ error: stream }, 400);
     return c.json({ response: await stream.delete(expectedVersion === undefined ? { mode } : { mode, expectedVersion }) });
+  })
+  .post("/residence", sValidator("json", ResidenceBody, refuseInvalid), async (c) => {
+    const { streamName, claim, release } = c.req.valid("json");
+    const residence = c.env.residence(streamName, release === true ? "release" : claim === undefined ? {} : { claim });
+    if (typeof residence === "string") return c.json({ error: residence }, 400);
+    return c.json({ residence });
   })
   .onError((error, c) => {
     // Hono's own refusals (a body that is not JSON…) keep their status.

@@ -7,11 +7,14 @@ import {
   type DeleteOptions,
   type StreamPage,
 } from "../core/aggregates/aggregate-protocol.js";
-import type { Message } from "../core/messaging/message.js";
-import type { ServiceResponse } from "../core/messaging/response.js";
+import { halt, type Message } from "../core/messaging/message.js";
+import { response, type ServiceResponse } from "../core/messaging/response.js";
 import type { AggregateRoutes } from "./aggregate-routes.js";
 import { PROTOCOL_BASE_URL, through, trustedAnswer } from "../protocol/hono-protocol.js";
+import type { ObjectPlace } from "./jurisdictions.js";
 import { namespaceOf } from "./namespace-of.js";
+import type { Residence } from "./residence-record.js";
+import { StreamResidency, type Intent, type Residency, type ResidencyTarget } from "./stream-residency.js";
 
 /**
  * The typed client of the AggregateObject protocol, made once: each call is given the `fetch` of
@@ -21,41 +24,101 @@ const client = hc<AggregateRoutes>(PROTOCOL_BASE_URL);
 /** The command route's call, taken from the client once: each `client.command.$post` makes two proxies. */
 const postCommand = client.command.$post;
 
+/** The stub of the object at `place`. */
+function stubAt(place: ObjectPlace): DurableObjectStub {
+  return place.namespace.get(place.namespace.idFromName(place.name));
+}
+
+/** Asks a stream's home where the stream lives, recording `claim` when nothing is yet. */
+async function askHome(home: ObjectPlace, streamName: string, claim: string | undefined): Promise<Residence> {
+  const json = claim === undefined ? { streamName } : { streamName, claim: claim as DurableObjectJurisdiction };
+  return (await trustedAnswer<{ residence: Residence }>(await client.residence.$post({ json }, through(stubAt(home))), streamName)).residence;
+}
+
+/** Options of {@link durableObjectAggregates}. */
+export type DurableObjectAggregatesOptions = {
+  /**
+   * Where the type's streams live ({@link Residency}): one jurisdiction, or a rule over the id and
+   * the command. Default: the plain namespace. Every Worker that reaches the type must use the
+   * same residency.
+   */
+  residency?: Residency;
+};
+
 /**
  * Reaches the instances of one aggregate type in a Durable Object namespace: each stream
  * `<stream>-<id>` lives in the object named after it, reached through Hono's typed client over
- * `stub.fetch` ({@link AggregateRoutes}). The object is this Worker's own code, so its answers
- * are trusted as they are. A transport failure (the object cannot be reached, or refuses the
- * request) rejects; the message handlers turn that into `internal_error`.
+ * `stub.fetch` ({@link AggregateRoutes}) — in the jurisdiction its `residency` says. The object is
+ * this Worker's own code, so its answers are trusted as they are. A transport failure (the object
+ * cannot be reached, or refuses the request) rejects; the message handlers turn that into
+ * `internal_error`.
  */
 export function durableObjectAggregates<Env>(
   // Written out, not aliased, so that TypeScript's error for a namespace passed here shows the hint.
   binding: ((env: Env) => DurableObjectNamespace) | { readonly "pass a function of env, e.g. (env) => env.ACCOUNTS, not the namespace": never },
+  options: DurableObjectAggregatesOptions = {},
 ): AggregateClient<Env> {
   const namespace = namespaceOf(binding, "durableObjectAggregates");
-  /** The options that send a request to the object holding `streamName`. */
-  const objectOf = (env: Env, streamName: string) => {
+  const residency = options.residency === undefined ? null : new StreamResidency(options.residency, askHome);
+  /** Where a request for `streamName` goes, or the jurisdiction the stream lives in when the residency names another. */
+  const placeOf = async (env: Env, streamName: string, target: ResidencyTarget | null, access: Intent) => {
     const ns = namespace(env);
-    return through(ns.get(ns.idFromName(streamName)));
+    return residency === null ? { place: { namespace: ns, name: streamName }, unlessResident: false } : residency.place(ns, streamName, target, access);
   };
+  const lookAt = async (env: Env, streamName: string) => {
+    const placement = await placeOf(env, streamName, null, "look");
+    if (!("place" in placement)) throw new Error(`${streamName}: a read was refused a jurisdiction`);
+    return through(stubAt(placement.place));
+  };
+
   return {
     async execute(env: Env, request: CommandRequest): Promise<Message> {
       // The parsed request stays here: a schema's output need not be JSON (a Date, a Map) and would
       // not survive the hop; the instance parses the raw request again, as the schema says.
       const sent = { ...request, message: { ...request.message, request: null } };
-      const answer = await postCommand({ json: sent }, objectOf(env, request.streamName));
-      // The object answers only what it adds to the message (its answer, events, version).
-      return replyMessage(request.message, (await trustedAnswer<{ reply: CommandReply }>(answer, request.streamName)).reply);
+      if (residency === null) {
+        const answer = await postCommand({ json: sent }, through(stubAt({ namespace: namespace(env), name: request.streamName })));
+        // The object answers only what it adds to the message (its answer, events, version).
+        return replyMessage(request.message, (await trustedAnswer<{ reply: CommandReply }>(answer, request.streamName)).reply);
+      }
+      const target = { id: String(request.message.aggregateMeta.id ?? ""), command: request.command, request: request.message.rawRequest };
+      const access = request.message.dryRun ? "look" : "command";
+      for (let hop = 0; ; hop += 1) {
+        const placement = await placeOf(env, request.streamName, target, access);
+        if (!("place" in placement)) {
+          return halt(request.message, response.error("wrong_jurisdiction", { jurisdiction: placement.refused ?? "none" }));
+        }
+        const json = placement.unlessResident ? { ...sent, unlessResident: true as const } : sent;
+        const answer = await trustedAnswer<{ reply: CommandReply; residentHere?: true } | { residentIn: string }>(
+          await postCommand({ json }, through(stubAt(placement.place))),
+          request.streamName,
+        );
+        if ("reply" in answer) {
+          // Its home holds the stream: it lives in the plain namespace, for good.
+          if (answer.residentHere === true) residency.remember(request.streamName, null);
+          return replyMessage(request.message, answer.reply);
+        }
+        // The home says the stream lives elsewhere: remembered, and the command goes there (once).
+        if (hop > 0) throw new Error(`${request.streamName}: its home sent the command on more than once`);
+        residency.remember(request.streamName, answer.residentIn);
+      }
     },
 
     async readStream(env: Env, streamName: string, page: { from: number; limit: number }): Promise<StreamPage> {
       const query = { stream: streamName, from: String(page.from), limit: String(page.limit) };
-      return trustedAnswer<StreamPage>(await client.events.$get({ query }, objectOf(env, streamName)), streamName);
+      return trustedAnswer<StreamPage>(await client.events.$get({ query }, await lookAt(env, streamName)), streamName);
     },
 
     async deleteStream(env: Env, streamName: string, options: DeleteOptions): Promise<ServiceResponse> {
-      const answer = await client.delete.$post({ json: { streamName, ...options } }, objectOf(env, streamName));
-      return (await trustedAnswer<{ response: ServiceResponse }>(answer, streamName)).response;
+      const answer = await client.delete.$post({ json: { streamName, ...options } }, await lookAt(env, streamName));
+      const deleted = (await trustedAnswer<{ response: ServiceResponse }>(answer, streamName)).response;
+      if (residency !== null && options.mode === "hard" && deleted.status === "ok") {
+        // Gone for good: its home forgets where it lived, so that the id is new again.
+        residency.forget(streamName);
+        const home = { namespace: namespace(env), name: streamName };
+        await trustedAnswer(await client.residence.$post({ json: { streamName, release: true } }, through(stubAt(home))), streamName);
+      }
+      return deleted;
     },
   };
 }

@@ -9,7 +9,8 @@
  * report.
  */
 export { aggregateObject, type AggregateObjectOptions, type FollowUpOptions, type OutboxOptions } from "./aggregate-object.js";
-export { durableObjectAggregates } from "./durable-aggregate-client.js";
+export { durableObjectAggregates, type DurableObjectAggregatesOptions } from "./durable-aggregate-client.js";
+export type { Residency, ResidencyTarget } from "./stream-residency.js";
 export { schedulerObject, type SchedulerObjectOptions } from "./scheduler-object.js";
 export { durableObjectScheduler } from "./durable-scheduler-client.js";
 export { nodeEntrypoint, type NodeEntrypointOptions } from "./node-entrypoint.js";

@@ -1,4 +1,4 @@
-import { evictDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { type StreamPage } from "../../src/core/index.js";
@@ -207,6 +207,21 @@ describe("concurrency and idempotency over HTTP", () => {
     expect((await call("get_account", { account_id })).body.response).toMatchObject({ payload: { balance: 25 } });
     // Each call but the first was answered from the record, and logged so.
     expect(libraryLog.take({ ...REPLAYED, fields: { stream: `account-${account_id}`, messageId: headers["X-Message-Id"] } })).toHaveLength(19);
+  });
+});
+
+describe("an account opened in the EU (the demo's residency rule)", () => {
+  it("lives in the EU jurisdiction's object: later commands find it there, and the admin read says where", async () => {
+    const account_id = `acc-${newId()}`;
+    expect((await call("open_account", { account_id, region: "eu" })).status).toBe(201);
+    expect(await call("deposit", { account_id, amount: 40 })).toMatchObject({ status: 200, body: { response: { status: "ok", version: 1 } } });
+    expect((await stream(account_id)).body).toMatchObject({ stream: `account-${account_id}`, jurisdiction: "eu", version: 1 });
+    // Locally, the EU object is workerd's stand-in: `eu:<stream>` in the plain namespace.
+    const standIn = env.ACCOUNTS.get(env.ACCOUNTS.idFromName(`eu:account-${account_id}`));
+    expect(await runInDurableObject(standIn, (_object, state) => state.storage.sql.exec("SELECT count(*) AS n FROM events").one()["n"])).toBe(2);
+    // An account opened without a region stays in the plain namespace.
+    const plain = await openAccount();
+    expect((await stream(plain)).body.jurisdiction).toBeUndefined();
   });
 });
 

@@ -267,6 +267,14 @@ describe("the console's pages", () => {
     expect(await shown()).toContain("<dt>Snapshot</dt><dd>at version 49 (schema 1): a load replays only the events after it</dd>");
   });
 
+  it("shows the jurisdiction a stream lives in", async () => {
+    const account_id = `acc-${newId()}`;
+    const call = (service: string, body: object) => demo(`/v1/services/${service}`, { method: "POST", body: JSON.stringify(body), headers: ADA });
+    expect((await call("open_account", { account_id, region: "eu" })).status).toBe(201);
+    const cookie = await login();
+    expect((await page(`/console/streams?stream=account&id=${account_id}`, cookie)).text).toContain("<dt>Jurisdiction</dt><dd>eu</dd>");
+  });
+
   it("shows the stored and the current shape of an upcast event", async () => {
     const event = {
       version: 3,

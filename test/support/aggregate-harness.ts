@@ -4,7 +4,7 @@ import { aggregateRouter, Dispatcher, newMessage, silentLogger, type Aggregate, 
 import { newId } from "../../src/core/shared/ids.js";
 import { type CommandSpecs } from "../../src/core/aggregates/aggregate.js";
 import { type InstanceStats } from "../../src/core/aggregates/aggregate-instance.js";
-import { durableObjectAggregates } from "../../src/objects/index.js";
+import { durableObjectAggregates, type DurableObjectAggregatesOptions } from "../../src/objects/index.js";
 import { type AggregateObject } from "../../src/objects/aggregate-object.js";
 import type { LedgerEvent, LedgerState } from "./test-aggregates.js";
 
@@ -17,8 +17,12 @@ export type SendOptions = { id?: string; dryRun?: DryRun; expectedVersion?: numb
  * A ledger-shaped aggregate served the way an app serves one: message handlers in a router, a
  * dispatcher, and Durable Objects behind them.
  */
-export function ledgerHarness<C extends CommandSpecs>(aggregate: Aggregate<LedgerState, LedgerEvent, C>, namespace: Namespace) {
-  const handlers = aggregateRouter(aggregate, durableObjectAggregates(namespace), { authorize: () => "ok" });
+export function ledgerHarness<C extends CommandSpecs>(
+  aggregate: Aggregate<LedgerState, LedgerEvent, C>,
+  namespace: Namespace,
+  clientOptions: DurableObjectAggregatesOptions = {},
+) {
+  const handlers = aggregateRouter(aggregate, durableObjectAggregates(namespace, clientOptions), { authorize: () => "ok" });
   const router = handlers;
   const dispatcher = new Dispatcher({ services: [router], env, logger: silentLogger });
 

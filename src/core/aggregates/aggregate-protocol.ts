@@ -58,6 +58,8 @@ export type StreamPage = {
   snapshot: { version: number; schema: number } | null;
   /** The aggregate's pending follow-ups, in due order (see `accept`'s `schedule`). */
   followUps: PendingFollowUp[];
+  /** The jurisdiction the stream lives in (a Durable Object residency), when it has one. */
+  jurisdiction?: string;
 };
 
 /** Soft: the aggregate answers `not_found` and its events are kept. Hard: its storage is removed. */

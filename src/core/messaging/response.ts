@@ -57,6 +57,7 @@ export type LibraryErrorReason =
   | "not_found"
   | "wrong_expected_version"
   | "already_exists"
+  | "wrong_jurisdiction"
   | "invalid_json"
   | "invalid_request"
   | "invalid_header"

@@ -267,6 +267,7 @@ function eventsSection(base: string, view: StreamsView, page: StreamPage): Page 
   <dl class="facts">
     <dt>Status</dt><dd><span class="badge ${page.status === "live" ? "ok" : "warn"}">${page.status}</span></dd>
     <dt>Version</dt><dd>${page.version}</dd>
+    <dt>Jurisdiction</dt><dd>${page.jurisdiction ?? html`<span class="muted">none (the plain namespace)</span>`}</dd>
     <dt>Showing</dt><dd>${first === undefined || last === undefined ? "no events" : `versions ${first} to ${last} of 0 to ${page.version}`}</dd>
     <dt>Snapshot</dt><dd>${page.snapshot === null ? html`<span class="muted">none: a load replays every event</span>` : `at version ${page.snapshot.version} (schema ${page.snapshot.schema}): a load replays only the events after it`}</dd>
   </dl>

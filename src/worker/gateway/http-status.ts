@@ -11,6 +11,7 @@ const statusByErrorReason: Readonly<Record<string, ContentfulStatusCode>> = {
   not_found: 404,
   wrong_expected_version: 409,
   already_exists: 409,
+  wrong_jurisdiction: 409,
   payload_too_large: 413,
   event_too_large: 413,
   state_too_large: 413,
