@@ -421,7 +421,7 @@ describe("the typed client's types (checked by tsc)", () => {
     expectTypeOf<keyof Services>().toEqualTypeOf<"greet" | "open_account" | "ensure_account" | "deposit" | "withdraw" | "get_account" | "close_account">();
     expectTypeOf<Services["greet"]>().toEqualTypeOf<{ name: string }>();
     expectTypeOf<Services["deposit"]>().toEqualTypeOf<{ account_id: string; amount: number }>();
-    expectTypeOf<Services["open_account"]>().toEqualTypeOf<{ account_id?: string | undefined }>();
+    expectTypeOf<Services["open_account"]>().toEqualTypeOf<{ account_id?: string | undefined; region?: "eu" | undefined }>();
     // A tuple of routers is the same as their union.
     expectTypeOf<PublicServices<[typeof greeter, typeof bank]>>().toEqualTypeOf<Services>();
     expectTypeOf<CallResult<"greet">>().toMatchTypeOf<{ kind: "answer" | "refused" | "failure" }>();
