@@ -24,4 +24,12 @@ export type Env = {
   API_TOKENS?: string;
   /** Enables the admin stream routes and the console (/console) when set (a secret in production). */
   ADMIN_TOKEN?: string;
+  /** JSON Web Tokens are accepted when these name an issuer, an audience and keys (`npm run dev:jwt` sets them). */
+  JWT_ISSUER?: string;
+  /** The audience the tokens must be for: this API's identifier at the issuer. */
+  JWT_AUDIENCE?: string;
+  /** The issuer's JSON Web Key Set URL (its `jwks_uri`). */
+  JWT_JWKS_URL?: string;
+  /** Or the key set itself, as JSON (`{"keys":[…]}`): local development, keys that never rotate. */
+  JWT_JWKS?: string;
 };

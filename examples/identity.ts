@@ -1,4 +1,6 @@
 import type { JsonObject } from "../src/core/index.js";
+import { jwtIdentity } from "../src/worker/index.js";
+import type { Env } from "./env.js";
 
 /** Who is calling: a user name, and whether that user is an admin. */
 export type Identity = { user: string; admin: boolean };
@@ -25,34 +27,56 @@ function parseTokens(secret: string): TokenEntry[] {
 }
 
 /**
- * Turns `Authorization: Bearer <token>` into an identity, from the `API_TOKENS` secret:
- * `token=user` or `token=user:admin`, comma-separated. `npm run dev` sets development tokens
- * (see README); in production, `wrangler secret put API_TOKENS`.
+ * Callers with JSON Web Tokens, when the `JWT_*` vars name an issuer, an audience and its keys
+ * (`npm run dev:jwt` makes a local key set and sets them). The user is the token's subject; the
+ * `roles` claim makes an admin.
  */
-export function identify(authorization: string, env: { API_TOKENS?: string }): JsonObject | null {
+const jwt = jwtIdentity<Env>({
+  issuer: (env) => env.JWT_ISSUER,
+  audience: (env) => env.JWT_AUDIENCE,
+  jwks: (env) => env.JWT_JWKS_URL,
+  keys: (env) => env.JWT_JWKS,
+  identity: (claims) => ({ user: String(claims["sub"]) }),
+  admin: (claims) => Array.isArray(claims["roles"]) && claims["roles"].includes("admin"),
+});
+
+const jwtConfigured = (env: Env) => Boolean(env.JWT_ISSUER && env.JWT_AUDIENCE && (env.JWT_JWKS_URL || env.JWT_JWKS));
+
+/**
+ * Turns `Authorization: Bearer <token>` into an identity: a token of the `API_TOKENS` secret
+ * (`token=user` or `token=user:admin`, comma-separated; `npm run dev` sets development tokens,
+ * see README; in production, `wrangler secret put API_TOKENS`), else a JSON Web Token when the
+ * `JWT_*` vars are set.
+ */
+export async function identify(authorization: string, env: Env): Promise<JsonObject | null> {
   const match = /^Bearer (\S+)$/.exec(authorization);
   const entry = match === null ? undefined : tokens(env).find(({ token }) => token === match[1]);
-  return entry === undefined ? null : { user: entry.user, admin: entry.admin };
+  if (entry !== undefined) return { user: entry.user, admin: entry.admin };
+  return jwtConfigured(env) ? jwt.identify(authorization, env) : null;
 }
 
 /**
- * The scheduler's `reidentify`: who a user is NOW, from the `API_TOKENS` secret as it is at
- * delivery — `{ user, admin }`, an admin when one of their current tokens says so — or null
- * when no token of theirs is left. A scheduled withdrawal of a user whose admin role (or token)
- * was removed in between is judged by what they may do now.
+ * The scheduler's `reidentify`: who a principal is NOW. A user of `API_TOKENS`, from the secret as
+ * it is at delivery — `{ user, admin }`, an admin when one of their current tokens says so — or
+ * null when no token of theirs is left; a JWT caller's, as `jwtIdentity` judges it (null once the
+ * key that signed their token is gone from the key set; no admin role, as no token exists then).
+ * A scheduled withdrawal of a user whose admin role (or token) was removed in between is judged
+ * by what they may do now.
  */
-export function reidentify(principal: string, env: { API_TOKENS?: string }): JsonObject | null {
+export async function reidentify(principal: string, env: Env): Promise<JsonObject | null> {
+  if (principal.startsWith("{")) return jwtConfigured(env) ? jwt.reidentify(principal, env) : null;
   const theirs = tokens(env).filter(({ user }) => user === principal);
   return theirs.length === 0 ? null : { user: principal, admin: theirs.some(({ admin }) => admin) };
 }
 
 /**
- * Who a caller is for good, whatever their roles: the user name. The gateway stores it in
- * `assigns.principal`; schedules and idempotency records belong to it, so a user whose admin role
- * is removed is still the same user (and their schedules are judged with their current rights).
+ * Who a caller is for good, whatever their roles: the user name of an `API_TOKENS` user, the
+ * issuer, key and subject of a JWT caller. The gateway stores it in `assigns.principal`;
+ * schedules and idempotency records belong to it, so a user whose admin role is removed is still
+ * the same user (and their schedules are judged with their current rights).
  */
 export function principalOf(identity: JsonObject): string {
-  return String(identity["user"]);
+  return typeof identity["iss"] === "string" ? jwt.principalOf(identity) : String(identity["user"]);
 }
 
 /** Whom the scheduler lets see and cancel every owner's schedules (besides the admin token): admins. */

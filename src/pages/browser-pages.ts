@@ -82,6 +82,7 @@ function mountReference<Env extends object>(
         local,
         remote: reachable.filter((name) => !localNames.includes(name)),
         identify: gateway.identify !== undefined,
+        identityHeader: gateway.identityHeader,
         anonymous: access,
         scheduler: gateway.scheduler !== undefined,
         streams: token === undefined || token === "" ? null : (gateway.admin?.aggregates.map((access) => access.stream) ?? []),

@@ -44,8 +44,10 @@ export type OpenApiSurface = {
   local: readonly ServiceDescription[];
   /** Public services reached on other nodes (their schemas are not shared between nodes). */
   remote: readonly string[];
-  /** Whether callers are identified from `Authorization: Bearer` (the app has `identify`). */
+  /** Whether callers are identified (the app has `identify`): from `Authorization: Bearer`, or from `identityHeader`. */
   identify: boolean;
+  /** The header callers are identified from, when not `Authorization`. */
+  identityHeader?: string;
   /** What `authorize` answers an anonymous caller of each local public service (absent: unknown). */
   anonymous: ReadonlyMap<string, AnonymousAccess>;
   /** Whether `/v1/schedules` exists. */
@@ -304,9 +306,10 @@ export function openApiGenerator(options: OpenApiOptions = {}): OpenApiGenerator
       return name;
     };
     if (surface.identify) {
+      const header = surface.identityHeader;
       securitySchemes["bearer"] = {
-        type: "http",
-        scheme: "bearer",
+        // A token in a header of its own (Cloudflare Access's) is an API key as OpenAPI names it.
+        ...(header === undefined || header.toLowerCase() === "authorization" ? { type: "http", scheme: "bearer" } : { type: "apiKey", in: "header", name: header }),
         description:
           "Identifies the caller (the app's identify hook). A service needs it when its authorize refuses anonymous callers: each service operation's security says so, and x-x3m-anonymous what authorize answered an anonymous dry run with an empty request (allowed, unauthorized, forbidden, refused, or unknown: it could not be asked).",
       };

@@ -9,6 +9,8 @@
 export { createGateway, type GatewayOptions, type GatewayPages } from "./gateway/gateway.js";
 export type { GatewayEnv } from "./gateway/gateway-middleware.js";
 export type { Identify, PrincipalOf } from "./gateway/caller.js";
+export { jwtIdentity, type JwtIdentityOptions } from "./identity/jwt-identity.js";
+export { accessIdentity, type AccessIdentityOptions } from "./identity/access-identity.js";
 export type { AdminOptions } from "./gateway/stream-routes.js";
 export type { Envelope } from "./gateway/envelope.js";
 export { httpStatus } from "./gateway/http-status.js";

@@ -5,10 +5,11 @@ import { response } from "../../core/messaging/response.js";
 import { parseRequestHeaders } from "./request-headers.js";
 
 /**
- * Turns the `Authorization` header into the caller's identity (stored in `assigns.identity`).
- * Return null when the credentials are not valid: the gateway answers 401 without calling
- * anything. It is only called when the header is present; without it the caller is anonymous
- * and `authorize` decides.
+ * Turns the credentials header — `Authorization`, or the gateway's `identityHeader` — into the
+ * caller's identity (stored in `assigns.identity`). Return null when the credentials are not
+ * valid: the gateway answers 401 without calling anything. It is only called when the header is
+ * present; without it the caller is anonymous and `authorize` decides. `jwtIdentity` and
+ * `accessIdentity` make one for JSON Web Tokens.
  */
 export type Identify<Env> = (authorization: string, env: Env) => JsonObject | null | Promise<JsonObject | null>;
 

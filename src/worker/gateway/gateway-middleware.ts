@@ -33,16 +33,18 @@ export function requestMessage<Env extends object>(validateOnly: boolean): Middl
 }
 
 /**
- * Identifies the caller once (`c.var.assigns`): from `Authorization` through the app's
- * `identify` hook. Credentials that are presented and refused are answered 401 at once; no
- * credentials make an anonymous caller, whom `authorize` judges.
+ * Identifies the caller once (`c.var.assigns`): from the credentials header (`Authorization`
+ * unless the gateway names another) through the app's `identify` hook. Credentials that are
+ * presented and refused are answered 401 at once; no credentials make an anonymous caller, whom
+ * `authorize` judges.
  */
 export function identifyCaller<Env extends object>(
   identify: Identify<Env> | undefined,
   principalOf: PrincipalOf | undefined,
+  header = "Authorization",
 ): MiddlewareHandler<GatewayEnv<Env>> {
   return async (c, next) => {
-    const assigns = await callerAssigns(c.req.header("Authorization"), identify, c.env, principalOf);
+    const assigns = await callerAssigns(c.req.header(header), identify, c.env, principalOf);
     if (assigns === null) return refuse(c, response.unauthorized("invalid credentials"));
     c.set("assigns", assigns);
     await next();

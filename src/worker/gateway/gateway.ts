@@ -25,8 +25,14 @@ import { mountStreamRoutes, type AdminOptions } from "./stream-routes.js";
 export type GatewayOptions<Env extends object> = {
   /** The services this Worker offers: its routers, or a registry built from them. */
   services: ServiceRegistry<Env> | readonly ServiceRouter<Env>[];
-  /** Identifies callers from `Authorization`; without it the header is ignored. */
+  /** Identifies callers from their credentials header (`identityHeader`); without it the header is ignored. */
   identify?: Identify<Env>;
+  /**
+   * The request header whose value `identify` is given (default `Authorization`);
+   * `accessIdentity` names `Cf-Access-Jwt-Assertion`. The admin token is always read from
+   * `Authorization`.
+   */
+  identityHeader?: string;
   /** Who an identity is for good (see {@link PrincipalOf}); default: the identity's canonical JSON. */
   principalOf?: PrincipalOf;
   /** Largest accepted request body in bytes (default 1 MiB); larger ones get 413. */
@@ -58,7 +64,7 @@ export type GatewayOptions<Env extends object> = {
    * `{ origin: "https://app.example" }` (or a list, or a function of the request's origin). Off
    * by default: browsers on other origins are refused. Unless given, the allowed methods are
    * GET, POST and DELETE, the allowed request headers those of the API
-   * ({@link CORS_ALLOW_HEADERS}), and the message id headers are exposed to scripts
+   * ({@link CORS_ALLOW_HEADERS}, and `identityHeader`), and the message id headers are exposed to scripts
    * ({@link CORS_EXPOSE_HEADERS}).
    */
   cors?: Parameters<typeof cors>[0];
@@ -130,7 +136,8 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   const bodyLimit = limitBody<Env>(maxBodyBytes, (c) =>
     replyWith(c, halt(newMessage(c.req.param("service") ?? ""), response.error("payload_too_large", { maxBytes: maxBodyBytes }))),
   );
-  const caller = identifyCaller<Env>(options.identify, options.principalOf);
+  const identityHeader = options.identityHeader ?? "Authorization";
+  const caller = identifyCaller<Env>(options.identify, options.principalOf, identityHeader);
   // One count of failed admin-token checks for every route that checks the token.
   const throttle = new AdminThrottle<Env>(options.admin?.rateLimit);
 
@@ -151,7 +158,8 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   }
   if (options.cors !== undefined) {
     // The API only: the console's pages carry a session cookie, and no other origin may read them.
-    app.use("/v1/*", cors({ allowMethods: ["GET", "POST", "DELETE"], allowHeaders: [...CORS_ALLOW_HEADERS], exposeHeaders: [...CORS_EXPOSE_HEADERS], maxAge: 600, ...options.cors }));
+    const allowHeaders = CORS_ALLOW_HEADERS.some((name) => name.toLowerCase() === identityHeader.toLowerCase()) ? CORS_ALLOW_HEADERS : [...CORS_ALLOW_HEADERS, identityHeader];
+    app.use("/v1/*", cors({ allowMethods: ["GET", "POST", "DELETE"], allowHeaders: [...allowHeaders], exposeHeaders: [...CORS_EXPOSE_HEADERS], maxAge: 600, ...options.cors }));
   }
   app.use("/v1/*", noStore, wellEncodedUrl);
   app.post("/v1/services/:service", bodyLimit, requestMessage(false), caller, serviceCall);
@@ -167,6 +175,7 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
     caller,
     identify: options.identify,
     principalOf: options.principalOf,
+    identityHeader,
     throttle,
   });
   options.pages?.(app, { registry, dispatcher, logger, throttle, options });

@@ -27,6 +27,8 @@ export type ScheduleRoutesOptions<Env extends object> = {
   caller: MiddlewareHandler<GatewayEnv<Env>>;
   identify: Identify<Env> | undefined;
   principalOf: PrincipalOf | undefined;
+  /** The header `identify` reads (the admin token is always in `Authorization`). */
+  identityHeader?: string;
   /** Counts failed checks of presented credentials while an admin token is configured (see {@link AdminThrottle}). */
   throttle?: AdminThrottle<Env>;
 };
@@ -153,7 +155,9 @@ async function keyAndViewer<Env extends object>(c: Context<GatewayEnv<Env>>, vie
  * anonymous callers are indistinguishable, so none of them may see or cancel anything (401), and
  * refused credentials are 401 too. While an admin token is configured, credentials that are
  * neither it nor a caller's are a failed admin-token check, counted per client address: an
- * address past the limit is answered 429 `too_many_attempts`, its credentials unread.
+ * address past the limit is answered 429 `too_many_attempts`, its credentials unread. When
+ * callers are identified from another header than `Authorization`, any `Authorization` that is
+ * not the admin token is a failed check.
  */
 function scheduleViewer<Env extends object>(options: ScheduleRoutesOptions<Env>): ViewerOf<Env> {
   const throttle = options.throttle ?? new AdminThrottle<Env>();
@@ -162,16 +166,21 @@ function scheduleViewer<Env extends object>(options: ScheduleRoutesOptions<Env>)
     const adminToken = options.adminToken?.(c.env);
     const adminPath = authorization !== undefined && adminToken !== undefined && adminToken !== "";
     const address = clientAddress(c.req.raw.headers);
+    // Callers identified from another header: `Authorization` can only be the admin token.
+    const elsewhere = options.identityHeader !== undefined && options.identityHeader.toLowerCase() !== "authorization";
     if (adminPath) {
       const wait = throttle.refusedFor(address);
       if (wait > 0) return tooManyAttempts(c, wait);
       if (await timingSafeEqual(authorization, `Bearer ${adminToken}`)) return { viewer: undefined };
+      const failed = elsewhere ? await throttle.failed(c.env, address) : 0;
+      if (failed > 0) return tooManyAttempts(c, failed);
     }
-    const assigns = await callerAssigns(authorization, options.identify, c.env, options.principalOf);
+    const credentials = elsewhere ? c.req.header(options.identityHeader ?? "") : authorization;
+    const assigns = await callerAssigns(credentials, options.identify, c.env, options.principalOf);
     const principal = assigns === null ? null : ownerOf({ assigns });
     const identity = assigns?.["identity"];
     if (principal === null || !isJsonObject(identity)) {
-      const wait = adminPath ? await throttle.failed(c.env, address) : 0;
+      const wait = adminPath && !elsewhere ? await throttle.failed(c.env, address) : 0;
       if (wait > 0) return tooManyAttempts(c, wait);
       return answerWith(c, response.unauthorized("identify yourself to see or cancel your schedules"));
     }
