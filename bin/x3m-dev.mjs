@@ -5,11 +5,13 @@
 //
 // - It fires the Worker's Cron Triggers on time. `wrangler dev` declares them but never fires them
 //   by itself; the read side's sweep (a Cron Trigger) is what makes it converge after a lost queue
-//   message, so locally it must run too. Each cron of the first config's `[triggers] crons` is
+//   message, so locally it must run too. Each cron of the first config's `triggers.crons` is
 //   fired at its minutes (UTC) through wrangler's local endpoint `/cdn-cgi/local/scheduled`.
+//   The config is the first `--config`/`-c`, else the one wrangler finds: wrangler.json,
+//   wrangler.jsonc or wrangler.toml here or in a folder above; each of the three forms is read.
 // - `--port` and `--ip` default to 8787 and 127.0.0.1, once: `x3m-dev --port 9000` is one port.
 // - `--inspector-port` defaults to a free port, so that two dev servers do not collide on 9229.
-// - Before it starts, it applies each D1 database's migrations (`[[d1_databases]]` with a
+// - Before it starts, it applies each D1 database's migrations (`d1_databases` entries with a
 //   `migrations_dir`, default `migrations/` when that folder exists) to the local database that
 //   `wrangler dev` will use — the same `--persist-to`, the same `--env` — as
 //   `wrangler d1 migrations apply <binding> --local` would. A migration already applied is not
@@ -48,58 +50,62 @@ function freePort() {
   });
 }
 
-/**
- * The crons of a wrangler config: `[triggers] crons = [...]` of a TOML file, or `triggers.crons`
- * of a JSON(C) one. Only what the config says at its top level (not per environment).
- */
-function cronsOf(path) {
-  let text;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch {
-    return [];
-  }
-  if (/\.jsonc?$/.test(path)) {
-    const json = JSON.parse(text.replace(/^\s*\/\/.*$/gm, ""));
-    return Array.isArray(json?.triggers?.crons) ? json.triggers.crons.filter((c) => typeof c === "string") : [];
-  }
-  const section = /^\[triggers\]\s*$([\s\S]*?)(?=^\[|(?![\s\S]))/m.exec(text)?.[1] ?? "";
-  const list = /^\s*crons\s*=\s*\[([\s\S]*?)\]/m.exec(section)?.[1] ?? "";
-  return [...list.matchAll(/"([^"]*)"|'([^']*)'/g)].map((match) => match[1] ?? match[2]);
+/** JSON with comments and trailing commas (how wrangler reads wrangler.jsonc and wrangler.json). */
+function parseJsonc(text) {
+  // Strings are matched first, so that what looks like a comment or a comma inside one is kept.
+  const string = /"(?:\\.|[^"\\])*"/.source;
+  const uncommented = text.replace(new RegExp(`${string}|//[^\\n]*|/\\*[\\s\\S]*?\\*/`, "g"), (match) => (match.startsWith('"') ? match : " "));
+  return JSON.parse(uncommented.replace(new RegExp(`${string}|,(\\s*[}\\]])`, "g"), (match, close) => close ?? match));
 }
 
-const config = option("config", "c") ?? ["wrangler.toml", "wrangler.jsonc", "wrangler.json"].find((name) => {
-  try {
-    readFileSync(name);
-    return true;
-  } catch {
-    return false;
-  }
-});
-const crons = config === undefined ? [] : cronsOf(resolve(config));
+/**
+ * What x3m-dev reads of a TOML config, in the shape of a JSON one: `[triggers] crons = [...]` and
+ * each `[[d1_databases]]` entry's `binding` and `migrations_dir`.
+ */
+function parseToml(text) {
+  const tables = (header) => [...text.matchAll(new RegExp(`^${header}\\s*$([\\s\\S]*?)(?=^\\[|(?![\\s\\S]))`, "gm"))].map((match) => match[1] ?? "");
+  const value = (body, key) => new RegExp(`^\\s*${key}\\s*=\\s*["']([^"']*)["']`, "m").exec(body)?.[1];
+  const list = /^\s*crons\s*=\s*\[([\s\S]*?)\]/m.exec(tables("\\[triggers\\]")[0] ?? "")?.[1];
+  return {
+    triggers: list === undefined ? undefined : { crons: [...list.matchAll(/"([^"]*)"|'([^']*)'/g)].map((match) => match[1] ?? match[2]) },
+    d1_databases: tables("\\[\\[d1_databases\\]\\]").map((body) => ({ binding: value(body, "binding"), migrations_dir: value(body, "migrations_dir") })),
+  };
+}
 
 /**
- * The D1 databases of a TOML config that have migrations to apply: `[[d1_databases]]` entries
- * (top level only) with their binding and migrations folder, when that folder exists.
+ * What x3m-dev needs of a wrangler config (wrangler.toml, wrangler.jsonc or wrangler.json), read
+ * once, at its top level only (not per environment): its crons (`triggers.crons`), and the
+ * bindings of its D1 databases that have migrations to apply (`d1_databases` entries whose
+ * `migrations_dir`, default `migrations`, exists beside the config).
  */
-function migratedDatabasesOf(path) {
-  if (!/\.toml$/.test(path)) return [];
-  let text;
+function readConfig(path) {
+  let raw;
   try {
-    text = readFileSync(path, "utf8");
-  } catch {
-    return [];
+    const text = readFileSync(path, "utf8");
+    raw = /\.toml$/.test(path) ? parseToml(text) : /\.jsonc?$/.test(path) ? parseJsonc(text) : {};
+  } catch (error) {
+    // wrangler dev reports an unreadable config itself, better than this could.
+    if (existsSync(path)) console.error(`x3m-dev: could not read ${path} (${error instanceof Error ? error.message : error}); no crons fired, no migrations applied`);
+    return { crons: [], databases: [] };
   }
-  const found = [];
-  for (const match of text.matchAll(/^\[\[d1_databases\]\]\s*$([\s\S]*?)(?=^\[|(?![\s\S]))/gm)) {
-    const body = match[1] ?? "";
-    const value = (key) => new RegExp(`^\\s*${key}\\s*=\\s*["']([^"']*)["']`, "m").exec(body)?.[1];
-    const binding = value("binding");
-    const folder = resolve(dirname(path), value("migrations_dir") ?? "migrations");
-    if (binding !== undefined && existsSync(folder)) found.push(binding);
-  }
-  return found;
+  const crons = Array.isArray(raw?.triggers?.crons) ? raw.triggers.crons.filter((cron) => typeof cron === "string") : [];
+  const databases = (Array.isArray(raw?.d1_databases) ? raw.d1_databases : [])
+    .filter((database) => typeof database?.binding === "string")
+    .filter((database) => existsSync(resolve(dirname(path), database.migrations_dir ?? "migrations")))
+    .map((database) => database.binding);
+  return { crons, databases };
 }
+
+/** The config wrangler reads without `--config`: the first of these found here or in a folder above. */
+function defaultConfig() {
+  for (let folder = process.cwd(); ; folder = dirname(folder)) {
+    const found = ["wrangler.json", "wrangler.jsonc", "wrangler.toml"].map((name) => join(folder, name)).find((path) => existsSync(path));
+    if (found !== undefined || dirname(folder) === folder) return found;
+  }
+}
+
+const config = option("config", "c") ?? defaultConfig();
+const { crons, databases } = config === undefined ? { crons: [], databases: [] } : readConfig(resolve(config));
 const ip = option("ip") ?? "127.0.0.1";
 const port = option("port") ?? "8787";
 const extra = [];
@@ -110,7 +116,6 @@ if (option("inspector-port") === undefined) extra.push("--inspector-port", Strin
 // The project's own wrangler (its package.json is exported; its bin is not).
 const wranglerPackage = require.resolve("wrangler/package.json", { paths: [process.cwd()] });
 const wrangler = join(dirname(wranglerPackage), JSON.parse(readFileSync(wranglerPackage, "utf8")).bin.wrangler);
-const databases = config === undefined ? [] : migratedDatabasesOf(resolve(config));
 for (const binding of databases) {
   const where = [
     ...(config === undefined ? [] : ["-c", config]),

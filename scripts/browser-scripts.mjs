@@ -54,16 +54,24 @@ export function browserScripts() {
   });
 }
 
+/**
+ * What is wrong with the generated modules: one line for each that is not what its source compiles
+ * to (none when all are up to date). Used by `--check` and by scripts/check-source.mjs.
+ */
+export function staleBrowserScripts() {
+  return browserScripts()
+    .filter(({ module, text }) => readFileSync(join(root, module), "utf8") !== text)
+    .map(({ module, source }) => `${module}: not what ${source} compiles to (run npm run browser-scripts)`);
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const check = process.argv.includes("--check");
-  let stale = 0;
-  for (const { module, source, text } of browserScripts()) {
-    const path = join(root, module);
-    if (!check) writeFileSync(path, text);
-    else if (readFileSync(path, "utf8") !== text) {
-      console.error(`${module} is not what ${source} compiles to: run npm run browser-scripts`);
-      stale += 1;
+  if (process.argv.includes("--check")) {
+    const stale = staleBrowserScripts();
+    if (stale.length > 0) {
+      console.error(stale.join("\n"));
+      process.exit(1);
     }
+  } else {
+    for (const { module, text } of browserScripts()) writeFileSync(join(root, module), text);
   }
-  if (stale > 0) process.exit(1);
 }

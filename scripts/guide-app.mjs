@@ -4,7 +4,7 @@
 // reader to install (one per line, for `npm install`).
 //
 // Usage: node scripts/guide-app.mjs <document> <folder>      e.g. guides/read-side.md /tmp/app
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { blocksOf, installedBy } from "./guide-blocks.mjs";

@@ -53,6 +53,23 @@ async function withInstance<T>(workflow: Workflow, id: string, body: (instance: 
 }
 
 /**
+ * The output of a completed instance, copied, with the RPC result it came in disposed. The plugin's
+ * `getOutput()` answers what the local Workflow binding's `unsafeGetOutputOrError` returns: the
+ * result of its own RPC call to the instance's engine (a Durable Object), passed on as it is. workerd
+ * gives every object an RPC call returns a disposer, and marks a result whose callee returned an
+ * object with a disposer as one the caller must dispose: left to the garbage collector, it makes
+ * workerd print "An RPC result was not disposed properly" (once per isolate, whenever GC runs).
+ */
+async function outputOf(instance: WorkflowInstanceIntrospector): Promise<unknown> {
+  const output = await instance.getOutput();
+  try {
+    return structuredClone(output);
+  } finally {
+    (output as Partial<Disposable> | null | undefined)?.[Symbol.dispose]?.();
+  }
+}
+
+/**
  * A transfer of `amount` from a new account holding 100 to a new one, whose process errors after
  * its withdrawal: every try of its deposit step fails while the introspector lives (in every run
  * of the instance). `whileErrored` runs with the instance errored and the introspector alive.
@@ -138,7 +155,7 @@ describe("the transfer process on Workflows", () => {
     const { transfer_id, instanceId } = await requestTransfer(from, to, 40);
     const output = await withInstance(env.TRANSFER_WORKFLOW, instanceId, async (instance) => {
       await instance.waitForStatus("complete");
-      return instance.getOutput();
+      return outputOf(instance);
     });
     expect(output).toEqual({ outcome: "completed" });
 
@@ -176,7 +193,7 @@ describe("the transfer process on Workflows", () => {
     const { transfer_id, instanceId } = await requestTransfer(from, to, 30);
     const output = await withInstance(env.TRANSFER_WORKFLOW, instanceId, async (instance) => {
       await instance.waitForStatus("complete");
-      return instance.getOutput();
+      return outputOf(instance);
     });
 
     expect(output).toEqual({ outcome: "refunded", reason: "the destination did not take the transfer" });

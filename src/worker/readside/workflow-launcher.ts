@@ -57,9 +57,10 @@ async function existing(binding: Workflow, instanceId: string): Promise<Workflow
 }
 
 /**
- * Lets the runtime release an instance handle now: the Workflow binding's `create` and `get`
- * answer RPC stubs, which the caller must dispose (the runtime warns about each one left to the
- * garbage collector).
+ * Releases an instance handle now if it is disposable. Locally (Miniflare's Workflow binding) the
+ * handles that `create` and `get` answer are plain objects, whose methods dispose the RPC results
+ * they get themselves, so this does nothing there; it stays so that a binding answering RPC stubs
+ * would not leave them to the garbage collector.
  */
 function disposeStub(handle: object): void {
   // Read from Symbol, not named: the package is compiled for ES2022, whose types lack it.
