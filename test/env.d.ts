@@ -17,6 +17,7 @@ declare namespace Cloudflare {
     /** The D1 migrations of migrations/, read by vitest.config.ts. */
     READ_MIGRATIONS: import("cloudflare:test").D1Migration[];
     LEDGER: DurableObjectNamespace;
+    BUDGETED: DurableObjectNamespace;
     FILTERED: DurableObjectNamespace;
     STATEFUL: DurableObjectNamespace;
     UNLOADING: DurableObjectNamespace;

@@ -54,6 +54,7 @@ export { accept, invalid, reject, reply, type CommandContext, type Decision } fr
 export type { FollowUp } from "./scheduling/follow-up.js";
 export { aggregateRouter } from "./aggregates/aggregate-router.js";
 export type { AggregateClient, StreamPage } from "./aggregates/aggregate-protocol.js";
+export type { StreamUsage, UsageBudget } from "./aggregates/stream-usage.js";
 export { renamed, type Upcasters } from "./aggregates/upcasting.js";
 export { aggregateSpec } from "./aggregates/testing.js";
 export { MemoryAggregates, type MemoryAggregatesOptions } from "./aggregates/memory-aggregates.js";

@@ -1,10 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
 import type { AggregateDefinition } from "../core/aggregates/aggregate.js";
 import { AggregateInstance, type InstanceStats } from "../core/aggregates/aggregate-instance.js";
+import type { CommandRequest } from "../core/aggregates/aggregate-protocol.js";
 import type { AppendRequest } from "../core/aggregates/stream-store.js";
+import type { StreamUsage, UsageBudget } from "../core/aggregates/stream-usage.js";
 import type { ServiceRouter } from "../core/messaging/contracts.js";
 import { Dispatcher } from "../core/messaging/dispatcher.js";
-import type { DomainEvent } from "../core/messaging/message.js";
+import type { DomainEvent, Message } from "../core/messaging/message.js";
 import { NodeDirectory, type RemoteNode } from "../core/messaging/node-directory.js";
 import { ServiceRegistry } from "../core/messaging/service-registry.js";
 import type { TelemetryHandler } from "../core/messaging/telemetry.js";
@@ -17,6 +19,7 @@ import type { JsonObject } from "../core/shared/json.js";
 import type { Logger } from "../core/shared/logger.js";
 import { aggregateRoutes, type StreamHost } from "./aggregate-routes.js";
 import { placeNamed } from "./jurisdictions.js";
+import { ObjectUsage } from "./object-usage.js";
 import { ResidenceRecord, type Residence } from "./residence-record.js";
 import { queueSender } from "./queue-sender.js";
 import { SqliteScheduleStore } from "./sqlite-schedule-store.js";
@@ -69,7 +72,7 @@ export type FollowUpOptions<Env> = {
 export type AggregateObjectOptions<Env = unknown> = {
   /** Default: a console logger in the Worker's `LOG_FORMAT` (see `wiring`). */
   logger?: Logger;
-  /** Telemetry subscribers (`new_aggr_spawned`, `handle_msg`). */
+  /** Telemetry subscribers (`new_aggr_spawned`, `handle_msg`, `aggregate_usage`). */
   telemetry?: readonly TelemetryHandler[];
   /**
    * Publish every committed event to a queue for the read side: each event is written to an
@@ -83,6 +86,8 @@ export type AggregateObjectOptions<Env = unknown> = {
    * Without it a decision that schedules or cancels follow-ups is refused.
    */
   followUps?: FollowUpOptions<Env>;
+  /** A budget per aggregate of the type ({@link UsageBudget}): crossing it logs a warning. */
+  budget?: UsageBudget;
 };
 
 /** The instance type of a class made by {@link aggregateObject}. */
@@ -139,6 +144,8 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
     readonly #place = placeNamed(this.ctx.id);
     readonly jurisdiction = this.#place.jurisdiction;
     readonly #store: SqliteStreamStore;
+    /** What this object has cost: rows, commands, alarms, events published. */
+    readonly #usage: ObjectUsage;
     /** As a stream's home: where the stream lives, when a residency rule put it elsewhere. */
     #residence: ResidenceRecord | undefined;
     readonly #publisher: OutboxPublisher | null;
@@ -163,7 +170,10 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
       super(ctx, env);
       useEnv(env);
       const schedules = followUps === undefined ? null : new SqliteScheduleStore(ctx.storage);
+      const usage = new ObjectUsage(ctx.storage.sql);
+      this.#usage = usage;
       this.#store = new SqliteStreamStore(ctx.storage, {
+        usage: () => usage.kept(),
         outbox: outbox !== undefined,
         ...(schedules === null ? {} : { followUps: schedules }),
         // Synchronous, right after the commit: the alarm joins the events' atomic write batch.
@@ -171,6 +181,7 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
         // The alarm went with the storage: nothing is set, nothing pending.
         onStorageEmptied: () => {
           this.#residence?.forget();
+          this.#usage.reset();
           this.#alarmAt = null;
           this.#outboxDueAt = null;
           this.#failures = 0;
@@ -205,10 +216,12 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
               // with the first send after the period, or when the alarm rings (it rings within
               // the period after every commit).
               recordAtMostEveryMs: outbox.checkAfterMs ?? DEFAULT_CHECK_AFTER_MS,
+              usage: () => usage.current(),
               logger,
             });
       void ctx.blockConcurrencyWhile(async () => {
         this.#store.open();
+        this.#usage.resume(this.#store.storedUsage());
         // Deliveries a previous incarnation left in flight are due again now.
         const released = schedules?.open() ?? 0;
         if (released > 0) logger.warn("object restarted: follow-up deliveries left in flight are due again now", { released });
@@ -242,6 +255,7 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
     override async alarm(): Promise<void> {
       // It rang: the platform forgets it when this returns, unless it is set again.
       this.#alarmAt = null;
+      this.#usage.alarm();
       this.#checked = true;
       let more = false;
       try {
@@ -258,6 +272,8 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
           if (this.#failures === 0) this.#outboxDueAt = pending ? Date.now() + (outbox?.checkAfterMs ?? DEFAULT_CHECK_AFTER_MS) : null;
         }
         if (this.#followUps !== null) ({ more } = await this.#followUps.runner.deliverDue());
+        // What was published and written since the last commit, kept on the stream row.
+        this.#store.saveUsage();
       } finally {
         // Even when a delivery failed (the platform retries the alarm), keep it on what is pending.
         this.#rearm(more);
@@ -277,6 +293,34 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
         ...(followUps === undefined ? {} : { followUps: { reidentify: followUps.reidentify !== undefined } }),
       });
       return this.#instance;
+    }
+
+    async execute(stream: AggregateInstance<State, Event>, request: CommandRequest): Promise<Message> {
+      const before = this.#usage.rows();
+      this.#usage.command();
+      const reply = await stream.execute(request);
+      const after = this.#usage.rows();
+      const rowsRead = after.rowsRead - before.rowsRead;
+      const rowsWritten = after.rowsWritten - before.rowsWritten;
+      const budget = options.budget;
+      if (telemetry.active || budget !== undefined) {
+        const storageBytes = this.ctx.storage.sql.databaseSize;
+        const fields = { streamName: request.streamName, command: request.command, messageId: request.message.id };
+        if (telemetry.active) telemetry.emit("aggregate_usage", { rowsRead, rowsWritten, storageBytes }, fields);
+        const rows = rowsRead + rowsWritten;
+        if (budget?.rowsPerCommand !== undefined && rows > budget.rowsPerCommand) {
+          logger.warn("cost budget crossed", { ...fields, rows, rowsPerCommand: budget.rowsPerCommand });
+        }
+        if (budget?.storageBytes !== undefined && storageBytes > budget.storageBytes) {
+          logger.warn("cost budget crossed", { ...fields, storageBytes, budgetBytes: budget.storageBytes });
+        }
+      }
+      return reply;
+    }
+
+    /** What this object has cost so far. */
+    usage(): StreamUsage {
+      return this.#usage.current();
     }
 
     residence(streamName: string, change: { claim?: string } | "release"): Residence | string {
@@ -332,6 +376,7 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
     /** Sends the outbox; after a failure the alarm tries again, later each time. */
     async #publish(): Promise<void> {
       const result = await (this.#publisher as OutboxPublisher).publish();
+      this.#usage.published(result.sent);
       if (result.drained) {
         this.#failures = 0;
         // Only if nothing was committed meanwhile (its rows would be the next send's), and what

@@ -2,9 +2,10 @@ import { sValidator } from "@hono/standard-validator";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import * as v from "valibot";
-import { commandReplyOf, type CommandRequest, type DeleteOptions, type StreamPage } from "../core/aggregates/aggregate-protocol.js";
+import { commandReplyOf, type CommandRequest, type DeleteOptions, type PastState, type StateQuery, type StreamPage } from "../core/aggregates/aggregate-protocol.js";
+import type { StreamUsage } from "../core/aggregates/stream-usage.js";
 import type { Message } from "../core/messaging/message.js";
-import { response, type ServiceResponse } from "../core/messaging/response.js";
+import { response, type ErrorResponse, type ServiceResponse } from "../core/messaging/response.js";
 import type { Logger } from "../core/shared/logger.js";
 import { ownMessage, refuseInvalid } from "../protocol/hono-protocol.js";
 import { JURISDICTIONS } from "./jurisdictions.js";
@@ -12,6 +13,8 @@ import type { Residence } from "./residence-record.js";
 
 /** What the routes of an AggregateObject reach: the one stream the object holds. */
 export interface StreamHost {
+  /** Runs a command on `stream`, counting what it cost. */
+  execute(stream: HostedStream, request: CommandRequest): Promise<Message>;
   /** The instance serving `streamName`, or why this object cannot serve it. */
   streamFor(streamName: string): HostedStream | string;
   /**
@@ -20,6 +23,8 @@ export interface StreamHost {
    * this object cannot answer.
    */
   residence(streamName: string, change: { claim?: string } | "release"): Residence | string;
+  /** What this object has cost so far. */
+  usage(): StreamUsage;
   /** The jurisdiction this object lives in (null: none). */
   readonly jurisdiction: string | null;
   /** Where failures are logged. */
@@ -31,6 +36,7 @@ export interface HostedStream {
   execute(request: CommandRequest): Promise<Message>;
   read(from: number, limit: number): Promise<StreamPage>;
   delete(options: DeleteOptions): Promise<ServiceResponse>;
+  stateAt(query: StateQuery): Promise<PastState | ErrorResponse>;
 }
 
 const nonEmpty = v.pipe(v.string(), v.nonEmpty("must not be empty"));
@@ -56,6 +62,13 @@ const EventsQuery = v.object({
   limit: v.optional(v.pipe(count, v.minValue(1, "must be at least 1")), "100"),
 });
 
+const StateBody = v.object({
+  streamName: nonEmpty,
+  // Its values are the instance's to judge: it answers why a version or a time is not one.
+  point: v.union([v.object({ version: v.number() }), v.object({ at: v.string() })]),
+  dryRun: v.optional(v.object({ command: nonEmpty, message: ownMessage })),
+}) satisfies v.GenericSchema<unknown, StateQuery & { streamName: string }>;
+
 const DeleteBody = v.object({
   streamName: nonEmpty,
   mode: v.picklist(["soft", "hard"]),
@@ -65,7 +78,8 @@ const DeleteBody = v.object({
 /**
  * The fetch surface of an AggregateObject, one app per class: the object passes itself as the
  * app's bindings (`app.fetch(request, object)`). `POST /command` runs a command, `GET /events`
- * reads a page of the stream, `POST /delete` deletes it, `POST /residence` asks a stream's home
+ * reads a page of the stream, `POST /state` looks back at its state at a version or time (and
+ * dry-runs a command against it), `POST /delete` deletes it, `POST /residence` asks a stream's home
  * where the stream lives (see `StreamResidency`). The Worker side reaches it through
  * `durableObjectAggregates` with Hono's typed client.
  */
@@ -74,13 +88,13 @@ export const aggregateRoutes = new Hono<{ Bindings: StreamHost }>()
     const { unlessResident, ...request } = c.req.valid("json");
     const stream = c.env.streamFor(request.streamName);
     if (typeof stream === "string") return c.json({ error: stream }, 400);
-    if (unlessResident !== true) return c.json({ reply: commandReplyOf(await stream.execute(request)) });
+    if (unlessResident !== true) return c.json({ reply: commandReplyOf(await c.env.execute(stream, request)) });
     // As the stream's home: refused when the stream lives elsewhere; once it lives here, the
     // client is told so, and asks no more.
     const before = c.env.residence(request.streamName, {});
     if (typeof before === "string") return c.json({ error: before }, 400);
     if (before.jurisdiction !== null) return c.json({ residentIn: before.jurisdiction });
-    const reply = commandReplyOf(await stream.execute(request));
+    const reply = commandReplyOf(await c.env.execute(stream, request));
     const after = c.env.residence(request.streamName, {});
     return c.json(typeof after !== "string" && after.fixed ? { reply, residentHere: true as const } : { reply });
   })
@@ -88,8 +102,14 @@ export const aggregateRoutes = new Hono<{ Bindings: StreamHost }>()
     const { stream: streamName, from, limit } = c.req.valid("query");
     const stream = c.env.streamFor(streamName);
     if (typeof stream === "string") return c.json({ error: stream }, 400);
-    const page = await stream.read(from, limit);
+    const page = { ...(await stream.read(from, limit)), usage: c.env.usage() };
     return c.json(c.env.jurisdiction === null ? page : { ...page, jurisdiction: c.env.jurisdiction });
+  })
+  .post("/state", sValidator("json", StateBody, refuseInvalid), async (c) => {
+    const { streamName, ...query } = c.req.valid("json");
+    const stream = c.env.streamFor(streamName);
+    if (typeof stream === "string") return c.json({ error: stream }, 400);
+    return c.json({ answer: await stream.stateAt(query) });
   })
   .post("/delete", sValidator("json", DeleteBody, refuseInvalid), async (c) => {
     const { streamName, mode, expectedVersion } = c.req.valid("json");

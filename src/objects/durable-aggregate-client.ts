@@ -5,10 +5,12 @@ import {
   type CommandReply,
   type CommandRequest,
   type DeleteOptions,
+  type PastState,
+  type StateQuery,
   type StreamPage,
 } from "../core/aggregates/aggregate-protocol.js";
 import { halt, type Message } from "../core/messaging/message.js";
-import { response, type ServiceResponse } from "../core/messaging/response.js";
+import { response, type ErrorResponse, type ServiceResponse } from "../core/messaging/response.js";
 import type { AggregateRoutes } from "./aggregate-routes.js";
 import { PROTOCOL_BASE_URL, through, trustedAnswer } from "../protocol/hono-protocol.js";
 import type { ObjectPlace } from "./jurisdictions.js";
@@ -107,6 +109,13 @@ export function durableObjectAggregates<Env>(
     async readStream(env: Env, streamName: string, page: { from: number; limit: number }): Promise<StreamPage> {
       const query = { stream: streamName, from: String(page.from), limit: String(page.limit) };
       return trustedAnswer<StreamPage>(await client.events.$get({ query }, await lookAt(env, streamName)), streamName);
+    },
+
+    async stateAt(env: Env, streamName: string, query: StateQuery): Promise<PastState | ErrorResponse> {
+      // As for a command, the parsed request stays here: the instance runs the command's schema.
+      const dryRun = query.dryRun === undefined ? {} : { dryRun: { ...query.dryRun, message: { ...query.dryRun.message, request: null } } };
+      const answer = await client.state.$post({ json: { streamName, point: query.point, ...dryRun } }, await lookAt(env, streamName));
+      return (await trustedAnswer<{ answer: PastState | ErrorResponse }>(answer, streamName)).answer;
     },
 
     async deleteStream(env: Env, streamName: string, options: DeleteOptions): Promise<ServiceResponse> {

@@ -83,20 +83,42 @@ function bindable(value: SqlValue | boolean, index: number): SqlValue {
 }
 
 /**
+ * The rows a database's statements read and wrote — what the platform bills a SQLite-backed
+ * Durable Object for — counted from every statement's cursor since the object started. Every
+ * {@link SqlDatabase} over the same storage adds to the same meter ({@link meterOf}).
+ */
+export type SqlMeter = { rowsRead: number; rowsWritten: number };
+
+const meters = new WeakMap<SqlStorage, SqlMeter>();
+
+/** The meter of `storage`: one per object, shared by every database over it. */
+export function meterOf(storage: SqlStorage): SqlMeter {
+  let meter = meters.get(storage);
+  if (meter === undefined) {
+    meter = { rowsRead: 0, rowsWritten: 0 };
+    meters.set(storage, meter);
+  }
+  return meter;
+}
+
+/**
  * A Durable Object's SQLite database, spoken to in {@link SqlQuery} statements. Each call runs one
  * statement synchronously; group several in `storage.transactionSync` to make them atomic.
  */
 export class SqlDatabase {
   readonly #sql: SqlStorage;
+  readonly #meter: SqlMeter;
 
   /** A database over `storage.sql`. */
   constructor(storage: SqlStorage) {
     this.#sql = storage;
+    this.#meter = meterOf(storage);
   }
 
   /** Every row the statement returns. */
   all<Row extends SqlRow>(query: SqlQuery): Row[] {
-    return this.#exec<Row>(query).toArray();
+    const cursor = this.#exec<Row>(query);
+    return this.#metered(cursor, cursor.toArray());
   }
 
   /**
@@ -104,7 +126,8 @@ export class SqlDatabase {
    * than {@link all}'s objects when a hot path reads many rows.
    */
   tuples<Row extends readonly SqlValue[]>(query: SqlQuery): Row[] {
-    return [...this.#exec(query).raw<SqlValue[]>()] as unknown as Row[];
+    const cursor = this.#exec(query);
+    return this.#metered(cursor, [...cursor.raw<SqlValue[]>()] as unknown as Row[]);
   }
 
   /**
@@ -112,12 +135,22 @@ export class SqlDatabase {
    * open keeps its statement busy): say `LIMIT 1` when many rows may match.
    */
   first<Row extends SqlRow>(query: SqlQuery): Row | null {
-    return this.#exec<Row>(query).toArray()[0] ?? null;
+    const cursor = this.#exec<Row>(query);
+    return this.#metered(cursor, cursor.toArray()[0] ?? null);
   }
 
   /** Runs a statement that returns no rows; answers how many rows it wrote. */
   run(query: SqlQuery): number {
-    return this.#exec(query).rowsWritten;
+    const cursor = this.#exec(query);
+    this.#metered(cursor, null);
+    return cursor.rowsWritten;
+  }
+
+  /** `result`, once the cursor that made it is counted (its counts are final when it is consumed). */
+  #metered<T>(cursor: SqlStorageCursor<Record<string, SqlStorageValue>>, result: T): T {
+    this.#meter.rowsRead += cursor.rowsRead;
+    this.#meter.rowsWritten += cursor.rowsWritten;
+    return result;
   }
 
   /** Whether a table of this name exists. */

@@ -86,6 +86,14 @@ export const STREAM_MIGRATIONS: readonly Migration[] = [
       db.run(sql`ALTER TABLE processed_messages_v4 RENAME TO processed_messages`);
     },
   },
+  {
+    version: 5,
+    description: "what the stream's object has cost so far (commands, rows, alarms, messages), kept on the stream row",
+    up(db) {
+      // On the row every commit writes anyway: keeping it costs no row of its own.
+      db.run(sql`ALTER TABLE stream ADD COLUMN usage TEXT`);
+    },
+  },
 ];
 
 /** Options of a {@link SqliteStreamStore}. */
@@ -112,6 +120,11 @@ export type SqliteStreamStoreOptions = {
    * append writes in its own transaction. Without it the stream keeps none.
    */
   followUps?: SqliteScheduleStore;
+  /**
+   * What the object has cost so far, as JSON, written on the stream row by every append (the row
+   * it writes anyway); read back by {@link SqliteStreamStore.storedUsage}.
+   */
+  usage?: () => string;
 };
 
 /** The first release's fingerprints are SHA-256 in hex; today's are short base-36 hashes. */
@@ -146,6 +159,7 @@ export class SqliteStreamStore implements StreamStore, Outbox {
   readonly #onAppended: (request: AppendRequest) => void;
   readonly #onStorageEmptied: () => void;
   readonly #followUps: SqliteScheduleStore | undefined;
+  readonly #usage: () => string | null;
   /** Whether the first release's idempotency records may still be here (learnt by {@link open}). */
   #mayHoldLegacy = false;
 
@@ -156,6 +170,7 @@ export class SqliteStreamStore implements StreamStore, Outbox {
     this.#onAppended = options.onAppended ?? (() => {});
     this.#onStorageEmptied = options.onStorageEmptied ?? (() => {});
     this.#followUps = options.followUps;
+    this.#usage = options.usage ?? (() => null);
     this.#schema = new VersionedSchema(storage, {
       name: "stream",
       migrations: STREAM_MIGRATIONS,
@@ -171,6 +186,17 @@ export class SqliteStreamStore implements StreamStore, Outbox {
     // retention; until then, a caller without a record of their own may have one there.
     this.#mayHoldLegacy =
       this.#schema.exists && this.#db.first(sql`SELECT 1 AS found FROM processed_messages WHERE principal = '' AND length(fingerprint) = 64 LIMIT 1`) !== null;
+  }
+
+  /** What the object had cost when the stream row was last written (JSON), or null. */
+  storedUsage(): string | null {
+    if (!this.#schema.exists) return null;
+    return this.#db.first<{ usage: string | null }>(sql`SELECT usage FROM stream WHERE id = 1`)?.usage ?? null;
+  }
+
+  /** Writes what the object has cost so far on the stream row (between commits: a publish, an alarm). */
+  saveUsage(): void {
+    if (this.#schema.exists) this.#db.run(sql`UPDATE stream SET usage = ${this.#usage()} WHERE id = 1`);
   }
 
   /** The stored stream name, or null when nothing is stored. */
@@ -213,11 +239,12 @@ export class SqliteStreamStore implements StreamStore, Outbox {
     // The version check and the stream row's update are one statement: it moves the row only if
     // it is still at the expected version (or, for a new stream, creates it only if there is none).
     const state = request.state === undefined ? null : JSON.stringify(request.state);
+    const usage = this.#usage();
     const moved =
       request.expectedVersion === -1
-        ? db.run(sql`INSERT INTO stream (id, name, version, status, state) VALUES (1, ${request.streamName}, ${request.newVersion}, 'live', ${state})
+        ? db.run(sql`INSERT INTO stream (id, name, version, status, state, usage) VALUES (1, ${request.streamName}, ${request.newVersion}, 'live', ${state}, ${usage})
             ON CONFLICT (id) DO NOTHING`)
-        : db.run(sql`UPDATE stream SET version = ${request.newVersion}, state = ${state} WHERE id = 1 AND version = ${request.expectedVersion}`);
+        : db.run(sql`UPDATE stream SET version = ${request.newVersion}, state = ${state}, usage = ${usage} WHERE id = 1 AND version = ${request.expectedVersion}`);
     if (moved === 0) return { ok: false, actualVersion: this.#row()?.version ?? -1 };
     const recordedAt = new Date().toISOString();
     let version = request.expectedVersion;

@@ -50,6 +50,7 @@ export function browserPages<Env extends object = Record<string, unknown>>(optio
         aggregates: gateway.admin?.aggregates ?? [],
         scheduler: gateway.scheduler,
         readSide: options.console.readSide,
+        callers: gateway,
         registry,
         node: gateway.node ?? "local",
         nodes: gateway.nodes,

@@ -271,6 +271,42 @@ const streamPage: JsonObject = object({
   },
 });
 
+/** `GET /v1/streams/{stream}/{id}/state` and its dry run (src/worker/gateway/state-routes.ts). */
+const pastState: JsonObject = object(
+  {
+    stream: string,
+    version: { ...integer, description: "the version the state reflects: the last event at or before the point asked for" },
+    recordedAt: { type: "string", format: "date-time", description: "when that event was recorded" },
+    state: { ...anyJson, description: "the state then, replayed from the first event through today's upcasters" },
+    upcastEvents: { ...integer, description: "how many of the events replayed were stored in an older shape" },
+    now: object({ status: { type: "string", enum: ["live", "deleted"] }, version: integer }, {}, { description: "the stream as it is now" }),
+  },
+  {
+    dryRun: object(
+      { response: schemaRef("ServiceResponse"), events: { type: "array", items: schemaRef("DomainEvent") } },
+      {},
+      { description: "only for a dry run: what the command would have answered at that version, and the events it would have appended (nothing was stored)" },
+    ),
+  },
+);
+
+const pastPoint: JsonObject[] = [
+  { name: "version", in: "query", description: "the version to look back to (give this or at)", schema: { type: "integer", minimum: 0 } },
+  { name: "at", in: "query", description: "a time (RFC 3339, with a time zone): the last event recorded at or before it (give this or version)", schema: { type: "string", format: "date-time" } },
+];
+
+const dryRunBody: JsonObject = object(
+  { command: { type: "string", minLength: 1, description: "one of the aggregate's public commands" } },
+  {
+    request: { type: "object", description: "the command's request (default {}); its id field is filled in" },
+    credentials: {
+      type: "string",
+      description: "the credentials header value of the caller to run as (e.g. Bearer …), identified by the gateway's identify; without it the command runs as an anonymous caller",
+    },
+  },
+  { additionalProperties: false },
+);
+
 /** A name usable as an OpenAPI component or operation id. */
 function safeName(name: string): string {
   return name.replace(/[^A-Za-z0-9._-]/g, "_");
@@ -446,7 +482,7 @@ export function openApiGenerator(options: OpenApiOptions = {}): OpenApiGenerator
     }
 
     if (surface.streams !== null) {
-      Object.assign(schemas, { RecordedEvent: recordedEvent, StreamPage: streamPage });
+      Object.assign(schemas, { RecordedEvent: recordedEvent, StreamPage: streamPage, PastState: pastState });
       const target: JsonObject[] = [
         { name: "stream", in: "path", required: true, description: "the aggregate type", schema: { type: "string", enum: [...surface.streams] } },
         { name: "id", in: "path", required: true, description: "the aggregate id", schema: string },
@@ -481,6 +517,31 @@ export function openApiGenerator(options: OpenApiOptions = {}): OpenApiGenerator
             { name: "expectedVersion", in: "query", schema: integer },
           ],
           responses: { "200": jsonReply("deleted", schemaRef("Answer")), "409": jsonReply("wrong_expected_version", schemaRef("Answer")), ...refusals },
+          ...admin,
+        },
+      };
+      paths["/v1/streams/{stream}/{id}/state"] = {
+        get: {
+          operationId: "stream_state_at",
+          tags: ["Streams"],
+          summary: "The state of one aggregate at a version or time, replayed through today's upcasters (admin)",
+          parameters: [...target, ...pastPoint],
+          responses: { "200": jsonReply("the state then", schemaRef("PastState")), ...refusals },
+          ...admin,
+        },
+      };
+      paths["/v1/streams/{stream}/{id}/state/dry-run"] = {
+        post: {
+          operationId: "stream_dry_run_at",
+          tags: ["Streams"],
+          summary: "A command's dry run against the state at a version or time: nothing is stored (admin)",
+          parameters: [...target, ...pastPoint],
+          requestBody: jsonBody(dryRunBody, "the command, its request, and whom it runs as", true),
+          responses: {
+            "200": jsonReply("the state then, with what the command would have answered (whatever it answered)", schemaRef("PastState")),
+            "413": jsonReply("payload_too_large", schemaRef("Answer")),
+            ...refusals,
+          },
           ...admin,
         },
       };

@@ -292,12 +292,12 @@ describe("hooks and telemetry", () => {
     expect(await ledgers.events(id)).toHaveLength(2);
   });
 
-  it("the object emits new_aggr_spawned when it loads an instance and handle_msg before each decision", async () => {
+  it("the object emits new_aggr_spawned when it loads an instance, handle_msg before each decision and aggregate_usage after each command", async () => {
     const id = ledgers.freshId();
     const before = ledgerTelemetry.length;
     await ledgers.send("open", { id });
     await ledgers.send("deposit", { id, amount: 1 });
-    expect(ledgerTelemetry.slice(before)).toEqual(["new_aggr_spawned", "handle_msg", "handle_msg"]);
+    expect(ledgerTelemetry.slice(before)).toEqual(["new_aggr_spawned", "handle_msg", "aggregate_usage", "handle_msg", "aggregate_usage"]);
   });
 });
 

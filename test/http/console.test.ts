@@ -1,4 +1,4 @@
-import { createExecutionContext, createMessageBatch, evictDurableObject, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, evictDurableObject, getQueueResult, runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
@@ -265,6 +265,25 @@ describe("the console's pages", () => {
     expect(await shown()).toContain("<dt>Snapshot</dt><dd><span class=\"muted\">none: a load replays every event</span>");
     for (let i = 1; i < 50; i += 1) expect((await call("deposit", { account_id, amount: 1 })).status).toBe(200);
     expect(await shown()).toContain("<dt>Snapshot</dt><dd>at version 49 (schema 1): a load replays only the events after it</dd>");
+  });
+
+  it("names the costliest aggregate first, by type and by stream, from what the outboxes recorded", async () => {
+    const busy = `acc-${newId()}`;
+    const quiet = `acc-${newId()}`;
+    const send = (service: string, body: object) => demo(`/v1/services/${service}`, { method: "POST", body: JSON.stringify(body), headers: ADA });
+    expect((await send("open_account", { account_id: busy })).status).toBe(201);
+    expect((await send("open_account", { account_id: quiet })).status).toBe(201);
+    for (let i = 0; i < 12; i += 1) expect((await send("deposit", { account_id: busy, amount: 1 })).status).toBe(200);
+    // The alarm that follows every commit records what the outbox reached, and what the object cost.
+    for (const id of [busy, quiet]) await runDurableObjectAlarm(env.ACCOUNTS.get(env.ACCOUNTS.idFromName(`account-${id}`)));
+    const text = (await page("/console/costs", await login())).text;
+    expect(text).toContain("<h2 id=\"types\">By aggregate type</h2>");
+    expect(text).toMatch(/<th scope="row">account<\/th><td>\d+<\/td><td>\d+<\/td>/);
+    const [busyAt, quietAt] = [text.indexOf(`account-${busy}`), text.indexOf(`account-${quiet}`)];
+    expect(busyAt).toBeGreaterThan(0);
+    expect(quietAt).toBeGreaterThan(busyAt);
+    // The busy account's row: 13 commands, the rows its 13 commits wrote.
+    expect(text).toMatch(new RegExp(`account-${busy}</a></th><td>13</td>`));
   });
 
   it("shows the jurisdiction a stream lives in", async () => {

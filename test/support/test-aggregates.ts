@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { addEvent, Aggregate, created, error, ok, type Message } from "../../src/core/index.js";
+import { addEvent, Aggregate, created, error, ok, type Message, type TelemetryEvent } from "../../src/core/index.js";
 import { sleep } from "./recorders.js";
 
 /** What the commit and rollback hooks saw (tests run in the same isolate as the objects). */
@@ -7,6 +7,9 @@ export const hookLog: string[] = [];
 
 /** The names of the telemetry events the ledger objects emitted. */
 export const ledgerTelemetry: string[] = [];
+
+/** The `aggregate_usage` telemetry events of the budgeted ledgers (test-worker.ts). */
+export const usageEvents: TelemetryEvent[] = [];
 
 /** A ledger: the test aggregate with every hook of the definition. */
 export type LedgerState = { owner: string | null; balance: number };

@@ -3,7 +3,7 @@ import { type EventEnvelope } from "../../src/core/readside/event-envelope.js";
 import { aggregateObject, schedulerObject } from "../../src/objects/index.js";
 import demo from "../../examples/worker.js";
 import type { Env } from "../../examples/env.js";
-import { filtered, ledger, ledgerTelemetry, stateful, unloading } from "./test-aggregates.js";
+import { filtered, ledger, ledgerTelemetry, stateful, unloading, usageEvents } from "./test-aggregates.js";
 import { deadLettersQueued, lostEvents, publishedTallies } from "./test-read-side.js";
 import { scheduledServices, seen, testClock, testHooks, testReidentify } from "./test-scheduling.js";
 
@@ -36,6 +36,11 @@ export default {
 export const LedgerObject = aggregateObject(ledger, {
   logger: silentLogger,
   telemetry: [(event) => void ledgerTelemetry.push(event.name)],
+});
+/** Ledgers with a cost budget: a command that reads and writes more than 10 rows, or an object over 40 kB, is logged. */
+export const BudgetedObject = aggregateObject(ledger, {
+  budget: { rowsPerCommand: 10, storageBytes: 40_000 },
+  telemetry: [(event) => void (event.name === "aggregate_usage" ? usageEvents.push(event) : undefined)],
 });
 /** Ledgers whose rejections are filtered out before they are stored. */
 export const FilteredObject = aggregateObject(filtered, { logger: silentLogger });

@@ -1,15 +1,17 @@
-import { isJsonObject, jsonProblem, utf8Length, type Json } from "../shared/json.js";
+import { isJsonObject, jsonCopy, jsonProblem, utf8Length, type Json } from "../shared/json.js";
 import { jsonLogger, withFields, type Logger } from "../shared/logger.js";
+import { withTimeout } from "../shared/timeout.js";
 import { halt, validateRequest, type DomainEvent, type Message } from "../messaging/message.js";
-import { response, type ServiceResponse } from "../messaging/response.js";
+import { response, type ErrorResponse, type ServiceResponse } from "../messaging/response.js";
 import type { ValidatedMessage } from "../messaging/router.js";
 import { Telemetry } from "../messaging/telemetry.js";
 import { followUpOrigin, planFollowUps, type FollowUpChanges, type FollowUpOrigin, type FollowUpPolicy, type FollowUpWrites } from "../scheduling/follow-up.js";
 import { RETENTION_EVERY, type AggregateDefinition, type CommandDefinition } from "./aggregate.js";
-import type { CommandRequest, DeleteOptions, PageEvent, StreamPage } from "./aggregate-protocol.js";
+import type { CommandRequest, DeleteOptions, PageEvent, PastState, StateQuery, StreamPage } from "./aggregate-protocol.js";
 import type { CommandContext, DecisionResult } from "./decision.js";
 import { encodeEvents, eventMetadataOf, MAX_EVENT_BYTES } from "./event-encoding.js";
 import { fingerprintOf, legacyFingerprintOf } from "./fingerprint.js";
+import { isPastState, pastStateJson, replayTo, type Replayed } from "./past-state.js";
 import type { NewEvent, RecordedEvent, Retention, Snapshot, StreamStatus, StreamStore } from "./stream-store.js";
 import { upcast } from "./upcasting.js";
 
@@ -75,6 +77,12 @@ type Decided<State, Event extends DomainEvent> = {
 
 /** The state a command leaves behind, and what of it is persisted beside the events. */
 type Applied<State> = { next: State; newVersion: number; snapshot?: Snapshot; state?: Json };
+
+/**
+ * The aggregate as a command sees it: the instance's own state (see `#seen`), or — for a dry run
+ * against the past (`stateAt`) — a state replayed to an earlier version.
+ */
+type Seen<State> = { state: State; version: number; status: StreamStatus };
 
 /** Either the reply that ends the command here, or what the next step works on. */
 type Step<T> = { reply: Message } | { next: T };
@@ -190,6 +198,32 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     });
   }
 
+  /**
+   * The state at a point of the stream's past and, given a command, that command's dry run against
+   * it ({@link StateQuery}); nothing is stored, not even an idempotency record. The replay waits its
+   * turn behind the commands before it; the dry run's decision, which may await I/O, runs after
+   * it, without holding up the commands behind.
+   */
+  async stateAt(query: StateQuery): Promise<PastState | ErrorResponse> {
+    const options = this.#aggregate.options;
+    let replayed: Replayed<State> | ErrorResponse;
+    try {
+      replayed = await this.#serially(() => replayTo(options, this.#store, query.point));
+    } catch (error) {
+      this.#logger.error("looking back failed: a stored event could not be replayed", { error });
+      return response.error("internal_error");
+    }
+    if (!isPastState(replayed)) return replayed;
+    const json = pastStateJson(options, replayed.state);
+    if (json === null) {
+      this.#logger.error("looking back: the state is not JSON", { version: replayed.version });
+      return response.error("internal_error");
+    }
+    // A copy: whatever the dry run's decision does to the state object cannot change what is shown.
+    const past: PastState = { stream: this.#streamName, ...replayed, state: jsonCopy(json) };
+    return query.dryRun === undefined ? past : { ...past, dryRun: await this.#dryRunAt(query.dryRun, replayed) };
+  }
+
   /** Deletes the stream (soft: events kept, the aggregate answers `not_found`; hard: all removed). */
   delete(options: DeleteOptions): Promise<ServiceResponse> {
     return this.#serially(async () => {
@@ -263,11 +297,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
   async #run(request: CommandRequest, generation: number): Promise<Message> {
     const command = this.#aggregate.commandNamed(request.command);
     if (command === undefined) return halt(request.message, response.error("unknown_command", { command: request.command }));
-    // The command's schema runs here, once, before anything is loaded (the aggregate's router
-    // leaves it to the instance: a schema's output need not survive the hop to an object). A
-    // message already validated in this process (a caller that ran the schema) is taken as it is.
-    const parsed = command.schema === undefined || (request.message.valid && request.message.request !== null);
-    const message = parsed ? request.message : await validateRequest(request.message, command.schema);
+    const message = await this.#validated(command, request.message);
     if (message.halted) return message;
 
     if (!this.#loaded || this.#now() >= this.#unloadAt) await this.#load();
@@ -284,6 +314,42 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     if ("reply" in decision) return decision.reply;
     if (message.dryRun !== false) return this.#dryRunReply(decision.next, log);
     return this.#persist(decision.next, admitted.next, generation, log);
+  }
+
+  /**
+   * The message with its request checked by the command's schema. It runs here, once, before
+   * anything is loaded (the aggregate's router leaves it to the instance: a schema's output need
+   * not survive the hop to an object). A message already validated in this process (a caller that
+   * ran the schema) is taken as it is.
+   */
+  async #validated(command: CommandDefinition<State, Event>, message: Message): Promise<Message> {
+    const parsed = command.schema === undefined || (message.valid && message.request !== null);
+    return parsed ? message : validateRequest(message, command.schema);
+  }
+
+  /**
+   * A command's dry run against a state replayed to an earlier version: its schema, admission
+   * (how it treats the aggregate, which existed then, and the `access` rule) and decision, on that
+   * state — never the instance's own. It answers what the decision answered (its payload kept),
+   * with the version it ran at, and the events it would have appended; nothing is stored.
+   */
+  async #dryRunAt(dryRun: NonNullable<StateQuery["dryRun"]>, past: Replayed<State>): Promise<NonNullable<PastState["dryRun"]>> {
+    const refused = (reply: Message) => ({ response: reply.response ?? response.error("internal_error"), events: [] });
+    const command = this.#aggregate.commandNamed(dryRun.command);
+    if (command === undefined) return { response: response.error("unknown_command", { command: dryRun.command }), events: [] };
+    const message = await this.#validated(command, { ...dryRun.message, dryRun: true });
+    if (message.halted) return refused(message);
+    const log = withFields(this.#logger, { command: command.name, messageId: message.id, lookingBackTo: past.version });
+    const seen: Seen<State> = { state: past.state, version: past.version, status: "live" };
+    const denied = this.#admittedAt(command, message, seen, log);
+    if (denied !== null) return refused(denied);
+    const timeoutMs = this.#aggregate.options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    const timedOut = () => ({ reply: halt(message, response.serviceTimeout(message.serviceName, message.id, timeoutMs)) });
+    const decision = await withTimeout(this.#decide(command, message, null, log, seen), timeoutMs, timedOut);
+    if ("reply" in decision) return refused(decision.reply);
+    const { decided, answer } = decision.next;
+    await this.#hook("rollback", () => this.#aggregate.options.rollback?.(decided, past.state), log);
+    return { response: withVersion(answer, past.version), events: decided.events };
   }
 
   /**
@@ -364,20 +430,35 @@ export class AggregateInstance<State, Event extends DomainEvent> {
       const replayed = await this.#replayed(command, message, principal, fingerprint, log);
       if (replayed !== null) return { reply: replayed };
     }
-    const version = this.#version;
-    if (this.#status === "deleted" || (this.#status === "live" && command.mode === "new")) {
-      if (command.mode !== "new") return { reply: halt(message, response.error("not_found")) };
+    const refused = this.#admittedAt(command, message, this.#seen(), log);
+    return refused === null ? { next: { principal, fingerprint } } : { reply: refused };
+  }
+
+  /**
+   * Admission past the idempotency record, on the aggregate as the command finds it (`seen`): how
+   * the command treats a missing (or deleted) aggregate, the `access` rule, the expected version.
+   * Null when the command may go on, otherwise the reply that refuses it.
+   */
+  #admittedAt(command: CommandDefinition<State, Event>, message: Message, seen: Seen<State>, log: Logger): Message | null {
+    const { status, version } = seen;
+    if (status === "deleted" || (status === "live" && command.mode === "new")) {
+      if (command.mode !== "new") return halt(message, response.error("not_found"));
       // That the id is taken cannot be hidden from a creating command; nothing more is said —
       // not its version, nor (by answering differently) whether the caller may see it.
-      return { reply: halt(message, response.error("already_exists")) };
+      return halt(message, response.error("already_exists"));
     }
-    if (this.#status !== "missing" && !this.#mayKnow(message, version, log)) return { reply: halt(message, response.error("not_found")) };
-    if (this.#status === "missing" && command.mode === "existing") return { reply: halt(message, response.error("not_found")) };
+    if (status !== "missing" && !this.#mayKnow(message, seen, log)) return halt(message, response.error("not_found"));
+    if (status === "missing" && command.mode === "existing") return halt(message, response.error("not_found"));
     const expected = message.aggregateMeta.expectedVersion;
     if (expected !== undefined && expected !== version) {
-      return { reply: halt(message, response.error("wrong_expected_version", { expected, actual: version })) };
+      return halt(message, response.error("wrong_expected_version", { expected, actual: version }));
     }
-    return { next: { principal, fingerprint } };
+    return null;
+  }
+
+  /** The aggregate as this instance holds it now. */
+  #seen(): Seen<State> {
+    return { state: this.#state as State, version: this.#version, status: this.#status };
   }
 
   /**
@@ -400,11 +481,11 @@ export class AggregateInstance<State, Event extends DomainEvent> {
   }
 
   /** Whether the caller may learn that this (existing) aggregate exists: the aggregate's `access` rule. */
-  #mayKnow(message: Message, version: number, log: Logger): boolean {
+  #mayKnow(message: Message, seen: Seen<State>, log: Logger): boolean {
     const access = this.#aggregate.options.access;
     if (access === undefined) return true;
     try {
-      return access(this.#state as State, this.#contextOf(message, version));
+      return access(seen.state, this.#contextOf(message, seen));
     } catch (error) {
       // A broken rule hides rather than reveals.
       log.error("access rule threw: the caller is answered as if the aggregate did not exist", { error });
@@ -412,10 +493,15 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     }
   }
 
-  /** The decision, on the state and version the command was admitted at. */
-  async #decide(command: CommandDefinition<State, Event>, message: Message, delivers: FollowUpOrigin | null, log: Logger): Promise<Step<Decided<State, Event>>> {
-    const state = this.#state as State;
-    const version = this.#version;
+  /** The decision, on the state and version the command was admitted at (the instance's own unless `seen` is given). */
+  async #decide(
+    command: CommandDefinition<State, Event>,
+    message: Message,
+    delivers: FollowUpOrigin | null,
+    log: Logger,
+    seen: Seen<State> = this.#seen(),
+  ): Promise<Step<Decided<State, Event>>> {
+    const { state, version } = seen;
     const input = {
       ...message,
       response: null,
@@ -426,7 +512,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     if (this.#telemetry.active) this.#telemetry.emit("handle_msg", {}, { aggregate: this.#aggregate.stream, message: command.name });
     let result: DecisionResult<Event>;
     try {
-      result = await command.run(input, state, this.#contextOf(input, version));
+      result = await command.run(input, state, this.#contextOf(input, seen));
     } catch (error) {
       log.error("decision threw: nothing stored", { error });
       return { reply: halt(message, response.error("internal_error")) };
@@ -548,13 +634,13 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     return { ...decided.decided, response: withVersion(shown, version), halted: true };
   }
 
-  #contextOf(message: Message, version: number): CommandContext {
+  #contextOf(message: Message, { version, status }: Seen<State>): CommandContext {
     const identity = message.assigns["identity"];
     const prefix = `${this.#aggregate.stream}-`;
     return {
       id: message.aggregateMeta.id ?? this.#streamName.slice(prefix.length),
       version,
-      exists: this.#status === "live",
+      exists: status === "live",
       caller: isJsonObject(identity) ? identity : null,
       principal: typeof message.assigns["principal"] === "string" ? message.assigns["principal"] : null,
       dryRun: message.dryRun,

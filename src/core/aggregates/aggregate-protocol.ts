@@ -1,8 +1,9 @@
 import type { Json } from "../shared/json.js";
-import type { Message } from "../messaging/message.js";
-import type { ServiceResponse } from "../messaging/response.js";
+import type { DomainEvent, Message } from "../messaging/message.js";
+import type { ErrorResponse, ServiceResponse } from "../messaging/response.js";
 import type { PendingFollowUp } from "../scheduling/follow-up.js";
-import type { RecordedEvent, StreamStatus } from "./stream-store.js";
+import type { RecordedEvent, StreamState, StreamStatus } from "./stream-store.js";
+import type { StreamUsage } from "./stream-usage.js";
 
 /**
  * How a command treats a missing aggregate: `new` requires that it does not exist yet, `existing`
@@ -60,6 +61,8 @@ export type StreamPage = {
   followUps: PendingFollowUp[];
   /** The jurisdiction the stream lives in (a Durable Object residency), when it has one. */
   jurisdiction?: string;
+  /** What the stream's object has cost so far (Durable Objects), when it counts. */
+  usage?: StreamUsage;
 };
 
 /** Soft: the aggregate answers `not_found` and its events are kept. Hard: its storage is removed. */
@@ -67,6 +70,44 @@ export type DeleteMode = "soft" | "hard";
 
 /** Options of a stream deletion. */
 export type DeleteOptions = { mode: DeleteMode; expectedVersion?: number };
+
+/**
+ * A point in a stream's past: a version (0 is the first event), or a time — an RFC 3339
+ * date-time with a time zone — meaning the last event recorded at or before it.
+ */
+export type PastPoint = { version: number } | { at: string };
+
+/**
+ * What a look back at a stream asks (admin): the state at `point` and, with `dryRun`, a command run
+ * as a dry run against that state — `message` is the command's message for this stream, as in a
+ * {@link CommandRequest}.
+ */
+export type StateQuery = { point: PastPoint; dryRun?: { command: string; message: Message } };
+
+/**
+ * An aggregate's state at a point of its past: its events up to `version` replayed from the first
+ * one through today's upcasters and `apply` (snapshots are not used: they hold a later state, or
+ * one written by an older release). Nothing is stored by a look back, a dry run included.
+ */
+export type PastState = {
+  /** The full stream name, `<stream>-<id>`. */
+  stream: string;
+  /** The version the state reflects: the last event at or before the point. */
+  version: number;
+  /** When that event was recorded (ISO 8601). */
+  recordedAt: string;
+  /** The state, as JSON (through the aggregate's `stateToJson` when it has one). */
+  state: Json;
+  /** How many of the events replayed were stored in an older shape and upcast on the way. */
+  upcastEvents: number;
+  /** The stream as it is now. */
+  now: StreamState;
+  /**
+   * The dry run asked for: what the command would have answered at `version` (`ok` with that
+   * version), and the events it would have appended.
+   */
+  dryRun?: { response: ServiceResponse; events: DomainEvent[] };
+};
 
 /**
  * How a Worker reaches aggregate instances: the Durable Object adapter sends each request to the
@@ -80,4 +121,11 @@ export interface AggregateClient<Env> {
   readStream(env: Env, streamName: string, page: { from: number; limit: number }): Promise<StreamPage>;
   /** Deletes a stream, softly or for good. */
   deleteStream(env: Env, streamName: string, options: DeleteOptions): Promise<ServiceResponse>;
+  /**
+   * The stream's state at a version or time, and a command's dry run against it ({@link StateQuery}),
+   * storing nothing; refused with `not_found` (no such stream) or `invalid_request` (a point the
+   * stream does not have). Optional, so that clients written before it still are clients: without
+   * it the admin routes answer that the aggregate cannot look back.
+   */
+  stateAt?(env: Env, streamName: string, query: StateQuery): Promise<PastState | ErrorResponse>;
 }

@@ -1,10 +1,18 @@
 import type { ServiceHandler, ServiceSpec, ServiceSpecs } from "../messaging/contracts.js";
-import { error, halt, prepareAggregateId, type DomainEvent } from "../messaging/message.js";
-import { response, type ServiceResponse } from "../messaging/response.js";
+import { error, halt, newMessage, prepareAggregateId, type DomainEvent } from "../messaging/message.js";
+import { response, type ErrorResponse, type ServiceResponse } from "../messaging/response.js";
 import { Router, type Authorize } from "../messaging/router.js";
+import type { JsonObject } from "../shared/json.js";
 import { readKey } from "../shared/keys.js";
 import type { Aggregate, CommandDefinition, CommandSpecs } from "./aggregate.js";
-import type { AggregateClient, DeleteOptions, StreamPage } from "./aggregate-protocol.js";
+import { isPastState } from "./past-state.js";
+import type { AggregateClient, DeleteOptions, PastPoint, PastState, StreamPage } from "./aggregate-protocol.js";
+
+/**
+ * A command to dry-run against a past state (admin): its name, its request (the aggregate id is
+ * filled in), and the assigns of the caller it runs as (`{}`: an anonymous caller).
+ */
+export type PastCommand = { command: string; request: JsonObject; assigns: JsonObject };
 
 /** Read and delete access to the streams of one aggregate type (for the admin routes). */
 export interface StreamAccess<Env> {
@@ -14,6 +22,12 @@ export interface StreamAccess<Env> {
   readStream(env: Env, id: string, page: { from: number; limit: number }): Promise<StreamPage>;
   /** Deletes aggregate `id`'s stream. */
   deleteStream(env: Env, id: string, options: DeleteOptions): Promise<ServiceResponse>;
+  /**
+   * Aggregate `id`'s state at a version or time and, with `command`, that command's dry run against
+   * it (see {@link AggregateRouter.stateAt}). Optional: without it the admin routes answer that the
+   * aggregate cannot look back.
+   */
+  stateAt?(env: Env, id: string, point: PastPoint, command?: PastCommand): Promise<PastState | ErrorResponse>;
 }
 
 /** Options of {@link aggregateRouter}. */
@@ -41,12 +55,15 @@ export type CommandServices<Commands extends CommandSpecs, Private extends strin
 export class AggregateRouter<Env, Services extends ServiceSpecs> extends Router<Env, Services> implements StreamAccess<Env> {
   readonly #stream: string;
   readonly #client: AggregateClient<Env>;
+  /** Each command's id field, by command name. */
+  readonly #idFields: ReadonlyMap<string, string>;
 
   /** Use {@link aggregateRouter}. */
-  constructor(stream: string, client: AggregateClient<Env>, authorize: Authorize<Env>) {
+  constructor(stream: string, client: AggregateClient<Env>, authorize: Authorize<Env>, idFields: ReadonlyMap<string, string> = new Map()) {
     super({ authorize });
     this.#stream = stream;
     this.#client = client;
+    this.#idFields = idFields;
   }
 
   /** The stream name prefix of the aggregate. */
@@ -67,6 +84,34 @@ export class AggregateRouter<Env, Services extends ServiceSpecs> extends Router<
   /** Deletes aggregate `id`'s stream: soft (answers `not_found` from now on) or hard (storage removed). */
   deleteStream(env: Env, id: string, options: DeleteOptions): Promise<ServiceResponse> {
     return this.#client.deleteStream(env, this.streamName(id), options);
+  }
+
+  /**
+   * Aggregate `id`'s state at a version or time (see `PastState`) and, with `command`, what that
+   * command would have answered there: a dry run, nothing stored. The command is one of the
+   * router's public commands (private ones are not callable from outside the Worker, so they are
+   * not here either). Its request names this aggregate (its id field is filled in), and it is
+   * judged as a live call by the caller `command.assigns` describe would be: the router's
+   * `authorize` first — a refusal is the dry run's answer — then, in the instance, the command's
+   * schema, the aggregate's `access` rule and the decision, on the state at that version.
+   */
+  async stateAt(env: Env, id: string, point: PastPoint, command?: PastCommand): Promise<PastState | ErrorResponse> {
+    const lookBack = this.#client.stateAt?.bind(this.#client);
+    if (lookBack === undefined) return response.error("invalid_request", `the ${this.#stream} aggregates' client cannot look back (it has no stateAt)`);
+    const streamName = this.streamName(id);
+    if (command === undefined) return lookBack(env, streamName, { point });
+    const idField = this.#idFields.get(command.command);
+    if (idField === undefined || this.visibilityOf(command.command) !== "public") {
+      return response.error("invalid_request", { problem: `${command.command} is not a public command of ${this.#stream}`, commands: this.registeredServices("public") });
+    }
+    const named = command.request[idField];
+    if (named !== undefined && String(named) !== id) return response.error("invalid_request", `the request's ${idField} names another aggregate than ${id}`);
+    const message = newMessage(command.command, { rawRequest: { ...command.request, [idField]: id }, assigns: command.assigns, dryRun: true, aggregateMeta: { id } });
+    const denial = await this.authorization(message, env);
+    if (denial === null) return lookBack(env, streamName, { point, dryRun: { command: command.command, message } });
+    // Refused before the aggregate is asked, as a live call would be: the state is still shown.
+    const past = await lookBack(env, streamName, { point });
+    return isPastState(past) ? { ...past, dryRun: { response: denial, events: [] } } : past;
   }
 }
 
@@ -104,10 +149,12 @@ export function aggregateRouter<
   const hidden = new Set<string>(options.private ?? []);
   const fallback = options.authorize ?? (() => "forbidden" as const);
   const authorize: Authorize<Env> = (message, context) => (own[message.serviceName]?.authorize ?? fallback)(message, context);
-  const router = new AggregateRouter<Env, CommandServices<Commands, Private>>(aggregate.stream, client, authorize);
+  const idFields = new Map<string, string>();
+  const router = new AggregateRouter<Env, CommandServices<Commands, Private>>(aggregate.stream, client, authorize, idFields);
   for (const name of aggregate.commandNames) {
     const command = aggregate.commandNamed(name);
     if (command === undefined) continue;
+    idFields.set(name, command.idField);
     const handler = commandHandler(aggregate.stream, command, client);
     // The instance validates (after the id is read here, as the contract orders the answers),
     // before it loads anything; the router's entry only describes the request.

@@ -1,11 +1,11 @@
 import type { AggregateDefinition } from "./aggregate.js";
 import { AggregateInstance } from "./aggregate-instance.js";
-import type { AggregateClient, CommandRequest, DeleteOptions, StreamPage } from "./aggregate-protocol.js";
+import type { AggregateClient, CommandRequest, DeleteOptions, PastState, StateQuery, StreamPage } from "./aggregate-protocol.js";
 import type { Logger } from "../shared/logger.js";
 import { halt, type DomainEvent, type Message } from "../messaging/message.js";
 import { MemoryStreamStore } from "./memory-stream-store.js";
 import type { Outbox } from "./stream-store.js";
-import { response, type ServiceResponse } from "../messaging/response.js";
+import { response, type ErrorResponse, type ServiceResponse } from "../messaging/response.js";
 import type { Telemetry } from "../messaging/telemetry.js";
 import { MemoryAlarm } from "../scheduling/memory-alarm.js";
 import { MemoryScheduleStore } from "../scheduling/memory-schedule-store.js";
@@ -23,6 +23,10 @@ export type MemoryFollowUpOptions = Pick<SchedulerRunnerOptions, "dispatch" | "h
 export type MemoryAggregatesOptions = {
   logger?: Logger;
   telemetry?: Telemetry;
+  /**
+   * The clock (ms since the epoch; default `Date.now`): when events and idempotency records are
+   * recorded, when follow-ups are due, when unload rules apply.
+   */
   now?: () => number;
   /**
    * Publish committed events (the read side's in-memory equivalent of an object's outbox): every
@@ -91,6 +95,12 @@ export class MemoryAggregates<State, Event extends DomainEvent> implements Aggre
     return this.#using(streamName, (entry) => entry.instance.delete(options));
   }
 
+  /** The stream's state at a version or time, and a command's dry run against it: nothing is stored. */
+  async stateAt(_env: unknown, streamName: string, query: StateQuery): Promise<PastState | ErrorResponse> {
+    if (!this.#owns(streamName) || !this.#instances.has(streamName)) return response.error("not_found");
+    return this.#using(streamName, (entry) => entry.instance.stateAt(query));
+  }
+
   /** Stops every follow-up timer: nothing is delivered afterwards (so that a script can exit). */
   close(): void {
     this.#closed = true;
@@ -139,8 +149,9 @@ export class MemoryAggregates<State, Event extends DomainEvent> implements Aggre
   /** A stream's entry: its store, instance, and — when follow-ups are delivered — their store and timer. */
   #entryOf(streamName: string): Entry<State, Event> {
     const { publish, followUps, ...options } = this.#options;
+    const clock = options.now === undefined ? {} : { now: options.now };
     if (followUps === undefined) {
-      const store = new MemoryStreamStore({ outbox: publish !== undefined });
+      const store = new MemoryStreamStore({ outbox: publish !== undefined, ...clock });
       return { instance: new AggregateInstance(this.#aggregate, store, { streamName, ...options }), store, users: 0, alarm: null };
     }
     const schedules = new MemoryScheduleStore();
@@ -152,7 +163,7 @@ export class MemoryAggregates<State, Event extends DomainEvent> implements Aggre
     });
     const alarm = new MemoryAlarm(runner, options.logger === undefined ? {} : { logger: options.logger });
     if (this.#closed) alarm.close();
-    const store = new MemoryStreamStore({ outbox: publish !== undefined, followUps: schedules });
+    const store = new MemoryStreamStore({ outbox: publish !== undefined, followUps: schedules, ...clock });
     const policy = { reidentify: followUps.reidentify !== undefined };
     return { instance: new AggregateInstance(this.#aggregate, store, { streamName, ...options, followUps: policy }), store, users: 0, alarm };
   }

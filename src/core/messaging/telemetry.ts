@@ -43,6 +43,14 @@ export type TelemetryEventMap = {
   /** An aggregate is about to decide a command. */
   handle_msg: { measurements: Record<string, never>; metadata: { aggregate: string; message: string } };
   /**
+   * What one command cost its aggregate's object: the SQLite rows it read and wrote, and the
+   * bytes the object stores after it (a Durable Object's billing units).
+   */
+  aggregate_usage: {
+    measurements: { rowsRead: number; rowsWritten: number; storageBytes: number };
+    metadata: { streamName: string; command: string; messageId: string };
+  };
+  /**
    * The scheduler delivered a message and its service answered (`status`: the answer's status,
    * null when it gave none); `lateness`: ms between the occurrence's due time and the delivery.
    */

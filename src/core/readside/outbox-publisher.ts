@@ -2,6 +2,7 @@ import type { Outbox } from "../aggregates/stream-store.js";
 import { upcast, type Upcasters } from "../aggregates/upcasting.js";
 import { jsonLogger, type Logger } from "../shared/logger.js";
 import { envelopeOf, projectedEvent, type EventEnvelope } from "./event-envelope.js";
+import type { StreamUsage } from "../aggregates/stream-usage.js";
 import type { CatalogEntry } from "./read-store.js";
 
 /** Sends envelopes to the queue, in the order given; rejects when the send failed (nothing or part sent). */
@@ -32,6 +33,8 @@ export type OutboxPublisherOptions = {
    * object's alarm does): one catalog write per period instead of one per send.
    */
   recordAtMostEveryMs?: number;
+  /** What the stream's object has cost so far, recorded with each catalog entry (see `StreamUsage`). */
+  usage?: () => StreamUsage;
   logger?: Logger;
   /** Envelopes per send at most (default 100, a Queues batch's limit). */
   batchSize?: number;
@@ -96,7 +99,7 @@ export class OutboxPublisher {
     const stored = current !== undefined && (committed || (this.#unrecorded === null && this.#recordedAt === null)) ? await current() : null;
     const entry = stored ?? this.#unrecorded;
     if (entry === null) return;
-    await record([entry]);
+    await record([this.#measured(entry)]);
     this.#recordedAt = Date.now();
     // Only if nothing newer was sent meanwhile.
     const sent = this.#unrecorded;
@@ -107,6 +110,12 @@ export class OutboxPublisher {
   forget(): void {
     this.#unrecorded = null;
     this.#recordedAt = null;
+  }
+
+  /** `entry` with the object's usage now, when it is measured. */
+  #measured(entry: CatalogEntry): CatalogEntry {
+    const usage = this.#options.usage;
+    return usage === undefined ? entry : { ...entry, usage: usage() };
   }
 
   async #drain(): Promise<PublishResult> {
@@ -139,7 +148,7 @@ export class OutboxPublisher {
         const reached = { stream, streamName: pending.streamName, version: last };
         const every = this.#options.recordAtMostEveryMs ?? 0;
         if (every <= 0 || this.#options.record === undefined) {
-          await Promise.all([send(batch), this.#options.record?.([reached])]);
+          await Promise.all([send(batch), this.#options.record?.([this.#measured(reached)])]);
           await outbox.markPublished(last);
         } else {
           await send(batch);

@@ -1,3 +1,4 @@
+import type { StreamUsage } from "../aggregates/stream-usage.js";
 import type { Json } from "../shared/json.js";
 import type { ReadStatement } from "./read-statement.js";
 
@@ -21,7 +22,13 @@ export type CommitUnit = {
 export type CommitResult = { ok: true } | { ok: false; conflict: true } | { ok: false; conflict: false; error: string };
 
 /** A stream the read side has seen: its aggregate type, name, and the highest version seen. */
-export type CatalogEntry = { stream: string; streamName: string; version: number };
+export type CatalogEntry = { stream: string; streamName: string; version: number; usage?: StreamUsage };
+
+/** One aggregate's usage as its outbox last recorded it, with its estimated cost (`estimatedCost`). */
+export type UsageEntry = { stream: string; streamName: string; usage: StreamUsage; cost: number; recordedAt: string };
+
+/** The usage of every recorded aggregate of a type, summed. */
+export type TypeUsage = { stream: string; streams: number; usage: StreamUsage; cost: number };
 
 /** A stream as a sweep finds it: when its outbox last recorded it (ISO 8601). */
 export type SeenStream = CatalogEntry & { seenAt: string };
@@ -88,6 +95,10 @@ export interface ReadStore {
    * outbox last recorded them, then name), before `before` (exclusive), at most `limit`.
    */
   recentStreams(page: { before: SweepCursor | null; limit: number }): Promise<SeenStream[]>;
+  /** The costliest aggregates (of type `stream`, or of every type), by estimated cost, at most `limit`. */
+  costliest(options: { stream?: string; limit: number }): Promise<UsageEntry[]>;
+  /** The usage of each aggregate type, costliest first. */
+  usageByType(): Promise<TypeUsage[]>;
   /** Empties a subscriber's read model (`statements`) and forgets its checkpoints, at once. */
   reset(subscriber: string, statements: readonly ReadStatement[]): Promise<void>;
   /**

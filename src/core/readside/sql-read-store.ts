@@ -1,6 +1,7 @@
 import type { Json } from "../shared/json.js";
 import { statement, type ReadStatement, type ReadValue } from "./read-statement.js";
-import type { CatalogEntry, CommitResult, CommitUnit, DeadLetter, DeadLetteredStream, ReadStore, SeenStream, SweepCursor } from "./read-store.js";
+import { estimatedCost, NO_USAGE, type StreamUsage } from "../aggregates/stream-usage.js";
+import type { CatalogEntry, CommitResult, CommitUnit, DeadLetter, DeadLetteredStream, ReadStore, SeenStream, SweepCursor, TypeUsage, UsageEntry } from "./read-store.js";
 import type { SqlExecutor } from "./sql-executor.js";
 
 /*
@@ -14,6 +15,8 @@ import type { SqlExecutor } from "./sql-executor.js";
  * - x3m_streams: the catalog — every stream that committed an event, by aggregate type, with the
  *   highest version recorded and when its outbox last recorded it (`last_seen`, which a sweep
  *   follows; the consumer adds streams it meets that no outbox recorded, without touching it).
+ * - x3m_stream_usage: what each aggregate's object has cost (rows, commands, alarms, events
+ *   published, bytes stored), as its outbox last recorded it, with the estimated cost to rank by.
  * - x3m_dead_letters: events a subscriber gave up on, with the error.
  * - x3m_sweeps: where each sweeper's last sweep stopped (a sweeper: the subscribers one read side
  *   delivers to, so that two read sides over one database keep their own).
@@ -34,6 +37,11 @@ const SCHEMA: readonly ReadStatement[] = [
     stream_type TEXT NOT NULL, stream TEXT PRIMARY KEY, version INTEGER NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL)`,
   statement`CREATE INDEX IF NOT EXISTS x3m_streams_by_type ON x3m_streams (stream_type, stream)`,
   statement`CREATE INDEX IF NOT EXISTS x3m_streams_by_seen ON x3m_streams (last_seen, stream)`,
+  statement`CREATE TABLE IF NOT EXISTS x3m_stream_usage (
+    stream TEXT PRIMARY KEY, stream_type TEXT NOT NULL, commands INTEGER NOT NULL, rows_read INTEGER NOT NULL,
+    rows_written INTEGER NOT NULL, alarms INTEGER NOT NULL, published INTEGER NOT NULL, storage_bytes INTEGER NOT NULL,
+    cost REAL NOT NULL, recorded_at TEXT NOT NULL)`,
+  statement`CREATE INDEX IF NOT EXISTS x3m_stream_usage_by_cost ON x3m_stream_usage (cost DESC)`,
   statement`CREATE TABLE IF NOT EXISTS x3m_sweeps (sweeper TEXT PRIMARY KEY, seen_at TEXT NOT NULL, stream TEXT NOT NULL) WITHOUT ROWID`,
   statement`CREATE TABLE IF NOT EXISTS x3m_dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT, subscriber TEXT NOT NULL, stream TEXT NOT NULL, version INTEGER NOT NULL,
@@ -107,7 +115,28 @@ export class SqlReadStore implements ReadStore {
   async record(entries: readonly CatalogEntry[]): Promise<void> {
     if (entries.length === 0) return;
     await this.#ready();
-    await this.#db.batch(this.#catalogStatements(entries, true));
+    await this.#db.batch([...this.#catalogStatements(entries, true), ...this.#usageStatements(entries)]);
+  }
+
+  async costliest(options: { stream?: string; limit: number }): Promise<UsageEntry[]> {
+    await this.#ready();
+    const where = options.stream === undefined ? statement`` : statement`WHERE stream_type = ${options.stream}`;
+    const rows = await this.#db.all<UsageRow & { stream: string; recorded_at: string }>({
+      sql: `SELECT stream_type, stream, ${USAGE_COLUMNS}, recorded_at FROM x3m_stream_usage ${where.sql} ORDER BY cost DESC, stream LIMIT ?`,
+      params: [...where.params, options.limit],
+    });
+    return rows.map((row) => ({ stream: row.stream_type, streamName: row.stream, usage: usageOf(row), cost: row.cost, recordedAt: row.recorded_at }));
+  }
+
+  async usageByType(): Promise<TypeUsage[]> {
+    await this.#ready();
+    const rows = await this.#db.all<UsageRow & { streams: number }>(
+      statement`SELECT stream_type, count(*) AS streams, sum(commands) AS commands, sum(rows_read) AS rows_read,
+        sum(rows_written) AS rows_written, sum(alarms) AS alarms, sum(published) AS published,
+        sum(storage_bytes) AS storage_bytes, sum(cost) AS cost
+        FROM x3m_stream_usage GROUP BY stream_type ORDER BY sum(cost) DESC, stream_type`,
+    );
+    return rows.map((row) => ({ stream: row.stream_type, streams: row.streams, usage: usageOf(row), cost: row.cost }));
   }
 
   async seenSince(after: SweepCursor | null, before: string, limit: number): Promise<SeenStream[]> {
@@ -279,6 +308,25 @@ export class SqlReadStore implements ReadStore {
     );
   }
 
+  /** The usage upserts for the entries that carry one (the newest recording wins). */
+  #usageStatements(entries: readonly CatalogEntry[]): ReadStatement[] {
+    const measured = entries.filter((entry) => entry.usage !== undefined);
+    const now = this.#now();
+    return rowsStatements(
+      measured,
+      10,
+      (rows) =>
+        `INSERT INTO x3m_stream_usage (stream_type, stream, commands, rows_read, rows_written, alarms, published, storage_bytes, cost, recorded_at)
+         VALUES ${rows} ON CONFLICT (stream) DO UPDATE SET commands = excluded.commands, rows_read = excluded.rows_read,
+         rows_written = excluded.rows_written, alarms = excluded.alarms, published = excluded.published,
+         storage_bytes = excluded.storage_bytes, cost = excluded.cost, recorded_at = excluded.recorded_at`,
+      (entry) => {
+        const usage = entry.usage ?? NO_USAGE;
+        return [entry.stream, entry.streamName, usage.commands, usage.rowsRead, usage.rowsWritten, usage.alarms, usage.published, usage.storageBytes, estimatedCost(usage), now];
+      },
+    );
+  }
+
   /** The guard, the unit's own statements, then the new checkpoint: one unit, in batch order. */
   #statementsOf(unit: CommitUnit): ReadStatement[] {
     return [
@@ -319,6 +367,31 @@ function placeholders(count: number): string {
  * Multi-row statements over `items`, as many rows per statement as the parameter limit allows:
  * `text` gets the rows' `(?, ?, …), (…)` and `values` gives each item's `width` values.
  */
+/** The usage columns, as {@link usageOf} reads them. */
+const USAGE_COLUMNS = "commands, rows_read, rows_written, alarms, published, storage_bytes, cost";
+
+type UsageRow = {
+  stream_type: string;
+  commands: number;
+  rows_read: number;
+  rows_written: number;
+  alarms: number;
+  published: number;
+  storage_bytes: number;
+  cost: number;
+};
+
+function usageOf(row: UsageRow): StreamUsage {
+  return {
+    commands: row.commands,
+    rowsRead: row.rows_read,
+    rowsWritten: row.rows_written,
+    alarms: row.alarms,
+    published: row.published,
+    storageBytes: row.storage_bytes,
+  };
+}
+
 function rowsStatements<T>(items: readonly T[], width: number, text: (rows: string) => string, values: (item: T) => ReadValue[]): ReadStatement[] {
   const perStatement = Math.floor(MAX_PARAMETERS / width);
   const row = `(${placeholders(width)})`;

@@ -9,6 +9,7 @@ import type { Recurrence } from "../../core/scheduling/schedule.js";
 import type { ScheduledSummary } from "../../core/scheduling/scheduler.js";
 import { isJsonObject, type Json } from "../../core/shared/json.js";
 import type { RecentFollowUps, StreamListing } from "./console-streams.js";
+import { pastSection, type PastView } from "./console-past.js";
 
 /*
  * The console's pages: plain server-rendered HTML (Hono's `html` helper escapes every value), no
@@ -25,12 +26,14 @@ export const CONSOLE_SECTIONS = [
   ["streams", "Streams", "/streams"],
   ["schedules", "Schedules", "/schedules"],
   ["read-side", "Read side", "/read-side"],
+  ["costs", "Costs", "/costs"],
 ] as const;
 
 /** One of the console's sections. */
 export type ConsoleSection = (typeof CONSOLE_SECTIONS)[number][0];
 
-function document_(base: string, title: string, body: Page, section: ConsoleSection | null): Page {
+/** A console page: its title, the navigation (`section` current; none on the login page) and `body`. */
+export function document_(base: string, title: string, body: Page, section: ConsoleSection | null): Page {
   const nav = CONSOLE_SECTIONS.map(
     ([id, label, path]) => html`<li><a href="${base}/console${path}"${id === section ? html` aria-current="page"` : ""}>${label}</a></li>`,
   );
@@ -135,6 +138,8 @@ export type StreamsView = {
   problem: string | null;
   /** Streams found without an exact id: the most recent, or by the start of an id. */
   listing: StreamListing | null;
+  /** The stream's "Looking back" section (console-past.ts): its state at a version or time, dry runs. */
+  past?: PastView;
 };
 
 /**
@@ -268,6 +273,7 @@ function eventsSection(base: string, view: StreamsView, page: StreamPage): Page 
     <dt>Status</dt><dd><span class="badge ${page.status === "live" ? "ok" : "warn"}">${page.status}</span></dd>
     <dt>Version</dt><dd>${page.version}</dd>
     <dt>Jurisdiction</dt><dd>${page.jurisdiction ?? html`<span class="muted">none (the plain namespace)</span>`}</dd>
+    ${page.usage === undefined ? "" : html`<dt>Cost so far</dt><dd>${page.usage.commands} commands, ${page.usage.alarms} alarms, ${page.usage.rowsRead} rows read, ${page.usage.rowsWritten} rows written, ${page.usage.published} events published, ${page.usage.storageBytes} bytes stored</dd>`}
     <dt>Showing</dt><dd>${first === undefined || last === undefined ? "no events" : `versions ${first} to ${last} of 0 to ${page.version}`}</dd>
     <dt>Snapshot</dt><dd>${page.snapshot === null ? html`<span class="muted">none: a load replays every event</span>` : `at version ${page.snapshot.version} (schema ${page.snapshot.schema}): a load replays only the events after it`}</dd>
   </dl>
@@ -281,6 +287,7 @@ function eventsSection(base: string, view: StreamsView, page: StreamPage): Page 
     ${page.events.length === 0 ? "" : view.open ? html`<a href="${link(view.from, false)}">Fold every event</a>` : html`<a href="${link(view.from, true)}">Open every event</a>`}
   </nav>
   <ol class="events" aria-labelledby="events-title">${page.events.map((event) => eventItem(event, view.open))}</ol>
+  ${view.past === undefined ? "" : pastSection(base, view.stream, view.id, view.limit, view.past)}
 </section>`;
 }
 

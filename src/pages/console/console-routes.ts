@@ -27,6 +27,9 @@ import {
   type StreamsView,
 } from "./console-pages.js";
 import { readCursor, recentFollowUps, recentStreams, streamsByPrefix } from "./console-streams.js";
+import { pastView, type PastDryRun } from "./console-past.js";
+import type { LookBackCallers } from "../../worker/gateway/state-routes.js";
+import { costsPage, costsView } from "./console-costs.js";
 import { problemText, readSideView, replay, sweepNow, type ConsoleReadSide, type ReplayAction } from "./console-read-side.js";
 import { NOTICE_PARAM, openNotice, sealNotice } from "./console-notices.js";
 import { endSession, hasSession, isAdminToken, startSession } from "./console-session.js";
@@ -51,6 +54,8 @@ export type ConsoleOptions<Env> = {
   node: string;
   /** Other nodes, by name. */
   nodes: NodeBindings<Env> | undefined;
+  /** How the gateway identifies callers: the console's dry runs run as the caller their credentials identify. */
+  callers?: LookBackCallers<Env>;
   /** The read side, when this Worker has one: its checkpoints and dead letters, projection rebuilds. */
   readSide?: ConsoleReadSide<Env> | undefined;
   /** Where the console logs what failed (a rebuild); default: JSON lines on the console. */
@@ -220,16 +225,20 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     return html(c, servicesPage(baseOf(c), rows, listings));
   });
 
-  app.get("/console/streams", loggedIn, async (c: Context<GatewayEnv<Env>>) => {
+  /**
+   * The streams page, from its query (a GET's URL, or the fields of a dry run's form): a stream's
+   * events and, when asked, its state at a version or time with a dry run there (console-past.ts).
+   */
+  const streamsRoute = async (c: Context<GatewayEnv<Env>>, query: (name: string) => string | undefined, dryRun: PastDryRun | null) => {
     const streams = options.aggregates.map((access) => access.stream);
-    const stream = c.req.query("stream") ?? streams[0] ?? "";
-    const rawId = c.req.query("id") ?? "";
-    const rawPrefix = c.req.query("prefix") ?? "";
-    const from = intParam(c.req.query("from"), 0, 0, Number.MAX_SAFE_INTEGER);
-    const limit = intParam(c.req.query("limit"), DEFAULT_EVENTS, 1, MAX_EVENTS);
-    const view: StreamsView = { streams, stream, id: rawId !== "" ? rawId : rawPrefix, from, limit, open: c.req.query("open") === "1", page: null, problem: null, listing: null };
+    const stream = query("stream") ?? streams[0] ?? "";
+    const rawId = query("id") ?? "";
+    const rawPrefix = query("prefix") ?? "";
+    const from = intParam(query("from"), 0, 0, Number.MAX_SAFE_INTEGER);
+    const limit = intParam(query("limit"), DEFAULT_EVENTS, 1, MAX_EVENTS);
+    const view: StreamsView = { streams, stream, id: rawId !== "" ? rawId : rawPrefix, from, limit, open: query("open") === "1", page: null, problem: null, listing: null };
     const access = options.aggregates.find((candidate) => candidate.stream === stream);
-    const byPrefix = (prefix: string) => streamsByPrefix(options.readSide, options.aggregates, c.env, stream, prefix, c.req.query("start"));
+    const byPrefix = (prefix: string) => streamsByPrefix(options.readSide, options.aggregates, c.env, stream, prefix, query("start"));
     // The page's notices are its own sentences: what came in the URL is never one of them.
     if (streams.length === 0) view.problem = "No aggregates are configured for the admin routes.";
     else if (rawId !== "" || rawPrefix !== "") {
@@ -248,9 +257,19 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
         } catch (error) {
           view.problem = `Could not read the stream: ${problemText(error)}`;
         }
+        if (view.page !== null) view.past = await pastView(access, c.env, id.key, { version: query("version") ?? "", at: query("at") ?? "" }, dryRun, options.callers ?? {});
       }
-    } else view.listing = await recentStreams(options.readSide, options.aggregates, c.env, readCursor(c.req.query("before")));
+    } else view.listing = await recentStreams(options.readSide, options.aggregates, c.env, readCursor(query("before")));
     return html(c, streamsPage(baseOf(c), view));
+  };
+  app.get("/console/streams", loggedIn, (c: Context<GatewayEnv<Env>>) => streamsRoute(c, (name) => c.req.query(name), null));
+  // A dry run is posted: it carries the credentials of the caller it runs as. It stores nothing,
+  // so its answer is the page itself, not a redirect.
+  app.post("/console/streams/dry-run", ...change, async (c: Context<GatewayEnv<Env>>) => {
+    const form = await c.req.parseBody();
+    const field = (name: string) => (typeof form[name] === "string" ? form[name] : undefined);
+    const dryRun = { command: field("command") ?? "", request: field("request") ?? "", credentials: field("credentials") ?? "" };
+    return streamsRoute(c, (name) => (name === "stream" || name === "id" || name === "version" ? field(name) : undefined), dryRun);
   });
 
   app.get("/console/schedules", loggedIn, async (c: Context<GatewayEnv<Env>>) => {
@@ -295,6 +314,8 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     );
     return c.redirect(`${back}&${NOTICE_PARAM}=${await sealNotice(tokenOf(c), "schedules", { [outcome]: messageId })}`, 303);
   });
+
+  app.get("/console/costs", loggedIn, async (c: Context<GatewayEnv<Env>>) => html(c, costsPage(baseOf(c), await costsView(options.readSide, c.env))));
 
   app.get("/console/read-side", loggedIn, async (c: Context<GatewayEnv<Env>>) => {
     const query = c.req.query();

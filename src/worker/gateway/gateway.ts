@@ -166,7 +166,7 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   app.post("/v1/validate/:service", bodyLimit, requestMessage(true), caller, serviceCall);
   app.get("/v1/services", async (c) => c.json({ services: await dispatcher.publicServices(scopeOf(c)) }));
   app.get("/v1/health", (c) => c.json({ status: "ok" }));
-  mountStreamRoutes(app, options.admin, throttle);
+  mountStreamRoutes(app, options.admin, throttle, options);
   mountScheduleRoutes(app, {
     scheduler: options.scheduler,
     dispatcher,

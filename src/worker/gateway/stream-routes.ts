@@ -7,6 +7,7 @@ import { readKey } from "../../core/shared/keys.js";
 import { AdminThrottle, clientAddress, tooManyAttempts, type RateLimiter } from "./admin-throttle.js";
 import type { GatewayEnv } from "./gateway-middleware.js";
 import { answerWith as answer } from "./replies.js";
+import { mountStateRoutes, type LookBackCallers } from "./state-routes.js";
 
 /** Admin access to aggregate streams. The routes answer 404 while no token is configured. */
 export type AdminOptions<Env> = {
@@ -71,11 +72,19 @@ export function adminOnly<Env extends object>(
 }
 
 /**
- * `GET /v1/streams/:stream/:id?from=&limit=` (the stored events with their metadata, page by page)
- * and `DELETE /v1/streams/:stream/:id?mode=soft|hard&expectedVersion=`, admin only.
+ * `GET /v1/streams/:stream/:id?from=&limit=` (the stored events with their metadata, page by page),
+ * `DELETE /v1/streams/:stream/:id?mode=soft|hard&expectedVersion=`, and the state at a version or
+ * time with its dry runs (state-routes.ts, run as the caller `callers.identify` recognises), admin
+ * only.
  */
-export function mountStreamRoutes<Env extends object>(app: Hono<GatewayEnv<Env>>, admin: AdminOptions<Env> | undefined, throttle?: AdminThrottle<Env>): void {
+export function mountStreamRoutes<Env extends object>(
+  app: Hono<GatewayEnv<Env>>,
+  admin: AdminOptions<Env> | undefined,
+  throttle?: AdminThrottle<Env>,
+  callers: LookBackCallers<Env> = {},
+): void {
   app.use("/v1/streams/*", adminOnly<Env>(admin?.token, throttle));
+  mountStateRoutes(app, (c) => targetOf(c, admin), callers);
 
   app.get("/v1/streams/:stream/:id", async (c: Context<GatewayEnv<Env>>) => {
     const target = targetOf(c, admin);
