@@ -65,7 +65,9 @@ const gateway = createGateway<Env>({
   identify,
   principalOf,
   // The admin routes and the console; failed admin-token checks are counted by ADMIN_RATE_LIMIT.
-  admin: { token: (env) => env.ADMIN_TOKEN, aggregates: [bank, transferServices], rateLimit: (env) => env.ADMIN_RATE_LIMIT },
+  // Erasure on request (POST /v1/streams/:stream/:id/erase, the console's Erase) through the read
+  // side: an aggregate's storage, its schedules on the key of its id, its read model rows.
+  admin: { token: (env) => env.ADMIN_TOKEN, aggregates: [bank, transferServices], rateLimit: (env) => env.ADMIN_RATE_LIMIT, erasure: { readSide: bankReadSide } },
   scheduler,
   // The browser pages: GET /v1/openapi.json, /docs, and /console (with the admin token).
   pages: browserPages<Env>({

@@ -21,7 +21,7 @@ export function bankQueries<Env>(store: (env: Env) => ReadStore, today: () => st
       const who = identityOf(isJsonObject(identity) ? identity : null);
       const owner = who?.admin === true && message.request.owner !== undefined ? message.request.owner : (who?.user ?? "");
       const rows = await store(env).query<AccountRow>(
-        statement`SELECT id, owner, balance, status, version, updated_at FROM bank_accounts WHERE owner = ${owner} ORDER BY opened_at, id`,
+        statement`SELECT id, owner, balance, status, version, updated_at, trace_id FROM bank_accounts WHERE owner = ${owner} ORDER BY opened_at, id`,
       );
       return ok(message, { owner, accounts: rows.map((row) => ({ ...row })) });
     })

@@ -69,6 +69,11 @@ export function transferManager(launcher: (env: unknown) => ProcessLauncher): Pr
     streams: ["transfer"],
     start: { TransferRequested: (event) => ({ transfer_id: event.aggregateId, ...event.data }) },
     launcher,
+    // An erased transfer: the manager keeps nothing in D1. Its process instance, if one ran, is
+    // left as it is — a Workflow instance cannot be deleted; its history (the accounts and the
+    // amount) stays until the platform's retention ends — and a step that reaches the erased
+    // transfer afterwards is answered not_found, as for an unknown one.
+    erase: () => [],
   });
 }
 

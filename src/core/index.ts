@@ -74,6 +74,8 @@ export { MemoryScheduler } from "./scheduling/memory-scheduler.js";
 export { projectedEvent, type ProjectedEvent } from "./readside/event-envelope.js";
 export { statement, type ReadStatement } from "./readside/read-statement.js";
 export { projection, type Subscriber } from "./readside/subscriber.js";
+export type { ErasureNotice, ErasureReceipt } from "./readside/erasure-receipt.js";
+export type { EraseRequest } from "./readside/erasure.js";
 export type { ReadStore } from "./readside/read-store.js";
 export type { ProcessContext, ProcessDefinition, ProcessLauncher, ReviveResult } from "./readside/process.js";
 export { processManager, type ProcessManager } from "./readside/process-manager.js";

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { AggregateDefinition } from "../core/aggregates/aggregate.js";
 import { AggregateInstance, type InstanceStats } from "../core/aggregates/aggregate-instance.js";
-import type { CommandRequest } from "../core/aggregates/aggregate-protocol.js";
+import { commandReplyOf, type CommandRequest, type StorageRemoved } from "../core/aggregates/aggregate-protocol.js";
 import type { AppendRequest } from "../core/aggregates/stream-store.js";
 import type { StreamUsage, UsageBudget } from "../core/aggregates/stream-usage.js";
 import type { ServiceRouter } from "../core/messaging/contracts.js";
@@ -17,7 +17,8 @@ import { SchedulerRunner, type SchedulerHooks } from "../core/scheduling/schedul
 import { backoffDelay, type BackoffOptions } from "../core/shared/backoff.js";
 import type { JsonObject } from "../core/shared/json.js";
 import type { Logger } from "../core/shared/logger.js";
-import { aggregateRoutes, type StreamHost } from "./aggregate-routes.js";
+import { aggregateRoutes, type HomeAnswer, type StreamHost } from "./aggregate-routes.js";
+import { traceFields } from "../core/messaging/trace.js";
 import { placeNamed } from "./jurisdictions.js";
 import { ObjectUsage } from "./object-usage.js";
 import { ResidenceRecord, type Residence } from "./residence-record.js";
@@ -148,6 +149,8 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
     readonly #usage: ObjectUsage;
     /** As a stream's home: where the stream lives, when a residency rule put it elsewhere. */
     #residence: ResidenceRecord | undefined;
+    /** Commands this home is running for a stream that nothing fixed yet (see `executeAtHome`). */
+    #homeCommands = 0;
     readonly #publisher: OutboxPublisher | null;
     /** The follow-ups' store and runner (in this object's storage), when it delivers follow-ups. */
     readonly #followUps: { store: SqliteScheduleStore; runner: SchedulerRunner } | null;
@@ -165,6 +168,8 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
     #unsent = false;
     /** Whether this incarnation has checked that the alarm covers what is pending. */
     #checked = false;
+    /** What the last hard delete removed, until its route reports it. */
+    #removed: StorageRemoved | null = null;
 
     constructor(ctx: DurableObjectState, env: unknown) {
       super(ctx, env);
@@ -179,7 +184,8 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
         // Synchronous, right after the commit: the alarm joins the events' atomic write batch.
         onAppended: (request) => this.#appended(request),
         // The alarm went with the storage: nothing is set, nothing pending.
-        onStorageEmptied: () => {
+        onStorageEmptied: (removed) => {
+          this.#removed = removed;
           this.#residence?.forget();
           this.#usage.reset();
           this.#alarmAt = null;
@@ -306,13 +312,14 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
       if (telemetry.active || budget !== undefined) {
         const storageBytes = this.ctx.storage.sql.databaseSize;
         const fields = { streamName: request.streamName, command: request.command, messageId: request.message.id };
+        const traced = { ...fields, ...traceFields(request.message.trace) };
         if (telemetry.active) telemetry.emit("aggregate_usage", { rowsRead, rowsWritten, storageBytes }, fields);
         const rows = rowsRead + rowsWritten;
         if (budget?.rowsPerCommand !== undefined && rows > budget.rowsPerCommand) {
-          logger.warn("cost budget crossed", { ...fields, rows, rowsPerCommand: budget.rowsPerCommand });
+          logger.warn("cost budget crossed", { ...traced, rows, rowsPerCommand: budget.rowsPerCommand });
         }
         if (budget?.storageBytes !== undefined && storageBytes > budget.storageBytes) {
-          logger.warn("cost budget crossed", { ...fields, storageBytes, budgetBytes: budget.storageBytes });
+          logger.warn("cost budget crossed", { ...traced, storageBytes, budgetBytes: budget.storageBytes });
         }
       }
       return reply;
@@ -321,6 +328,12 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
     /** What this object has cost so far. */
     usage(): StreamUsage {
       return this.#usage.current();
+    }
+
+    takeRemoved(): StorageRemoved | null {
+      const removed = this.#removed;
+      this.#removed = null;
+      return removed;
     }
 
     residence(streamName: string, change: { claim?: string } | "release"): Residence | string {
@@ -332,7 +345,31 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
         this.#residence.release();
         return { jurisdiction: null, fixed: false };
       }
-      return this.#residence.settle(change.claim, this.#store.storedName() !== null);
+      const holds = this.#store.storedName() !== null;
+      // A command this home runs for a stream nothing fixed yet may be creating it here: a claim
+      // for a jurisdiction waits until it is done (else the stream could end in two places).
+      if (change.claim !== undefined && this.#homeCommands > 0 && !holds && this.#residence.elsewhere() === null) {
+        return { jurisdiction: null, fixed: false, busy: true };
+      }
+      return this.#residence.settle(change.claim, holds);
+    }
+
+    async executeAtHome(stream: AggregateInstance<State, Event>, request: CommandRequest): Promise<HomeAnswer> {
+      const before = this.residence(request.streamName, {});
+      if (typeof before === "string") return { error: before };
+      if (before.jurisdiction !== null) return { residentIn: before.jurisdiction };
+      this.#homeCommands += 1;
+      try {
+        const reply = commandReplyOf(await this.execute(stream, request));
+        // Once the stream is here, the client is told so, and asks no more.
+        return this.#store.storedName() !== null ? { reply, residentHere: true } : { reply };
+      } finally {
+        this.#homeCommands -= 1;
+      }
+    }
+
+    holdsStream(): boolean {
+      return this.#store.storedName() !== null;
     }
 
     /**

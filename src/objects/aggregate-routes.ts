@@ -2,7 +2,16 @@ import { sValidator } from "@hono/standard-validator";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import * as v from "valibot";
-import { commandReplyOf, type CommandRequest, type DeleteOptions, type PastState, type StateQuery, type StreamPage } from "../core/aggregates/aggregate-protocol.js";
+import {
+  commandReplyOf,
+  type CommandReply,
+  type CommandRequest,
+  type DeleteOptions,
+  type PastState,
+  type StateQuery,
+  type StorageRemoved,
+  type StreamPage,
+} from "../core/aggregates/aggregate-protocol.js";
 import type { StreamUsage } from "../core/aggregates/stream-usage.js";
 import type { Message } from "../core/messaging/message.js";
 import { response, type ErrorResponse, type ServiceResponse } from "../core/messaging/response.js";
@@ -10,6 +19,9 @@ import type { Logger } from "../core/shared/logger.js";
 import { ownMessage, refuseInvalid } from "../protocol/hono-protocol.js";
 import { JURISDICTIONS } from "./jurisdictions.js";
 import type { Residence } from "./residence-record.js";
+
+/** What a stream's home answers a command ({@link StreamHost.executeAtHome}). */
+export type HomeAnswer = { reply: CommandReply; residentHere?: true } | { residentIn: string } | { error: string };
 
 /** What the routes of an AggregateObject reach: the one stream the object holds. */
 export interface StreamHost {
@@ -23,8 +35,17 @@ export interface StreamHost {
    * this object cannot answer.
    */
   residence(streamName: string, change: { claim?: string } | "release"): Residence | string;
+  /**
+   * As the stream's home, runs a command for a stream that nothing fixed yet: refused when the
+   * stream lives elsewhere, and while it runs no claim for a jurisdiction is taken.
+   */
+  executeAtHome(stream: HostedStream, request: CommandRequest): Promise<HomeAnswer>;
+  /** Whether this object holds its stream (anything was ever committed, and not removed). */
+  holdsStream(): boolean;
   /** What this object has cost so far. */
   usage(): StreamUsage;
+  /** What the hard delete that just emptied the object removed (once: it is forgotten as it is taken). */
+  takeRemoved(): StorageRemoved | null;
   /** The jurisdiction this object lives in (null: none). */
   readonly jurisdiction: string | null;
   /** Where failures are logged. */
@@ -48,6 +69,8 @@ const CommandBody = v.object({
   message: ownMessage,
   // Sent to a stream's home by a client under a residency rule: refuse when the stream lives elsewhere.
   unlessResident: v.optional(v.literal(true)),
+  // Sent to a jurisdiction's object a client remembered: refuse when it holds no stream.
+  unlessEmpty: v.optional(v.literal(true)),
 }) satisfies v.GenericSchema<unknown, CommandRequest & { unlessResident?: true }>;
 
 const ResidenceBody = v.object({
@@ -85,18 +108,15 @@ const DeleteBody = v.object({
  */
 export const aggregateRoutes = new Hono<{ Bindings: StreamHost }>()
   .post("/command", sValidator("json", CommandBody, refuseInvalid), async (c) => {
-    const { unlessResident, ...request } = c.req.valid("json");
+    const { unlessResident, unlessEmpty, ...request } = c.req.valid("json");
     const stream = c.env.streamFor(request.streamName);
     if (typeof stream === "string") return c.json({ error: stream }, 400);
+    // A jurisdiction's object a client remembered, that holds no stream: it was deleted since, and
+    // where the id lives now is its home's to say.
+    if (unlessEmpty === true && !c.env.holdsStream()) return c.json({ askHome: true as const });
     if (unlessResident !== true) return c.json({ reply: commandReplyOf(await c.env.execute(stream, request)) });
-    // As the stream's home: refused when the stream lives elsewhere; once it lives here, the
-    // client is told so, and asks no more.
-    const before = c.env.residence(request.streamName, {});
-    if (typeof before === "string") return c.json({ error: before }, 400);
-    if (before.jurisdiction !== null) return c.json({ residentIn: before.jurisdiction });
-    const reply = commandReplyOf(await c.env.execute(stream, request));
-    const after = c.env.residence(request.streamName, {});
-    return c.json(typeof after !== "string" && after.fixed ? { reply, residentHere: true as const } : { reply });
+    const answer = await c.env.executeAtHome(stream, request);
+    return "error" in answer ? c.json({ error: answer.error }, 400) : c.json(answer);
   })
   .get("/events", sValidator("query", EventsQuery, refuseInvalid), async (c) => {
     const { stream: streamName, from, limit } = c.req.valid("query");
@@ -115,7 +135,11 @@ export const aggregateRoutes = new Hono<{ Bindings: StreamHost }>()
     const { streamName, mode, expectedVersion } = c.req.valid("json");
     const stream = c.env.streamFor(streamName);
     if (typeof stream === "string") return c.json({ error: stream }, 400);
-    return c.json({ response: await stream.delete(expectedVersion === undefined ? { mode } : { mode, expectedVersion }) });
+    const deleted = await stream.delete(expectedVersion === undefined ? { mode } : { mode, expectedVersion });
+    // A hard delete says what it removed (an erasure's receipt lists it): in the `ok` payload.
+    const removed = mode === "hard" && deleted.status === "ok" ? c.env.takeRemoved() : null;
+    if (removed === null) return c.json({ response: deleted });
+    return c.json({ response: response.ok(c.env.jurisdiction === null ? removed : { ...removed, jurisdiction: c.env.jurisdiction }) });
   })
   .post("/residence", sValidator("json", ResidenceBody, refuseInvalid), async (c) => {
     const { streamName, claim, release } = c.req.valid("json");

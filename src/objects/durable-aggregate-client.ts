@@ -10,6 +10,7 @@ import {
   type StreamPage,
 } from "../core/aggregates/aggregate-protocol.js";
 import { halt, type Message } from "../core/messaging/message.js";
+import { isJsonObject } from "../core/shared/json.js";
 import { response, type ErrorResponse, type ServiceResponse } from "../core/messaging/response.js";
 import type { AggregateRoutes } from "./aggregate-routes.js";
 import { PROTOCOL_BASE_URL, through, trustedAnswer } from "../protocol/hono-protocol.js";
@@ -31,10 +32,19 @@ function stubAt(place: ObjectPlace): DurableObjectStub {
   return place.namespace.get(place.namespace.idFromName(place.name));
 }
 
+/** How often, and how long apart, a claim is tried again while the home runs a command that may create the stream. */
+const BUSY_TRIES = 50;
+const BUSY_WAIT_MS = 20;
+
 /** Asks a stream's home where the stream lives, recording `claim` when nothing is yet. */
 async function askHome(home: ObjectPlace, streamName: string, claim: string | undefined): Promise<Residence> {
   const json = claim === undefined ? { streamName } : { streamName, claim: claim as DurableObjectJurisdiction };
-  return (await trustedAnswer<{ residence: Residence }>(await client.residence.$post({ json }, through(stubAt(home))), streamName)).residence;
+  for (let tries = 1; ; tries += 1) {
+    const { residence } = await trustedAnswer<{ residence: Residence }>(await client.residence.$post({ json }, through(stubAt(home))), streamName);
+    if (residence.busy !== true) return residence;
+    if (tries >= BUSY_TRIES) throw new Error(`${streamName}: its home stayed busy creating it; the claim was not taken`);
+    await new Promise((resolve) => setTimeout(resolve, BUSY_WAIT_MS));
+  }
 }
 
 /** Options of {@link durableObjectAggregates}. */
@@ -65,7 +75,9 @@ export function durableObjectAggregates<Env>(
   /** Where a request for `streamName` goes, or the jurisdiction the stream lives in when the residency names another. */
   const placeOf = async (env: Env, streamName: string, target: ResidencyTarget | null, access: Intent) => {
     const ns = namespace(env);
-    return residency === null ? { place: { namespace: ns, name: streamName }, unlessResident: false } : residency.place(ns, streamName, target, access);
+    return residency === null
+      ? { place: { namespace: ns, name: streamName }, unlessResident: false, remembered: false }
+      : residency.place(ns, streamName, target, access);
   };
   const lookAt = async (env: Env, streamName: string) => {
     const placement = await placeOf(env, streamName, null, "look");
@@ -87,11 +99,10 @@ export function durableObjectAggregates<Env>(
       const access = request.message.dryRun ? "look" : "command";
       for (let hop = 0; ; hop += 1) {
         const placement = await placeOf(env, request.streamName, target, access);
-        if (!("place" in placement)) {
-          return halt(request.message, response.error("wrong_jurisdiction", { jurisdiction: placement.refused ?? "none" }));
-        }
-        const json = placement.unlessResident ? { ...sent, unlessResident: true as const } : sent;
-        const answer = await trustedAnswer<{ reply: CommandReply; residentHere?: true } | { residentIn: string }>(
+        // Where it lives is not said: the aggregate's access rule has not judged the caller yet.
+        if (!("place" in placement)) return halt(request.message, response.error("wrong_jurisdiction"));
+        const json = placement.unlessResident ? { ...sent, unlessResident: true as const } : placement.remembered ? { ...sent, unlessEmpty: true as const } : sent;
+        const answer = await trustedAnswer<{ reply: CommandReply; residentHere?: true } | { residentIn: string } | { askHome: true }>(
           await postCommand({ json }, through(stubAt(placement.place))),
           request.streamName,
         );
@@ -100,9 +111,11 @@ export function durableObjectAggregates<Env>(
           if (answer.residentHere === true) residency.remember(request.streamName, null);
           return replyMessage(request.message, answer.reply);
         }
-        // The home says the stream lives elsewhere: remembered, and the command goes there (once).
-        if (hop > 0) throw new Error(`${request.streamName}: its home sent the command on more than once`);
-        residency.remember(request.streamName, answer.residentIn);
+        if (hop > 1) throw new Error(`${request.streamName}: its home and its jurisdiction's object kept sending the command on`);
+        // The home says the stream lives elsewhere: remembered, and the command goes there. Or the
+        // object remembered holds nothing any more: forgotten, and the home asked again.
+        if ("residentIn" in answer) residency.remember(request.streamName, answer.residentIn);
+        else residency.forget(request.streamName);
       }
     },
 
@@ -121,11 +134,18 @@ export function durableObjectAggregates<Env>(
     async deleteStream(env: Env, streamName: string, options: DeleteOptions): Promise<ServiceResponse> {
       const answer = await client.delete.$post({ json: { streamName, ...options } }, await lookAt(env, streamName));
       const deleted = (await trustedAnswer<{ response: ServiceResponse }>(answer, streamName)).response;
-      if (residency !== null && options.mode === "hard" && deleted.status === "ok") {
-        // Gone for good: its home forgets where it lived, so that the id is new again.
+      const gone = deleted.status === "ok" || (deleted.status === "error" && deleted.reason === "not_found");
+      if (residency?.byRule === true && options.mode === "hard" && gone) {
+        // Gone for good (or never created: a claim left by a refused command): its home forgets
+        // where it lived, so that the id is new again. Other Workers that remember the old place
+        // find it empty and ask the home again.
         residency.forget(streamName);
         const home = { namespace: namespace(env), name: streamName };
         await trustedAnswer(await client.residence.$post({ json: { streamName, release: true } }, through(stubAt(home))), streamName);
+        // A stream that lived in a jurisdiction had a record in its home: the report names it too.
+        if (deleted.status === "ok" && isJsonObject(deleted.payload) && typeof deleted.payload["jurisdiction"] === "string") {
+          return response.ok({ ...deleted.payload, homeRecord: true });
+        }
       }
       return deleted;
     },

@@ -6,7 +6,7 @@ import { VersionedSchema, type Migration } from "./sqlite-migrations.js";
  * the namespace without a jurisdiction: the one place every Worker can find without knowing the
  * answer. `jurisdiction` is null for a stream that lives in the home itself (or nowhere yet).
  */
-export type Residence = { jurisdiction: string | null; fixed: boolean };
+export type Residence = { jurisdiction: string | null; fixed: boolean; busy?: true };
 
 const RESIDENCE_MIGRATIONS: readonly Migration[] = [
   {

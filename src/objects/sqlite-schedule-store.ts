@@ -272,6 +272,12 @@ export class SqliteScheduleStore implements ScheduleStore {
       );
   }
 
+  /** How many entries are pending (0 when nothing was ever stored): what a hard delete reports it removed. */
+  pendingCount(): number {
+    if (!this.#schema.exists) return 0;
+    return this.#db.first<{ n: number }>(sql`SELECT COUNT(*) AS n FROM schedules`)?.n ?? 0;
+  }
+
   /** Forgets what it learnt of the storage (after `deleteAll`): the next write creates the tables again. */
   forget(): void {
     this.#schema.forget();

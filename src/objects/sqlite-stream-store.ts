@@ -16,6 +16,7 @@ import type {
   StreamStatus,
   StreamStore,
 } from "../core/aggregates/stream-store.js";
+import type { StorageRemoved } from "../core/aggregates/aggregate-protocol.js";
 import type { PendingFollowUp } from "../core/scheduling/follow-up.js";
 import type { SqliteScheduleStore } from "./sqlite-schedule-store.js";
 import { sql, type SqlDatabase } from "./sql.js";
@@ -113,8 +114,9 @@ export type SqliteStreamStoreOptions = {
   /**
    * Called right after a hard delete emptied the object's storage — its alarm included (since
    * compatibility date 2026-02-24): an object that remembers setting an alarm must forget it.
+   * `removed` says what went (counted just before, in the delete's turn: no command runs between).
    */
-  onStorageEmptied?: () => void;
+  onStorageEmptied?: (removed: StorageRemoved) => void;
   /**
    * Where the aggregate keeps its follow-ups: a schedule store over the same storage, which an
    * append writes in its own transaction. Without it the stream keeps none.
@@ -157,7 +159,7 @@ export class SqliteStreamStore implements StreamStore, Outbox {
   readonly #schema: VersionedSchema;
   readonly #keepsOutbox: boolean;
   readonly #onAppended: (request: AppendRequest) => void;
-  readonly #onStorageEmptied: () => void;
+  readonly #onStorageEmptied: (removed: StorageRemoved) => void;
   readonly #followUps: SqliteScheduleStore | undefined;
   readonly #usage: () => string | null;
   /** Whether the first release's idempotency records may still be here (learnt by {@link open}). */
@@ -354,11 +356,15 @@ export class SqliteStreamStore implements StreamStore, Outbox {
   async hardDelete(expectedVersion: number | undefined): Promise<DeleteResult> {
     const refused = this.#deleteRefusal(expectedVersion);
     if (refused !== null) return refused;
+    const counts = this.#storedCounts();
+    const followUps = this.#followUps?.pendingCount() ?? 0;
+    const alarm = (await this.#storage.getAlarm()) !== null;
     await this.#storage.deleteAll();
     this.#schema.forget();
     this.#followUps?.forget();
     this.#mayHoldLegacy = false;
-    this.#onStorageEmptied();
+    // Taken after the delete, by the clock that recorded the events: every one of them is older.
+    this.#onStorageEmptied({ deletedAt: new Date().toISOString(), ...counts, followUps, alarm });
     return { ok: true };
   }
 
@@ -368,6 +374,15 @@ export class SqliteStreamStore implements StreamStore, Outbox {
 
   get #db(): SqlDatabase {
     return this.#schema.db;
+  }
+
+  /** How many rows of each kind the stream holds (a hard delete reports them; one statement). */
+  #storedCounts(): Pick<StorageRemoved, "events" | "snapshots" | "idempotencyRecords" | "outbox"> {
+    const row = this.#db.first<{ events: number; snapshots: number; records: number; outbox: number }>(
+      sql`SELECT (SELECT COUNT(*) FROM events) AS events, (SELECT COUNT(*) FROM snapshots) AS snapshots,
+        (SELECT COUNT(*) FROM processed_messages) AS records, (SELECT COUNT(*) FROM outbox) AS outbox`,
+    );
+    return { events: row?.events ?? 0, snapshots: row?.snapshots ?? 0, idempotencyRecords: row?.records ?? 0, outbox: row?.outbox ?? 0 };
   }
 
   #deleteRefusal(expectedVersion: number | undefined): DeleteResult | null {

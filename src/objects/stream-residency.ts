@@ -20,11 +20,13 @@ export type Residency = DurableObjectJurisdiction | ((target: ResidencyTarget) =
 export type Intent = "command" | "look";
 
 /**
- * Where to send a request for a stream — with `unlessResident` when the stream's home is asked to
- * refuse it if the stream lives elsewhere — or the jurisdiction it lives in (null: the plain
- * namespace) when the rule names another.
+ * Where to send a request for a stream, or the jurisdiction it lives in (null: the plain
+ * namespace) when the rule names another. `unlessResident`: the place is the stream's home, which
+ * refuses a command when the stream lives elsewhere; `remembered`: the place is a jurisdiction's
+ * object this isolate remembered, which refuses a command when it holds no stream (the stream was
+ * deleted since, and its home may say otherwise now).
  */
-export type Placement = { place: ObjectPlace; unlessResident: boolean } | { refused: string | null };
+export type Placement = { place: ObjectPlace; unlessResident: boolean; remembered: boolean } | { refused: string | null };
 
 /** Streams whose residence is fixed, remembered per isolate (at most this many). */
 const REMEMBERED = 10_000;
@@ -54,21 +56,25 @@ export class StreamResidency {
    */
   async place(namespace: DurableObjectNamespace, streamName: string, target: ResidencyTarget | null, access: Intent): Promise<Placement> {
     const rule = this.#residency;
-    if (typeof rule === "string") return { place: placeOf(namespace, streamName, rule), unlessResident: false };
+    if (typeof rule === "string") return { place: placeOf(namespace, streamName, rule), unlessResident: false, remembered: false };
     const wanted = target === null ? null : (rule(target) ?? null);
     let fixed = this.#fixed.get(streamName);
+    const remembered = fixed !== undefined;
     if (fixed === undefined) {
       const home = placeOf(namespace, streamName, null);
       // Nothing to claim: the home serves the command, or says where the stream lives.
-      if (wanted === null && target !== null) return { place: home, unlessResident: true };
+      if (wanted === null && target !== null) return { place: home, unlessResident: true, remembered: false };
       const residence = await this.#ask(home, streamName, access === "command" && wanted !== null ? wanted : undefined);
-      if (!residence.fixed) return { place: home, unlessResident: false };
+      if (!residence.fixed) return { place: home, unlessResident: target !== null, remembered: false };
       fixed = residence.jurisdiction;
       this.remember(streamName, fixed);
     }
     // A command whose rule names no jurisdiction goes where the stream is; one that names another is refused.
     if (wanted !== null && wanted !== fixed) return { refused: fixed };
-    return { place: placeOf(namespace, streamName, fixed), unlessResident: false };
+    // A command for the home always asks it to check: another Worker may have claimed the stream
+    // for a jurisdiction since this one remembered it here (after a hard delete).
+    const atHome = fixed === null && target !== null;
+    return { place: placeOf(namespace, streamName, fixed), unlessResident: atHome, remembered: remembered && fixed !== null && target !== null };
   }
 
   /** Remembers where a stream lives (its home said so). */
@@ -80,7 +86,12 @@ export class StreamResidency {
     this.#fixed.set(streamName, jurisdiction);
   }
 
-  /** Forgets a stream's residence here (its storage was removed for good). */
+  /** Whether streams are placed by a rule, with their homes' records (not one jurisdiction for the type). */
+  get byRule(): boolean {
+    return typeof this.#residency === "function";
+  }
+
+  /** Forgets a stream's residence here (its storage was removed for good, or it is no longer where remembered). */
   forget(streamName: string): void {
     this.#fixed.delete(streamName);
   }

@@ -55,6 +55,7 @@ export function browserPages<Env extends object = Record<string, unknown>>(optio
         node: gateway.node ?? "local",
         nodes: gateway.nodes,
         logger,
+        erasure: gateway.admin?.erasure,
       });
     }
   };
@@ -87,6 +88,7 @@ function mountReference<Env extends object>(
         anonymous: access,
         scheduler: gateway.scheduler !== undefined,
         streams: token === undefined || token === "" ? null : (gateway.admin?.aggregates.map((access) => access.stream) ?? []),
+        erasure: gateway.admin?.erasure !== undefined,
       }),
     );
   });

@@ -54,6 +54,8 @@ export type OpenApiSurface = {
   scheduler: boolean;
   /** The stream names of `/v1/streams/{stream}/{id}`, or null while no admin token is configured. */
   streams: readonly string[] | null;
+  /** Whether the admin routes erase aggregates on request (the gateway's `admin.erasure`). */
+  erasure?: boolean;
 };
 
 /** Builds the OpenAPI document of a gateway; request schemas are converted once per schema. */
@@ -288,6 +290,31 @@ const pastState: JsonObject = object(
       { description: "only for a dry run: what the command would have answered at that version, and the events it would have appended (nothing was stored)" },
     ),
   },
+);
+
+/** An erasure's receipt (src/core/readside/erasure-receipt.ts), described in outline. */
+const erasureReceipt: JsonObject = object(
+  {
+    erasureId: string,
+    stream: string,
+    streamName: string,
+    erasedAt: { type: "string", format: "date-time", description: "when the aggregate's storage went: its events still in flight are dropped" },
+    by: object({ via: string, operator: { type: ["string", "null"] } }),
+    reason: { type: ["string", "null"] },
+    complete: { type: "boolean", description: "nothing failed; false: erase again once the cause is fixed" },
+    object: { type: "object", description: "the object's storage: found, and what was removed (events, snapshots, idempotency records, outbox rows, follow-ups, alarm)" },
+    schedules: { type: "array", description: "pending schedules cancelled per scheduler key", items: { type: "object" } },
+    subscribers: { type: "array", description: "per subscriber following the type: erased, not_handled (its rows stay) or failed", items: { type: "object" } },
+    readSide: object({ checkpoints: integer, catalog: integer, usage: integer, deadLetters: integer }),
+  },
+  {},
+  { description: "where the aggregate was removed from, with counts; never the erased data" },
+);
+
+const eraseBody: JsonObject = object(
+  {},
+  { operator: { type: "string", maxLength: 200, description: "who asks, kept in the receipt" }, reason: { type: "string", maxLength: 200, description: "why (a request's reference), kept in the receipt" } },
+  { additionalProperties: false },
 );
 
 const pastPoint: JsonObject[] = [
@@ -545,6 +572,30 @@ export function openApiGenerator(options: OpenApiOptions = {}): OpenApiGenerator
           ...admin,
         },
       };
+      if (surface.erasure === true) {
+        Object.assign(schemas, { ErasureReceipt: erasureReceipt });
+        paths["/v1/streams/{stream}/{id}/erase"] = {
+          post: {
+            operationId: "erase_aggregate",
+            tags: ["Streams"],
+            summary: "Erase one aggregate end to end — its storage, schedules, read model rows, dead letters — and answer the receipt (admin)",
+            parameters: target,
+            requestBody: jsonBody(eraseBody, "who asks and why (both optional)", false),
+            responses: { "200": jsonReply("the receipt (the same again once nothing is left)", schemaRef("ErasureReceipt")), "413": jsonReply("payload_too_large", schemaRef("Answer")), ...refusals },
+            ...admin,
+          },
+        };
+        paths["/v1/streams/{stream}/{id}/erasures"] = {
+          get: {
+            operationId: "aggregate_erasures",
+            tags: ["Streams"],
+            summary: "The receipts of an aggregate's erasures, newest first: the audit log (admin)",
+            parameters: target,
+            responses: { "200": jsonReply("its receipts", object({ erasures: { type: "array", items: schemaRef("ErasureReceipt") } })), ...refusals },
+            ...admin,
+          },
+        };
+      }
     }
 
     const info: JsonObject = { title: options.title ?? "x3m-system API", version: options.version ?? "1" };

@@ -41,6 +41,8 @@ describe("creating aggregates", () => {
           correlationId: "msg-open-1",
           causationId: "msg-open-1",
           service: "open",
+          // A message without a trace starts one in the object: every stored event has its span.
+          traceparent: expect.stringMatching(/^00-[\da-f]{32}-[\da-f]{16}-01$/),
         },
         recordedAt: expect.any(String),
         schemaVersion: 1,
@@ -444,10 +446,13 @@ describe("deleting streams", () => {
     expect((await ledgers.send("balance", { id })).response).toEqual({ status: "error", reason: "not_found" });
   });
 
-  it("hard: the storage is removed and the id starts afresh", async () => {
+  it("hard: the storage is removed, what went is reported, and the id starts afresh", async () => {
     const id = await openLedger();
     await ledgers.send("deposit", { id, amount: 5 });
-    expect(await ledgers.handlers.deleteStream(env, id, { mode: "hard" })).toEqual({ status: "ok" });
+    expect(await ledgers.handlers.deleteStream(env, id, { mode: "hard" })).toEqual({
+      status: "ok",
+      payload: { deletedAt: expect.any(String), events: 2, snapshots: 0, idempotencyRecords: 2, outbox: 0, followUps: 0, alarm: false },
+    });
     expect(await ledgers.tables(id)).toEqual([]);
     expect((await ledgers.send("balance", { id })).response).toEqual({ status: "error", reason: "not_found" });
     expect((await ledgers.send("open", { id, owner: "bob" })).response).toEqual({ status: "created", id, version: 0 });

@@ -142,7 +142,7 @@ describe("follow-ups scheduled by decisions, delivered from the aggregate's own 
   it("a hard delete takes the pending follow-ups and their alarm with it", async () => {
     const id = `l-${newId()}`;
     await send("borrow", { loan_id: id, book: "Dune", dueInMs: 60_000 });
-    expect(await client.deleteStream(env, `loan-${id}`, { mode: "hard" })).toEqual({ status: "ok" });
+    expect(await client.deleteStream(env, `loan-${id}`, { mode: "hard" })).toMatchObject({ status: "ok", payload: { followUps: 1, alarm: true } });
     expect(await runInDurableObject(stub(id), (_object, state) => state.storage.getAlarm())).toBeNull();
     expect((await page(id)).followUps).toEqual([]);
     // Borrowed again, it schedules afresh (and sets its alarm again).

@@ -11,6 +11,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ResidencyTarget } from "../../src/objects/index.js";
 import { ledgerHarness } from "../support/aggregate-harness.js";
+import { sleep } from "../support/recorders.js";
 import { ledger } from "../support/test-aggregates.js";
 
 /** The jurisdiction a command's `region` asks for: "eu" and "us" by name, none otherwise. */
@@ -73,7 +74,8 @@ describe("a residency rule over the command", () => {
     const id = byRule.freshId();
     await byRule.send("open", { id, owner: "ada", region: "eu" });
     const refused = await byRule.send("deposit", { id, amount: 9, region: "us" });
-    expect(refused.response).toEqual({ status: "error", reason: "wrong_jurisdiction", details: { jurisdiction: "eu" } });
+    // Where it lives is not said: the caller has not been judged by the aggregate's access rule.
+    expect(refused.response).toEqual({ status: "error", reason: "wrong_jurisdiction" });
     // Asked by a Worker that remembers nothing: its home says the same.
     const fresh = ledgerHarness(ledger, (e) => e.LEDGER, { residency: byRegion });
     expect((await fresh.send("deposit", { id, amount: 9, region: "us" })).response).toMatchObject({ reason: "wrong_jurisdiction" });
@@ -86,11 +88,7 @@ describe("a residency rule over the command", () => {
     await byRule.send("open", { id, owner: "ada" });
     expect(await objectNamed(`ledger-${id}`)).toEqual({ events: ["Opened"], residence: null });
     const fresh = ledgerHarness(ledger, (e) => e.LEDGER, { residency: byRegion });
-    expect((await fresh.send("deposit", { id, amount: 1, region: "eu" })).response).toEqual({
-      status: "error",
-      reason: "wrong_jurisdiction",
-      details: { jurisdiction: "none" },
-    });
+    expect((await fresh.send("deposit", { id, amount: 1, region: "eu" })).response).toEqual({ status: "error", reason: "wrong_jurisdiction" });
     expect(await objectNamed(`eu:ledger-${id}`)).toEqual({ events: [], residence: null });
   });
 
@@ -125,11 +123,66 @@ describe("a residency rule over the command", () => {
   it("a hard delete removes the stream from its jurisdiction and its home forgets it: the id is new again", async () => {
     const id = byRule.freshId();
     await byRule.send("open", { id, owner: "ada", region: "eu" });
-    expect(await byRule.handlers.deleteStream(env, id, { mode: "hard" })).toEqual({ status: "ok" });
+    expect(await byRule.handlers.deleteStream(env, id, { mode: "hard" })).toMatchObject({ status: "ok", payload: { events: 1, jurisdiction: "eu", homeRecord: true } });
     expect(await objectNamed(`eu:ledger-${id}`)).toEqual({ events: [], residence: null });
     expect(await objectNamed(`ledger-${id}`)).toEqual({ events: [], residence: null });
     const fresh = ledgerHarness(ledger, (e) => e.LEDGER, { residency: byRegion });
     expect((await fresh.send("open", { id, owner: "ada", region: "us" })).response).toMatchObject({ status: "created" });
     expect(await objectNamed(`us:ledger-${id}`)).toMatchObject({ events: ["Opened"] });
+  });
+
+  it("a Worker that remembers where a deleted stream lived asks its home again: one stream, in one place", async () => {
+    const id = byRule.freshId();
+    const remembering = ledgerHarness(ledger, (e) => e.LEDGER, { residency: byRegion });
+    await remembering.send("open", { id, owner: "ada", region: "eu" });
+    await remembering.send("deposit", { id, amount: 1 });
+    // Another Worker deletes it, and the id is opened again in the plain namespace.
+    const other = ledgerHarness(ledger, (e) => e.LEDGER, { residency: byRegion });
+    expect(await other.handlers.deleteStream(env, id, { mode: "hard" })).toMatchObject({ status: "ok" });
+    expect((await other.send("open", { id, owner: "bob" })).response).toMatchObject({ status: "created" });
+    // The first Worker still remembers "eu": the EU object, empty now, sends it back to the home.
+    expect((await remembering.send("deposit", { id, amount: 5 })).response).toMatchObject({ status: "ok" });
+    expect(await objectNamed(`eu:ledger-${id}`)).toEqual({ events: [], residence: null });
+    expect(await objectNamed(`ledger-${id}`)).toMatchObject({ events: ["Opened", "Deposited"] });
+  });
+
+  it("a Worker that remembers a deleted stream in the plain namespace is sent on once another claimed it for a jurisdiction", async () => {
+    const id = byRule.freshId();
+    const remembering = ledgerHarness(ledger, (e) => e.LEDGER, { residency: byRegion });
+    await remembering.send("open", { id, owner: "ada" });
+    await remembering.send("deposit", { id, amount: 1 });
+    const other = ledgerHarness(ledger, (e) => e.LEDGER, { residency: byRegion });
+    expect(await other.handlers.deleteStream(env, id, { mode: "hard" })).toMatchObject({ status: "ok" });
+    expect((await other.send("open", { id, owner: "bob", region: "eu" })).response).toMatchObject({ status: "created" });
+    // The first Worker's command goes to the home, which says where the stream lives now.
+    expect((await remembering.send("deposit", { id, amount: 5 })).response).toMatchObject({ status: "ok" });
+    expect(await objectNamed(`ledger-${id}`)).toEqual({ events: [], residence: "eu" });
+    expect(await objectNamed(`eu:ledger-${id}`)).toMatchObject({ events: ["Opened", "Deposited"] });
+  });
+
+  it("a claim left by a refused command is cleared by a hard delete, though nothing was created", async () => {
+    const id = byRule.freshId();
+    // A deposit naming "eu" for an id nothing holds: refused (not_found), but its claim is recorded.
+    expect((await byRule.send("deposit", { id, amount: 1, region: "eu" })).response).toMatchObject({ status: "error", reason: "not_found" });
+    expect(await objectNamed(`ledger-${id}`)).toEqual({ events: [], residence: "eu" });
+    expect(await byRule.handlers.deleteStream(env, id, { mode: "hard" })).toMatchObject({ reason: "not_found" });
+    expect(await objectNamed(`ledger-${id}`)).toEqual({ events: [], residence: null });
+    const fresh = ledgerHarness(ledger, (e) => e.LEDGER, { residency: byRegion });
+    expect((await fresh.send("open", { id, owner: "ada", region: "us" })).response).toMatchObject({ status: "created" });
+  });
+
+  it("a claim waits while the home runs a command that may create the stream there: the stream still lives in one place", async () => {
+    const id = byRule.freshId();
+    const one = ledgerHarness(ledger, (e) => e.LEDGER, { residency: byRegion });
+    const other = ledgerHarness(ledger, (e) => e.LEDGER, { residency: byRegion });
+    // The home's command awaits I/O (its decision waits 200 ms) while the claim arrives.
+    const atHome = one.send("open_slowly", { id, owner: "ada" });
+    await sleep(50);
+    const claimed = await other.send("open", { id, owner: "bob", region: "eu" });
+    expect((await atHome).response).toMatchObject({ status: "created" });
+    // The claim waited for the home's command, then found the stream there.
+    expect(claimed.response).toEqual({ status: "error", reason: "wrong_jurisdiction" });
+    expect(await objectNamed(`eu:ledger-${id}`)).toEqual({ events: [], residence: null });
+    expect(await objectNamed(`ledger-${id}`)).toEqual({ events: ["Opened"], residence: null });
   });
 });

@@ -51,7 +51,7 @@ describe("accessIdentity (Cloudflare Access)", () => {
         status: "ok",
         payload: {
           identity: { email: "ada@example.com", admin: false, iss: TEAM, kid: "access-1", sub: "7335d417-61da-459d-899c-0a01c76a2f94" },
-          principal: `{"iss":"${TEAM}","kid":"access-1","sub":"7335d417-61da-459d-899c-0a01c76a2f94"}`,
+          principal: `{"iss":"${TEAM}","sub":"7335d417-61da-459d-899c-0a01c76a2f94"}`,
         },
       },
     });

@@ -241,7 +241,13 @@ describe("reading streams (admin)", () => {
       version: 4,
       type: "MoneyDeposited",
       data: { amount: 1 },
-      metadata: { messageId: expect.any(String), correlationId: "conv-1", causationId: "conv-1", service: "deposit" },
+      metadata: {
+        messageId: expect.any(String),
+        correlationId: "conv-1",
+        causationId: "conv-1",
+        service: "deposit",
+        traceparent: expect.stringMatching(/^00-[\da-f]{32}-[\da-f]{16}-01$/),
+      },
       recordedAt: expect.any(String),
       schemaVersion: 1,
     });

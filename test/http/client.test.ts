@@ -77,7 +77,7 @@ describe("the typed client: the greeter", () => {
     expect(result.status).toBe(404);
     expect(result.response).toEqual({ status: "service_unavailable", service: "format_greeting" });
     const logged = libraryLog.take({ level: "warn", msg: "[Discovery] Service format_greeting NOT found!" });
-    expect(logged).toEqual([{ level: "warn", msg: "[Discovery] Service format_greeting NOT found!", fields: { messageId: result.envelope.messageId } }]);
+    expect(logged).toEqual([{ level: "warn", msg: "[Discovery] Service format_greeting NOT found!", fields: { traceId: expect.stringMatching(/^[\da-f]{32}$/), spanId: expect.stringMatching(/^[\da-f]{16}$/), messageId: result.envelope.messageId } }]);
   });
 });
 

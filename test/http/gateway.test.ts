@@ -82,8 +82,8 @@ describe("the demo greeter over HTTP (seed README)", () => {
     expect(unknownBody.response).toEqual({ status: "service_unavailable", service: "no_such_service" });
     // The demo logs each as a service that no one offers.
     expect(libraryLog.take({ level: "warn", msg: /^\[Discovery\] Service / })).toEqual([
-      { level: "warn", msg: "[Discovery] Service format_greeting NOT found!", fields: { messageId: hiddenBody.messageId } },
-      { level: "warn", msg: "[Discovery] Service no_such_service NOT found!", fields: { messageId: unknownBody.messageId } },
+      { level: "warn", msg: "[Discovery] Service format_greeting NOT found!", fields: { traceId: expect.stringMatching(/^[\da-f]{32}$/), spanId: expect.stringMatching(/^[\da-f]{16}$/), messageId: hiddenBody.messageId } },
+      { level: "warn", msg: "[Discovery] Service no_such_service NOT found!", fields: { traceId: expect.stringMatching(/^[\da-f]{32}$/), spanId: expect.stringMatching(/^[\da-f]{16}$/), messageId: unknownBody.messageId } },
     ]);
   });
 
@@ -198,17 +198,26 @@ describe("request headers", () => {
     }
   });
 
-  it("a valid traceparent is carried as trace context; an invalid one is ignored", async () => {
-    const traces: unknown[] = [];
+  it("a request is a span of the caller's trace (its traceparent); without a valid one it starts a new trace", async () => {
+    const traces: string[] = [];
     const router = new Router({ authorize: () => "ok" }).service("trace", (m) => {
-      traces.push(m.trace);
+      traces.push(String(m.trace["traceparent"]));
       return ok(m);
     });
     const traced = gateway({ services: [router] });
     const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     expect((await traced("/v1/services/trace", post("{}", { traceparent }))).status).toBe(200);
     expect((await traced("/v1/services/trace", post("{}", { traceparent: "garbage" }))).status).toBe(200);
-    expect(traces).toEqual([{ traceparent }, {}]);
+    expect((await traced("/v1/services/trace", post("{}"))).status).toBe(200);
+    const [child, fromGarbage, fresh] = traces;
+    // Same trace id and flags, a span id of its own.
+    expect(child).toMatch(/^00-0af7651916cd43dd8448eb211c80319c-[\da-f]{16}-01$/);
+    expect(child).not.toContain("b7ad6b7169203331");
+    for (const started of [fromGarbage, fresh]) {
+      expect(started).toMatch(/^00-[\da-f]{32}-[\da-f]{16}-01$/);
+      expect(started).not.toContain("0af7651916cd43dd8448eb211c80319c");
+    }
+    expect(fromGarbage?.slice(3, 35)).not.toBe(fresh?.slice(3, 35));
   });
 });
 

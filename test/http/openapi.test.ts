@@ -149,12 +149,15 @@ describe("GET /v1/openapi.json of the demo", () => {
     expect(at(document, "#/paths/~1v1~1services~1deposit/post/x-x3m-dry-run-of")).toBeUndefined();
   });
 
-  it("has the schedule routes and, with the admin token configured, the stream routes", async () => {
+  it("has the schedule routes and, with the admin token configured, the stream routes and erasure", async () => {
     const document = await openapi(demo);
     expect(at(document, "#/paths/~1v1~1schedules/post/requestBody/content/application~1json/schema")).toEqual({ $ref: "#/components/schemas/ScheduleRequest" });
     expect(at(document, "#/paths/~1v1~1schedules~1{messageId}/delete/operationId")).toBe("cancel_schedule");
     expect(at(document, "#/paths/~1v1~1streams~1{stream}~1{id}/get/parameters/0/schema/enum")).toEqual(["account", "transfer"]);
     expect(at(document, "#/paths/~1v1~1streams~1{stream}~1{id}/get/security")).toEqual([{ adminToken: [] }]);
+    // The demo erases on request.
+    expect(at(document, "#/paths/~1v1~1streams~1{stream}~1{id}~1erase/post/responses/200/content/application~1json/schema")).toEqual({ $ref: "#/components/schemas/ErasureReceipt" });
+    expect(at(document, "#/paths/~1v1~1streams~1{stream}~1{id}~1erasures/get/security")).toEqual([{ adminToken: [] }]);
     for (const path of ["/v1/services", "/v1/health", "/v1/openapi.json"]) expect(at(document, `#/paths/${path.replace(/\//g, "~1")}/get`)).toBeDefined();
   });
 });

@@ -196,7 +196,7 @@ describe("the gateway under random input", () => {
         // only such a call.
         const unavailable = isEnvelope(parsed) && parsed.response.status === "service_unavailable" ? parsed : null;
         expect(notFound, answer.text).toEqual(
-          unavailable === null ? [] : [{ level: "warn", msg: `[Discovery] Service ${unavailable.service} NOT found!`, fields: { messageId: unavailable.messageId } }],
+          unavailable === null ? [] : [{ level: "warn", msg: `[Discovery] Service ${unavailable.service} NOT found!`, fields: { traceId: expect.stringMatching(/^[\da-f]{32}$/), spanId: expect.stringMatching(/^[\da-f]{16}$/), messageId: unavailable.messageId } }],
         );
         expect(isObject(parsed)).toBe(true);
         if (method === "POST" && /^\/v1\/(services|validate)\/[^/]+$/.test(path) && answer.status !== 404) {

@@ -69,6 +69,11 @@ function withLedgerCommands(definition: Aggregate<LedgerState, LedgerEvent>) {
       created(addEvent(m, { type: "Opened", data: { owner: m.request.owner } }), m.aggregateMeta.id ?? ""),
     )
     .messageCommand("open_nothing", { creates: true }, (m) => ok(m))
+    // Opens after a wait: I/O that lets other requests reach the object while it decides.
+    .messageCommand("open_slowly", { creates: true, schema: Owner }, async (m) => {
+      await sleep(200);
+      return created(addEvent(m, { type: "Opened", data: { owner: m.request.owner } }), m.aggregateMeta.id ?? "");
+    })
     .messageCommand("ensure", { creates: "if-missing", schema: Owner }, ensure)
     .messageCommand("ensure_generating", { creates: "if-missing", schema: Owner, generateId: true }, ensure)
     .messageCommand("deposit", { schema: Amount }, deposit)

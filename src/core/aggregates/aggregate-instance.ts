@@ -5,6 +5,7 @@ import { halt, validateRequest, type DomainEvent, type Message } from "../messag
 import { response, type ErrorResponse, type ServiceResponse } from "../messaging/response.js";
 import type { ValidatedMessage } from "../messaging/router.js";
 import { Telemetry } from "../messaging/telemetry.js";
+import { childTrace, traceFields } from "../messaging/trace.js";
 import { followUpOrigin, planFollowUps, type FollowUpChanges, type FollowUpOrigin, type FollowUpPolicy, type FollowUpWrites } from "../scheduling/follow-up.js";
 import { RETENTION_EVERY, type AggregateDefinition, type CommandDefinition } from "./aggregate.js";
 import type { CommandRequest, DeleteOptions, PageEvent, PastState, StateQuery, StreamPage } from "./aggregate-protocol.js";
@@ -156,7 +157,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
       const generation = this.#generation;
       const work = this.#run(request, generation).catch((error: unknown) => {
         // Storage failed mid-way: the transaction rolled back. Reload before the next command.
-        this.#logger.error("command failed", { command: request.command, messageId: request.message.id, error });
+        this.#logger.error("command failed", { command: request.command, messageId: request.message.id, ...traceFields(request.message.trace), error });
         this.#drop();
         return halt(request.message, response.error("internal_error"));
       });
@@ -297,11 +298,13 @@ export class AggregateInstance<State, Event extends DomainEvent> {
   async #run(request: CommandRequest, generation: number): Promise<Message> {
     const command = this.#aggregate.commandNamed(request.command);
     if (command === undefined) return halt(request.message, response.error("unknown_command", { command: request.command }));
-    const message = await this.#validated(command, request.message);
-    if (message.halted) return message;
+    const validated = await this.#validated(command, request.message);
+    if (validated.halted) return validated;
+    // The command in this object is a span of its caller's trace: its events and follow-ups carry it.
+    const message: Message = { ...validated, trace: childTrace(validated.trace) };
 
     if (!this.#loaded || this.#now() >= this.#unloadAt) await this.#load();
-    const log = withFields(this.#logger, { command: command.name, messageId: message.id });
+    const log = withFields(this.#logger, { command: command.name, messageId: message.id, ...traceFields(message.trace) });
     const admitted = await this.#admit(command, message, log);
     if ("reply" in admitted) return admitted.reply;
     const delivers = this.#ownFollowUp(message);

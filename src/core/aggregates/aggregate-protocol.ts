@@ -72,6 +72,25 @@ export type DeleteMode = "soft" | "hard";
 export type DeleteOptions = { mode: DeleteMode; expectedVersion?: number };
 
 /**
+ * What a hard delete removed, as a Durable Object aggregate answers it in its `ok` payload: how
+ * many events, snapshots, idempotency records, outbox rows (events never published) and pending
+ * follow-ups; whether an alarm was set; the jurisdiction the stream lived in, when it had one, and
+ * then whether its home's record of it went too; and when (ISO 8601, the object's clock — the one
+ * its events were recorded by).
+ */
+export type StorageRemoved = {
+  deletedAt: string;
+  events: number;
+  snapshots: number;
+  idempotencyRecords: number;
+  outbox: number;
+  followUps: number;
+  alarm: boolean;
+  jurisdiction?: string;
+  homeRecord?: boolean;
+};
+
+/**
  * A point in a stream's past: a version (0 is the first event), or a time — an RFC 3339
  * date-time with a time zone — meaning the last event recorded at or before it.
  */

@@ -1,6 +1,7 @@
 import { jsonProblem, utf8Length, type JsonObject } from "../shared/json.js";
 import type { DomainEvent, Message } from "../messaging/message.js";
 import { response, type ServiceResponse } from "../messaging/response.js";
+import { isTraceparent } from "../messaging/trace.js";
 import type { EventMetadata, NewEvent } from "./stream-store.js";
 import { currentVersion, type Upcasters } from "./upcasting.js";
 
@@ -36,13 +37,17 @@ export function encodeEvents(events: readonly DomainEvent[], metadata: EventMeta
 
 /** The metadata stored with every event of `message`: its ids and service, and the app's own. */
 export function eventMetadataOf(message: Message, own: JsonObject = {}): EventMetadata {
-  return {
+  const metadata: EventMetadata = {
     ...own,
     messageId: message.id,
     correlationId: message.correlationId,
     causationId: message.causationId,
     service: message.serviceName,
   };
+  // The span that stored the event: its queue delivery, projections and process steps join its trace.
+  const traceparent = message.trace["traceparent"];
+  if (isTraceparent(traceparent)) metadata.traceparent = traceparent;
+  return metadata;
 }
 
 /** Why `event` is not an event the library can store, or null. */

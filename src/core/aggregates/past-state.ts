@@ -45,6 +45,13 @@ function untilOf(point: PastPoint): Until | string {
 }
 
 /**
+ * The most events one look back replays. The replay holds the object (its reads are synchronous,
+ * and commands wait behind it): a point further from the stream's start is refused, so that an
+ * operator's click cannot stall an aggregate or run past the platform's CPU limit.
+ */
+export const MAX_LOOK_BACK_EVENTS = 10_000;
+
+/**
  * The state of `store`'s stream at `point`: its events replayed from the first through today's
  * upcasters and `apply`, stopping after the version asked for, or before the first event recorded
  * after the time asked for. Refused: `invalid_request` for a point that is not one or that the
@@ -65,6 +72,9 @@ export async function replayTo<State, Event extends DomainEvent>(
   if ("version" in until && until.version > now.version) {
     return response.error("invalid_request", `version ${until.version} is beyond the stream's last, ${now.version}`);
   }
+  if ("version" in until && until.version >= MAX_LOOK_BACK_EVENTS) {
+    return response.error("invalid_request", `looking back replays at most ${MAX_LOOK_BACK_EVENTS} events from the stream's start: version ${until.version} is further`);
+  }
   let state = options.initialState();
   let version = -1;
   let recordedAt = "";
@@ -77,6 +87,9 @@ export async function replayTo<State, Event extends DomainEvent>(
     for (const event of page) {
       firstRecordedAt ??= event.recordedAt;
       if ("atMs" in until && Date.parse(event.recordedAt) > until.atMs) break replay;
+      if (event.version >= MAX_LOOK_BACK_EVENTS) {
+        return response.error("invalid_request", `looking back replays at most ${MAX_LOOK_BACK_EVENTS} events from the stream's start: that time is further`);
+      }
       const current = upcast(options.upcasters, event);
       if (current !== event) upcastEvents += 1;
       state = options.apply(state, { type: current.type, data: current.data } as Event);

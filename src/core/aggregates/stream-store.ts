@@ -60,12 +60,16 @@ export type StreamStatus = "missing" | "live" | "deleted";
 /** A stream's status and version (-1 when it has no events). */
 export type StreamState = { status: StreamStatus; version: number };
 
-/** Metadata stored with every event: the ids of the message that produced it, and the app's own. */
+/**
+ * Metadata stored with every event: the ids of the message that produced it, the W3C
+ * `traceparent` of the span that stored it (when the message had one), and the app's own.
+ */
 export type EventMetadata = JsonObject & {
   messageId: string;
   correlationId: string;
   causationId: string;
   service: string;
+  traceparent?: string;
 };
 
 /** An event to store, with the schema version of its type's shape it was written in. */

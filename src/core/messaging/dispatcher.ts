@@ -7,6 +7,7 @@ import { NodeDirectory, NodeFailure, UnencodableMessage, type RemoteNode } from 
 import { response, type ServiceResponse } from "./response.js";
 import type { ServiceRegistry } from "./service-registry.js";
 import { finished, type Telemetry } from "./telemetry.js";
+import { traceFields } from "./trace.js";
 import { wiring } from "./wiring.js";
 
 /**
@@ -167,7 +168,7 @@ export class Dispatcher<Env = unknown> {
       try {
         return (await local.router.authorization(sent, scope.env)) ?? response.ok();
       } catch (error) {
-        this.#logger.error("authorize threw", { service: sent.serviceName, messageId: sent.id, error });
+        this.#logger.error("authorize threw", { ...traceFields(sent.trace), service: sent.serviceName, messageId: sent.id, error });
         return response.error("internal_error");
       }
     }
@@ -218,7 +219,7 @@ export class Dispatcher<Env = unknown> {
     const providers = await this.#discover(sent, scope, options.publicOnly === true, forNode);
     if (providers.length === 0) {
       telemetry.emit("service_not_found", finished(startMs), { message: sent, callerNode });
-      this.#logger.warn(`[Discovery] Service ${sent.serviceName} NOT found!`, { messageId: sent.id });
+      this.#logger.warn(`[Discovery] Service ${sent.serviceName} NOT found!`, { ...traceFields(sent.trace), messageId: sent.id });
       return halt(sent, response.serviceUnavailable(sent.serviceName));
     }
 
@@ -305,7 +306,7 @@ export class Dispatcher<Env = unknown> {
         node: this.#node,
         originNode: scope.originNode,
         telemetry: this.#telemetry,
-        logger: withFields(this.#logger, { messageId: message.id, correlationId: message.correlationId, ...message.trace }),
+        logger: withFields(this.#logger, { ...traceFields(message.trace), messageId: message.id, correlationId: message.correlationId }),
         // A handler's own dispatches run in its call's scope (same env, same waitUntil).
         dispatch: (next, options) => this.dispatch(next, { ...options, env, waitUntil }),
         waitUntil,
@@ -313,13 +314,13 @@ export class Dispatcher<Env = unknown> {
       .then(
         (reply): Attempt => ({ kind: "reply", message: reply }),
         (error: unknown): Attempt => {
-          this.#logger.error("service failed", { service, messageId: message.id, error });
+          this.#logger.error("service failed", { ...traceFields(message.trace), service, messageId: message.id, error });
           return { kind: "reply", message: halt(message, response.error("internal_error")) };
         },
       );
     // Whichever settles first wins; a reply that comes later is dropped and never reaches the caller.
     return withTimeout(answered, timeoutMs, (): Attempt => {
-      this.#logger.warn("service timed out", { service, messageId: message.id, timeoutMs });
+      this.#logger.warn("service timed out", { ...traceFields(message.trace), service, messageId: message.id, timeoutMs });
       return { kind: "timeout" };
     });
   }

@@ -1,8 +1,10 @@
 import type { DomainEvent } from "../messaging/message.js";
 import type { JsonObject } from "../shared/json.js";
 import type { ProjectedEvent } from "./event-envelope.js";
+import type { ErasureNotice } from "./erasure-receipt.js";
+import type { ReadStatement } from "./read-statement.js";
 import { processInstanceId, processTriggerOf, type ProcessLauncher, type ProcessStart, type ReviveResult } from "./process.js";
-import { checkSubscriberName, type Subscriber } from "./subscriber.js";
+import { checkSubscriberName, type HandleContext, type Subscriber } from "./subscriber.js";
 
 /** The events of one type, by type name, in `Event`. */
 type EventOfType<Event extends DomainEvent, Type> = Extract<Event, { type: Type }>;
@@ -22,6 +24,15 @@ export type ProcessManagerDefinition<Event extends DomainEvent, Input extends Js
   start: ProcessStarters<Event, Input>;
   /** Where instances start, from the Worker's bindings: `workflowLauncher((env) => env.TRANSFERS)`. */
   launcher: (env: unknown) => ProcessLauncher;
+  /**
+   * What an erasure of an aggregate it follows does here (see {@link Subscriber.erase}): the
+   * statements removing what the app keeps of it in D1 beside its processes (none when it keeps
+   * nothing), and anything else it must do, idempotently. Instances already started are not
+   * touched: a Workflow instance cannot be deleted, and its history (input, steps' results) stays
+   * until the platform's retention ends. Without it, the manager is named in the receipt as not
+   * handling erasure.
+   */
+  erase?: (notice: ErasureNotice, context: HandleContext) => readonly ReadStatement[] | Promise<readonly ReadStatement[]>;
 };
 
 /** One process instance as a manager derives it from its triggering event. */
@@ -67,5 +78,6 @@ export function processManager<Event extends DomainEvent, Input extends JsonObje
       return instance === null ? null : definition.launcher(env).revive(instance.instanceId, instance.start);
     },
     reset: () => [],
+    ...(definition.erase === undefined ? {} : { erase: definition.erase }),
   };
 }

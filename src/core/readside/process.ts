@@ -1,5 +1,6 @@
 import type { Json, JsonObject } from "../shared/json.js";
 import { newMessage, type Message } from "../messaging/message.js";
+import { childTrace, isTraceparent, traceFields } from "../messaging/trace.js";
 import { isTransient, response, type ServiceResponse } from "../messaging/response.js";
 import type { Logger } from "../shared/logger.js";
 import type { ProjectedEvent } from "./event-envelope.js";
@@ -27,6 +28,8 @@ export type ProcessTrigger = {
   /** The message that produced the event: the process's commands are caused by it. */
   messageId: string;
   correlationId: string;
+  /** The W3C traceparent of the span that stored the event: the process's steps join its trace. */
+  traceparent?: string;
 };
 
 /** What a process instance starts with: the app's input, and the event that triggered it. */
@@ -109,6 +112,7 @@ export function processTriggerOf(event: ProjectedEvent): ProcessTrigger {
     type: event.type,
     messageId: event.metadata.messageId,
     correlationId: event.metadata.correlationId,
+    ...(isTraceparent(event.metadata.traceparent) ? { traceparent: event.metadata.traceparent } : {}),
   };
 }
 
@@ -151,6 +155,8 @@ export function processCommand(
     id: stepMessageId(instanceId, step),
     correlationId: trigger.correlationId,
     causationId: trigger.messageId,
+    // Each step is a span of the trace of the event that started the process.
+    trace: childTrace(trigger.traceparent === undefined ? {} : { traceparent: trigger.traceparent }),
     rawRequest: request,
     assigns: { identity: options.identity ?? definition.identity, principal: processPrincipal(definition.name) },
   });
@@ -170,6 +176,7 @@ export async function sendStepCommand(dispatch: (message: Message) => Promise<Me
     logger?.info("process step refused", {
       messageId: message.id,
       service: message.serviceName,
+      ...traceFields(message.trace),
       status: reply.status,
       ...(reply.status === "error" ? { reason: reply.reason } : {}),
     });

@@ -1,5 +1,6 @@
 import type { StreamUsage } from "../aggregates/stream-usage.js";
 import type { Json } from "../shared/json.js";
+import type { ErasureReceipt } from "./erasure-receipt.js";
 import type { ReadStatement } from "./read-statement.js";
 
 /**
@@ -13,6 +14,12 @@ export type CommitUnit = {
   expected: number;
   version: number;
   statements: readonly ReadStatement[];
+  /**
+   * When the unit's first event was recorded (ISO 8601). A unit whose stream has been erased at
+   * or after it is refused like a moved checkpoint (a conflict): the erased stream's events, read
+   * before the erasure, never land after it.
+   */
+  firstRecordedAt?: string;
 };
 
 /**
@@ -53,6 +60,21 @@ export type DeadLetter = {
 };
 
 /**
+ * What a delivery starts from, read at once: each subscriber's checkpoints (subscriber → stream →
+ * version), and when each of the streams was last erased (stream → ISO 8601), for those erased.
+ */
+export type DeliveryState = { checkpoints: Map<string, Map<string, number>>; erasedAt: Map<string, string> };
+
+/** A stream's rows in the read side's own tables, counted before it is erased, and its latest erasure's receipt. */
+export type ErasureFootprint = { checkpoints: number; catalog: number; usage: number; deadLetters: number; receipt: ErasureReceipt | null };
+
+/**
+ * What an erasure writes to the read store, all or nothing: its receipt (the audit log's record,
+ * replaced when written again under the same erasure id), and the subscribers' own statements.
+ */
+export type StreamErasure = { receipt: ErasureReceipt; statements: readonly ReadStatement[] };
+
+/**
  * Where the read side keeps its state: read models, each subscriber's checkpoints, the catalog of
  * streams, and dead letters. {@link SqlReadStore} implements it over D1 or any SQLite.
  */
@@ -62,6 +84,11 @@ export interface ReadStore {
    * without a checkpoint is absent (-1: nothing applied yet).
    */
   checkpoints(subscribers: readonly string[], streamNames: readonly string[]): Promise<Map<string, Map<string, number>>>;
+  /**
+   * The checkpoints, as {@link ReadStore.checkpoints} answers them, and when each of these streams
+   * was last erased: what the consumer reads before a batch (one read).
+   */
+  deliveryState(subscribers: readonly string[], streamNames: readonly string[]): Promise<DeliveryState>;
   /**
    * Commits the units, each all or nothing, guarded by its expected checkpoint; one result per
    * unit, in order. `catalog` entries are recorded with them (keeping the highest version seen).
@@ -108,6 +135,20 @@ export interface ReadStore {
   deadLetter(letter: DeadLetter): Promise<void>;
   /** The newest dead letters, newest first. */
   deadLetters(limit: number): Promise<DeadLetter[]>;
+  /**
+   * The rows the read side's own tables hold of stream `streamName` — the checkpoints of
+   * `subscribers` — and the receipt of its latest erasure.
+   */
+  erasureFootprint(streamName: string, subscribers: readonly string[]): Promise<ErasureFootprint>;
+  /**
+   * Erases a stream from the read side, at once: records the receipt (from then on the stream's
+   * events recorded at or before its `erasedAt` are dropped), runs `statements`, and removes the
+   * stream's checkpoints (those of the receipt's subscribers), catalog row, usage row and dead
+   * letters. Idempotent.
+   */
+  erase(erasure: StreamErasure): Promise<void>;
+  /** The audit log: receipts of erasures, newest first — of one stream, or one erasure, when asked. */
+  erasures(filter: { streamName?: string; erasureId?: string; limit: number }): Promise<ErasureReceipt[]>;
   /** The rows of a read query (for the services that answer from read models). */
   query<Row extends Record<string, unknown>>(query: ReadStatement): Promise<Row[]>;
 }

@@ -1,7 +1,22 @@
 import type { Json } from "../shared/json.js";
 import { statement, type ReadStatement, type ReadValue } from "./read-statement.js";
 import { estimatedCost, NO_USAGE, type StreamUsage } from "../aggregates/stream-usage.js";
-import type { CatalogEntry, CommitResult, CommitUnit, DeadLetter, DeadLetteredStream, ReadStore, SeenStream, SweepCursor, TypeUsage, UsageEntry } from "./read-store.js";
+import { receiptOf, type ErasureReceipt } from "./erasure-receipt.js";
+import type {
+  CatalogEntry,
+  CommitResult,
+  CommitUnit,
+  DeadLetter,
+  DeadLetteredStream,
+  DeliveryState,
+  ErasureFootprint,
+  ReadStore,
+  SeenStream,
+  StreamErasure,
+  SweepCursor,
+  TypeUsage,
+  UsageEntry,
+} from "./read-store.js";
 import type { SqlExecutor } from "./sql-executor.js";
 
 /*
@@ -20,6 +35,10 @@ import type { SqlExecutor } from "./sql-executor.js";
  * - x3m_dead_letters: events a subscriber gave up on, with the error.
  * - x3m_sweeps: where each sweeper's last sweep stopped (a sweeper: the subscribers one read side
  *   delivers to, so that two read sides over one database keep their own).
+ * - x3m_erasures: the audit log of erasures — per erasure, the stream, when its storage went, and
+ *   the receipt (never the erased data). The consumer reads it with the checkpoints, and drops the
+ *   events of an erased stream recorded at or before that time; the guard below refuses a unit
+ *   whose events an erasure overtook.
  *
  * They are created on first use (CREATE … IF NOT EXISTS), so an app's migrations hold only its
  * own read models.
@@ -47,7 +66,16 @@ const SCHEMA: readonly ReadStatement[] = [
     id INTEGER PRIMARY KEY AUTOINCREMENT, subscriber TEXT NOT NULL, stream TEXT NOT NULL, version INTEGER NOT NULL,
     error TEXT NOT NULL, attempts INTEGER NOT NULL, envelope TEXT NOT NULL, recorded_at TEXT NOT NULL)`,
   statement`CREATE INDEX IF NOT EXISTS x3m_dead_letters_by_event ON x3m_dead_letters (subscriber, stream, version)`,
+  statement`CREATE TABLE IF NOT EXISTS x3m_erasures (id TEXT PRIMARY KEY, stream TEXT NOT NULL, erased_at TEXT NOT NULL, receipt TEXT NOT NULL)`,
+  statement`CREATE INDEX IF NOT EXISTS x3m_erasures_by_stream ON x3m_erasures (stream, erased_at)`,
 ];
+
+/**
+ * The guard's test of one unit beside its checkpoint (`expected` holds the unit's values as
+ * column1…4: subscriber, stream, expected version, first event's time): the stream was erased at
+ * or after that event was recorded.
+ */
+const OVERTAKEN = `EXISTS (SELECT 1 FROM x3m_erasures x WHERE x.stream = expected.column2 AND x.erased_at >= expected.column4)`;
 
 /** The units' own statements per batch, at most: a unit is never split, so a batch may hold one larger unit. */
 const BATCH_STATEMENTS = 400;
@@ -89,6 +117,33 @@ export class SqlReadStore implements ReadStore {
       for (const row of rows) found.get(row.subscriber)?.set(row.stream, row.version);
     }
     return found;
+  }
+
+  async deliveryState(subscribers: readonly string[], streamNames: readonly string[]): Promise<DeliveryState> {
+    const state: DeliveryState = { checkpoints: new Map(subscribers.map((subscriber) => [subscriber, new Map<string, number>()])), erasedAt: new Map() };
+    if (streamNames.length === 0) return state;
+    await this.#ready();
+    // One query per slice of streams: the checkpoints, then the streams' latest erasures.
+    const perQuery = Math.max(1, Math.floor((MAX_PARAMETERS - subscribers.length) / 2));
+    const erasures = `SELECT NULL AS subscriber, stream, NULL AS version, max(erased_at) AS erased_at FROM x3m_erasures WHERE stream IN`;
+    for (let start = 0; start < streamNames.length; start += perQuery) {
+      const names = streamNames.slice(start, start + perQuery);
+      const query: ReadStatement =
+        subscribers.length === 0
+          ? { sql: `${erasures} (${placeholders(names.length)}) GROUP BY stream`, params: names }
+          : {
+              sql: `SELECT subscriber, stream, version, NULL AS erased_at FROM x3m_checkpoints
+                    WHERE subscriber IN (${placeholders(subscribers.length)}) AND stream IN (${placeholders(names.length)})
+                    UNION ALL ${erasures} (${placeholders(names.length)}) GROUP BY stream`,
+              params: [...subscribers, ...names, ...names],
+            };
+      const rows = await this.#db.all<{ subscriber: string | null; stream: string; version: number | null; erased_at: string | null }>(query);
+      for (const row of rows) {
+        if (row.erased_at !== null) state.erasedAt.set(row.stream, row.erased_at);
+        else if (row.subscriber !== null && row.version !== null) state.checkpoints.get(row.subscriber)?.set(row.stream, row.version);
+      }
+    }
+    return state;
   }
 
   async commit(units: readonly CommitUnit[], catalog: readonly CatalogEntry[] = []): Promise<CommitResult[]> {
@@ -252,6 +307,63 @@ export class SqlReadStore implements ReadStore {
     return this.#db.all<Row>(query);
   }
 
+  async erasureFootprint(streamName: string, subscribers: readonly string[]): Promise<ErasureFootprint> {
+    await this.#ready();
+    const [row] = await this.#db.all<{ checkpoints: number; catalog: number; usage: number; dead_letters: number; receipt: string | null }>({
+      sql: `SELECT (SELECT count(*) FROM x3m_checkpoints WHERE ${checkpointsOf(subscribers)}) AS checkpoints,
+              (SELECT count(*) FROM x3m_streams WHERE stream = ?) AS catalog,
+              (SELECT count(*) FROM x3m_stream_usage WHERE stream = ?) AS usage,
+              (SELECT count(*) FROM x3m_dead_letters WHERE stream = ?) AS dead_letters,
+              (SELECT receipt FROM x3m_erasures WHERE stream = ? ORDER BY erased_at DESC, rowid DESC LIMIT 1) AS receipt`,
+      params: [...subscribers, streamName, streamName, streamName, streamName, streamName],
+    });
+    return {
+      checkpoints: row?.checkpoints ?? 0,
+      catalog: row?.catalog ?? 0,
+      usage: row?.usage ?? 0,
+      deadLetters: row?.dead_letters ?? 0,
+      receipt: row?.receipt === null || row?.receipt === undefined ? null : receiptOf(row.receipt),
+    };
+  }
+
+  async erase(erasure: StreamErasure): Promise<void> {
+    await this.#ready();
+    const { receipt } = erasure;
+    const streamName = receipt.streamName;
+    const subscribers = receipt.subscribers.map((subscriber) => subscriber.name);
+    await this.#db.batch([
+      // First: from this statement on, a unit carrying the stream's erased events is refused.
+      statement`INSERT INTO x3m_erasures (id, stream, erased_at, receipt) VALUES (${receipt.erasureId}, ${streamName}, ${receipt.erasedAt}, ${JSON.stringify(receipt)})
+        ON CONFLICT (id) DO UPDATE SET erased_at = excluded.erased_at, receipt = excluded.receipt`,
+      ...erasure.statements,
+      { sql: `DELETE FROM x3m_checkpoints WHERE ${checkpointsOf(subscribers)}`, params: [...subscribers, streamName] },
+      statement`DELETE FROM x3m_streams WHERE stream = ${streamName}`,
+      statement`DELETE FROM x3m_stream_usage WHERE stream = ${streamName}`,
+      // Every subscriber's letters of the stream, known to this read side or not: they hold its events.
+      statement`DELETE FROM x3m_dead_letters WHERE stream = ${streamName}`,
+    ]);
+  }
+
+  async erasures(filter: { streamName?: string; erasureId?: string; limit: number }): Promise<ErasureReceipt[]> {
+    await this.#ready();
+    const conditions: string[] = [];
+    const params: ReadValue[] = [];
+    if (filter.streamName !== undefined) {
+      conditions.push("stream = ?");
+      params.push(filter.streamName);
+    }
+    if (filter.erasureId !== undefined) {
+      conditions.push("id = ?");
+      params.push(filter.erasureId);
+    }
+    const where = conditions.length === 0 ? "" : `WHERE ${conditions.join(" AND ")}`;
+    const rows = await this.#db.all<{ receipt: string }>({
+      sql: `SELECT receipt FROM x3m_erasures ${where} ORDER BY erased_at DESC, rowid DESC LIMIT ?`,
+      params: [...params, filter.limit],
+    });
+    return rows.map((row) => receiptOf(row.receipt)).filter((receipt): receipt is ErasureReceipt => receipt !== null);
+  }
+
   /**
    * Several units as one batch: one guard for all, their statements in order, one checkpoint
    * update for all. Units of one subscriber and stream must follow each other (each expecting the
@@ -271,12 +383,13 @@ export class SqlReadStore implements ReadStore {
     return [
       ...rowsStatements(
         [...first.values()],
-        3,
+        4,
         (rows) =>
           `INSERT INTO x3m_guard (failed) SELECT NULL FROM (VALUES ${rows}) AS expected
            WHERE coalesce((SELECT c.version FROM x3m_checkpoints c WHERE c.subscriber = expected.column1 AND c.stream = expected.column2), -1)
-                 <> expected.column3 LIMIT 1`,
-        (unit) => [unit.subscriber, unit.streamName, unit.expected],
+                 <> expected.column3 OR ${OVERTAKEN} LIMIT 1`,
+        // A run of units of one stream is guarded by its first: its first event is the oldest.
+        (unit) => [unit.subscriber, unit.streamName, unit.expected, unit.firstRecordedAt ?? null],
       ),
       ...units.flatMap((unit) => unit.statements),
       ...rowsStatements(
@@ -330,8 +443,12 @@ export class SqlReadStore implements ReadStore {
   /** The guard, the unit's own statements, then the new checkpoint: one unit, in batch order. */
   #statementsOf(unit: CommitUnit): ReadStatement[] {
     return [
-      statement`INSERT INTO x3m_guard (failed) SELECT NULL WHERE
-        coalesce((SELECT version FROM x3m_checkpoints WHERE subscriber = ${unit.subscriber} AND stream = ${unit.streamName}), -1) <> ${unit.expected}`,
+      {
+        sql: `INSERT INTO x3m_guard (failed) SELECT NULL FROM (VALUES (?, ?, ?, ?)) AS expected WHERE
+          coalesce((SELECT version FROM x3m_checkpoints WHERE subscriber = expected.column1 AND stream = expected.column2), -1) <> expected.column3
+          OR ${OVERTAKEN}`,
+        params: [unit.subscriber, unit.streamName, unit.expected, unit.firstRecordedAt ?? null],
+      },
       ...unit.statements,
       statement`INSERT INTO x3m_checkpoints (subscriber, stream, version, updated_at)
         VALUES (${unit.subscriber}, ${unit.streamName}, ${unit.version}, ${this.#now()})
@@ -356,6 +473,11 @@ export class SqlReadStore implements ReadStore {
     });
     return this.#schema;
   }
+}
+
+/** The condition on x3m_checkpoints of one stream (the last parameter) for `subscribers` (their names first): the primary key's order. */
+function checkpointsOf(subscribers: readonly string[]): string {
+  return subscribers.length === 0 ? "0 AND stream = ?" : `subscriber IN (${placeholders(subscribers.length)}) AND stream = ?`;
 }
 
 /** `?, ?, …` for `count` parameters. */

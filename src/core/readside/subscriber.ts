@@ -1,5 +1,6 @@
 import type { DomainEvent } from "../messaging/message.js";
 import type { ProjectedEvent } from "./event-envelope.js";
+import type { ErasureNotice } from "./erasure-receipt.js";
 import type { ReadStatement } from "./read-statement.js";
 
 /** What a subscriber's handler can reach besides the event: the bindings of the Worker it runs in. */
@@ -25,6 +26,13 @@ export interface Subscriber {
   handle(event: ProjectedEvent, context: HandleContext): readonly ReadStatement[] | Promise<readonly ReadStatement[]>;
   /** The statements that empty its read model before a rebuild (none for a process manager). */
   reset(): readonly ReadStatement[];
+  /**
+   * An aggregate of a type it follows is being erased: the statements that remove what it keeps
+   * of it (none when it keeps nothing). They run in one batch with the removal of its checkpoint;
+   * the erased stream's events never reach it again. Without this hook the subscriber is named in
+   * the erasure's receipt as not handling erasure, and what it keeps of the aggregate stays.
+   */
+  erase?(notice: ErasureNotice, context: HandleContext): readonly ReadStatement[] | Promise<readonly ReadStatement[]>;
 }
 
 /** The events of one type, by type name, in `Event`. */
@@ -48,6 +56,13 @@ export type ProjectionDefinition<Event extends DomainEvent> = {
   on: ProjectionHandlers<Event>;
   /** Statements that empty its tables before a rebuild (default: none). */
   reset?: readonly ReadStatement[];
+  /**
+   * What an erasure of one of its aggregates removes (see {@link Subscriber.erase}): the rows of
+   * that aggregate, from the notice's `aggregateId`. Give it whenever the read model holds
+   * anything of a single aggregate; an aggregate read model (a sum, a count) that holds nothing of
+   * it answers none. Without it, the projection is named in the receipt as not handling erasure.
+   */
+  erase?: (notice: ErasureNotice) => ProjectionResult;
 };
 
 /** A {@link Subscriber} that keeps a read model: pure handlers from an event to SQL. */
@@ -82,18 +97,24 @@ export function projection<Event extends DomainEvent>(definition: ProjectionDefi
   if (definition.streams.length === 0) throw new Error(`projection ${definition.name} reads no streams`);
   const handlers = definition.on as { [type: string]: ((event: ProjectedEvent) => ProjectionResult) | undefined };
   const reset = [...(definition.reset ?? [])];
+  const erase = definition.erase;
   return {
     kind: "projection",
     name: definition.name,
     streams: [...definition.streams],
     handle(event) {
       const handler = Object.hasOwn(handlers, event.type) ? handlers[event.type] : undefined;
-      const result = handler === undefined ? null : handler(event);
-      if (result === null || result === undefined) return [];
-      return isStatement(result) ? [result] : result;
+      return statementsOf(handler === undefined ? null : handler(event));
     },
     reset: () => reset,
+    ...(erase === undefined ? {} : { erase: (notice: ErasureNotice) => statementsOf(erase(notice)) }),
   };
+}
+
+/** A projection handler's result as statements. */
+function statementsOf(result: ProjectionResult): readonly ReadStatement[] {
+  if (result === null || result === undefined) return [];
+  return isStatement(result) ? [result] : result;
 }
 
 function isStatement(result: ReadStatement | readonly ReadStatement[]): result is ReadStatement {

@@ -115,6 +115,8 @@ export class SubscriptionRunner {
   async deliver(deliveries: readonly Delivery[], scope: RunScope): Promise<DeliveryOutcome[]> {
     const outcomes: (DeliveryOutcome | undefined)[] = deliveries.map(() => undefined);
     const refs = new Map<number, EventReference>();
+    /** When each delivered event was recorded (its reference: when it was published), against an erasure. */
+    const instants = new Map<number, string>();
     const groups = new Map<string, StreamGroup>();
     const now = new Date().toISOString();
     for (const [index, delivery] of deliveries.entries()) {
@@ -128,6 +130,7 @@ export class SubscriptionRunner {
       }
       const ref = referenceOf(read.envelope);
       refs.set(index, ref);
+      instants.set(index, instantOf(read.envelope));
       let group = groups.get(ref.streamName);
       if (group === undefined) {
         group = { stream: ref.stream, streamName: ref.streamName, envelopes: new Map() };
@@ -139,11 +142,14 @@ export class SubscriptionRunner {
     }
 
     const progress = new Map<string, Map<string, StreamProgress>>();
+    let erasedAt: ReadonlyMap<string, string> = new Map();
     try {
       const work = this.#subscribers.flatMap((subscriber) =>
         [...groups.values()].filter((group) => subscriber.streams.includes(group.stream)).map((group) => ({ subscriber, group })),
       );
-      for (const { subscriber, streamName, reached } of await this.#advance(work, [...groups.values()].map(catalogEntryOf), scope)) {
+      const advanced = await this.#advance(work, [...groups.values()], scope);
+      erasedAt = advanced.erasedAt;
+      for (const { subscriber, streamName, reached } of advanced.progress) {
         let mine = progress.get(subscriber);
         if (mine === undefined) progress.set(subscriber, (mine = new Map()));
         mine.set(streamName, reached);
@@ -160,6 +166,8 @@ export class SubscriptionRunner {
       const done = outcomes[index];
       if (done !== undefined) return done;
       const ref = refs.get(index) as EventReference;
+      // An event of an erased stream, still in flight: it is gone, and nothing of it is applied.
+      if (isErased(erasedAt.get(ref.streamName), instants.get(index))) return { kind: "ack" };
       const failing = this.#subscribers.flatMap((subscriber) => {
         if (!subscriber.streams.includes(ref.stream)) return [];
         const reached = progress.get(subscriber.name)?.get(ref.streamName);
@@ -231,31 +239,39 @@ export class SubscriptionRunner {
 
   /**
    * Every subscriber's work on the delivered streams, committed together (one read of the
-   * checkpoints, one batch of writes, with the catalog); the streams whose checkpoint moved under
-   * them are redone from the new checkpoint.
+   * checkpoints and erasures, one batch of writes, with the catalog); the streams whose checkpoint
+   * moved under them (or that were erased meanwhile) are redone from what is there now. The events
+   * of an erased stream recorded at or before its erasure are dropped: neither applied nor recorded
+   * in the catalog. Answers each subscriber's progress, and the erasures it knew of last.
    */
   async #advance(
     work: readonly Work[],
-    catalog: readonly CatalogEntry[],
+    groups: readonly StreamGroup[],
     scope: RunScope,
-  ): Promise<{ subscriber: string; streamName: string; reached: StreamProgress }[]> {
+  ): Promise<{ progress: { subscriber: string; streamName: string; reached: StreamProgress }[]; erasedAt: ReadonlyMap<string, string> }> {
     // By subscriber and stream: a stream redone after a conflict replaces its first result.
     const progress = new Map<string, { subscriber: string; streamName: string; reached: StreamProgress }>();
     let pending = work;
-    let recorded = catalog;
-    for (let round = 0; round < CONFLICT_ROUNDS && (pending.length > 0 || recorded.length > 0); round += 1) {
-      const checkpoints = await this.#store.checkpoints(
+    let recording = groups.length > 0;
+    let erasedAt: ReadonlyMap<string, string> = new Map();
+    for (let round = 0; round < CONFLICT_ROUNDS && (pending.length > 0 || recording); round += 1) {
+      const state = await this.#store.deliveryState(
         [...new Set(pending.map((item) => item.subscriber.name))],
-        [...new Set(pending.map((item) => item.group.streamName))],
+        [...new Set([...pending.map((item) => item.group.streamName), ...(recording ? groups.map((group) => group.streamName) : [])])],
       );
+      // Every erasure seen in any round: a later round reads only the streams it redoes.
+      erasedAt = new Map([...erasedAt, ...state.erasedAt]);
+      const live = (group: StreamGroup) => withoutErased(group, state.erasedAt.get(group.streamName));
+      const recorded = recording ? groups.map(live).filter((group) => group.envelopes.size > 0).map(catalogEntryOf) : [];
+      recording = false;
+      const checkpoints = state.checkpoints;
       const prepared = await mapBounded(pending, this.#concurrency, ({ subscriber, group }) =>
-        this.#prepareDelivered(subscriber, group, checkpoints.get(subscriber.name)?.get(group.streamName) ?? -1, scope),
+        this.#prepareDelivered(subscriber, live(group), checkpoints.get(subscriber.name)?.get(group.streamName) ?? -1, scope),
       );
       const results = await this.#store.commit(
         prepared.flatMap((item) => item.units),
         recorded,
       );
-      recorded = [];
       const conflicted: Work[] = [];
       let at = 0;
       for (const [index, item] of prepared.entries()) {
@@ -277,7 +293,7 @@ export class SubscriptionRunner {
       }
       pending = conflicted;
     }
-    return [...progress.values()];
+    return { progress: [...progress.values()], erasedAt };
   }
 
   /** The work for one delivered stream: its plan, the events it needs (read back when missing), handled. */
@@ -328,6 +344,13 @@ export class SubscriptionRunner {
       }
     }
     if (version > unitStart) units.push({ subscriber: subscriber.name, streamName, expected: unitStart, version, statements });
+    // Each unit says when its first event was recorded: the store refuses it once an erasure overtook it.
+    let next = 0;
+    for (const unit of units) {
+      const first = events[next];
+      if (first !== undefined) unit.firstRecordedAt = first.recordedAt;
+      next += unit.version - unit.expected;
+    }
     if (failure === undefined && version < target) {
       failure = { version: version + 1, error: `version ${version + 1} is missing from the stream (was it deleted?)` };
     }
@@ -337,6 +360,23 @@ export class SubscriptionRunner {
   #retryOutcome(delivery: Delivery, errors: string[]): DeliveryOutcome {
     return { kind: "retry", delaySeconds: Math.ceil(backoffDelay(delivery.attempts, this.#retry) / 1000), errors };
   }
+}
+
+/** When an envelope's event was recorded; for a reference (its event is not in it), when it was published — later still. */
+function instantOf(envelope: EventEnvelope): string {
+  return envelope.kind === "event" ? envelope.event.recordedAt : envelope.publishedAt;
+}
+
+/** Whether an event of this instant belongs to a stream erased at `erasedAt` (none: never erased). */
+function isErased(erasedAt: string | undefined, instant: string | undefined): boolean {
+  return erasedAt !== undefined && instant !== undefined && instant <= erasedAt;
+}
+
+/** The group without the events its stream's erasure (at `erasedAt`) removed. */
+function withoutErased(group: StreamGroup, erasedAt: string | undefined): StreamGroup {
+  if (erasedAt === undefined) return group;
+  const envelopes = new Map([...group.envelopes].filter(([, envelope]) => !isErased(erasedAt, instantOf(envelope))));
+  return envelopes.size === group.envelopes.size ? group : { ...group, envelopes };
 }
 
 function catalogEntryOf(group: StreamGroup): CatalogEntry {

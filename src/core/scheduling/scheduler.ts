@@ -8,6 +8,7 @@ import type { Message } from "../messaging/message.js";
 import { messageProblem } from "../messaging/message-schema.js";
 import { isTransient, response, type ServiceResponse } from "../messaging/response.js";
 import { finished, Telemetry } from "../messaging/telemetry.js";
+import { childTrace, traceFields } from "../messaging/trace.js";
 import { mapBounded } from "../shared/bounded.js";
 import { dispatchAtOf, MAX_SCHEDULE_AHEAD_MS, MIN_INTERVAL_FLOOR_MS, MIN_INTERVAL_MS, missedRun, nextOccurrence, parseSchedule, type Recurrence, type ScheduleSpec } from "./schedule.js";
 import {
@@ -434,7 +435,7 @@ export class SchedulerRunner {
     let message = this.#deliveryOf(entry, now, dueAt, invokedAt);
     const attempt = entry.attempts;
     const lateness = Number.isNaN(dueAt) ? 0 : Math.max(0, now - dueAt);
-    const fields = { messageId: message.id, service: entry.service, key: entry.key, attempt, latenessMs: lateness };
+    const fields = { ...traceFields(message.trace), messageId: message.id, service: entry.service, key: entry.key, attempt, latenessMs: lateness };
     // A late run of a recurring schedule: its missed-run policy says what comes next and — for a
     // first attempt (a retry is not a missed run, and is delivered) — whether it runs at all.
     const missed = entry.recurrence !== null && lateness > this.#lateAfterMs ? this.#missedRun(entry.recurrence, dueAt, now) : null;
@@ -572,6 +573,8 @@ export class SchedulerRunner {
       id: recurring ? `${entry.id}-${entry.occurrence}` : entry.id,
       causationId: recurring ? entry.id : template.causationId,
       invokedAt,
+      // Each delivery is a span of the trace that scheduled it.
+      trace: childTrace(template.trace),
       request: null,
       valid: true,
       response: null,

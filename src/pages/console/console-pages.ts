@@ -7,6 +7,7 @@ import type { CatalogEntry, DeadLetter } from "../../core/readside/read-store.js
 import type { PendingFollowUp } from "../../core/scheduling/follow-up.js";
 import type { Recurrence } from "../../core/scheduling/schedule.js";
 import type { ScheduledSummary } from "../../core/scheduling/scheduler.js";
+import { traceIdOf } from "../../core/messaging/trace.js";
 import { isJsonObject, type Json } from "../../core/shared/json.js";
 import type { RecentFollowUps, StreamListing } from "./console-streams.js";
 import { pastSection, type PastView } from "./console-past.js";
@@ -27,6 +28,7 @@ export const CONSOLE_SECTIONS = [
   ["schedules", "Schedules", "/schedules"],
   ["read-side", "Read side", "/read-side"],
   ["costs", "Costs", "/costs"],
+  ["erasures", "Erasures", "/erasures"],
 ] as const;
 
 /** One of the console's sections. */
@@ -140,6 +142,8 @@ export type StreamsView = {
   listing: StreamListing | null;
   /** The stream's "Looking back" section (console-past.ts): its state at a version or time, dry runs. */
   past?: PastView;
+  /** The stream's Erase section (console-erase.ts), rendered. */
+  erase?: Page;
 };
 
 /**
@@ -174,12 +178,14 @@ function eventItem(event: RecordedEvent, open: boolean): Page {
   const stored = storedShape(event);
   const schemaVersion = schemaVersionOf(event);
   const meta = event.metadata;
+  const traceId = traceIdOf(meta.traceparent);
   return html`<li><details id="event-${event.version}"${open ? html` open` : ""}>
   <summary><span class="event-title">v${event.version} · ${event.type}</span> <span class="muted">· <time datetime="${event.recordedAt}">${when(event.recordedAt)}</time> · ${meta.service}</span></summary>
   <div class="event-body">
   <dl class="facts">
     <dt>Message id</dt><dd class="mono">${meta.messageId}</dd>
     <dt>Correlation id</dt><dd class="mono">${meta.correlationId}</dd>
+    ${traceId === null ? "" : html`<dt>Trace id</dt><dd class="mono">${traceId}</dd>`}
     ${schemaVersion === null ? "" : html`<dt>Schema version</dt><dd>${schemaVersion}</dd>`}
   </dl>
   ${stored === null
@@ -288,6 +294,7 @@ function eventsSection(base: string, view: StreamsView, page: StreamPage): Page 
   </nav>
   <ol class="events" aria-labelledby="events-title">${page.events.map((event) => eventItem(event, view.open))}</ol>
   ${view.past === undefined ? "" : pastSection(base, view.stream, view.id, view.limit, view.past)}
+  ${view.erase ?? ""}
 </section>`;
 }
 

@@ -33,6 +33,8 @@ import { costsPage, costsView } from "./console-costs.js";
 import { problemText, readSideView, replay, sweepNow, type ConsoleReadSide, type ReplayAction } from "./console-read-side.js";
 import { NOTICE_PARAM, openNotice, sealNotice } from "./console-notices.js";
 import { endSession, hasSession, isAdminToken, startSession } from "./console-session.js";
+import { eraseAsAdmin, type AdminErasure } from "../../worker/gateway/erase-routes.js";
+import { erasePage, eraseSection, erasuresPage, receiptPage, type EraseView } from "./console-erase.js";
 
 export type { ConsoleReadSide } from "./console-read-side.js";
 
@@ -60,6 +62,8 @@ export type ConsoleOptions<Env> = {
   readSide?: ConsoleReadSide<Env> | undefined;
   /** Where the console logs what failed (a rebuild); default: JSON lines on the console. */
   logger?: Logger | undefined;
+  /** How the gateway erases aggregates on request (its `admin.erasure`): the stream page's Erase. */
+  erasure?: AdminErasure<Env> | undefined;
 };
 
 /** The console's options in `browserPages`: what it needs beyond the gateway's own options. */
@@ -108,6 +112,9 @@ function outcomeProblem(missing: string | undefined, failed: string | undefined)
   if (failed !== undefined) return `Could not cancel ${failed}: the scheduler did not answer. Try again.`;
   return null;
 }
+
+/** Erasures the Erasures page lists, newest first. */
+const ERASURES_SHOWN = 50;
 
 /** What the read side page reads from its own URL: where to look. Anything it reports comes from its notice. */
 const READ_SIDE_PLACE = ["stream", "from"] as const;
@@ -164,6 +171,7 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
   // Every change the console makes (cancel, rebuild…) passes these: a small form, posted from this
   // origin, by a logged-in browser.
   const change = [sameOrigin, formsOnly, limit, loggedIn] as const;
+  const logger = options.logger ?? jsonLogger();
 
   // `/console/*` matches `/console` too. Each page shows operational data: never kept by a
   // browser or a shared cache (noStore); keys and ids come in its URLs as in the API's.
@@ -257,7 +265,10 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
         } catch (error) {
           view.problem = `Could not read the stream: ${problemText(error)}`;
         }
-        if (view.page !== null) view.past = await pastView(access, c.env, id.key, { version: query("version") ?? "", at: query("at") ?? "" }, dryRun, options.callers ?? {});
+        if (view.page !== null) {
+          view.past = await pastView(access, c.env, id.key, { version: query("version") ?? "", at: query("at") ?? "" }, dryRun, options.callers ?? {});
+          view.erase = eraseSection(baseOf(c), access.stream, id.key, options.erasure !== undefined);
+        }
       }
     } else view.listing = await recentStreams(options.readSide, options.aggregates, c.env, readCursor(query("before")));
     return html(c, streamsPage(baseOf(c), view));
@@ -270,6 +281,69 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     const field = (name: string) => (typeof form[name] === "string" ? form[name] : undefined);
     const dryRun = { command: field("command") ?? "", request: field("request") ?? "", credentials: field("credentials") ?? "" };
     return streamsRoute(c, (name) => (name === "stream" || name === "id" || name === "version" ? field(name) : undefined), dryRun);
+  });
+
+  /** The confirmation page of an erasure, for the aggregate a query or form names (or why it cannot be erased). */
+  const eraseRoute = async (c: Context<GatewayEnv<Env>>, asked: Pick<EraseView, "stream" | "id" | "operator" | "reason">, problem: string | null) => {
+    const view: EraseView = { ...asked, enabled: options.erasure !== undefined, version: null, followers: [], problem };
+    const access = options.aggregates.find((candidate) => candidate.stream === asked.stream);
+    const id = readKey(asked.id);
+    if (access === undefined || !id.ok) return html(c, erasePage(baseOf(c), { ...view, enabled: false, problem: "There is no such aggregate to erase." }));
+    try {
+      const page = await access.readStream(c.env, id.key, { from: 0, limit: 1 });
+      if (page.status !== "missing") view.version = page.version;
+    } catch (error) {
+      view.problem ??= `Could not read the stream: ${problemText(error)}`;
+    }
+    const subscribers = options.readSide?.runner(c.env).subscribers ?? [];
+    view.followers = subscribers.filter((s) => s.streams.includes(access.stream)).map((s) => ({ name: s.name, handles: s.erase !== undefined }));
+    return html(c, erasePage(baseOf(c), view));
+  };
+  app.get("/console/streams/erase", loggedIn, (c: Context<GatewayEnv<Env>>) =>
+    eraseRoute(c, { stream: c.req.query("stream") ?? "", id: c.req.query("id") ?? "", operator: "", reason: "" }, null),
+  );
+  // Erasing cannot be undone: the form must carry the aggregate's id typed again.
+  app.post("/console/streams/erase", ...change, async (c: Context<GatewayEnv<Env>>) => {
+    const form = await c.req.parseBody();
+    const field = (name: string) => (typeof form[name] === "string" ? form[name] : "");
+    const asked = { stream: field("stream"), id: field("id"), operator: field("operator").slice(0, 200), reason: field("reason").slice(0, 200) };
+    const access = options.aggregates.find((candidate) => candidate.stream === asked.stream);
+    const id = readKey(asked.id);
+    const confirm = readKey(field("confirm"));
+    if (options.erasure === undefined || access === undefined || !id.ok) return eraseRoute(c, asked, null);
+    if (!confirm.ok || confirm.key !== id.key) return eraseRoute(c, asked, "The id typed is not this aggregate's: nothing was erased.");
+    const note = { operator: asked.operator === "" ? null : asked.operator, reason: asked.reason === "" ? null : asked.reason };
+    let answer: Awaited<ReturnType<typeof eraseAsAdmin>>;
+    try {
+      answer = await eraseAsAdmin(options.erasure, options.scheduler, c.env, { access, id: id.key }, { via: "console", ...note });
+    } catch (error) {
+      logger.error("console: erasing failed", { error });
+      return eraseRoute(c, asked, `Could not erase: ${problemText(error)}`);
+    }
+    if ("status" in answer) {
+      const problem = answer.reason === "not_found" ? "Nothing is stored for this aggregate, and no erasure of it is recorded." : `Could not erase: ${answer.reason}. Try again.`;
+      return eraseRoute(c, asked, problem);
+    }
+    return c.redirect(`${baseOf(c)}/console/erasures/${encodeURIComponent(answer.erasureId)}`, 303);
+  });
+
+  app.get("/console/erasures", loggedIn, async (c: Context<GatewayEnv<Env>>) => {
+    if (options.erasure === undefined) return html(c, erasuresPage(baseOf(c), null, "Erasure is not configured on this gateway (its admin options have no erasure)."));
+    try {
+      return html(c, erasuresPage(baseOf(c), await options.erasure.readSide.erasures(c.env, { limit: ERASURES_SHOWN }), null));
+    } catch (error) {
+      return html(c, erasuresPage(baseOf(c), null, `Could not read the audit log: ${problemText(error)}`));
+    }
+  });
+  app.get("/console/erasures/:erasureId", loggedIn, async (c: Context<GatewayEnv<Env>>) => {
+    const erasureId = c.req.param("erasureId") ?? "";
+    if (options.erasure === undefined || !/^[0-9a-f-]{1,64}$/.test(erasureId)) return html(c, receiptPage(baseOf(c), null, null));
+    try {
+      const [receipt] = await options.erasure.readSide.erasures(c.env, { erasureId, limit: 1 });
+      return html(c, receiptPage(baseOf(c), receipt ?? null, null));
+    } catch (error) {
+      return html(c, receiptPage(baseOf(c), null, `Could not read the audit log: ${problemText(error)}`));
+    }
   });
 
   app.get("/console/schedules", loggedIn, async (c: Context<GatewayEnv<Env>>) => {
@@ -324,7 +398,6 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     return html(c, readSidePage(baseOf(c), await readSideView(options.readSide, c.env, { ...notice, ...place })));
   });
 
-  const logger = options.logger ?? jsonLogger();
   const replayRoute = (action: ReplayAction) => async (c: Context<GatewayEnv<Env>>) => {
     const back = `${baseOf(c)}/console/read-side`;
     const form = await c.req.parseBody();

@@ -1,6 +1,7 @@
 import { canonicalJson } from "../../core/shared/canonical-json.js";
 import type { JsonObject } from "../../core/shared/json.js";
 import { halt, newMessage, type Message } from "../../core/messaging/message.js";
+import { childTrace } from "../../core/messaging/trace.js";
 import { response } from "../../core/messaging/response.js";
 import { parseRequestHeaders } from "./request-headers.js";
 
@@ -34,9 +35,11 @@ export function messageFromHeaders(headers: Headers, service: string, validateOn
   if (!parsed.ok) {
     return halt(newMessage(service), response.error("invalid_header", { header: parsed.header, problem: parsed.problem }));
   }
-  const { dryRun, expectedVersion, ...ids } = parsed.fields;
+  const { dryRun, expectedVersion, trace, ...ids } = parsed.fields;
   return newMessage(service, {
     ...ids,
+    // The request is a span of the caller's trace (its traceparent), or the first of a new one.
+    trace: childTrace(trace),
     dryRun: validateOnly && dryRun === false ? true : dryRun,
     aggregateMeta: expectedVersion === undefined ? {} : { expectedVersion },
   });

@@ -1,4 +1,5 @@
 import type { DryRun, TraceContext } from "../../core/messaging/message.js";
+import { isTraceparent } from "../../core/messaging/trace.js";
 
 /** What the request headers contribute to a new message. */
 export type HeaderFields = {
@@ -18,7 +19,6 @@ export type HeaderParse =
 
 // Ids are idempotency keys and appear in logs: visible ASCII only, bounded length.
 const idPattern = /^[!-~]{1,128}$/;
-const traceparentPattern = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/;
 
 const idHeaders = [
   ["X-Message-Id", "id"],
@@ -55,6 +55,6 @@ export function parseRequestHeaders(headers: Headers): HeaderParse {
   }
   // An unparsable traceparent is dropped, not refused, as the W3C Trace Context spec asks.
   const traceparent = headers.get("traceparent");
-  if (traceparent !== null && traceparentPattern.test(traceparent)) fields.trace.traceparent = traceparent;
+  if (traceparent !== null && isTraceparent(traceparent)) fields.trace.traceparent = traceparent;
   return { ok: true, fields };
 }

@@ -8,6 +8,8 @@ import { AdminThrottle, clientAddress, tooManyAttempts, type RateLimiter } from 
 import type { GatewayEnv } from "./gateway-middleware.js";
 import { answerWith as answer } from "./replies.js";
 import { mountStateRoutes, type LookBackCallers } from "./state-routes.js";
+import { mountEraseRoutes, type AdminErasure } from "./erase-routes.js";
+import type { SchedulerClient } from "../../core/scheduling/scheduler.js";
 
 /** Admin access to aggregate streams. The routes answer 404 while no token is configured. */
 export type AdminOptions<Env> = {
@@ -24,7 +26,17 @@ export type AdminOptions<Env> = {
    * path and the console's login — the right token included.
    */
   rateLimit?: (env: Env) => RateLimiter | undefined;
+  /**
+   * Erasure on request: `POST /v1/streams/:stream/:id/erase` (and the console's Erase) erases an
+   * aggregate end to end with this read side — `{ readSide: reads }` — and answers its receipt;
+   * `scheduleKeys(stream, id)` names the scheduler keys whose pending schedules go too (default:
+   * the id). Without it those routes answer 404.
+   */
+  erasure?: AdminErasure<Env>;
 };
+
+/** The largest erase body unless the gateway says otherwise (its own default). */
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 /** The most events one page returns. */
 export const MAX_PAGE = 1000;
@@ -73,18 +85,19 @@ export function adminOnly<Env extends object>(
 
 /**
  * `GET /v1/streams/:stream/:id?from=&limit=` (the stored events with their metadata, page by page),
- * `DELETE /v1/streams/:stream/:id?mode=soft|hard&expectedVersion=`, and the state at a version or
- * time with its dry runs (state-routes.ts, run as the caller `callers.identify` recognises), admin
- * only.
+ * `DELETE /v1/streams/:stream/:id?mode=soft|hard&expectedVersion=`, the state at a version or
+ * time with its dry runs (state-routes.ts, run as the caller `callers.identify` recognises), and
+ * erasure on request with its receipts (erase-routes.ts, with `callers.scheduler`), admin only.
  */
 export function mountStreamRoutes<Env extends object>(
   app: Hono<GatewayEnv<Env>>,
   admin: AdminOptions<Env> | undefined,
   throttle?: AdminThrottle<Env>,
-  callers: LookBackCallers<Env> = {},
+  callers: LookBackCallers<Env> & { scheduler?: SchedulerClient<Env> | undefined } = {},
 ): void {
   app.use("/v1/streams/*", adminOnly<Env>(admin?.token, throttle));
   mountStateRoutes(app, (c) => targetOf(c, admin), callers);
+  mountEraseRoutes(app, (c) => targetOf(c, admin), admin?.erasure, callers.scheduler, callers.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
 
   app.get("/v1/streams/:stream/:id", async (c: Context<GatewayEnv<Env>>) => {
     const target = targetOf(c, admin);

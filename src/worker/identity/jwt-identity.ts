@@ -80,10 +80,11 @@ const subClaim = (claims: JsonObject): string | null => (typeof claims["sub"] ==
  * `unauthorized`, "invalid credentials"). A key set that cannot be fetched is no caller's fault:
  * `identify` rejects, and the gateway answers 500 `internal_error` and logs why.
  *
- * The principal is `{"iss":…,"kid":…,"sub":…}`. At a scheduled delivery no token exists, so
- * `reidentify` judges what is left: a principal whose key the issuer no longer publishes (retired
- * by a rotation, or revoked) is denied (null); otherwise `directory` says who the subject is now,
- * or, without it, the subject runs with its baseline identity and no admin role.
+ * The principal is `{"iss":…,"sub":…}`: the same caller whichever of the issuer's keys signed
+ * their token, so that a retry after a key rotation is answered from its idempotency record. At
+ * a scheduled delivery no token exists: `directory` says who the subject is now (null: denied),
+ * or, without it, the subject runs with its baseline identity and no admin role — a subject the
+ * issuer no longer vouches for is denied only through `directory`.
  */
 export function jwtIdentity<Env extends object = Record<string, unknown>>(options: JwtIdentityOptions<Env>): JwtIdentityParts<Env> {
   return tokenIdentity(options, subClaim);
@@ -102,7 +103,9 @@ export function tokenIdentity<Env>(options: JwtIdentityOptions<Env>, subjectOf: 
   const rulesOf = (env: Env): TokenRules => {
     const issuer = read(options.issuer, env);
     const audience = read(options.audience, env);
-    if (issuer === undefined || issuer === "" || audience === undefined) throw new Error("jwtIdentity: no issuer or no audience is configured");
+    // An empty audience would switch hono's audience check off: any token of the issuer would do.
+    const noAudience = audience === undefined || (typeof audience === "string" ? audience === "" : audience.length === 0 || audience.some((entry) => entry === ""));
+    if (issuer === undefined || issuer === "" || noAudience) throw new Error("jwtIdentity: no issuer or no audience is configured");
     const { clockSkewSeconds = 60, typ } = options;
     return { issuer, audience: typeof audience === "string" ? audience : [...audience], algorithms, clockSkewSeconds, typ: typeof typ === "string" || typ === undefined ? typ : [...typ] };
   };
@@ -119,7 +122,13 @@ export function tokenIdentity<Env>(options: JwtIdentityOptions<Env>, subjectOf: 
     return cache.keys(url, (request) => fetcher(request, env), kid, now);
   };
 
-  const identityOf = (fields: JsonObject, who: JwtPrincipal, admin: boolean): JsonObject => ({ ...fields, admin, iss: who.iss, kid: who.kid, sub: who.sub });
+  const identityOf = (fields: JsonObject, who: JwtPrincipal, admin: boolean, kid?: string): JsonObject => ({
+    ...fields,
+    admin,
+    iss: who.iss,
+    ...(kid === undefined ? {} : { kid }),
+    sub: who.sub,
+  });
 
   return {
     identityHeader: header,
@@ -133,18 +142,15 @@ export function tokenIdentity<Env>(options: JwtIdentityOptions<Env>, subjectOf: 
       const claims = await verifiedClaims(token, keys, rules, now);
       const sub = claims === null ? null : subjectOf(claims);
       if (claims === null || sub === null) return null;
-      return identityOf(options.identity?.(claims) ?? {}, { iss: rules.issuer, kid, sub }, options.admin?.(claims) === true);
+      return identityOf(options.identity?.(claims) ?? {}, { iss: rules.issuer, sub }, options.admin?.(claims) === true, kid);
     },
     principalOf: (identity) => {
-      const { iss, kid, sub } = identity;
-      return typeof iss === "string" && typeof kid === "string" && typeof sub === "string" ? principalText({ iss, kid, sub }) : identityAsPrincipal(identity);
+      const { iss, sub } = identity;
+      return typeof iss === "string" && typeof sub === "string" ? principalText({ iss, sub }) : identityAsPrincipal(identity);
     },
     reidentify: async (principal, env) => {
       const who = principalFrom(principal);
       if (who === null || who.iss !== rulesOf(env).issuer) return null;
-      // The key that vouched for the caller is gone from the issuer's set: retired or revoked.
-      const keys = await keysFor(env, who.kid, clock());
-      if (!keys.some((key) => key.kid === who.kid)) return null;
       if (options.directory === undefined) return identityOf(options.identity?.({ iss: who.iss, sub: who.sub }) ?? {}, who, false);
       const current = await options.directory(who.sub, env);
       return current === null ? null : identityOf(current, who, current["admin"] === true);

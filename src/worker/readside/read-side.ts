@@ -1,6 +1,9 @@
 import { aggregateSource, type EventSources } from "../../core/readside/event-source.js";
 import { catchUp, rebuild, type CatchUpOptions, type RebuildProgress } from "../../core/readside/rebuild.js";
 import type { DeadLetter, ReadStore } from "../../core/readside/read-store.js";
+import { eraseAggregate, type EraseRequest } from "../../core/readside/erasure.js";
+import type { ErasureReceipt } from "../../core/readside/erasure-receipt.js";
+import type { ErrorResponse } from "../../core/messaging/response.js";
 import { SqlReadStore } from "../../core/readside/sql-read-store.js";
 import type { Subscriber } from "../../core/readside/subscriber.js";
 import { SubscriptionRunner, type RunScope } from "../../core/readside/subscription-runner.js";
@@ -71,6 +74,18 @@ export type ReadSide<Env> = {
    * (bounded work per run; the rest is the next run's). What makes the read side converge.
    */
   sweep(env: Env, options?: Pick<SweepOptions, "signal" | "quietMs" | "streamsPerRun">): Promise<SweepReport>;
+  /**
+   * Erases one aggregate end to end — its object's storage, its pending schedules (with
+   * `scheduler`: on `scheduleKeys`, default its id), its rows in every read model whose
+   * subscriber handles erasure (`erase` hooks), its checkpoints, catalog and usage rows and dead
+   * letters — and answers the receipt, kept in the audit log (`erasures`). The stream's events
+   * still in flight are dropped when they arrive. Retried once nothing is left, it answers the same
+   * receipt; `not_found` when nothing of it was ever stored. (The gateway's admin route
+   * `POST /v1/streams/:stream/:id/erase` and the console call it.)
+   */
+  erase(env: Env, request: EraseRequest<Env>): Promise<ErasureReceipt | ErrorResponse>;
+  /** The audit log of erasures, newest first (50 unless `limit` says), of one stream or one erasure when asked. */
+  erasures(env: Env, filter?: { streamName?: string; erasureId?: string; limit?: number }): Promise<ErasureReceipt[]>;
   /**
    * The Worker's `scheduled()` handler for a Cron Trigger (`[triggers] crons = ["* * * * *"]`):
    * one sweep, stopped in time for the next minute's.
@@ -148,6 +163,8 @@ export function readSide<Env>(options: ReadSideOptions<Env>): ReadSide<Env> {
     catchUp: (env, name, catchUpOptions) => catchUp(runnerOf(env), name, scopeOf(env), catchUpOptions),
     deadLetters: (env, limit = 50) => runnerOf(env).store.deadLetters(limit),
     sweep: sweepOf,
+    erase: (env, request) => eraseAggregate(runnerOf(env), env, request, logger),
+    erasures: (env, filter = {}) => runnerOf(env).store.erasures({ ...filter, limit: filter.limit ?? 50 }),
     async scheduled(_controller, env) {
       await sweepOf(env, { signal: AbortSignal.timeout(SWEEP_BUDGET_MS) });
     },

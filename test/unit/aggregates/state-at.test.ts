@@ -250,6 +250,21 @@ describe("looking back through an aggregate's router", () => {
     expect((await purses.readStream({}, "purse-p", { from: 0, limit: 10 })).version).toBe(2);
   });
 
+  it("replays at most 10,000 events: a point further from the stream's start is refused, saying so", async () => {
+    const store = new MemoryStreamStore();
+    const metadata = { messageId: "m", correlationId: "m", causationId: "m", service: "deposit" };
+    const events = Array.from({ length: 10_001 }, () => ({ type: "Deposited", data: { amount: 1 }, metadata, schemaVersion: 2 }));
+    expect((await store.append({ streamName: "purse-p", expectedVersion: -1, events, newVersion: 10_000, principal: "", messageId: "m", fingerprint: "f", response: { status: "ok" } })).ok).toBe(true);
+    const instance = new AggregateInstance(purse, store, { streamName: "purse-p", logger: silentLogger });
+    expect(await instance.stateAt({ point: { version: 9_999 } })).toMatchObject({ version: 9_999, state: { balance: 10_000 } });
+    expect(await instance.stateAt({ point: { version: 10_000 } })).toEqual({
+      status: "error",
+      reason: "invalid_request",
+      details: "looking back replays at most 10000 events from the stream's start: version 10000 is further",
+    });
+    expect(await instance.stateAt({ point: { at: new Date(Date.now() + 60_000).toISOString() } })).toMatchObject({ reason: "invalid_request", details: expect.stringMatching(/^looking back replays at most 10000 events/) });
+  });
+
   it("refuses any point of a state-based aggregate: it keeps no events to replay", async () => {
     const counter = new Aggregate<{ n: number }, { type: "Counted"; data: { by: number } }>({
       stream: "counter",

@@ -301,7 +301,7 @@ describe("projections fed by an in-memory queue (the demo's own handlers, on Nod
     const store = new SqlReadStore(sqliteExecutor(db));
     expect(await store.checkpoints(["x"], ["s"])).toEqual(new Map([["x", new Map()]]));
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'x3m_%' ORDER BY name").all() as { name: string }[];
-    expect(tables.map((t) => t.name)).toEqual(["x3m_checkpoints", "x3m_dead_letters", "x3m_guard", "x3m_stream_usage", "x3m_streams", "x3m_sweeps"]);
+    expect(tables.map((t) => t.name)).toEqual(["x3m_checkpoints", "x3m_dead_letters", "x3m_erasures", "x3m_guard", "x3m_stream_usage", "x3m_streams", "x3m_sweeps"]);
   });
 });
 

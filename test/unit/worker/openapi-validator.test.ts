@@ -4,7 +4,7 @@ import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { greeter } from "../../../examples/greeter.js";
-import { ok, Router, silentLogger, type SchedulerClient } from "../../../src/core/index.js";
+import { ok, response, Router, silentLogger, type SchedulerClient } from "../../../src/core/index.js";
 import { type StreamAccess } from "../../../src/core/aggregates/aggregate-router.js";
 // The gateway module itself: the worker barrel also exports the node entrypoint (cloudflare:workers).
 import { createGateway, type GatewayOptions } from "../../../src/worker/gateway/gateway.js";
@@ -58,12 +58,12 @@ async function expectValid(document: unknown): Promise<void> {
 }
 
 describe("the OpenAPI document passes an OpenAPI 3.1 validator", () => {
-  it("with everything configured: identify, scheduler, admin streams, service docs", async () => {
+  it("with everything configured: identify, scheduler, admin streams and erasure, service docs", async () => {
     await expectValid(
       await documentOf({
         identify: () => ({ user: "u" }),
         scheduler,
-        admin: { token: () => "t", aggregates: [accountStreams] },
+        admin: { token: () => "t", aggregates: [accountStreams], erasure: { readSide: { erase: async () => response.error("not_found"), erasures: async () => [] } } },
         openapi: { title: "Demo", version: "2.1.0", description: "A *description*.", services: { greet: { summary: "Greets", example: { name: "Ada" } } } },
       }),
     );

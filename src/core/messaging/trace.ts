@@ -1,0 +1,65 @@
+import type { TraceContext } from "./message.js";
+
+/*
+ * W3C Trace Context (`traceparent: 00-<trace id>-<parent span id>-<flags>`) as a message carries it
+ * in `trace.traceparent`. The trace id is the whole request's, from the HTTP call through the
+ * aggregate, its outbox and queue, the projections, the process steps and the scheduled
+ * deliveries it causes; each of those hops is a span of its own (a new span id, the same trace
+ * id), so that log lines — which carry both ids — tell the hops apart and join them.
+ */
+
+const TRACEPARENT = /^([\da-f]{2})-([\da-f]{32})-([\da-f]{16})-([\da-f]{2})$/;
+const ZERO_TRACE = "0".repeat(32);
+const ZERO_SPAN = "0".repeat(16);
+
+/** `bytes` random bytes as lowercase hex. */
+function randomHex(bytes: number): string {
+  const random = crypto.getRandomValues(new Uint8Array(bytes));
+  let hex = "";
+  for (const byte of random) hex += byte.toString(16).padStart(2, "0");
+  return hex;
+}
+
+/** The parts of a valid `traceparent` (version 00; all-zero ids are invalid), or null. */
+function partsOf(traceparent: string | undefined): { traceId: string; spanId: string; flags: string } | null {
+  const match = traceparent === undefined ? null : TRACEPARENT.exec(traceparent);
+  if (match === null) return null;
+  const [, version, traceId = "", spanId = "", flags = ""] = match;
+  if (version === "ff" || traceId === ZERO_TRACE || spanId === ZERO_SPAN) return null;
+  return { traceId, spanId, flags };
+}
+
+/** Whether `traceparent` is one the library keeps (W3C: an invalid one is dropped, not refused). */
+export function isTraceparent(traceparent: string | undefined): traceparent is string {
+  return partsOf(traceparent) !== null;
+}
+
+/** A new trace: a random trace id and span id, sampled. */
+export function newTraceparent(): string {
+  return `00-${randomHex(16)}-${randomHex(8)}-01`;
+}
+
+/**
+ * The context of a hop caused by `trace`: the same trace id and flags, a new span id. A trace
+ * without a valid `traceparent` starts a new trace (every hop has one).
+ */
+export function childTrace(trace: TraceContext): TraceContext {
+  const parts = partsOf(trace["traceparent"]);
+  const traceparent = parts === null ? newTraceparent() : `00-${parts.traceId}-${randomHex(8)}-${parts.flags}`;
+  return { ...trace, traceparent };
+}
+
+/**
+ * The log fields of a trace context: `traceId` and `spanId` from its `traceparent`, and its other
+ * keys (a request id, a tenant…) as they are.
+ */
+export function traceFields(trace: TraceContext): Record<string, string> {
+  const { traceparent, ...others } = trace;
+  const parts = partsOf(traceparent);
+  return parts === null ? others : { ...others, traceId: parts.traceId, spanId: parts.spanId };
+}
+
+/** The trace id of a `traceparent`, or null when it is not a valid one. */
+export function traceIdOf(traceparent: string | undefined): string | null {
+  return partsOf(traceparent)?.traceId ?? null;
+}
