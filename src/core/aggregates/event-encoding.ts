@@ -1,7 +1,6 @@
 import { jsonProblem, utf8Length, type JsonObject } from "../shared/json.js";
 import type { DomainEvent, Message } from "../messaging/message.js";
 import { response, type ServiceResponse } from "../messaging/response.js";
-import { isTraceparent } from "../messaging/trace.js";
 import type { EventMetadata, NewEvent } from "./stream-store.js";
 import { currentVersion, type Upcasters } from "./upcasting.js";
 
@@ -44,9 +43,10 @@ export function eventMetadataOf(message: Message, own: JsonObject = {}): EventMe
     causationId: message.causationId,
     service: message.serviceName,
   };
-  // The span that stored the event: its queue delivery, projections and process steps join its trace.
+  // The span that stored the event: its queue delivery, projections and process steps join its
+  // trace. (The instance made it with childTrace: a well-formed one, or none.)
   const traceparent = message.trace["traceparent"];
-  if (isTraceparent(traceparent)) metadata.traceparent = traceparent;
+  if (traceparent !== undefined) metadata.traceparent = traceparent;
   return metadata;
 }
 

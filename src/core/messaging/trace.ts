@@ -12,12 +12,17 @@ const TRACEPARENT = /^([\da-f]{2})-([\da-f]{32})-([\da-f]{16})-([\da-f]{2})$/;
 const ZERO_TRACE = "0".repeat(32);
 const ZERO_SPAN = "0".repeat(16);
 
-/** `bytes` random bytes as lowercase hex. */
+/** 32 random bits as 8 lowercase hex digits. */
+const random32 = () => ((Math.random() * 0x100000000) >>> 0).toString(16).padStart(8, "0");
+
+/**
+ * `bytes` (a multiple of 4) random bytes as lowercase hex. Ids that tell spans apart need not be
+ * unguessable: `Math.random` spares every hop a call into the runtime's CSPRNG.
+ */
 function randomHex(bytes: number): string {
-  const random = crypto.getRandomValues(new Uint8Array(bytes));
   let hex = "";
-  for (const byte of random) hex += byte.toString(16).padStart(2, "0");
-  return hex;
+  for (let i = 0; i < bytes; i += 4) hex += random32();
+  return hex === ZERO_SPAN || hex === ZERO_TRACE ? randomHex(bytes) : hex;
 }
 
 /** The parts of a valid `traceparent` (version 00; all-zero ids are invalid), or null. */
