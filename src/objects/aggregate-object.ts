@@ -17,7 +17,7 @@ import { SchedulerRunner, type SchedulerHooks } from "../core/scheduling/schedul
 import { backoffDelay, type BackoffOptions } from "../core/shared/backoff.js";
 import type { JsonObject } from "../core/shared/json.js";
 import type { Logger } from "../core/shared/logger.js";
-import { aggregateRoutes, type HomeAnswer, type StreamHost } from "./aggregate-routes.js";
+import { aggregateRoutes, serveCommand, type HomeAnswer, type StreamHost } from "./aggregate-routes.js";
 import { traceFields } from "../core/messaging/trace.js";
 import { placeNamed } from "./jurisdictions.js";
 import { ObjectUsage } from "./object-usage.js";
@@ -247,7 +247,7 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
         this.#checked = true;
         this.#rearm();
       }
-      const answer = await aggregateRoutes.fetch(request, this);
+      const answer = await (serveCommand(request, this) ?? aggregateRoutes.fetch(request, this));
       // After the reply is settled: outgoing sends wait for the commit to be durable anyway. Only
       // when this request (or one before it) committed something: rows left by a failed send or
       // an earlier incarnation are the alarm's, so a read or a refused command costs no query.

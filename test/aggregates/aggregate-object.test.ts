@@ -470,8 +470,10 @@ describe("the object's own protocol refuses bad requests", () => {
     const id = await openLedger();
     const stub = ledgers.stub(id);
     const post = (body: string) => stub.fetch("https://aggregate.x3m/command", { method: "POST", body, headers: { "Content-Type": "application/json" } });
-    expect((await post("not json")).status).toBe(400);
-    expect((await post("{}")).status).toBe(400);
+    const notJson = await post("not json");
+    expect({ status: notJson.status, body: await notJson.json() }).toEqual({ status: 400, body: { error: "request: the body is not JSON" } });
+    const empty = await post("{}");
+    expect({ status: empty.status, body: await empty.json() }).toEqual({ status: 400, body: { error: expect.stringMatching(/^streamName: /) } });
     const request = (streamName: string) =>
       JSON.stringify({ streamName, command: "deposit", mode: "existing", message: { serviceName: "x" } });
     expect((await post(request(`ledger-${id}`))).status).toBe(400);
