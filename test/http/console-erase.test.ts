@@ -1,36 +1,15 @@
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { bank } from "../../examples/bank/services.js";
+import { alertOf, demo, form, login, page as consolePage } from "../support/console-helpers.js";
 import { eventually, openAccount } from "../support/read-side-helpers.js";
 
-const ORIGIN = "http://demo";
-const demo = (path: string, init?: RequestInit) => exports.default.fetch(`${ORIGIN}${path}`, { redirect: "manual", ...init });
+const page = async (path: string, cookie: string) => (await consolePage(path, cookie)).text;
 
-/** A form post as a browser on `origin` sends it. */
-function form(fields: Record<string, string>, cookie = "", origin = ORIGIN): RequestInit {
-  return {
-    method: "POST",
-    body: new URLSearchParams(fields).toString(),
-    headers: {
-      "Content-Type": "application/x-www-form-urlencoded",
-      Origin: origin,
-      "Sec-Fetch-Site": origin === ORIGIN ? "same-origin" : "cross-site",
-      ...(cookie === "" ? {} : { Cookie: cookie }),
-    },
-  };
-}
 
-async function login(): Promise<string> {
-  const answer = await demo("/console/login", form({ token: "dev-admin", next: "/console" }));
-  expect(answer.status).toBe(303);
-  return (answer.headers.get("Set-Cookie") ?? "").split(";")[0] ?? "";
-}
 
-async function page(path: string, cookie: string): Promise<string> {
-  return (await demo(path, { headers: { Cookie: cookie } })).text();
-}
 
-const alertOf = (text: string) => /role="alert">(.*?)<\/p>/.exec(text)?.[1];
+
 
 /** The account's version as its stream says, or null when nothing is stored. */
 async function versionOf(id: string): Promise<number | null> {

@@ -1,5 +1,5 @@
 import { createExecutionContext, createMessageBatch, evictDurableObject, getQueueResult, runDurableObjectAlarm } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { ok, Router, silentLogger, type StreamPage } from "../../src/core/index.js";
@@ -14,49 +14,22 @@ import { NOTICE_TTL_MS, openNotice, sealNotice } from "../../src/pages/console/c
 import { CONSOLE_SESSION_MS, hasSession, startSession } from "../../src/pages/console/console-session.js";
 import { bankReadSide } from "../../examples/bank/read-side.js";
 import { bank } from "../../examples/bank/services.js";
+import { alertOf, demo, form, login, ORIGIN, page } from "../support/console-helpers.js";
 import { call, eventually, openAccount, tallyCommand, tallyEnvelopes } from "../support/read-side-helpers.js";
 import { lostEvents, publishedTallies, sweptTallies, TALLY_TABLES, tallyReadSide } from "../support/test-read-side.js";
 import { SqlReadStore } from "../../src/core/readside/sql-read-store.js";
 import { d1Executor } from "../../src/worker/readside/d1-executor.js";
 
-const ORIGIN = "http://demo";
 /** The console sessions of the test Worker (the demo's CONSOLE_SESSIONS object), for gateways of a test's own. */
 const sessions: ConsoleSessions<unknown> = durableObjectConsoleSessions(() => env.CONSOLE_SESSIONS);
-const demo = (path: string, init?: RequestInit) => exports.default.fetch(`${ORIGIN}${path}`, { redirect: "manual", ...init });
 const ADA = { Authorization: "Bearer dev-ada" };
 
-/** A form post as a browser on `origin` sends it. */
-function form(fields: Record<string, string>, cookie = "", origin = ORIGIN): RequestInit {
-  return {
-    method: "POST",
-    body: new URLSearchParams(fields).toString(),
-    headers: {
-      "Content-Type": "application/x-www-form-urlencoded",
-      Origin: origin,
-      "Sec-Fetch-Site": origin === ORIGIN ? "same-origin" : "cross-site",
-      ...(cookie === "" ? {} : { Cookie: cookie }),
-    },
-  };
-}
 
-/** Logs in to the demo's console and returns the session cookie to send back. */
-async function login(): Promise<string> {
-  const answer = await demo("/console/login", form({ token: "dev-admin", next: "/console" }));
-  expect(answer.status).toBe(303);
-  const setCookie = answer.headers.get("Set-Cookie") ?? "";
-  return setCookie.split(";")[0] ?? "";
-}
 
 /** A sealed notice as it appears in a URL: base64url payload, a dot, base64url signature. */
 const SEALED = "[\\w-]+\\.[\\w-]+";
 
-/** The text of a page's first alert (`role="alert"`), if any. */
-const alertOf = (text: string) => /role="alert">(.*?)<\/p>/.exec(text)?.[1];
 
-async function page(path: string, cookie: string): Promise<{ status: number; text: string; headers: Headers }> {
-  const answer = await demo(path, { headers: { Cookie: cookie } });
-  return { status: answer.status, text: await answer.text(), headers: answer.headers };
-}
 
 describe("the console's door", () => {
   it("does not exist without an admin token, without the browser pages, without a place for its sessions, or with console: false (404 like any unknown route)", async () => {

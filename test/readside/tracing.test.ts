@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { Dispatcher, newMessage, silentLogger, type StreamPage } from "../../src/core/index.js";
 import { newId } from "../../src/core/shared/ids.js";
 import { processInstanceId } from "../../src/core/readside/process.js";
+import { login, page } from "../support/console-helpers.js";
 import { call, eventually, openAccount } from "../support/read-side-helpers.js";
 import { loans } from "../support/test-loans.js";
 
@@ -90,15 +91,7 @@ describe("one trace through everything a command causes", () => {
   it("the console shows each event's trace id", async () => {
     const account_id = await openAccount("ada");
     await call("deposit", { account_id, amount: 3 }, "ada", { traceparent: TRACEPARENT });
-    const login = await exports.default.fetch("http://demo/console/login", {
-      method: "POST",
-      body: new URLSearchParams({ token: "dev-admin", next: "/console" }),
-      headers: { Origin: "http://demo", "Sec-Fetch-Site": "same-origin" },
-      redirect: "manual",
-    });
-    await login.arrayBuffer();
-    const cookie = (login.headers.get("Set-Cookie") ?? "").split(";")[0] ?? "";
-    const page = await exports.default.fetch(`http://demo/console/streams?stream=account&id=${account_id}`, { headers: { Cookie: cookie } });
-    expect(await page.text()).toContain(`<dt>Trace id</dt><dd class="mono">${TRACE_ID}</dd>`);
+    const shown = await page(`/console/streams?stream=account&id=${account_id}`, await login());
+    expect(shown.text).toContain(`<dt>Trace id</dt><dd class="mono">${TRACE_ID}</dd>`);
   });
 });
