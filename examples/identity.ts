@@ -58,8 +58,8 @@ export async function identify(authorization: string, env: Env): Promise<JsonObj
 /**
  * The scheduler's `reidentify`: who a principal is NOW. A user of `API_TOKENS`, from the secret as
  * it is at delivery — `{ user, admin }`, an admin when one of their current tokens says so — or
- * null when no token of theirs is left; a JWT caller's, as `jwtIdentity` judges it (null once the
- * key that signed their token is gone from the key set; no admin role, as no token exists then).
+ * null when no token of theirs is left; a JWT caller's, as `jwtIdentity` judges it (their baseline
+ * identity, no admin role, as no token exists then; null only when a `directory` says so).
  * A scheduled withdrawal of a user whose admin role (or token) was removed in between is judged
  * by what they may do now.
  */
@@ -71,7 +71,7 @@ export async function reidentify(principal: string, env: Env): Promise<JsonObjec
 
 /**
  * Who a caller is for good, whatever their roles: the user name of an `API_TOKENS` user, the
- * issuer, key and subject of a JWT caller. The gateway stores it in `assigns.principal`;
+ * issuer and subject of a JWT caller. The gateway stores it in `assigns.principal`;
  * schedules and idempotency records belong to it, so a user whose admin role is removed is still
  * the same user (and their schedules are judged with their current rights).
  */

@@ -151,6 +151,12 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
     #residence: ResidenceRecord | undefined;
     /** Commands this home is running for a stream that nothing fixed yet (see `executeAtHome`). */
     #homeCommands = 0;
+    /**
+     * Whether this object holds its stream (something was committed, and not removed): read once
+     * when it starts, then kept by its commits and deletes — asked on every command a residency
+     * client sends, so not a query each time.
+     */
+    #holds = false;
     readonly #publisher: OutboxPublisher | null;
     /** The follow-ups' store and runner (in this object's storage), when it delivers follow-ups. */
     readonly #followUps: { store: SqliteScheduleStore; runner: SchedulerRunner } | null;
@@ -185,6 +191,7 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
         onAppended: (request) => this.#appended(request),
         // The alarm went with the storage: nothing is set, nothing pending.
         onStorageEmptied: (removed) => {
+          this.#holds = false;
           this.#removed = removed;
           this.#residence?.forget();
           this.#usage.reset();
@@ -228,6 +235,7 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
       void ctx.blockConcurrencyWhile(async () => {
         this.#store.open();
         this.#usage.resume(this.#store.storedUsage());
+        this.#holds = this.#store.storedName() !== null;
         // Deliveries a previous incarnation left in flight are due again now.
         const released = schedules?.open() ?? 0;
         if (released > 0) logger.warn("object restarted: follow-up deliveries left in flight are due again now", { released });
@@ -277,9 +285,14 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
           const pending = this.#unsent || unpublished || this.#publisher.hasUnrecorded();
           if (this.#failures === 0) this.#outboxDueAt = pending ? Date.now() + (outbox?.checkAfterMs ?? DEFAULT_CHECK_AFTER_MS) : null;
         }
-        if (this.#followUps !== null) ({ more } = await this.#followUps.runner.deliverDue());
-        // What was published and written since the last commit, kept on the stream row.
-        this.#store.saveUsage();
+        if (this.#followUps !== null) {
+          const delivery = await this.#followUps.runner.deliverDue();
+          more = delivery.more;
+          this.#usage.delivered(delivery.delivered);
+        }
+        // What was published or delivered since the last commit, kept on the stream row (not
+        // when the alarm did neither: a row write of its own for nothing new).
+        if (this.#usage.unsaved) this.#store.saveUsage();
       } finally {
         // Even when a delivery failed (the platform retries the alarm), keep it on what is pending.
         this.#rearm(more);
@@ -345,7 +358,7 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
         this.#residence.release();
         return { jurisdiction: null, fixed: false };
       }
-      const holds = this.#store.storedName() !== null;
+      const holds = this.#holds;
       // A command this home runs for a stream nothing fixed yet may be creating it here: a claim
       // for a jurisdiction waits until it is done (else the stream could end in two places).
       if (change.claim !== undefined && this.#homeCommands > 0 && !holds && this.#residence.elsewhere() === null) {
@@ -361,15 +374,15 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
       this.#homeCommands += 1;
       try {
         const reply = commandReplyOf(await this.execute(stream, request));
-        // Once the stream is here, the client is told so, and asks no more.
-        return this.#store.storedName() !== null ? { reply, residentHere: true } : { reply };
+        // Once the stream is here, the client is told so: it remembers the plain namespace.
+        return this.#holds ? { reply, residentHere: true } : { reply };
       } finally {
         this.#homeCommands -= 1;
       }
     }
 
     holdsStream(): boolean {
-      return this.#store.storedName() !== null;
+      return this.#holds;
     }
 
     /**
@@ -377,6 +390,7 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
      * have been sent and its earliest new follow-up is due. Set in the commit's own write batch.
      */
     #appended(request: AppendRequest): void {
+      this.#holds = true;
       let due = Number.POSITIVE_INFINITY;
       if (this.#publisher !== null && request.events.length > 0) {
         this.#unsent = true;

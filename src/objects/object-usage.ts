@@ -20,6 +20,7 @@ export class ObjectUsage {
   #commands = 0;
   #alarms = 0;
   #published = 0;
+  #unsaved = false;
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
@@ -64,10 +65,25 @@ export class ObjectUsage {
 
   published(events: number): void {
     this.#published += events;
+    if (events > 0) this.#unsaved = true;
+  }
+
+  /** Deliveries of follow-ups happened: worth keeping before the next commit. */
+  delivered(count: number): void {
+    if (count > 0) this.#unsaved = true;
+  }
+
+  /**
+   * Whether something worth a row was counted since the counts were last kept (events published,
+   * follow-ups delivered): an alarm that did neither does not write the stream row for them.
+   */
+  get unsaved(): boolean {
+    return this.#unsaved;
   }
 
   /** The counts to keep on the stream row, as JSON. */
   kept(): string {
+    this.#unsaved = false;
     const { storageBytes: _, ...kept } = this.current(false);
     return JSON.stringify(kept);
   }

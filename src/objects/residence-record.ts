@@ -21,11 +21,16 @@ const RESIDENCE_MIGRATIONS: readonly Migration[] = [
 /**
  * The home's record of a stream's jurisdiction, in its own schema beside the stream's tables:
  * opened on first use, so that objects of types without residency never read it. Written once —
- * by the first command that reaches the stream — and removed only with the storage (erasure).
+ * by the first command that names a jurisdiction — and removed by a hard delete of the stream
+ * (`release`, or with the home's storage).
  */
 export class ResidenceRecord {
   readonly #schema: VersionedSchema;
-  #opened = false;
+  /**
+   * The recorded jurisdiction as last read or written (undefined: none), or null before the first
+   * read: this object is the record's only writer, so it is read from storage once.
+   */
+  #known: { jurisdiction: string | undefined } | null = null;
 
   constructor(storage: DurableObjectStorage) {
     this.#schema = new VersionedSchema(storage, { name: "residence", migrations: RESIDENCE_MIGRATIONS });
@@ -42,6 +47,7 @@ export class ResidenceRecord {
     if (holdsStream) return { jurisdiction: null, fixed: true };
     if (claim === undefined) return { jurisdiction: null, fixed: false };
     this.#schema.write((db) => db.run(sql`INSERT INTO x3m_residence (id, jurisdiction) VALUES (1, ${claim})`));
+    this.#known = { jurisdiction: claim };
     return { jurisdiction: claim, fixed: true };
   }
 
@@ -53,22 +59,22 @@ export class ResidenceRecord {
   /** Removes the record: the stream was erased from its jurisdiction. */
   release(): void {
     if (this.#recorded() !== undefined) this.#schema.write((db) => db.run(sql`DELETE FROM x3m_residence`));
+    this.#known = { jurisdiction: undefined };
   }
 
   /** Forgets the schema after the storage was emptied (a hard delete takes the record with it). */
   forget(): void {
     this.#schema.forget();
-    this.#opened = true;
+    this.#known = { jurisdiction: undefined };
   }
 
   /** The recorded jurisdiction, or undefined when none is recorded. */
   #recorded(): string | undefined {
-    if (!this.#opened) {
+    if (this.#known === null) {
       this.#schema.open();
-      this.#opened = true;
+      const row = this.#schema.exists ? this.#schema.db.first<{ jurisdiction: string }>(sql`SELECT jurisdiction FROM x3m_residence WHERE id = 1`) : null;
+      this.#known = { jurisdiction: row?.jurisdiction };
     }
-    if (!this.#schema.exists) return undefined;
-    const row = this.#schema.db.first<{ jurisdiction: string }>(sql`SELECT jurisdiction FROM x3m_residence WHERE id = 1`);
-    return row === null ? undefined : row.jurisdiction;
+    return this.#known.jurisdiction;
   }
 }

@@ -44,7 +44,7 @@ export function eventMetadataOf(message: Message, own: JsonObject = {}): EventMe
     service: message.serviceName,
   };
   // The span that stored the event: its queue delivery, projections and process steps join its
-  // trace. (The instance made it with childTrace: a well-formed one, or none.)
+  // trace. (The instance made it with childTrace: always a well-formed one.)
   const traceparent = message.trace["traceparent"];
   if (traceparent !== undefined) metadata.traceparent = traceparent;
   return metadata;

@@ -1,5 +1,6 @@
 import { html } from "hono/html";
 import type { StreamUsage } from "../../core/aggregates/stream-usage.js";
+import { aggregateIdOf } from "../../core/readside/event-envelope.js";
 import type { TypeUsage, UsageEntry } from "../../core/readside/read-store.js";
 import { document_, type Page } from "./console-pages.js";
 import { problemText, type ConsoleReadSide } from "./console-read-side.js";
@@ -40,7 +41,7 @@ export function costsPage(base: string, view: CostsView): Page {
 <p>What each aggregate's Durable Object has cost: commands and alarms (requests), SQLite rows read and written, events published and bytes stored — as its outbox last recorded them. The estimate uses Workers Paid list prices (rows written $1.00, rows read $0.001 and requests $0.15 per million; storage $0.20 per GB-month, one month) without free allowances or duration: it ranks aggregates, it is not an invoice.</p>`;
   if ("unavailable" in view) return document_(base, "Costs", html`${intro}<p class="notice">${view.unavailable}</p>`, "costs");
   const streamLink = (entry: UsageEntry) => {
-    const id = entry.streamName.slice(entry.stream.length + 1);
+    const id = aggregateIdOf(entry.stream, entry.streamName);
     return html`<a href="${base}/console/streams?stream=${encodeURIComponent(entry.stream)}&id=${encodeURIComponent(id)}">${entry.streamName}</a>`;
   };
   const body = html`${intro}

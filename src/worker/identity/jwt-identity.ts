@@ -53,7 +53,7 @@ export type JwtIdentityOptions<Env> = {
 export type JwtIdentityParts<Env> = {
   /** The gateway's `identify`: the verified caller's identity, or null (401) for any token that is not good. */
   identify: Identify<Env>;
-  /** The gateway's `principalOf`: `{"iss":…,"kid":…,"sub":…}` (other identities: their canonical JSON). */
+  /** The gateway's `principalOf`: `{"iss":…,"sub":…}` (other identities: their canonical JSON). */
   principalOf: PrincipalOf;
   /** The gateway's `identityHeader`: where the token comes from. */
   identityHeader: string;
