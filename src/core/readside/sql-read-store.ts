@@ -485,10 +485,6 @@ function placeholders(count: number): string {
   return Array.from({ length: count }, () => "?").join(", ");
 }
 
-/**
- * Multi-row statements over `items`, as many rows per statement as the parameter limit allows:
- * `text` gets the rows' `(?, ?, …), (…)` and `values` gives each item's `width` values.
- */
 /** The usage columns, as {@link usageOf} reads them. */
 const USAGE_COLUMNS = "commands, rows_read, rows_written, alarms, published, storage_bytes, cost";
 
@@ -514,6 +510,10 @@ function usageOf(row: UsageRow): StreamUsage {
   };
 }
 
+/**
+ * Multi-row statements over `items`, as many rows per statement as the parameter limit allows:
+ * `text` gets the rows' `(?, ?, …), (…)` and `values` gives each item's `width` values.
+ */
 function rowsStatements<T>(items: readonly T[], width: number, text: (rows: string) => string, values: (item: T) => ReadValue[]): ReadStatement[] {
   const perStatement = Math.floor(MAX_PARAMETERS / width);
   const row = `(${placeholders(width)})`;

@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_BODY_BYTES } from "./request-body.js";
 import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
@@ -107,7 +108,7 @@ export const CORS_ALLOW_HEADERS: readonly string[] = [
 export const CORS_EXPOSE_HEADERS: readonly string[] = ["X-Message-Id", "X-Correlation-Id", "X-Causation-Id"];
 
 /** Default largest request body: 1 MiB. */
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+export { DEFAULT_MAX_BODY_BYTES };
 
 /**
  * The HTTP gateway (Hono): `POST /v1/services/:service`, `POST /v1/validate/:service`,

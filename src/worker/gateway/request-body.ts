@@ -64,3 +64,6 @@ function shapeProblem(root: JsonObject): string | null {
   }
   return null;
 }
+
+/** Default largest request body: 1 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;

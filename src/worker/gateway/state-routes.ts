@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_BODY_BYTES } from "./request-body.js";
 import type { Context, Hono } from "hono";
 import type { PastState } from "../../core/aggregates/aggregate-protocol.js";
 import type { StreamAccess } from "../../core/aggregates/aggregate-router.js";
@@ -30,8 +31,6 @@ export type LookBackInput = {
   dryRun?: { command: unknown; request: unknown; credentials: unknown };
 };
 
-/** The largest dry-run body unless the gateway says otherwise (its own default). */
-const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 /** The aggregate and id a stream route names, or the answer refusing them. */
 type TargetOf<Env extends object> = (c: Context<GatewayEnv<Env>>) => { access: StreamAccess<Env>; id: string } | Response;

@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_BODY_BYTES } from "./request-body.js";
 import type { Context, Hono, MiddlewareHandler } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { timingSafeEqual } from "hono/utils/buffer";
@@ -35,8 +36,6 @@ export type AdminOptions<Env> = {
   erasure?: AdminErasure<Env>;
 };
 
-/** The largest erase body unless the gateway says otherwise (its own default). */
-const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 /** The most events one page returns. */
 export const MAX_PAGE = 1000;
