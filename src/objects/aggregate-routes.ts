@@ -99,18 +99,14 @@ const DeleteBody = v.object({
 });
 
 /**
- * The fetch surface of an AggregateObject, one app per class: the object passes itself as the
- * app's bindings (`app.fetch(request, object)`). `POST /command` runs a command, `GET /events`
+ * The fetch surface of an AggregateObject beside its command route ({@link serveCommand}), one app
+ * per class: the object passes itself as the app's bindings (`app.fetch(request, object)`). `GET /events`
  * reads a page of the stream, `POST /state` looks back at its state at a version or time (and
  * dry-runs a command against it), `POST /delete` deletes it, `POST /residence` asks a stream's home
  * where the stream lives (see `StreamResidency`). The Worker side reaches it through
- * `durableObjectAggregates` with Hono's typed client.
+ * `durableObjectAggregates` with Hono's typed client (commands with one plain `stub.fetch`).
  */
 export const aggregateRoutes = new Hono<{ Bindings: StreamHost }>()
-  .post("/command", sValidator("json", CommandBody, refuseInvalid), async (c) => {
-    const answer = await commandAnswer(c.env, c.req.valid("json"));
-    return "error" in answer ? c.json({ error: answer.error }, 400) : c.json(answer);
-  })
   .get("/events", sValidator("query", EventsQuery, refuseInvalid), async (c) => {
     const { stream: streamName, from, limit } = c.req.valid("query");
     const stream = c.env.streamFor(streamName);
@@ -159,11 +155,13 @@ async function commandAnswer(host: StreamHost, body: v.InferOutput<typeof Comman
   return host.executeAtHome(stream, request);
 }
 
+/** The body of `POST /command`, as the Worker side sends it ({@link serveCommand}). */
+export type CommandCall = v.InferInput<typeof CommandBody>;
+
 /**
- * `POST /command` — every command an object runs — served without the app's router and context:
- * the same schema, the same answers as {@link aggregateRoutes}'s route (which stays, for the typed
- * client's types and for anything else that reaches it), a fraction of the work per command.
- * Null for any other request: the app serves it.
+ * `POST /command` — every command an object runs — served without a router or Hono's context
+ * (a fraction of the work per command): the body checked by its schema, a refusal 400 with the
+ * first problem, as the app's routes answer. Null for any other request: the app serves it.
  */
 export function serveCommand(request: Request, host: StreamHost): Promise<Response> | null {
   if (request.method !== "POST" || !request.url.endsWith("/command")) return null;

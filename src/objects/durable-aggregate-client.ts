@@ -12,7 +12,7 @@ import {
 import { halt, type Message } from "../core/messaging/message.js";
 import { isJsonObject } from "../core/shared/json.js";
 import { response, type ErrorResponse, type ServiceResponse } from "../core/messaging/response.js";
-import type { AggregateRoutes } from "./aggregate-routes.js";
+import type { AggregateRoutes, CommandCall } from "./aggregate-routes.js";
 import { PROTOCOL_BASE_URL, through, trustedAnswer } from "../protocol/hono-protocol.js";
 import type { ObjectPlace } from "./jurisdictions.js";
 import { namespaceOf } from "./namespace-of.js";
@@ -24,8 +24,17 @@ import { StreamResidency, type Intent, type Residency, type ResidencyTarget } fr
  * the object it goes to (a stub belongs to the request that made it, so stubs are never kept).
  */
 const client = hc<AggregateRoutes>(PROTOCOL_BASE_URL);
-/** The command route's call, taken from the client once: each `client.command.$post` makes two proxies. */
-const postCommand = client.command.$post;
+/** Where commands go: the object's `POST /command` (`serveCommand` in aggregate-routes.ts). */
+const COMMAND_URL = `${PROTOCOL_BASE_URL}/command`;
+
+/**
+ * Sends a command to the object behind `stub`. A plain `fetch`, not the typed client: the client
+ * builds proxies and a URL for each call, the largest part of the library's own cost of sending
+ * a command (every command is one). No Content-Type: the object reads the body as JSON whatever it says.
+ */
+function postCommand(stub: DurableObjectStub, call: CommandCall): Promise<Response> {
+  return stub.fetch(COMMAND_URL, { method: "POST", body: JSON.stringify(call) });
+}
 
 /** The stub of the object at `place`. */
 function stubAt(place: ObjectPlace): DurableObjectStub {
@@ -91,7 +100,7 @@ export function durableObjectAggregates<Env>(
       // not survive the hop; the instance parses the raw request again, as the schema says.
       const sent = { ...request, message: { ...request.message, request: null } };
       if (residency === null) {
-        const answer = await postCommand({ json: sent }, through(stubAt({ namespace: namespace(env), name: request.streamName })));
+        const answer = await postCommand(stubAt({ namespace: namespace(env), name: request.streamName }), sent);
         // The object answers only what it adds to the message (its answer, events, version).
         return replyMessage(request.message, (await trustedAnswer<{ reply: CommandReply }>(answer, request.streamName)).reply);
       }
@@ -103,7 +112,7 @@ export function durableObjectAggregates<Env>(
         if (!("place" in placement)) return halt(request.message, response.error("wrong_jurisdiction"));
         const json = placement.unlessResident ? { ...sent, unlessResident: true as const } : placement.remembered ? { ...sent, unlessEmpty: true as const } : sent;
         const answer = await trustedAnswer<{ reply: CommandReply; residentHere?: true } | { residentIn: string } | { askHome: true }>(
-          await postCommand({ json }, through(stubAt(placement.place))),
+          await postCommand(stubAt(placement.place), json),
           request.streamName,
         );
         if ("reply" in answer) {

@@ -1,5 +1,6 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
+import { HTTPException } from "hono/http-exception";
 import { describe, expect, it, vi } from "vitest";
 import { created, error, halt, MemoryScheduler, ok, response, Router, silentLogger, type JsonObject } from "../../src/core/index.js";
 import { noReply } from "../../src/core/messaging/router.js";
@@ -403,5 +404,69 @@ describe("no input makes the gateway answer 500", () => {
       response: { status: "error", reason: "internal_error" },
     });
     expect(log.lines.some((l) => l.level === "error")).toBe(true);
+  });
+});
+
+describe("service calls are answered without Hono's chain, as the chain answers them", () => {
+  const identify = (authorization: string, env: { TOKEN: string }) => {
+    if (authorization === "Bearer teapot") throw new HTTPException(418, { message: "short and stout" });
+    return authorization === `Bearer ${env.TOKEN}` ? { user: "ada" } : null;
+  };
+  /** The gateway as built, and one whose every request goes through the chain (a route was added after). */
+  const direct = createGateway<{ TOKEN: string }>({ services: [statuses], logger: silentLogger, identify, maxBodyBytes: 64 });
+  const chained = createGateway<{ TOKEN: string }>({ services: [statuses], logger: silentLogger, identify, maxBodyBytes: 64 });
+  chained.get("/added-later", (c) => c.text("later"));
+  const send = async (app: typeof direct, path: string, init: RequestInit) => {
+    const answer = await app.fetch(new Request(`http://gw${path}`, init), { TOKEN: "s3cret" }, createExecutionContext());
+    // A message id the gateway generated (the caller's was refused) differs from call to call.
+    const generated = (text: string | null) => text?.replace(/[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}/g, "<generated>") ?? null;
+    const headers = ["Content-Type", "Cache-Control", "X-Message-Id", "X-Correlation-Id", "X-Causation-Id"].map((name) => generated(answer.headers.get(name)));
+    return { status: answer.status, headers, body: generated(await answer.text()) };
+  };
+
+  it("the same status, headers and body for every kind of answer", async () => {
+    const cases: [string, RequestInit][] = [
+      ["/v1/services/ok", post('{"a":1}', { "X-Message-Id": "m-1" })],
+      ["/v1/services/created", post("", { "X-Message-Id": "m-2", "X-Correlation-Id": "c-2" })],
+      ["/v1/services/validation_error", post("{}", { "X-Message-Id": "m-3" })],
+      ["/v1/services/events", post("{}", { "X-Message-Id": "m-4", "X-Dry-Run": "verbose" })],
+      ["/v1/services/ok", post("{not json", { "X-Message-Id": "m-5" })],
+      ["/v1/services/ok", post("[1]", { "X-Message-Id": "m-6" })],
+      ["/v1/services/ok", post("{}", { "X-Message-Id": "bad id" })],
+      ["/v1/services/ok", post("{}", { "X-Dry-Run": "maybe", "X-Message-Id": "m-7" })],
+      ["/v1/services/needs_identity", post("{}", { "X-Message-Id": "m-8", Authorization: "Bearer s3cret" })],
+      ["/v1/services/ok", post("{}", { "X-Message-Id": "m-9", Authorization: "Bearer wrong" })],
+      ["/v1/services/ok", post("{}", { "X-Message-Id": "m-10", Authorization: "Bearer teapot" })],
+      ["/v1/services/ok", post(JSON.stringify({ long: "x".repeat(100) }), { "X-Message-Id": "m-11" })],
+      ["/v1/services/hidden", post("{}", { "X-Message-Id": "m-12" })],
+      ["/v1/services/domain_error", post("{}", { "X-Message-Id": "m-13" })],
+      ["/v1/services/ok?x=1", post("{}", { "X-Message-Id": "m-14" })],
+      ["/v1/services/ok/", post("{}", { "X-Message-Id": "m-15" })],
+    ];
+    for (const [path, init] of cases) {
+      const viaChain = await send(chained, path, init);
+      expect(await send(direct, path, init), `${path} ${JSON.stringify(init.headers)}`).toEqual(viaChain);
+      expect(viaChain.headers[1], path).toBe("no-store");
+    }
+  });
+
+  it("a failing service is answered 500 internal_error in its envelope and logged, both ways", async () => {
+    for (const chain of [false, true]) {
+      const log = recordingLogger();
+      const app = createGateway({ services: [statuses], logger: log.logger });
+      if (chain) app.use("*", async (_c, next) => next());
+      const answer = await app.fetch(new Request("http://gw/v1/services/throws", post("{}", { "X-Message-Id": "m-throws" })), {});
+      expect(answer.status).toBe(500);
+      expect(((await answer.json()) as Envelope).response).toEqual({ status: "error", reason: "internal_error" });
+      expect(log.lines.filter((line) => line.level === "error")).toHaveLength(1);
+    }
+  });
+
+  it("an error handler set on the gateway after it was made answers a failing service call", async () => {
+    const app = createGateway({ services: [statuses], logger: silentLogger, identify: () => { throw new Error("directory down"); } });
+    app.onError((_error, c) => c.text("our own error page", 503));
+    const answer = await app.fetch(new Request("http://gw/v1/services/ok", post("{}", { Authorization: "Bearer x" })), {});
+    expect(answer.status).toBe(503);
+    expect(await answer.text()).toBe("our own error page");
   });
 });

@@ -123,30 +123,34 @@ export function limitBody<Env extends object>(
   discard: BodyDiscard = BODY_DISCARD,
 ): MiddlewareHandler<GatewayEnv<Env>> {
   return async (c, next) => {
-    const body = c.req.raw.body;
-    if (body === null) {
-      c.set("body", NO_BYTES);
-      return next();
-    }
-    const declared = (c.req.header("Content-Length") ?? "").trim();
-    const declaredBytes = /^\d{1,16}$/.test(declared) ? Number(declared) : null;
-    if (declaredBytes !== null && declaredBytes > maxBytes) {
-      // Announced too large: none of it is needed; read it away only if it is small enough to.
-      const reader = body.getReader();
-      if (declaredBytes - maxBytes > discard.bytes) cancel(reader);
-      else await readAway(reader, discard.bytes + maxBytes, discard.ms);
-      return tooLarge(c);
-    }
-    const reader = body.getReader();
-    const bytes = await readAtMost(reader, maxBytes);
-    if (bytes === null) {
-      await readAway(reader, discard.bytes, discard.ms);
-      return tooLarge(c);
-    }
+    const bytes = await readWithin(c.req.raw, maxBytes, discard);
+    if (bytes === null) return tooLarge(c);
     c.set("body", bytes);
     if (FORM.test(c.req.header("Content-Type") ?? "")) c.req.raw = new Request(c.req.raw, { body: bytes });
     await next();
   };
+}
+
+/**
+ * A request's body read whole when it has at most `maxBytes` (empty without a body), or null when
+ * it has more — refused by its `Content-Length` without reading, or as soon as the bytes read
+ * pass the limit, the rest read away within `discard`'s bounds or cancelled ({@link limitBody}).
+ */
+export async function readWithin(request: Request, maxBytes: number, discard: BodyDiscard = BODY_DISCARD): Promise<Uint8Array | null> {
+  const body = request.body;
+  if (body === null) return NO_BYTES;
+  const declared = (request.headers.get("Content-Length") ?? "").trim();
+  const declaredBytes = /^\d{1,16}$/.test(declared) ? Number(declared) : null;
+  const reader = body.getReader();
+  if (declaredBytes !== null && declaredBytes > maxBytes) {
+    // Announced too large: none of it is needed; read it away only if it is small enough to.
+    if (declaredBytes - maxBytes > discard.bytes) cancel(reader);
+    else await readAway(reader, discard.bytes + maxBytes, discard.ms);
+    return null;
+  }
+  const bytes = await readAtMost(reader, maxBytes);
+  if (bytes === null) await readAway(reader, discard.bytes, discard.ms);
+  return bytes;
 }
 
 const NO_BYTES = new Uint8Array(0);

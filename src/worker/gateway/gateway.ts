@@ -3,8 +3,9 @@ import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import type { ServiceRouter } from "../../core/messaging/contracts.js";
-import { Dispatcher } from "../../core/messaging/dispatcher.js";
-import { halt, newMessage } from "../../core/messaging/message.js";
+import { Dispatcher, type CallScope } from "../../core/messaging/dispatcher.js";
+import type { JsonObject } from "../../core/shared/json.js";
+import { halt, newMessage, type Message } from "../../core/messaging/message.js";
 import { NodeDirectory, type NodeDirectoryOptions } from "../../core/messaging/node-directory.js";
 import { response } from "../../core/messaging/response.js";
 import type { ServiceRegistry } from "../../core/messaging/service-registry.js";
@@ -14,8 +15,10 @@ import type { SchedulerClient } from "../../core/scheduling/scheduler.js";
 import type { LogFormat, Logger } from "../../core/shared/logger.js";
 import { waitUntilOf } from "../../protocol/hono-protocol.js";
 import type { Identify, PrincipalOf } from "./caller.js";
-import { identifyCaller, limitBody, noStore, requestMessage, wellEncodedUrl, type GatewayEnv } from "./gateway-middleware.js";
-import { answerWith, replyWith } from "./replies.js";
+import { identifyCaller, limitBody, noStore, readWithin, requestMessage, wellEncodedUrl, type GatewayEnv } from "./gateway-middleware.js";
+import { answerWith, envelopeReply, replyWith } from "./replies.js";
+import { directServiceCalls, type ServeServiceCall } from "./direct-service-calls.js";
+import { callerAssigns, messageFromHeaders } from "./caller.js";
 import { bodyText, parseBody } from "./request-body.js";
 import { mountScheduleRoutes } from "./schedule-routes.js";
 import { remoteNodesOf, type NodeBindings } from "../nodes/service-binding-node.js";
@@ -114,7 +117,9 @@ export { DEFAULT_MAX_BODY_BYTES };
  * The HTTP gateway (Hono): `POST /v1/services/:service`, `POST /v1/validate/:service`,
  * `GET /v1/services`, `GET /v1/health`, and the schedule and admin stream routes when configured.
  * One middleware chain per request: the body's size, the message from the headers, the caller's
- * identity — each computed once and used by every route after it. Export it as the Worker's
+ * identity — each computed once and used by every route after it (service calls take the same
+ * steps without Hono's router and context, unless the app is extended after this: see
+ * `directServiceCalls`). Export it as the Worker's
  * default export, or mount more routes on it. Every answer is JSON; bad input gets a clear error
  * and never reaches a service.
  */
@@ -134,23 +139,53 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   const scopeOf = (c: Context<GatewayEnv<Env>>) => ({ env: c.env, waitUntil: waitUntilOf(c) });
   const app = new Hono<GatewayEnv<Env>>();
 
-  const bodyLimit = limitBody<Env>(maxBodyBytes, (c) =>
-    replyWith(c, halt(newMessage(c.req.param("service") ?? ""), response.error("payload_too_large", { maxBytes: maxBodyBytes }))),
-  );
+  const bodyLimit = limitBody<Env>(maxBodyBytes, (c) => replyWith(c, tooLarge(c.req.param("service") ?? "")));
   const identityHeader = options.identityHeader ?? "Authorization";
   const caller = identifyCaller<Env>(options.identify, options.principalOf, identityHeader);
   // One count of failed admin-token checks for every route that checks the token.
   const throttle = new AdminThrottle<Env>(options.admin?.rateLimit);
 
-  const serviceCall = async (c: Context<GatewayEnv<Env>>) => {
-    const body = parseBody(bodyText(c.get("body")));
-    const message = c.get("message");
-    if (!body.ok) return replyWith(c, halt(message, body.error));
-    const sent = { ...message, rawRequest: body.value, assigns: c.get("assigns") };
-    return replyWith(c, await dispatcher.dispatch(sent, { publicOnly: true, ...scopeOf(c) }));
+  /** A service call with its body, message and caller: the request's body parsed, then dispatched. */
+  const callService = async (message: Message, bytes: Uint8Array, assigns: JsonObject, scope: CallScope<Env>): Promise<Message> => {
+    const body = parseBody(bodyText(bytes));
+    if (!body.ok) return halt(message, body.error);
+    return dispatcher.dispatch({ ...message, rawRequest: body.value, assigns }, { publicOnly: true, ...scope });
+  };
+  const serviceCall = async (c: Context<GatewayEnv<Env>>) =>
+    replyWith(c, await callService(c.get("message"), c.get("body"), c.get("assigns"), scopeOf(c)));
+  const defaultLogger = options.logger === undefined && options.logFormat === undefined;
+  const tooLarge = (service: string) => halt(newMessage(service), response.error("payload_too_large", { maxBytes: maxBodyBytes }));
+
+  // `POST /v1/services/:service` without Hono's chain (directServiceCalls): the chain's steps, in its order.
+  const serveServiceCall: ServeServiceCall<Env> = async (request, service, env, executionCtx) => {
+    let message: Message | undefined;
+    try {
+      if (defaultLogger) useEnv(env);
+      const bytes = await readWithin(request, maxBodyBytes);
+      if (bytes === null) return envelopeReply(tooLarge(service));
+      message = messageFromHeaders(request.headers, service);
+      if (message.halted) return envelopeReply(message);
+      const assigns = await callerAssigns(request.headers.get(identityHeader) ?? undefined, options.identify, env, options.principalOf);
+      if (assigns === null) return envelopeReply(halt(message, response.unauthorized("invalid credentials")));
+      const waitUntil = executionCtx === undefined ? (promise: Promise<unknown>) => void promise.catch(() => {}) : (promise: Promise<unknown>) => executionCtx.waitUntil(promise);
+      return envelopeReply(await callService(message, bytes, assigns, { env, waitUntil }));
+    } catch (error) {
+      return failed(error, request, message);
+    }
+  };
+  /** As the app's error handler (below) answers. */
+  const failed = (error: unknown, request: Request, message: Message | undefined): Response => {
+    if (error instanceof HTTPException) {
+      // Copied: the exception's Response may have come from a fetch, whose headers are immutable.
+      const answer = new Response(error.getResponse().body, error.getResponse());
+      answer.headers.set("Cache-Control", "no-store");
+      return answer;
+    }
+    logger.error("gateway failed", { method: request.method, path: new URL(request.url).pathname, error });
+    return message === undefined ? Response.json({ response: response.error("internal_error") }, { status: 500, headers: { "Cache-Control": "no-store" } }) : envelopeReply(halt(message, response.error("internal_error")));
   };
 
-  if (options.logger === undefined && options.logFormat === undefined) {
+  if (defaultLogger) {
     // The default logger's format may come from the env (LOG_FORMAT), known once a request brings it.
     app.use("*", async (c, next) => {
       useEnv(c.env);
@@ -190,5 +225,7 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
     const failed = response.error("internal_error");
     return message === undefined ? answerWith(c, failed) : replyWith(c, halt(message, failed));
   });
+  // Without CORS (whose middleware answers preflights and adds headers), service calls skip the chain.
+  if (options.cors === undefined) directServiceCalls(app, serveServiceCall);
   return app;
 }

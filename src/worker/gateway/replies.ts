@@ -17,6 +17,16 @@ export function replyWith(c: Context, message: Message, status?: ContentfulStatu
   return c.json(envelope, status ?? httpStatus(envelope.response));
 }
 
+/**
+ * {@link replyWith}'s answer made without a context — for the service calls the gateway serves
+ * directly — with `Cache-Control: no-store`, as every answer of the API.
+ */
+export function envelopeReply(message: Message): Response {
+  const envelope = envelopeOf(message, response.error("internal_error"));
+  const headers = { "Cache-Control": "no-store", "X-Message-Id": message.id, "X-Correlation-Id": message.correlationId, "X-Causation-Id": message.causationId };
+  return Response.json(envelope, { status: httpStatus(envelope.response), headers });
+}
+
 /** Answers `{ response }` with the response's HTTP status (routes that carry no message). */
 export function answerWith(c: Context, r: ServiceResponse): Response {
   return c.json({ response: r }, httpStatus(r));
