@@ -18,6 +18,7 @@ type Env = {
   SILENT_ACCOUNTS: DurableObjectNamespace;
   PLAIN: DurableObjectNamespace<PlainAccountObject>;
   PAIR_ACCOUNTS: DurableObjectNamespace;
+  UNCATALOGUED_ACCOUNTS: DurableObjectNamespace;
   PAIR_EVENTS: Queue;
   PLAIN_PAIR_EVENTS: Queue;
   EVENTS: Queue;
@@ -37,6 +38,15 @@ export class PairAccountObject extends aggregateObject(account, {
   outbox: { queue: (env: Env) => env.PAIR_EVENTS, catalog: (env: Env) => reads.store(env) },
 }) {}
 
+/**
+ * The outbox pair's library side again, its catalog records dropped: what the catalog's D1 writes
+ * cost the pair (locally D1 runs in the same workerd process; in production it is a remote call).
+ */
+export class UncataloguedAccountObject extends aggregateObject(account, {
+  logger: silentLogger,
+  outbox: { queue: (env: Env) => env.PAIR_EVENTS, catalog: () => ({ record: async () => {} }) },
+}) {}
+
 /** The same aggregate without an outbox: the write side's baseline. */
 export class SilentAccountObject extends aggregateObject(account, { logger: silentLogger }) {}
 
@@ -46,6 +56,10 @@ const dispatchers = {
   x3m: new Dispatcher<Env>({ services: [aggregateRouter(account, accounts, { authorize: () => "ok" })], logger: silentLogger }),
   pair: new Dispatcher<Env>({
     services: [aggregateRouter(account, durableObjectAggregates((env: Env) => env.PAIR_ACCOUNTS), { authorize: () => "ok" })],
+    logger: silentLogger,
+  }),
+  uncatalogued: new Dispatcher<Env>({
+    services: [aggregateRouter(account, durableObjectAggregates((env: Env) => env.UNCATALOGUED_ACCOUNTS), { authorize: () => "ok" })],
     logger: silentLogger,
   }),
   silent: new Dispatcher<Env>({
@@ -232,10 +246,12 @@ export default {
       case "/x3m/open":
       case "/silent/open":
       case "/pair/open":
+      case "/uncatalogued/open":
       case "/x3m/deposit":
       case "/silent/deposit":
-      case "/pair/deposit": {
-        const [, side, action] = url.pathname.split("/") as [string, "x3m" | "silent" | "pair", string];
+      case "/pair/deposit":
+      case "/uncatalogued/deposit": {
+        const [, side, action] = url.pathname.split("/") as [string, "x3m" | "silent" | "pair" | "uncatalogued", string];
         const reply = await dispatchers[side].dispatch(command(action === "open" ? "open_account" : "deposit", id, action === "open" ? undefined : amount), { env });
         return Response.json(reply.response, { status: reply.response?.status === "ok" || reply.response?.status === "created" ? 200 : 500 });
       }

@@ -170,7 +170,7 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
     #outboxDueAt: number | null = null;
     /** Failed sends in a row, for the back-off. */
     #failures = 0;
-    /** Whether a commit of this incarnation wrote outbox rows that no send has started on yet. */
+    /** Whether a commit of this incarnation stored events that no send has started on yet. */
     #unsent = false;
     /** Whether this incarnation has checked that the alarm covers what is pending. */
     #checked = false;
@@ -290,9 +290,9 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
           more = delivery.more;
           this.#usage.delivered(delivery.delivered);
         }
-        // What was published or delivered since the last commit, kept on the stream row (not
-        // when the alarm did neither: a row write of its own for nothing new).
-        if (this.#usage.unsaved) this.#store.saveUsage();
+        // What was published or delivered since the last commit, and how far the events were
+        // sent, kept on the stream row (not when nothing changed: a row write for nothing new).
+        if (this.#usage.unsaved || this.#store.publishedUnsaved()) this.#store.saveProgress();
       } finally {
         // Even when a delivery failed (the platform retries the alarm), keep it on what is pending.
         this.#rearm(more);
@@ -343,6 +343,10 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
       return this.#usage.current();
     }
 
+    unpublished(): number | null {
+      return this.#publisher === null ? null : this.#store.unpublishedCount();
+    }
+
     takeRemoved(): StorageRemoved | null {
       const removed = this.#removed;
       this.#removed = null;
@@ -386,7 +390,7 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
     }
 
     /**
-     * Right after a commit, synchronously: the alarm must ring by the time its outbox rows should
+     * Right after a commit, synchronously: the alarm must ring by the time its new events should
      * have been sent and its earliest new follow-up is due. Set in the commit's own write batch.
      */
     #appended(request: AppendRequest): void {

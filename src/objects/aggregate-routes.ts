@@ -44,6 +44,8 @@ export interface StreamHost {
   holdsStream(): boolean;
   /** What this object has cost so far. */
   usage(): StreamUsage;
+  /** How many committed events wait to be sent to the read side (null: the object has no outbox). */
+  unpublished(): number | null;
   /** What the hard delete that just emptied the object removed (once: it is forgotten as it is taken). */
   takeRemoved(): StorageRemoved | null;
   /** The jurisdiction this object lives in (null: none). */
@@ -111,7 +113,8 @@ export const aggregateRoutes = new Hono<{ Bindings: StreamHost }>()
     const { stream: streamName, from, limit } = c.req.valid("query");
     const stream = c.env.streamFor(streamName);
     if (typeof stream === "string") return c.json({ error: stream }, 400);
-    const page = { ...(await stream.read(from, limit)), usage: c.env.usage() };
+    const unpublished = c.env.unpublished();
+    const page = { ...(await stream.read(from, limit)), usage: c.env.usage(), ...(unpublished === null ? {} : { unpublished }) };
     return c.json(c.env.jurisdiction === null ? page : { ...page, jurisdiction: c.env.jurisdiction });
   })
   .post("/state", sValidator("json", StateBody, refuseInvalid), async (c) => {

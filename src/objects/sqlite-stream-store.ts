@@ -95,18 +95,31 @@ export const STREAM_MIGRATIONS: readonly Migration[] = [
       db.run(sql`ALTER TABLE stream ADD COLUMN usage TEXT`);
     },
   },
+  {
+    version: 6,
+    description: "the outbox as a cursor on the stream row: the version up to which its events were sent",
+    up(db) {
+      // A row per event, inserted by its commit and deleted after its send, cost every send a
+      // write of its own; the events table already holds what is to be sent, in order.
+      db.run(sql`ALTER TABLE stream ADD COLUMN published INTEGER NOT NULL DEFAULT -1`);
+      // What the outbox still held is still to be sent; an empty outbox means everything was.
+      db.run(sql`UPDATE stream SET published = COALESCE((SELECT MIN(version) - 1 FROM outbox), version)`);
+      db.run(sql`DROP TABLE outbox`);
+    },
+  },
 ];
 
 /** Options of a {@link SqliteStreamStore}. */
 export type SqliteStreamStoreOptions = {
   /**
-   * Keep an {@link Outbox}: every appended event is also recorded as unpublished in the append's
-   * transaction (for an object that publishes to the read side). Default false: nothing recorded.
+   * Keep an {@link Outbox}: the events appended from now on are unpublished until
+   * {@link SqliteStreamStore.markPublished} passes them (for an object that publishes to the
+   * read side). Default false: every appended event counts as published.
    */
   outbox?: boolean;
   /**
    * Called synchronously right after an append commits, before any await, with what it wrote: a
-   * Durable Object arms its alarm here (for the outbox rows and the follow-ups it wrote), so that
+   * Durable Object arms its alarm here (for the events to send and the follow-ups it wrote), so that
    * the alarm is written in the same atomic batch as the events — a crash cannot keep one without
    * the other.
    */
@@ -151,8 +164,11 @@ function recordedEvent(row: EventRow): RecordedEvent {
 /**
  * The {@link StreamStore} of an AggregateObject: one stream in the object's own SQLite storage,
  * on a versioned schema ({@link STREAM_MIGRATIONS}). Every write of a command runs in one
- * synchronous transaction (all or nothing) — with an outbox, its outbox rows too. Reading a
- * stream that was never written creates nothing.
+ * synchronous transaction (all or nothing). The outbox is a cursor, not rows: the version up to
+ * which events were sent, kept in memory by each send and written with the stream row by the next
+ * commit or {@link SqliteStreamStore.saveProgress} — after a crash, the events sent since it was
+ * last written are sent again (at least once, in order; consumers skip what they applied).
+ * Reading a stream that was never written creates nothing.
  */
 export class SqliteStreamStore implements StreamStore, Outbox {
   readonly #storage: DurableObjectStorage;
@@ -164,6 +180,10 @@ export class SqliteStreamStore implements StreamStore, Outbox {
   readonly #usage: () => string | null;
   /** Whether the first release's idempotency records may still be here (learnt by {@link open}). */
   #mayHoldLegacy = false;
+  /** The outbox's cursor: the version up to which events were sent (null: not read from the stream row yet). */
+  #published: number | null = null;
+  /** The cursor as the stream row holds it. */
+  #publishedSaved = -1;
 
   /** A store over the object's storage; call {@link open} once, in the constructor, under `blockConcurrencyWhile`. */
   constructor(storage: DurableObjectStorage, options: SqliteStreamStoreOptions = {}) {
@@ -196,9 +216,20 @@ export class SqliteStreamStore implements StreamStore, Outbox {
     return this.#db.first<{ usage: string | null }>(sql`SELECT usage FROM stream WHERE id = 1`)?.usage ?? null;
   }
 
-  /** Writes what the object has cost so far on the stream row (between commits: a publish, an alarm). */
-  saveUsage(): void {
-    if (this.#schema.exists) this.#db.run(sql`UPDATE stream SET usage = ${this.#usage()} WHERE id = 1`);
+  /**
+   * Writes on the stream row what the object did since its last commit: what it has cost so far,
+   * and how far its events were sent (an alarm, between commits).
+   */
+  saveProgress(): void {
+    if (!this.#schema.exists) return;
+    const published = this.#cursor();
+    this.#db.run(sql`UPDATE stream SET usage = ${this.#usage()}, published = MAX(published, ${published}) WHERE id = 1`);
+    this.#publishedSaved = Math.max(this.#publishedSaved, published);
+  }
+
+  /** Whether events were sent since the stream row last said how far (see {@link saveProgress}). */
+  publishedUnsaved(): boolean {
+    return this.#published !== null && this.#published > this.#publishedSaved;
   }
 
   /** The stored stream name, or null when nothing is stored. */
@@ -232,21 +263,28 @@ export class SqliteStreamStore implements StreamStore, Outbox {
   }
 
   async append(request: AppendRequest): Promise<AppendResult> {
-    const result = this.#schema.write((db) => this.#append(db, request));
-    if (result.ok) this.#onAppended(request);
+    // The outbox's cursor rides on the row the commit writes anyway: sent events cost no write of
+    // their own. A new stream has sent nothing; without an outbox, nothing is ever to be sent.
+    const published = this.#keepsOutbox ? (request.expectedVersion === -1 ? -1 : this.#cursor()) : request.newVersion;
+    const result = this.#schema.write((db) => this.#append(db, request, published));
+    if (result.ok) {
+      this.#published = published;
+      this.#publishedSaved = published;
+      this.#onAppended(request);
+    }
     return result;
   }
 
-  #append(db: SqlDatabase, request: AppendRequest): AppendResult {
+  #append(db: SqlDatabase, request: AppendRequest, published: number): AppendResult {
     // The version check and the stream row's update are one statement: it moves the row only if
     // it is still at the expected version (or, for a new stream, creates it only if there is none).
     const state = request.state === undefined ? null : JSON.stringify(request.state);
     const usage = this.#usage();
     const moved =
       request.expectedVersion === -1
-        ? db.run(sql`INSERT INTO stream (id, name, version, status, state, usage) VALUES (1, ${request.streamName}, ${request.newVersion}, 'live', ${state}, ${usage})
+        ? db.run(sql`INSERT INTO stream (id, name, version, status, state, usage, published) VALUES (1, ${request.streamName}, ${request.newVersion}, 'live', ${state}, ${usage}, ${published})
             ON CONFLICT (id) DO NOTHING`)
-        : db.run(sql`UPDATE stream SET version = ${request.newVersion}, state = ${state}, usage = ${usage} WHERE id = 1 AND version = ${request.expectedVersion}`);
+        : db.run(sql`UPDATE stream SET version = ${request.newVersion}, state = ${state}, usage = ${usage}, published = ${published} WHERE id = 1 AND version = ${request.expectedVersion}`);
     if (moved === 0) return { ok: false, actualVersion: this.#row()?.version ?? -1 };
     const recordedAt = new Date().toISOString();
     let version = request.expectedVersion;
@@ -255,10 +293,6 @@ export class SqliteStreamStore implements StreamStore, Outbox {
       db.run(sql`INSERT INTO events (version, type, data, metadata, message_id, recorded_at, schema_version)
         VALUES (${version}, ${event.type}, ${JSON.stringify(event.data)}, ${JSON.stringify(event.metadata)},
                 ${request.messageId}, ${recordedAt}, ${event.schemaVersion})`);
-    }
-    // In the append's own transaction: an event is in the outbox if and only if it was committed.
-    if (this.#keepsOutbox && request.events.length > 0) {
-      db.run(sql`INSERT INTO outbox (version) SELECT version FROM events WHERE version > ${request.expectedVersion}`);
     }
     db.run(sql`INSERT INTO processed_messages (principal, message_id, version, fingerprint, response, recorded_at)
       VALUES (${request.principal}, ${request.messageId}, ${request.newVersion}, ${request.fingerprint},
@@ -316,25 +350,45 @@ export class SqliteStreamStore implements StreamStore, Outbox {
     return rows.map((row) => ({ version: row.version, type: row.type, data: JSON.parse(row.data) as Json, schemaVersion: row.schema_version }));
   }
 
-  /** Whether the outbox holds anything (false when nothing was ever written). */
+  /** Whether committed events wait to be sent (false when nothing was ever written). */
   hasUnpublished(): boolean {
-    return this.#schema.exists && this.#db.first(sql`SELECT version FROM outbox LIMIT 1`) !== null;
+    return this.unpublishedCount() > 0;
+  }
+
+  /** How many committed events wait to be sent (0 without an outbox). */
+  unpublishedCount(): number {
+    if (!this.#keepsOutbox || !this.#schema.exists) return 0;
+    const row = this.#db.first<{ version: number; published: number }>(sql`SELECT version, published FROM stream WHERE id = 1`);
+    if (row === null) return 0;
+    this.#published = Math.max(this.#published ?? row.published, row.published);
+    this.#publishedSaved = row.published;
+    return Math.max(0, row.version - this.#published);
   }
 
   async unpublished(limit: number): Promise<{ streamName: string; events: RecordedEvent[] }> {
-    if (!this.#schema.exists) return { streamName: "", events: [] };
+    if (!this.#keepsOutbox || !this.#schema.exists) return { streamName: "", events: [] };
     const events = this.#db
       .all<EventRow>(
-        sql`SELECT e.version, e.type, e.data, e.metadata, e.recorded_at, e.schema_version
-            FROM outbox o JOIN events e ON e.version = o.version ORDER BY o.version LIMIT ${limit}`,
+        sql`SELECT version, type, data, metadata, recorded_at, schema_version FROM events WHERE version > ${this.#cursor()} ORDER BY version LIMIT ${limit}`,
       )
       .map(recordedEvent);
     return { streamName: events.length === 0 ? "" : (this.storedName() ?? ""), events };
   }
 
+  /** Moves the cursor in memory: the stream row gets it with the next commit or {@link saveProgress}. */
   async markPublished(version: number): Promise<void> {
     if (!this.#schema.exists) return;
-    this.#db.run(sql`DELETE FROM outbox WHERE version <= ${version}`);
+    this.#published = Math.max(this.#cursor(), version);
+  }
+
+  /** The outbox's cursor, read from the stream row the first time (-1: nothing sent, or no stream). */
+  #cursor(): number {
+    if (this.#published === null) {
+      const row = this.#schema.exists ? this.#db.first<{ published: number }>(sql`SELECT published FROM stream WHERE id = 1`) : null;
+      this.#published = row?.published ?? -1;
+      this.#publishedSaved = this.#published;
+    }
+    return this.#published;
   }
 
   async savedState(): Promise<SavedState | null> {
@@ -363,6 +417,8 @@ export class SqliteStreamStore implements StreamStore, Outbox {
     this.#schema.forget();
     this.#followUps?.forget();
     this.#mayHoldLegacy = false;
+    this.#published = null;
+    this.#publishedSaved = -1;
     // Taken after the delete, by the clock that recorded the events: every one of them is older.
     this.#onStorageEmptied({ deletedAt: new Date().toISOString(), ...counts, followUps, alarm });
     return { ok: true };
@@ -378,11 +434,11 @@ export class SqliteStreamStore implements StreamStore, Outbox {
 
   /** How many rows of each kind the stream holds (a hard delete reports them; one statement). */
   #storedCounts(): Pick<StorageRemoved, "events" | "snapshots" | "idempotencyRecords" | "outbox"> {
-    const row = this.#db.first<{ events: number; snapshots: number; records: number; outbox: number }>(
+    const row = this.#db.first<{ events: number; snapshots: number; records: number }>(
       sql`SELECT (SELECT COUNT(*) FROM events) AS events, (SELECT COUNT(*) FROM snapshots) AS snapshots,
-        (SELECT COUNT(*) FROM processed_messages) AS records, (SELECT COUNT(*) FROM outbox) AS outbox`,
+        (SELECT COUNT(*) FROM processed_messages) AS records`,
     );
-    return { events: row?.events ?? 0, snapshots: row?.snapshots ?? 0, idempotencyRecords: row?.records ?? 0, outbox: row?.outbox ?? 0 };
+    return { events: row?.events ?? 0, snapshots: row?.snapshots ?? 0, idempotencyRecords: row?.records ?? 0, outbox: this.unpublishedCount() };
   }
 
   #deleteRefusal(expectedVersion: number | undefined): DeleteResult | null {

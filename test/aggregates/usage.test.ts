@@ -27,7 +27,7 @@ describe("what an aggregate's object costs", () => {
   it("counts each command's rows exactly: a deposit reads 2 and writes 4, a read-only command reads and writes none", async () => {
     const id = ledgers.freshId();
     // Opening creates the schema (its tables and indexes are rows of sqlite_master) with the first event.
-    expect(await rowsOf(ledgers, id, "open", { owner: "ada" })).toMatchObject({ status: "created", written: 41, commands: 1 });
+    expect(await rowsOf(ledgers, id, "open", { owner: "ada" })).toMatchObject({ status: "created", written: 42, commands: 1 });
     // The stream row (read, then moved), the event, the idempotency record and its unique index.
     expect(await rowsOf(ledgers, id, "deposit", { amount: 5 })).toEqual({ status: "ok", read: 2, written: 4, commands: 1 });
     expect(await rowsOf(ledgers, id, "deposit", { amount: 6 })).toEqual({ status: "ok", read: 2, written: 4, commands: 1 });
@@ -62,7 +62,7 @@ describe("what an aggregate's object costs", () => {
     await budgeted.send("deposit", { id, amount: 1 });
     expect(libraryLog.take({ level: "warn", msg: "cost budget crossed" })).toEqual([]);
     expect(usageEvents.map((event) => (event.name === "aggregate_usage" ? [event.metadata.command, event.measurements.rowsWritten] : null))).toEqual([
-      ["open", 41],
+      ["open", 42],
       ["deposit", 4],
     ]);
   });

@@ -1,7 +1,7 @@
 import { createExecutionContext, createMessageBatch, evictDurableObject, getQueueResult, runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Hono } from "hono";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ok, Router, silentLogger, type StreamPage } from "../../src/core/index.js";
 import { newId } from "../../src/core/shared/ids.js";
 import { type RecordedEvent } from "../../src/core/aggregates/stream-store.js";
@@ -265,6 +265,17 @@ describe("the console's pages", () => {
     expect((await call("open_account", { account_id, region: "eu" })).status).toBe(201);
     const cookie = await login();
     expect((await page(`/console/streams?stream=account&id=${account_id}`, cookie)).text).toContain("<dt>Jurisdiction</dt><dd>eu</dd>");
+  });
+
+  it("says whether a stream's events were all sent to the read side, and how many were not", async () => {
+    const account_id = `acc-${newId()}`;
+    expect((await demo("/v1/services/open_account", { method: "POST", body: JSON.stringify({ account_id }), headers: ADA })).status).toBe(201);
+    const cookie = await login();
+    // The demo's account publishes right after each commit.
+    await vi.waitFor(async () => expect((await page(`/console/streams?stream=account&id=${account_id}`, cookie)).text).toContain("<dt>Read side</dt><dd>every event sent</dd>"));
+    const streamPage: StreamPage = { stream: "account-a", status: "live", version: 3, events: [], nextFrom: null, snapshot: null, followUps: [], unpublished: 2 };
+    const html = String(await streamsPage("", { streams: ["account"], stream: "account", id: "a", from: 0, limit: 10, open: false, page: streamPage, problem: null, listing: null }));
+    expect(html).toContain("2 events not yet sent");
   });
 
   it("shows the stored and the current shape of an upcast event", async () => {

@@ -76,7 +76,7 @@ describe("the transactional outbox of an aggregate object", () => {
     expect(published(id).map((e) => (e.kind === "event" ? e.event.data : null))).toEqual([{ amount: 1 }, { amount: 2 }]);
   });
 
-  it("a failed append publishes nothing: its events, its outbox rows and its reply roll back together", async () => {
+  it("a failed append publishes nothing: its events and its reply roll back together, and nothing counts as unsent", async () => {
     const id = newId();
     await tallyCommand("add", { id, amount: 1 });
     await eventually(async () => versions(id), (seen) => seen.length === 1);

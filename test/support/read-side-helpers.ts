@@ -1,4 +1,3 @@
-import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { aggregateRouter, Dispatcher, newMessage, projectedEvent, silentLogger, type DryRun, type JsonObject, type Message } from "../../src/core/index.js";
 import { envelopeOf } from "../../src/core/readside/event-envelope.js";
@@ -73,11 +72,11 @@ export function tallyStub(id: string, flaky = false): DurableObjectStub {
   return ns.get(ns.idFromName(`tally-${id}`));
 }
 
-/** The versions in tally `id`'s outbox (not yet published). */
-export function outboxOf(id: string, flaky = false): Promise<number[]> {
-  return runInDurableObject(tallyStub(id, flaky), (_object, state) =>
-    state.storage.sql.exec<{ version: number }>("SELECT version FROM outbox ORDER BY version").toArray().map((row) => row.version),
-  );
+/** The versions of tally `id`'s events not yet sent (its outbox), as a read of its stream says. */
+export async function outboxOf(id: string, flaky = false): Promise<number[]> {
+  const page = await (flaky ? flakyTallies : tallies).readStream(env, id, { from: 0, limit: 1 });
+  const unpublished = page.unpublished ?? 0;
+  return Array.from({ length: unpublished }, (_, i) => page.version - unpublished + 1 + i);
 }
 
 /** Every envelope of a tally stream, read back from its object (as the consumer would get them). */

@@ -304,7 +304,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     const message: Message = { ...validated, trace: childTrace(validated.trace) };
 
     if (!this.#loaded || this.#now() >= this.#unloadAt) await this.#load();
-    const log = withFields(this.#logger, { command: command.name, messageId: message.id, ...traceFields(message.trace) });
+    const log = withFields(this.#logger, () => ({ command: command.name, messageId: message.id, ...traceFields(message.trace) }));
     const admitted = await this.#admit(command, message, log);
     if ("reply" in admitted) return admitted.reply;
     const delivers = this.#ownFollowUp(message);

@@ -63,6 +63,11 @@ export type StreamPage = {
   jurisdiction?: string;
   /** What the stream's object has cost so far (Durable Objects), when it counts. */
   usage?: StreamUsage;
+  /**
+   * How many committed events its object has not yet sent to the read side (an object with an
+   * outbox; they go out right after their commit, else when its alarm rings).
+   */
+  unpublished?: number;
 };
 
 /** Soft: the aggregate answers `not_found` and its events are kept. Hard: its storage is removed. */
@@ -73,7 +78,7 @@ export type DeleteOptions = { mode: DeleteMode; expectedVersion?: number };
 
 /**
  * What a hard delete removed, as a Durable Object aggregate answers it in its `ok` payload: how
- * many events, snapshots, idempotency records, outbox rows (events never published) and pending
+ * many events, snapshots, idempotency records, events never published (the outbox) and pending
  * follow-ups; whether an alarm was set; the jurisdiction the stream lived in, when it had one, and
  * then whether its home's record of it went too; and when (ISO 8601, the object's clock — the one
  * its events were recorded by).

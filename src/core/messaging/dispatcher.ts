@@ -306,7 +306,7 @@ export class Dispatcher<Env = unknown> {
         node: this.#node,
         originNode: scope.originNode,
         telemetry: this.#telemetry,
-        logger: withFields(this.#logger, { ...traceFields(message.trace), messageId: message.id, correlationId: message.correlationId }),
+        logger: withFields(this.#logger, () => ({ ...traceFields(message.trace), messageId: message.id, correlationId: message.correlationId })),
         // A handler's own dispatches run in its call's scope (same env, same waitUntil).
         dispatch: (next, options) => this.dispatch(next, { ...options, env, waitUntil }),
         waitUntil,

@@ -77,9 +77,16 @@ export function logFormatOf(env: unknown): LogFormat | undefined {
 /** A logger that says nothing (for tests and benchmarks). */
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** A logger that adds `fields` to every line of `logger` (for example a message's ids). */
-export function withFields(logger: Logger, fields: LogFields): Logger {
-  const log = (level: LogLevel) => (message: string, more: LogFields = {}) =>
-    logger[level](message, { ...fields, ...more });
+/**
+ * A logger that adds `fields` to every line of `logger` (for example a message's ids). Given a
+ * function, the fields are worked out at the first line written, if any: a logger made for every
+ * command or dispatch mostly writes nothing.
+ */
+export function withFields(logger: Logger, fields: LogFields | (() => LogFields)): Logger {
+  let known = typeof fields === "function" ? null : fields;
+  const log = (level: LogLevel) => (message: string, more: LogFields = {}) => {
+    known ??= (fields as () => LogFields)();
+    logger[level](message, { ...known, ...more });
+  };
   return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
 }

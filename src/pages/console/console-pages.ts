@@ -279,6 +279,7 @@ function eventsSection(base: string, view: StreamsView, page: StreamPage): Page 
     <dt>Status</dt><dd><span class="badge ${page.status === "live" ? "ok" : "warn"}">${page.status}</span></dd>
     <dt>Version</dt><dd>${page.version}</dd>
     <dt>Jurisdiction</dt><dd>${page.jurisdiction ?? html`<span class="muted">none (the plain namespace)</span>`}</dd>
+    ${page.unpublished === undefined ? "" : html`<dt>Read side</dt><dd>${page.unpublished === 0 ? "every event sent" : html`<span class="badge warn">${page.unpublished} ${page.unpublished === 1 ? "event" : "events"} not yet sent</span>`}</dd>`}
     ${page.usage === undefined ? "" : html`<dt>Cost so far</dt><dd>${page.usage.commands} commands, ${page.usage.alarms} alarms, ${page.usage.rowsRead} rows read, ${page.usage.rowsWritten} rows written, ${page.usage.published} events published, ${page.usage.storageBytes} bytes stored</dd>`}
     <dt>Showing</dt><dd>${first === undefined || last === undefined ? "no events" : `versions ${first} to ${last} of 0 to ${page.version}`}</dd>
     <dt>Snapshot</dt><dd>${page.snapshot === null ? html`<span class="muted">none: a load replays every event</span>` : `at version ${page.snapshot.version} (schema ${page.snapshot.schema}): a load replays only the events after it`}</dd>
