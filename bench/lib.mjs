@@ -48,9 +48,10 @@ export function miniflare(scriptPath, durableObjects, extra = {}) {
  * The demo Worker (wrangler.toml) on Miniflare with everything its configuration binds — its
  * Durable Objects, the events and dead-letter queues with the consumer, the read models' D1 with
  * `migrations/` applied, the transfer Workflow — as `npm run dev` runs it. `extra` adds options
- * (bindings, stdio handling). Resolves once the migrations are applied.
+ * (bindings, stdio handling). Resolves once the migrations are applied (unless `migrate` is
+ * false: persisted state that has them already).
  */
-export async function demoMiniflare(scriptPath, extra = {}) {
+export async function demoMiniflare(scriptPath, extra = {}, migrate = true) {
   const mf = miniflare(scriptPath, { ACCOUNTS: "AccountObject", SCHEDULER: "SchedulerObject", TRANSFERS: "TransferObject" }, {
     queueProducers: { EVENTS: { queueName: "x3m-bank-events" }, DEAD_LETTERS: { queueName: "x3m-bank-dead-letters" } },
     queueConsumers: { "x3m-bank-events": { maxBatchSize: 50, maxBatchTimeout: 0, maxRetries: 10, deadLetterQueue: "x3m-bank-dead-letters" } },
@@ -58,6 +59,7 @@ export async function demoMiniflare(scriptPath, extra = {}) {
     workflows: { TRANSFER_WORKFLOW: { name: "x3m-bank-transfers", className: "TransferWorkflow" } },
     ...extra,
   });
+  if (!migrate) return mf;
   const db = await mf.getD1Database("READ_MODELS");
   for (const file of readdirSync(join(here, "../migrations")).filter((name) => name.endsWith(".sql")).sort()) {
     const statements = readFileSync(join(here, "../migrations", file), "utf8")

@@ -15,6 +15,7 @@ const suites = {
   dispatch: () => import("./suites/dispatch.mjs"),
   aggregates: () => import("./suites/aggregates.mjs"),
   readside: () => import("./suites/readside.mjs"),
+  startup: () => import("./suites/startup.mjs"),
   dev: () => import("./suites/dev.mjs"),
   soak: () => import("./suites/soak.mjs"),
 };

@@ -432,7 +432,7 @@ export class SqliteStreamStore implements StreamStore, Outbox {
     return this.#schema.db;
   }
 
-  /** How many rows of each kind the stream holds (a hard delete reports them; one statement). */
+  /** How many rows of each kind the stream holds, and how many events are not known to be sent (a hard delete reports them). */
   #storedCounts(): Pick<StorageRemoved, "events" | "snapshots" | "idempotencyRecords" | "outbox"> {
     const row = this.#db.first<{ events: number; snapshots: number; records: number }>(
       sql`SELECT (SELECT COUNT(*) FROM events) AS events, (SELECT COUNT(*) FROM snapshots) AS snapshots,

@@ -302,7 +302,7 @@ const erasureReceipt: JsonObject = object(
     by: object({ via: string, operator: { type: ["string", "null"] } }),
     reason: { type: ["string", "null"] },
     complete: { type: "boolean", description: "nothing failed; false: erase again once the cause is fixed" },
-    object: { type: "object", description: "the object's storage: found, and what was removed (events, snapshots, idempotency records, events never published (outbox), follow-ups, alarm)" },
+    object: { type: "object", description: "the object's storage: found, and what was removed (events, snapshots, idempotency records, events not known to be sent (outbox), follow-ups, alarm)" },
     schedules: { type: "array", description: "pending schedules cancelled per scheduler key", items: { type: "object" } },
     subscribers: { type: "array", description: "per subscriber following the type: erased, not_handled (its rows stay) or failed", items: { type: "object" } },
     readSide: object({ checkpoints: integer, catalog: integer, usage: integer, deadLetters: integer }),

@@ -46,7 +46,7 @@ describe("erasing an aggregate from the console", () => {
 
     const receipt = await page(receiptPath, cookie);
     expect(receipt).toContain(`Erasure of <code>account-${id}</code>`);
-    expect(receipt).toContain("2 events, 0 snapshots, 2 idempotency records, 0 events never sent, 0 follow-ups");
+    expect(receipt).toContain("2 events, 0 snapshots, 2 idempotency records, 0 events not sent, 0 follow-ups");
     expect(receipt).toContain("Projection <code>bank_accounts</code></th><td><span class=\"ok\">erased</span> (1 statement)");
     expect(receipt).toContain("2 checkpoints, 1 catalog row");
     // What the operator typed is shown as text, never as markup.

@@ -124,6 +124,26 @@ describe("the transactional outbox of an aggregate object", () => {
     expect(await outboxOf(id, true)).toEqual([]);
   });
 
+  it("an object evicted after its sends, before its cursor reached storage, sends those events again when it wakes: at least once, in order, and nothing after is lost", async () => {
+    const id = newId();
+    await tallyCommand("add", { id, amount: 1 });
+    await tallyCommand("add", { id, amount: 2 });
+    await eventually(async () => versions(id), (seen) => seen.length >= 2);
+    // Sent; storage knows of no send of version 1 yet (the next commit or the alarm would write it).
+    const stored = () => runInDurableObject(tallyStub(id), (_object, state) => state.storage.sql.exec<{ published: number }>("SELECT published FROM stream").one().published);
+    expect(await stored()).toBeLessThan(1);
+    await evictDurableObject(tallyStub(id));
+    expect(await outboxOf(id)).toEqual([1]);
+    expect(await runDurableObjectAlarm(tallyStub(id))).toBe(true);
+    await eventually(async () => versions(id), (seen) => seen.length >= 3);
+    expect(versions(id)).toEqual([0, 1, 1]);
+    expect(await stored()).toBe(1);
+    await tallyCommand("add", { id, amount: 3 });
+    await eventually(async () => versions(id), (seen) => seen.length >= 4);
+    expect(versions(id)).toEqual([0, 1, 1, 2]);
+    expect(await outboxOf(id)).toEqual([]);
+  });
+
   it("after a hard delete (which takes the alarm with the storage), the next commit sets the safety alarm again", async () => {
     const id = newId();
     tallyQueueFaults.failNext = 1_000;

@@ -78,7 +78,7 @@ export type DeleteOptions = { mode: DeleteMode; expectedVersion?: number };
 
 /**
  * What a hard delete removed, as a Durable Object aggregate answers it in its `ok` payload: how
- * many events, snapshots, idempotency records, events never published (the outbox) and pending
+ * many events, snapshots, idempotency records, events not known to be sent to the read side (the outbox) and pending
  * follow-ups; whether an alarm was set; the jurisdiction the stream lived in, when it had one, and
  * then whether its home's record of it went too; and when (ISO 8601, the object's clock — the one
  * its events were recorded by).

@@ -42,9 +42,9 @@ export interface StreamStore {
 
 /**
  * The outbox of a stream store that keeps one (the read side's transactional outbox): every event
- * an append stores is also recorded as unpublished, in the same transaction, until a publisher
- * has sent it on. Nothing is published that was not committed, and nothing committed is left
- * unpublished. Stores keep an outbox only when created with one; the {@link StreamStore} port
+ * an append stores is unpublished, from its commit on, until a publisher has sent it on (a list of
+ * versions in memory; the Durable Object store keeps a cursor, the version sent up to). Nothing
+ * is published that was not committed, and nothing committed is left unpublished. Stores keep an outbox only when created with one; the {@link StreamStore} port
  * itself does not change.
  */
 export interface Outbox {

@@ -47,7 +47,7 @@ export type PublishResult = { sent: number; drained: boolean; error?: unknown };
 
 /**
  * Publishes one stream's outbox: its committed events in version order, a batch at a time, each
- * batch removed from the outbox only after its send (and its record in the catalog) succeeded. A failed send leaves the rest in
+ * batch marked published only after its send (and its record in the catalog) succeeded. A failed send leaves the rest in
  * the outbox for the next try (the Durable Object's alarm), so an event may be sent twice but is
  * never lost; consumers skip what they already applied. One publication runs at a time: a call
  * during one makes it go on until the outbox is empty.
@@ -61,6 +61,8 @@ export class OutboxPublisher {
   #unrecorded: CatalogEntry | null = null;
   /** When this publisher last recorded (epoch ms), or null when it has not yet. */
   #recordedAt: number | null = null;
+  /** Bumped by {@link forget}: a send that was under way then is about a stream that is gone. */
+  #generation = 0;
 
   /** A publisher of one outbox. */
   constructor(options: OutboxPublisherOptions) {
@@ -110,6 +112,7 @@ export class OutboxPublisher {
   forget(): void {
     this.#unrecorded = null;
     this.#recordedAt = null;
+    this.#generation += 1;
   }
 
   /** `entry` with the object's usage now, when it is measured. */
@@ -147,11 +150,16 @@ export class OutboxPublisher {
         }
         const reached = { stream, streamName: pending.streamName, version: last };
         const every = this.#options.recordAtMostEveryMs ?? 0;
+        const generation = this.#generation;
         if (every <= 0 || this.#options.record === undefined) {
           await Promise.all([send(batch), this.#options.record?.([this.#measured(reached)])]);
+          // The stream was deleted while this batch was on its way: what it sent says nothing of
+          // the stream stored now (created again, from version 0), whose events are sent next.
+          if (generation !== this.#generation) continue;
           await outbox.markPublished(last);
         } else {
           await send(batch);
+          if (generation !== this.#generation) continue;
           await outbox.markPublished(last);
           this.#unrecorded = reached;
           if (this.#recordedAt === null || Date.now() - this.#recordedAt >= every) {

@@ -55,7 +55,7 @@ ${!view.enabled
     : ""
   : html`<p>${view.version === null ? "Nothing is stored for this aggregate now; what the read side still holds of it goes." : `The aggregate is at version ${view.version}.`} Erasing it cannot be undone. It removes:</p>
 <ul>
-  <li>its object's storage: events (and of them, those never sent to the read side), snapshots, idempotency records, follow-ups and their alarm;</li>
+  <li>its object's storage: events (and of them, those not known to be sent to the read side), snapshots, idempotency records, follow-ups and their alarm;</li>
   <li>its pending schedules (as an admin: everyone's);</li>
   <li>its rows in the read models of the subscribers that handle erasure${view.followers.length === 0 ? "" : html` (${view.followers.filter((f) => f.handles).map((f) => f.name).join(", ") || "none"})`}, its checkpoints, catalog and usage rows, and its dead letters;</li>
   <li>its events still on their way to the read side, when they arrive.</li>
@@ -97,7 +97,7 @@ function receiptRows(receipt: ErasureReceipt): Page[] {
     ? "held nothing (an earlier erasure removed it)"
     : removed === null
       ? "removed (its client does not say how much)"
-      : `${plural(removed.events, "event")}, ${plural(removed.snapshots, "snapshot")}, ${plural(removed.idempotencyRecords, "idempotency record")}, ${plural(removed.outbox, "event never sent", "events never sent")}, ${plural(removed.followUps, "follow-up")}, ${removed.alarm ? "its alarm" : "no alarm"}${removed.jurisdiction === undefined ? "" : `, in ${removed.jurisdiction}`}${removed.homeRecord === true ? ", with its home's record of it" : ""}`;
+      : `${plural(removed.events, "event")}, ${plural(removed.snapshots, "snapshot")}, ${plural(removed.idempotencyRecords, "idempotency record")}, ${plural(removed.outbox, "event not sent", "events not sent")}, ${plural(removed.followUps, "follow-up")}, ${removed.alarm ? "its alarm" : "no alarm"}${removed.jurisdiction === undefined ? "" : `, in ${removed.jurisdiction}`}${removed.homeRecord === true ? ", with its home's record of it" : ""}`;
   const { readSide } = receipt;
   return [
     html`<tr><th scope="row">Object storage</th><td>${object}</td></tr>`,
