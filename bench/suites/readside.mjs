@@ -108,8 +108,10 @@ export async function run() {
       const warm = async (side) => load(c.spread ? ACCOUNTS : 100, (i) => `/${side}/deposit?id=${c.spread ? `pair-${i}` : "pair-hot"}&amount=1`, c.inFlight);
       for (const side of Object.keys(sides)) await warm(side);
       for (let round = 0; round < PAIR_ROUNDS; round += 1) {
-        // The third side (the catalog's writes dropped) only says how much of the pair's cost they are.
-        for (const side of [...(round % 2 === 0 ? ["pair", "plain-pair"] : ["plain-pair", "pair"]), "uncatalogued"]) {
+        // The third side (the catalog's writes dropped) says how much of the pair's cost they are;
+        // the order rotates through all three, so that none always runs first or last.
+        const order = ["pair", "plain-pair", "uncatalogued"];
+        for (const side of order.map((_, k) => order[(k + round) % order.length])) {
           // Every object in memory before the clock starts (an idle object is evicted after ~10 s).
           if (c.spread) await warm(side);
           sides[side].push(await load(c.commands, (i) => `/${side}/deposit?id=${target(i + round * c.commands)}&amount=1`, c.inFlight));

@@ -127,7 +127,9 @@ export class SqlDatabase {
    */
   tuples<Row extends readonly SqlValue[]>(query: SqlQuery): Row[] {
     const cursor = this.#exec(query);
-    return this.#metered(cursor, [...cursor.raw<SqlValue[]>()] as unknown as Row[]);
+    // The runtime's raw iterator has `toArray()` (one call, not one per row), which its types omit.
+    const rows = cursor.raw<SqlValue[]>() as IterableIterator<SqlValue[]> & { toArray(): SqlValue[][] };
+    return this.#metered(cursor, rows.toArray() as unknown as Row[]);
   }
 
   /**

@@ -1,0 +1,88 @@
+#!/usr/bin/env node
+// Where a deposit's CPU goes in the whole workerd process, not only in the isolate: `node
+// bench/perf-split.mjs [deposits]` runs the aggregates suite's library Worker and its hand-written
+// baseline (reached by stub.fetch), one after the other, each in its own Miniflare, sends each
+// `deposits` deposits (default 4,000; 1 in flight over 100 accounts) and samples its workerd with
+// Linux `perf record` (999 Hz) meanwhile; then it prints CPU per deposit by kind of work — V8
+// (JavaScript, JIT, builtins, GC), workerd's JS API bindings, workerd/kj (HTTP, RPC, event loop),
+// SQLite, malloc, libc, the kernel (syscalls, writes, fsync) — for both sides and their
+// difference. Needs `perf` (linux-perf) and permission to attach to a process. Not a benchmark:
+// sampling slows both sides; compare the columns, not the totals, with the suites'.
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bundle, load, miniflare, sleep, workerOptions } from "./lib.mjs";
+
+const DEPOSITS = Number(process.argv[2] ?? 4000);
+const SIDES = [
+  { key: "x3m", name: "aggregates-x3m", toml: "aggregates-x3m", className: "BenchAccountObject", bindings: {} },
+  { key: "baseline", name: "aggregates-baseline", toml: "aggregates-baseline", className: "BaselineAccount", bindings: { TRANSPORT: "fetch" } },
+];
+const KINDS = ["V8 (JavaScript, JIT, builtins, GC)", "workerd's JS API bindings", "workerd/kj (HTTP, RPC, event loop)", "SQLite", "malloc", "libc", "kernel (syscalls, writes, fsync)", "other"];
+
+/** The kind of work a sampled symbol does. */
+function kindOf(dso, kernel, symbol) {
+  if (kernel) return "kernel (syscalls, writes, fsync)";
+  if (/^sqlite3|Sqlite|^pager|^btree|Vdbe/i.test(symbol)) return "SQLite";
+  if (/tcmalloc|malloc|^operator new|^free$/.test(symbol)) return "malloc";
+  if (/^Builtins_|v8::|^Runtime_|^Stub:|^LazyCompile|^Function:|^0x/.test(symbol) || /^(\[JIT\]|perf-)/.test(dso)) return "V8 (JavaScript, JIT, builtins, GC)";
+  if (/jsg::|workerd::api/.test(symbol)) return "workerd's JS API bindings";
+  if (/kj::|capnp|workerd::/.test(symbol)) return "workerd/kj (HTTP, RPC, event loop)";
+  if (/^libc|^\[vdso\]/.test(dso)) return "libc";
+  return "other";
+}
+
+const dir = mkdtempSync(join(tmpdir(), "x3m-perf-"));
+const results = {};
+try {
+  for (const side of SIDES) {
+    const script = bundle(`workers/${side.toml}.toml`);
+    const mf = miniflare(null, {}, {
+      workers: [workerOptions(side.name, script, { ACCOUNTS: side.className }, { bindings: { API_TOKENS: "dev-ada=ada", ...side.bindings }, unsafeDirectSockets: [{}] })],
+    });
+    try {
+      await mf.ready;
+      const origin = String(await mf.unsafeGetDirectURL(side.name)).replace(/\/$/, "");
+      const post = async (service, body) => {
+        const answer = await fetch(`${origin}/v1/services/${service}`, { method: "POST", headers: { Authorization: "Bearer dev-ada", "X-Message-Id": crypto.randomUUID() }, body: JSON.stringify(body) });
+        await answer.arrayBuffer();
+        if (!answer.ok) throw new Error(`${service}: ${answer.status}`);
+      };
+      for (let i = 0; i < 100; i += 1) await post("open_account", { account_id: `p-${i}` });
+      await load({ total: 1000, inFlight: 1, send: (i) => post("deposit", { account_id: `p-${i % 100}`, amount: 1 }) });
+      // The newest workerd is this Miniflare's (the suites start one each).
+      const pid = execFileSync("pgrep", ["-n", "-f", "workerd serve"], { encoding: "utf8" }).trim();
+      const data = join(dir, `${side.key}.data`);
+      const perf = spawn("perf", ["record", "-F", "999", "-g", "-p", pid, "-o", data], { stdio: "ignore" });
+      await sleep(1000);
+      await load({ total: DEPOSITS, inFlight: 1, send: (i) => post("deposit", { account_id: `p-${i % 100}`, amount: 1 }) });
+      const stopped = new Promise((resolve) => perf.once("exit", resolve));
+      perf.kill("SIGINT");
+      await stopped;
+      const report = execFileSync("perf", ["report", "-i", data, "--no-children", "--sort", "dso,sym", "--stdio", "-g", "none", "-n", "--percent-limit", "0"], { encoding: "utf8", maxBuffer: 1 << 28 });
+      const byKind = Object.fromEntries(KINDS.map((kind) => [kind, 0]));
+      for (const line of report.split("\n")) {
+        const match = /^\s+[\d.]+%\s+(\d+)\s+(\S+)\s+\[(.)\]\s+(.*)$/.exec(line);
+        if (match === null) continue;
+        byKind[kindOf(match[2], match[3] === "k", match[4])] += Number(match[1]);
+      }
+      results[side.key] = byKind;
+    } finally {
+      await mf.dispose();
+    }
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+// 999 samples a second: a sample is about a millisecond of one thread's CPU.
+const ms = (samples) => (samples / 999 / DEPOSITS) * 1000;
+const total = (side) => Object.values(results[side]).reduce((a, b) => a + b, 0);
+console.log(`CPU per deposit (ms), ${DEPOSITS} deposits at 1 in flight, whole workerd process, sampled by perf:\n`);
+console.log(`${"kind".padEnd(40)} ${"x3m".padStart(7)} ${"baseline".padStart(9)} ${"x3m − baseline".padStart(15)}`);
+for (const kind of KINDS) {
+  const [a, b] = [ms(results.x3m[kind]), ms(results.baseline[kind])];
+  console.log(`${kind.padEnd(40)} ${a.toFixed(3).padStart(7)} ${b.toFixed(3).padStart(9)} ${(a - b).toFixed(3).padStart(15)}`);
+}
+const [a, b] = [ms(total("x3m")), ms(total("baseline"))];
+console.log(`${"total".padEnd(40)} ${a.toFixed(3).padStart(7)} ${b.toFixed(3).padStart(9)} ${(a - b).toFixed(3).padStart(15)}   (ratio ${(a / b).toFixed(2)})`);
