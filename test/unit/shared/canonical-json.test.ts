@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { canonicalJson } from "../../../src/core/shared/canonical-json.js";
+
+/** The definition canonical JSON had when fingerprints were first stored: its text must not change. */
+function reference(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(reference).join(",")}]`;
+  if (typeof value === "object" && value !== null) {
+    const entries = Object.entries(value).filter(([, item]) => item !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${reference(item)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+/** A random JSON-like value: nested objects and arrays, odd keys, undefined members. */
+function randomValue(depth: number): unknown {
+  const pick = Math.floor(Math.random() * (depth > 3 ? 5 : 7));
+  const text = () => String.fromCharCode(...Array.from({ length: Math.floor(Math.random() * 4) }, () => [65, 97, 122, 0x7f, 0xe9, 0x1f600 & 0xffff, 0xd83d][Math.floor(Math.random() * 7)] as number));
+  switch (pick) {
+    case 0: return null;
+    case 1: return Math.random() < 0.5 ? Math.floor(Math.random() * 1e6) - 5e5 : Math.random();
+    case 2: return text();
+    case 3: return Math.random() < 0.5;
+    case 4: return undefined;
+    case 5: return Array.from({ length: Math.floor(Math.random() * 4) }, () => randomValue(depth + 1));
+    default: return Object.fromEntries(Array.from({ length: Math.floor(Math.random() * 5) }, () => [text(), randomValue(depth + 1)]));
+  }
+}
+
+describe("canonicalJson", () => {
+  it("sorts keys at every depth and leaves out undefined members", () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, { z: 0, y: undefined, x: "é" }], c: null } })).toBe('{"a":{"c":null,"d":[1,{"x":"é","z":0}]},"b":1}');
+  });
+
+  it("writes every value as its first definition did: stored fingerprints stay valid", () => {
+    for (let i = 0; i < 2000; i += 1) {
+      const value = randomValue(0);
+      expect(canonicalJson(value)).toBe(reference(value));
+    }
+  });
+});
