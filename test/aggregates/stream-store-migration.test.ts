@@ -24,6 +24,19 @@ const FIRST_RELEASE = [
 
 const metadata = JSON.stringify({ messageId: "m1", correlationId: "m1", causationId: "m1", service: "deposit" });
 
+/** Appends one deposit to `store`'s stream `name`, as version `version`. */
+const appendDeposit = (store: SqliteStreamStore, name: string, version: number) =>
+  store.append({
+    streamName: name,
+    expectedVersion: version - 1,
+    events: [{ type: "Deposited", data: { amount: 1 }, schemaVersion: 1, metadata: JSON.parse(metadata) }],
+    newVersion: version,
+    principal: "ada",
+    messageId: `m${version}`,
+    fingerprint: "fp",
+    response: { status: "ok", version },
+  });
+
 describe("the stream store's schema is versioned", () => {
   it("a store written by the first release is upgraded in place: events, snapshots and processed ids intact", async () => {
     const name = `ledger-${newId()}`;
@@ -128,18 +141,7 @@ describe("the stream store's schema is versioned", () => {
         // row. Written by today's code, then taken back to that shape.
         const written = new SqliteStreamStore(state.storage, { outbox: true });
         written.open();
-        for (let version = 0; version <= 3; version += 1) {
-          await written.append({
-            streamName: name,
-            expectedVersion: version - 1,
-            events: [{ type: "Deposited", data: { amount: 1 }, schemaVersion: 1, metadata: JSON.parse(metadata) }],
-            newVersion: version,
-            principal: "ada",
-            messageId: `m${version}`,
-            fingerprint: "fp",
-            response: { status: "ok", version },
-          });
-        }
+        for (let version = 0; version <= 3; version += 1) await appendDeposit(written, name, version);
         const sql = state.storage.sql;
         sql.exec("ALTER TABLE stream DROP COLUMN published");
         sql.exec("CREATE TABLE outbox (version INTEGER PRIMARY KEY)");
@@ -160,17 +162,7 @@ describe("the stream store's schema is versioned", () => {
     await runInDurableObject(env.LEDGER.get(env.LEDGER.idFromName(name)), async (_object, state) => {
       const store = new SqliteStreamStore(state.storage, { outbox: true });
       store.open();
-      const append = (version: number) =>
-        store.append({
-          streamName: name,
-          expectedVersion: version - 1,
-          events: [{ type: "Deposited", data: { amount: 1 }, schemaVersion: 1, metadata: JSON.parse(metadata) }],
-          newVersion: version,
-          principal: "ada",
-          messageId: `m${version}`,
-          fingerprint: "fp",
-          response: { status: "ok", version },
-        });
+      const append = (version: number) => appendDeposit(store, name, version);
       const published = () => state.storage.sql.exec<{ published: number }>("SELECT published FROM stream").one().published;
       /** The store as the object's next incarnation would open it. */
       const restarted = () => {
