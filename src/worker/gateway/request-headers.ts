@@ -1,5 +1,4 @@
 import type { DryRun, TraceContext } from "../../core/messaging/message.js";
-import { isTraceparent } from "../../core/messaging/trace.js";
 
 /** What the request headers contribute to a new message. */
 export type HeaderFields = {
@@ -7,6 +6,7 @@ export type HeaderFields = {
   correlationId?: string;
   causationId?: string;
   dryRun: DryRun;
+  /** The caller's `traceparent` as sent, not yet checked: the request's trace is a child of it (`childTrace`). */
   trace: TraceContext;
   /** `X-Expected-Version`: the aggregate version the caller requires (-1: must not exist). */
   expectedVersion?: number;
@@ -53,8 +53,9 @@ export function parseRequestHeaders(headers: Headers): HeaderParse {
     }
     fields.expectedVersion = Number(expectedVersion);
   }
-  // An unparsable traceparent is dropped, not refused, as the W3C Trace Context spec asks.
+  // Taken as it is: the message's trace is a child of it (`childTrace`), which drops an unparsable
+  // one — not refused, as the W3C Trace Context spec asks — and parses a good one once.
   const traceparent = headers.get("traceparent");
-  if (traceparent !== null && isTraceparent(traceparent)) fields.trace.traceparent = traceparent;
+  if (traceparent !== null) fields.trace.traceparent = traceparent;
   return { ok: true, fields };
 }
