@@ -6,7 +6,7 @@ import { document_, type Page } from "./console-pages.js";
 import { problemText, type ConsoleReadSide } from "./console-read-side.js";
 
 /** Aggregates listed at most, costliest first. */
-export const COSTLIEST_SHOWN = 25;
+const COSTLIEST_SHOWN = 25;
 
 /** What the costs page shows: each type's usage and the costliest aggregates — or why it cannot. */
 export type CostsView = { types: TypeUsage[]; costliest: UsageEntry[] } | { unavailable: string };

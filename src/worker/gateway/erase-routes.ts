@@ -6,6 +6,7 @@ import type { SchedulerClient } from "../../core/scheduling/scheduler.js";
 import type { JsonObject } from "../../core/shared/json.js";
 import type { ReadSide } from "../readside/read-side.js";
 import { limitBody, type GatewayEnv } from "./gateway-middleware.js";
+import type { StreamTarget } from "./stream-target.js";
 import { answerWith as answer } from "./replies.js";
 import { bodyText, parseBody } from "./request-body.js";
 
@@ -30,9 +31,6 @@ export type AdminErasure<Env> = {
 /** Who asks, as an erase's body may say: the operator's name and the reason, each at most this long. */
 const MAX_NOTE = 200;
 
-/** The aggregate and id a stream route names, or the answer refusing them. */
-type TargetOf<Env extends object> = (c: Context<GatewayEnv<Env>>) => { access: StreamAccess<Env>; id: string } | Response;
-
 /** An erasure asked for by an admin, from the gateway or the console. */
 export type AdminErase = { via: "api" | "console"; operator: string | null; reason: string | null };
 
@@ -55,7 +53,7 @@ export function eraseAsAdmin<Env>(
 }
 
 /** The operator and reason an erase's body gives (each optional), or why they are refused. */
-export function eraseNote(body: JsonObject): { operator: string | null; reason: string | null } | string {
+function eraseNote(body: JsonObject): { operator: string | null; reason: string | null } | string {
   const unknown = Object.keys(body).filter((field) => field !== "operator" && field !== "reason");
   if (unknown.length > 0) return `unknown fields: ${unknown.join(", ")} (an erase takes operator and reason)`;
   const note = (field: "operator" | "reason"): string | null | undefined => {
@@ -77,7 +75,7 @@ export function eraseNote(body: JsonObject): { operator: string | null; reason: 
  */
 export function mountEraseRoutes<Env extends object>(
   app: Hono<GatewayEnv<Env>>,
-  targetOf: TargetOf<Env>,
+  targetOf: StreamTarget<Env>,
   erasure: AdminErasure<Env> | undefined,
   scheduler: SchedulerClient<Env> | undefined,
   maxBodyBytes: number,

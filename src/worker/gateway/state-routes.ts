@@ -7,6 +7,7 @@ import { response, type ErrorResponse } from "../../core/messaging/response.js";
 import { isJsonObject, type JsonObject } from "../../core/shared/json.js";
 import { callerAssigns, type Identify, type PrincipalOf } from "./caller.js";
 import { limitBody, type GatewayEnv } from "./gateway-middleware.js";
+import type { StreamTarget } from "./stream-target.js";
 import { answerWith as answer } from "./replies.js";
 import { bodyText, parseBody } from "./request-body.js";
 
@@ -30,10 +31,6 @@ export type LookBackInput = {
   /** A dry run: the command's name, its request (a JSON object), the credentials of the caller it runs as. */
   dryRun?: { command: unknown; request: unknown; credentials: unknown };
 };
-
-
-/** The aggregate and id a stream route names, or the answer refusing them. */
-type TargetOf<Env extends object> = (c: Context<GatewayEnv<Env>>) => { access: StreamAccess<Env>; id: string } | Response;
 
 /** The fields a dry run's body may have. */
 const DRY_RUN_FIELDS = new Set(["command", "request", "credentials"]);
@@ -71,7 +68,7 @@ async function runAs<Env>(credentials: unknown, env: Env, callers: LookBackCalle
  * answered there and the events it would have appended; 200 whatever the command answered,
  * nothing stored. Admin only (the stream routes' token check covers them).
  */
-export function mountStateRoutes<Env extends object>(app: Hono<GatewayEnv<Env>>, targetOf: TargetOf<Env>, callers: LookBackCallers<Env>): void {
+export function mountStateRoutes<Env extends object>(app: Hono<GatewayEnv<Env>>, targetOf: StreamTarget<Env>, callers: LookBackCallers<Env>): void {
   const answerLookBack = (c: Context<GatewayEnv<Env>>, past: PastState | ErrorResponse) => ("status" in past ? answer(c, past) : c.json(past));
 
   app.get("/v1/streams/:stream/:id/state", async (c: Context<GatewayEnv<Env>>) => {
