@@ -357,12 +357,9 @@ export class SqliteStreamStore implements StreamStore, Outbox {
 
   /** How many committed events wait to be sent (0 without an outbox). */
   unpublishedCount(): number {
-    if (!this.#keepsOutbox || !this.#schema.exists) return 0;
-    const row = this.#db.first<{ version: number; published: number }>(sql`SELECT version, published FROM stream WHERE id = 1`);
-    if (row === null) return 0;
-    this.#published = Math.max(this.#published ?? row.published, row.published);
-    this.#publishedSaved = row.published;
-    return Math.max(0, row.version - this.#published);
+    if (!this.#keepsOutbox) return 0;
+    // The cursor in memory is the true one: only this object writes the row, from it.
+    return Math.max(0, (this.#row()?.version ?? -1) - this.#cursor());
   }
 
   async unpublished(limit: number): Promise<{ streamName: string; events: RecordedEvent[] }> {

@@ -69,12 +69,18 @@ export function firstProblem(issues: readonly ValidationProblem[]): string {
 
 /** The request's `waitUntil`, or a stand-in when there is no execution context (plain `app.fetch`). */
 export function waitUntilOf(c: Context): (promise: Promise<unknown>) => void {
+  let executionCtx: { waitUntil(promise: Promise<unknown>): void } | undefined;
   try {
-    const executionCtx = c.executionCtx;
-    return (promise) => executionCtx.waitUntil(promise);
+    executionCtx = c.executionCtx;
   } catch {
-    return (promise) => void promise.catch(() => {});
+    // Hono's context throws when the request came without one.
   }
+  return waitUntilFrom(executionCtx);
+}
+
+/** `executionCtx.waitUntil`, or, without a context, a stand-in that only keeps a rejection from going unhandled. */
+export function waitUntilFrom(executionCtx: { waitUntil(promise: Promise<unknown>): void } | undefined): (promise: Promise<unknown>) => void {
+  return executionCtx === undefined ? (promise) => void promise.catch(() => {}) : (promise) => executionCtx.waitUntil(promise);
 }
 
 /**

@@ -424,6 +424,22 @@ describe("service calls are answered without Hono's chain, as the chain answers 
     return { status: answer.status, headers, body: generated(await answer.text()) };
   };
 
+  it("a service call reaches no router; other requests, and every request once the app is extended, go through Hono's", async () => {
+    const app = createGateway({ services: [statuses], logger: silentLogger });
+    // Hono works out every request's path (getPath) before routing it.
+    const routed = vi.spyOn(app, "getPath");
+    expect((await app.fetch(new Request("http://gw/v1/services/ok", post("{}")), {})).status).toBe(200);
+    expect(routed).not.toHaveBeenCalled();
+    expect((await app.fetch(new Request("http://gw/v1/health"), {})).status).toBe(200);
+    expect((await app.fetch(new Request("http://gw/v1/services/ok%21", post("{}")), {})).status).toBe(404);
+    expect(routed).toHaveBeenCalledTimes(2);
+    const extended = createGateway({ services: [statuses], logger: silentLogger });
+    extended.get("/added-later", (c) => c.text("later"));
+    const extendedRouted = vi.spyOn(extended, "getPath");
+    expect((await extended.fetch(new Request("http://gw/v1/services/ok", post("{}")), {})).status).toBe(200);
+    expect(extendedRouted).toHaveBeenCalledTimes(1);
+  });
+
   it("the same status, headers and body for every kind of answer", async () => {
     const cases: [string, RequestInit][] = [
       ["/v1/services/ok", post('{"a":1}', { "X-Message-Id": "m-1" })],

@@ -13,7 +13,7 @@ import type { TelemetryHandler } from "../../core/messaging/telemetry.js";
 import { wiring } from "../../core/messaging/wiring.js";
 import type { SchedulerClient } from "../../core/scheduling/scheduler.js";
 import type { LogFormat, Logger } from "../../core/shared/logger.js";
-import { waitUntilOf } from "../../protocol/hono-protocol.js";
+import { waitUntilFrom, waitUntilOf } from "../../protocol/hono-protocol.js";
 import type { Identify, PrincipalOf } from "./caller.js";
 import { identifyCaller, limitBody, noStore, readWithin, requestMessage, wellEncodedUrl, type GatewayEnv } from "./gateway-middleware.js";
 import { answerWith, envelopeReply, replyWith } from "./replies.js";
@@ -167,8 +167,7 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
       if (message.halted) return envelopeReply(message);
       const assigns = await callerAssigns(request.headers.get(identityHeader) ?? undefined, options.identify, env, options.principalOf);
       if (assigns === null) return envelopeReply(halt(message, response.unauthorized("invalid credentials")));
-      const waitUntil = executionCtx === undefined ? (promise: Promise<unknown>) => void promise.catch(() => {}) : (promise: Promise<unknown>) => executionCtx.waitUntil(promise);
-      return envelopeReply(await callService(message, bytes, assigns, { env, waitUntil }));
+      return envelopeReply(await callService(message, bytes, assigns, { env, waitUntil: waitUntilFrom(executionCtx) }));
     } catch (error) {
       return failed(error, request, message);
     }
@@ -177,7 +176,8 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   const failed = (error: unknown, request: Request, message: Message | undefined): Response => {
     if (error instanceof HTTPException) {
       // Copied: the exception's Response may have come from a fetch, whose headers are immutable.
-      const answer = new Response(error.getResponse().body, error.getResponse());
+      const thrown = error.getResponse();
+      const answer = new Response(thrown.body, thrown);
       answer.headers.set("Cache-Control", "no-store");
       return answer;
     }
