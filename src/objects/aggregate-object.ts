@@ -16,7 +16,7 @@ import type { ReadStore } from "../core/readside/read-store.js";
 import { SchedulerRunner, type SchedulerHooks } from "../core/scheduling/scheduler.js";
 import { backoffDelay, type BackoffOptions } from "../core/shared/backoff.js";
 import type { JsonObject } from "../core/shared/json.js";
-import type { Logger } from "../core/shared/logger.js";
+import type { LogFields, Logger } from "../core/shared/logger.js";
 import { aggregateRoutes, serveCommand, type HomeAnswer, type StreamHost } from "./aggregate-routes.js";
 import { traceFields } from "../core/messaging/trace.js";
 import { placeNamed } from "./jurisdictions.js";
@@ -325,15 +325,12 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
       if (telemetry.active || budget !== undefined) {
         const storageBytes = this.ctx.storage.sql.databaseSize;
         const fields = { streamName: request.streamName, command: request.command, messageId: request.message.id };
-        const traced = { ...fields, ...traceFields(request.message.trace) };
         if (telemetry.active) telemetry.emit("aggregate_usage", { rowsRead, rowsWritten, storageBytes }, fields);
+        // The trace is worked out only for a warning that is written.
+        const crossed = (more: LogFields) => logger.warn("cost budget crossed", { ...fields, ...traceFields(request.message.trace), ...more });
         const rows = rowsRead + rowsWritten;
-        if (budget?.rowsPerCommand !== undefined && rows > budget.rowsPerCommand) {
-          logger.warn("cost budget crossed", { ...traced, rows, rowsPerCommand: budget.rowsPerCommand });
-        }
-        if (budget?.storageBytes !== undefined && storageBytes > budget.storageBytes) {
-          logger.warn("cost budget crossed", { ...traced, storageBytes, budgetBytes: budget.storageBytes });
-        }
+        if (budget?.rowsPerCommand !== undefined && rows > budget.rowsPerCommand) crossed({ rows, rowsPerCommand: budget.rowsPerCommand });
+        if (budget?.storageBytes !== undefined && storageBytes > budget.storageBytes) crossed({ storageBytes, budgetBytes: budget.storageBytes });
       }
       return reply;
     }

@@ -10,6 +10,8 @@ import {
   type StreamPage,
 } from "../core/aggregates/aggregate-protocol.js";
 import { halt, type Message } from "../core/messaging/message.js";
+import { DEFAULT_COMMAND_TIMEOUT_MS } from "../core/aggregates/aggregate-instance.js";
+import { backoffDelay, type BackoffOptions } from "../core/shared/backoff.js";
 import { isJsonObject } from "../core/shared/json.js";
 import { response, type ErrorResponse, type ServiceResponse } from "../core/messaging/response.js";
 import type { AggregateRoutes, CommandCall } from "./aggregate-routes.js";
@@ -41,18 +43,25 @@ function stubAt(place: ObjectPlace): DurableObjectStub {
   return place.namespace.get(place.namespace.idFromName(place.name));
 }
 
-/** How often, and how long apart, a claim is tried again while the home runs a command that may create the stream. */
-const BUSY_TRIES = 50;
-const BUSY_WAIT_MS = 20;
+/**
+ * How a claim is tried again while the home runs a command that may create the stream: soon at
+ * first, then further apart, for as long as such a command may run (an aggregate's default
+ * command deadline, and a second more) — not a fixed second, which a slow first command outlasts.
+ */
+const BUSY_RETRY: BackoffOptions = { baseMs: 20, maxMs: 1000 };
+const BUSY_WAIT_MS = DEFAULT_COMMAND_TIMEOUT_MS + 1000;
 
 /** Asks a stream's home where the stream lives, recording `claim` when nothing is yet. */
 async function askHome(home: ObjectPlace, streamName: string, claim: string | undefined): Promise<Residence> {
   const json = claim === undefined ? { streamName } : { streamName, claim: claim as DurableObjectJurisdiction };
+  let waited = 0;
   for (let tries = 1; ; tries += 1) {
     const { residence } = await trustedAnswer<{ residence: Residence }>(await client.residence.$post({ json }, through(stubAt(home))), streamName);
     if (residence.busy !== true) return residence;
-    if (tries >= BUSY_TRIES) throw new Error(`${streamName}: its home stayed busy creating it; the claim was not taken`);
-    await new Promise((resolve) => setTimeout(resolve, BUSY_WAIT_MS));
+    if (waited >= BUSY_WAIT_MS) throw new Error(`${streamName}: its home stayed busy creating it; the claim was not taken`);
+    const delay = backoffDelay(tries, BUSY_RETRY);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    waited += delay;
   }
 }
 

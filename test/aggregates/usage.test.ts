@@ -66,4 +66,20 @@ describe("what an aggregate's object costs", () => {
       ["deposit", 4],
     ]);
   });
+
+  it("a command that finds its object over the type's storage budget is logged with the bytes stored", async () => {
+    const id = budgeted.freshId();
+    await budgeted.send("open", { id, owner: "ada" });
+    let stored = (await usageOf(budgeted, id)).storageBytes;
+    for (let round = 0; stored <= 40_000 && round < 50; round += 1) {
+      for (let i = 0; i < 10; i += 1) await budgeted.send("deposit", { id, amount: 1 });
+      stored = (await usageOf(budgeted, id)).storageBytes;
+    }
+    expect(stored).toBeGreaterThan(40_000);
+    libraryLog.take({ level: "warn", msg: "cost budget crossed" });
+    await budgeted.send("deposit", { id, amount: 1 }, { id: "budget-storage" });
+    const [warning] = libraryLog.take({ level: "warn", msg: "cost budget crossed" });
+    expect(warning?.fields).toMatchObject({ streamName: `ledger-${id}`, command: "deposit", messageId: "budget-storage", budgetBytes: 40_000 });
+    expect(Number(warning?.fields["storageBytes"])).toBeGreaterThan(40_000);
+  });
 });

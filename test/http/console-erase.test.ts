@@ -38,6 +38,11 @@ describe("erasing an aggregate from the console", () => {
     expect(alertOf(await wrong.text())).toBe("The id typed is not this aggregate&#39;s: nothing was erased.");
     expect(await versionOf(id)).toBe(1);
 
+    // The API's rule for the note: a reason past 200 characters is refused, not cut short.
+    const wordy = await demo("/console/streams/erase", form({ stream: "account", id, confirm: id, reason: "r".repeat(201) }, cookie));
+    expect(alertOf(await wordy.text())).toBe("operator and reason must be strings of at most 200 characters: nothing was erased.");
+    expect(await versionOf(id)).toBe(1);
+
     const erased = await demo("/console/streams/erase", form({ stream: "account", id, confirm: id, operator: "<b>Grace</b>", reason: "request 42" }, cookie));
     expect(erased.status).toBe(303);
     const receiptPath = erased.headers.get("Location") ?? "";

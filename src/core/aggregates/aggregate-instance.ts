@@ -12,7 +12,7 @@ import type { CommandRequest, DeleteOptions, PageEvent, PastState, StateQuery, S
 import type { CommandContext, DecisionResult } from "./decision.js";
 import { encodeEvents, eventMetadataOf, MAX_EVENT_BYTES } from "./event-encoding.js";
 import { fingerprintOf, legacyFingerprintOf } from "./fingerprint.js";
-import { isPastState, pastStateJson, replayTo, type Replayed } from "./past-state.js";
+import { isPastState, pastStateJson, REPLAY_PAGE, replayTo, type Replayed } from "./past-state.js";
 import type { NewEvent, RecordedEvent, Retention, Snapshot, StreamStatus, StreamStore } from "./stream-store.js";
 import { upcast } from "./upcasting.js";
 
@@ -49,8 +49,6 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 
 /** The largest response recorded for idempotency; a larger one is recorded without its payload. */
 const MAX_RECORDED_RESPONSE_CHARS = 64 * 1024;
-
-const REPLAY_PAGE = 500;
 
 /** Idempotency records older than this are dropped (7 days), unless the aggregate says otherwise. */
 const DEFAULT_KEEP_FOR_MS = 7 * 24 * 60 * 60 * 1000;

@@ -14,8 +14,8 @@ import { upcast } from "./upcasting.js";
  * code can read. A replay from the start is always right, and an admin's look back can afford it.
  */
 
-/** Events read per page of a replay. */
-const REPLAY_PAGE = 500;
+/** Events read per page of a replay (a load's and a look back's). */
+export const REPLAY_PAGE = 500;
 
 /** The state at a point of a stream's past, before it is shown as JSON. */
 export type Replayed<State> = Omit<PastState, "stream" | "state" | "dryRun"> & { state: State };
@@ -49,7 +49,7 @@ function untilOf(point: PastPoint): Until | string {
  * and commands wait behind it): a point further from the stream's start is refused, so that an
  * operator's click cannot stall an aggregate or run past the platform's CPU limit.
  */
-export const MAX_LOOK_BACK_EVENTS = 10_000;
+const MAX_LOOK_BACK_EVENTS = 10_000;
 
 /**
  * The state of `store`'s stream at `point`: its events replayed from the first through today's

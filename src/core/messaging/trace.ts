@@ -40,7 +40,7 @@ export function isTraceparent(traceparent: string | undefined): traceparent is s
 }
 
 /** A new trace: a random trace id and span id, sampled. */
-export function newTraceparent(): string {
+function newTraceparent(): string {
   return `00-${randomHex(16)}-${randomHex(8)}-01`;
 }
 

@@ -8,6 +8,7 @@ import type { EventSource } from "./event-source.js";
 import type { CatalogEntry, CommitUnit, DeadLetter, ReadStore } from "./read-store.js";
 import type { ReadStatement } from "./read-statement.js";
 import type { Subscriber } from "./subscriber.js";
+import { traceFields } from "../messaging/trace.js";
 
 /** One queue message as the runner sees it: its id, how many times it was delivered, its body. */
 export type Delivery = { id: string; attempts: number; body: unknown };
@@ -192,7 +193,7 @@ export class SubscriptionRunner {
     for (const outcome of outcomes) if (outcome?.kind === "dead_letter") letters.push(...outcome.letters);
 
     for (const letter of letters) {
-      this.#logger.error("event dead-lettered: a subscriber kept failing on it", { ...letter, envelope: undefined });
+      this.#logger.error("event dead-lettered: a subscriber kept failing on it", { ...letter, envelope: undefined, ...traceOfEnvelope(letter.envelope) });
       try {
         await this.#store.deadLetter(letter);
       } catch (error) {
@@ -393,4 +394,12 @@ function asJson(body: unknown): Json {
   } catch {
     return String(body);
   }
+}
+
+/** The trace of the event an envelope carries (its metadata's `traceparent`), as log fields; none for a reference. */
+function traceOfEnvelope(body: Json): Record<string, string> {
+  const read = readEnvelope(body);
+  if (!read.ok || read.envelope.kind !== "event") return {};
+  const traceparent = read.envelope.event.metadata.traceparent;
+  return traceparent === undefined ? {} : traceFields({ traceparent });
 }

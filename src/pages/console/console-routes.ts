@@ -33,7 +33,7 @@ import { costsPage, costsView } from "./console-costs.js";
 import { problemText, readSideView, replay, sweepNow, type ConsoleReadSide, type ReplayAction } from "./console-read-side.js";
 import { NOTICE_PARAM, openNotice, sealNotice } from "./console-notices.js";
 import { endSession, hasSession, isAdminToken, startSession } from "./console-session.js";
-import { eraseAsAdmin, type AdminErasure } from "../../worker/gateway/erase-routes.js";
+import { eraseAsAdmin, eraseNote, type AdminErasure } from "../../worker/gateway/erase-routes.js";
 import { erasePage, eraseSection, erasuresPage, receiptPage, type EraseView } from "./console-erase.js";
 
 export type { ConsoleReadSide } from "./console-read-side.js";
@@ -306,13 +306,15 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
   app.post("/console/streams/erase", ...change, async (c: Context<GatewayEnv<Env>>) => {
     const form = await c.req.parseBody();
     const field = (name: string) => (typeof form[name] === "string" ? form[name] : "");
-    const asked = { stream: field("stream"), id: field("id"), operator: field("operator").slice(0, 200), reason: field("reason").slice(0, 200) };
+    const asked = { stream: field("stream"), id: field("id"), operator: field("operator"), reason: field("reason") };
     const access = options.aggregates.find((candidate) => candidate.stream === asked.stream);
     const id = readKey(asked.id);
     const confirm = readKey(field("confirm"));
     if (options.erasure === undefined || access === undefined || !id.ok) return eraseRoute(c, asked, null);
     if (!confirm.ok || confirm.key !== id.key) return eraseRoute(c, asked, "The id typed is not this aggregate's: nothing was erased.");
-    const note = { operator: asked.operator === "" ? null : asked.operator, reason: asked.reason === "" ? null : asked.reason };
+    // The API's rule for who asks and why: the same words refuse them here.
+    const note = eraseNote({ operator: asked.operator, reason: asked.reason });
+    if (typeof note === "string") return eraseRoute(c, asked, `${note}: nothing was erased.`);
     let answer: Awaited<ReturnType<typeof eraseAsAdmin>>;
     try {
       answer = await eraseAsAdmin(options.erasure, options.scheduler, c.env, { access, id: id.key }, { via: "console", ...note });

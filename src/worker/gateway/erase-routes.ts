@@ -52,8 +52,8 @@ export function eraseAsAdmin<Env>(
   });
 }
 
-/** The operator and reason an erase's body gives (each optional), or why they are refused. */
-function eraseNote(body: JsonObject): { operator: string | null; reason: string | null } | string {
+/** The operator and reason an erase's body (or the console's form) gives, each optional, or why they are refused. */
+export function eraseNote(body: JsonObject): { operator: string | null; reason: string | null } | string {
   const unknown = Object.keys(body).filter((field) => field !== "operator" && field !== "reason");
   if (unknown.length > 0) return `unknown fields: ${unknown.join(", ")} (an erase takes operator and reason)`;
   const note = (field: "operator" | "reason"): string | null | undefined => {

@@ -110,9 +110,6 @@ export const CORS_ALLOW_HEADERS: readonly string[] = [
 /** The answer headers a browser script may read when `cors` is on: the message's ids. */
 export const CORS_EXPOSE_HEADERS: readonly string[] = ["X-Message-Id", "X-Correlation-Id", "X-Causation-Id"];
 
-/** Default largest request body: 1 MiB. */
-export { DEFAULT_MAX_BODY_BYTES };
-
 /**
  * The HTTP gateway (Hono): `POST /v1/services/:service`, `POST /v1/validate/:service`,
  * `GET /v1/services`, `GET /v1/health`, and the schedule and admin stream routes when configured.
@@ -202,7 +199,7 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   app.post("/v1/validate/:service", bodyLimit, requestMessage(true), caller, serviceCall);
   app.get("/v1/services", async (c) => c.json({ services: await dispatcher.publicServices(scopeOf(c)) }));
   app.get("/v1/health", (c) => c.json({ status: "ok" }));
-  mountStreamRoutes(app, options.admin, throttle, options);
+  mountStreamRoutes(app, options.admin, throttle, { ...options, maxBodyBytes });
   mountScheduleRoutes(app, {
     scheduler: options.scheduler,
     dispatcher,

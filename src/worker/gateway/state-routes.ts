@@ -1,4 +1,3 @@
-import { DEFAULT_MAX_BODY_BYTES } from "./request-body.js";
 import type { Context, Hono } from "hono";
 import type { PastState } from "../../core/aggregates/aggregate-protocol.js";
 import type { StreamAccess } from "../../core/aggregates/aggregate-router.js";
@@ -21,8 +20,8 @@ import { bodyText, parseBody } from "./request-body.js";
  * itself would recognise, with that caller's rights now.
  */
 
-/** How the gateway identifies callers, and how large a request body it takes. */
-export type LookBackCallers<Env> = { identify?: Identify<Env> | undefined; principalOf?: PrincipalOf | undefined; maxBodyBytes?: number | undefined };
+/** How the gateway identifies callers (a look back's dry run runs as one). */
+export type LookBackCallers<Env> = { identify?: Identify<Env> | undefined; principalOf?: PrincipalOf | undefined };
 
 /** A look back as it is asked for over HTTP or in a console form: every value as it came. */
 export type LookBackInput = {
@@ -68,7 +67,7 @@ async function runAs<Env>(credentials: unknown, env: Env, callers: LookBackCalle
  * answered there and the events it would have appended; 200 whatever the command answered,
  * nothing stored. Admin only (the stream routes' token check covers them).
  */
-export function mountStateRoutes<Env extends object>(app: Hono<GatewayEnv<Env>>, targetOf: StreamTarget<Env>, callers: LookBackCallers<Env>): void {
+export function mountStateRoutes<Env extends object>(app: Hono<GatewayEnv<Env>>, targetOf: StreamTarget<Env>, callers: LookBackCallers<Env> & { maxBodyBytes: number }): void {
   const answerLookBack = (c: Context<GatewayEnv<Env>>, past: PastState | ErrorResponse) => ("status" in past ? answer(c, past) : c.json(past));
 
   app.get("/v1/streams/:stream/:id/state", async (c: Context<GatewayEnv<Env>>) => {
@@ -77,7 +76,7 @@ export function mountStateRoutes<Env extends object>(app: Hono<GatewayEnv<Env>>,
     return answerLookBack(c, await lookBack(target.access, c.env, target.id, { version: c.req.query("version"), at: c.req.query("at") }, callers));
   });
 
-  const maxBytes = callers.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxBytes = callers.maxBodyBytes;
   const bodyLimit = limitBody<Env>(maxBytes, (c) => answer(c, response.error("payload_too_large", { maxBytes })));
   app.post("/v1/streams/:stream/:id/state/dry-run", bodyLimit, async (c: Context<GatewayEnv<Env>>) => {
     const target = targetOf(c);

@@ -1,4 +1,3 @@
-import { DEFAULT_MAX_BODY_BYTES } from "./request-body.js";
 import type { Context, Hono, MiddlewareHandler } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { timingSafeEqual } from "hono/utils/buffer";
@@ -35,7 +34,6 @@ export type AdminOptions<Env> = {
    */
   erasure?: AdminErasure<Env>;
 };
-
 
 /** The most events one page returns. */
 export const MAX_PAGE = 1000;
@@ -91,12 +89,12 @@ export function adminOnly<Env extends object>(
 export function mountStreamRoutes<Env extends object>(
   app: Hono<GatewayEnv<Env>>,
   admin: AdminOptions<Env> | undefined,
-  throttle?: AdminThrottle<Env>,
-  callers: LookBackCallers<Env> & { scheduler?: SchedulerClient<Env> | undefined } = {},
+  throttle: AdminThrottle<Env> | undefined,
+  callers: LookBackCallers<Env> & { scheduler?: SchedulerClient<Env> | undefined; maxBodyBytes: number },
 ): void {
   app.use("/v1/streams/*", adminOnly<Env>(admin?.token, throttle));
   mountStateRoutes(app, (c) => targetOf(c, admin), callers);
-  mountEraseRoutes(app, (c) => targetOf(c, admin), admin?.erasure, callers.scheduler, callers.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+  mountEraseRoutes(app, (c) => targetOf(c, admin), admin?.erasure, callers.scheduler, callers.maxBodyBytes);
 
   app.get("/v1/streams/:stream/:id", async (c: Context<GatewayEnv<Env>>) => {
     const target = targetOf(c, admin);

@@ -1,4 +1,4 @@
-import { aggregateRouter, aggregateSource, Dispatcher, MemoryAggregates, MemoryProcesses, MemoryQueue, newMessage, publishToQueue, silentLogger, sqliteExecutor, SqlReadStore, SubscriptionRunner, type AuthorizeResult, type JsonObject, type Message, type Subscriber } from "../../../src/core/index.js";
+import { aggregateRouter, aggregateSource, Dispatcher, MemoryAggregates, MemoryProcesses, MemoryQueue, newMessage, publishToQueue, silentLogger, sqliteExecutor, SqlReadStore, SubscriptionRunner, type AuthorizeResult, type JsonObject, type Logger, type Message, type Subscriber } from "../../../src/core/index.js";
 import { type MemoryQueueOptions } from "../../../src/core/readside/memory-queue.js";
 import { type RunScope } from "../../../src/core/readside/subscription-runner.js";
 import { account } from "../../../examples/bank/account.js";
@@ -27,6 +27,8 @@ export type MemoryBankOptions = {
   chaos?: MemoryQueueOptions["chaos"];
   batchSize?: number;
   maxAttempts?: number;
+  /** Where the read side's consumer logs (default: nowhere). */
+  logger?: Logger;
   /** Wraps how a process's commands are sent (default: straight to the bank's services). */
   processDispatch?: (dispatch: (message: Message) => Promise<Message>) => (message: Message) => Promise<Message>;
 };
@@ -69,7 +71,7 @@ export function memoryBank(options: MemoryBankOptions = {}) {
     logger: silentLogger,
   });
   const subscribers = options.subscribers?.(processes) ?? [accountsView, bankTotals, transferManager(() => processes)];
-  const runner = new SubscriptionRunner({ subscribers, store, logger: silentLogger, maxAttempts: options.maxAttempts ?? 5 });
+  const runner = new SubscriptionRunner({ subscribers, store, logger: options.logger ?? silentLogger, maxAttempts: options.maxAttempts ?? 5 });
   const scope: RunScope = { env: {}, source: aggregateSource([bank, transferServices], {}) };
   deliver = (batch) => runner.deliver(batch, scope);
 

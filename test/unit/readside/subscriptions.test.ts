@@ -6,6 +6,7 @@ import { type RebuildProgress } from "../../../src/core/readside/rebuild.js";
 import type { AccountEvent } from "../../../examples/bank/account.js";
 import { accountsView, bankTotals } from "../../../examples/bank/read-models.js";
 import { closeBanks, memoryBank, readModels } from "./memory-bank.js";
+import { recordingLogger } from "../../support/recorders.js";
 
 afterEach(closeBanks);
 
@@ -122,7 +123,7 @@ describe("projections fed by an in-memory queue (the demo's own handlers, on Nod
     expect(totals).toEqual({ deposited: 20 });
   });
 
-  it("a handler that keeps failing is retried, then dead-lettered with its error; the stream's later events wait, and apply in order once it is fixed", async () => {
+  it("a handler that keeps failing is retried, then dead-lettered with its error (its log line in the event's trace); the stream's later events wait, and apply in order once it is fixed", async () => {
     let broken = true;
     const fragile = projection<AccountEvent>({
       name: "fragile",
@@ -134,7 +135,8 @@ describe("projections fed by an in-memory queue (the demo's own handlers, on Nod
         },
       },
     });
-    const bank = memoryBank({ subscribers: () => [fragile], maxAttempts: 3 });
+    const log = recordingLogger();
+    const bank = memoryBank({ subscribers: () => [fragile], maxAttempts: 3, logger: log.logger });
     bank.db.exec("CREATE TABLE fragile_log (stream TEXT, version INTEGER, PRIMARY KEY (stream, version))");
     await bank.call("open_account", { account_id: "p1" });
     for (const amount of [5, 13, 7]) await bank.call("deposit", { account_id: "p1", amount });
@@ -145,6 +147,13 @@ describe("projections fed by an in-memory queue (the demo's own handlers, on Nod
       ["fragile", "account-p1", 3, 3],
     ]);
     expect(bank.queue.deadLetters[0]?.error).toBe("handler failed: 13 is unlucky");
+    const [unlucky] = (await bank.accounts.readStream({}, "account-p1", { from: 2, limit: 1 })).events;
+    expect(unlucky?.metadata.traceparent).toMatch(/^00-[\da-f]{32}-[\da-f]{16}-01$/);
+    const deadLettered = log.lines.filter((line) => line.message.startsWith("event dead-lettered"));
+    expect(deadLettered.map((line) => [line.fields["version"], line.fields["traceId"]])).toEqual([
+      [2, unlucky?.metadata.traceparent?.split("-")[1]],
+      [3, expect.stringMatching(/^[\da-f]{32}$/)],
+    ]);
     expect((await bank.store.deadLetters(10)).map((l) => l.version)).toEqual([3, 2]);
     const applied = () => bank.store.query<{ version: number }>(statement`SELECT version FROM fragile_log ORDER BY version`);
     expect((await applied()).map((r) => r.version)).toEqual([1]);
