@@ -52,8 +52,9 @@ for (const name of chosen) {
   ].join("\n");
   const intro = [`${stampOf(at)} on ${machineText}, ${load}.`, shared === undefined ? "" : ` Baseline: ${shared}.`, result.note ? ` ${result.note}` : ""].join("");
   console.log(`\n${intro}\n\n${table}\n\nraw: ${file}\n`);
-  // Written after each suite, so a long run that fails later keeps what it measured.
-  updateReadme(name, `### ${name}\n\n${intro}\n\n${table}\n`);
+  // Written after each suite, so a long run that fails later keeps what it measured; a part of a
+  // suite run alone (`partial`) leaves the suite's table as it was.
+  if (!result.partial) updateReadme(name, `### ${name}\n\n${intro}\n\n${table}\n`);
 }
 process.exit(0);
 

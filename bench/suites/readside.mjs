@@ -10,11 +10,13 @@
 //   pipeline (send after commit, apply as delivered: no outbox, no checkpoint, no gap filling);
 // - projection throughput: how fast each consumer applies a backlog of 7,400 events (two
 //   projections; the queue is filled at once);
+// - the projection consumer's CPU per event: the same deposits handed to the library's consumer
+//   and to a hand-written one that keeps checkpoints and a guard too, as queue batches of 50;
 // - rebuild of a projection from 10,000 events read back from their objects vs. a hand-written
 //   replay (the same reads, plain D1 writes).
 // Locally one workerd runs the objects, the queue broker, the consumer and D1 on one thread, so a
 // saturated producer starves the consumer; lag is therefore measured at a steady rate.
-import { bundle, miniflare, pairedRatio, percentile, sleep } from "../lib.mjs";
+import { bundle, childWorkerdPids, cpuMs, miniflare, pairedRatio, percentile, sleep } from "../lib.mjs";
 
 const ACCOUNTS = 500;
 const DEPOSITS = 7_400;
@@ -32,6 +34,13 @@ const PAIR_CASES = [
 ];
 
 const median = (values) => percentile(values, 50);
+
+// The consumer's CPU per event: batches of 50 handed to each consumer in turn, alternating sides.
+const CONSUMER_ROUNDS = quick ? 2 : 7;
+const CONSUMER_CASES = [
+  { label: "every batch one event of 50 streams", streams: 100, perStream: quick ? 5 : 30, bunch: 1 },
+  { label: "every batch 10 events of 5 streams", streams: 5, perStream: quick ? 50 : 600, bunch: 10 },
+];
 
 export async function run() {
   const mf = miniflare(
@@ -90,8 +99,53 @@ export async function run() {
   };
   const deposit = (side, prefix, accounts) => (i) => `/${side}/deposit?id=${prefix}${i % accounts}&amount=${1 + (i % 7)}`;
 
+  /**
+   * The consumers' CPU per event (workerd's, all threads: the consumer, D1): the same deposits
+   * handed to each consumer as queue batches of 50, one batch at a time, in rounds alternating
+   * the sides; the ratio is the median of the rounds' own ratios.
+   */
+  const consumerCpu = async () => {
+    const rows = [];
+    const raw = [];
+    const pids = childWorkerdPids();
+    for (const [k, c] of CONSUMER_CASES.entries()) {
+      const sides = { x3m: [], plain: [] };
+      const walls = { x3m: [], plain: [] };
+      for (let round = -1; round < CONSUMER_ROUNDS; round += 1) {
+        for (const side of round % 2 === 0 ? ["x3m", "plain"] : ["plain", "x3m"]) {
+          const { events } = await call(`/consumer/prepare?side=${side}&run=${k}r${round + 1}&streams=${c.streams}&perStream=${c.perStream}&bunch=${c.bunch}`);
+          const cpu = cpuMs(pids);
+          const start = performance.now();
+          const { acked } = await call(`/consumer/consume?side=${side}`);
+          const wall = performance.now() - start;
+          const used = cpuMs(pids) - cpu;
+          if (acked !== events) throw new Error(`consumer ${side}: ${acked} of ${events} events acknowledged`);
+          if (round < 0) continue; // warm-up
+          sides[side].push(used / events);
+          walls[side].push(wall / events);
+        }
+      }
+      const ours = median(sides.x3m);
+      const theirs = median(sides.plain);
+      console.log(`consumer CPU per event, ${c.label}: ${(ours * 1000).toFixed(0)} / ${(theirs * 1000).toFixed(0)} µs`);
+      raw.push({ case: c, cpuMsPerEvent: sides, wallMsPerEvent: walls });
+      rows.push({
+        measure: `projection consumer, CPU per event, ${c.label} (${c.streams * c.perStream} events, 2 projections; median of ${CONSUMER_ROUNDS} rounds, ratio: median of the rounds')`,
+        value: `${(ours * 1000).toFixed(0)} µs (${(median(walls.x3m) * 1000).toFixed(0)} µs wall)`,
+        baseline: `${(theirs * 1000).toFixed(0)} µs (${(median(walls.plain) * 1000).toFixed(0)} µs wall)`,
+        baselineName: "hand-written consumer: the same rows with checkpoints and the guard, one D1 batch per queue batch",
+        ratio: pairedRatio(sides.x3m, sides.plain),
+      });
+    }
+    return { rows, raw };
+  };
+
   try {
     await call("/setup");
+    if (process.env.READSIDE_ONLY === "consumer") {
+      const consumer = await consumerCpu();
+      return { raw: { consumer: consumer.raw }, rows: consumer.rows, partial: true };
+    }
 
     // The outbox pair, first (before any consumer has work queued): each case in rounds, the two
     // sides back to back; the ratio is the median of the rounds' own ratios.
@@ -185,6 +239,8 @@ export async function run() {
     }
     console.log(`throughput: ${throughput.x3m.toFixed(0)} / ${throughput.plain.toFixed(0)} events/s`);
 
+    const consumer = await consumerCpu();
+
     const totals = await call("/balances-total");
     const expected = ACCOUNTS + DEPOSITS + LAG_ACCOUNTS + LAG_DEPOSITS;
     if (totals.events !== expected) throw new Error(`projection holds ${totals.events} events, expected ${expected}`);
@@ -206,7 +262,7 @@ export async function run() {
     const ratio = (a, b) => (b > 0 ? (a / b).toFixed(2) : "n/a");
     const spread = (values) => `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}`;
     return {
-      raw: { pair: pairRaw, rates: { ...rates, lagRate: rate }, lagMs: { x3m: x3mLags, plain: plainLags }, throughput, rebuildMs: rebuilds },
+      raw: { consumer: consumer.raw, pair: pairRaw, rates: { ...rates, lagRate: rate }, lagMs: { x3m: x3mLags, plain: plainLags }, throughput, rebuildMs: rebuilds },
       rows: [
         ...pairRows,
         {
@@ -237,6 +293,7 @@ export async function run() {
           baselineName: "hand-written consumer: no checkpoints, no guard",
           ratio: ratio(throughput.x3m, throughput.plain),
         },
+        ...consumer.rows,
         {
           measure: `rebuild from ${expected} events in ${ACCOUNTS + LAG_ACCOUNTS} streams (median of 3)`,
           value: `${median(rebuilds.x3m).toFixed(0)} ms (${spread(rebuilds.x3m)})`,

@@ -2,8 +2,9 @@
 // aggregate publishing through its outbox to a queue, consumed by the library's read side into
 // D1 — and the baselines it is compared with: the same aggregate without an outbox (write side),
 // a hand-written object that sends each committed event to a queue (the outbox pair, both reached
-// by stub.fetch), and a hand-written pipeline (an object that sends each event to a queue after its commit, a
-// consumer that applies it to D1 with no checkpoint, no guard, no gap filling).
+// by stub.fetch), a hand-written pipeline (an object that sends each event to a queue after its commit, a
+// consumer that applies it to D1 with no checkpoint, no guard, no gap filling), and a hand-written
+// consumer with checkpoints and the guard (the read side's CPU per event is measured against it).
 import { DurableObject } from "cloudflare:workers";
 import { aggregateRouter, Dispatcher, newMessage, projectedEvent, projection, silentLogger, statement, type Message } from "../../src/core/index.js";
 import { envelopeOf } from "../../src/core/readside/event-envelope.js";
@@ -153,6 +154,8 @@ const SCHEMA = [
   "CREATE TABLE IF NOT EXISTS bench_lag (side TEXT NOT NULL, stream TEXT NOT NULL, version INTEGER NOT NULL, recorded_ms INTEGER NOT NULL, applied_ms INTEGER NOT NULL, PRIMARY KEY (side, stream, version))",
   "CREATE TABLE IF NOT EXISTS plain_balances (id TEXT PRIMARY KEY, balance INTEGER NOT NULL)",
   "CREATE TABLE IF NOT EXISTS replay_balances (id TEXT PRIMARY KEY, balance INTEGER NOT NULL)",
+  "CREATE TABLE IF NOT EXISTS plain_checkpoints (projection TEXT NOT NULL, stream TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (projection, stream)) WITHOUT ROWID",
+  "CREATE TABLE IF NOT EXISTS plain_guard (failed INTEGER NOT NULL)",
   "CREATE TABLE IF NOT EXISTS replay_log (side TEXT NOT NULL, stream TEXT NOT NULL, version INTEGER NOT NULL, applied_ms INTEGER NOT NULL, PRIMARY KEY (side, stream, version))",
 ];
 
@@ -184,6 +187,120 @@ async function plainReplayConsumer(batch: MessageBatch, env: Env): Promise<void>
   });
   await env.DB.batch(statements);
   batch.ackAll();
+}
+
+/**
+ * The hand-written consumer the read side's CPU is measured against: the same rows, with what
+ * exactly-once needs and nothing more — each projection's checkpoint per stream read in one query,
+ * events at or below it skipped, and per projection and stream a guard (the batch fails when the
+ * checkpoint moved since it was read), the rows, and the new checkpoint, all in one D1 batch.
+ */
+async function checkpointedConsumer(batch: MessageBatch, env: Env): Promise<void> {
+  const byStream = new Map<string, { version: number; amount: number }[]>();
+  for (const message of batch.messages) {
+    const { id, version, amount } = message.body as { id: string; version: number; amount: number };
+    const events = byStream.get(id) ?? [];
+    events.push({ version, amount });
+    byStream.set(id, events);
+  }
+  const streams = [...byStream.keys()];
+  const found = await env.DB.prepare(`SELECT projection, stream, version FROM plain_checkpoints WHERE stream IN (${streams.map(() => "?").join(", ")})`)
+    .bind(...streams)
+    .all<{ projection: string; stream: string; version: number }>();
+  const checkpoints = new Map(found.results.map((row) => [`${row.projection}/${row.stream}`, row.version]));
+  const statements: D1PreparedStatement[] = [];
+  for (const [id, events] of byStream) {
+    events.sort((a, b) => a.version - b.version);
+    for (const projection of ["balances", "log"]) {
+      const expected = checkpoints.get(`${projection}/${id}`) ?? -1;
+      let at = expected;
+      const rows: D1PreparedStatement[] = [];
+      for (const event of events) {
+        if (event.version <= at) continue;
+        if (event.version !== at + 1) break; // a gap: a real consumer would read it back; the bench has none
+        rows.push(
+          projection === "balances"
+            ? env.DB.prepare("INSERT INTO replay_balances (id, balance) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET balance = balance + excluded.balance").bind(`plain-${id}`, event.amount)
+            : env.DB.prepare("INSERT INTO replay_log (side, stream, version, applied_ms) VALUES ('plain', ?, ?, CAST(unixepoch('subsec') * 1000 AS INTEGER))").bind(id, event.version),
+        );
+        at = event.version;
+      }
+      if (rows.length === 0) continue;
+      statements.push(
+        env.DB.prepare("INSERT INTO plain_guard (failed) SELECT NULL WHERE coalesce((SELECT version FROM plain_checkpoints WHERE projection = ? AND stream = ?), -1) <> ?").bind(
+          projection,
+          id,
+          expected,
+        ),
+        ...rows,
+        env.DB.prepare("INSERT INTO plain_checkpoints (projection, stream, version) VALUES (?, ?, ?) ON CONFLICT (projection, stream) DO UPDATE SET version = excluded.version").bind(
+          projection,
+          id,
+          at,
+        ),
+      );
+    }
+  }
+  if (statements.length > 0) await env.DB.batch(statements);
+  batch.ackAll();
+}
+
+/** Queue batches prepared for the consumer CPU measure, by side: handed to each consumer as the queue would. */
+const consumerBatches: { x3m: unknown[][]; plain: unknown[][] } = { x3m: [], plain: [] };
+
+/**
+ * Prepares `streams` × `perStream` deposits of new streams (run `run`), in batches of 50 as the
+ * queue delivers them: the library's envelopes, or the baseline's plain messages. `bunch` events
+ * of a stream follow each other (1: every batch holds one event of 50 streams).
+ */
+function prepareConsumerBatches(side: "x3m" | "plain", run: string, streams: number, perStream: number, bunch: number): number {
+  const bodies: unknown[] = [];
+  const recordedAt = new Date().toISOString();
+  for (let from = 0; from < perStream; from += bunch) {
+    for (let i = 0; i < streams; i += 1) {
+      for (let version = from; version < Math.min(perStream, from + bunch); version += 1) {
+        const amount = 1 + (version % 7);
+        if (side === "plain") {
+          bodies.push({ id: `cpu${run}-${i}`, version, amount });
+          continue;
+        }
+        const streamName = `account-cpu${run}-${i}`;
+        const metadata = { messageId: crypto.randomUUID(), correlationId: crypto.randomUUID(), causationId: crypto.randomUUID(), service: "deposit" };
+        const event = { version, type: "MoneyDeposited", data: { amount }, schemaVersion: 1, metadata, recordedAt };
+        bodies.push(envelopeOf(projectedEvent("account", streamName, event), recordedAt).envelope);
+      }
+    }
+  }
+  consumerBatches[side] = [];
+  for (let start = 0; start < bodies.length; start += 50) consumerBatches[side].push(bodies.slice(start, start + 50));
+  return bodies.length;
+}
+
+/** A queue batch as the runtime hands it to a consumer, counting what the consumer acknowledged. */
+function batchOf(queue: string, bodies: unknown[]): MessageBatch & { acked: () => number } {
+  let acked = 0;
+  const messages = bodies.map((body, index) => ({
+    id: `m${index}`,
+    timestamp: new Date(),
+    attempts: 1,
+    body,
+    ack: () => void (acked += 1),
+    retry: () => {},
+  }));
+  const metadata = { metrics: { backlogCount: 0, backlogBytes: 0 } };
+  return { queue, messages, metadata, ackAll: () => void (acked = messages.length), retryAll: () => {}, acked: () => acked };
+}
+
+/** Hands every prepared batch of `side` to its consumer, one after the other: the events acknowledged. */
+async function consumePrepared(side: "x3m" | "plain", env: Env, ctx: ExecutionContext): Promise<number> {
+  let acked = 0;
+  for (const bodies of consumerBatches[side]) {
+    const batch = batchOf(side === "x3m" ? "x3m-replay" : "plain-replay", bodies);
+    if (side === "x3m") await replay.queue(batch, env, ctx);
+    else await checkpointedConsumer(batch, env);
+    acked += batch.acked();
+  }
+  return acked;
 }
 
 /** Fills the replay queues: every deposit of the x3m accounts as envelopes, the same as plain messages. */
@@ -235,7 +352,7 @@ function command(service: string, id: string, amount?: number): Message {
 }
 
 export default {
-  async fetch(request: Request, env: Env): Promise<Response> {
+  async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     const url = new URL(request.url);
     const id = url.searchParams.get("id") ?? "a";
     const amount = Number(url.searchParams.get("amount") ?? "1");
@@ -277,6 +394,15 @@ export default {
           .bind(side, `${prefix}%`)
           .all<{ lag: number }>();
         return Response.json(rows.results.map((row) => row.lag));
+      }
+      case "/consumer/prepare": {
+        const side = url.searchParams.get("side") === "plain" ? "plain" : "x3m";
+        const count = (name: string) => Number(url.searchParams.get(name));
+        return Response.json({ events: prepareConsumerBatches(side, url.searchParams.get("run") ?? "0", count("streams"), count("perStream"), count("bunch")) });
+      }
+      case "/consumer/consume": {
+        const side = url.searchParams.get("side") === "plain" ? "plain" : "x3m";
+        return Response.json({ acked: await consumePrepared(side, env, ctx) });
       }
       case "/replay/fill":
         return Response.json({ events: await fillReplay(env, url.searchParams.get("side") ?? "x3m") });
