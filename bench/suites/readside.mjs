@@ -192,6 +192,8 @@ export async function run() {
       });
     }
 
+    if (process.env.READSIDE_ONLY === "pair") return { raw: { pair: pairRaw }, rows: pairRows, partial: true };
+
     for (const side of ["x3m", "silent"]) await load(ACCOUNTS, (i) => `/${side}/open?id=acc-${i}`);
     await load(LAG_ACCOUNTS, (i) => `/x3m/open?id=lag-${i}`);
     // Warm-up on both sides, not measured.

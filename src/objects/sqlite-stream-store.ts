@@ -184,6 +184,12 @@ export class SqliteStreamStore implements StreamStore, Outbox {
   #published: number | null = null;
   /** The cursor as the stream row holds it. */
   #publishedSaved = -1;
+  /**
+   * The stream row as this store last read or wrote it (null: there is none; undefined: read it
+   * first). Only this object writes the row, and only through this store: the outbox asks for it
+   * with every send, which would otherwise be a query each time.
+   */
+  #known: StreamRow | null | undefined = undefined;
 
   /** A store over the object's storage; call {@link open} once, in the constructor, under `blockConcurrencyWhile`. */
   constructor(storage: DurableObjectStorage, options: SqliteStreamStoreOptions = {}) {
@@ -270,7 +276,11 @@ export class SqliteStreamStore implements StreamStore, Outbox {
     if (result.ok) {
       this.#published = published;
       this.#publishedSaved = published;
+      const known = request.expectedVersion === -1 ? { name: request.streamName, status: "live" } : this.#known;
+      this.#known = known === null || known === undefined ? undefined : { ...known, version: request.newVersion };
       this.#onAppended(request);
+    } else {
+      this.#known = undefined;
     }
     return result;
   }
@@ -285,7 +295,10 @@ export class SqliteStreamStore implements StreamStore, Outbox {
         ? db.run(sql`INSERT INTO stream (id, name, version, status, state, usage, published) VALUES (1, ${request.streamName}, ${request.newVersion}, 'live', ${state}, ${usage}, ${published})
             ON CONFLICT (id) DO NOTHING`)
         : db.run(sql`UPDATE stream SET version = ${request.newVersion}, state = ${state}, usage = ${usage}, published = ${published} WHERE id = 1 AND version = ${request.expectedVersion}`);
-    if (moved === 0) return { ok: false, actualVersion: this.#row()?.version ?? -1 };
+    if (moved === 0) {
+      this.#known = undefined;
+      return { ok: false, actualVersion: this.#row()?.version ?? -1 };
+    }
     const recordedAt = new Date().toISOString();
     let version = request.expectedVersion;
     for (const event of request.events) {
@@ -400,6 +413,7 @@ export class SqliteStreamStore implements StreamStore, Outbox {
       const refused = this.#deleteRefusal(expectedVersion);
       if (refused !== null) return refused;
       this.#db.run(sql`UPDATE stream SET status = 'deleted' WHERE id = 1`);
+      this.#known = undefined;
       return { ok: true };
     });
   }
@@ -416,6 +430,7 @@ export class SqliteStreamStore implements StreamStore, Outbox {
     this.#mayHoldLegacy = false;
     this.#published = null;
     this.#publishedSaved = -1;
+    this.#known = undefined;
     // Taken after the delete, by the clock that recorded the events: every one of them is older.
     this.#onStorageEmptied({ deletedAt: new Date().toISOString(), ...counts, followUps, alarm });
     return { ok: true };
@@ -450,6 +465,7 @@ export class SqliteStreamStore implements StreamStore, Outbox {
   /** The stream row without its saved state (up to 2 MB for a state-based aggregate: read only by {@link savedState}). */
   #row(): StreamRow | null {
     if (!this.#schema.exists) return null;
-    return this.#db.first<StreamRow>(sql`SELECT name, version, status FROM stream WHERE id = 1`);
+    if (this.#known === undefined) this.#known = this.#db.first<StreamRow>(sql`SELECT name, version, status FROM stream WHERE id = 1`);
+    return this.#known;
   }
 }

@@ -168,6 +168,9 @@ export class OutboxPublisher {
           }
         }
         sent += batch.length;
+        // Everything the read found went, and nothing was committed meanwhile (a commit's publish
+        // would have said so): the outbox is empty without asking it again.
+        if (pending.events.length < batchSize && batch.length === pending.events.length && !this.#again) return { sent, drained: true };
       } catch (error) {
         this.#logger.error("publishing the outbox failed: it will be tried again", { stream: pending?.streamName ?? stream, error });
         return { sent, drained: false, error };

@@ -22,6 +22,46 @@ const append = (store: MemoryStreamStore, version: number, count: number, amount
 };
 
 describe("the outbox publisher", () => {
+  it("reads the outbox once when one read holds everything to send; a commit whose publish joins a send on its way is sent by the same publication", async () => {
+    const store = new MemoryStreamStore({ outbox: true });
+    let reads = 0;
+    const outbox = {
+      unpublished: (limit: number) => {
+        reads += 1;
+        return store.unpublished(limit);
+      },
+      markPublished: (version: number) => store.markPublished(version),
+    };
+    const sent: number[][] = [];
+    let onSend: () => Promise<void> = async () => {};
+    const publisher = new OutboxPublisher({
+      outbox,
+      stream: "tally",
+      send: async (envelopes: readonly EventEnvelope[]) => {
+        sent.push(envelopes.map((envelope) => (envelope.kind === "event" ? envelope.event.version : envelope.ref.version)));
+        await onSend();
+      },
+    });
+    await append(store, -1, 2, 1);
+    expect(await publisher.publish()).toEqual({ sent: 2, drained: true });
+    expect(reads).toBe(1);
+
+    // While version 2 is on its way, version 3 is committed and its own publish joins this one.
+    let joined: Promise<unknown> = Promise.resolve();
+    onSend = async () => {
+      onSend = async () => {};
+      await append(store, 2, 1, 5);
+      joined = publisher.publish();
+    };
+    await append(store, 1, 1, 3);
+    reads = 0;
+    expect(await publisher.publish()).toEqual({ sent: 2, drained: true });
+    await joined;
+    expect(sent).toEqual([[0, 1], [2], [3]]);
+    expect(reads).toBe(2);
+    expect((await store.unpublished(10)).events).toEqual([]);
+  });
+
   it("a stream deleted and created again while a send was on its way: the send moves nothing, and the new stream's events are sent", async () => {
     const store = new MemoryStreamStore({ outbox: true });
     await append(store, -1, 3, 1);
