@@ -42,7 +42,11 @@ export type OutboxPublisherOptions = {
   batchBytes?: number;
 };
 
-/** What one {@link OutboxPublisher.publish} did: events sent, and whether the outbox is now empty. */
+/**
+ * What one {@link OutboxPublisher.publish} did: events sent (by this call: one that joined a
+ * publication under way sent none of its own, so that counting every call's `sent` counts each
+ * event once), and whether the outbox is now empty.
+ */
 export type PublishResult = { sent: number; drained: boolean; error?: unknown };
 
 /**
@@ -74,7 +78,8 @@ export class OutboxPublisher {
   publish(): Promise<PublishResult> {
     if (this.#running !== null) {
       this.#again = true;
-      return this.#running;
+      // The sends are the caller's who started the publication: counted there, once.
+      return this.#running.then((result) => ({ ...result, sent: 0 }));
     }
     const run = this.#drain().finally(() => {
       this.#running = null;
