@@ -279,8 +279,6 @@ export class SqliteStreamStore implements StreamStore, Outbox {
       const known = request.expectedVersion === -1 ? { name: request.streamName, status: "live" } : this.#known;
       this.#known = known === null || known === undefined ? undefined : { ...known, version: request.newVersion };
       this.#onAppended(request);
-    } else {
-      this.#known = undefined;
     }
     return result;
   }
