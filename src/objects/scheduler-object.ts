@@ -81,7 +81,7 @@ export type SchedulerObjectClass<Env> = new (ctx: DurableObjectState, env: Env) 
  */
 export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): SchedulerObjectClass<Env> {
   const { registry, logger, telemetry, useEnv } = wiring(options);
-  // Built once per isolate; each object's deliveries bring their own env and waitUntil.
+  // Built once per isolate; each object's deliveries bring their own env.
   const dispatcher = new Dispatcher<Env>({
     services: registry,
     node: options.node,
@@ -112,8 +112,9 @@ export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): Sche
       });
       this.runner = new SchedulerRunner(this.#store, {
         // The env is read at each delivery: the object's as it is then (secrets rotate).
-        dispatch: (message, dispatchOptions) =>
-          dispatcher.dispatch(message, { ...dispatchOptions, env: this.env, waitUntil: (promise) => ctx.waitUntil(promise) }),
+        // No waitUntil: in a Durable Object it has no effect (the object stays while work is
+        // pending), and it cost a call into the runtime per delivery.
+        dispatch: (message, dispatchOptions) => dispatcher.dispatch(message, { ...dispatchOptions, env: this.env }),
         hooks: options.hooks,
         ...(options.reidentify === undefined ? {} : { reidentify: (principal: string) => options.reidentify?.(principal, this.env) ?? null }),
         limits: options.limits,

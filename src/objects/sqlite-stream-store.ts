@@ -21,6 +21,7 @@ import type { PendingFollowUp } from "../core/scheduling/follow-up.js";
 import type { SqliteScheduleStore } from "./sqlite-schedule-store.js";
 import { sql, type SqlDatabase } from "./sql.js";
 import { VersionedSchema, type Migration } from "./sqlite-migrations.js";
+import { isoTime } from "../core/shared/iso-time.js";
 
 /**
  * The history of an aggregate object's schema. Never edit a migration that has shipped: add the
@@ -297,7 +298,7 @@ export class SqliteStreamStore implements StreamStore, Outbox {
       this.#known = undefined;
       return { ok: false, actualVersion: this.#row()?.version ?? -1 };
     }
-    const recordedAt = new Date().toISOString();
+    const recordedAt = isoTime();
     let version = request.expectedVersion;
     for (const event of request.events) {
       version += 1;

@@ -9,6 +9,7 @@ import type { ServiceRegistry } from "./service-registry.js";
 import { finished, type Telemetry } from "./telemetry.js";
 import { traceFields } from "./trace.js";
 import { wiring } from "./wiring.js";
+import { isoTime } from "../shared/iso-time.js";
 
 /**
  * What one call brings that the dispatcher cannot know in advance: the bindings of the request
@@ -161,7 +162,7 @@ export class Dispatcher<Env = unknown> {
    */
   async authorization(message: Message, options: Pick<DispatchCall<Env>, "publicOnly" | "env"> = {}): Promise<ServiceResponse> {
     const scope = this.#scopeOf(options);
-    const sent: Message = { ...message, invokedAt: new Date().toISOString() };
+    const sent: Message = { ...message, invokedAt: isoTime() };
     this.#telemetry.emit("checking_if_service_call_is_authorized", { start: sent.invokedAt }, { message: sent, callerNode: this.#node });
     const local = this.#registry.find(sent.serviceName, options.publicOnly === true);
     if (local !== undefined) {
@@ -211,7 +212,7 @@ export class Dispatcher<Env = unknown> {
     }
     const scope = this.#scopeOf(options);
     const startMs = Date.now();
-    const sent: Message = { ...message, invokedAt: new Date(startMs).toISOString() };
+    const sent: Message = { ...message, invokedAt: isoTime(startMs) };
     const telemetry = this.#telemetry;
     const callerNode = this.#node;
     telemetry.emit("discovering_service", { start: sent.invokedAt }, { message: sent, callerNode });

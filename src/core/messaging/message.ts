@@ -6,6 +6,7 @@ import {
   type ServiceResponse,
   type ValidationIssue,
 } from "./response.js";
+import { isoTime } from "../shared/iso-time.js";
 
 /**
  * Validate-only mode: `true` runs the service without persisting anything; `"verbose"` also
@@ -94,7 +95,7 @@ export function newMessage(serviceName: string, options: NewMessageOptions = {})
     correlationId,
     causationId: options.causationId ?? correlationId,
     trace: { ...(options.trace ?? {}) },
-    invokedAt: new Date().toISOString(),
+    invokedAt: isoTime(),
     dryRun: options.dryRun ?? false,
     rawRequest: options.rawRequest ?? null,
     request: null,

@@ -8,30 +8,35 @@ import type { TraceContext } from "./message.js";
  * id), so that log lines — which carry both ids — tell the hops apart and join them.
  */
 
-const TRACEPARENT = /^([\da-f]{2})-([\da-f]{32})-([\da-f]{16})-([\da-f]{2})$/;
+// Tested without capture groups, the parts then cut out by position: cheaper on every hop.
+const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/;
 const ZERO_TRACE = "0".repeat(32);
 const ZERO_SPAN = "0".repeat(16);
 
-/** 32 random bits as 8 lowercase hex digits. */
-const random32 = () => ((Math.random() * 0x100000000) >>> 0).toString(16).padStart(8, "0");
+/** Every byte as two lowercase hex digits, by value. */
+const HEX_BYTES = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
 
 /**
- * `bytes` (a multiple of 4) random bytes as lowercase hex. Ids that tell spans apart need not be
- * unguessable: `Math.random` spares every hop a call into the runtime's CSPRNG.
+ * `bytes` random bytes as lowercase hex. Ids that tell spans apart need not be unguessable:
+ * `Math.random` spares every hop a call into the runtime's CSPRNG, and two bytes a draw read from
+ * a table spare it `toString(16)` of a number too large to be a small integer (V8's slow path).
  */
 function randomHex(bytes: number): string {
   let hex = "";
-  for (let i = 0; i < bytes; i += 4) hex += random32();
+  for (let i = 0; i < bytes; i += 2) {
+    const draw = (Math.random() * 0x10000) | 0;
+    hex += (HEX_BYTES[draw >> 8] as string) + (HEX_BYTES[draw & 0xff] as string);
+  }
   return hex === ZERO_SPAN || hex === ZERO_TRACE ? randomHex(bytes) : hex;
 }
 
 /** The parts of a valid `traceparent` (version 00; all-zero ids are invalid), or null. */
 function partsOf(traceparent: string | undefined): { traceId: string; spanId: string; flags: string } | null {
-  const match = traceparent === undefined ? null : TRACEPARENT.exec(traceparent);
-  if (match === null) return null;
-  const [, version, traceId = "", spanId = "", flags = ""] = match;
-  if (version === "ff" || traceId === ZERO_TRACE || spanId === ZERO_SPAN) return null;
-  return { traceId, spanId, flags };
+  if (traceparent === undefined || !TRACEPARENT.test(traceparent)) return null;
+  const traceId = traceparent.slice(3, 35);
+  const spanId = traceparent.slice(36, 52);
+  if (traceparent.startsWith("ff") || traceId === ZERO_TRACE || spanId === ZERO_SPAN) return null;
+  return { traceId, spanId, flags: traceparent.slice(53, 55) };
 }
 
 /** Whether `traceparent` is one the library keeps (W3C: an invalid one is dropped, not refused). */

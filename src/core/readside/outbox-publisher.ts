@@ -4,6 +4,7 @@ import { jsonLogger, type Logger } from "../shared/logger.js";
 import { envelopeOf, projectedEvent, type EventEnvelope } from "./event-envelope.js";
 import type { StreamUsage } from "../aggregates/stream-usage.js";
 import type { CatalogEntry } from "./read-store.js";
+import { isoTime } from "../shared/iso-time.js";
 
 /** Sends envelopes to the queue, in the order given; rejects when the send failed (nothing or part sent). */
 export type SendEnvelopes = (envelopes: readonly EventEnvelope[]) => Promise<void>;
@@ -140,7 +141,7 @@ export class OutboxPublisher {
           if (this.#again) continue;
           return { sent, drained: true };
         }
-        const publishedAt = new Date().toISOString();
+        const publishedAt = isoTime();
         const batch: EventEnvelope[] = [];
         let bytes = 0;
         let last = -1;
