@@ -1,12 +1,17 @@
 /**
  * JSON with object keys sorted, so that `{a, b}` and `{b, a}` read the same. Its text is stored
- * (request fingerprints, principals): it must never change for a given value. Built in one
- * string, without the arrays of entries a map-and-join would make — it runs on every command.
+ * (request fingerprints, principals): it must never change for a given value. It runs on every
+ * command: a value already in canonical order (the usual request) is written by one native
+ * `JSON.stringify`; any other is built key by key, in one string.
  */
 export function canonicalJson(value: unknown): string {
+  return inCanonicalOrder(value, 0) ? (JSON.stringify(value) ?? "null") : written(value);
+}
+
+/** The canonical text built key by key (keys in UTF-16 code unit order; undefined members left out). */
+function written(value: unknown): string {
   if (typeof value !== "object" || value === null) return JSON.stringify(value) ?? "null";
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  // Keys in UTF-16 code unit order (the default sort of strings); undefined values are left out.
   const keys = Object.keys(value).sort();
   let text = "{";
   for (const key of keys) {
@@ -16,4 +21,33 @@ export function canonicalJson(value: unknown): string {
     text += `${JSON.stringify(key)}:${canonicalJson(item)}`;
   }
   return `${text}}`;
+}
+
+/** How deep a value is looked at for the shortcut; a deeper one is written key by key. */
+const SHORTCUT_DEPTH = 32;
+
+/**
+ * Whether `JSON.stringify` writes `value` exactly as {@link written} would: plain objects whose
+ * keys already come in sorted order (integer-like keys, which objects list first, must sort so
+ * too), dense plain arrays, and leaves that both write alike — not functions or symbols (a
+ * member `JSON.stringify` drops, `written` writes as null), nor a Date or any object with a
+ * prototype of its own (its `toJSON`).
+ */
+function inCanonicalOrder(value: unknown, depth: number): boolean {
+  if (typeof value !== "object" || value === null) return typeof value !== "function" && typeof value !== "symbol";
+  if (depth > SHORTCUT_DEPTH) return false;
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) return false;
+    for (let i = 0; i < value.length; i += 1) if (!(i in value) || !inCanonicalOrder(value[i], depth + 1)) return false;
+    return true;
+  }
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return false;
+  let previous: string | undefined;
+  for (const key of Object.keys(value)) {
+    if (previous !== undefined && !(previous < key)) return false;
+    previous = key;
+    if (!inCanonicalOrder((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
 }

@@ -34,7 +34,10 @@ export function jsonProblem(value: unknown, path = "", seen: Set<object> = new S
         return `${path || "value"} is not a plain object`;
       }
       seen.add(value);
-      for (const [key, item] of Object.entries(value)) {
+      for (const key of Object.keys(value)) {
+        const item: unknown = (value as Record<string, unknown>)[key];
+        // Most values are leaves that JSON carries: checked here, without a path or a call.
+        if (typeof item === "string" || typeof item === "boolean" || item === null || (typeof item === "number" && Number.isFinite(item))) continue;
         const problem = jsonProblem(item, path === "" ? key : `${path}.${key}`, seen);
         if (problem !== null) return problem;
       }

@@ -40,6 +40,8 @@ describe("readKey: the rule for aggregate ids and scheduling keys", () => {
     ["ada\u2028x", "line separator"],
     ["ada\nx", "newline"],
     ["ada\u0000", "NUL"],
+    ["ada\tx", "tab"],
+    ["ada\u007f", "DEL"],
     ["ada\ud800", "lone high surrogate"],
     ["\udc00ada", "lone low surrogate"],
     ["x".repeat(201), "too long"],
@@ -48,7 +50,7 @@ describe("readKey: the rule for aggregate ids and scheduling keys", () => {
   });
 
   it("accepts ordinary names, including non-Latin letters and emoji", () => {
-    for (const key of ["ada-1", "acct_42.eu", "Åsa", "東京", "💶-wallet", "a b"]) expect(readKey(key)).toEqual({ ok: true, key });
+    for (const key of ["ada-1", "acct_42.eu", "Åsa", "東京", "💶-wallet", "a b", "~!", "x".repeat(200)]) expect(readKey(key)).toEqual({ ok: true, key });
   });
 
   it("refuses what is not a string", () => {

@@ -14,7 +14,7 @@ function reference(value: unknown): string {
 /** A random JSON-like value: nested objects and arrays, odd keys, undefined members. */
 function randomValue(depth: number): unknown {
   const pick = Math.floor(Math.random() * (depth > 3 ? 5 : 7));
-  const text = () => String.fromCharCode(...Array.from({ length: Math.floor(Math.random() * 4) }, () => [65, 97, 122, 0x7f, 0xe9, 0x1f600 & 0xffff, 0xd83d][Math.floor(Math.random() * 7)] as number));
+  const text = () => String.fromCharCode(...Array.from({ length: Math.floor(Math.random() * 4) }, () => [65, 97, 122, 0x7f, 0xe9, 0x1f600 & 0xffff, 0xd83d, 49, 50][Math.floor(Math.random() * 9)] as number));
   switch (pick) {
     case 0: return null;
     case 1: return Math.random() < 0.5 ? Math.floor(Math.random() * 1e6) - 5e5 : Math.random();
@@ -29,6 +29,27 @@ function randomValue(depth: number): unknown {
 describe("canonicalJson", () => {
   it("sorts keys at every depth and leaves out undefined members", () => {
     expect(canonicalJson({ b: 1, a: { d: [1, { z: 0, y: undefined, x: "é" }], c: null } })).toBe('{"a":{"c":null,"d":[1,{"x":"é","z":0}]},"b":1}');
+  });
+
+  it("writes values already in key order as it writes any other: integer-like keys, holes, dates, functions, prototypes", () => {
+    class Point {
+      constructor(readonly x: number) {}
+    }
+    const values: unknown[] = [
+      { 1: "a", 2: "b" },
+      { 10: "a", 9: "b" },
+      { "2": 1, "10": 2, a: 3 },
+      [1, , 3],
+      { at: new Date(0) },
+      { a: 1, f: () => 1 },
+      [() => 1, Symbol("s"), undefined],
+      { a: new Point(1) },
+      Object.assign(Object.create(null) as object, { a: 1, b: [true] }),
+      { a: -0, b: Number.NaN, c: Number.POSITIVE_INFINITY },
+      { a: { b: { c: { d: { e: 1 } } } } },
+      JSON.parse("[".repeat(40) + "1" + "]".repeat(40)) as unknown,
+    ];
+    for (const value of values) expect(canonicalJson(value)).toBe(reference(value));
   });
 
   it("writes every value as its first definition did: stored fingerprints stay valid", () => {
