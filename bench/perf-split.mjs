@@ -2,7 +2,7 @@
 // Where a deposit's CPU goes in the whole workerd process, not only in the isolate: `node
 // bench/perf-split.mjs [deposits]` runs the aggregates suite's library Worker and its hand-written
 // baseline (reached by stub.fetch), one after the other, each in its own Miniflare, sends each
-// `deposits` deposits (default 4,000; 1 in flight over 100 accounts) and samples its workerd with
+// `deposits` deposits (default 4,000; 1 in flight over 100 accounts: PERF_IN_FLIGHT, PERF_ACCOUNTS) and samples its workerd with
 // Linux `perf record` (999 Hz) meanwhile; then it prints CPU per deposit by kind of work — V8
 // (JavaScript, JIT, builtins, GC), workerd's JS API bindings, workerd/kj (HTTP, RPC, event loop),
 // SQLite, malloc, libc, the kernel (syscalls, writes, fsync) — for both sides and their
@@ -15,6 +15,10 @@ import { join } from "node:path";
 import { bundle, load, miniflare, sleep, workerOptions } from "./lib.mjs";
 
 const DEPOSITS = Number(process.argv[2] ?? 4000);
+/** Accounts the deposits go round (PERF_ACCOUNTS, default 100; 1 is the hot account of the aggregates suite). */
+const ACCOUNTS = Number(process.env.PERF_ACCOUNTS ?? 100);
+/** Deposits in flight (PERF_IN_FLIGHT, default 1). */
+const IN_FLIGHT = Number(process.env.PERF_IN_FLIGHT ?? 1);
 const SIDES = [
   { key: "x3m", name: "aggregates-x3m", toml: "aggregates-x3m", className: "BenchAccountObject", bindings: {} },
   { key: "baseline", name: "aggregates-baseline", toml: "aggregates-baseline", className: "BaselineAccount", bindings: { TRANSPORT: "fetch" } },
@@ -49,14 +53,14 @@ try {
         await answer.arrayBuffer();
         if (!answer.ok) throw new Error(`${service}: ${answer.status}`);
       };
-      for (let i = 0; i < 100; i += 1) await post("open_account", { account_id: `p-${i}` });
-      await load({ total: 1000, inFlight: 1, send: (i) => post("deposit", { account_id: `p-${i % 100}`, amount: 1 }) });
+      for (let i = 0; i < ACCOUNTS; i += 1) await post("open_account", { account_id: `p-${i}` });
+      await load({ total: 1000, inFlight: 1, send: (i) => post("deposit", { account_id: `p-${i % ACCOUNTS}`, amount: 1 }) });
       // The newest workerd is this Miniflare's (the suites start one each).
       const pid = execFileSync("pgrep", ["-n", "-f", "workerd serve"], { encoding: "utf8" }).trim();
       const data = join(dir, `${side.key}.data`);
       const perf = spawn("perf", ["record", "-F", "999", "-g", "-p", pid, "-o", data], { stdio: "ignore" });
       await sleep(1000);
-      await load({ total: DEPOSITS, inFlight: 1, send: (i) => post("deposit", { account_id: `p-${i % 100}`, amount: 1 }) });
+      await load({ total: DEPOSITS, inFlight: IN_FLIGHT, send: (i) => post("deposit", { account_id: `p-${i % ACCOUNTS}`, amount: 1 }) });
       const stopped = new Promise((resolve) => perf.once("exit", resolve));
       perf.kill("SIGINT");
       await stopped;
@@ -78,7 +82,7 @@ try {
 // 999 samples a second: a sample is about a millisecond of one thread's CPU.
 const ms = (samples) => (samples / 999 / DEPOSITS) * 1000;
 const total = (side) => Object.values(results[side]).reduce((a, b) => a + b, 0);
-console.log(`CPU per deposit (ms), ${DEPOSITS} deposits at 1 in flight, whole workerd process, sampled by perf:\n`);
+console.log(`CPU per deposit (ms), ${DEPOSITS} deposits at ${IN_FLIGHT} in flight over ${ACCOUNTS} account(s), whole workerd process, sampled by perf:\n`);
 console.log(`${"kind".padEnd(40)} ${"x3m".padStart(7)} ${"baseline".padStart(9)} ${"x3m − baseline".padStart(15)}`);
 for (const kind of KINDS) {
   const [a, b] = [ms(results.x3m[kind]), ms(results.baseline[kind])];

@@ -2,7 +2,7 @@
 // Where a deposit's CPU goes on the library side: `node bench/profile.mjs [commands]` runs the
 // aggregates suite's library Worker (bench/workers/aggregates-x3m.ts) on Miniflare with workerd's
 // V8 inspector, records a CPU profile of its isolate (Worker and account objects share it) during
-// `commands` deposits (default 5,000; 16 in flight — PROFILE_IN_FLIGHT — over 100 accounts), and prints self time by
+// `commands` deposits (default 5,000; 16 in flight — PROFILE_IN_FLIGHT — over 100 accounts — PROFILE_ACCOUNTS), and prints self time by
 // original source file and by function, mapped through the bundle's source map. Not a benchmark:
 // no baseline, nothing written to the README; the raw profile goes to bench/.results/ (open it in
 // Chrome DevTools). PROFILE_SIDE=baseline profiles the hand-written baseline (reached by stub.fetch) the
@@ -15,7 +15,8 @@ import { bundle, freePort, load, miniflare, workerOptions } from "./lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const COMMANDS = Number(process.argv[2] ?? 5000);
-const ACCOUNTS = 100;
+/** Accounts the deposits go round (PROFILE_ACCOUNTS, default 100; 1 is the suite's hot account). */
+const ACCOUNTS = Number(process.env.PROFILE_ACCOUNTS ?? 100);
 /** Deposits in flight while profiling (PROFILE_IN_FLIGHT, default 16). */
 const IN_FLIGHT = Number(process.env.PROFILE_IN_FLIGHT ?? 16);
 
