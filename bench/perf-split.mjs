@@ -17,6 +17,8 @@ import { bundle, load, miniflare, sleep, workerOptions } from "./lib.mjs";
 const DEPOSITS = Number(process.argv[2] ?? 4000);
 /** Accounts the deposits go round (PERF_ACCOUNTS, default 100; 1 is the hot account of the aggregates suite). */
 const ACCOUNTS = Number(process.env.PERF_ACCOUNTS ?? 100);
+/** With PERF_SYMBOLS=n, also the n symbols whose CPU per deposit differs most between the sides. */
+const SYMBOLS = Number(process.env.PERF_SYMBOLS ?? 0);
 /** Deposits in flight (PERF_IN_FLIGHT, default 1). */
 const IN_FLIGHT = Number(process.env.PERF_IN_FLIGHT ?? 1);
 const SIDES = [
@@ -39,6 +41,7 @@ function kindOf(dso, kernel, symbol) {
 
 const dir = mkdtempSync(join(tmpdir(), "x3m-perf-"));
 const results = {};
+const symbols = {};
 try {
   for (const side of SIDES) {
     const script = bundle(`workers/${side.toml}.toml`);
@@ -66,12 +69,19 @@ try {
       await stopped;
       const report = execFileSync("perf", ["report", "-i", data, "--no-children", "--sort", "dso,sym", "--stdio", "-g", "none", "-n", "--percent-limit", "0"], { encoding: "utf8", maxBuffer: 1 << 28 });
       const byKind = Object.fromEntries(KINDS.map((kind) => [kind, 0]));
+      const bySymbol = new Map();
       for (const line of report.split("\n")) {
         const match = /^\s+[\d.]+%\s+(\d+)\s+(\S+)\s+\[(.)\]\s+(.*)$/.exec(line);
         if (match === null) continue;
-        byKind[kindOf(match[2], match[3] === "k", match[4])] += Number(match[1]);
+        const kind = kindOf(match[2], match[3] === "k", match[4]);
+        byKind[kind] += Number(match[1]);
+        // JIT-compiled code has no symbol: its addresses count as one entry.
+        const symbol = /^(0x|\[JIT\])/.test(match[4]) || /^(\[JIT\]|perf-)/.test(match[2]) ? "(JIT-compiled JavaScript)" : match[4].replace(/\(.*$/, "");
+        const key = `${kind.split(" ")[0]}  ${symbol}`;
+        bySymbol.set(key, (bySymbol.get(key) ?? 0) + Number(match[1]));
       }
       results[side.key] = byKind;
+      symbols[side.key] = bySymbol;
     } finally {
       await mf.dispose();
     }
@@ -90,3 +100,10 @@ for (const kind of KINDS) {
 }
 const [a, b] = [ms(total("x3m")), ms(total("baseline"))];
 console.log(`${"total".padEnd(40)} ${a.toFixed(3).padStart(7)} ${b.toFixed(3).padStart(9)} ${(a - b).toFixed(3).padStart(15)}   (ratio ${(a / b).toFixed(2)})`);
+if (SYMBOLS > 0) {
+  const keys = new Set([...symbols.x3m.keys(), ...symbols.baseline.keys()]);
+  const rows = [...keys].map((key) => [key, ms(symbols.x3m.get(key) ?? 0), ms(symbols.baseline.get(key) ?? 0)]);
+  rows.sort((a, b) => (process.env.PERF_SORT === 'x3m' ? b[1] - a[1] : Math.abs(b[1] - b[2]) - Math.abs(a[1] - a[2])));
+  console.log(`\nthe ${SYMBOLS} symbols that differ most (ms per deposit: x3m, baseline, difference):`);
+  for (const [key, a, b] of rows.slice(0, SYMBOLS)) console.log(`${a.toFixed(4).padStart(8)} ${b.toFixed(4).padStart(8)} ${(a - b).toFixed(4).padStart(8)}  ${key.slice(0, 110)}`);
+}

@@ -45,7 +45,7 @@ export async function run() {
     await sleep(start + LATE_WINDOW_MS - Date.now());
     await drained(prefix, key, 50);
     const taken = await call(`${takePath}?key=${key}`);
-    return taken.deliveries ? taken.deliveries.map((d) => d.at - d.due) : taken.lateness;
+    return taken.lateness;
   };
 
   try {
@@ -59,7 +59,7 @@ export async function run() {
     const median = (values) => percentile(values, 50);
     console.log(`drain ${DRAIN_COUNT}: x3m-system ${ours.map((v) => v.toFixed(0)).join(", ")} ms; baseline ${baseline.map((v) => v.toFixed(0)).join(", ")} ms`);
 
-    const oursLate = await lateness("scheduler", "late", "/scheduler/deliveries");
+    const oursLate = await lateness("scheduler", "late", "/scheduler/lateness");
     const baseLate = await lateness("drain", "late", "/drain/lateness");
     console.log(`lateness: ${oursLate.length} deliveries, ${baseLate.length} baseline deliveries`);
 
