@@ -69,7 +69,6 @@ type Scope<Env> = { env: Env; waitUntil: (promise: Promise<unknown>) => void; or
 /** The default wait for a reply, as in the original library. */
 export const DEFAULT_TIMEOUT_MS = 5000;
 
-const keepAlive = (promise: Promise<unknown>): void => void promise.catch(() => {});
 
 /** The answer when a message cannot be encoded to send it to another node. */
 const unencodable = (): ServiceResponse => response.error("invalid_request", "the message cannot be encoded to send it to another node");
@@ -108,7 +107,10 @@ export class Dispatcher<Env = unknown> {
     this.#nodes = typeof nodes === "function" ? nodes : () => nodes;
     this.#directory = options.directory ?? new NodeDirectory();
     this.#remoteMarginMs = options.remoteMarginMs ?? 1000;
-    this.#waitUntil = options.waitUntil ?? keepAlive;
+    // Without a runtime's waitUntil (Node, a Durable Object's deliveries) work handed to it runs on
+    // by itself; its failure is logged, not lost and not an unhandled rejection.
+    this.#waitUntil =
+      options.waitUntil ?? ((promise) => void promise.catch((error: unknown) => this.#logger.error("work handed to waitUntil failed", { error })));
     this.#defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 

@@ -30,7 +30,7 @@ function randomHex(bytes: number): string {
   return hex === ZERO_SPAN || hex === ZERO_TRACE ? randomHex(bytes) : hex;
 }
 
-/** The parts of a valid `traceparent` (version 00; all-zero ids are invalid), or null. */
+/** The parts of a valid `traceparent` (any version but ff, as W3C says to read one; all-zero ids are invalid), or null. */
 function partsOf(traceparent: string | undefined): { traceId: string; spanId: string; flags: string } | null {
   if (traceparent === undefined || !TRACEPARENT.test(traceparent)) return null;
   const traceId = traceparent.slice(3, 35);

@@ -237,6 +237,22 @@ describe("failover with try_another_node", () => {
 });
 
 describe("failing handlers", () => {
+  it("work a handler hands to waitUntil that fails is logged when the dispatcher has no waitUntil of its own", async () => {
+    const log = recordingLogger();
+    const router = open((r) =>
+      r.service("s", (m, context) => {
+        context.waitUntil(Promise.reject(new Error("background write failed")));
+        return ok(m);
+      }),
+    );
+    const dispatcher = new Dispatcher({ services: [router], env: {}, logger: log.logger });
+    expect((await dispatcher.dispatch(newMessage("s"))).response).toEqual({ status: "ok" });
+    await sleep(0);
+    const failed = log.lines.filter((line) => line.message === "work handed to waitUntil failed");
+    expect(failed).toHaveLength(1);
+    expect(String(failed[0]?.fields["error"])).toContain("background write failed");
+  });
+
   // The timeout is far longer than the test's own: an answer that waited for it would fail the test.
   const patient = { timeoutMs: 60_000 };
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { childTrace, isTraceparent, traceFields, traceIdOf } from "../../../src/core/messaging/trace.js";
 
 const TRACE_ID = "0af7651916cd43dd8448eb211c80319c";
@@ -7,6 +7,8 @@ const VALID = `00-${TRACE_ID}-${SPAN_ID}-01`;
 const W3C = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 describe("trace context (W3C traceparent)", () => {
+  afterEach(() => vi.restoreAllMocks());
+
   it("a child of a valid traceparent keeps its trace id and flags, with a new span id of 16 lowercase hex digits", () => {
     const child = childTrace({ traceparent: `00-${TRACE_ID}-${SPAN_ID}-00`, tenant: "t1" });
     expect(child["traceparent"]).toMatch(W3C);
@@ -21,6 +23,24 @@ describe("trace context (W3C traceparent)", () => {
     expect(spans.size).toBe(2000);
     const digits = new Set([...spans].join(""));
     expect([...digits].sort().join("")).toBe("0123456789abcdef");
+  });
+
+  it("every byte value is drawn: no value of the 256 is left out of the ids", () => {
+    const bytes = new Set<string>();
+    for (let i = 0; i < 4000; i += 1) {
+      const span = childTrace({ traceparent: VALID })["traceparent"]?.slice(36, 52) ?? "";
+      for (let at = 0; at < span.length; at += 2) bytes.add(span.slice(at, at + 2));
+    }
+    expect(bytes.size).toBe(256);
+  });
+
+  it("an all-zero id is never drawn: it is drawn again (W3C: all zeros is invalid)", () => {
+    // The first draws give zeros only: a whole span id of them, which must not be kept.
+    let draws = 0;
+    vi.spyOn(Math, "random").mockImplementation(() => (draws++ < 4 ? 0 : 0.5));
+    const traceparent = childTrace({ traceparent: VALID })["traceparent"];
+    expect(traceparent?.slice(36, 52)).toBe("8000800080008000");
+    expect(isTraceparent(traceparent)).toBe(true);
   });
 
   it("an invalid traceparent is dropped: its child starts a new trace (W3C: never refused)", () => {

@@ -42,6 +42,7 @@ describe("readKey: the rule for aggregate ids and scheduling keys", () => {
     ["ada\u0000", "NUL"],
     ["ada\tx", "tab"],
     ["ada\u007f", "DEL"],
+    ["ad\u007fa", "DEL inside"],
     ["ada\ud800", "lone high surrogate"],
     ["\udc00ada", "lone low surrogate"],
     ["x".repeat(201), "too long"],

@@ -48,8 +48,31 @@ describe("canonicalJson", () => {
       { a: -0, b: Number.NaN, c: Number.POSITIVE_INFINITY },
       { a: { b: { c: { d: { e: 1 } } } } },
       JSON.parse("[".repeat(40) + "1" + "]".repeat(40)) as unknown,
+      { a: 1, s: Symbol("member") },
+      { a: Object.assign([1, 2], { toJSON: () => "X" }) },
+      Object.defineProperty({ a: 1 }, "toJSON", { value: () => "X", enumerable: false }),
+      { a: new (class Row extends Array<number> {})() },
     ];
     for (const value of values) expect(canonicalJson(value)).toBe(reference(value));
+  });
+
+  it("ignores a toJSON added to Object.prototype or Array.prototype, as its first definition did", () => {
+    const prototypes = [Object.prototype, Array.prototype] as unknown as Record<string, unknown>[];
+    for (const prototype of prototypes) {
+      prototype["toJSON"] = () => "polluted";
+      try {
+        const value = { a: [1, { b: 2 }] };
+        expect(canonicalJson(value)).toBe('{"a":[1,{"b":2}]}');
+      } finally {
+        delete prototype["toJSON"];
+      }
+    }
+  });
+
+  it("writes a deep value whose keys are out of order only at the bottom as its first definition did", () => {
+    let value: unknown = { b: 1, a: 2 };
+    for (let i = 0; i < 60; i += 1) value = { a: value, b: [i] };
+    expect(canonicalJson(value)).toBe(reference(value));
   });
 
   it("writes every value as its first definition did: stored fingerprints stay valid", () => {
