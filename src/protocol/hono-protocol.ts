@@ -67,8 +67,11 @@ export function firstProblem(issues: readonly ValidationProblem[]): string {
   return `${path === "" ? "request" : path}: ${issue?.message ?? "invalid"}`;
 }
 
-/** The request's `waitUntil`, or a stand-in when there is no execution context (plain `app.fetch`). */
-export function waitUntilOf(c: Context): (promise: Promise<unknown>) => void {
+/**
+ * The request's `waitUntil`, or undefined when there is no execution context (plain `app.fetch`):
+ * then the dispatcher's own stand-in keeps the work going and logs its failure.
+ */
+export function waitUntilOf(c: Context): ((promise: Promise<unknown>) => void) | undefined {
   let executionCtx: { waitUntil(promise: Promise<unknown>): void } | undefined;
   try {
     executionCtx = c.executionCtx;
@@ -78,9 +81,9 @@ export function waitUntilOf(c: Context): (promise: Promise<unknown>) => void {
   return waitUntilFrom(executionCtx);
 }
 
-/** `executionCtx.waitUntil`, or, without a context, a stand-in that only keeps a rejection from going unhandled. */
-export function waitUntilFrom(executionCtx: { waitUntil(promise: Promise<unknown>): void } | undefined): (promise: Promise<unknown>) => void {
-  return executionCtx === undefined ? (promise) => void promise.catch(() => {}) : (promise) => executionCtx.waitUntil(promise);
+/** `executionCtx.waitUntil`, or undefined without a context (see {@link waitUntilOf}). */
+export function waitUntilFrom(executionCtx: { waitUntil(promise: Promise<unknown>): void } | undefined): ((promise: Promise<unknown>) => void) | undefined {
+  return executionCtx === undefined ? undefined : (promise) => executionCtx.waitUntil(promise);
 }
 
 /**

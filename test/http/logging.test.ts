@@ -1,7 +1,7 @@
 // The gateway's default logger: its format comes from the Worker's LOG_FORMAT variable.
 import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Router } from "../../src/core/index.js";
+import { ok, Router } from "../../src/core/index.js";
 import { env } from "cloudflare:workers";
 import { createGateway, readSide, type GatewayOptions } from "../../src/worker/index.js";
 
@@ -30,6 +30,20 @@ async function callFailing(env: object, options: Partial<GatewayOptions<object>>
 }
 
 describe("the gateway's default logger", () => {
+  it("logs a handler's failing background work when the gateway is called without an execution context (plain app.fetch)", async () => {
+    const background = new Router({ authorize: () => "ok" }).service("background", (message, { waitUntil }) => {
+      waitUntil(Promise.reject(new Error("background write broke")));
+      return ok(message);
+    });
+    const app = createGateway({ services: [background] });
+    const answer = await app.fetch(new Request("http://gw/v1/services/background", { method: "POST", body: "{}" }), {});
+    expect(answer.status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const line = printed.find((text) => text.includes("work handed to waitUntil failed"));
+    expect(line).toBeDefined();
+    expect(line).toContain("background write broke");
+  });
+
   it("writes JSON lines when LOG_FORMAT is unset, each event on one line", async () => {
     await callFailing({});
     expect(printed.length).toBeGreaterThan(0);
