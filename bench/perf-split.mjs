@@ -2,12 +2,13 @@
 // Where a deposit's CPU goes in the whole workerd process, not only in the isolate: `node
 // bench/perf-split.mjs [deposits]` runs the aggregates suite's library Worker and its hand-written
 // baseline (reached by stub.fetch), one after the other, each in its own Miniflare, sends each
-// `deposits` deposits (default 4,000; 1 in flight over 100 accounts: PERF_IN_FLIGHT, PERF_ACCOUNTS) and samples its workerd with
-// Linux `perf record` (999 Hz) meanwhile; then it prints CPU per deposit by kind of work — V8
-// (JavaScript, JIT, builtins, GC), workerd's JS API bindings, workerd/kj (HTTP, RPC, event loop),
-// SQLite, malloc, libc, the kernel (syscalls, writes, fsync) — for both sides and their
-// difference. Needs `perf` (linux-perf) and permission to attach to a process. Not a benchmark:
-// sampling slows both sides; compare the columns, not the totals, with the suites'.
+// `deposits` deposits (default 4,000; 1 in flight over 100 accounts: PERF_IN_FLIGHT, PERF_ACCOUNTS)
+// and samples its workerd with Linux `perf record` (999 Hz) meanwhile; then it prints CPU per
+// deposit by kind of work — V8 (JavaScript, JIT, builtins, GC), workerd's JS API bindings,
+// workerd/kj (HTTP, RPC, event loop), SQLite, malloc, libc, the kernel (syscalls, writes, fsync) —
+// for both sides and their difference. Needs `perf` (linux-perf) and permission to attach to a
+// process. Not a benchmark: sampling slows both sides; compare the columns, not the totals, with
+// the suites'.
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,8 +18,12 @@ import { bundle, load, miniflare, sleep, workerOptions } from "./lib.mjs";
 const DEPOSITS = Number(process.argv[2] ?? 4000);
 /** Accounts the deposits go round (PERF_ACCOUNTS, default 100; 1 is the hot account of the aggregates suite). */
 const ACCOUNTS = Number(process.env.PERF_ACCOUNTS ?? 100);
-/** With PERF_SYMBOLS=n, also the n symbols whose CPU per deposit differs most between the sides. */
+/**
+ * With PERF_SYMBOLS=n, also n symbols: those whose CPU per deposit differs most between the sides,
+ * or with PERF_SORT=x3m those the library's side spends most on.
+ */
 const SYMBOLS = Number(process.env.PERF_SYMBOLS ?? 0);
+const BY_LIBRARY_SIDE = process.env.PERF_SORT === "x3m";
 /** Deposits in flight (PERF_IN_FLIGHT, default 1). */
 const IN_FLIGHT = Number(process.env.PERF_IN_FLIGHT ?? 1);
 const SIDES = [
@@ -103,7 +108,8 @@ console.log(`${"total".padEnd(40)} ${a.toFixed(3).padStart(7)} ${b.toFixed(3).pa
 if (SYMBOLS > 0) {
   const keys = new Set([...symbols.x3m.keys(), ...symbols.baseline.keys()]);
   const rows = [...keys].map((key) => [key, ms(symbols.x3m.get(key) ?? 0), ms(symbols.baseline.get(key) ?? 0)]);
-  rows.sort((a, b) => (process.env.PERF_SORT === 'x3m' ? b[1] - a[1] : Math.abs(b[1] - b[2]) - Math.abs(a[1] - a[2])));
-  console.log(`\nthe ${SYMBOLS} symbols that differ most (ms per deposit: x3m, baseline, difference):`);
+  rows.sort((a, b) => (BY_LIBRARY_SIDE ? b[1] - a[1] : Math.abs(b[1] - b[2]) - Math.abs(a[1] - a[2])));
+  const which = BY_LIBRARY_SIDE ? "the library's side spends most on" : "that differ most";
+  console.log(`\nthe ${SYMBOLS} symbols ${which} (ms per deposit: x3m, baseline, difference):`);
   for (const [key, a, b] of rows.slice(0, SYMBOLS)) console.log(`${a.toFixed(4).padStart(8)} ${b.toFixed(4).padStart(8)} ${(a - b).toFixed(4).padStart(8)}  ${key.slice(0, 110)}`);
 }

@@ -2,11 +2,12 @@
 // Where a deposit's CPU goes on the library side: `node bench/profile.mjs [commands]` runs the
 // aggregates suite's library Worker (bench/workers/aggregates-x3m.ts) on Miniflare with workerd's
 // V8 inspector, records a CPU profile of its isolate (Worker and account objects share it) during
-// `commands` deposits (default 5,000; 16 in flight — PROFILE_IN_FLIGHT — over 100 accounts — PROFILE_ACCOUNTS), and prints self time by
-// original source file and by function, mapped through the bundle's source map. Not a benchmark:
-// no baseline, nothing written to the README; the raw profile goes to bench/.results/ (open it in
-// Chrome DevTools). PROFILE_SIDE=baseline profiles the hand-written baseline (reached by stub.fetch) the
-// same way, for the split of a deposit's time into the runtime's, V8's and the code's.
+// `commands` deposits (default 5,000; 16 in flight — PROFILE_IN_FLIGHT — over 100 accounts —
+// PROFILE_ACCOUNTS), and prints self time by original source file and by function, mapped through
+// the bundle's source map. Not a benchmark: no baseline, nothing written to the README; the raw
+// profile goes to bench/.results/ (open it in Chrome DevTools). PROFILE_SIDE=baseline profiles the
+// hand-written baseline (reached by stub.fetch) the same way, for the split of a deposit's time
+// into the runtime's, V8's and the code's.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { SourceMap } from "node:module";
 import { dirname, join } from "node:path";

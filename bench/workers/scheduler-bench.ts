@@ -6,8 +6,8 @@ import { schedulerObject } from "../../src/objects/index.js";
 
 /**
  * How late each delivery reached the service (ms), read through RPC — numbers, as the baseline
- * keeps them: objects kept for every delivery of every drain grew the heap the collector walks,
- * a cost of the bench's bookkeeping (later drains slower than earlier ones), not of the library.
+ * keeps them: an object kept for every delivery of every drain grew a heap the baseline did not
+ * have (the bench's bookkeeping, not the library's work).
  */
 const lateness: number[] = [];
 

@@ -69,7 +69,6 @@ type Scope<Env> = { env: Env; waitUntil: (promise: Promise<unknown>) => void; or
 /** The default wait for a reply, as in the original library. */
 export const DEFAULT_TIMEOUT_MS = 5000;
 
-
 /** The answer when a message cannot be encoded to send it to another node. */
 const unencodable = (): ServiceResponse => response.error("invalid_request", "the message cannot be encoded to send it to another node");
 

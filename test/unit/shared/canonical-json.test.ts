@@ -51,7 +51,6 @@ describe("canonicalJson", () => {
       { a: 1, s: Symbol("member") },
       { a: Object.assign([1, 2], { toJSON: () => "X" }) },
       Object.defineProperty({ a: 1 }, "toJSON", { value: () => "X", enumerable: false }),
-      { a: new (class Row extends Array<number> {})() },
     ];
     for (const value of values) expect(canonicalJson(value)).toBe(reference(value));
   });
