@@ -97,17 +97,35 @@ export async function run() {
   };
 
   try {
+    const raw = { load: [], wake: {}, cold: [] };
     const accountIds = Array.from({ length: ACCOUNTS }, (_, i) => `acct-${i}`);
-    for (const side of SIDES) {
-      await open(side, "hot");
-      await load({ total: ACCOUNTS, inFlight: 16, send: (i) => open(side, accountIds[i]) });
+    for (const side of SIDES) await open(side, "hot");
+    // The accounts are opened in chunks, the sides alternating: what a new stream's first command
+    // costs (its object created, its tables made), CPU per account opened.
+    const opening = Object.fromEntries(SIDES.map((side) => [side.key, []]));
+    const chunk = ACCOUNTS / PAIRS;
+    for (let pair = 0; pair < PAIRS; pair += 1) {
+      for (const side of orderOf(pair)) {
+        const pids = childWorkerdPids();
+        const cpuBefore = cpuMs(pids);
+        await load({ total: chunk, inFlight: 16, send: (i) => open(side, accountIds[pair * chunk + i]) });
+        opening[side.key].push((cpuMs(pids) - cpuBefore) / chunk);
+      }
     }
+    raw.opening = opening;
+    const openingRows = BASELINES.map((baseline) => ({
+      measure: `open_account of a new account (its object created, its tables made), 16 in flight, against ${baseline.key}: workerd CPU per account, median of ${PAIRS} rounds of ${chunk} (ratio: median of the rounds')`,
+      value: fmtMs(median(opening.x3m)),
+      baseline: fmtMs(median(opening[baseline.key])),
+      baselineName: baseline.name,
+      ratio: pairedRatio(opening.x3m, opening[baseline.key]),
+    }));
+    console.log(`open: ${SIDES.map((side) => `${side.key} ${fmtMs(median(opening[side.key]))}`).join(", ")}`);
 
     // Throughput, latency and CPU per command: PAIRS pairs of short rounds per case, the two sides
     // back to back (order flipped every pair), so that both meet the same machine — it is shared,
     // and its load drifts within seconds. Ratios are the median of the pairs' own ratios.
     const loadRows = [];
-    const raw = { load: [], wake: {}, cold: [] };
     for (const c of CASES) {
       const label = `${c.inFlight} in flight, ${c.spread ? `${ACCOUNTS.toLocaleString("en")} accounts` : "one hot account"}`;
       const target = () => (c.spread ? accountIds[Math.floor(Math.random() * ACCOUNTS)] : "hot");
@@ -210,7 +228,7 @@ export async function run() {
     }
     const again = retried.count - retriedBefore;
     const note = again === 0 ? undefined : `${again} requests were sent again after a kept-alive connection closed under them.`;
-    return { raw: { ...raw, retried: again }, note, rows: [...loadRows, ...wakeRows, ...coldRows] };
+    return { raw: { ...raw, retried: again }, note, rows: [...loadRows, ...openingRows, ...wakeRows, ...coldRows] };
   } finally {
     await mf.dispose();
   }

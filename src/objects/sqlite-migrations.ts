@@ -35,6 +35,14 @@ export type VersionedSchemaOptions = {
    * instance 1 when the first migration's tables exist. Default: 0 (nothing there).
    */
   unversioned?: (db: SqlDatabase) => number;
+  /**
+   * The latest version's schema made at once, for a database where nothing exists yet: what every
+   * migration in turn would leave (tables rebuilt, columns added and dropped), without the
+   * statements that build and tear down the versions in between — the first write of every new
+   * object runs it. It must make exactly that schema (test it against the migrations). Default:
+   * the migrations, one after the other.
+   */
+  latest?: (db: SqlDatabase) => void;
 };
 
 const VERSIONS_TABLE = "x3m_schema_versions";
@@ -49,6 +57,7 @@ export class VersionedSchema {
   readonly #name: string;
   readonly #migrations: readonly Migration[];
   readonly #unversioned: (db: SqlDatabase) => number;
+  readonly #latest: ((db: SqlDatabase) => void) | undefined;
   #version = 0;
 
   /** A schema over `storage`; call {@link open} once, in the constructor, under `blockConcurrencyWhile`. */
@@ -63,6 +72,7 @@ export class VersionedSchema {
     this.#name = options.name;
     this.#migrations = options.migrations;
     this.#unversioned = options.unversioned ?? (() => 0);
+    this.#latest = options.latest;
   }
 
   /** The newest version this code knows. */
@@ -132,9 +142,10 @@ export class VersionedSchema {
     return this.#db.first<{ version: number }>(sql`SELECT version FROM x3m_schema_versions WHERE name = ${this.#name}`)?.version ?? null;
   }
 
-  /** Runs the missing migrations and records the version (inside the caller's transaction). */
+  /** Runs the missing migrations (or makes the latest schema, where nothing exists) and records the version (inside the caller's transaction). */
   #upgrade(): void {
-    for (const migration of this.#migrations.slice(this.#version)) migration.up(this.#db);
+    if (this.#version === 0 && this.#latest !== undefined) this.#latest(this.#db);
+    else for (const migration of this.#migrations.slice(this.#version)) migration.up(this.#db);
     this.#db.run(sql`CREATE TABLE IF NOT EXISTS x3m_schema_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL)`);
     this.#db.run(
       sql`INSERT INTO x3m_schema_versions (name, version) VALUES (${this.#name}, ${this.latest})

@@ -89,6 +89,25 @@ export const SCHEDULE_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
+/**
+ * The schema {@link SCHEDULE_MIGRATIONS} lead to, made at once for a new store. Keep it in step
+ * with them: the migrations test compares the two, table by table.
+ */
+export function latestScheduleSchema(db: SqlDatabase): void {
+  db.run(sql`CREATE TABLE schedules (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, id TEXT NOT NULL, key TEXT NOT NULL, service TEXT NOT NULL,
+    due_at INTEGER NOT NULL, attempts INTEGER NOT NULL, late INTEGER NOT NULL,
+    recurrence TEXT, occurrence INTEGER NOT NULL, public_only INTEGER NOT NULL, created_at TEXT NOT NULL, claim TEXT,
+    UNIQUE (owner, id))`);
+  db.run(sql`CREATE INDEX schedules_by_due ON schedules (due_at, seq)`);
+  db.run(sql`CREATE TABLE schedule_outcomes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, owner TEXT NOT NULL, id TEXT NOT NULL, key TEXT NOT NULL,
+    service TEXT NOT NULL, outcome TEXT NOT NULL, reason TEXT NOT NULL, attempts INTEGER NOT NULL, response TEXT)`);
+  db.run(sql`CREATE TABLE schedule_messages (seq INTEGER PRIMARY KEY, template TEXT, message TEXT NOT NULL)`);
+  db.run(sql`CREATE TRIGGER schedule_messages_follow AFTER DELETE ON schedules
+    BEGIN DELETE FROM schedule_messages WHERE seq = old.seq; END`);
+}
+
 /** A row of the current schema. The owner is stored as '' when anonymous (a principal is never empty). */
 type Row = {
   seq: number;
@@ -171,6 +190,7 @@ export class SqliteScheduleStore implements ScheduleStore {
     this.#schema = new VersionedSchema(storage, {
       name: "schedules",
       migrations: SCHEDULE_MIGRATIONS,
+      latest: latestScheduleSchema,
       // The first release created version 1 without recording it.
       unversioned: (db) => (db.hasTable("schedules") ? 1 : 0),
     });

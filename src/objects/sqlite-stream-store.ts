@@ -108,7 +108,36 @@ export const STREAM_MIGRATIONS: readonly Migration[] = [
       db.run(sql`DROP TABLE outbox`);
     },
   },
+  {
+    version: 7,
+    description: "the first release's idempotency records found without reading the others",
+    up(db) {
+      // Every start asks whether the anonymous caller has a record of the first release (SHA-256:
+      // 64 characters; later fingerprints are at most 11). Asked of the unique index, that read
+      // every anonymous record — thousands of rows a start, each billed. This index holds only the
+      // first release's records, so it is empty in every stream written since.
+      db.run(sql`CREATE INDEX processed_messages_legacy ON processed_messages (principal) WHERE length(fingerprint) = 64`);
+    },
+  },
 ];
+
+/**
+ * The schema {@link STREAM_MIGRATIONS} lead to, made at once for a new stream. Keep it in step with
+ * them: the migrations test compares the two, table by table.
+ */
+export function latestStreamSchema(db: SqlDatabase): void {
+  db.run(sql`CREATE TABLE events (
+    version INTEGER PRIMARY KEY, type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL,
+    message_id TEXT NOT NULL, recorded_at TEXT NOT NULL, schema_version INTEGER NOT NULL DEFAULT 1)`);
+  db.run(sql`CREATE TABLE snapshots (version INTEGER PRIMARY KEY, state TEXT NOT NULL, schema INTEGER NOT NULL)`);
+  db.run(sql`CREATE TABLE stream (
+    id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, version INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('live', 'deleted')), state TEXT, usage TEXT, published INTEGER NOT NULL DEFAULT -1)`);
+  db.run(sql`CREATE TABLE processed_messages (
+    seq INTEGER PRIMARY KEY, principal TEXT NOT NULL, message_id TEXT NOT NULL, version INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL, response TEXT NOT NULL, recorded_at TEXT NOT NULL, UNIQUE (principal, message_id))`);
+  db.run(sql`CREATE INDEX processed_messages_legacy ON processed_messages (principal) WHERE length(fingerprint) = 64`);
+}
 
 /** Options of a {@link SqliteStreamStore}. */
 export type SqliteStreamStoreOptions = {
@@ -203,6 +232,7 @@ export class SqliteStreamStore implements StreamStore, Outbox {
     this.#schema = new VersionedSchema(storage, {
       name: "stream",
       migrations: STREAM_MIGRATIONS,
+      latest: latestStreamSchema,
       // The first release recorded no version: its tables are version 1.
       unversioned: (db) => (db.hasTable("stream") ? 1 : 0),
     });
@@ -212,9 +242,11 @@ export class SqliteStreamStore implements StreamStore, Outbox {
   open(): void {
     this.#schema.open();
     // Records of the first release (moved to the anonymous caller by version 2) go with the
-    // retention; until then, a caller without a record of their own may have one there.
+    // retention; until then, a caller without a record of their own may have one there. Asked of
+    // the index that holds only those records (version 7): not a read of every anonymous record.
     this.#mayHoldLegacy =
-      this.#schema.exists && this.#db.first(sql`SELECT 1 AS found FROM processed_messages WHERE principal = '' AND length(fingerprint) = 64 LIMIT 1`) !== null;
+      this.#schema.exists &&
+      this.#db.first(sql`SELECT 1 AS found FROM processed_messages INDEXED BY processed_messages_legacy WHERE principal = '' AND length(fingerprint) = 64 LIMIT 1`) !== null;
   }
 
   /** What the object had cost when the stream row was last written (JSON), or null. */

@@ -4,6 +4,8 @@ import { describe, expect, it } from "vitest";
 import { newId } from "../../src/core/shared/ids.js";
 import { rawSql, sql, SqlDatabase, sqlList } from "../../src/objects/sql.js";
 import { VersionedSchema, type Migration } from "../../src/objects/sqlite-migrations.js";
+import { latestScheduleSchema, SCHEDULE_MIGRATIONS } from "../../src/objects/sqlite-schedule-store.js";
+import { latestStreamSchema, STREAM_MIGRATIONS } from "../../src/objects/sqlite-stream-store.js";
 
 /** Runs `body` in a fresh Durable Object's storage (one the scheduler tests never use). */
 const inFreshObject = <T>(body: (storage: DurableObjectStorage) => T | Promise<T>) =>
@@ -96,6 +98,73 @@ describe("VersionedSchema", () => {
       schemaOf(storage).write(() => 0);
       expect(() => schemaOf(storage, history.slice(0, 1)).open()).toThrow(/newer than this code/);
       expect(() => schemaOf(storage, [history[1] as Migration])).toThrow(/version/);
+    });
+  });
+});
+
+/**
+ * Everything SQLite knows of a schema: each table's, index's and trigger's definition (spaces and
+ * quotes evened out: a renamed table's text names it in quotes), each table's columns (name, type,
+ * not null, default, key, hidden) and each index's columns, uniqueness and origin — automatic
+ * indexes by their table, not their name (a renamed table keeps its index's old name).
+ */
+function schemaDump(storage: DurableObjectStorage): unknown {
+  const rows = storage.sql
+    .exec<{ type: string; name: string; tbl_name: string; sql: string | null }>(
+      "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE '_cf_%' AND name <> 'x3m_schema_versions' ORDER BY type, tbl_name, name",
+    )
+    .toArray();
+  return rows.map((row) => {
+    const definition = row.sql === null ? null : row.sql.replace(/"/g, "").replace(/\s+/g, " ").replace(/\( /g, "(");
+    if (row.type === "table") return { definition, columns: storage.sql.exec(`PRAGMA table_xinfo("${row.name}")`).toArray() };
+    if (row.type !== "index") return { definition };
+    const index = storage.sql.exec<{ name: string; unique: number; origin: string; partial: number }>(`PRAGMA index_list("${row.tbl_name}")`).toArray().find((i) => i.name === row.name);
+    return {
+      table: row.tbl_name,
+      definition: row.name.startsWith("sqlite_autoindex_") ? "automatic" : definition,
+      unique: index?.unique,
+      origin: index?.origin,
+      columns: storage.sql.exec(`PRAGMA index_xinfo("${row.name}")`).toArray(),
+    };
+  });
+}
+
+describe("a new database gets the latest schema at once", () => {
+  const schemas = [
+    { name: "stream", migrations: STREAM_MIGRATIONS, latest: latestStreamSchema },
+    { name: "schedules", migrations: SCHEDULE_MIGRATIONS, latest: latestScheduleSchema },
+  ];
+  for (const { name, migrations, latest } of schemas) {
+    it(`${name}: the same tables, columns, indexes and triggers as every migration in turn, and the same version recorded`, async () => {
+      const made = async (withLatest: boolean) =>
+        inFreshObject((storage) => {
+          const schema = new VersionedSchema(storage, { name, migrations, ...(withLatest ? { latest } : {}) });
+          schema.open();
+          schema.write(() => undefined);
+          return { version: schema.version, recorded: storage.sql.exec("SELECT name, version FROM x3m_schema_versions").toArray(), dump: schemaDump(storage) };
+        });
+      const stepByStep = await made(false);
+      const atOnce = await made(true);
+      expect(atOnce.version).toBe(migrations.length);
+      expect(atOnce.recorded).toEqual(stepByStep.recorded);
+      expect(JSON.stringify(atOnce.dump, null, 1)).toBe(JSON.stringify(stepByStep.dump, null, 1));
+    });
+  }
+
+  it("an existing database is still upgraded by its missing migrations, not made again", async () => {
+    await inFreshObject((storage) => {
+      storage.sql.exec("CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT NOT NULL)");
+      storage.sql.exec("INSERT INTO notes (id, body) VALUES ('n1', 'kept')");
+      const made: string[] = [];
+      const schema = new VersionedSchema(storage, {
+        name: "notes",
+        migrations: history,
+        unversioned: (db) => (db.hasTable("notes") ? 1 : 0),
+        latest: () => made.push("latest"),
+      });
+      schema.open();
+      expect(made).toEqual([]);
+      expect(storage.sql.exec("SELECT id, body, author FROM notes").toArray()).toEqual([{ id: "n1", body: "kept", author: "unknown" }]);
     });
   });
 });
