@@ -8,8 +8,9 @@ import type { TraceContext } from "./message.js";
  * id), so that log lines — which carry both ids — tell the hops apart and join them.
  */
 
-// Tested without capture groups, the parts then cut out by position: cheaper on every hop.
-const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/;
+// Tested without capture groups, the parts then cut out by position: cheaper on every hop. After
+// the flags, the end — or, in a version after 00, a dash and the fields that version adds.
+const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}(?:$|-)/;
 const ZERO_TRACE = "0".repeat(32);
 const ZERO_SPAN = "0".repeat(16);
 
@@ -30,9 +31,14 @@ function randomHex(bytes: number): string {
   return hex === ZERO_SPAN || hex === ZERO_TRACE ? randomHex(bytes) : hex;
 }
 
-/** The parts of a valid `traceparent` (any version but ff, as W3C says to read one; all-zero ids are invalid), or null. */
+/**
+ * The parts of a valid `traceparent`, or null. As W3C says to read one: version 00 is exactly its
+ * four fields; any later version but ff is read by its first four, whatever fields it adds after
+ * them (a hop's child is version 00 again); all-zero ids are invalid.
+ */
 function partsOf(traceparent: string | undefined): { traceId: string; spanId: string; flags: string } | null {
   if (traceparent === undefined || !TRACEPARENT.test(traceparent)) return null;
+  if (traceparent.length !== 55 && traceparent.startsWith("00")) return null;
   const traceId = traceparent.slice(3, 35);
   const spanId = traceparent.slice(36, 52);
   if (traceparent.startsWith("ff") || traceId === ZERO_TRACE || spanId === ZERO_SPAN) return null;

@@ -63,6 +63,18 @@ describe("trace context (W3C traceparent)", () => {
     }
   });
 
+  it("a later version's traceparent is read by its first four fields, whatever it adds after them; its child is version 00", () => {
+    const later = `cc-${TRACE_ID}-${SPAN_ID}-01-what-the-next-version-adds`;
+    expect(isTraceparent(later)).toBe(true);
+    expect(traceIdOf(later)).toBe(TRACE_ID);
+    expect(traceFields({ traceparent: later })).toEqual({ traceId: TRACE_ID, spanId: SPAN_ID });
+    const child = childTrace({ traceparent: later })["traceparent"];
+    expect(child).toMatch(W3C);
+    expect([child?.slice(0, 36), child?.slice(52)]).toEqual([`00-${TRACE_ID}-`, "-01"]);
+    // The flags must end the header or be followed by a dash; version 00 has nothing after them.
+    for (const invalid of [`cc-${TRACE_ID}-${SPAN_ID}-01x`, `cc-${TRACE_ID}-${SPAN_ID}-0`, `00-${TRACE_ID}-${SPAN_ID}-01-`]) expect(isTraceparent(invalid)).toBe(false);
+  });
+
   it("a valid traceparent's ids are read back for log lines, with the context's other keys", () => {
     expect(isTraceparent(VALID)).toBe(true);
     expect(traceIdOf(VALID)).toBe(TRACE_ID);
