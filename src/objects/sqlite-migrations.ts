@@ -48,6 +48,13 @@ export type VersionedSchemaOptions = {
 const VERSIONS_TABLE = "x3m_schema_versions";
 
 /**
+ * The schemas over each storage. A write of one schema may run inside another's (an aggregate's
+ * follow-ups are written inside its append): when a write fails, its transaction takes with it
+ * whatever the writes inside it created, so every schema over that storage learns its version again.
+ */
+const schemasOver = new WeakMap<DurableObjectStorage, Set<VersionedSchema>>();
+
+/**
  * A schema brought to its latest version: by `open()` for a database that exists, by the first
  * `write()` for one that does not. See the top of this file for why.
  */
@@ -73,6 +80,9 @@ export class VersionedSchema {
     this.#migrations = options.migrations;
     this.#unversioned = options.unversioned ?? (() => 0);
     this.#latest = options.latest;
+    const schemas = schemasOver.get(storage) ?? new Set<VersionedSchema>();
+    schemas.add(this);
+    schemasOver.set(storage, schemas);
   }
 
   /** The newest version this code knows. */
@@ -118,7 +128,8 @@ export class VersionedSchema {
   /**
    * Runs `write` in one synchronous transaction with the latest schema in place (created by this
    * very transaction when nothing existed). If it throws, everything rolls back — schema creation
-   * included — and what exists is learnt again.
+   * included, this schema's and that of any schema written inside it — and every schema over the
+   * storage learns what exists again.
    */
   write<T>(write: (db: SqlDatabase) => T): T {
     try {
@@ -127,8 +138,17 @@ export class VersionedSchema {
         return write(this.#db);
       });
     } catch (error) {
-      this.#version = this.#read();
+      for (const schema of schemasOver.get(this.#storage) ?? [this]) schema.#relearn();
       throw error;
+    }
+  }
+
+  /** Reads the version again; a storage that cannot be read now leaves it as it was (the write's own error is the one thrown). */
+  #relearn(): void {
+    try {
+      this.#version = this.#read();
+    } catch {
+      // The next write or start reads it again.
     }
   }
 

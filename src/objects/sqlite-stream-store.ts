@@ -242,11 +242,11 @@ export class SqliteStreamStore implements StreamStore, Outbox {
   open(): void {
     this.#schema.open();
     // Records of the first release (moved to the anonymous caller by version 2) go with the
-    // retention; until then, a caller without a record of their own may have one there. Asked of
-    // the index that holds only those records (version 7): not a read of every anonymous record.
+    // retention; until then, a caller without a record of their own may have one there. Answered
+    // by the index that holds only those records (version 7; SQLite chooses it for this WHERE, a
+    // test counts the rows read), not by reading every anonymous record.
     this.#mayHoldLegacy =
-      this.#schema.exists &&
-      this.#db.first(sql`SELECT 1 AS found FROM processed_messages INDEXED BY processed_messages_legacy WHERE principal = '' AND length(fingerprint) = 64 LIMIT 1`) !== null;
+      this.#schema.exists && this.#db.first(sql`SELECT 1 AS found FROM processed_messages WHERE principal = '' AND length(fingerprint) = 64 LIMIT 1`) !== null;
   }
 
   /** What the object had cost when the stream row was last written (JSON), or null. */

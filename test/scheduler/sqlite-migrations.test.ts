@@ -93,6 +93,28 @@ describe("VersionedSchema", () => {
     });
   });
 
+  it("a write inside another's that the outer one's failure rolls back is forgotten: the next write makes its tables again", async () => {
+    await inFreshObject((storage) => {
+      const outer = schemaOf(storage);
+      const inner = new VersionedSchema(storage, {
+        name: "tags",
+        migrations: [{ version: 1, description: "tags", up: (db) => db.run(sql`CREATE TABLE tags (note TEXT NOT NULL, tag TEXT NOT NULL)`) }],
+      });
+      outer.open();
+      inner.open();
+      expect(() =>
+        outer.write((db) => {
+          db.run(sql`INSERT INTO notes (id, body) VALUES (${"n1"}, ${"hello"})`);
+          inner.write((tags) => tags.run(sql`INSERT INTO tags (note, tag) VALUES (${"n1"}, ${"greeting"})`));
+          throw new Error("the outer write fails after the inner one");
+        }),
+      ).toThrow("the outer write fails");
+      expect([outer.exists, inner.exists, tables(storage)]).toEqual([false, false, []]);
+      inner.write((tags) => tags.run(sql`INSERT INTO tags (note, tag) VALUES (${"n2"}, ${"again"})`));
+      expect(storage.sql.exec("SELECT note, tag FROM tags").toArray()).toEqual([{ note: "n2", tag: "again" }]);
+    });
+  });
+
   it("refuses a database newer than the code, and migrations that are not numbered 1, 2, 3…", async () => {
     await inFreshObject((storage) => {
       schemaOf(storage).write(() => 0);
@@ -106,7 +128,7 @@ describe("VersionedSchema", () => {
  * Everything SQLite knows of a schema: each table's, index's and trigger's definition (spaces and
  * quotes evened out: a renamed table's text names it in quotes), each table's columns (name, type,
  * not null, default, key, hidden) and each index's columns, uniqueness and origin — automatic
- * indexes by their table, not their name (a renamed table keeps its index's old name).
+ * indexes (`sqlite_autoindex_…`, which have no text) by their table and columns.
  */
 function schemaDump(storage: DurableObjectStorage): unknown {
   const rows = storage.sql

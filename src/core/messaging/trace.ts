@@ -56,12 +56,13 @@ function newTraceparent(): string {
 }
 
 /**
- * The context of a hop caused by `trace`: the same trace id and flags, a new span id. A trace
- * without a valid `traceparent` starts a new trace (every hop has one).
+ * The context of a hop caused by `trace`: the same trace id and sampled flag, a new span id. A
+ * trace without a valid `traceparent` starts a new trace (every hop has one).
  */
 export function childTrace(trace: TraceContext): TraceContext {
   const parts = partsOf(trace["traceparent"]);
-  const traceparent = parts === null ? newTraceparent() : `00-${parts.traceId}-${randomHex(8)}-${parts.flags}`;
+  // Only the sampled flag is kept: W3C asks that flags this version does not define be sent as zero.
+  const traceparent = parts === null ? newTraceparent() : `00-${parts.traceId}-${randomHex(8)}-${(parseInt(parts.flags, 16) & 1) === 1 ? "01" : "00"}`;
   return { ...trace, traceparent };
 }
 

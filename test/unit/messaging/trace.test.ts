@@ -18,6 +18,11 @@ describe("trace context (W3C traceparent)", () => {
     expect(child["tenant"]).toBe("t1");
   });
 
+  it("a child keeps only the sampled flag: flags W3C does not define are sent as zero", () => {
+    const flagsOfChild = (flags: string) => childTrace({ traceparent: `00-${TRACE_ID}-${SPAN_ID}-${flags}` })["traceparent"]?.slice(53);
+    expect(["00", "01", "02", "03", "ff", "fe"].map(flagsOfChild)).toEqual(["00", "01", "00", "01", "01", "00"]);
+  });
+
   it("span ids drawn for children are spread over all hex digits and do not repeat", () => {
     const spans = new Set(Array.from({ length: 2000 }, () => childTrace({ traceparent: VALID })["traceparent"]?.slice(36, 52)));
     expect(spans.size).toBe(2000);
