@@ -65,6 +65,8 @@ export class VersionedSchema {
   readonly #migrations: readonly Migration[];
   readonly #unversioned: (db: SqlDatabase) => number;
   readonly #latest: ((db: SqlDatabase) => void) | undefined;
+  /** Every schema over this storage, this one included (see {@link schemasOver}). */
+  readonly #overSameStorage: Set<VersionedSchema>;
   #version = 0;
 
   /** A schema over `storage`; call {@link open} once, in the constructor, under `blockConcurrencyWhile`. */
@@ -80,9 +82,9 @@ export class VersionedSchema {
     this.#migrations = options.migrations;
     this.#unversioned = options.unversioned ?? (() => 0);
     this.#latest = options.latest;
-    const schemas = schemasOver.get(storage) ?? new Set<VersionedSchema>();
-    schemas.add(this);
-    schemasOver.set(storage, schemas);
+    this.#overSameStorage = schemasOver.get(storage) ?? new Set<VersionedSchema>();
+    this.#overSameStorage.add(this);
+    schemasOver.set(storage, this.#overSameStorage);
   }
 
   /** The newest version this code knows. */
@@ -138,7 +140,7 @@ export class VersionedSchema {
         return write(this.#db);
       });
     } catch (error) {
-      for (const schema of schemasOver.get(this.#storage) ?? [this]) schema.#relearn();
+      for (const schema of this.#overSameStorage) schema.#relearn();
       throw error;
     }
   }

@@ -9,7 +9,7 @@ const W3C = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 describe("trace context (W3C traceparent)", () => {
   afterEach(() => vi.restoreAllMocks());
 
-  it("a child of a valid traceparent keeps its trace id and flags, with a new span id of 16 lowercase hex digits", () => {
+  it("a child of a valid traceparent keeps its trace id and sampled flag, with a new span id of 16 lowercase hex digits", () => {
     const child = childTrace({ traceparent: `00-${TRACE_ID}-${SPAN_ID}-00`, tenant: "t1" });
     expect(child["traceparent"]).toMatch(W3C);
     expect(child["traceparent"]?.slice(0, 36)).toBe(`00-${TRACE_ID}-`);
