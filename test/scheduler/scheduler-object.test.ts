@@ -274,10 +274,28 @@ describe("delivery", () => {
     }
     testClock.offset = 1000;
     const runs = await drain(key, 200);
-    expect(runs).toBeGreaterThanOrEqual(10); // batches of 100
+    expect(runs).toBeLessThanOrEqual(10); // batches of 100, several per ring of the alarm
     const counts = new Map<string, number>();
     for (const delivery of seen.deliveries) counts.set(delivery.id, (counts.get(delivery.id) ?? 0) + 1);
     expect(ids.filter((id) => counts.get(id) !== 1)).toEqual([]);
+    expect(await scheduler.list(env, key, EVERY_OWNER)).toEqual([]);
+  }, 30_000);
+
+  it("a ring of the alarm delivers batch after batch while more are due, then re-arms at once for the rest", async () => {
+    const key = freshKey();
+    const ids = new Set<string>();
+    for (let i = 0; i < 1050; i += 1) ids.add((await schedule(key, "record", { inMs: 0 })).message.id);
+    testClock.offset = 1000;
+    const delivered = () => seen.deliveries.filter((d) => ids.has(d.id)).length;
+    expect(await runDurableObjectAlarm(stub(key))).toBe(true);
+    // More than one batch of 100 in one ring, at most ten; the rest is due, the alarm set for now.
+    const first = delivered();
+    expect(first).toBeGreaterThan(100);
+    expect(first).toBeLessThanOrEqual(1000);
+    expect(first % 100).toBe(0);
+    expect(await alarmOf(key)).toBeLessThanOrEqual(Date.now() + 1000);
+    for (let rings = 1; rings < 20 && delivered() < ids.size; rings += 1) await runDurableObjectAlarm(stub(key));
+    expect(delivered()).toBe(1050);
     expect(await scheduler.list(env, key, EVERY_OWNER)).toEqual([]);
   }, 30_000);
 });
