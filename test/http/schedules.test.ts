@@ -91,11 +91,11 @@ describe("POST /v1/schedules", () => {
       [{ service: "greet", key, cron: "0 9 * * *", timeZone: "Mars/Olympus_Mons" }, /not a time zone/],
       [{ service: "greet", key, in: 1000, timeZone: "Europe/Berlin" }, /go with a recurring schedule/],
       [{ service: "greet", key, every: 60_000, missed: "all" }, /missed must be/],
-      [{ service: "greet", in: 0 }, /key/],
+      [{ service: "greet", in: 0 }, /key: is required/],
       [{ service: "greet", key: "a\u0000b", in: 0 }, /key/],
       [{ service: "greet", key, in: 0, request: [1] }, /request: must be an object/],
       [{ service: "greet", key, in: 0, delay: 5 }, /unknown fields: delay/],
-      [{ key, in: 0 }, /service/],
+      [{ key, in: 0 }, /service: is required/],
       ["{not json", /invalid_json/],
       ["[1]", /invalid_request/],
     ];
@@ -104,6 +104,11 @@ describe("POST /v1/schedules", () => {
       expect(answer.status, JSON.stringify(body)).toBe(400);
       expect(JSON.stringify(answer.body.response)).toMatch(reason);
     }
+    // A refusal names the service the body asked for (unless it is not a name, which is not echoed).
+    expect((await post("/v1/schedules", { service: "greet", key, in: "soon" })).body.service).toBe("greet");
+    expect((await post("/v1/schedules", { service: "greet", in: 0 })).body.service).toBe("greet");
+    expect((await post("/v1/schedules", { service: "gr\u0000eet", key, in: "soon" })).body.service).toBe("");
+    expect((await post("/v1/schedules", { service: "g".repeat(5000), key, in: "soon" })).body.service).toBe("");
     const dry = await demo("/v1/schedules", { method: "POST", body: JSON.stringify({ service: "greet", key, in: 0 }), headers: { "X-Dry-Run": "true" } });
     expect(dry.status).toBe(400);
     const listed = (await (await demo(`/v1/schedules?key=${key}`, { headers: ADMIN })).json()) as { schedules: ScheduledSummary[] };

@@ -42,7 +42,10 @@ export type WhenOptions = {
   caller?: JsonObject;
   /** The caller's principal; default: the identity's `user` or `id` field, else its JSON. */
   principal?: string;
-  /** The aggregate id (default `"test-1"`); written into the request's id field when it has none. */
+  /**
+   * The aggregate id. Default: the request's id field (the command's `idField`), as the router
+   * reads it; else `"test-1"`, written into the request's id field.
+   */
   id?: string;
   /** The message id (default: a new one). */
   messageId?: string;
@@ -103,7 +106,9 @@ export class AggregateSpec<State, Event extends DomainEvent, Commands extends Co
 
   async #run(command: string, request: JsonObject, options: WhenOptions): Promise<SpecResult<State>> {
     const aggregate = this.#aggregate;
-    const id = options.id ?? "test-1";
+    const idField = aggregate.commandNamed(command)?.idField ?? "id";
+    const named = request[idField];
+    const id = options.id ?? (typeof named === "string" || typeof named === "number" ? String(named) : "test-1");
     const streamName = `${aggregate.stream}-${id}`;
     const ranAt = options.now ?? Date.now();
     const store = new RecordingStore({ followUps: new MemoryScheduleStore(), now: () => ranAt });
@@ -127,7 +132,6 @@ export class AggregateSpec<State, Event extends DomainEvent, Commands extends Co
     }
     // Follow-ups are kept as an object keeps them; the caller's rights would be checked at delivery.
     const instance = new AggregateInstance(aggregate, store, { streamName, logger: silentLogger, now: () => ranAt, followUps: { reidentify: true } });
-    const idField = aggregate.commandNamed(command)?.idField ?? "id";
     const rawRequest = idField in request ? request : { ...request, [idField]: id };
     const assigns: JsonObject = options.caller === undefined ? {} : { identity: options.caller, principal: options.principal ?? principalOf(options.caller) };
     const message = newMessage(command, {

@@ -50,7 +50,9 @@ const ScheduleBody = v.pipe(
     timeZone: v.optional(v.string("must be a string")),
     missed: v.optional(v.unknown()),
     },
-    (issue) => (issue.expected === "never" ? `unknown fields: ${issue.received.replace(/^"|"$/g, "")}` : "the body must be a JSON object"),
+    // An unknown field; a required one missing (the issue has its path); or no object at all.
+    (issue) =>
+      issue.expected === "never" ? `unknown fields: ${issue.received.replace(/^"|"$/g, "")}` : issue.path === undefined ? "the body must be a JSON object" : "is required",
   ),
   v.check((body) => [body.in, body.at, body.cron, body.every].filter((when) => when !== undefined).length === 1, "give exactly one of in, at, cron or every"),
   v.transform(({ in: inMs, at, cron, every, timeZone, missed, ...rest }) => ({ ...rest, spec: specOf({ inMs, at, cron, every, timeZone, missed }) })),
@@ -86,12 +88,16 @@ export function mountScheduleRoutes<Env extends object>(app: Hono<GatewayEnv<Env
     if (headed.dryRun !== false) return invalid(c, headed, "X-Dry-Run is not supported when scheduling");
     const raw = parseBody(bodyText(c.get("body")));
     if (!raw.ok) return replyWith(c, halt(headed, raw.error));
+    // A refusal names the service the body asked for, as every later answer does (when it is a
+    // name as ids are: nothing invisible, nothing long is echoed).
+    const asked = readKey(isJsonObject(raw.value) ? raw.value["service"] : undefined);
+    const named = asked.ok ? { ...headed, serviceName: asked.key } : headed;
     const checked = v.safeParse(ScheduleBody, raw.value);
-    if (!checked.success) return invalid(c, headed, issueText(checked.issues));
+    if (!checked.success) return invalid(c, named, issueText(checked.issues));
     const body = checked.output;
     const key = readKey(body.key);
-    if (!key.ok) return invalid(c, headed, `key ${key.problem}`);
-    const message: Message = { ...headed, serviceName: body.service, rawRequest: body.request, assigns: c.get("assigns") };
+    if (!key.ok) return invalid(c, named, `key ${key.problem}`);
+    const message: Message = { ...named, serviceName: body.service, rawRequest: body.request, assigns: c.get("assigns") };
     const authorization = await dispatcher.authorization(message, { publicOnly: true, env: c.env });
     if (authorization.status === "service_unavailable") {
       return replyWith(c, halt(message, response.error("unknown_service", { service: body.service })));

@@ -122,6 +122,12 @@ describe("aggregateSpec: given events, when a command, then events, a rejection 
       .thenRejects("insufficient_funds", [{ type: "WithdrawalRejected", data: { amount: 10, balance: 3 } }]);
   });
 
+  it("the aggregate id is the request's id field, as the router reads it (else test-1, or the id option)", async () => {
+    await aggregateSpec(account).when("open_account", { account_id: "a-7" }, ada).thenReply({ status: "created", id: "a-7", version: 0 });
+    await aggregateSpec(account).when("open_account", {}, ada).thenReply({ status: "created", id: "test-1", version: 0 });
+    await aggregateSpec(account).when("open_account", {}, { ...ada, id: "a-9" }).thenReply({ status: "created", id: "a-9", version: 0 });
+  });
+
   it("then the state after the command", async () => {
     await aggregateSpec(account).given(opened).when("deposit", { account_id: "test-1", amount: 5 }, ada).thenState({ owner: "ada", balance: 5, status: "open" });
   });
