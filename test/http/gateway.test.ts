@@ -278,6 +278,35 @@ describe("bad bodies", () => {
     }
   });
 
+  it("a body that is not UTF-8 text → 400 invalid_json (not read with U+FFFD in place of the bad bytes); a BOM is dropped", async () => {
+    const bytes = (...parts: (string | number[])[]) => new Uint8Array(parts.flatMap((part) => (typeof part === "string" ? [...new TextEncoder().encode(part)] : part)));
+    for (const body of [bytes('{"id":"bad', [0xff], 'id"}'), bytes('{"id":"', [0xc3], '"}'), bytes('{"id":"', [0xed, 0xa0, 0x80], '"}')]) {
+      const answer = await call("/v1/services/ok", { method: "POST", body });
+      expect(answer.status).toBe(400);
+      expect((await envelope(answer)).response).toEqual({ status: "error", reason: "invalid_json", details: "the body is not UTF-8 text" });
+    }
+    const bom = await call("/v1/services/ok", { method: "POST", body: bytes([0xef, 0xbb, 0xbf], '{"id":"caf\u00e9 é"}') });
+    expect((await envelope(bom)).response).toMatchObject({ status: "ok", payload: { rawRequest: { id: "café é" } } });
+  });
+
+  it("a body that stops arriving (the client went away) → 400 invalid_request, and no failure is logged", async () => {
+    const { logger, lines } = recordingLogger();
+    // Service calls are served directly without CORS, through Hono's chain with it: both read bodies.
+    for (const options of [{}, { cors: { origin: "https://app.example" } }]) {
+      const call = gateway({ logger, ...options });
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('{"name"'));
+          controller.error(new Error("Network connection lost."));
+        },
+      });
+      const answer = await call("/v1/services/ok", { method: "POST", body });
+      expect(answer.status).toBe(400);
+      expect(await answer.json()).toMatchObject({ response: { status: "error", reason: "invalid_request", details: "the request body was not received in full" } });
+    }
+    expect(lines.filter((line) => line.level === "error" || line.level === "warn")).toEqual([]);
+  });
+
   it("JSON that is not an object → 400 invalid_request", async () => {
     for (const body of ["[]", "[1,2]", "null", "42", '"text"', "true"]) {
       const answer = await call("/v1/services/ok", post(body));

@@ -416,6 +416,13 @@ describe("guesses at the admin token are throttled per client address: past 10 f
     expect(await throttle.failed({}, other)).toBe(60_000);
   });
 
+  it("a binding that lets an address go on does not lift the isolate's own count (a burst across the end of the binding's window)", async () => {
+    const throttle = new AdminThrottle<object>(() => ({ limit: async () => ({ success: true }) }));
+    const address = freshAddress();
+    for (let i = 0; i < 10; i += 1) expect(await throttle.failed({}, address)).toBe(0);
+    expect(await throttle.failed({}, address)).toBe(60_000);
+  });
+
   it("an address is refused for a minute, then counted afresh", async () => {
     let now = 1_000_000;
     const throttle = new AdminThrottle<object>(undefined, () => now);

@@ -10,9 +10,12 @@ import { answerWith } from "./replies.js";
  * that the right token, guessed then, is refused like any other and a guesser learns nothing.
  * Checks that succeed are not counted.
  *
- * The count is kept by Cloudflare's Rate Limiting binding when the app gives one (shared by the
- * Worker's isolates in a location), and otherwise in this isolate's memory, for a bounded number
- * of addresses. Which addresses are refused is always known per isolate: the binding only counts.
+ * The count is kept in this isolate's memory, for a bounded number of addresses, and also by
+ * Cloudflare's Rate Limiting binding when the app gives one (shared by the Worker's isolates in a
+ * location): an address is refused when either count is over. The binding counts in fixed
+ * windows, so a burst that straddles the end of one is caught by the isolate's count, which
+ * starts at the first failure. Which addresses are refused is always known per isolate: the
+ * binding only counts.
  */
 
 /** What the gateway needs of a rate limiter: Cloudflare's Rate Limiting binding (`RateLimit`) is one. */
@@ -77,8 +80,8 @@ export class AdminThrottle<Env> {
 
   /**
    * Counts a failed check from `address`; answers how many ms the address is now refused for (0
-   * while it is within the limit). With a binding, the binding counts — a binding that fails
-   * leaves the count to this isolate.
+   * while it is within the limit). With a binding, the binding counts too, and either count over
+   * the limit refuses — a binding that fails leaves the count to this isolate.
    */
   async failed(env: Env, address: string): Promise<number> {
     const now = this.#now();
@@ -88,7 +91,9 @@ export class AdminThrottle<Env> {
     let over = entry.count > FAILED_CHECKS_PER_MINUTE;
     if (limiter !== undefined) {
       try {
-        over = !(await limiter.limit({ key: `x3m-admin-token:${address}` })).success;
+        // Asked even when the isolate's count is over: the binding's count must include this failure.
+        const allowed = (await limiter.limit({ key: `x3m-admin-token:${address}` })).success;
+        over ||= !allowed;
       } catch {
         // Keep the isolate's own count.
       }

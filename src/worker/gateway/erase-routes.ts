@@ -8,7 +8,7 @@ import type { ReadSide } from "../readside/read-side.js";
 import { limitBody, type GatewayEnv } from "./gateway-middleware.js";
 import type { StreamTarget } from "./stream-target.js";
 import { answerWith as answer } from "./replies.js";
-import { bodyText, parseBody } from "./request-body.js";
+import { readBody } from "./request-body.js";
 
 /*
  * Erasure on request (admin): one aggregate erased end to end by the read side — its object's
@@ -86,7 +86,7 @@ export function mountEraseRoutes<Env extends object>(
     const target = targetOf(c);
     if (target instanceof Response) return target;
     if (erasure === undefined) return answer(c, response.error("not_found"));
-    const body = parseBody(bodyText(c.get("body")));
+    const body = readBody(c.get("body"));
     if (!body.ok) return answer(c, body.error);
     const note = eraseNote(body.value);
     if (typeof note === "string") return answer(c, response.error("invalid_request", note));

@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
 import type { JsonObject } from "../../core/shared/json.js";
 import { halt, type Message } from "../../core/messaging/message.js";
 import { response } from "../../core/messaging/response.js";
@@ -184,14 +185,23 @@ async function readAway(reader: ReadableStreamDefaultReader<Uint8Array>, maxByte
   }
 }
 
-/** The whole body when it has at most `maxBytes`; otherwise null, the reader left just past the limit. */
+/**
+ * The whole body when it has at most `maxBytes`; otherwise null, the reader left just past the
+ * limit. A body that stops arriving (the client went away) throws an `HTTPException`: 400, which
+ * the gateway answers as it is — no failure of the app is logged for a client that left.
+ */
 async function readAtMost(reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number): Promise<Uint8Array | null> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-    size += chunk.value.byteLength;
-    if (size > maxBytes) return null;
-    chunks.push(chunk.value);
+  try {
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      size += chunk.value.byteLength;
+      if (size > maxBytes) return null;
+      chunks.push(chunk.value);
+    }
+  } catch (cause) {
+    const refusal = { response: response.error("invalid_request", "the request body was not received in full") };
+    throw new HTTPException(400, { res: Response.json(refusal, { status: 400, headers: { "Cache-Control": "no-store" } }), cause });
   }
   // Most bodies arrive in one chunk: no copy.
   if (chunks.length === 1) return chunks[0] as Uint8Array;

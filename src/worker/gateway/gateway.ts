@@ -19,7 +19,7 @@ import { identifyCaller, limitBody, noStore, readWithin, requestMessage, wellEnc
 import { answerWith, envelopeReply, replyWith } from "./replies.js";
 import { directServiceCalls, type ServeServiceCall } from "./direct-service-calls.js";
 import { callerAssigns, messageFromHeaders } from "./caller.js";
-import { bodyText, parseBody } from "./request-body.js";
+import { readBody } from "./request-body.js";
 import { mountScheduleRoutes } from "./schedule-routes.js";
 import { remoteNodesOf, type NodeBindings } from "../nodes/service-binding-node.js";
 import { AdminThrottle } from "./admin-throttle.js";
@@ -144,7 +144,7 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
 
   /** A service call with its body, message and caller: the request's body parsed, then dispatched. */
   const callService = async (message: Message, bytes: Uint8Array, assigns: JsonObject, scope: CallScope<Env>): Promise<Message> => {
-    const body = parseBody(bodyText(bytes));
+    const body = readBody(bytes);
     if (!body.ok) return halt(message, body.error);
     return dispatcher.dispatch({ ...message, rawRequest: body.value, assigns }, { publicOnly: true, ...scope });
   };

@@ -15,17 +15,23 @@ export const MAX_BODY_DEPTH = 64;
 const loneSurrogate = /\p{Cs}/u;
 
 /**
- * A request's body (the bytes the body limit read, `c.var.body`) as UTF-8 text, whatever its
- * Content-Type says (a byte order mark is dropped, malformed bytes become U+FFFD, as
- * `Request.text()` reads it). Read as bytes because workerd warns on every `text()` of a body
- * whose type is not text — `curl -d` sends application/x-www-form-urlencoded — though the text is
- * the same.
+ * A request's body (the bytes the body limit read, `c.var.body`) read as a JSON object by
+ * {@link parseBody}, as UTF-8 text whatever its Content-Type says (a byte order mark is dropped).
+ * Bytes that are not UTF-8 are refused (`invalid_json`), not read as U+FFFD as `Request.text()`
+ * would: two different ids must not become one. Read as bytes because workerd warns on every
+ * `text()` of a body whose type is not text — `curl -d` sends application/x-www-form-urlencoded.
  */
-export function bodyText(bytes: Uint8Array): string {
-  return decoder.decode(bytes);
+export function readBody(bytes: Uint8Array): BodyParse {
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    return { ok: false, error: response.error("invalid_json", "the body is not UTF-8 text") };
+  }
+  return parseBody(text);
 }
 
-const decoder = new TextDecoder();
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 /**
  * An empty body is `{}`; anything else must be a JSON object (`invalid_json`, `invalid_request`),

@@ -13,7 +13,7 @@ import { AdminThrottle, clientAddress, tooManyAttempts } from "./admin-throttle.
 import { callerAssigns, type Identify, type PrincipalOf } from "./caller.js";
 import { requestMessage, type GatewayEnv } from "./gateway-middleware.js";
 import { answerWith, replyWith } from "./replies.js";
-import { bodyText, parseBody } from "./request-body.js";
+import { readBody } from "./request-body.js";
 
 /** What the schedule routes need from the gateway. */
 export type ScheduleRoutesOptions<Env extends object> = {
@@ -86,7 +86,7 @@ export function mountScheduleRoutes<Env extends object>(app: Hono<GatewayEnv<Env
   const scheduleCall = async (c: Context<GatewayEnv<Env>>) => {
     const headed = c.get("message");
     if (headed.dryRun !== false) return invalid(c, headed, "X-Dry-Run is not supported when scheduling");
-    const raw = parseBody(bodyText(c.get("body")));
+    const raw = readBody(c.get("body"));
     if (!raw.ok) return replyWith(c, halt(headed, raw.error));
     // A refusal names the service the body asked for, as every later answer does (when it is a
     // name as ids are: nothing invisible, nothing long is echoed).

@@ -8,7 +8,7 @@ import { callerAssigns, type Identify, type PrincipalOf } from "./caller.js";
 import { limitBody, type GatewayEnv } from "./gateway-middleware.js";
 import type { StreamTarget } from "./stream-target.js";
 import { answerWith as answer } from "./replies.js";
-import { bodyText, parseBody } from "./request-body.js";
+import { readBody } from "./request-body.js";
 
 /*
  * Looking back at an aggregate (admin): its state at a version or a time, and a dry run of one of
@@ -81,7 +81,7 @@ export function mountStateRoutes<Env extends object>(app: Hono<GatewayEnv<Env>>,
   app.post("/v1/streams/:stream/:id/state/dry-run", bodyLimit, async (c: Context<GatewayEnv<Env>>) => {
     const target = targetOf(c);
     if (target instanceof Response) return target;
-    const body = parseBody(bodyText(c.get("body")));
+    const body = readBody(c.get("body"));
     if (!body.ok) return answer(c, body.error);
     const unknown = Object.keys(body.value).filter((field) => !DRY_RUN_FIELDS.has(field));
     if (unknown.length > 0) return answer(c, response.error("invalid_request", `unknown fields: ${unknown.join(", ")} (a dry run takes command, request and credentials)`));
