@@ -202,6 +202,18 @@ describe("a message id names one command and request of one caller", () => {
     expect(await ledgers.events(id)).toHaveLength(2);
   });
 
+  it("a dry run with an id already used answers what the call would: its first answer, or the refusal of a reused id", async () => {
+    const id = await openLedger();
+    const ada = { identity: { user: "ada" }, principal: "ada" };
+    await ledgers.send("deposit", { id, amount: 5 }, { id: `dry-${id}`, assigns: ada });
+    expect((await ledgers.send("deposit", { id, amount: 5 }, { id: `dry-${id}`, assigns: ada, dryRun: true })).response).toEqual({ status: "ok", version: 1 });
+    const reused = { status: "error", reason: "idempotency_key_reused", details: { messageId: `dry-${id}` } };
+    expect((await ledgers.send("deposit", { id, amount: 50 }, { id: `dry-${id}`, assigns: ada, dryRun: true })).response).toEqual(reused);
+    // A fresh id's dry run is not recorded: the real call with it is applied afterwards.
+    expect((await ledgers.send("deposit", { id, amount: 7 }, { id: `next-${id}`, assigns: ada, dryRun: true })).response).toEqual({ status: "ok", version: 1 });
+    expect((await ledgers.send("deposit", { id, amount: 7 }, { id: `next-${id}`, assigns: ada })).response).toEqual({ status: "ok", version: 2 });
+  });
+
   it("another caller's use of the same id is their own message: it neither blocks nor reveals the first", async () => {
     const id = await openLedger();
     const ada = { identity: { user: "ada" }, principal: "ada" };

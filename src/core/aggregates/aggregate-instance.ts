@@ -425,12 +425,11 @@ export class AggregateInstance<State, Event extends DomainEvent> {
    */
   async #admit(command: CommandDefinition<State, Event>, message: Message, log: Logger): Promise<Step<Admitted>> {
     const principal = principalOf(message);
-    // Only a command that may store something is recorded, so only it needs a fingerprint.
-    const fingerprint = message.dryRun === false ? fingerprintOf(command.name, message) : "";
-    if (message.dryRun === false) {
-      const replayed = await this.#replayed(command, message, principal, fingerprint, log);
-      if (replayed !== null) return { reply: replayed };
-    }
+    // A dry run is checked against the record too: it answers what the call itself would (its
+    // first answer, or the refusal of a reused id), though only a real call is recorded.
+    const fingerprint = fingerprintOf(command.name, message);
+    const replayed = await this.#replayed(command, message, principal, fingerprint, log);
+    if (replayed !== null) return { reply: replayed };
     const refused = this.#admittedAt(command, message, this.#seen(), log);
     return refused === null ? { next: { principal, fingerprint } } : { reply: refused };
   }
