@@ -221,7 +221,7 @@ export class Dispatcher<Env = unknown> {
     const providers = await this.#discover(sent, scope, options.publicOnly === true, forNode);
     if (providers.length === 0) {
       telemetry.emit("service_not_found", finished(startMs), { message: sent, callerNode });
-      this.#logger.warn(`[Discovery] Service ${sent.serviceName} NOT found!`, { ...traceFields(sent.trace), messageId: sent.id });
+      this.#logger.warn(`[Discovery] Service ${shownName(sent.serviceName)} NOT found!`, { ...traceFields(sent.trace), messageId: sent.id });
       return halt(sent, response.serviceUnavailable(sent.serviceName));
     }
 
@@ -368,3 +368,12 @@ export class Dispatcher<Env = unknown> {
   }
 }
 
+/**
+ * A service name as a log line shows it: as it is when it is a plain name, else quoted as JSON
+ * and cut to 100 characters — a caller chooses the name of a service that does not exist, and must
+ * not write a line break or kilobytes into the log.
+ */
+function shownName(name: string): string {
+  if (/^[!-~]{1,100}$/.test(name)) return name;
+  return `${JSON.stringify(name.slice(0, 100))}${name.length > 100 ? "…" : ""}`;
+}

@@ -49,6 +49,14 @@ describe("dispatching", () => {
     expect(lines).toContainEqual(expect.objectContaining({ level: "warn", message: "[Discovery] Service wrong_service NOT found!" }));
   });
 
+  it("the warning shows a name the caller chose safely: quoted when it is not plain, at most 100 characters", async () => {
+    const { dispatcher, lines } = setup();
+    await dispatcher.dispatch(newMessage("forged\nERROR admin logged in"));
+    await dispatcher.dispatch(newMessage("x".repeat(60_000)));
+    const warnings = lines.filter((line) => line.level === "warn").map((line) => line.message);
+    expect(warnings).toEqual(['[Discovery] Service "forged\\nERROR admin logged in" NOT found!', `[Discovery] Service "${"x".repeat(100)}"… NOT found!`]);
+  });
+
   it("a local service answers, with the seven life-cycle events in order", async () => {
     const { dispatcher, names, events } = setup();
     const reply = await dispatcher.dispatch(newMessage("first"));
