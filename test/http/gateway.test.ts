@@ -307,6 +307,15 @@ describe("bad bodies", () => {
     expect(lines.filter((line) => line.level === "error" || line.level === "warn")).toEqual([]);
   });
 
+  it("a number too large to represent (1e400 reads as Infinity) → 400 invalid_request, said as such", async () => {
+    for (const body of ['{"price":1e400}', '{"a":[{"b":-1e999}]}']) {
+      const answer = await call("/v1/services/ok", post(body));
+      expect(answer.status).toBe(400);
+      expect((await envelope(answer)).response).toEqual({ status: "error", reason: "invalid_request", details: "the body contains a number too large to represent" });
+    }
+    expect((await envelope(await call("/v1/services/ok", post('{"price":1e300}')))).response).toMatchObject({ status: "ok" });
+  });
+
   it("JSON that is not an object → 400 invalid_request", async () => {
     for (const body of ["[]", "[1,2]", "null", "42", '"text"', "true"]) {
       const answer = await call("/v1/services/ok", post(body));

@@ -36,7 +36,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 /**
  * An empty body is `{}`; anything else must be a JSON object (`invalid_json`, `invalid_request`),
  * nested at most {@link MAX_BODY_DEPTH} levels, whose strings (keys included) are well-formed
- * Unicode (`invalid_request` with the reason).
+ * Unicode and whose numbers are finite (`invalid_request` with the reason).
  */
 export function parseBody(text: string): BodyParse {
   if (text.trim() === "") return { ok: true, value: {} };
@@ -59,6 +59,11 @@ function shapeProblem(root: JsonObject): string | null {
     const { value, depth } = item;
     if (typeof value === "string") {
       if (loneSurrogate.test(value)) return "the body contains a string with an unpaired UTF-16 surrogate";
+      continue;
+    }
+    // JSON.parse reads 1e400 as Infinity, which no JSON carries on (it would arrive as null).
+    if (typeof value === "number") {
+      if (!Number.isFinite(value)) return "the body contains a number too large to represent";
       continue;
     }
     if (typeof value !== "object" || value === null) continue;
