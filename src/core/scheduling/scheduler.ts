@@ -306,9 +306,10 @@ export class SchedulerRunner {
     // Who scheduled is kept as a principal; the identity is resolved again at each delivery, so
     // today's identity (and its rights) is never stored to be replayed later.
     message = withoutIdentity(message, owner);
-    if (jsonProblem(message) !== null || utf8Length(JSON.stringify(message), MAX_MESSAGE_BYTES) > MAX_MESSAGE_BYTES) {
-      return response.error("invalid_request", "the message is not JSON, or too large to store");
-    }
+    const notJson = jsonProblem(message);
+    if (notJson !== null) return response.error("invalid_request", `the message is not JSON: ${notJson}`);
+    // As the gateway answers a body over its limit (413), with the limit.
+    if (utf8Length(JSON.stringify(message), MAX_MESSAGE_BYTES) > MAX_MESSAGE_BYTES) return response.error("payload_too_large", { maxBytes: MAX_MESSAGE_BYTES });
 
     const entry: ScheduledEntry = {
       id: message.id,

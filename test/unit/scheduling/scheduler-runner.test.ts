@@ -116,6 +116,12 @@ describe("SchedulerRunner", () => {
     expect(seen).toEqual([1]);
   });
 
+  it("a message too large to store is refused as payload_too_large with the limit, and nothing is stored", async () => {
+    const h = harness();
+    expect(await h.schedule("big", { inMs: 0 }, "ada", { text: "x".repeat(950_000) })).toEqual({ status: "error", reason: "payload_too_large", details: { maxBytes: 900_000 } });
+    expect(await h.runner.list()).toEqual([]);
+  });
+
   it("a message id already scheduled: the same request of the same owner is a retry; another request is refused; another owner's is theirs", async () => {
     const h = harness();
     await h.schedule("dup", { inMs: 60_000 }, "ada", { n: 1 });
