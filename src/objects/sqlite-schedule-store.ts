@@ -148,6 +148,9 @@ type OutcomeRow = {
 
 const ANONYMOUS = "";
 
+/** Owners whose pending entries a store keeps counted at most (see `#pending`). */
+const COUNTED_OWNERS = 1000;
+
 /** An entry's columns, from `schedules` joined with `schedule_messages` (a NULL template is the message). */
 const ENTRY_COLUMNS = rawSql(`seq, owner, id, key, service, due_at, attempts, late, recurrence, occurrence, public_only, created_at,
   COALESCE(template, message) AS template, message`);
@@ -184,6 +187,13 @@ export class SqliteScheduleStore implements ScheduleStore {
    */
   readonly #incarnation = newId();
   #claims = 0;
+  /**
+   * How many entries are pending — on the key, and per owner — as this store last counted them
+   * (each up to its limit: all a check needs) and added to them since by its own inserts, or null.
+   * Without it every schedule read up to `perKey` rows (each billed) to learn what the one before
+   * it left. Every other write that removes entries forgets it: the next insert counts again.
+   */
+  #pending: { limits: PendingLimits; all: number; owners: Map<string, number> } | null = null;
 
   /** A store over the object's storage; call {@link open} once, in the constructor, under `blockConcurrencyWhile`. */
   constructor(storage: DurableObjectStorage) {
@@ -224,16 +234,32 @@ export class SqliteScheduleStore implements ScheduleStore {
   async insert(entry: ScheduledEntry, limits: PendingLimits): Promise<InsertResult> {
     const owner = ownerColumn(entry.owner);
     // One transaction: the checks and the insert see the same rows.
-    return this.#schema.write((db) => {
+    const result = this.#schema.write((db) => {
       if (db.first(sql`SELECT seq FROM schedules WHERE owner = ${owner} AND id = ${entry.id}`) !== null) return "exists";
       // Counted up to the limit only: a count never reads more rows than the limit allows.
       const count = (where: SqlQuery, max: number) =>
         db.first<{ n: number }>(sql`SELECT COUNT(*) AS n FROM (SELECT 1 FROM schedules ${where} LIMIT ${max})`)?.n ?? 0;
-      if (count(sql`WHERE owner = ${owner}`, limits.perOwner) >= limits.perOwner) return "owner_full";
-      if (count(sql``, limits.perKey) >= limits.perKey) return "key_full";
+      // Counts taken up to other limits say nothing about these.
+      if (this.#pending !== null && (this.#pending.limits.perKey !== limits.perKey || this.#pending.limits.perOwner !== limits.perOwner)) this.#pending = null;
+      const pending = (this.#pending ??= { limits: { perKey: limits.perKey, perOwner: limits.perOwner }, all: count(sql``, limits.perKey), owners: new Map() });
+      let mine = pending.owners.get(owner);
+      if (mine === undefined) {
+        // Bounded: an object that has seen many owners counts the others again when they come back.
+        if (pending.owners.size >= COUNTED_OWNERS) pending.owners.clear();
+        mine = count(sql`WHERE owner = ${owner}`, limits.perOwner);
+        pending.owners.set(owner, mine);
+      }
+      if (mine >= limits.perOwner) return "owner_full";
+      if (pending.all >= limits.perKey) return "key_full";
       this.#insertRow(db, entry);
       return "inserted";
     });
+    // Added once the insert committed (a failed write changed nothing the counts say).
+    if (result === "inserted" && this.#pending !== null) {
+      this.#pending.all += 1;
+      this.#pending.owners.set(owner, (this.#pending.owners.get(owner) ?? 0) + 1);
+    }
+    return result;
   }
 
 
@@ -257,6 +283,7 @@ export class SqliteScheduleStore implements ScheduleStore {
    * {@link MAX_PENDING_FOLLOW_UPS} would be pending.
    */
   writeFollowUps(writes: FollowUpWrites): void {
+    this.#pending = null;
     const replaced = [...writes.cancel, ...writes.schedule.map((entry) => entry.key)];
     if (replaced.length === 0 && writes.delivered === undefined) return;
     if (!this.#schema.exists && writes.schedule.length === 0) return;
@@ -301,6 +328,7 @@ export class SqliteScheduleStore implements ScheduleStore {
   /** Forgets what it learnt of the storage (after `deleteAll`): the next write creates the tables again. */
   forget(): void {
     this.#schema.forget();
+    this.#pending = null;
   }
 
   async get(owner: string | null, id: string): Promise<ScheduledEntry | null> {
@@ -350,6 +378,7 @@ export class SqliteScheduleStore implements ScheduleStore {
 
   async settleAll(settlements: readonly Settlement[]): Promise<number> {
     if (!this.#schema.exists || settlements.length === 0) return 0;
+    this.#pending = null;
     const claims = new Set(settlements.map(({ claim }) => claim.token));
     const [token] = claims;
     if (claims.size === 1 && token !== undefined && settlements.every(({ change, outcome }) => change === null && outcome === undefined)) {
@@ -421,6 +450,7 @@ export class SqliteScheduleStore implements ScheduleStore {
 
   async remove(id: string, owner?: string | null): Promise<RemovedEntry[]> {
     if (!this.#schema.exists) return [];
+    this.#pending = null;
     const byOwner = owner === undefined ? sql`` : sql` AND owner = ${ownerColumn(owner)}`;
     const rows = this.#db.all<{ id: string; owner: string; key: string; service: string }>(
       sql`DELETE FROM schedules WHERE id = ${id}${byOwner} RETURNING id, owner, key, service`,

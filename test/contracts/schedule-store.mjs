@@ -154,6 +154,17 @@ export const scheduleStoreContract = [
       equal((await store.list(undefined, 10)).map((e) => e.id), ["a1", "a2", "b1"], "nothing else stored");
       equal((await store.remove("a1", "ada")).length, 1, "a place freed");
       equal(await store.insert(entry("c1", 100, { owner: "cy" }), limits), "inserted", "is a place taken");
+      equal(await store.insert(entry("d1", 100, { owner: "dee" }), limits), "key_full", "full again");
+      // A delivered entry frees its place too.
+      const [delivered] = await store.claimDue(100, 1, () => 5000);
+      equal(await settle(store, delivered.claim, null), true, "delivered");
+      equal(await store.insert(entry("d1", 100, { owner: "dee" }), limits), "inserted", "the place a delivery freed is taken");
+      // Other limits, counted for themselves: room for more.
+      const wider = { perOwner: 2, perKey: 5 };
+      equal(await store.insert(entry("d2", 100, { owner: "dee" }), wider), "inserted", "dee 2 under wider limits");
+      equal(await store.insert(entry("d3", 100, { owner: "dee" }), wider), "owner_full", "dee 3");
+      equal(await store.insert(entry("e1", 100, { owner: "eve" }), wider), "inserted", "eve 1");
+      equal(await store.insert(entry("f1", 100, { owner: "fay" }), wider), "key_full", "five pending");
     },
   },
   {

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { EVERY_OWNER, newMessage, type JsonObject, type ScheduleSpec } from "../../src/core/index.js";
 import { newId } from "../../src/core/shared/ids.js";
 import { durableObjectScheduler } from "../../src/objects/index.js";
+import { meterOf } from "../../src/objects/sql.js";
 import { sleep } from "../support/recorders.js";
 import { freshKey, seen, testClock } from "../support/test-scheduling.js";
 
@@ -280,6 +281,16 @@ describe("delivery", () => {
     expect(ids.filter((id) => counts.get(id) !== 1)).toEqual([]);
     expect(await scheduler.list(env, key, EVERY_OWNER)).toEqual([]);
   }, 30_000);
+
+  it("scheduling on a key with many pending entries reads a few rows, not every pending entry (rows read are billed)", async () => {
+    const key = freshKey();
+    for (let i = 0; i < 300; i += 1) await schedule(key, "record", { inMs: 3_600_000 });
+    const rowsRead = () => runInDurableObject(stub(key), (_instance, state) => meterOf(state.storage.sql).rowsRead);
+    const before = await rowsRead();
+    for (let i = 0; i < 20; i += 1) expect((await schedule(key, "record", { inMs: 3_600_000 })).answer).toMatchObject({ status: "ok" });
+    expect((await rowsRead()) - before).toBeLessThan(20 * 10);
+    expect(await scheduler.list(env, key, EVERY_OWNER)).toHaveLength(320);
+  });
 
   it("a ring of the alarm delivers batch after batch while more are due, then re-arms at once for the rest", async () => {
     const key = freshKey();
