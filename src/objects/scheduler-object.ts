@@ -59,7 +59,10 @@ export type SchedulerObjectOptions<Env> = {
    * `scheduled_cancel` (guides/scheduling.md).
    */
   telemetry?: readonly TelemetryHandler[];
-  /** Entries delivered per alarm (default 100); more due re-arm the alarm at once. */
+  /**
+   * Entries delivered per batch (default 100); a ring of the alarm delivers up to ten batches
+   * while more are due (none new after a second), then more due re-arm the alarm at once.
+   */
   batchSize?: number;
   /** A delivery this much later than due carries `assigns.late` (default 30 s). */
   lateAfterMs?: number;
@@ -152,6 +155,8 @@ export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): Sche
         // the platform's alarm (locally about as long as delivering a batch), and a backlog would
         // wait for one after every batch. Each batch is claimed and settled on its own, as before.
         for (let batches = 0; batches < BATCHES_PER_RING; batches += 1) {
+          // A batch that throws re-arms as the first would: not "at once" on the word of the one before.
+          more = false;
           ({ more } = await this.runner.deliverDue());
           if (!more || Date.now() - rang >= RING_BUDGET_MS) break;
         }

@@ -189,9 +189,10 @@ export class SqliteScheduleStore implements ScheduleStore {
   #claims = 0;
   /**
    * How many entries are pending — on the key, and per owner — as this store last counted them
-   * (each up to its limit: all a check needs) and added to them since by its own inserts, or null.
-   * Without it every schedule read up to `perKey` rows (each billed) to learn what the one before
-   * it left. Every other write that removes entries forgets it: the next insert counts again.
+   * (each up to its limit: all a check needs) and changed them since by its own inserts and the
+   * removals of delivered and cancelled entries, or null. Without it every schedule read up to
+   * `perKey` rows (each billed) to learn what the one before it left. Any other write that
+   * removes entries forgets it: the next insert counts again.
    */
   #pending: { limits: PendingLimits; all: number; owners: Map<string, number> } | null = null;
 
@@ -262,6 +263,26 @@ export class SqliteScheduleStore implements ScheduleStore {
     return result;
   }
 
+
+  /**
+   * Lowers the pending counts by entries just removed (their owner columns). A count taken at its
+   * limit may be short of what is stored (it stopped counting there): it is counted again instead.
+   */
+  #removed(rows: readonly { owner: string }[]): void {
+    const pending = this.#pending;
+    if (pending === null || rows.length === 0) return;
+    if (pending.all >= pending.limits.perKey || pending.all < rows.length) {
+      this.#pending = null;
+      return;
+    }
+    pending.all -= rows.length;
+    for (const { owner } of rows) {
+      const mine = pending.owners.get(owner);
+      if (mine === undefined) continue;
+      if (mine >= pending.limits.perOwner || mine === 0) pending.owners.delete(owner);
+      else pending.owners.set(owner, mine - 1);
+    }
+  }
 
   /** Stores one entry and its messages (inside the caller's transaction). */
   #insertRow(db: SqlDatabase, entry: ScheduledEntry): void {
@@ -378,14 +399,16 @@ export class SqliteScheduleStore implements ScheduleStore {
 
   async settleAll(settlements: readonly Settlement[]): Promise<number> {
     if (!this.#schema.exists || settlements.length === 0) return 0;
-    this.#pending = null;
     const claims = new Set(settlements.map(({ claim }) => claim.token));
     const [token] = claims;
     if (claims.size === 1 && token !== undefined && settlements.every(({ change, outcome }) => change === null && outcome === undefined)) {
       // The common batch — every delivery done, nothing to record — is one statement: atomic as it
       // is, without a transaction's cost.
-      return this.#db.all(sql`DELETE FROM schedules WHERE claim = ${token} AND seq IN ${sqlList(settlements.map(({ claim }) => claim.ref))} RETURNING seq`).length;
+      const removed = this.#db.all<{ owner: string }>(sql`DELETE FROM schedules WHERE claim = ${token} AND seq IN ${sqlList(settlements.map(({ claim }) => claim.ref))} RETURNING owner`);
+      this.#removed(removed);
+      return removed.length;
     }
+    this.#pending = null;
     return this.#schema.write((db) => {
       let settled = 0;
       // Plain removals (one-offs delivered): one statement per claim token, i.e. per batch.
@@ -450,11 +473,11 @@ export class SqliteScheduleStore implements ScheduleStore {
 
   async remove(id: string, owner?: string | null): Promise<RemovedEntry[]> {
     if (!this.#schema.exists) return [];
-    this.#pending = null;
     const byOwner = owner === undefined ? sql`` : sql` AND owner = ${ownerColumn(owner)}`;
     const rows = this.#db.all<{ id: string; owner: string; key: string; service: string }>(
       sql`DELETE FROM schedules WHERE id = ${id}${byOwner} RETURNING id, owner, key, service`,
     );
+    this.#removed(rows);
     return rows.map((row) => ({ ...row, owner: row.owner === ANONYMOUS ? null : row.owner }));
   }
 

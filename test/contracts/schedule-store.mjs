@@ -168,6 +168,26 @@ export const scheduleStoreContract = [
     },
   },
   {
+    name: "deliveries and cancels below the limits make room for exactly as many entries",
+    async run(store) {
+      const limits = { perOwner: 3, perKey: 4 };
+      equal(await store.insert(entry("ada1", 100, { owner: "ada" }), limits), "inserted", "ada 1");
+      equal(await store.insert(entry("ada2", 200, { owner: "ada" }), limits), "inserted", "ada 2");
+      equal(await store.insert(entry("bob1", 300, { owner: "bob" }), limits), "inserted", "bob 1");
+      const [first] = await store.claimDue(100, 1, () => 5000);
+      equal(first.id, "ada1", "ada 1 is due first");
+      equal(await settle(store, first.claim, null), true, "ada 1 delivered");
+      equal(await store.insert(entry("ada3", 400, { owner: "ada" }), limits), "inserted", "ada 3");
+      equal(await store.insert(entry("ada4", 400, { owner: "ada" }), limits), "inserted", "ada 4: ada has 3 again");
+      equal(await store.insert(entry("ada5", 400, { owner: "ada" }), limits), "owner_full", "ada 5");
+      equal(await store.insert(entry("cy1", 400, { owner: "cy" }), limits), "key_full", "four pending");
+      equal((await store.remove("bob1", "bob")).length, 1, "bob 1 cancelled");
+      equal(await store.insert(entry("cy1", 400, { owner: "cy" }), limits), "inserted", "cy 1 takes bob's place");
+      equal(await store.insert(entry("cy2", 400, { owner: "cy" }), limits), "key_full", "four pending again");
+      equal((await store.list(undefined, 10)).map((e) => e.id).sort(), ["ada2", "ada3", "ada4", "cy1"], "what is stored");
+    },
+  },
+  {
     name: "settles a batch at once: removals, reschedules and outcomes, each only if still under its claim",
     async run(store) {
       for (const id of ["a", "b", "c", "d"]) await store.insert(entry(id, 100, { recurrence: id === "d" ? { everyMs: 60_000 } : null }), roomy);

@@ -442,6 +442,19 @@ describe("guesses at the admin token are throttled per client address: past 10 f
     }
   });
 
+  it("the isolate counts the failures of the last minute, a window that slides: a burst across a minute's end is refused", async () => {
+    let now = 2_000_000;
+    const throttle = new AdminThrottle<object>(undefined, () => now);
+    const address = freshAddress();
+    expect(await throttle.failed({}, address)).toBe(0);
+    now += 59_000;
+    for (let i = 0; i < 9; i += 1) expect(await throttle.failed({}, address)).toBe(0);
+    // A window that started with the first failure would end now and count afresh.
+    now += 1_500;
+    expect(await throttle.failed({}, address)).toBe(0);
+    expect(await throttle.failed({}, address)).toBe(60_000);
+  });
+
   it("the count in memory is bounded: past 10,000 addresses the one that failed least recently is forgotten", async () => {
     const throttle = new AdminThrottle<object>();
     const first = freshAddress();

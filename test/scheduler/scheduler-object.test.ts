@@ -275,7 +275,7 @@ describe("delivery", () => {
     }
     testClock.offset = 1000;
     const runs = await drain(key, 200);
-    expect(runs).toBeLessThanOrEqual(10); // batches of 100, several per ring of the alarm
+    expect(runs).toBeLessThan(10); // ten batches of 100, several per ring of the alarm (one per ring took ten)
     const counts = new Map<string, number>();
     for (const delivery of seen.deliveries) counts.set(delivery.id, (counts.get(delivery.id) ?? 0) + 1);
     expect(ids.filter((id) => counts.get(id) !== 1)).toEqual([]);

@@ -10,18 +10,18 @@ import { answerWith } from "./replies.js";
  * that the right token, guessed then, is refused like any other and a guesser learns nothing.
  * Checks that succeed are not counted.
  *
- * The count is kept in this isolate's memory, for a bounded number of addresses, and also by
- * Cloudflare's Rate Limiting binding when the app gives one (shared by the Worker's isolates in a
- * location): an address is refused when either count is over. The binding counts in fixed
- * windows, so a burst that straddles the end of one is caught by the isolate's count, which
- * starts at the first failure. Which addresses are refused is always known per isolate: the
- * binding only counts.
+ * The count is kept in this isolate's memory — the failures of the last minute, a window that
+ * slides — for a bounded number of addresses, and also by Cloudflare's Rate Limiting binding
+ * when the app gives one (shared by the Worker's isolates in a location): an address is refused
+ * when either count is over. The binding counts in fixed windows, so a burst that straddles the
+ * end of one is caught by the isolate's count. Which addresses are refused is always known per
+ * isolate: the binding only counts.
  */
 
 /** What the gateway needs of a rate limiter: Cloudflare's Rate Limiting binding (`RateLimit`) is one. */
 export type RateLimiter = { limit(options: { key: string }): Promise<{ success: boolean }> };
 
-/** Failed admin-token checks an address may make in a minute (without a binding; with one, its `limit`). */
+/** Failed admin-token checks an address may make in any minute, in each isolate (a binding adds its own `limit`, across isolates). */
 export const FAILED_CHECKS_PER_MINUTE = 10;
 
 /** How long an address over the limit is refused, and the window its failures are counted in. */
@@ -49,8 +49,8 @@ export function clientAddress(headers: Headers): string {
   return `${groups.slice(0, 4).map((group) => group.replace(/^0+(?=.)/, "")).join(":")}::/64`;
 }
 
-/** One address's failures in the current window, and until when it is refused. */
-type Failures = { windowStart: number; count: number; refusedUntil: number };
+/** When one address failed within the last minute (oldest first, at most one more than the limit), and until when it is refused. */
+type Failures = { times: number[]; refusedUntil: number };
 
 /**
  * The failed admin-token checks of one gateway (one per isolate), per client address. A route
@@ -74,7 +74,7 @@ export class AdminThrottle<Env> {
     if (entry === undefined) return 0;
     const now = this.#now();
     if (entry.refusedUntil > now) return entry.refusedUntil - now;
-    if (entry.windowStart + THROTTLE_MS <= now) this.#addresses.delete(address);
+    if ((entry.times.at(-1) ?? 0) + THROTTLE_MS <= now) this.#addresses.delete(address);
     return 0;
   }
 
@@ -86,9 +86,10 @@ export class AdminThrottle<Env> {
   async failed(env: Env, address: string): Promise<number> {
     const now = this.#now();
     const entry = this.#touch(address, now);
-    entry.count += 1;
+    entry.times.push(now);
+    if (entry.times.length > FAILED_CHECKS_PER_MINUTE + 1) entry.times.shift();
     const limiter = this.#limiter?.(env);
-    let over = entry.count > FAILED_CHECKS_PER_MINUTE;
+    let over = entry.times.length > FAILED_CHECKS_PER_MINUTE;
     if (limiter !== undefined) {
       try {
         // Asked even when the isolate's count is over: the binding's count must include this failure.
@@ -102,11 +103,12 @@ export class AdminThrottle<Env> {
     return Math.max(0, entry.refusedUntil - now);
   }
 
-  /** The entry of `address` in its current window, made the most recent; the least recent is forgotten past the bound. */
+  /** The entry of `address` without its failures older than a minute, made the most recent; the least recent is forgotten past the bound. */
   #touch(address: string, now: number): Failures {
     const known = this.#addresses.get(address);
     this.#addresses.delete(address);
-    const entry = known !== undefined && known.windowStart + THROTTLE_MS > now ? known : { windowStart: now, count: 0, refusedUntil: known?.refusedUntil ?? 0 };
+    const entry = known ?? { times: [], refusedUntil: 0 };
+    while ((entry.times[0] ?? now) + THROTTLE_MS <= now) entry.times.shift();
     if (this.#addresses.size >= THROTTLED_ADDRESSES) {
       const oldest = this.#addresses.keys().next();
       if (oldest.done !== true) this.#addresses.delete(oldest.value);

@@ -20,8 +20,8 @@ export type AdminOptions<Env> = {
   /**
    * Cloudflare's Rate Limiting binding that counts failed admin-token checks per client address
    * (`CF-Connecting-IP`), e.g. `(env) => env.ADMIN_RATE_LIMIT` over `[[ratelimits]]` with
-   * `simple = { limit = 10, period = 60 }` in wrangler.toml. Without it (or when it answers
-   * undefined) each isolate counts on its own: 10 a minute. Either way an address past the limit
+   * `simple = { limit = 10, period = 60 }` in wrangler.toml, across the Worker's isolates. Each
+   * isolate also counts on its own, with or without it: 10 in any minute. An address past either
    * gets 429 `too_many_attempts` for a minute on the stream routes, the schedule routes' admin
    * path and the console's login — the right token included.
    */
