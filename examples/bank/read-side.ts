@@ -52,11 +52,15 @@ export const readSideOperations = new Router<Env>({
 })
   // Each stops starting streams before the call's timeout (the gateway's 5 s): a rebuild that
   // stopped early says so, and catch_up_projection, called again until it says done, finishes it.
+  // A dry run (POST /v1/validate/…, the "Dry run" box of /docs) checks the request and the caller's
+  // rights, and changes nothing: the handler runs for it as for a real call, so it says so here.
   .service("rebuild_projection", { schema: ProjectionRequest }, async (message, { env }) => {
+    if (message.dryRun !== false) return ok(message, { projection: message.request.projection, dryRun: true });
     const progress = await bankReadSide.rebuild(env, message.request.projection, { signal: AbortSignal.timeout(REPLAY_BUDGET_MS) });
     return progress.failed.length === 0 && !progress.stopped ? ok(message, progress) : error(message, "rebuild_incomplete", progress);
   })
   .service("catch_up_projection", { schema: ProjectionRequest }, async (message, { env }) => {
+    if (message.dryRun !== false) return ok(message, { projection: message.request.projection, dryRun: true });
     const progress = await bankReadSide.catchUp(env, message.request.projection, { signal: AbortSignal.timeout(REPLAY_BUDGET_MS) });
     return progress.failed.length === 0 && !progress.stopped ? ok(message, progress) : error(message, "catch_up_incomplete", progress);
   })

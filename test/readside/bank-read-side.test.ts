@@ -129,6 +129,21 @@ describe("the bank's operator services", () => {
     }
   });
 
+  it("a dry run of rebuild_projection or catch_up_projection checks the request and the caller, and changes nothing", async () => {
+    const account = await openAccount("ada", 40);
+    await eventually(() => listed("ada", [account]), (seen) => seen[account] === 40);
+    await env.READ_MODELS.prepare("UPDATE bank_accounts SET balance = -1 WHERE id = ?").bind(account).run();
+    for (const service of ["rebuild_projection", "catch_up_projection"]) {
+      const dry = await call(service, { projection: "bank_accounts" }, "root", { "X-Dry-Run": "true" });
+      expect(dry.status, service).toBe(200);
+      expect(payloadOf(dry), service).toEqual({ projection: "bank_accounts", dryRun: true });
+      expect((await call(service, { projection: "nope" }, "root", { "X-Dry-Run": "true" })).status, service).toBe(422);
+    }
+    expect(await listed("ada", [account])).toEqual({ [account]: -1 });
+    expect((await call("rebuild_projection", { projection: "bank_accounts" }, "root")).status).toBe(200);
+    expect(await listed("ada", [account])).toEqual({ [account]: 40 });
+  });
+
   it("rebuild_projection makes a damaged read model whole again, and names only projections", async () => {
     const account = await openAccount("ada", 30);
     await eventually(() => listed("ada", [account]), (seen) => seen[account] === 30);
