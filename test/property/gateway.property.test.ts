@@ -7,6 +7,7 @@
 import { exports } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { shownName } from "../../src/core/messaging/dispatcher.js";
 import { newId } from "../../src/core/shared/ids.js";
 import { libraryLog } from "../support/library-log.js";
 
@@ -196,7 +197,7 @@ describe("the gateway under random input", () => {
         // only such a call.
         const unavailable = isEnvelope(parsed) && parsed.response.status === "service_unavailable" ? parsed : null;
         expect(notFound, answer.text).toEqual(
-          unavailable === null ? [] : [{ level: "warn", msg: `[Discovery] Service ${shown(unavailable.service)} NOT found!`, fields: { traceId: expect.stringMatching(/^[\da-f]{32}$/), spanId: expect.stringMatching(/^[\da-f]{16}$/), messageId: unavailable.messageId } }],
+          unavailable === null ? [] : [{ level: "warn", msg: `[Discovery] Service ${shownName(unavailable.service)} NOT found!`, fields: { traceId: expect.stringMatching(/^[\da-f]{32}$/), spanId: expect.stringMatching(/^[\da-f]{16}$/), messageId: unavailable.messageId } }],
         );
         expect(isObject(parsed)).toBe(true);
         if (method === "POST" && /^\/v1\/(services|validate)\/[^/]+$/.test(path) && answer.status !== 404) {
@@ -271,8 +272,3 @@ describe("the gateway under random input", () => {
     expect(applied).toBeGreaterThan(50);
   }, PROPERTY_TIMEOUT_MS);
 });
-
-/** A service name as the dispatcher's warning shows it: plain, or quoted as JSON and cut to 100 characters. */
-function shown(name: string): string {
-  return /^[!-~]{1,100}$/.test(name) ? name : `${JSON.stringify(name.slice(0, 100))}${name.length > 100 ? "…" : ""}`;
-}

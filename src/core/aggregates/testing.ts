@@ -1,7 +1,8 @@
 import { canonicalJson } from "../shared/canonical-json.js";
 import type { Json, JsonObject } from "../shared/json.js";
 import { silentLogger } from "../shared/logger.js";
-import { newMessage, type DomainEvent, type DryRun, type Message } from "../messaging/message.js";
+import { newMessage, prepareAggregateId, type DomainEvent, type DryRun, type Message } from "../messaging/message.js";
+import { readKey } from "../shared/keys.js";
 import type { ServiceResponse } from "../messaging/response.js";
 import type { FollowUp, FollowUpWrites } from "../scheduling/follow-up.js";
 import { MemoryScheduleStore } from "../scheduling/memory-schedule-store.js";
@@ -44,7 +45,8 @@ export type WhenOptions = {
   principal?: string;
   /**
    * The aggregate id. Default: the request's id field (the command's `idField`), as the router
-   * reads it; else `"test-1"`, written into the request's id field.
+   * reads it (a string or a finite number, NFC-normalised); else `"test-1"`, written into the
+   * request's id field.
    */
   id?: string;
   /** The message id (default: a new one). */
@@ -107,8 +109,9 @@ export class AggregateSpec<State, Event extends DomainEvent, Commands extends Co
   async #run(command: string, request: JsonObject, options: WhenOptions): Promise<SpecResult<State>> {
     const aggregate = this.#aggregate;
     const idField = aggregate.commandNamed(command)?.idField ?? "id";
-    const named = request[idField];
-    const id = options.id ?? (typeof named === "string" || typeof named === "number" ? String(named) : "test-1");
+    // Read as the router reads it (a string or a finite number, by the rule for ids: NFC, nothing invisible).
+    const named = readKey(prepareAggregateId(newMessage(command, { rawRequest: request }), idField).aggregateMeta.id);
+    const id = options.id ?? (named.ok ? named.key : "test-1");
     const streamName = `${aggregate.stream}-${id}`;
     const ranAt = options.now ?? Date.now();
     const store = new RecordingStore({ followUps: new MemoryScheduleStore(), now: () => ranAt });

@@ -373,7 +373,7 @@ export class Dispatcher<Env = unknown> {
  * and cut to 100 characters — a caller chooses the name of a service that does not exist, and must
  * not write a line break or kilobytes into the log.
  */
-function shownName(name: string): string {
+export function shownName(name: string): string {
   if (/^[!-~]{1,100}$/.test(name)) return name;
   return `${JSON.stringify(name.slice(0, 100))}${name.length > 100 ? "…" : ""}`;
 }

@@ -90,7 +90,7 @@ export function mountScheduleRoutes<Env extends object>(app: Hono<GatewayEnv<Env
     if (!raw.ok) return replyWith(c, halt(headed, raw.error));
     // A refusal names the service the body asked for, as every later answer does (when it is a
     // name as ids are: nothing invisible, nothing long is echoed).
-    const asked = readKey(isJsonObject(raw.value) ? raw.value["service"] : undefined);
+    const asked = readKey(raw.value["service"]);
     const named = asked.ok ? { ...headed, serviceName: asked.key } : headed;
     const checked = v.safeParse(ScheduleBody, raw.value);
     if (!checked.success) return invalid(c, named, issueText(checked.issues));
