@@ -237,17 +237,14 @@ export class SqliteScheduleStore implements ScheduleStore {
     // One transaction: the checks and the insert see the same rows.
     const result = this.#schema.write((db) => {
       if (db.first(sql`SELECT seq FROM schedules WHERE owner = ${owner} AND id = ${entry.id}`) !== null) return "exists";
-      // Counted up to the limit only: a count never reads more rows than the limit allows.
-      const count = (where: SqlQuery, max: number) =>
-        db.first<{ n: number }>(sql`SELECT COUNT(*) AS n FROM (SELECT 1 FROM schedules ${where} LIMIT ${max})`)?.n ?? 0;
       // Counts taken up to other limits say nothing about these.
       if (this.#pending !== null && (this.#pending.limits.perKey !== limits.perKey || this.#pending.limits.perOwner !== limits.perOwner)) this.#pending = null;
-      const pending = (this.#pending ??= { limits: { perKey: limits.perKey, perOwner: limits.perOwner }, all: count(sql``, limits.perKey), owners: new Map() });
+      const pending = (this.#pending ??= { limits: { perKey: limits.perKey, perOwner: limits.perOwner }, all: countUpTo(db, sql``, limits.perKey), owners: new Map() });
       let mine = pending.owners.get(owner);
       if (mine === undefined) {
         // Bounded: an object that has seen many owners counts the others again when they come back.
         if (pending.owners.size >= COUNTED_OWNERS) pending.owners.clear();
-        mine = count(sql`WHERE owner = ${owner}`, limits.perOwner);
+        mine = countUpTo(db, sql`WHERE owner = ${owner}`, limits.perOwner);
         pending.owners.set(owner, mine);
       }
       if (mine >= limits.perOwner) return "owner_full";
@@ -496,4 +493,9 @@ export class SqliteScheduleStore implements ScheduleStore {
     if (!this.#schema.exists) return null;
     return this.#db.first<{ due: number | null }>(sql`SELECT MIN(due_at) AS due FROM schedules`)?.due ?? null;
   }
+}
+
+/** The pending entries `where` says, counted up to `max` only: a count never reads more rows than a limit allows. */
+function countUpTo(db: SqlDatabase, where: SqlQuery, max: number): number {
+  return db.first<{ n: number }>(sql`SELECT COUNT(*) AS n FROM (SELECT 1 FROM schedules ${where} LIMIT ${max})`)?.n ?? 0;
 }

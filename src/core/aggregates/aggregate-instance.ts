@@ -86,6 +86,9 @@ type Seen<State> = { state: State; version: number; status: StreamStatus };
 /** Either the reply that ends the command here, or what the next step works on. */
 type Step<T> = { reply: Message } | { next: T };
 
+/** The command running in an instance: when it must have finished, how to answer for it if not, and where its answer goes. */
+type RunningCommand = { deadline: number; onTimeout: () => Message; resolve: (reply: Message) => void };
+
 /**
  * One aggregate instance at work: it loads its state (newest snapshot plus the events after it,
  * or the saved state, upcast to today's event shapes), runs commands **one at a time** — even
@@ -112,7 +115,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
   /** Work queued or running (commands, reads, deletes); the deadline watch stops at 0. */
   #queued = 0;
   /** The command running now: when it must have finished, and how to answer for it if not. */
-  #running: { deadline: number; expire: () => void } | null = null;
+  #running: RunningCommand | null = null;
   /** One timer watches the deadline of whichever command runs, not one timer per command. */
   #watch: ReturnType<typeof setTimeout> | undefined;
   #state: State | undefined;
@@ -265,20 +268,22 @@ export class AggregateInstance<State, Event extends DomainEvent> {
    * under load a timer per many commands, instead of one set and cleared for each.
    */
   #withDeadline(work: Promise<Message>, timeoutMs: number, onTimeout: () => Message): Promise<Message> {
+    // Data and methods, no closure written here as a named arrow: a bundler in keep-names mode
+    // (wrangler's default) names such a closure with a `defineProperty` each time it is made
+    // (about 0.3 µs, on every command).
     return new Promise((resolve) => {
-      const running = {
-        deadline: Date.now() + timeoutMs,
-        expire: () => finish(onTimeout()),
-      };
-      const finish = (reply: Message) => {
-        if (this.#running !== running) return;
-        this.#running = null;
-        resolve(reply);
-      };
+      const running: RunningCommand = { deadline: Date.now() + timeoutMs, onTimeout, resolve };
       this.#running = running;
       if (this.#watch === undefined) this.#watchIn(timeoutMs);
-      void work.then(finish);
+      void work.then((reply) => this.#finish(running, reply));
     });
+  }
+
+  /** Answers the running command with `reply`, unless it was answered already (its deadline passed, or it finished). */
+  #finish(running: RunningCommand, reply: Message): void {
+    if (this.#running !== running) return;
+    this.#running = null;
+    running.resolve(reply);
   }
 
   #watchIn(ms: number): void {
@@ -287,7 +292,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
       const running = this.#running;
       if (running === null) return;
       const left = running.deadline - Date.now();
-      if (left <= 0) running.expire();
+      if (left <= 0) this.#finish(running, running.onTimeout());
       else this.#watchIn(left);
     }, ms);
   }

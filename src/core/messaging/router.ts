@@ -185,13 +185,8 @@ export class Router<Env = unknown, Services extends ServiceSpecs = {}> implement
     if (telemetry.active) telemetry.emit("executing_service", { start: new Date(startMs).toISOString() }, { node: context.node, service });
 
     return new Promise<Message>((resolve, reject) => {
-      let settled = false;
-      const settle = (result: unknown): void => {
-        if (settled) {
-          context.logger.warn("reply ignored: this message was already answered", { service });
-          return;
-        }
-        settled = true;
+      const call = { settled: false };
+      const settle = firstReplyOf(call, () => context.logger.warn("reply ignored: this message was already answered", { service }), (result) => {
         const problem = badReply(result, message);
         if (problem !== null) {
           reject(new Error(`service ${service}: ${problem}`));
@@ -200,7 +195,7 @@ export class Router<Env = unknown, Services extends ServiceSpecs = {}> implement
         const reply = strip(result as Message);
         if (telemetry.active) telemetry.emit("execution_finished", finished(startMs), { message: reply });
         resolve(reply);
-      };
+      });
       const execution = Promise.resolve()
         .then(() => entry.handler(validated, { ...context, reply: settle }))
         .then(
@@ -208,11 +203,11 @@ export class Router<Env = unknown, Services extends ServiceSpecs = {}> implement
             if (result !== noReply) settle(result);
           },
           (error: unknown) => {
-            if (settled) {
+            if (call.settled) {
               context.logger.error("service handler threw after replying", { service, error });
               return;
             }
-            settled = true;
+            call.settled = true;
             reject(error);
           },
         );
@@ -273,4 +268,21 @@ function badReply(result: unknown, message: Message): string | null {
   if (reply.id !== message.id) return "handler replied with a different message (its id differs)";
   if (reply.response === null || reply.response === undefined) return "handler replied without a response";
   return null;
+}
+
+/**
+ * A service call's `reply`: the first reply goes to `first`, any later one to `late`; `call`
+ * records that it was answered. Made here, not written in `invoke` as a named arrow: a bundler in
+ * keep-names mode (wrangler's default) names such a closure with a `defineProperty` each time it
+ * is made (about 0.3 µs, on every service call); a closure returned from a function is not named.
+ */
+function firstReplyOf(call: { settled: boolean }, late: () => void, first: (result: unknown) => void): (result: unknown) => void {
+  return (result) => {
+    if (call.settled) {
+      late();
+      return;
+    }
+    call.settled = true;
+    first(result);
+  };
 }
