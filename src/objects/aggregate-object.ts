@@ -73,7 +73,7 @@ export type FollowUpOptions<Env> = {
 export type AggregateObjectOptions<Env = unknown> = {
   /** Default: a console logger in the Worker's `LOG_FORMAT` (see `wiring`). */
   logger?: Logger;
-  /** Telemetry subscribers (`new_aggr_spawned`, `handle_msg`, `aggregate_usage`). */
+  /** Telemetry subscribers (`new_aggr_spawned`, `handle_msg`, `aggregate_commit_timeout`, `aggregate_usage`). */
   telemetry?: readonly TelemetryHandler[];
   /**
    * Publish every committed event to a queue for the read side: each event is written to an

@@ -170,6 +170,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
           messageId: request.message.id,
           timeoutMs,
         });
+        if (this.#telemetry.active) this.#telemetry.emit("aggregate_commit_timeout", { timeoutAfter: timeoutMs }, { aggregate: this.#aggregate.stream, message: request.command });
         const { serviceName, id } = request.message;
         return halt(request.message, response.serviceTimeout(serviceName, id, timeoutMs));
       });

@@ -54,8 +54,12 @@ export type DispatcherOptions<Env> = CallScope<Env> & {
 /** A provider that was tried without an answer, and why: its `try_another_node` reason, or a failure. */
 export type TriedNode = { node: string; reason: Json };
 
-/** What {@link Dispatcher.authorized} answers. */
-export type AuthorizedResult = boolean | "service_unavailable";
+/**
+ * What {@link Dispatcher.authorized} answers: whether the call would be let through,
+ * `"service_unavailable"` when no one offers the service, `"no_nodes_available"` when the nodes
+ * that offer it could not be asked (they failed or did not answer): not a refusal.
+ */
+export type AuthorizedResult = boolean | "service_unavailable" | "no_nodes_available";
 
 /** How one try went: a reply, a failure of the node itself, or no answer in time. */
 type Attempt = { kind: "reply"; message: Message } | { kind: "failed"; reason: string } | { kind: "timeout" };
@@ -119,8 +123,14 @@ export class Dispatcher<Env = unknown> {
   /** The public services this dispatcher can reach: this Worker's, then other nodes'. */
   async publicServices(scope: CallScope<Env> = {}): Promise<string[]> {
     const local = this.#registry.services("public");
-    const nodes = this.#nodes(this.#scopeOf(scope).env);
-    const remote = nodes.length === 0 ? [] : await this.#directory.services(nodes);
+    let remote: readonly string[] = [];
+    try {
+      const nodes = this.#nodes(this.#scopeOf(scope).env);
+      if (nodes.length > 0) remote = await this.#directory.services(nodes);
+    } catch (error) {
+      // The app's `nodes(env)` threw (a binding missing from this env): this node's own services, logged.
+      this.#logger.error("node discovery failed", { error });
+    }
     return [...new Set([...local, ...remote])];
   }
 
@@ -150,11 +160,14 @@ export class Dispatcher<Env = unknown> {
 
   /**
    * Asks only the authorize hook of the service's provider, without calling the service:
-   * true or false, or `"service_unavailable"` when no one offers it.
+   * true or false, `"service_unavailable"` when no one offers it, or `"no_nodes_available"` when
+   * every node that offers it failed to answer (see {@link authorization} for the details).
    */
   async authorized(message: Message, options: Pick<DispatchCall<Env>, "publicOnly" | "env"> = {}): Promise<AuthorizedResult> {
     const answer = await this.authorization(message, options);
     if (answer.status === "service_unavailable") return "service_unavailable";
+    // Nobody could be asked: not the same as a refusal (the original told a failed call apart too).
+    if (answer.status === "error" && answer.reason === "no_nodes_available") return "no_nodes_available";
     return answer.status === "ok";
   }
 
@@ -279,10 +292,10 @@ export class Dispatcher<Env = unknown> {
   }
 
   async #remoteNodes(message: Message, scope: Scope<Env>): Promise<RemoteNode[]> {
-    const nodes = this.#nodes(scope.env);
-    if (nodes.length === 0) return [];
+    // The app's `nodes(env)` may throw too (a binding missing from this env): no node, logged.
     try {
-      return await this.#directory.providers(message, nodes);
+      const nodes = this.#nodes(scope.env);
+      return nodes.length === 0 ? [] : await this.#directory.providers(message, nodes);
     } catch (error) {
       this.#logger.error("node discovery failed", { service: message.serviceName, error });
       return [];

@@ -43,6 +43,11 @@ export type TelemetryEventMap = {
   /** An aggregate is about to decide a command. */
   handle_msg: { measurements: Record<string, never>; metadata: { aggregate: string; message: string } };
   /**
+   * A command overran its aggregate's `commandTimeoutMs` (`timeoutAfter`, ms): it was answered
+   * `service_timeout` and whatever it decides later is discarded (the original: its commit timed out).
+   */
+  aggregate_commit_timeout: { measurements: { timeoutAfter: number }; metadata: { aggregate: string; message: string } };
+  /**
    * What one command cost its aggregate's object: the SQLite rows it read and wrote, and the
    * bytes the object stores after it (a Durable Object's billing units).
    */

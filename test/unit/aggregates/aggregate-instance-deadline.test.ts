@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { Aggregate, newMessage, silentLogger, type Message } from "../../../src/core/index.js";
+import { Aggregate, newMessage, silentLogger, Telemetry, type Message, type TelemetryEvent } from "../../../src/core/index.js";
 import { AggregateInstance } from "../../../src/core/aggregates/aggregate-instance.js";
 import { MemoryStreamStore } from "../../../src/core/aggregates/memory-stream-store.js";
 
@@ -25,8 +25,8 @@ describe("one deadline watch per instance", () => {
     vi.useRealTimers();
   });
 
-  const instanceAndSend = () => {
-    const instance = new AggregateInstance(slowCounter, new MemoryStreamStore(), { streamName: "slow-1", logger: silentLogger });
+  const instanceAndSend = (telemetry?: Telemetry) => {
+    const instance = new AggregateInstance(slowCounter, new MemoryStreamStore(), { streamName: "slow-1", logger: silentLogger, ...(telemetry === undefined ? {} : { telemetry }) });
     const send = (ms: number) => {
       let settled: Message | undefined;
       const reply = instance.execute({ streamName: "slow-1", command: "wait", message: { ...newMessage("wait", { rawRequest: { ms } }), aggregateMeta: { id: "1" } } });
@@ -52,6 +52,17 @@ describe("one deadline watch per instance", () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(next.settled()?.response).toEqual({ status: "ok", version: 1 });
     expect(instance.stats.version).toBe(1);
+  });
+
+  it("a command that overruns its deadline emits aggregate_commit_timeout with the deadline, the aggregate and the command", async () => {
+    const events: TelemetryEvent[] = [];
+    const { send } = instanceAndSend(new Telemetry([(event) => events.push(event)]));
+    const hanging = send(-1);
+    await vi.advanceTimersByTimeAsync(60);
+    expect(hanging.settled()?.response).toMatchObject({ status: "service_timeout" });
+    expect(events.filter((event) => event.name === "aggregate_commit_timeout")).toEqual([
+      { name: "aggregate_commit_timeout", measurements: { timeoutAfter: 50 }, metadata: { aggregate: "slow", message: "wait" } },
+    ]);
   });
 
   it("no timer is left once the instance is idle", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Dispatcher, halt, newMessage, ok, response, silentLogger, type Message, type RemoteNode } from "../../../src/core/index.js";
+import { Dispatcher, halt, newMessage, ok, response, Router, silentLogger, type Logger, type Message, type RemoteNode } from "../../../src/core/index.js";
 import { NodeDirectory } from "../../../src/core/messaging/node-directory.js";
 
 /** A node made of plain functions, to misbehave in ways a real Worker cannot be asked to. */
@@ -65,6 +65,25 @@ describe("nodes that misbehave in the directory's sight", () => {
       reason: "no_nodes_available",
       details: { tried: [{ node: "silent", reason: "timeout" }] },
     });
+  });
+
+  it("authorized tells nodes that all failed to answer apart from a refusal: no_nodes_available, not false", async () => {
+    const down = (name: string) => fakeNode(name, { listed: ["svc"], authorization: () => Promise.reject(new Error("unreachable")) });
+    expect(await dispatcherOver([down("a"), down("b")]).authorized(newMessage("svc"))).toBe("no_nodes_available");
+    const refusing = fakeNode("refusing", { listed: ["svc"], authorization: async () => response.forbidden() });
+    expect(await dispatcherOver([refusing]).authorized(newMessage("svc"))).toBe(false);
+  });
+
+  it("a nodes function that throws (a binding missing from the env) leaves only this Worker's services, logged, and nothing throws", async () => {
+    const lines: { level: string; message: string }[] = [];
+    const logger = Object.fromEntries(["debug", "info", "warn", "error"].map((level) => [level, (message: string) => lines.push({ level, message })])) as unknown as Logger;
+    const local = new Router({ authorize: () => "ok" }).service("here", (message) => ok(message, "here"));
+    const dispatcher = new Dispatcher<object>({ services: [local], env: {}, logger, nodes: () => { throw new Error("binding missing"); } });
+    expect((await dispatcher.dispatch(newMessage("svc"))).response).toEqual({ status: "service_unavailable", service: "svc" });
+    expect(await dispatcher.authorized(newMessage("svc"))).toBe("service_unavailable");
+    expect(await dispatcher.publicServices()).toEqual(["here"]);
+    expect((await dispatcher.dispatch(newMessage("here"))).response).toEqual({ status: "ok", payload: "here" });
+    expect(lines.filter((line) => line.level === "error").map((line) => line.message)).toEqual(["node discovery failed", "node discovery failed", "node discovery failed"]);
   });
 
   it("a failed node is tried again once its back-off has passed", async () => {

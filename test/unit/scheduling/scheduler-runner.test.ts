@@ -11,14 +11,16 @@ function harness(hooks: SchedulerHooks = {}) {
   const store = new MemoryScheduleStore();
   const delivered: Message[] = [];
   const pending: ((reply: Message) => void)[] = [];
+  const timeouts: (number | undefined)[] = [];
   let answer: ((m: Message) => Message) | null = (m) => ok(m);
   const runner = new SchedulerRunner(store, {
     now: () => clock.now,
     logger: silentLogger,
     hooks,
     reidentify: (principal) => ({ user: principal }),
-    dispatch: (message) => {
+    dispatch: (message, options) => {
       delivered.push(message);
+      timeouts.push(options?.timeoutMs);
       if (answer !== null) return Promise.resolve(answer(message));
       return new Promise((resolve) => pending.push(resolve));
     },
@@ -28,6 +30,7 @@ function harness(hooks: SchedulerHooks = {}) {
     store,
     runner,
     delivered,
+    timeouts,
     pending,
     answerWith: (f: ((m: Message) => Message) | null) => (answer = f),
     schedule: (id: string, spec: Parameters<SchedulerRunner["schedule"]>[0]["spec"], owner = "ada", rawRequest = {}) =>
@@ -62,7 +65,20 @@ describe("SchedulerRunner", () => {
     await h.schedule("two", { inMs: 0 });
     expect(await h.runner.deliverDue()).toMatchObject({ delivered: 2, more: false });
     expect(h.delivered.map((m) => m.id).sort()).toEqual(["one", "two"]);
+    expect(h.timeouts).toEqual([5000, 5000]);
     expect(await h.runner.list()).toEqual([]);
+  });
+
+  it("without a dispatchTimeout hook each delivery waits 5000 ms for its service; with one, what it says", async () => {
+    const plain = harness();
+    await plain.schedule("one", { inMs: 0 });
+    await plain.runner.deliverDue();
+    const hooked = harness({ dispatchTimeout: (message) => (message.id === "slow" ? 30_000 : 200) });
+    await hooked.schedule("slow", { inMs: 0 });
+    await hooked.schedule("quick", { inMs: 0 });
+    await hooked.runner.deliverDue();
+    expect(plain.timeouts).toEqual([5000]);
+    expect(Object.fromEntries(hooked.delivered.map((m, i) => [m.id, hooked.timeouts[i]]))).toEqual({ slow: 30_000, quick: 200 });
   });
 
   it("what a retry changed stays with its occurrence: the next occurrence starts from the template", async () => {
