@@ -337,6 +337,16 @@ export class SqliteScheduleStore implements ScheduleStore {
       );
   }
 
+  /**
+   * Removes every pending entry — an aggregate's follow-ups when it is soft-deleted: it answers
+   * `not_found` from then on, so what it scheduled would only fail. Joins the caller's transaction.
+   */
+  cancelAll(): void {
+    if (!this.#schema.exists) return;
+    this.#pending = null;
+    this.#db.run(sql`DELETE FROM schedules`);
+  }
+
   /** How many entries are pending (0 when nothing was ever stored): what a hard delete reports it removed. */
   pendingCount(): number {
     if (!this.#schema.exists) return 0;

@@ -139,6 +139,18 @@ describe("follow-ups scheduled by decisions, delivered from the aggregate's own 
     expect(outcomes).toEqual([{ outcome: "denied", reason: "principal_unknown", id: `loan-${id}:0:reminder` }]);
   });
 
+  it("a soft delete takes the pending follow-ups with it: none is delivered to fail on the deleted aggregate", async () => {
+    const id = `l-${newId()}`;
+    await send("borrow", { loan_id: id, book: "Dune", dueInMs: 0 });
+    expect((await page(id)).followUps).toHaveLength(1);
+    expect(await client.deleteStream(env, `loan-${id}`, { mode: "soft" })).toEqual({ status: "ok" });
+    expect((await page(id)).followUps).toEqual([]);
+    await runDurableObjectAlarm(stub(id));
+    expect(await types(id)).toEqual(["Borrowed"]);
+    const outcomes = await runInDurableObject(stub(id), (_object, state) => state.storage.sql.exec("SELECT id FROM schedule_outcomes").toArray());
+    expect(outcomes).toEqual([]);
+  });
+
   it("a hard delete takes the pending follow-ups and their alarm with it", async () => {
     const id = `l-${newId()}`;
     await send("borrow", { loan_id: id, book: "Dune", dueInMs: 60_000 });

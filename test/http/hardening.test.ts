@@ -352,6 +352,10 @@ describe("guesses at the admin token are throttled per client address: past 10 f
     expect((await demoFetch("/v1/streams/account/x", { headers: elsewhere })).status).toBe(404);
     expect((await demoFetch("/v1/streams/account/x", { headers: { "CF-Connecting-IP": address } })).status).toBe(401);
     expect((await demoFetch("/v1/services/greet", { method: "POST", body: '{"name":"Ada"}', headers: { ...ADA, "CF-Connecting-IP": address } })).status).toBe(200);
+    // A user behind that address still sees and cancels their own schedules (the guesser's neighbour).
+    const own = { ...ADA, "CF-Connecting-IP": address };
+    expect((await demoFetch("/v1/schedules?key=k", { headers: own })).status).toBe(200);
+    expect((await demoFetch("/v1/schedules/nothing-here?key=k", { method: "DELETE", headers: own })).status).toBe(404);
   });
 
   it("wrong tokens at the console's login and bearer guesses on the schedule routes count too", async () => {

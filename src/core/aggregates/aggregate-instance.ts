@@ -650,6 +650,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
       caller: isJsonObject(identity) ? identity : null,
       principal: typeof message.assigns["principal"] === "string" ? message.assigns["principal"] : null,
       dryRun: message.dryRun,
+      now: this.#now(),
       message,
     };
   }

@@ -28,6 +28,11 @@ export type CommandContext = {
   principal: string | null;
   /** A dry run stores nothing, whatever the decision says. */
   dryRun: DryRun;
+  /**
+   * When the command runs (epoch ms). A decision that depends on the time reads it here, not from
+   * `Date.now()`: `aggregateSpec`'s `when(…, { now })` sets it, so such a decision can be tested.
+   */
+  now: number;
   /** The whole message, for what the fields above do not cover (trace context, custom assigns). */
   message: Message;
 };

@@ -129,6 +129,8 @@ export class MemoryStreamStore implements StreamStore, Outbox {
     const refused = this.#refusal(expectedVersion);
     if (refused !== null) return refused;
     this.#status = "deleted";
+    // Its follow-ups go with it: delivered, they would find it gone.
+    this.#followUps?.clear();
     return { ok: true };
   }
 

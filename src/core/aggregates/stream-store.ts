@@ -29,7 +29,7 @@ export interface StreamStore {
   replayEvents(from: number, limit: number): Promise<ReplayedEvent[]>;
   /** The saved state of a state-based aggregate, or null. */
   savedState(): Promise<SavedState | null>;
-  /** Marks the stream deleted (events kept) if it is at `expectedVersion` (when given). */
+  /** Marks the stream deleted (events kept) and removes its pending follow-ups, if it is at `expectedVersion` (when given). */
   softDelete(expectedVersion: number | undefined): Promise<DeleteResult>;
   /** Removes everything stored for the stream, if it is at `expectedVersion` (when given). */
   hardDelete(expectedVersion: number | undefined): Promise<DeleteResult>;

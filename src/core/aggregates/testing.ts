@@ -1,6 +1,6 @@
 import { canonicalJson } from "../shared/canonical-json.js";
 import type { Json, JsonObject } from "../shared/json.js";
-import { silentLogger } from "../shared/logger.js";
+import type { Logger } from "../shared/logger.js";
 import { newMessage, prepareAggregateId, type DomainEvent, type DryRun, type Message } from "../messaging/message.js";
 import { readKey } from "../shared/keys.js";
 import type { ServiceResponse } from "../messaging/response.js";
@@ -30,9 +30,20 @@ import { currentVersion, upcast } from "./upcasting.js";
  */
 export function aggregateSpec<State, Event extends DomainEvent, Commands extends CommandSpecs>(
   aggregate: Aggregate<State, Event, Commands>,
+  options: AggregateSpecOptions = {},
 ): AggregateSpec<State, Event, Commands> {
-  return new AggregateSpec(aggregate, []);
+  return new AggregateSpec(aggregate, [], options);
 }
+
+/** How the aggregate's object is set up, as far as a command's outcome depends on it. */
+export type AggregateSpecOptions = {
+  /**
+   * Whether the object has a `followUps.reidentify` hook (default false, as `aggregateObject`
+   * has none unless given one). Without it, a follow-up delivered with a caller's rights cannot
+   * be stored — the object refuses such a decision with `internal_error` — and so does the spec.
+   */
+  reidentify?: boolean;
+};
 
 /** An event as `given` takes it: today's shape, or an older one with its `schemaVersion`. */
 export type GivenEvent<Event extends DomainEvent> = Event | { type: string; data: Json; schemaVersion: number };
@@ -53,7 +64,10 @@ export type WhenOptions = {
   messageId?: string;
   expectedVersion?: number;
   dryRun?: DryRun;
-  /** When the command runs (epoch ms; default now): what a follow-up's `inMs` counts from. */
+  /**
+   * When the command runs (epoch ms; default now): the decision's `context.now`, the message's
+   * `invokedAt`, and what a follow-up's `inMs` counts from.
+   */
   now?: number;
 };
 
@@ -83,22 +97,26 @@ export type SpecResult<State> = {
   ranAt: number;
   /** The caller's principal (null: anonymous). */
   principal: string | null;
+  /** Why the command failed, as its object would log it (an `internal_error`'s cause), if it did. */
+  problems: string[];
 };
 
 /** A specification with its given events; {@link when} runs a command on them. */
 export class AggregateSpec<State, Event extends DomainEvent, Commands extends CommandSpecs> {
   readonly #aggregate: Aggregate<State, Event, Commands>;
   readonly #given: readonly GivenEvent<Event>[];
+  readonly #options: AggregateSpecOptions;
 
   /** Use {@link aggregateSpec}. */
-  constructor(aggregate: Aggregate<State, Event, Commands>, given: readonly GivenEvent<Event>[]) {
+  constructor(aggregate: Aggregate<State, Event, Commands>, given: readonly GivenEvent<Event>[], options: AggregateSpecOptions = {}) {
     this.#aggregate = aggregate;
     this.#given = given;
+    this.#options = options;
   }
 
   /** The events the aggregate already has, oldest first (none: it does not exist yet). */
   given(...events: readonly GivenEvent<Event>[]): AggregateSpec<State, Event, Commands> {
-    return new AggregateSpec(this.#aggregate, [...this.#given, ...events]);
+    return new AggregateSpec(this.#aggregate, [...this.#given, ...events], this.#options);
   }
 
   /** Sends `command` with `request`; the `then…` methods of the answer check what happened. */
@@ -133,17 +151,28 @@ export class AggregateSpec<State, Event extends DomainEvent, Commands extends Co
         response: { status: "ok" },
       });
     }
-    // Follow-ups are kept as an object keeps them; the caller's rights would be checked at delivery.
-    const instance = new AggregateInstance(aggregate, store, { streamName, logger: silentLogger, now: () => ranAt, followUps: { reidentify: true } });
+    // Follow-ups are kept as an object with the same set-up keeps them. What the instance logs as
+    // an error (why a command failed) is kept, for the failure messages.
+    const problems: string[] = [];
+    const instance = new AggregateInstance(aggregate, store, {
+      streamName,
+      logger: problemsInto(problems),
+      now: () => ranAt,
+      followUps: { reidentify: this.#options.reidentify === true },
+    });
     const rawRequest = idField in request ? request : { ...request, [idField]: id };
     const assigns: JsonObject = options.caller === undefined ? {} : { identity: options.caller, principal: options.principal ?? principalOf(options.caller) };
-    const message = newMessage(command, {
-      rawRequest,
-      assigns,
-      dryRun: options.dryRun ?? false,
-      ...(options.messageId === undefined ? {} : { id: options.messageId }),
-      aggregateMeta: { id, ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }) },
-    });
+    const message = {
+      ...newMessage(command, {
+        rawRequest,
+        assigns,
+        dryRun: options.dryRun ?? false,
+        ...(options.messageId === undefined ? {} : { id: options.messageId }),
+        aggregateMeta: { id, ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }) },
+      }),
+      // As the dispatcher stamps it when the command is sent.
+      invokedAt: new Date(ranAt).toISOString(),
+    };
     const reply = await instance.execute({ streamName, command, message });
     const stored = await store.readEvents(0, Number.MAX_SAFE_INTEGER);
     const events = stored.slice(given.length).map(({ type, data }) => ({ type, data }));
@@ -164,6 +193,7 @@ export class AggregateSpec<State, Event extends DomainEvent, Commands extends Co
       state: await this.#stateOf(store, stored),
       ranAt,
       principal: typeof assigns["principal"] === "string" ? assigns["principal"] : null,
+      problems,
     };
   }
 
@@ -213,7 +243,7 @@ export class SpecRun<State> {
     const result = await this.#result;
     const r = result.response;
     const matches = r.status === reasonOrStatus || (r.status === "error" && r.reason === reasonOrStatus);
-    if (!matches) throw new Error(`expected the command to be refused with ${reasonOrStatus}, but it answered ${show(r)}`);
+    if (!matches) throw new Error(`expected the command to be refused with ${reasonOrStatus}, but it answered ${show(r)}${becauseOf(result)}`);
     expectEvents(events, result.events);
     return result;
   }
@@ -268,7 +298,7 @@ export class SpecRun<State> {
   async #succeeded(): Promise<SpecResult<State>> {
     const result = await this.#result;
     if (result.response.status !== "ok" && result.response.status !== "created") {
-      throw new Error(`expected the command to succeed, but it answered ${show(result.response)}`);
+      throw new Error(`expected the command to succeed, but it answered ${show(result.response)}${becauseOf(result)}`);
     }
     return result;
   }
@@ -302,4 +332,23 @@ function principalOf(caller: JsonObject): string {
 
 function show(value: unknown): string {
   return JSON.stringify(value) ?? String(value);
+}
+
+/** A logger that keeps what is logged as an error, as `message: problem` (the instance's cause of an `internal_error`). */
+function problemsInto(problems: string[]): Logger {
+  const ignore = (): void => {};
+  return {
+    debug: ignore,
+    info: ignore,
+    warn: ignore,
+    error: (message, fields) => {
+      const cause = fields?.["problem"] ?? fields?.["error"];
+      problems.push(cause === undefined ? message : `${message}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    },
+  };
+}
+
+/** What the instance logged about a failed command, for a failure message ("" when nothing). */
+function becauseOf(result: { problems: readonly string[] }): string {
+  return result.problems.length === 0 ? "" : ` (its object would log: ${result.problems.join("; ")})`;
 }

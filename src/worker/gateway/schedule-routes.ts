@@ -160,8 +160,9 @@ async function keyAndViewer<Env extends object>(c: Context<GatewayEnv<Env>>, vie
  * identities its `isAdmin` recognises see everything, and everyone else only their own;
  * anonymous callers are indistinguishable, so none of them may see or cancel anything (401), and
  * refused credentials are 401 too. While an admin token is configured, credentials that are
- * neither it nor a caller's are a failed admin-token check, counted per client address: an
- * address past the limit is answered 429 `too_many_attempts`, its credentials unread. When
+ * neither it nor a caller's are a failed admin-token check, counted per client address: from an
+ * address past the limit the admin token is not checked, and anything but a caller's own
+ * credentials is answered 429 `too_many_attempts`. When
  * callers are identified from another header than `Authorization`, any `Authorization` that is
  * not the admin token is a failed check.
  */
@@ -174,18 +175,27 @@ function scheduleViewer<Env extends object>(options: ScheduleRoutesOptions<Env>)
     const address = clientAddress(c.req.raw.headers);
     // Callers identified from another header: `Authorization` can only be the admin token.
     const elsewhere = options.identityHeader !== undefined && options.identityHeader.toLowerCase() !== "authorization";
+    // An address past the limit is not checked against the admin token at all; a caller's own
+    // credentials from it still are (one guesser behind a shared address must not lock its
+    // neighbours out of their own schedules).
+    let lockedOut = 0;
     if (adminPath) {
-      const wait = throttle.refusedFor(address);
-      if (wait > 0) return tooManyAttempts(c, wait);
-      if (await timingSafeEqual(authorization, `Bearer ${adminToken}`)) return { viewer: undefined };
-      const failed = elsewhere ? await throttle.failed(c.env, address) : 0;
-      if (failed > 0) return tooManyAttempts(c, failed);
+      lockedOut = throttle.refusedFor(address);
+      if (lockedOut === 0) {
+        if (await timingSafeEqual(authorization, `Bearer ${adminToken}`)) return { viewer: undefined };
+        const failed = elsewhere ? await throttle.failed(c.env, address) : 0;
+        if (failed > 0) return tooManyAttempts(c, failed);
+      } else if (elsewhere) {
+        // `Authorization` can only be the admin token here.
+        return tooManyAttempts(c, lockedOut);
+      }
     }
     const credentials = elsewhere ? c.req.header(options.identityHeader ?? "") : authorization;
     const assigns = await callerAssigns(credentials, options.identify, c.env, options.principalOf);
     const principal = assigns === null ? null : ownerOf({ assigns });
     const identity = assigns?.["identity"];
     if (principal === null || !isJsonObject(identity)) {
+      if (lockedOut > 0) return tooManyAttempts(c, lockedOut);
       const wait = adminPath && !elsewhere ? await throttle.failed(c.env, address) : 0;
       if (wait > 0) return tooManyAttempts(c, wait);
       return answerWith(c, response.unauthorized("identify yourself to see or cancel your schedules"));

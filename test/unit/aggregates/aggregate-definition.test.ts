@@ -25,6 +25,7 @@ const context = (overrides: Partial<CommandContext> = {}): CommandContext => ({
   caller: { user: "ada", admin: false },
   principal: "ada",
   dryRun: false,
+  now: Date.parse("2026-01-01T00:00:00Z"),
   message: newMessage("x"),
   ...overrides,
 });

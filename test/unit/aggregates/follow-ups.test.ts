@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  Aggregate,
   aggregateRouter,
   aggregateSpec,
   Dispatcher,
@@ -29,6 +30,32 @@ describe("follow-ups in given/when/then", () => {
     await run.thenCancels("reminder");
     await run.thenSchedules();
     await expect(run.thenCancels()).rejects.toThrow(/cancelled \["reminder"\]/);
+  });
+
+  it("an identified caller's follow-up is refused as the object refuses it unless the spec says the object has reidentify, and the failure says why", async () => {
+    const ada = { caller: { user: "ada" }, id: "l-1", now: NOW };
+    const borrowed = aggregateSpec(loan).when("borrow", { loan_id: "l-1", book: "Dune", days: 14 }, ada);
+    await expect(borrowed.thenEvents({ type: "Borrowed", data: { book: "Dune", days: 14, borrower: "ada" } })).rejects.toThrow(
+      /internal_error.*its object would log: .*give the aggregate's object a `reidentify` hook/,
+    );
+    const withHook = aggregateSpec(loan, { reidentify: true }).when("borrow", { loan_id: "l-1", book: "Dune", days: 14 }, ada);
+    await withHook.thenSchedules({ name: "reminder", service: "remind", request: { loan_id: "l-1" }, inMs: 14 * DAY });
+  });
+
+  it("when's now is the decision's clock: context.now and the message's invokedAt", async () => {
+    let seen: { now: number; invokedAt: string } | undefined;
+    const clocked = aggregateSpec(
+      new Aggregate<null, { type: "Noted"; data: null }>({ stream: "clock", initialState: () => null, apply: (state) => state }).command(
+        "note",
+        { creates: "if-missing" },
+        (_request, _state, context) => {
+          seen = { now: context.now, invokedAt: context.message.invokedAt };
+          return { type: "Noted", data: null };
+        },
+      ),
+    );
+    await clocked.when("note", {}, { now: NOW }).thenEvents({ type: "Noted", data: null });
+    expect(seen).toEqual({ now: NOW, invokedAt: "2030-01-01T00:00:00.000Z" });
   });
 
   it("a refused and a dry-run command schedule nothing", async () => {
@@ -96,6 +123,15 @@ describe("follow-ups delivered by in-memory aggregates", () => {
     await settle(150);
     expect(lib.delivered).toEqual([]);
     expect(await lib.events("l-2")).toEqual(["Borrowed", "Returned"]);
+  });
+
+  it("a soft delete takes the pending follow-ups with it: nothing is delivered", async () => {
+    const lib = library();
+    await lib.send("borrow", { loan_id: "l-9", book: "Dune", dueInMs: 40 });
+    expect(await lib.loans.deleteStream(undefined, "loan-l-9", { mode: "soft" })).toEqual({ status: "ok" });
+    expect(await lib.pending("l-9")).toEqual([]);
+    await settle(120);
+    expect(lib.delivered).toEqual([]);
   });
 
   it("scheduling a pending name again replaces it", async () => {

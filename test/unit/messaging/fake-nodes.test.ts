@@ -86,6 +86,16 @@ describe("nodes that misbehave in the directory's sight", () => {
     expect(lines.filter((line) => line.level === "error").map((line) => line.message)).toEqual(["node discovery failed", "node discovery failed", "node discovery failed"]);
   });
 
+  it("each node tried gets the whole timeout: a node that answers in 80 ms after one that hung for the 100 ms is the reply", async () => {
+    const hung = fakeNode("hung", { listed: ["svc"], dispatch: never });
+    const slow = fakeNode("slow", { listed: ["svc"], dispatch: async (message: Message) => new Promise((resolve) => setTimeout(() => resolve(ok(message, "slow")), 80)) });
+    const directory = new NodeDirectory({ listTimeoutMs: 50, chooseNode: () => "hung" });
+    const dispatcher = new Dispatcher({ services: [], env: {}, nodes: [hung, slow], directory, logger: silentLogger, remoteMarginMs: 0, defaultTimeoutMs: 100 });
+    // The hung node is tried first and has all of its 100 ms; a budget shared by the tries would
+    // leave the second none, and the answer would be a timeout.
+    expect((await dispatcher.dispatch(newMessage("svc"))).response).toEqual({ status: "ok", payload: "slow" });
+  });
+
   it("a failed node is tried again once its back-off has passed", async () => {
     let now = 0;
     let up = false;
