@@ -18,6 +18,7 @@ import type {
 } from "../core/aggregates/stream-store.js";
 import type { StorageRemoved } from "../core/aggregates/aggregate-protocol.js";
 import type { PendingFollowUp } from "../core/scheduling/follow-up.js";
+import type { ScheduleOutcome } from "../core/scheduling/schedule-store.js";
 import type { SqliteScheduleStore } from "./sqlite-schedule-store.js";
 import { sql, type SqlDatabase } from "./sql.js";
 import { VersionedSchema, type Migration } from "./sqlite-migrations.js";
@@ -471,6 +472,10 @@ export class SqliteStreamStore implements StreamStore, Outbox {
 
   async followUps(): Promise<PendingFollowUp[]> {
     return this.#followUps?.pendingFollowUps() ?? [];
+  }
+
+  async followUpOutcomes(limit: number): Promise<ScheduleOutcome[]> {
+    return (await this.#followUps?.outcomes(undefined, limit)) ?? [];
   }
 
   get #db(): SqlDatabase {

@@ -108,8 +108,23 @@ export const DOCS_SCRIPT = `"use strict";
     }
     if (type === "boolean") return false;
     if (type === "string") {
-      if (schema["format"] === "date-time") return new Date(Date.now() + 36e5).toISOString();
+      const inAnHour = new Date(Date.now() + 36e5).toISOString();
+      const formatted = {
+        "date-time": inAnHour,
+        date: inAnHour.slice(0, 10),
+        time: inAnHour.slice(11, 19),
+        email: "ada@example.com",
+        uri: "https://example.com/",
+        url: "https://example.com/",
+        uuid: "00000000-0000-4000-8000-000000000000",
+        ipv4: "192.0.2.1",
+        ipv6: "2001:db8::1"
+      };
+      const format = schema["format"];
+      if (typeof format === "string" && formatted[format] !== void 0) return formatted[format];
       const minLength = numberOf(schema["minLength"]);
+      const maxLength = numberOf(schema["maxLength"]);
+      if (maxLength !== void 0 && maxLength < 4) return "x".repeat(Math.max(1, maxLength));
       return minLength !== void 0 && minLength > 4 ? "x".repeat(minLength) : "text";
     }
     return null;

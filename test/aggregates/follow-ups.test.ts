@@ -137,6 +137,10 @@ describe("follow-ups scheduled by decisions, delivered from the aggregate's own 
       state.storage.sql.exec<{ outcome: string; reason: string; id: string }>("SELECT outcome, reason, id FROM schedule_outcomes").toArray(),
     );
     expect(outcomes).toEqual([{ outcome: "denied", reason: "principal_unknown", id: `loan-${id}:0:reminder` }]);
+    // And a stream read shows it: how the follow-up ended, and why.
+    expect((await page(id)).followUpOutcomes).toEqual([
+      { at: expect.any(String), messageId: `loan-${id}:0:reminder`, owner: user, key: "reminder", service: "remind", outcome: "denied", reason: "principal_unknown", attempts: 1, response: null },
+    ]);
   });
 
   it("a soft delete takes the pending follow-ups with it: none is delivered to fail on the deleted aggregate", async () => {

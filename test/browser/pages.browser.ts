@@ -62,6 +62,26 @@ describe("the API reference (/docs)", () => {
     expect(JSON.stringify(document)).not.toContain("format_greeting");
   });
 
+  it("pre-fills a request body with values of each field's declared format (a date, an email…), not with plain text", async () => {
+    const { page } = await session();
+    // The demo's document, plus one operation whose fields declare formats (as valibot's isoDate, email… do).
+    await page.route(`${base}/v1/openapi.json`, async (route) => {
+      const document = (await (await route.fetch()).json()) as { paths: Record<string, unknown> };
+      const properties = { day: { type: "string", format: "date" }, at: { type: "string", format: "time" }, mail: { type: "string", format: "email" }, id: { type: "string", format: "uuid" }, code: { type: "string", maxLength: 2 } };
+      const schema = { type: "object", properties, required: Object.keys(properties) };
+      document.paths["/v1/services/book_visit"] = { post: { operationId: "book_visit", summary: "book_visit", requestBody: { content: { "application/json": { schema } } }, responses: { "200": { description: "ok" } } } };
+      await route.fulfill({ json: document });
+    });
+    await page.goto(`${base}/docs`);
+    await page.locator("#op-book_visit").waitFor();
+    const body = JSON.parse(await page.locator("#op-book_visit").getByLabel("Request body (JSON)").inputValue()) as Record<string, string>;
+    expect(body["day"]).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    expect(body["at"]).toMatch(/^\d{2}:\d{2}:\d{2}$/);
+    expect(body["mail"]).toBe("ada@example.com");
+    expect(body["id"]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(body["code"]).toBe("xx");
+  });
+
   it("shows the demo's valibot request schemas field by field, greets, then opens an account and deposits with a bearer token; the deposit's event is in the console", async () => {
     const { page } = await session();
     await page.goto(`${base}/docs`);

@@ -273,9 +273,19 @@ describe("the console's pages", () => {
     const cookie = await login();
     // The demo's account publishes right after each commit.
     await vi.waitFor(async () => expect((await page(`/console/streams?stream=account&id=${account_id}`, cookie)).text).toContain("<dt>Read side</dt><dd>every event sent</dd>"));
-    const streamPage: StreamPage = { stream: "account-a", status: "live", version: 3, events: [], nextFrom: null, snapshot: null, followUps: [], unpublished: 2 };
+    const streamPage: StreamPage = { stream: "account-a", status: "live", version: 3, events: [], nextFrom: null, snapshot: null, followUps: [], followUpOutcomes: [], unpublished: 2 };
     const html = String(await streamsPage("", { streams: ["account"], stream: "account", id: "a", from: 0, limit: 10, open: false, page: streamPage, problem: null, listing: null }));
     expect(html).toContain("2 events not yet sent");
+  });
+
+  it("lists how the aggregate's recent follow-ups ended otherwise (denied, given up), with why; nothing when none did", async () => {
+    const denied = { at: "2026-01-01T00:00:00.000Z", messageId: "loan-l:0:reminder", owner: "pat", key: "reminder", service: "remind", outcome: "denied" as const, reason: "principal_unknown", attempts: 1, response: null };
+    const streamPage: StreamPage = { stream: "loan-l", status: "live", version: 0, events: [], nextFrom: null, snapshot: null, followUps: [], followUpOutcomes: [denied] };
+    const html = String(await streamsPage("", { streams: ["loan"], stream: "loan", id: "l", from: 0, limit: 10, open: false, page: streamPage, problem: null, listing: null }));
+    expect(html).toContain("Follow-ups that ended otherwise");
+    expect(html).toContain("<td>denied</td><td><code>principal_unknown</code></td>");
+    const quiet = String(await streamsPage("", { streams: ["loan"], stream: "loan", id: "l", from: 0, limit: 10, open: false, page: { ...streamPage, followUpOutcomes: [] }, problem: null, listing: null }));
+    expect(quiet).not.toContain("Follow-ups that ended otherwise");
   });
 
   it("shows the stored and the current shape of an upcast event", async () => {
@@ -288,7 +298,7 @@ describe("the console's pages", () => {
       schemaVersion: 2,
       stored: { data: { amount: 5 }, schemaVersion: 1 },
     } as RecordedEvent;
-    const streamPage: StreamPage = { stream: "account-a", status: "live", version: 3, events: [event], nextFrom: null, snapshot: { version: 2, schema: 1 }, followUps: [] };
+    const streamPage: StreamPage = { stream: "account-a", status: "live", version: 3, events: [event], nextFrom: null, snapshot: { version: 2, schema: 1 }, followUps: [], followUpOutcomes: [] };
     const html = String(await streamsPage("", { streams: ["account"], stream: "account", id: "a", from: 3, limit: 1, open: false, page: streamPage, problem: null, listing: null }));
     expect(html).toContain("Current shape (upcast, schema v2)");
     expect(html).toContain("Stored shape (schema v1)");

@@ -50,6 +50,9 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 /** The largest response recorded for idempotency; a larger one is recorded without its payload. */
 const MAX_RECORDED_RESPONSE_CHARS = 64 * 1024;
 
+/** How many of its follow-ups' recent outcomes a stream read shows. */
+const RECENT_FOLLOW_UP_OUTCOMES = 20;
+
 /** Idempotency records older than this are dropped (7 days), unless the aggregate says otherwise. */
 const DEFAULT_KEEP_FOR_MS = 7 * 24 * 60 * 60 * 1000;
 
@@ -181,11 +184,12 @@ export class AggregateInstance<State, Event extends DomainEvent> {
   read(from: number, limit: number): Promise<StreamPage> {
     return this.#serially(async () => {
       const snapshots = this.#aggregate.options.snapshot;
-      const [state, events, snapshot, followUps] = await Promise.all([
+      const [state, events, snapshot, followUps, followUpOutcomes] = await Promise.all([
         this.#store.streamState(),
         this.#store.readEvents(from, limit + 1),
         snapshots === undefined ? null : this.#store.latestSnapshot(snapshots.schema ?? 1),
         this.#store.followUps(),
+        this.#store.followUpOutcomes(RECENT_FOLLOW_UP_OUTCOMES),
       ]);
       const page = events.slice(0, limit).map((event) => this.#shownEvent(event));
       const next = events[limit];
@@ -197,6 +201,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
         nextFrom: next?.version ?? null,
         snapshot: snapshot === null ? null : { version: snapshot.version, schema: snapshot.schema },
         followUps,
+        followUpOutcomes,
       };
     });
   }

@@ -2,6 +2,7 @@ import type { Json } from "../shared/json.js";
 import type { DomainEvent, Message } from "../messaging/message.js";
 import type { ErrorResponse, ServiceResponse } from "../messaging/response.js";
 import type { PendingFollowUp } from "../scheduling/follow-up.js";
+import type { ScheduleOutcome } from "../scheduling/schedule-store.js";
 import type { RecordedEvent, StreamState, StreamStatus } from "./stream-store.js";
 import type { StreamUsage } from "./stream-usage.js";
 
@@ -59,6 +60,11 @@ export type StreamPage = {
   snapshot: { version: number; schema: number } | null;
   /** The aggregate's pending follow-ups, in due order (see `accept`'s `schedule`). */
   followUps: PendingFollowUp[];
+  /**
+   * How its most recent follow-ups ended other than as they should — denied (their owner's rights
+   * at delivery) or given up (`serviceResponded` said to stop) — newest first (at most 20).
+   */
+  followUpOutcomes: ScheduleOutcome[];
   /** The jurisdiction the stream lives in (a Durable Object residency), when it has one. */
   jurisdiction?: string;
   /** What the stream's object has cost so far (Durable Objects), when it counts. */

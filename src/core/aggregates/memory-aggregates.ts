@@ -84,7 +84,7 @@ export class MemoryAggregates<State, Event extends DomainEvent> implements Aggre
 
   /** One page of a stream's events; reading a stream that was never written creates nothing. */
   async readStream(_env: unknown, streamName: string, page: { from: number; limit: number }): Promise<StreamPage> {
-    const missing: StreamPage = { stream: streamName, status: "missing", version: -1, events: [], nextFrom: null, snapshot: null, followUps: [] };
+    const missing: StreamPage = { stream: streamName, status: "missing", version: -1, events: [], nextFrom: null, snapshot: null, followUps: [], followUpOutcomes: [] };
     if (!this.#owns(streamName) || !this.#instances.has(streamName)) return missing;
     return this.#using(streamName, (entry) => entry.instance.read(page.from, page.limit));
   }

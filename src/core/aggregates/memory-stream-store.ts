@@ -1,5 +1,6 @@
 import { jsonCopy, type Json } from "../shared/json.js";
 import type { PendingFollowUp } from "../scheduling/follow-up.js";
+import type { ScheduleOutcome } from "../scheduling/schedule-store.js";
 import type { MemoryScheduleStore } from "../scheduling/memory-schedule-store.js";
 import type {
   AppendRequest,
@@ -150,6 +151,10 @@ export class MemoryStreamStore implements StreamStore, Outbox {
 
   async followUps(): Promise<PendingFollowUp[]> {
     return this.#followUps?.pendingFollowUps() ?? [];
+  }
+
+  async followUpOutcomes(limit: number): Promise<ScheduleOutcome[]> {
+    return (await this.#followUps?.outcomes(undefined, limit)) ?? [];
   }
 
   /** Drops the records the retention rule lets go (records are kept in the order they were made). */

@@ -1,6 +1,7 @@
 import type { Json, JsonObject } from "../shared/json.js";
 import type { ServiceResponse } from "../messaging/response.js";
 import type { FollowUpWrites, PendingFollowUp } from "../scheduling/follow-up.js";
+import type { ScheduleOutcome } from "../scheduling/schedule-store.js";
 
 /**
  * The storage port of one aggregate instance (one stream). The Durable Object adapter keeps it in
@@ -38,6 +39,8 @@ export interface StreamStore {
    * decisions scheduled and no later decision cancelled, and that is not yet delivered.
    */
   followUps(): Promise<PendingFollowUp[]>;
+  /** How its most recent follow-ups ended other than as they should (denied, given up), newest first, at most `limit`. */
+  followUpOutcomes(limit: number): Promise<ScheduleOutcome[]>;
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Visibility } from "../../core/messaging/contracts.js";
 import type { CatalogEntry, DeadLetter } from "../../core/readside/read-store.js";
 import type { PendingFollowUp } from "../../core/scheduling/follow-up.js";
 import type { Recurrence } from "../../core/scheduling/schedule.js";
+import type { ScheduleOutcome } from "../../core/scheduling/schedule-store.js";
 import type { ScheduledSummary } from "../../core/scheduling/scheduler.js";
 import { traceIdOf } from "../../core/messaging/trace.js";
 import { isJsonObject, type Json } from "../../core/shared/json.js";
@@ -224,6 +225,21 @@ function followUpsSection(followUps: readonly PendingFollowUp[], now: number): P
 </section>`;
 }
 
+/** How the aggregate's recent follow-ups ended other than as they should; nothing when none did. */
+function followUpOutcomesSection(outcomes: readonly ScheduleOutcome[]): Page {
+  if (outcomes.length === 0) return html``;
+  return html`<section aria-labelledby="follow-up-outcomes-title">
+  <h3 id="follow-up-outcomes-title">Follow-ups that ended otherwise</h3>
+  <div class="panel table-wrap"><table>
+  <caption>${outcomes.length} most recent, newest first: denied (their owner's rights at delivery) or given up (failed, not retried again)</caption>
+  <thead><tr><th scope="col">Name</th><th scope="col">Service</th><th scope="col">Ended</th><th scope="col">Outcome</th><th scope="col">Why</th><th scope="col">Attempts</th><th scope="col">Delivered as</th></tr></thead>
+  <tbody>${outcomes.map(
+    (outcome) => html`<tr><th scope="row"><code>${outcome.key}</code></th><td><code>${outcome.service}</code></td><td><time datetime="${outcome.at}">${when(outcome.at)}</time></td><td>${outcome.outcome === "denied" ? "denied" : "given up"}</td><td><code>${outcome.reason}</code></td><td>${outcome.attempts}</td><td>${outcome.owner ?? html`<span class="muted">anonymous</span>`}</td></tr>`,
+  )}</tbody>
+</table></div>
+</section>`;
+}
+
 /** A due time and how far it is from now. */
 function dueCell(iso: string, now: number): Page {
   const lateness = now - Date.parse(iso);
@@ -286,6 +302,7 @@ function eventsSection(base: string, view: StreamsView, page: StreamPage): Page 
   </dl>
   <p><a href="${`${base}/console/streams?stream=${encodeURIComponent(view.stream)}&prefix=${encodeURIComponent(view.id)}#found`}">Other streams whose id starts with <code>${view.id}</code></a></p>
   ${followUpsSection(page.followUps, Date.now())}
+  ${followUpOutcomesSection(page.followUpOutcomes)}
   <h3 id="events-title">Events</h3>
   <nav class="pager" aria-label="Pages of events">
     ${view.from > 0 ? html`<a href="${link(0)}">First events</a><a href="${link(Math.max(0, view.from - view.limit))}">Earlier events</a>` : ""}

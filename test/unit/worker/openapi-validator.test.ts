@@ -34,7 +34,7 @@ const scheduler: SchedulerClient<unknown> = {
 };
 const accountStreams: StreamAccess<unknown> = {
   stream: "account",
-  readStream: async () => ({ stream: "account-x", status: "live", version: -1, events: [], nextFrom: null, snapshot: null, followUps: [] }),
+  readStream: async () => ({ stream: "account-x", status: "live", version: -1, events: [], nextFrom: null, snapshot: null, followUps: [], followUpOutcomes: [] }),
   deleteStream: async () => ({ status: "ok" }),
 };
 
