@@ -445,7 +445,8 @@ export class SqliteStreamStore implements StreamStore, Outbox {
       const refused = this.#deleteRefusal(expectedVersion);
       if (refused !== null) return refused;
       this.#db.run(sql`UPDATE stream SET status = 'deleted' WHERE id = 1`);
-      // Its follow-ups go with it, in the same transaction: delivered, they would find it gone.
+      // Its follow-ups go with it, in the same transaction (delivered, they would find it gone);
+      // how earlier ones ended stays.
       this.#followUps?.cancelAll();
       this.#known = undefined;
       return { ok: true };

@@ -112,7 +112,7 @@ export const DOCS_SCRIPT = `"use strict";
       const formatted = {
         "date-time": inAnHour,
         date: inAnHour.slice(0, 10),
-        time: inAnHour.slice(11, 19),
+        time: inAnHour.slice(11, 16),
         email: "ada@example.com",
         uri: "https://example.com/",
         url: "https://example.com/",
@@ -121,7 +121,7 @@ export const DOCS_SCRIPT = `"use strict";
         ipv6: "2001:db8::1"
       };
       const format = schema["format"];
-      if (typeof format === "string" && formatted[format] !== void 0) return formatted[format];
+      if (typeof format === "string" && Object.hasOwn(formatted, format)) return formatted[format] ?? "text";
       const minLength = numberOf(schema["minLength"]);
       const maxLength = numberOf(schema["maxLength"]);
       if (maxLength !== void 0 && maxLength < 4) return "x".repeat(Math.max(1, maxLength));

@@ -137,10 +137,11 @@ describe("follow-ups scheduled by decisions, delivered from the aggregate's own 
       state.storage.sql.exec<{ outcome: string; reason: string; id: string }>("SELECT outcome, reason, id FROM schedule_outcomes").toArray(),
     );
     expect(outcomes).toEqual([{ outcome: "denied", reason: "principal_unknown", id: `loan-${id}:0:reminder` }]);
-    // And a stream read shows it: how the follow-up ended, and why.
-    expect((await page(id)).followUpOutcomes).toEqual([
-      { at: expect.any(String), messageId: `loan-${id}:0:reminder`, owner: user, key: "reminder", service: "remind", outcome: "denied", reason: "principal_unknown", attempts: 1, response: null },
-    ]);
+    // And a stream read shows it: how the follow-up ended, and why — a soft delete keeps that.
+    const denied = [{ at: expect.any(String), messageId: `loan-${id}:0:reminder`, owner: user, key: "reminder", service: "remind", outcome: "denied", reason: "principal_unknown", attempts: 1, response: null }];
+    expect((await page(id)).followUpOutcomes).toEqual(denied);
+    await client.deleteStream(env, `loan-${id}`, { mode: "soft" });
+    expect((await page(id)).followUpOutcomes).toEqual(denied);
   });
 
   it("a soft delete takes the pending follow-ups with it: none is delivered to fail on the deleted aggregate", async () => {

@@ -130,8 +130,8 @@ export class MemoryStreamStore implements StreamStore, Outbox {
     const refused = this.#refusal(expectedVersion);
     if (refused !== null) return refused;
     this.#status = "deleted";
-    // Its follow-ups go with it: delivered, they would find it gone.
-    this.#followUps?.clear();
+    // Its follow-ups go with it (delivered, they would find it gone); how earlier ones ended stays.
+    this.#followUps?.cancelAll();
     return { ok: true };
   }
 

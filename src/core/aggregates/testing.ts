@@ -253,7 +253,7 @@ export class SpecRun<State> {
     const result = await this.#result;
     const actual = result.response as unknown as JsonObject;
     for (const [key, value] of Object.entries(expected)) {
-      if (canonicalJson(actual[key]) !== canonicalJson(value)) throw new Error(`expected a reply with ${key} ${show(value)}, but it answered ${show(result.response)}`);
+      if (canonicalJson(actual[key]) !== canonicalJson(value)) throw new Error(`expected a reply with ${key} ${show(value)}, but it answered ${show(result.response)}${becauseOf(result)}`);
     }
     return result;
   }

@@ -72,6 +72,12 @@ export class MemoryScheduleStore implements ScheduleStore {
     return [...this.#entries.values()].sort(byDue).map(({ entry }) => pendingFollowUp(entry));
   }
 
+  /** Removes every pending entry, keeping the outcomes (the aggregate was soft-deleted), as `SqliteScheduleStore.cancelAll`. */
+  cancelAll(): void {
+    this.#entries.clear();
+    this.#slots.clear();
+  }
+
   /** Forgets every entry and outcome (the aggregate was hard-deleted). */
   clear(): void {
     this.#entries.clear();

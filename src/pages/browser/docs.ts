@@ -132,12 +132,13 @@ function exampleOf(raw: Json | undefined, depth: number): Json {
   }
   if (type === "boolean") return false;
   if (type === "string") {
-    // A value of the declared format, so that "try it" starts from a request the service accepts.
+    // A value of the declared format, so that "try it" starts from a request the service accepts
+    // (a time without seconds: valibot's isoTime, described as "time", takes only HH:mm).
     const inAnHour = new Date(Date.now() + 3600000).toISOString();
     const formatted: Record<string, string> = {
       "date-time": inAnHour,
       date: inAnHour.slice(0, 10),
-      time: inAnHour.slice(11, 19),
+      time: inAnHour.slice(11, 16),
       email: "ada@example.com",
       uri: "https://example.com/",
       url: "https://example.com/",
@@ -146,7 +147,7 @@ function exampleOf(raw: Json | undefined, depth: number): Json {
       ipv6: "2001:db8::1",
     };
     const format = schema["format"];
-    if (typeof format === "string" && formatted[format] !== undefined) return formatted[format];
+    if (typeof format === "string" && Object.hasOwn(formatted, format)) return formatted[format] ?? "text";
     const minLength = numberOf(schema["minLength"]);
     const maxLength = numberOf(schema["maxLength"]);
     if (maxLength !== undefined && maxLength < 4) return "x".repeat(Math.max(1, maxLength));

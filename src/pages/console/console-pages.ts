@@ -302,7 +302,7 @@ function eventsSection(base: string, view: StreamsView, page: StreamPage): Page 
   </dl>
   <p><a href="${`${base}/console/streams?stream=${encodeURIComponent(view.stream)}&prefix=${encodeURIComponent(view.id)}#found`}">Other streams whose id starts with <code>${view.id}</code></a></p>
   ${followUpsSection(page.followUps, Date.now())}
-  ${followUpOutcomesSection(page.followUpOutcomes)}
+  ${/* An object still on an earlier version answers without the field. */ followUpOutcomesSection(page.followUpOutcomes ?? [])}
   <h3 id="events-title">Events</h3>
   <nav class="pager" aria-label="Pages of events">
     ${view.from > 0 ? html`<a href="${link(0)}">First events</a><a href="${link(Math.max(0, view.from - view.limit))}">Earlier events</a>` : ""}

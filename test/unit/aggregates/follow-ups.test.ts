@@ -186,6 +186,11 @@ describe("follow-ups delivered by in-memory aggregates", () => {
     expect(await lib.events("l-7")).toEqual(["Borrowed", "Reminded"]);
     expect(await lib.events("l-8")).toEqual(["Borrowed"]);
     expect(await lib.pending("l-8")).toEqual([]);
+    // The stream read says how Bob's ended, and a soft delete keeps that (as the object's store does).
+    const outcomes = async () => (await lib.loans.readStream(undefined, "loan-l-8", { from: 0, limit: 10 })).followUpOutcomes.map((o) => [o.key, o.outcome, o.reason]);
+    expect(await outcomes()).toEqual([["reminder", "denied", "principal_unknown"]]);
+    await lib.loans.deleteStream(undefined, "loan-l-8", { mode: "soft" });
+    expect(await outcomes()).toEqual([["reminder", "denied", "principal_unknown"]]);
   });
 
   it("an identified caller's follow-up is refused when its rights could not be checked at delivery (no reidentify)", async () => {
