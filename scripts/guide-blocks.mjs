@@ -57,6 +57,8 @@ export function installedBy(root, document) {
   const packages = new Set();
   for (const block of text.matchAll(/^```sh\n([\s\S]*?)^```/gm)) {
     for (const command of block[1].matchAll(/npm (?:install|i)\b([^\n#]*)/g)) {
+      // An install elsewhere (`--prefix`: a Node for the tools) puts nothing in the app.
+      if (/(^|\s)--prefix\b/.test(command[1])) continue;
       for (const word of command[1].trim().split(/\s+/)) {
         if (word === "" || word.startsWith("-") || word.includes("/") && !word.startsWith("@")) continue;
         packages.add(word.replace(/(.)@[^@/]*$/, "$1"));
