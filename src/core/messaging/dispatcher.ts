@@ -191,7 +191,10 @@ export class Dispatcher<Env = unknown> {
       }
     }
     const nodes = await this.#remoteNodes(sent, scope);
-    if (nodes.length === 0) return response.serviceUnavailable(sent.serviceName);
+    if (nodes.length === 0) {
+      const down = this.#backingOff(sent, scope);
+      return down.length > 0 ? response.error("no_nodes_available", { tried: down }) : response.serviceUnavailable(sent.serviceName);
+    }
     const tried: TriedNode[] = [];
     for (const node of nodes) {
       const log = withFields(this.#logger, { node: node.name, service: sent.serviceName, messageId: sent.id });
@@ -235,6 +238,9 @@ export class Dispatcher<Env = unknown> {
     telemetry.emit("discovering_service", { start: sent.invokedAt }, { message: sent, callerNode });
 
     const providers = await this.#discover(sent, scope, options.publicOnly === true, forNode);
+    // Offered by nodes that are down for now (backing off after a failure): down, not gone.
+    const down = providers.length === 0 && !forNode ? this.#backingOff(sent, scope) : [];
+    if (down.length > 0) return halt(sent, response.error("no_nodes_available", { tried: down }));
     if (providers.length === 0) {
       telemetry.emit("service_not_found", finished(startMs), { message: sent, callerNode });
       this.#logger.warn(`[Discovery] Service ${shownName(sent.serviceName)} NOT found!`, { ...traceFields(sent.trace), messageId: sent.id });
@@ -289,6 +295,16 @@ export class Dispatcher<Env = unknown> {
     if (local !== undefined) return [{ node: "local", remote: false, router: local.router }];
     if (localOnly) return [];
     return (await this.#remoteNodes(message, scope)).map((node) => ({ node: node.name, remote: true, remoteNode: node }));
+  }
+
+  /** The nodes that offered the message's service before they failed and are backing off now, as tried nodes. */
+  #backingOff(message: Message, scope: Scope<Env>): TriedNode[] {
+    try {
+      return this.#directory.backingOff(message.serviceName, this.#nodes(scope.env)).map((node) => ({ node, reason: "backing_off" }));
+    } catch {
+      // The app's `nodes(env)` threw: logged where the nodes were asked for, as no node.
+      return [];
+    }
   }
 
   async #remoteNodes(message: Message, scope: Scope<Env>): Promise<RemoteNode[]> {

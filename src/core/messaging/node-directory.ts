@@ -89,6 +89,8 @@ export class NodeDirectory {
   readonly #failedUntil = new Map<string, number>();
   /** Failures in a row, per node (cleared when it answers). */
   readonly #failures = new Map<string, number>();
+  /** What a failed node listed before it failed, until it lists again: it is down, not gone. */
+  readonly #listedBeforeFailing = new Map<string, ReadonlySet<string>>();
 
   /** An empty directory. */
   constructor(options: NodeDirectoryOptions = {}) {
@@ -135,7 +137,18 @@ export class NodeDirectory {
     const failures = (this.#failures.get(node) ?? 0) + 1;
     this.#failures.set(node, failures);
     this.#failedUntil.set(node, this.#now() + backoffDelay(failures, { baseMs: this.#backoffMs, maxMs: this.#backoffMs * 8 }));
+    const listing = this.#listings.get(node);
+    if (listing !== undefined) this.#listedBeforeFailing.set(node, listing.services);
     this.#listings.delete(node);
+  }
+
+  /**
+   * The nodes among `nodes` that are backing off and offered `service` when they were last
+   * listed: the service is down for now, not gone (a call answers `no_nodes_available`, not
+   * `service_unavailable`).
+   */
+  backingOff(service: string, nodes: readonly RemoteNode[]): string[] {
+    return nodes.filter((node) => this.isBackingOff(node.name) && this.#listedBeforeFailing.get(node.name)?.has(service) === true).map((node) => node.name);
   }
 
   /** The node answered: it is usable again, and its next failure starts the back-off afresh. */
@@ -156,6 +169,7 @@ export class NodeDirectory {
   /** Forgets one node's list: it answered as if it no longer offered a service it listed. */
   stale(node: string): void {
     this.#listings.delete(node);
+    this.#listedBeforeFailing.delete(node);
   }
 
   async #listing(node: RemoteNode): Promise<Listing | null> {
@@ -176,6 +190,7 @@ export class NodeDirectory {
         }
         const listing = { services: new Set(services), fetchedAt: this.#now() };
         this.#listings.set(node.name, listing);
+        this.#listedBeforeFailing.delete(node.name);
         this.answered(node.name);
         return listing;
       })

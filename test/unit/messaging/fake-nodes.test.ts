@@ -96,6 +96,26 @@ describe("nodes that misbehave in the directory's sight", () => {
     expect((await dispatcher.dispatch(newMessage("svc"))).response).toEqual({ status: "ok", payload: "slow" });
   });
 
+  it("while a node that offered the service backs off, calls answer no_nodes_available (down for now), not service_unavailable (never offered)", async () => {
+    let now = 0;
+    let listed = ["svc"];
+    const down = fakeNode("down", { services: async () => listed, dispatch: () => Promise.reject(new Error("unreachable")), authorization: () => Promise.reject(new Error("unreachable")) });
+    const directory = new NodeDirectory({ backoffMs: 1000, now: () => now });
+    const dispatcher = dispatcherOver([down], directory);
+    expect((await dispatcher.dispatch(newMessage("svc"))).response).toEqual({ status: "error", reason: "no_nodes_available", details: { tried: [{ node: "down", reason: "unreachable" }] } });
+    // Backing off: not tried, and still known to offer it.
+    const backingOff = { status: "error", reason: "no_nodes_available", details: { tried: [{ node: "down", reason: "backing_off" }] } };
+    expect((await dispatcher.dispatch(newMessage("svc"))).response).toEqual(backingOff);
+    expect(await dispatcher.authorization(newMessage("svc"))).toEqual(backingOff);
+    expect(await dispatcher.authorized(newMessage("svc"))).toBe("no_nodes_available");
+    // A service it never listed is unavailable, backing off or not.
+    expect((await dispatcher.dispatch(newMessage("other"))).response).toEqual({ status: "service_unavailable", service: "other" });
+    // Back, and no longer listing it: gone.
+    now += 10_000;
+    listed = [];
+    expect((await dispatcher.dispatch(newMessage("svc"))).response).toEqual({ status: "service_unavailable", service: "svc" });
+  });
+
   it("a failed node is tried again once its back-off has passed", async () => {
     let now = 0;
     let up = false;
