@@ -3,6 +3,7 @@ import type { Json, JsonObject } from "../shared/json.js";
 import type { Logger } from "../shared/logger.js";
 import { newMessage, prepareAggregateId, type DomainEvent, type DryRun, type Message } from "../messaging/message.js";
 import { readKey } from "../shared/keys.js";
+import { isoTime } from "../shared/iso-time.js";
 import type { ServiceResponse } from "../messaging/response.js";
 import type { FollowUp, FollowUpWrites } from "../scheduling/follow-up.js";
 import { MemoryScheduleStore } from "../scheduling/memory-schedule-store.js";
@@ -171,7 +172,7 @@ export class AggregateSpec<State, Event extends DomainEvent, Commands extends Co
         aggregateMeta: { id, ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }) },
       }),
       // As the dispatcher stamps it when the command is sent.
-      invokedAt: new Date(ranAt).toISOString(),
+      invokedAt: isoTime(ranAt),
     };
     const reply = await instance.execute({ streamName, command, message });
     const stored = await store.readEvents(0, Number.MAX_SAFE_INTEGER);

@@ -66,7 +66,7 @@ type Attempt = { kind: "reply"; message: Message } | { kind: "failed"; reason: s
 
 /**
  * Someone who can serve a message: this Worker's router, or another node. Data, not a closure: a
- * provider is made for every dispatch (see `#attempt`).
+ * provider is made for every dispatch (see ARCHITECTURE.md, "Hot paths").
  */
 type Provider<Env> = { node: string; remote: false; router: ServiceRouter<Env> } | { node: string; remote: true; remoteNode: RemoteNode };
 
@@ -238,10 +238,10 @@ export class Dispatcher<Env = unknown> {
     telemetry.emit("discovering_service", { start: sent.invokedAt }, { message: sent, callerNode });
 
     const providers = await this.#discover(sent, scope, options.publicOnly === true, forNode);
-    // Offered by nodes that are down for now (backing off after a failure): down, not gone.
-    const down = providers.length === 0 && !forNode ? this.#backingOff(sent, scope) : [];
-    if (down.length > 0) return halt(sent, response.error("no_nodes_available", { tried: down }));
     if (providers.length === 0) {
+      // Offered by nodes that are down for now (backing off after a failure): down, not gone.
+      const down = forNode ? [] : this.#backingOff(sent, scope);
+      if (down.length > 0) return halt(sent, response.error("no_nodes_available", { tried: down }));
       telemetry.emit("service_not_found", finished(startMs), { message: sent, callerNode });
       this.#logger.warn(`[Discovery] Service ${shownName(sent.serviceName)} NOT found!`, { ...traceFields(sent.trace), messageId: sent.id });
       return halt(sent, response.serviceUnavailable(sent.serviceName));
@@ -354,9 +354,7 @@ export class Dispatcher<Env = unknown> {
 
   /**
    * What a handler's own `dispatch` is: a dispatch in its call's scope (same env, same waitUntil).
-   * Returned from a method, not written in the context's literal: a bundler in keep-names mode
-   * (wrangler's default) names a function written as a property with a `defineProperty` each time
-   * it is made (about 0.3 µs, on every dispatch).
+   * Returned from a method, not written in the context's literal (see ARCHITECTURE.md, "Hot paths").
    */
   #dispatchIn(env: Env, waitUntil: (promise: Promise<unknown>) => void): InvocationContext<Env>["dispatch"] {
     return (next, options) => this.dispatch(next, { ...options, env, waitUntil });

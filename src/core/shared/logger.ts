@@ -91,10 +91,9 @@ export function withFields(logger: Logger, fields: LogFields | (() => LogFields)
 type KnownFields = { fields: LogFields | null; workOut: (() => LogFields) | null };
 
 /**
- * One level's writer of a {@link withFields} logger. Made here, not by a local helper of
- * `withFields`: a bundler in keep-names mode (wrangler's default) names each named closure with a
- * `defineProperty` as it is made — about 0.3 µs, and such a logger is made for every command and
- * every dispatch. A closure returned from a function is not named.
+ * One level's writer of a {@link withFields} logger, returned from here rather than written as a
+ * named arrow in `withFields`: such a logger is made for every command and every dispatch (see
+ * ARCHITECTURE.md, "Hot paths").
  */
 function writerOf(logger: Logger, level: LogLevel, known: KnownFields): (message: string, more?: LogFields) => void {
   return (message, more = {}) => {
