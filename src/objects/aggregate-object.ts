@@ -5,7 +5,8 @@ import { commandReplyOf, type CommandRequest, type StorageRemoved } from "../cor
 import type { AppendRequest } from "../core/aggregates/stream-store.js";
 import type { StreamUsage, UsageBudget } from "../core/aggregates/stream-usage.js";
 import type { ServiceRouter } from "../core/messaging/contracts.js";
-import { Dispatcher } from "../core/messaging/dispatcher.js";
+import { Dispatcher, dispatchWithDeadlines } from "../core/messaging/dispatcher.js";
+import { SharedDeadlines } from "../core/shared/shared-deadlines.js";
 import type { DomainEvent, Message } from "../core/messaging/message.js";
 import { NodeDirectory, type RemoteNode } from "../core/messaging/node-directory.js";
 import { ServiceRegistry } from "../core/messaging/service-registry.js";
@@ -201,6 +202,8 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
           this.#publisher?.forget();
         },
       });
+      // This object's: its deliveries all run in its I/O context, so they can share one timer.
+      const deadlines = new SharedDeadlines();
       this.#followUps =
         schedules === null || dispatcher === null || followUps === undefined
           ? null
@@ -210,7 +213,8 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
                 // The env is read at each delivery: the object's as it is then (secrets rotate).
                 // No waitUntil: in a Durable Object it has no effect (the object stays while work
                 // is pending), and it cost a call into the runtime per delivery.
-                dispatch: (message, dispatchOptions) => dispatcher.dispatch(message, { ...dispatchOptions, env: this.env as Env }),
+                // Every delivery's timeout on the object's one timer (see SharedDeadlines).
+                dispatch: (message, dispatchOptions) => dispatchWithDeadlines(dispatcher, message, { ...dispatchOptions, env: this.env as Env }, deadlines),
                 ...(followUps.hooks === undefined ? {} : { hooks: followUps.hooks }),
                 ...(followUps.reidentify === undefined ? {} : { reidentify: (principal: string) => followUps.reidentify?.(principal, this.env as Env) ?? null }),
                 logger,

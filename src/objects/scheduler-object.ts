@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import { Dispatcher } from "../core/messaging/dispatcher.js";
+import { Dispatcher, dispatchWithDeadlines } from "../core/messaging/dispatcher.js";
+import { SharedDeadlines } from "../core/shared/shared-deadlines.js";
 import { NodeDirectory, type NodeDirectoryOptions, type RemoteNode } from "../core/messaging/node-directory.js";
 import type { JsonObject } from "../core/shared/json.js";
 import type { Logger } from "../core/shared/logger.js";
@@ -121,11 +122,14 @@ export function schedulerObject<Env>(options: SchedulerObjectOptions<Env>): Sche
         const released = this.#store.open(Number.isFinite(clock) ? clock : Date.now());
         if (released > 0) logger.warn("scheduler restarted: deliveries left in flight are due again now", { released });
       });
+      // This object's: its deliveries all run in its I/O context, so they can share one timer.
+      const deadlines = new SharedDeadlines();
       this.runner = new SchedulerRunner(this.#store, {
         // The env is read at each delivery: the object's as it is then (secrets rotate).
         // No waitUntil: in a Durable Object it has no effect (the object stays while work is
         // pending), and it cost a call into the runtime per delivery.
-        dispatch: (message, dispatchOptions) => dispatcher.dispatch(message, { ...dispatchOptions, env: this.env }),
+        // Every delivery's timeout on the object's one timer (see SharedDeadlines).
+        dispatch: (message, dispatchOptions) => dispatchWithDeadlines(dispatcher, message, { ...dispatchOptions, env: this.env }, deadlines),
         hooks: options.hooks,
         ...(options.reidentify === undefined ? {} : { reidentify: (principal: string) => options.reidentify?.(principal, this.env) ?? null }),
         limits: options.limits,

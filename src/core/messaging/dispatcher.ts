@@ -1,5 +1,6 @@
 import type { Json } from "../shared/json.js";
 import { withFields, type Logger } from "../shared/logger.js";
+import type { SharedDeadlines } from "../shared/shared-deadlines.js";
 import { withTimeout } from "../shared/timeout.js";
 import type { DispatchOptions, InvocationContext, ServiceRouter } from "./contracts.js";
 import { halt, type Message } from "./message.js";
@@ -70,8 +71,22 @@ type Attempt = { kind: "reply"; message: Message } | { kind: "failed"; reason: s
  */
 type Provider<Env> = { node: string; remote: false; router: ServiceRouter<Env> } | { node: string; remote: true; remoteNode: RemoteNode };
 
-/** One call's resolved scope. */
-type Scope<Env> = { env: Env; waitUntil: (promise: Promise<unknown>) => void; originNode: string };
+/**
+ * One call's resolved scope. `deadlines`: the Durable Object's shared timer its dispatches wait on
+ * (see {@link dispatchWithDeadlines}); undefined elsewhere, where each try sets a timer of its own.
+ */
+type Scope<Env> = { env: Env; waitUntil: (promise: Promise<unknown>) => void; originNode: string; deadlines: SharedDeadlines | undefined };
+
+/**
+ * A dispatch whose tries wait on `deadlines`, a Durable Object's shared timer, rather than a timer
+ * each (see {@link SharedDeadlines}: only where every call shares the object's I/O context). For
+ * the library's own objects; not exported from the package. Set by the Dispatcher's static block.
+ */
+export function dispatchWithDeadlines<Env>(dispatcher: Dispatcher<Env>, message: Message, call: DispatchCall<Env>, deadlines: SharedDeadlines): Promise<Message> {
+  return dispatchOnShared(dispatcher, message, call, deadlines);
+}
+
+let dispatchOnShared: <Env>(dispatcher: Dispatcher<Env>, message: Message, call: DispatchCall<Env>, deadlines: SharedDeadlines) => Promise<Message>;
 
 /** The default wait for a reply, as in the original library. */
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -140,7 +155,7 @@ export class Dispatcher<Env = unknown> {
    * a provider that asks for another node, fails or hangs makes the next one be tried.
    */
   dispatch(message: Message, options: DispatchCall<Env> = {}): Promise<Message> {
-    return this.#dispatch(message, options, false);
+    return this.#dispatch(message, options, false, undefined);
   }
 
   /**
@@ -149,7 +164,7 @@ export class Dispatcher<Env = unknown> {
    * can try its next node.
    */
   serveForNode(message: Message, options: DispatchCall<Env> = {}): Promise<Message> {
-    return this.#dispatch(message, { ...options, publicOnly: true }, true);
+    return this.#dispatch(message, { ...options, publicOnly: true }, true, undefined);
   }
 
   /** A dry run: `dryRun: false` becomes `true`; `true` and `"verbose"` stay as they are. */
@@ -224,13 +239,13 @@ export class Dispatcher<Env = unknown> {
     return response.error("no_nodes_available", { tried });
   }
 
-  async #dispatch(message: Message, options: DispatchCall<Env>, forNode: boolean): Promise<Message> {
+  async #dispatch(message: Message, options: DispatchCall<Env>, forNode: boolean, deadlines: SharedDeadlines | undefined): Promise<Message> {
     if (message.halted) return message;
     const timeoutMs = options.timeoutMs ?? this.#defaultTimeoutMs;
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
       return halt(message, response.error("invalid_request", "timeoutMs must be a positive number of milliseconds"));
     }
-    const scope = this.#scopeOf(options);
+    const scope = this.#scopeOf(options, deadlines);
     const startMs = Date.now();
     const sent: Message = { ...message, invokedAt: isoTime(startMs) };
     const telemetry = this.#telemetry;
@@ -283,10 +298,15 @@ export class Dispatcher<Env = unknown> {
     return halt(sent, response.error("no_nodes_available", { tried }));
   }
 
-  #scopeOf(call: DispatchCall<Env>): Scope<Env> {
+  #scopeOf(call: DispatchCall<Env>, deadlines?: SharedDeadlines): Scope<Env> {
     // A dispatcher built without env serves whatever env each call brings (the gateway's case).
     const env = (call.env ?? this.#env) as Env;
-    return { env, waitUntil: call.waitUntil ?? this.#waitUntil, originNode: call.originNode ?? this.#node };
+    return { env, waitUntil: call.waitUntil ?? this.#waitUntil, originNode: call.originNode ?? this.#node, deadlines };
+  }
+
+  static {
+    // The library's objects dispatch on their own shared timer; nothing outside this package can.
+    dispatchOnShared = (dispatcher, message, call, deadlines) => dispatcher.#dispatch(message, call, false, deadlines);
   }
 
   /** Who offers `service`: this Worker's router wins over every other node. */
@@ -327,7 +347,7 @@ export class Dispatcher<Env = unknown> {
 
   #attemptLocal(router: ServiceRouter<Env>, message: Message, timeoutMs: number, scope: Scope<Env>): Promise<Attempt> {
     const service = message.serviceName;
-    const { env, waitUntil } = scope;
+    const { env, waitUntil, deadlines } = scope;
     const answered = router
       .invoke(message, {
         env,
@@ -335,7 +355,7 @@ export class Dispatcher<Env = unknown> {
         originNode: scope.originNode,
         telemetry: this.#telemetry,
         logger: withFields(this.#logger, () => ({ ...traceFields(message.trace), messageId: message.id, correlationId: message.correlationId })),
-        dispatch: this.#dispatchIn(env, waitUntil),
+        dispatch: this.#dispatchIn(env, waitUntil, deadlines),
         waitUntil,
       })
       .then(
@@ -346,18 +366,23 @@ export class Dispatcher<Env = unknown> {
         },
       );
     // Whichever settles first wins; a reply that comes later is dropped and never reaches the caller.
-    return withTimeout(answered, timeoutMs, (): Attempt => {
-      this.#logger.warn("service timed out", { ...traceFields(message.trace), service, messageId: message.id, timeoutMs });
-      return { kind: "timeout" };
-    });
+    return withTimeout(
+      answered,
+      timeoutMs,
+      (): Attempt => {
+        this.#logger.warn("service timed out", { ...traceFields(message.trace), service, messageId: message.id, timeoutMs });
+        return { kind: "timeout" };
+      },
+      deadlines,
+    );
   }
 
   /**
    * What a handler's own `dispatch` is: a dispatch in its call's scope (same env, same waitUntil).
    * Returned from a method, not written in the context's literal (see ARCHITECTURE.md, "Hot paths").
    */
-  #dispatchIn(env: Env, waitUntil: (promise: Promise<unknown>) => void): InvocationContext<Env>["dispatch"] {
-    return (next, options) => this.dispatch(next, { ...options, env, waitUntil });
+  #dispatchIn(env: Env, waitUntil: (promise: Promise<unknown>) => void, deadlines: SharedDeadlines | undefined): InvocationContext<Env>["dispatch"] {
+    return (next, options) => this.#dispatch(next, { ...options, env, waitUntil }, false, deadlines);
   }
 
   #attemptRemote(node: RemoteNode, message: Message, timeoutMs: number, scope: Scope<Env>): Promise<Attempt> {
@@ -379,11 +404,16 @@ export class Dispatcher<Env = unknown> {
       },
     );
     scope.waitUntil(answered);
-    return withTimeout(answered, timeoutMs + this.#remoteMarginMs, (): Attempt => {
-      log.warn("node did not answer in time", { timeoutMs });
-      this.#directory.failed(node.name);
-      return { kind: "timeout" };
-    });
+    return withTimeout(
+      answered,
+      timeoutMs + this.#remoteMarginMs,
+      (): Attempt => {
+        log.warn("node did not answer in time", { timeoutMs });
+        this.#directory.failed(node.name);
+        return { kind: "timeout" };
+      },
+      scope.deadlines,
+    );
   }
 
   /**

@@ -1,0 +1,73 @@
+/**
+ * One deadline among those a {@link SharedDeadlines} watches: when it is (epoch ms) and what to do then.
+ * Made by {@link SharedDeadlines.add}; hand it back to {@link SharedDeadlines.cancel}.
+ */
+export type Deadline = { readonly at: number; readonly expire: () => void };
+
+/**
+ * The deadlines of many pieces of work on one runtime timer, set for the earliest of them. A
+ * scheduler object's drain delivers thousands of messages, each with a dispatch timeout; a timer
+ * set and cleared for each cost about a tenth of its CPU (see ARCHITECTURE.md, "Hot paths").
+ *
+ * Only where every piece of work shares one I/O context: inside a Durable Object, whose requests
+ * and alarms all run in the object's. Never across a stateless Worker's requests: a timer there
+ * belongs to the request that set it and ends with it, and a later request would wait on it in vain.
+ *
+ * The timer is cleared as soon as no deadline is left: a pending timer keeps an object in memory,
+ * and billed, until it rings.
+ */
+export class SharedDeadlines {
+  readonly #deadlines = new Set<Deadline>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the timer rings (Infinity when none is set). */
+  #ringsAt = Infinity;
+
+  /** Calls `expire` once `ms` have passed, unless the deadline is cancelled before. */
+  add(ms: number, expire: () => void): Deadline {
+    const deadline: Deadline = { at: Date.now() + ms, expire };
+    this.#deadlines.add(deadline);
+    if (deadline.at < this.#ringsAt) this.#ringAt(deadline.at);
+    return deadline;
+  }
+
+  /** Forgets `deadline` (its work is done); the last one gone takes the timer with it. */
+  cancel(deadline: Deadline): void {
+    if (!this.#deadlines.delete(deadline) || this.#deadlines.size > 0 || this.#timer === undefined) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#ringsAt = Infinity;
+  }
+
+  /** How many deadlines are watched (for tests and the object's own checks). */
+  get size(): number {
+    return this.#deadlines.size;
+  }
+
+  /** Whether a runtime timer is pending. */
+  get armed(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  #ringAt(at: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#ringsAt = at;
+    this.#timer = setTimeout(() => this.#ring(), Math.max(0, at - Date.now()));
+  }
+
+  /** Expires every deadline that has passed, after setting the timer for the next one. */
+  #ring(): void {
+    this.#timer = undefined;
+    this.#ringsAt = Infinity;
+    const now = Date.now();
+    const due: Deadline[] = [];
+    let next = Infinity;
+    for (const deadline of this.#deadlines) {
+      if (deadline.at <= now) due.push(deadline);
+      else if (deadline.at < next) next = deadline.at;
+    }
+    for (const deadline of due) this.#deadlines.delete(deadline);
+    // Set before expiring: one `expire` that throws cannot leave the others unwatched.
+    if (next !== Infinity) this.#ringAt(next);
+    for (const deadline of due) deadline.expire();
+  }
+}
