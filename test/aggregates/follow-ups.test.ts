@@ -59,6 +59,21 @@ describe("follow-ups scheduled by decisions, delivered from the aggregate's own 
     expect(await types(id)).toEqual(["Borrowed", "Reminded"]);
   });
 
+  it("a caller who sends their command with the follow-up's future id cannot stop its delivery", async () => {
+    const id = `l-${newId()}`;
+    const followUpId = `loan-${id}:0:reminder`;
+    // The id is predictable: the borrow that schedules the reminder is sent with it.
+    const borrowed = await send("borrow", { loan_id: id, book: "Dune", dueInMs: 60_000 }, { user: "ada", id: followUpId });
+    expect(borrowed.response).toEqual({ status: "created", id, version: 0 });
+    await runInDurableObject(stub(id), (_object, state) => state.storage.sql.exec("UPDATE schedules SET due_at = 0"));
+    expect(await runDurableObjectAlarm(stub(id))).toBe(true);
+    const after = await page(id);
+    expect(after.events.map((event) => event.type)).toEqual(["Borrowed", "Reminded"]);
+    expect(after.followUpOutcomes).toEqual([]);
+    // Ada's own record of her borrow is untouched: her retry is answered as the first time.
+    expect((await send("borrow", { loan_id: id, book: "Dune", dueInMs: 60_000 }, { user: "ada", id: followUpId })).response).toEqual(borrowed.response);
+  });
+
   it("the object crashes right after the commit: after the restart the follow-up is delivered, once", async () => {
     const id = `l-${newId()}`;
     await send("borrow", { loan_id: id, book: "Dune", dueInMs: 200 });

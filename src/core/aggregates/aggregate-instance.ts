@@ -433,7 +433,7 @@ export class AggregateInstance<State, Event extends DomainEvent> {
    * (or deleted) aggregate; then the version the caller expects.
    */
   async #admit(command: CommandDefinition<State, Event>, message: Message, log: Logger): Promise<Step<Admitted>> {
-    const principal = principalOf(message);
+    const principal = recordsOf(message);
     // A dry run is checked against the record too: it answers what the call itself would (its
     // first answer, or the refusal of a reused id), though only a real call is recorded.
     const fingerprint = fingerprintOf(command.name, message);
@@ -772,6 +772,20 @@ function isSuccess(r: ServiceResponse): boolean {
 function principalOf(message: Message): string {
   const principal = message.assigns["principal"];
   return typeof principal === "string" ? principal : "";
+}
+
+/**
+ * Whose idempotency records the message is checked against and recorded in. A follow-up's
+ * delivery (marked by `assigns.followUp`, which only the library's runner sets: no caller's
+ * request reaches assigns) is recorded apart from its caller's own messages, under a principal no
+ * caller has (it starts with a NUL; principals are the app's names of its callers). Its id is
+ * predictable (`<stream>:<version>:<name>`): in the caller's records, the caller could take it
+ * first with a command of their own, and the delivery would be refused as a reused id — a hold
+ * that never expires, a reminder that never comes.
+ */
+function recordsOf(message: Message): string {
+  const principal = principalOf(message);
+  return followUpOrigin(message) === null ? principal : `\u0000follow-up:${principal}`;
 }
 
 /** `ok` → `{ok, version}`, `ok` with payload → `{ok, payload, version}`, `created` → `{created, id, version}`. */

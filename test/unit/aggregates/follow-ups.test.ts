@@ -193,6 +193,23 @@ describe("follow-ups delivered by in-memory aggregates", () => {
     expect(await outcomes()).toEqual([["reminder", "denied", "principal_unknown"]]);
   });
 
+  it("a caller who sends their command with the follow-up's future id cannot stop its delivery (its record is not the caller's)", async () => {
+    // Follow-up ids are documented and predictable (`<stream>:<version>:<name>`), and a follow-up
+    // is delivered with its caller's principal: had its idempotency record been the caller's, the
+    // caller could have taken the id first, and the delivery would be refused as a reused id.
+    const users = new Map<string, JsonObject>([["ada", { user: "ada" }]]);
+    const lib = library({ reidentify: (principal) => users.get(principal) ?? null });
+    const ada = { identity: { user: "ada" }, principal: "ada" };
+    const borrowed = await lib.send("borrow", { loan_id: "l-12", book: "Dune", dueInMs: 20 }, ada, "loan-l-12:0:reminder");
+    expect(borrowed.response).toEqual({ status: "created", id: "l-12", version: 0 });
+    await settle(120);
+    expect(lib.delivered.map((m) => m.id)).toEqual(["loan-l-12:0:reminder"]);
+    expect(await lib.events("l-12")).toEqual(["Borrowed", "Reminded"]);
+    expect((await lib.loans.readStream(undefined, "loan-l-12", { from: 0, limit: 10 })).followUpOutcomes).toEqual([]);
+    // The caller's own record is still theirs: their retry is answered as the first time.
+    expect((await lib.send("borrow", { loan_id: "l-12", book: "Dune", dueInMs: 20 }, ada, "loan-l-12:0:reminder")).response).toEqual(borrowed.response);
+  });
+
   it("an identified caller's follow-up is refused when its rights could not be checked at delivery (no reidentify)", async () => {
     const lib = library();
     const answer = await lib.send("borrow", { loan_id: "l-9", book: "Dune" }, { identity: { user: "ada" }, principal: "ada" });
