@@ -148,6 +148,8 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
     readonly #store: SqliteStreamStore;
     /** What this object has cost: rows, commands, alarms, events published. */
     readonly #usage: ObjectUsage;
+    /** The one timer of its follow-up deliveries' timeouts, made with the first delivery. */
+    #deadlines: SharedDeadlines | undefined;
     /** As a stream's home: where the stream lives, when a residency rule put it elsewhere. */
     #residence: ResidenceRecord | undefined;
     /** Commands this home is running for a stream that nothing fixed yet (see `executeAtHome`). */
@@ -202,8 +204,6 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
           this.#publisher?.forget();
         },
       });
-      // This object's: its deliveries all run in its I/O context, so they can share one timer.
-      const deadlines = new SharedDeadlines();
       this.#followUps =
         schedules === null || dispatcher === null || followUps === undefined
           ? null
@@ -213,8 +213,9 @@ export function aggregateObject<State, Event extends DomainEvent, Env = unknown>
                 // The env is read at each delivery: the object's as it is then (secrets rotate).
                 // No waitUntil: in a Durable Object it has no effect (the object stays while work
                 // is pending), and it cost a call into the runtime per delivery.
-                // Every delivery's timeout on the object's one timer (see SharedDeadlines).
-                dispatch: (message, dispatchOptions) => dispatchWithDeadlines(dispatcher, message, { ...dispatchOptions, env: this.env as Env }, deadlines),
+                // Every delivery's timeout on the object's one timer (see SharedDeadlines): its
+                // deliveries all run in its I/O context.
+                dispatch: (message, dispatchOptions) => dispatchWithDeadlines(dispatcher, message, { ...dispatchOptions, env: this.env as Env }, (this.#deadlines ??= new SharedDeadlines())),
                 ...(followUps.hooks === undefined ? {} : { hooks: followUps.hooks }),
                 ...(followUps.reidentify === undefined ? {} : { reidentify: (principal: string) => followUps.reidentify?.(principal, this.env as Env) ?? null }),
                 logger,

@@ -93,6 +93,16 @@ describe("scheduling", () => {
     expect(seen.responded.find((r) => r.id === message.id)?.response).toMatchObject({ status: "service_timeout", timeoutMs: 50 });
   });
 
+  // The deliveries of a batch share the object's one timer: the fast ones finishing first must
+  // not take the slow one's deadline with them.
+  it("a slow delivery still times out when the fast deliveries of its batch finish first", async () => {
+    const key = freshKey();
+    const { message } = await schedule(key, "slow", { inMs: 0 }, { noRetry: true });
+    for (let i = 0; i < 3; i++) await schedule(key, "record", { inMs: 0 });
+    await drain(key);
+    expect(seen.responded.find((r) => r.id === message.id)?.response).toMatchObject({ status: "service_timeout", timeoutMs: 50 });
+  });
+
   it("bad input is refused and nothing is stored", async () => {
     const key = freshKey();
     const bad: ScheduleSpec[] = [

@@ -382,6 +382,7 @@ export class Dispatcher<Env = unknown> {
    * Returned from a method, not written in the context's literal (see ARCHITECTURE.md, "Hot paths").
    */
   #dispatchIn(env: Env, waitUntil: (promise: Promise<unknown>) => void, deadlines: SharedDeadlines | undefined): InvocationContext<Env>["dispatch"] {
+    if (deadlines === undefined) return (next, options) => this.dispatch(next, { ...options, env, waitUntil });
     return (next, options) => this.#dispatch(next, { ...options, env, waitUntil }, false, deadlines);
   }
 

@@ -24,7 +24,9 @@ export class SharedDeadlines {
 
   /** Calls `expire` once `ms` have passed, unless the deadline is cancelled before. */
   add(ms: number, expire: () => void): Deadline {
-    const deadline: Deadline = { at: Date.now() + ms, expire };
+    // Whole milliseconds: a fractional delay is cut short by the runtime's timer, which would then
+    // ring before the deadline and be set again at once.
+    const deadline: Deadline = { at: Date.now() + Math.ceil(ms), expire };
     this.#deadlines.add(deadline);
     if (deadline.at < this.#ringsAt) this.#ringAt(deadline.at);
     return deadline;
@@ -51,7 +53,8 @@ export class SharedDeadlines {
   #ringAt(at: number): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#ringsAt = at;
-    this.#timer = setTimeout(() => this.#ring(), Math.max(0, at - Date.now()));
+    // At most the longest delay a timer takes (Node makes a longer one 1 ms); it is set again then.
+    this.#timer = setTimeout(() => this.#ring(), Math.min(MAX_TIMER_DELAY_MS, Math.max(0, at - Date.now())));
   }
 
   /** Expires every deadline that has passed, after setting the timer for the next one. */
@@ -65,9 +68,27 @@ export class SharedDeadlines {
       if (deadline.at <= now) due.push(deadline);
       else if (deadline.at < next) next = deadline.at;
     }
-    for (const deadline of due) this.#deadlines.delete(deadline);
-    // Set before expiring: one `expire` that throws cannot leave the others unwatched.
     if (next !== Infinity) this.#ringAt(next);
-    for (const deadline of due) deadline.expire();
+    for (const deadline of due) {
+      // Each is still watched unless an `expire` before it cancelled it.
+      if (!this.#deadlines.delete(deadline)) continue;
+      try {
+        deadline.expire();
+      } catch (error) {
+        // Not the others' concern: reported as the runtime reports a timer's throw.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+    // The last one gone: no timer left pending.
+    if (this.#deadlines.size === 0 && this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#ringsAt = Infinity;
+    }
   }
 }
+
+/** The longest delay a runtime timer takes as it is (2^31 − 1 ms, about 24.8 days). */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;

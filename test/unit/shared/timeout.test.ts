@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { SharedDeadlines } from "../../../src/core/shared/shared-deadlines.js";
 import { withTimeout } from "../../../src/core/shared/timeout.js";
 
@@ -36,43 +36,98 @@ describe.each([
   });
 });
 
+// On Node's fake timers: `vi.getTimerCount()` sees every runtime timer pending, so a timer left
+// behind (a Durable Object kept in memory, and billed) is seen, and time moves only when told.
 describe("SharedDeadlines", () => {
-  it("watches many pieces of work on one timer, and clears it when the last one is done", async () => {
-    const deadlines = new SharedDeadlines();
-    const answers = [withTimeout(later(1, "a"), 5_000, () => "late", deadlines), withTimeout(later(5, "b"), 5_000, () => "late", deadlines)];
-    expect(deadlines.size).toBe(2);
-    expect(deadlines.armed).toBe(true);
-    expect(await Promise.all(answers)).toEqual(["a", "b"]);
-    // No timer left behind: a pending one would keep a Durable Object in memory (and billed).
-    expect(deadlines.size).toBe(0);
-    expect(deadlines.armed).toBe(false);
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
   });
 
-  it("expires a short deadline added after a long one at its own time, and the long one still at its", async () => {
-    const deadlines = new SharedDeadlines();
-    const started = Date.now();
-    const long = withTimeout(new Promise<number>(() => {}), 300, () => Date.now() - started, deadlines);
-    const short = withTimeout(new Promise<number>(() => {}), 10, () => Date.now() - started, deadlines);
-    const shortAfter = await short;
-    expect(shortAfter).toBeGreaterThanOrEqual(9);
-    expect(shortAfter).toBeLessThan(300);
-    expect(deadlines.size).toBe(1);
-    expect(deadlines.armed).toBe(true);
-    expect(await long).toBeGreaterThanOrEqual(299);
-    expect(deadlines.armed).toBe(false);
-  });
-
-  it("expires only the deadlines that have passed when it rings, and sets itself for the next", async () => {
+  it("watches many deadlines on one timer, and leaves none pending when the last is cancelled", () => {
     const deadlines = new SharedDeadlines();
     const expired: string[] = [];
-    deadlines.add(5, () => expired.push("first"));
-    const second = deadlines.add(1_000, () => expired.push("second"));
-    await later(30, null);
-    expect(expired).toEqual(["first"]);
-    expect(deadlines.armed).toBe(true);
+    const first = deadlines.add(5_000, () => expired.push("first"));
+    const second = deadlines.add(5_000, () => expired.push("second"));
+    expect(vi.getTimerCount()).toBe(1);
+    deadlines.cancel(first);
+    expect(vi.getTimerCount()).toBe(1);
     deadlines.cancel(second);
-    expect(deadlines.armed).toBe(false);
-    expect(deadlines.size).toBe(0);
-    expect(expired).toEqual(["first"]);
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(10_000);
+    expect(expired).toEqual([]);
+  });
+
+  it("cancelling one deadline leaves the others to expire at their time", () => {
+    const deadlines = new SharedDeadlines();
+    const expired: string[] = [];
+    const fast = deadlines.add(100, () => expired.push("fast"));
+    deadlines.add(200, () => expired.push("slow"));
+    deadlines.cancel(fast);
+    vi.advanceTimersByTime(199);
+    expect(expired).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(expired).toEqual(["slow"]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("a shorter deadline added after a longer one expires first; each expires once, at its time", () => {
+    const deadlines = new SharedDeadlines();
+    const expired: string[] = [];
+    deadlines.add(300, () => expired.push("long"));
+    const short = deadlines.add(10, () => expired.push("short"));
+    vi.advanceTimersByTime(10);
+    expect(expired).toEqual(["short"]);
+    // Cancelling after it expired changes nothing.
+    deadlines.cancel(short);
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(289);
+    expect(expired).toEqual(["short"]);
+    vi.advanceTimersByTime(1_000);
+    expect(expired).toEqual(["short", "long"]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("a deadline added while one expires is watched; one cancelled while another expires is not run", () => {
+    const deadlines = new SharedDeadlines();
+    const expired: string[] = [];
+    const later = deadlines.add(50, () => expired.push("cancelled"));
+    deadlines.add(50, () => expired.push("other")); // due with `first`, after it
+    deadlines.add(10, () => {
+      expired.push("first");
+      deadlines.cancel(later);
+      deadlines.add(20, () => expired.push("added"));
+    });
+    vi.advanceTimersByTime(10);
+    vi.advanceTimersByTime(20);
+    expect(expired).toEqual(["first", "added"]);
+    vi.advanceTimersByTime(20);
+    expect(expired).toEqual(["first", "added", "other"]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("one expire that throws does not keep the others due with it from expiring", () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date", "queueMicrotask"] });
+    const deadlines = new SharedDeadlines();
+    const expired: string[] = [];
+    deadlines.add(10, () => {
+      throw new Error("broken expire");
+    });
+    deadlines.add(10, () => expired.push("second"));
+    // The throw is reported as a timer's would be (a microtask that throws), not swallowed…
+    expect(() => vi.advanceTimersByTime(10)).toThrow("broken expire");
+    // …and the deadline due with it expired all the same.
+    expect(expired).toEqual(["second"]);
+  });
+
+  it("a fractional delay expires on its whole millisecond, with one timer", () => {
+    const deadlines = new SharedDeadlines();
+    let expired = 0;
+    deadlines.add(0.3, () => (expired += 1));
+    vi.advanceTimersByTime(1);
+    expect(expired).toBe(1);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });
