@@ -358,10 +358,9 @@ describe("routes", () => {
     expect(body.services).not.toContain("hidden");
   });
 
-  it("unknown routes and methods → 404 JSON", async () => {
+  it("unknown routes and methods → 404 JSON; a service with another method than POST → 405", async () => {
     for (const [path, method] of [
       ["/", "GET"],
-      ["/v1/services/ok", "GET"],
       ["/v1/services", "POST"],
       ["/v2/services/ok", "POST"],
     ] as const) {
@@ -369,6 +368,9 @@ describe("routes", () => {
       expect(answer.status).toBe(404);
       expect(await answer.json()).toEqual({ response: { status: "error", reason: "not_found" } });
     }
+    const wrongMethod = await call("/v1/services/ok", { method: "GET" });
+    expect([wrongMethod.status, wrongMethod.headers.get("Allow")]).toEqual([405, "POST"]);
+    expect(await wrongMethod.json()).toEqual({ response: { status: "error", reason: "method_not_allowed", details: "call a service with POST" } });
   });
 
   it("odd service names are just unknown services", async () => {

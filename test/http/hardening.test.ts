@@ -44,6 +44,29 @@ const nestedArrays = (levels: number) => `{"a":${"[".repeat(levels)}${"]".repeat
 /** `{"a":{"a":{…}}}` nested `levels` deep. */
 const nestedObjects = (levels: number) => `${'{"a":'.repeat(levels)}1${"}".repeat(levels)}`;
 
+describe("a service called with the wrong method is told to use POST", () => {
+  it("GET, PUT, PATCH and DELETE on a service or validate path → 405 method_not_allowed with Allow: POST, nothing run", async () => {
+    const account_id = await openAccount();
+    for (const method of ["GET", "PUT", "PATCH", "DELETE"]) {
+      for (const path of ["/v1/services/deposit", "/v1/validate/deposit"]) {
+        const answer = method === "GET" || method === "DELETE" ? await send(path, { method, headers: ADA }) : await send(path, { method, headers: ADA, body: JSON.stringify({ account_id, amount: 5 }) });
+        expect([method, path, answer.status, answer.headers.get("Allow"), answer.body.response]).toEqual([
+          method,
+          path,
+          405,
+          "POST",
+          { status: "error", reason: "method_not_allowed", details: "call a service with POST" },
+        ]);
+      }
+    }
+    expect(await versionOf(account_id)).toBe(0);
+    // The routes around it are as they were: POST calls the service, GET lists the services.
+    expect((await post("/v1/services/deposit", JSON.stringify({ account_id, amount: 5 }))).status).toBe(200);
+    expect((await send("/v1/services")).status).toBe(200);
+    expect((await send("/v1/nowhere")).body.response).toEqual({ status: "error", reason: "not_found" });
+  });
+});
+
 describe("a body nested 10,000 levels deep is refused with 400 invalid_request, never a 500", () => {
   const routes: [string, (inner: string) => string][] = [
     ["/v1/services/greet", (inner) => inner],

@@ -394,9 +394,13 @@ function scheduleRow(base: string, key: string, entry: ScheduledSummary, now: nu
 </tr>`;
 }
 
-function recentFollowUpsSection(base: string, found: RecentFollowUps, now: number): Page {
+function recentFollowUpsSection(base: string, found: RecentFollowUps, now: number, scheduler: boolean): Page {
+  // Where the other scheduled messages are: only with a scheduler is there a key form above.
+  const others = scheduler
+    ? html` Messages scheduled through <code>POST /v1/schedules</code> are kept in the scheduler's shard of their key, and shards cannot be listed: give the key above.`
+    : "";
   const intro = html`<h2 id="follow-ups">Follow-ups of the most recently written streams</h2>
-<p>What aggregates' decisions scheduled (their follow-ups, kept and delivered by each aggregate's own object), read from the streams the read side's catalog recorded last. Messages scheduled through <code>POST /v1/schedules</code> are kept in the scheduler's shard of their key, and shards cannot be listed: give the key above.</p>`;
+<p>What aggregates' decisions scheduled (their follow-ups, kept and delivered by each aggregate's own object), read from the streams the read side's catalog recorded last.${others}</p>`;
   if ("unavailable" in found) return html`<section aria-labelledby="follow-ups">${intro}<p class="notice">${found.unavailable}</p></section>`;
   const unread = found.unread === 0 ? "" : html`<p class="notice error" role="alert">${plural(found.unread, "stream")} could not be read: ${found.unread === 1 ? "its" : "their"} follow-ups are missing here.</p>`;
   return html`<section aria-labelledby="follow-ups">${intro}${unread}
@@ -419,7 +423,7 @@ ${found.followUps.length === 0
 export function schedulesPage(base: string, view: SchedulesView): Page {
   const body = !view.enabled
     ? html`<h1>Schedules</h1><p class="notice">No scheduler is configured on this gateway.</p>
-${view.followUps === null ? "" : recentFollowUpsSection(base, view.followUps, view.now)}`
+${view.followUps === null ? "" : recentFollowUpsSection(base, view.followUps, view.now, false)}`
     : html`<h1>Schedules</h1>
 <p>The pending scheduled messages of one key (the scheduler's shard: an aggregate id, a tenant…), everyone's.</p>
 <form method="get" action="${base}/console/schedules" class="panel inline" role="search" aria-label="Find schedules">
@@ -440,7 +444,7 @@ ${view.schedules === null
   <thead><tr><th scope="col">Service and message</th><th scope="col">Due</th><th scope="col">Attempts</th><th scope="col">Lateness</th><th scope="col">Repeats</th><th scope="col">Request</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
   <tbody>${view.schedules.map((entry) => scheduleRow(base, view.key, entry, view.now))}</tbody>
 </table></div>`}
-${view.followUps === null ? "" : recentFollowUpsSection(base, view.followUps, view.now)}`;
+${view.followUps === null ? "" : recentFollowUpsSection(base, view.followUps, view.now, true)}`;
   return document_(base, "Schedules", body, "schedules");
 }
 

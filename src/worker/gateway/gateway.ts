@@ -197,6 +197,12 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   app.use("/v1/*", noStore, wellEncodedUrl);
   app.post("/v1/services/:service", bodyLimit, requestMessage(false), caller, serviceCall);
   app.post("/v1/validate/:service", bodyLimit, requestMessage(true), caller, serviceCall);
+  // A service called with another method (a GET in a browser's address bar, a client's default)
+  // is told so: a 404 `not_found` read as "no such aggregate".
+  app.on(["GET", "PUT", "PATCH", "DELETE"], ["/v1/services/:service", "/v1/validate/:service"], (c) => {
+    c.header("Allow", "POST");
+    return answerWith(c, response.error("method_not_allowed", "call a service with POST"));
+  });
   app.get("/v1/services", async (c) => c.json({ services: await dispatcher.publicServices(scopeOf(c)) }));
   app.get("/v1/health", (c) => c.json({ status: "ok" }));
   mountStreamRoutes(app, options.admin, throttle, { ...options, maxBodyBytes });
