@@ -65,6 +65,41 @@ describe("a service called with the wrong method is told to use POST", () => {
     expect((await send("/v1/services")).status).toBe(200);
     expect((await send("/v1/nowhere")).body.response).toEqual({ status: "error", reason: "not_found" });
   });
+
+  it("an app's own GET route on a service path, mounted after the gateway, still wins; an app's own method_not_allowed stays 400", async () => {
+    const app = createGateway({
+      services: [new Router({ authorize: () => "ok" }).service("refuse", (m) => ({ ...m, response: { status: "error", reason: "method_not_allowed" } }))],
+      logger: silentLogger,
+    });
+    app.get("/v1/services/:service", (c) => c.json({ described: c.req.param("service") }));
+    const described = await app.request("/v1/services/refuse");
+    expect([described.status, await described.json()]).toEqual([200, { described: "refuse" }]);
+    expect((await app.request("/v1/validate/refuse")).status).toBe(405);
+    // The reason belongs to the app's service here (a payment method refused…), not to HTTP.
+    expect((await app.request("/v1/services/refuse", { method: "POST", body: "{}" })).status).toBe(400);
+  });
+});
+
+describe("a principal with a control character is refused: the library keeps such names for its own deliveries", () => {
+  it("an identify whose principalOf makes one is answered 401, and nothing runs", async () => {
+    let ran = 0;
+    const app = createGateway({
+      services: [
+        new Router({ authorize: () => "ok" }).service("ok", (m) => {
+          ran += 1;
+          return ok(m);
+        }),
+      ],
+      // Tokens name users; a header cannot carry a control character, a claim or a table can.
+      identify: (token) => ({ user: { ada: "ada", nul: "\u0000follow-up:ada", us: "ada\u001f", del: "ada\u007f" }[token] ?? "" }),
+      principalOf: (identity) => String(identity["user"]),
+      logger: silentLogger,
+    });
+    const call = (token: string) => app.request("/v1/services/ok", { method: "POST", body: "{}", headers: { Authorization: token } });
+    expect((await call("ada")).status).toBe(200);
+    for (const token of ["nul", "us", "del"]) expect((await call(token)).status).toBe(401);
+    expect(ran).toBe(1);
+  });
 });
 
 describe("a body nested 10,000 levels deep is refused with 400 invalid_request, never a 500", () => {

@@ -19,7 +19,8 @@ export type Identify<Env> = (authorization: string, env: Env) => JsonObject | nu
  * stored in `assigns.principal`. Idempotency records and schedules belong to a principal, and a
  * scheduled message is delivered with the rights its principal has at delivery. Default: the
  * canonical JSON of the whole identity — give one that ignores roles, so that a role change does
- * not make someone else of the same user.
+ * not make someone else of the same user. A principal with a control character is refused (401):
+ * the library keeps such names for its own deliveries.
  */
 export type PrincipalOf = (identity: JsonObject) => string;
 
@@ -57,5 +58,12 @@ export async function callerAssigns<Env>(
 ): Promise<JsonObject | null> {
   if (authorization === undefined || identify === undefined) return {};
   const identity = await identify(authorization, env);
-  return identity === null ? null : { identity, principal: principalOf(identity) };
+  if (identity === null) return null;
+  const principal = principalOf(identity);
+  // A principal names its caller's idempotency records and schedules. One with a control
+  // character is refused: the library keeps such names (a NUL first) for its own deliveries, and
+  // neither the default (canonical JSON escapes them) nor a sane `principalOf` makes one.
+  return CONTROL_CHARACTER.test(principal) ? null : { identity, principal };
 }
+
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;

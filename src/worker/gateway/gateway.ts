@@ -197,12 +197,6 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   app.use("/v1/*", noStore, wellEncodedUrl);
   app.post("/v1/services/:service", bodyLimit, requestMessage(false), caller, serviceCall);
   app.post("/v1/validate/:service", bodyLimit, requestMessage(true), caller, serviceCall);
-  // A service called with another method (a GET in a browser's address bar, a client's default)
-  // is told so: a 404 `not_found` read as "no such aggregate".
-  app.on(["GET", "PUT", "PATCH", "DELETE"], ["/v1/services/:service", "/v1/validate/:service"], (c) => {
-    c.header("Allow", "POST");
-    return answerWith(c, response.error("method_not_allowed", "call a service with POST"));
-  });
   app.get("/v1/services", async (c) => c.json({ services: await dispatcher.publicServices(scopeOf(c)) }));
   app.get("/v1/health", (c) => c.json({ status: "ok" }));
   mountStreamRoutes(app, options.admin, throttle, { ...options, maxBodyBytes });
@@ -218,7 +212,16 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
     throttle,
   });
   options.pages?.(app, { registry, dispatcher, logger, throttle, options });
-  app.notFound((c) => answerWith(c, response.error("not_found")));
+  app.notFound((c) => {
+    // A service called with another method (a GET in a browser's address bar, a client's default)
+    // is told so: a 404 `not_found` reads as "no such aggregate". Here, not as a route: a route of
+    // the app's own on these paths, mounted later, still wins.
+    if (c.req.method !== "POST" && c.req.method !== "OPTIONS" && SERVICE_PATH.test(c.req.path)) {
+      c.header("Allow", "POST");
+      return c.json({ response: response.error("method_not_allowed", "call a service with POST") }, 405);
+    }
+    return answerWith(c, response.error("not_found"));
+  });
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();
     logger.error("gateway failed", { method: c.req.method, path: c.req.path, error });
@@ -232,3 +235,6 @@ export function createGateway<Env extends object = Record<string, unknown>>(opti
   if (options.cors === undefined) directServiceCalls(app, serveServiceCall);
   return app;
 }
+
+/** A service's call or dry-run path (`/v1/services/:service`, `/v1/validate/:service`). */
+const SERVICE_PATH = /^\/v1\/(?:services|validate)\/[^/]+$/;

@@ -9,7 +9,6 @@ import type { ServiceResponse } from "../../core/messaging/response.js";
 
 const statusByErrorReason: Readonly<Record<string, ContentfulStatusCode>> = {
   not_found: 404,
-  method_not_allowed: 405,
   wrong_expected_version: 409,
   already_exists: 409,
   wrong_jurisdiction: 409,
