@@ -109,6 +109,8 @@ function mountReference<Env extends object>(
     strictTransportSecurity: false,
     referrerPolicy: "no-referrer",
   });
+  // The address typed with a trailing slash is the same page.
+  app.get("/docs/", (c) => c.redirect(`${mountPath(c, "/docs/")}/docs`, 301));
   app.get("/docs", docsHeaders, (c) => {
     c.header("Cache-Control", "no-cache");
     return c.html(docsPage(mountPath(c, "/docs")));

@@ -52,5 +52,23 @@ describe("the API reference page", () => {
     const login = await (await app.fetch(new Request("http://x/api/console"), {})).text();
     expect(login).toContain('action="/api/console/login"');
     expect(login).toContain('href="/api/console/console.css"');
+    // Typed with a trailing slash, either page sends the browser to its own address.
+    for (const [typed, page] of [
+      ["/api/docs/", "/api/docs"],
+      ["/api/console/", "/api/console"],
+    ]) {
+      const answer = await app.fetch(new Request(`http://x${typed}`), {});
+      expect([typed, answer.status, answer.headers.get("Location")]).toEqual([typed, 301, page]);
+    }
+  });
+
+  it("a trailing slash on /docs or /console redirects to the page, at the root too", async () => {
+    for (const [typed, page] of [
+      ["/docs/", "/docs"],
+      ["/console/", "/console"],
+    ]) {
+      const answer = await exports.default.fetch(`http://demo${typed}`, { redirect: "manual" });
+      expect([typed, answer.status, answer.headers.get("Location")]).toEqual([typed, 301, page]);
+    }
   });
 });

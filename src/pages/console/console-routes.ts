@@ -206,6 +206,8 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
     return c.redirect(`${baseOf(c)}/console`, 303);
   });
 
+  // The address typed with a trailing slash is the same page (a relative link or a habit).
+  app.get("/console/", (c) => c.redirect(`${baseOf(c)}/console`, 301));
   app.get("/console", loggedIn, async (c: Context<GatewayEnv<Env>>) => {
     const rows: ServiceRow[] = [...options.registry.describe("public"), ...options.registry.describe("private")].map(({ name, visibility, schema }) => ({
       name,
