@@ -80,7 +80,7 @@ describe("a service called with the wrong method is told to use POST", () => {
   });
 });
 
-describe("a principal with a control character is refused: the library keeps such names for its own deliveries", () => {
+describe("a principal the library keeps for its own work is refused: a control character, or process:<name>", () => {
   it("an identify whose principalOf makes one is answered 401, and nothing runs", async () => {
     let ran = 0;
     const app = createGateway({
@@ -91,13 +91,13 @@ describe("a principal with a control character is refused: the library keeps suc
         }),
       ],
       // Tokens name users; a header cannot carry a control character, a claim or a table can.
-      identify: (token) => ({ user: { ada: "ada", nul: "\u0000follow-up:ada", us: "ada\u001f", del: "ada\u007f" }[token] ?? "" }),
+      identify: (token) => ({ user: { ada: "ada", nul: "\u0000follow-up:ada", us: "ada\u001f", del: "ada\u007f", proc: "process:transfer" }[token] ?? "" }),
       principalOf: (identity) => String(identity["user"]),
       logger: silentLogger,
     });
     const call = (token: string) => app.request("/v1/services/ok", { method: "POST", body: "{}", headers: { Authorization: token } });
     expect((await call("ada")).status).toBe(200);
-    for (const token of ["nul", "us", "del"]) expect((await call(token)).status).toBe(401);
+    for (const token of ["nul", "us", "del", "proc"]) expect((await call(token)).status).toBe(401);
     expect(ran).toBe(1);
   });
 });

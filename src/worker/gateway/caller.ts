@@ -19,8 +19,8 @@ export type Identify<Env> = (authorization: string, env: Env) => JsonObject | nu
  * stored in `assigns.principal`. Idempotency records and schedules belong to a principal, and a
  * scheduled message is delivered with the rights its principal has at delivery. Default: the
  * canonical JSON of the whole identity — give one that ignores roles, so that a role change does
- * not make someone else of the same user. A principal with a control character is refused (401):
- * the library keeps such names for its own deliveries.
+ * not make someone else of the same user. A principal with a control character, or one that
+ * starts with `process:`, is refused (401): the library keeps such names for its own work.
  */
 export type PrincipalOf = (identity: JsonObject) => string;
 
@@ -60,10 +60,14 @@ export async function callerAssigns<Env>(
   const identity = await identify(authorization, env);
   if (identity === null) return null;
   const principal = principalOf(identity);
-  // A principal names its caller's idempotency records and schedules. One with a control
-  // character is refused: the library keeps such names (a NUL first) for its own deliveries, and
-  // neither the default (canonical JSON escapes them) nor a sane `principalOf` makes one.
-  return CONTROL_CHARACTER.test(principal) ? null : { identity, principal };
+  // A principal names its caller's idempotency records and schedules. The library keeps some
+  // names for its own work — with a control character (a NUL first: follow-up deliveries), and
+  // `process:<name>` (a process's steps) — and a caller holding one could take those records' ids
+  // first. Neither the default (canonical JSON: `{…}`, control characters escaped) nor a sane
+  // `principalOf` makes one.
+  return CONTROL_CHARACTER.test(principal) || principal.startsWith(PROCESS_PRINCIPALS) ? null : { identity, principal };
 }
 
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+/** The prefix of the principals a process's steps run as (`processPrincipal`). */
+const PROCESS_PRINCIPALS = "process:";
