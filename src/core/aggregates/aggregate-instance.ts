@@ -6,6 +6,7 @@ import { response, type ErrorResponse, type ServiceResponse } from "../messaging
 import type { ValidatedMessage } from "../messaging/router.js";
 import { Telemetry } from "../messaging/telemetry.js";
 import { childTrace, traceFields } from "../messaging/trace.js";
+import { ownerOf } from "../scheduling/scheduler.js";
 import { followUpOrigin, planFollowUps, type FollowUpChanges, type FollowUpOrigin, type FollowUpPolicy, type FollowUpWrites } from "../scheduling/follow-up.js";
 import { RETENTION_EVERY, type AggregateDefinition, type CommandDefinition } from "./aggregate.js";
 import type { CommandRequest, DeleteOptions, PageEvent, PastState, StateQuery, StreamPage } from "./aggregate-protocol.js";
@@ -768,10 +769,14 @@ function isSuccess(r: ServiceResponse): boolean {
   return r.status === "ok" || r.status === "created";
 }
 
-/** Who sent the message, as idempotency records are kept: its principal, "" for anonymous callers. */
+/**
+ * Who sent the message, as idempotency records are kept: its principal — or, for a message that
+ * carries an identity and no principal (app code's own), that identity's canonical JSON, as the
+ * scheduler names the owner of such a message — and "" for anonymous callers. Not "" for an
+ * identified one: anonymous callers share "", and could take its ids first.
+ */
 function principalOf(message: Message): string {
-  const principal = message.assigns["principal"];
-  return typeof principal === "string" ? principal : "";
+  return ownerOf(message) ?? "";
 }
 
 /**

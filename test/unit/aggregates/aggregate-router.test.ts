@@ -93,3 +93,20 @@ describe("a command's schema", () => {
     expect(counters.streamCount).toBe(0);
   });
 });
+
+describe("whose idempotency records a message is kept in", () => {
+  type Added = { type: "Added"; data: { by: number } };
+  const tally = new Aggregate<{ count: number }, Added>({ stream: "tally", initialState: () => ({ count: 0 }), apply: (state, event) => ({ count: state.count + event.data.by }) })
+    .command("add", { creates: "if-missing", schema: v.object({ id: v.string(), by: v.number() }) }, (request) => ({ type: "Added", data: { by: request.by } }));
+
+  it("a message with an identity and no principal (app code's own) is its identity's, not the anonymous callers'", async () => {
+    const dispatcher = new Dispatcher({ services: [aggregateRouter(tally, new MemoryAggregates(tally), { authorize: () => "ok" })], logger: silentLogger });
+    const add = (by: number, assigns: Record<string, { user: string }>) => dispatcher.dispatch(newMessage("add", { id: "pay-1", rawRequest: { id: "t-1", by }, assigns }));
+    // An anonymous caller takes the id first…
+    expect((await add(1, {})).response).toMatchObject({ status: "created" });
+    // …and the app's own message with that id is its own: run, not refused as a reused id.
+    expect((await add(5, { identity: { user: "ada" } })).response).toEqual({ status: "ok", version: 1 });
+    // Its retry is answered from its own record.
+    expect((await add(5, { identity: { user: "ada" } })).response).toEqual({ status: "ok", version: 1 });
+  });
+});
