@@ -6,6 +6,7 @@ import { response, type ErrorResponse, type ServiceResponse } from "../messaging
 import type { ValidatedMessage } from "../messaging/router.js";
 import { Telemetry } from "../messaging/telemetry.js";
 import { childTrace, traceFields } from "../messaging/trace.js";
+import { followUpPrincipal } from "../messaging/library-principals.js";
 import { ownerOf } from "../scheduling/scheduler.js";
 import { followUpOrigin, planFollowUps, type FollowUpChanges, type FollowUpOrigin, type FollowUpPolicy, type FollowUpWrites } from "../scheduling/follow-up.js";
 import { RETENTION_EVERY, type AggregateDefinition, type CommandDefinition } from "./aggregate.js";
@@ -783,14 +784,13 @@ function principalOf(message: Message): string {
  * Whose idempotency records the message is checked against and recorded in. A follow-up's
  * delivery (marked by `assigns.followUp`, which only the library's runner sets: no caller's
  * request reaches assigns) is recorded apart from its caller's own messages, under a principal no
- * caller has (it starts with a NUL; principals are the app's names of its callers). Its id is
- * predictable (`<stream>:<version>:<name>`): in the caller's records, the caller could take it
- * first with a command of their own, and the delivery would be refused as a reused id — a hold
- * that never expires, a reminder that never comes.
+ * caller has ({@link followUpPrincipal}). Its id is predictable: in the caller's records, the
+ * caller could take it first with a command of their own, and the delivery would be refused as a
+ * reused id — a hold that never expires, a reminder that never comes.
  */
 function recordsOf(message: Message): string {
   const principal = principalOf(message);
-  return followUpOrigin(message) === null ? principal : `\u0000follow-up:${principal}`;
+  return followUpOrigin(message) === null ? principal : followUpPrincipal(principal);
 }
 
 /** `ok` → `{ok, version}`, `ok` with payload → `{ok, payload, version}`, `created` → `{created, id, version}`. */

@@ -4,6 +4,7 @@ import { childTrace, isTraceparent, traceFields } from "../messaging/trace.js";
 import { isTransient, response, type ServiceResponse } from "../messaging/response.js";
 import type { Logger } from "../shared/logger.js";
 import type { ProjectedEvent } from "./event-envelope.js";
+import { processPrincipal } from "../messaging/library-principals.js";
 
 /*
  * Process managers: workflows that span aggregates (a transfer between two accounts), started by
@@ -136,10 +137,6 @@ export function stepMessageId(instanceId: string, step: string): string {
   return `${instanceId}:${step}`;
 }
 
-/** The principal of a process's commands: its idempotency records are its own, never a caller's. */
-export function processPrincipal(process: string): string {
-  return `process:${process}`;
-}
 
 /** The command message of one step: derived id, caused by the trigger, acting as the process (or `identity`). */
 export function processCommand(
@@ -158,6 +155,7 @@ export function processCommand(
     // Each step is a span of the trace of the event that started the process.
     trace: childTrace(trigger.traceparent === undefined ? {} : { traceparent: trigger.traceparent }),
     rawRequest: request,
+    // Its idempotency records are its own, never a caller's.
     assigns: { identity: options.identity ?? definition.identity, principal: processPrincipal(definition.name) },
   });
 }

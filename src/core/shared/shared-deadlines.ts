@@ -34,24 +34,17 @@ export class SharedDeadlines {
 
   /** Forgets `deadline` (its work is done); the last one gone takes the timer with it. */
   cancel(deadline: Deadline): void {
-    if (!this.#deadlines.delete(deadline) || this.#deadlines.size > 0 || this.#timer === undefined) return;
-    clearTimeout(this.#timer);
+    if (this.#deadlines.delete(deadline) && this.#deadlines.size === 0) this.#disarm();
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#ringsAt = Infinity;
   }
 
-  /** How many deadlines are watched (for tests and the object's own checks). */
-  get size(): number {
-    return this.#deadlines.size;
-  }
-
-  /** Whether a runtime timer is pending. */
-  get armed(): boolean {
-    return this.#timer !== undefined;
-  }
-
   #ringAt(at: number): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#disarm();
     this.#ringsAt = at;
     // At most the longest delay a timer takes (Node makes a longer one 1 ms); it is set again then.
     this.#timer = setTimeout(() => this.#ring(), Math.min(MAX_TIMER_DELAY_MS, Math.max(0, at - Date.now())));
@@ -59,6 +52,7 @@ export class SharedDeadlines {
 
   /** Expires every deadline that has passed, after setting the timer for the next one. */
   #ring(): void {
+    // It rang: nothing to clear.
     this.#timer = undefined;
     this.#ringsAt = Infinity;
     const now = Date.now();
@@ -81,12 +75,8 @@ export class SharedDeadlines {
         });
       }
     }
-    // The last one gone: no timer left pending.
-    if (this.#deadlines.size === 0 && this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-      this.#ringsAt = Infinity;
-    }
+    // The last one gone (an expire cancelled the rest): no timer left pending.
+    if (this.#deadlines.size === 0) this.#disarm();
   }
 }
 

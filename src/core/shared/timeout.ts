@@ -1,4 +1,13 @@
-import type { SharedDeadlines } from "./shared-deadlines.js";
+import type { Deadline, SharedDeadlines } from "./shared-deadlines.js";
+
+/** Where a timeout waits: a runtime timer of its own, or one of a {@link SharedDeadlines}. */
+type Timers<Handle> = { add(ms: number, expire: () => void): Handle; cancel(handle: Handle): void };
+
+/** A timer per call: safe anywhere (a stateless Worker's timer belongs to its request). */
+const OWN_TIMER: Timers<ReturnType<typeof setTimeout>> = {
+  add: (ms, expire) => setTimeout(expire, ms),
+  cancel: (timer) => clearTimeout(timer),
+};
 
 /**
  * `work`'s result, or `onTimeout()`'s when `work` has not settled within `ms`. Whichever comes
@@ -8,31 +17,12 @@ import type { SharedDeadlines } from "./shared-deadlines.js";
  * Inside a Durable Object, `deadlines` lets many of these share the object's one timer.
  */
 export function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => T, deadlines?: SharedDeadlines): Promise<T> {
-  if (deadlines !== undefined) return withSharedTimeout(work, ms, onTimeout, deadlines);
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      try {
-        resolve(onTimeout());
-      } catch (error) {
-        reject(error);
-      }
-    }, ms);
-    work.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
+  return deadlines === undefined ? timed(work, ms, onTimeout, OWN_TIMER) : timed<T, Deadline>(work, ms, onTimeout, deadlines);
 }
 
-function withSharedTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => T, deadlines: SharedDeadlines): Promise<T> {
+function timed<T, Handle>(work: Promise<T>, ms: number, onTimeout: () => T, timers: Timers<Handle>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const deadline = deadlines.add(ms, () => {
+    const handle = timers.add(ms, () => {
       try {
         resolve(onTimeout());
       } catch (error) {
@@ -41,11 +31,11 @@ function withSharedTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => T, 
     });
     work.then(
       (value) => {
-        deadlines.cancel(deadline);
+        timers.cancel(handle);
         resolve(value);
       },
       (error: unknown) => {
-        deadlines.cancel(deadline);
+        timers.cancel(handle);
         reject(error);
       },
     );

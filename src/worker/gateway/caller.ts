@@ -3,6 +3,7 @@ import type { JsonObject } from "../../core/shared/json.js";
 import { halt, newMessage, type Message } from "../../core/messaging/message.js";
 import { childTrace } from "../../core/messaging/trace.js";
 import { response } from "../../core/messaging/response.js";
+import { isLibraryPrincipal } from "../../core/messaging/library-principals.js";
 import { parseRequestHeaders } from "./request-headers.js";
 
 /**
@@ -60,14 +61,8 @@ export async function callerAssigns<Env>(
   const identity = await identify(authorization, env);
   if (identity === null) return null;
   const principal = principalOf(identity);
-  // A principal names its caller's idempotency records and schedules. The library keeps some
-  // names for its own work — with a control character (a NUL first: follow-up deliveries), and
-  // `process:<name>` (a process's steps) — and a caller holding one could take those records' ids
-  // first. Neither the default (canonical JSON: `{…}`, control characters escaped) nor a sane
+  // The library's own work runs as principals no caller may hold (see library-principals.ts).
+  // Neither the default (canonical JSON: `{…}`, control characters escaped) nor a sane
   // `principalOf` makes one.
-  return CONTROL_CHARACTER.test(principal) || principal.startsWith(PROCESS_PRINCIPALS) ? null : { identity, principal };
+  return isLibraryPrincipal(principal) ? null : { identity, principal };
 }
-
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
-/** The prefix of the principals a process's steps run as (`processPrincipal`). */
-const PROCESS_PRINCIPALS = "process:";
