@@ -1,3 +1,4 @@
+import { isoTime } from "../shared/iso-time.js";
 import type { Json } from "../shared/json.js";
 import { statement, type ReadStatement, type ReadValue } from "./read-statement.js";
 import { estimatedCost, NO_USAGE, type StreamUsage } from "../aggregates/stream-usage.js";
@@ -99,7 +100,7 @@ export class SqlReadStore implements ReadStore {
   /** A store over `db`; the read side's tables are created by its first use. */
   constructor(db: SqlExecutor, options: SqlReadStoreOptions = {}) {
     this.#db = db;
-    this.#now = options.now ?? (() => new Date().toISOString());
+    this.#now = options.now ?? (() => isoTime());
   }
 
   async checkpoints(subscribers: readonly string[], streamNames: readonly string[]): Promise<Map<string, Map<string, number>>> {

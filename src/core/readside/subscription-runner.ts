@@ -1,4 +1,5 @@
 import { backoffDelay, type BackoffOptions } from "../shared/backoff.js";
+import { isoTime } from "../shared/iso-time.js";
 import type { Json } from "../shared/json.js";
 import { jsonLogger, type Logger } from "../shared/logger.js";
 import { mapBounded } from "../shared/bounded.js";
@@ -119,7 +120,7 @@ export class SubscriptionRunner {
     /** When each delivered event was recorded (its reference: when it was published), against an erasure. */
     const instants = new Map<number, string>();
     const groups = new Map<string, StreamGroup>();
-    const now = new Date().toISOString();
+    const now = isoTime();
     for (const [index, delivery] of deliveries.entries()) {
       const read = readEnvelope(delivery.body);
       if (!read.ok) {

@@ -1,3 +1,4 @@
+import { isoTime } from "./iso-time.js";
 import { LEVEL_RANK, oneLineJson } from "./log-text.js";
 import { prettyLogger } from "./pretty-logger.js";
 
@@ -26,7 +27,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
   const write = options.write ?? ((line: string) => console.log(line));
   const log = (level: LogLevel) => (message: string, fields: LogFields = {}) => {
     if (LEVEL_RANK[level] < threshold) return;
-    const time = new Date().toISOString();
+    const time = isoTime();
     // A field that cannot be serialised (a cycle) must not turn logging into a crash; the
     // fallback has only strings, which always serialise.
     write(oneLineJson({ level, time, msg: message, ...fields }) ?? oneLineJson({ level, time, msg: message, fields: "unserialisable" }) ?? "");
