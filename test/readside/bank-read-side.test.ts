@@ -2,6 +2,7 @@ import {
   createExecutionContext,
   createMessageBatch,
   getQueueResult,
+  introspectWorkflow,
   introspectWorkflowInstance,
   runDurableObjectAlarm,
   runInDurableObject,
@@ -11,12 +12,11 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { projectedEvent, type JsonObject } from "../../src/core/index.js";
 import { newId } from "../../src/core/shared/ids.js";
-import { processInstanceId } from "../../src/core/readside/process.js";
 import { envelopeOf } from "../../src/core/readside/event-envelope.js";
 import { transfers } from "../../examples/bank/services.js";
 import { bankReadSide, transferCheck } from "../../examples/bank/read-side.js";
 import { TRANSFER_OVERDUE_MS, TRANSFER_SYSTEM } from "../../examples/bank/transfer.js";
-import { balanceOf, call, eventually, openAccount, payloadOf } from "../support/read-side-helpers.js";
+import { balanceOf, call, eventually, openAccount, payloadOf, transferInstanceId } from "../support/read-side-helpers.js";
 import { libraryLog } from "../support/library-log.js";
 import { lostReplies } from "../support/test-read-side.js";
 
@@ -39,7 +39,7 @@ async function requestTransfer(from: string, to: string, amount: number, who: "a
   const transfer_id = `t-${newId()}`;
   const answer = await call("transfer", { transfer_id, from, to, amount }, who);
   expect(answer.body.response).toMatchObject({ status: "created", id: transfer_id, version: 0 });
-  return { transfer_id, instanceId: await processInstanceId("transfers", { streamName: `transfer-${transfer_id}`, version: 0 }) };
+  return { transfer_id, instanceId: await transferInstanceId(transfer_id) };
 }
 
 /** Runs `body` with an introspector of workflow instance `id` (disposed after, as the plugin asks). */
@@ -78,18 +78,26 @@ async function stalledTransfer(amount: number, whileErrored?: (instance: Workflo
   const from = await openAccount("ada", 100);
   const to = await openAccount("bob");
   const transfer_id = `t-${newId()}`;
-  const instanceId = await processInstanceId("transfers", { streamName: `transfer-${transfer_id}`, version: 0 });
-  await withInstance(env.TRANSFER_WORKFLOW, instanceId, async (instance) => {
-    await instance.modify(async (m) => {
+  // The instance's id is known only once its event is stored (it depends on when): so every
+  // instance made while this introspector lives is modified, and this test makes one.
+  const workflow = await introspectWorkflow(env.TRANSFER_WORKFLOW);
+  try {
+    await workflow.modifyAll(async (m) => {
       await m.disableRetryDelays();
       await m.mockStepError({ name: "deposit" }, new Error("the destination's data centre is gone"));
     });
     expect((await call("transfer", { transfer_id, from, to, amount })).status).toBe(201);
+    const instanceId = await transferInstanceId(transfer_id);
+    const [instance, ...others] = await eventually(() => workflow.get(), (made) => made.length > 0);
+    expect(others).toEqual([]);
+    if (instance === undefined) throw new Error("unreachable");
     await instance.waitForStatus("errored");
     expect([await balanceOf(from), await balanceOf(to)]).toEqual([100 - amount, 0]);
     await whileErrored?.(instance, { from, to, transfer_id, instanceId });
-  });
-  return { from, to, transfer_id, instanceId };
+    return { from, to, transfer_id, instanceId };
+  } finally {
+    await workflow.dispose();
+  }
 }
 
 /** A transfer made by {@link stalledTransfer}: its accounts, its id and its process instance's id. */

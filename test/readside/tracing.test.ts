@@ -6,9 +6,8 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { Dispatcher, newMessage, silentLogger, type StreamPage } from "../../src/core/index.js";
 import { newId } from "../../src/core/shared/ids.js";
-import { processInstanceId } from "../../src/core/readside/process.js";
 import { login, page } from "../support/console-helpers.js";
-import { call, eventually, openAccount } from "../support/read-side-helpers.js";
+import { call, eventually, openAccount, transferInstanceId } from "../support/read-side-helpers.js";
 import { loans } from "../support/test-loans.js";
 
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -34,7 +33,7 @@ describe("one trace through everything a command causes", () => {
     const transfer_id = `t-${newId()}`;
     const requested = await call("transfer", { transfer_id, from, to, amount: 40 }, "ada", { traceparent: TRACEPARENT });
     expect(requested.body.response).toMatchObject({ status: "created" });
-    const instance = await introspectWorkflowInstance(env.TRANSFER_WORKFLOW, await processInstanceId("transfers", { streamName: `transfer-${transfer_id}`, version: 0 }));
+    const instance = await introspectWorkflowInstance(env.TRANSFER_WORKFLOW, await transferInstanceId(transfer_id));
     try {
       await instance.waitForStatus("complete");
     } finally {

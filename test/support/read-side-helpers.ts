@@ -2,6 +2,8 @@ import { env, exports } from "cloudflare:workers";
 import { aggregateRouter, Dispatcher, newMessage, projectedEvent, silentLogger, type DryRun, type JsonObject, type Message } from "../../src/core/index.js";
 import { envelopeOf } from "../../src/core/readside/event-envelope.js";
 import { newId } from "../../src/core/shared/ids.js";
+import { processInstanceId } from "../../src/core/readside/process.js";
+import type { StreamPage } from "../../src/core/aggregates/aggregate-protocol.js";
 import { type EventEnvelope } from "../../src/core/readside/event-envelope.js";
 import { durableObjectAggregates } from "../../src/objects/index.js";
 import type { Envelope } from "../../src/worker/index.js";
@@ -37,6 +39,18 @@ export function payloadOf<T>(reply: { body: Envelope }): T {
   const answer = reply.body.response;
   if (answer.status !== "ok") throw new Error(`expected ok, got ${JSON.stringify(answer)}`);
   return answer.payload as T;
+}
+
+/**
+ * The id of the demo's transfer process instance that transfer `transfer_id` started: derived from
+ * its stored `TransferRequested` (its version, when it was recorded, the message that caused it).
+ */
+export async function transferInstanceId(transfer_id: string): Promise<string> {
+  const streamName = `transfer-${transfer_id}`;
+  const page = await env.TRANSFERS.get(env.TRANSFERS.idFromName(streamName)).fetch(`https://x3m.internal/events?stream=${streamName}&from=0&limit=1`);
+  const [requested] = ((await page.json()) as StreamPage).events;
+  if (requested === undefined) throw new Error(`${streamName} has no events`);
+  return processInstanceId("transfers", projectedEvent("transfer", streamName, requested));
 }
 
 /** Opens an account for `who` (with a first deposit) and answers its id. */

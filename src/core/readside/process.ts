@@ -120,16 +120,24 @@ export function processTriggerOf(event: ProjectedEvent): ProcessTrigger {
 const INSTANCE_ID = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$/;
 
 /**
- * The instance id of `process` started by `event`: `<process>_<stream name>_<version>` when that
- * is a valid Workflows id (letters, digits, `_`, `-`; at most 100 characters), else `<process>_`
- * and a SHA-256 of it. The same event always gives the same id.
+ * The instance id of `process` started by `event`: `<process>_<stream name>_<version>_<life>`
+ * when that is a valid Workflows id (letters, digits, `_`, `-`; at most 100 characters), else
+ * `<process>_` and a SHA-256 of it. The same event always gives the same id. `<life>` is 10 hex
+ * digits of a SHA-256 of when the event was recorded and the id of the message that caused it:
+ * a stream erased (or hard-deleted) and opened again under its name counts its versions from 0
+ * again, and its processes must not be taken for the old stream's — Workflows would refuse them
+ * as existing, and their steps' message ids would be answered from the old steps' records.
  */
-export async function processInstanceId(process: string, event: Pick<ProjectedEvent, "streamName" | "version">): Promise<string> {
-  const readable = `${process}_${event.streamName}_${event.version}`;
+export async function processInstanceId(process: string, event: Pick<ProjectedEvent, "streamName" | "version" | "recordedAt" | "metadata">): Promise<string> {
+  const life = (await sha256Hex(`${event.recordedAt}\n${event.metadata.messageId}`)).slice(0, 10);
+  const readable = `${process}_${event.streamName}_${event.version}_${life}`;
   if (INSTANCE_ID.test(readable)) return readable;
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(readable));
-  const hex = [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
-  return `${process.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 35)}_${hex}`;
+  return `${process.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 35)}_${await sha256Hex(readable)}`;
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
 /** The message id of step `step` of instance `instanceId`: the same for every retry of the step. */

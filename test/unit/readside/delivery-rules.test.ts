@@ -75,20 +75,33 @@ describe("statements", () => {
 });
 
 describe("process ids", () => {
+  const event = (streamName: string, version: number, recordedAt = "2026-12-07T10:00:00.000Z", messageId = "m-1") => ({
+    streamName,
+    version,
+    recordedAt,
+    metadata: { messageId, correlationId: messageId, causationId: messageId, service: "transfer" },
+  });
+
   it("an instance id is derived from the triggering event: the same event, the same id", async () => {
-    const id = await processInstanceId("transfers", { streamName: "transfer-t1", version: 0 });
-    expect(id).toBe("transfers_transfer-t1_0");
-    expect(await processInstanceId("transfers", { streamName: "transfer-t1", version: 0 })).toBe(id);
-    expect(await processInstanceId("transfers", { streamName: "transfer-t1", version: 1 })).not.toBe(id);
+    const id = await processInstanceId("transfers", event("transfer-t1", 0));
+    expect(id).toMatch(/^transfers_transfer-t1_0_[0-9a-f]{10}$/);
+    expect(await processInstanceId("transfers", event("transfer-t1", 0))).toBe(id);
+    expect(await processInstanceId("transfers", event("transfer-t1", 1))).not.toBe(id);
+  });
+
+  it("a stream opened again under its name (after an erasure or a hard delete) starts instances of its own: its events were recorded at other times, by other messages", async () => {
+    const first = await processInstanceId("transfers", event("transfer-t1", 0));
+    expect(await processInstanceId("transfers", event("transfer-t1", 0, "2026-12-08T10:00:00.000Z"))).not.toBe(first);
+    expect(await processInstanceId("transfers", event("transfer-t1", 0, undefined, "m-2"))).not.toBe(first);
   });
 
   it("an event whose readable id would not be a valid Workflows id gets a hashed one", async () => {
-    const id = await processInstanceId("transfers", { streamName: "transfer-façade 1", version: 0 });
+    const id = await processInstanceId("transfers", event("transfer-façade 1", 0));
     expect(id).toMatch(/^transfers_[0-9a-f]{64}$/);
-    expect(await processInstanceId("transfers", { streamName: `transfer-${"x".repeat(120)}`, version: 0 })).toMatch(/^transfers_[0-9a-f]{64}$/);
+    expect(await processInstanceId("transfers", event(`transfer-${"x".repeat(120)}`, 0))).toMatch(/^transfers_[0-9a-f]{64}$/);
   });
 
   it("a step's message id is derived from the instance and the step", () => {
-    expect(stepMessageId("transfers_transfer-t1_0", "withdraw")).toBe("transfers_transfer-t1_0:withdraw");
+    expect(stepMessageId("transfers_transfer-t1_0_0123456789", "withdraw")).toBe("transfers_transfer-t1_0_0123456789:withdraw");
   });
 });
