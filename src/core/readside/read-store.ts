@@ -2,6 +2,7 @@ import type { StreamUsage } from "../aggregates/stream-usage.js";
 import type { Json } from "../shared/json.js";
 import type { ErasureReceipt } from "./erasure-receipt.js";
 import type { ReadStatement } from "./read-statement.js";
+import type { Subscriber } from "./subscriber.js";
 
 /**
  * One subscriber's progress on one stream, committed at once: its statements, and its checkpoint
@@ -109,8 +110,13 @@ export interface ReadStore {
   sweepCursor(sweeper: string): Promise<SweepCursor | null>;
   /** Remembers where a sweep of `sweeper` stopped. */
   saveSweepCursor(sweeper: string, cursor: SweepCursor): Promise<void>;
-  /** Streams with dead letters, per subscriber (at most `limit`): a sweep tries them again. */
-  deadLetteredStreams(limit: number): Promise<DeadLetteredStream[]>;
+  /**
+   * Streams with dead letters, per subscriber (at most `limit`), those whose letters were kept
+   * longest ago first — a letter kept again goes to the back, so that streams that still fail
+   * do not hold back the others: a sweep tries them again. Given `followed`, only the letters of
+   * those subscribers for stream types they follow (the others' cannot be tried).
+   */
+  deadLetteredStreams(limit: number, followed?: readonly Pick<Subscriber, "name" | "streams">[]): Promise<DeadLetteredStream[]>;
   /** Forgets a subscriber's dead letters of a stream up to `version` (they were applied since); answers how many. */
   resolveDeadLetters(subscriber: string, streamName: string, version: number): Promise<number>;
   /** One page of the catalog's streams of aggregate type `stream`, in name order, after `after`. */

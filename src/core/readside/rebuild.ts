@@ -20,6 +20,9 @@ export type RebuildProgress = {
   stopped: boolean;
 };
 
+/** Dead-lettered streams a catch-up looks out for, at most (more are left to the sweep, which forgets them too). */
+const MAX_LETTERED = 10_000;
+
 /** Options of {@link catchUp} and {@link rebuild}. */
 export type CatchUpOptions = {
   /** Called after each stream with the progress so far. */
@@ -42,7 +45,8 @@ export type CatchUpOptions = {
  * Brings subscriber `name` up to date with every stream in the catalog of its aggregate types:
  * each stream is read from its checkpoint to its end and applied as live events are (same
  * handlers, same guarded commits), so it is safe while the queue keeps delivering. How a
- * subscriber added later catches up, and the second half of a {@link rebuild}.
+ * subscriber added later catches up, and the second half of a {@link rebuild}. The dead letters of
+ * the events it applies are forgotten, as a sweep forgets them.
  */
 export async function catchUp(runner: SubscriptionRunner, name: string, scope: RunScope, options: CatchUpOptions = {}): Promise<RebuildProgress> {
   const subscriber = runner.subscriber(name);
@@ -53,6 +57,8 @@ export async function catchUp(runner: SubscriptionRunner, name: string, scope: R
   let total = 0;
   for (const stream of subscriber.streams) total += await store.countStreams(stream);
   const progress: RebuildProgress = { subscriber: name, streamsDone: 0, streamsTotal: total, events: 0, failed: [], elapsedMs: 0, stopped: false };
+  // Its dead-lettered streams: a letter whose event this catch-up applies is forgotten, as a sweep does.
+  const lettered = new Set((await store.deadLetteredStreams(MAX_LETTERED, [subscriber])).map((letter) => letter.streamName));
   for (const stream of subscriber.streams) {
     let after: string | null = null;
     // Stopped only on a stream it then skips: a signal aborted after the last stream stops nothing.
@@ -66,8 +72,9 @@ export async function catchUp(runner: SubscriptionRunner, name: string, scope: R
         }
         try {
           // Awaited first: `events += await …` would read `events` before the await and lose updates.
-          const { applied } = await runner.catchUpStream(subscriber, stream, entry.streamName, scope);
+          const { applied, checkpoint } = await runner.catchUpStream(subscriber, stream, entry.streamName, scope);
           progress.events += applied;
+          if (lettered.has(entry.streamName)) await store.resolveDeadLetters(subscriber.name, entry.streamName, checkpoint);
         } catch (error) {
           progress.failed.push({ streamName: entry.streamName, error: error instanceof Error ? error.message : String(error) });
         }

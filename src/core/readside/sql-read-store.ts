@@ -19,6 +19,7 @@ import type {
   UsageEntry,
 } from "./read-store.js";
 import type { SqlExecutor } from "./sql-executor.js";
+import type { Subscriber } from "./subscriber.js";
 
 /*
  * The read side's own tables, beside the app's read models in the same database:
@@ -215,12 +216,21 @@ export class SqlReadStore implements ReadStore {
     ]);
   }
 
-  async deadLetteredStreams(limit: number): Promise<DeadLetteredStream[]> {
+  async deadLetteredStreams(limit: number, followed?: readonly Pick<Subscriber, "name" | "streams">[]): Promise<DeadLetteredStream[]> {
     await this.#ready();
-    const rows = await this.#db.all<{ subscriber: string; stream: string; version: number }>(
-      statement`SELECT subscriber, stream, MIN(version) AS version FROM x3m_dead_letters WHERE version >= 0
-        GROUP BY subscriber, stream ORDER BY MIN(id) LIMIT ${limit}`,
-    );
+    // `<subscriber>:<aggregate type>` of each followed pair: a subscriber's name has no colon, and
+    // an aggregate type no hyphen, so the stream's type is what precedes its first hyphen.
+    const pairs = followed?.flatMap((subscriber) => subscriber.streams.map((stream) => `${subscriber.name}:${stream}`));
+    if (pairs !== undefined && pairs.length === 0) return [];
+    const only = pairs === undefined || pairs.length >= MAX_PARAMETERS ? [] : pairs;
+    const rows = await this.#db.all<{ subscriber: string; stream: string; version: number }>({
+      // Ordered by the newest letter of each: the sweep keeps a letter again (a new row) for every
+      // stream that still fails, which sends it behind those not tried yet.
+      sql: `SELECT subscriber, stream, MIN(version) AS version FROM x3m_dead_letters WHERE version >= 0
+              ${only.length === 0 ? "" : `AND subscriber || ':' || substr(stream, 1, instr(stream, '-') - 1) IN (${placeholders(only.length)})`}
+            GROUP BY subscriber, stream ORDER BY MAX(id) LIMIT ?`,
+      params: [...only, limit],
+    });
     return rows.map((row) => ({ subscriber: row.subscriber, streamName: row.stream, version: row.version }));
   }
 

@@ -78,7 +78,7 @@ export async function sweep(runner: SubscriptionRunner, scope: RunScope, options
     }
   }
   // And those a subscriber gave up on: tried again until their cause is fixed.
-  for (const letter of await store.deadLetteredStreams(DEAD_LETTERED_PER_RUN)) {
+  for (const letter of await store.deadLetteredStreams(DEAD_LETTERED_PER_RUN, runner.subscribers)) {
     const subscriber = runner.subscriber(letter.subscriber);
     const stream = letter.streamName.slice(0, Math.max(0, letter.streamName.indexOf("-")));
     if (subscriber === undefined || !subscriber.streams.includes(stream)) continue;
