@@ -17,7 +17,8 @@
 //   `wrangler d1 migrations apply <binding> --local` would. A migration already applied is not
 //   applied again; a failing one stops here, before the dev server starts.
 //
-// Everything else goes to `wrangler dev` as it is. Needs a Node that wrangler accepts (>= 22.12).
+// `--help` and `--version` say so and go to `wrangler dev` alone. Everything else goes to
+// `wrangler dev` as it is. Needs a Node that wrangler accepts (>= 22.12).
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -116,6 +117,12 @@ if (option("inspector-port") === undefined) extra.push("--inspector-port", Strin
 // The project's own wrangler (its package.json is exported; its bin is not).
 const wranglerPackage = require.resolve("wrangler/package.json", { paths: [process.cwd()] });
 const wrangler = join(dirname(wranglerPackage), JSON.parse(readFileSync(wranglerPackage, "utf8")).bin.wrangler);
+// Asked for help or a version: wrangler dev's, after what this adds; nothing is applied or started.
+if (args.some((arg) => ["--help", "-h", "--version", "-v"].includes(arg))) {
+  console.log("x3m-dev: `wrangler dev` that applies each D1 database's migrations before it starts and fires the Cron Triggers on time. wrangler dev's own:");
+  process.exit(spawnSync(process.execPath, [wrangler, "dev", ...args], { stdio: "inherit", env: process.env }).status ?? 1);
+}
+
 for (const binding of databases) {
   const where = [
     ...(config === undefined ? [] : ["-c", config]),
