@@ -128,9 +128,15 @@ type Row = {
 
 /**
  * A row as a claim reads it: seq, owner, id, key, service, message, attempts, late, recurrence,
- * occurrence, public_only, created_at, and the template (recurring entries only).
+ * occurrence, public_only, created_at, the template (recurring entries only) and the claim.
  */
-type ClaimTuple = [number, string, string, string, string, string, number, number, string | null, number, number, string, string | null];
+type ClaimTuple = [number, string, string, string, string, string, number, number, string | null, number, number, string, string | null, string | null];
+
+/**
+ * The claim of an entry whose delivery was under way when its object stopped (see
+ * `releaseStaleClaims`). No incarnation's token: those are `<incarnation>:<n>`.
+ */
+const STOPPED = "stopped";
 
 /** A row of `schedule_outcomes`. */
 type OutcomeRow = {
@@ -223,13 +229,16 @@ export class SqliteScheduleStore implements ScheduleStore {
    * it crashed or was replaced — due at `now`, rather than when their leases end: a crash delays
    * a delivery by the time the object takes to start again. Only one incarnation of an object
    * runs at a time, so a claim that is not this store's was left behind. The claimed attempt keeps
-   * counting (it may have reached the service).
+   * counting (it may have reached the service), and the entry is marked {@link STOPPED}: its next
+   * claim takes it alone, and the scheduler asks the app's policy about the attempt that never
+   * answered before it delivers again (a delivery that stops its object every time is given up,
+   * and does not take its batch down with it).
    */
   releaseStaleClaims(now: number): number {
     if (!this.#schema.exists) return 0;
     const mine = `${this.#incarnation}:`;
-    return this.#db.run(sql`UPDATE schedules SET due_at = MIN(due_at, ${now}), claim = NULL
-      WHERE claim IS NOT NULL AND substr(claim, 1, ${mine.length}) <> ${mine}`);
+    return this.#db.run(sql`UPDATE schedules SET due_at = MIN(due_at, ${now}), claim = ${STOPPED}
+      WHERE claim IS NOT NULL AND claim <> ${STOPPED} AND substr(claim, 1, ${mine.length}) <> ${mine}`);
   }
 
   async insert(entry: ScheduledEntry, limits: PendingLimits): Promise<InsertResult> {
@@ -372,15 +381,21 @@ export class SqliteScheduleStore implements ScheduleStore {
     const db = this.#db;
     // Tuples, not objects, and only what a delivery reads: a claim is the hot path of a drain.
     // The template only for recurring entries: a one-off never starts again from it.
-    const rows = db.tuples<ClaimTuple>(sql`SELECT s.seq, owner, id, key, service, message, attempts, late, recurrence, occurrence, public_only, created_at,
-        CASE WHEN recurrence IS NULL THEN NULL ELSE COALESCE(template, message) END
+    const due = db.tuples<ClaimTuple>(sql`SELECT s.seq, owner, id, key, service, message, attempts, late, recurrence, occurrence, public_only, created_at,
+        CASE WHEN recurrence IS NULL THEN NULL ELSE COALESCE(template, message) END, claim
       FROM schedules AS s JOIN schedule_messages AS m ON m.seq = s.seq
       WHERE due_at <= ${now} ORDER BY due_at, s.seq LIMIT ${limit}`);
+    // An entry whose delivery was under way when the object stopped goes alone: if it is what
+    // stopped the object, it stops nothing else's delivery (which would be delivered again). The
+    // one tried least first: one that stopped the object again waits behind those that did not.
+    let stopped: ClaimTuple | undefined;
+    for (const row of due) if (row[13] === STOPPED && (stopped === undefined || row[6] < stopped[6])) stopped = row;
+    const rows = stopped === undefined ? due : [stopped];
     if (rows.length === 0) return [];
     this.#claims += 1;
     const token = `${this.#incarnation}:${this.#claims}`;
     const claimed = rows.map(
-      ([seq, owner, id, key, service, message, attempts, late, recurrence, occurrence, publicOnly, createdAt, template]): ClaimedEntry => ({
+      ([seq, owner, id, key, service, message, attempts, late, recurrence, occurrence, publicOnly, createdAt, template, claim]): ClaimedEntry => ({
         id,
         owner: owner === ANONYMOUS ? null : owner,
         key,
@@ -395,6 +410,7 @@ export class SqliteScheduleStore implements ScheduleStore {
         publicOnly: publicOnly === 1,
         createdAt,
         claim: { ref: seq, token },
+        ...(claim === STOPPED ? { stopped: true as const } : {}),
       }),
     );
     const lease = leaseUntil(claimed);

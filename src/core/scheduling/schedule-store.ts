@@ -45,7 +45,12 @@ export type Claim = { ref: number; token: string };
  * `template` is only read for recurring schedules (a one-off never starts again from it): null
  * for one-offs, so that a claim reads and decodes each message once.
  */
-export type ClaimedEntry = Omit<ScheduledEntry, "template"> & { template: Message | null; claim: Claim };
+export type ClaimedEntry = Omit<ScheduledEntry, "template"> & {
+  template: Message | null;
+  claim: Claim;
+  /** Its last delivery was under way when its object stopped, and never answered. */
+  stopped?: true;
+};
 
 /** One delivery's settlement, as {@link ScheduleStore.settleAll} takes it. */
 export type Settlement = { claim: Claim; change: Reschedule | null; outcome?: ScheduleOutcome };

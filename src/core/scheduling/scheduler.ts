@@ -446,6 +446,18 @@ export class SchedulerRunner {
       return { change: next };
     }
     try {
+      if (entry.stopped === true) {
+        // Its last delivery was under way when the object stopped (a crash, CPU or memory
+        // exceeded, a deploy) and never answered: the app's policy judges that attempt as a
+        // failure before it is tried again — a delivery that stops its object every time is
+        // given up as its policy says, not tried for ever.
+        const unanswered: Message = { ...message, response: response.error("internal_error", STOPPED_DETAILS), assigns: { ...message.assigns, dispatchAttempts: attempt - 1 } };
+        const decision = await (this.#hooks.serviceResponded ?? defaultServiceResponded)(unanswered);
+        if (!(typeof decision === "object" && decision !== null && "retry" in decision)) {
+          return { change: entry.recurrence === null ? null : this.#next(entry, now), outcome: this.#gaveUp(entry, unanswered, fields) };
+        }
+        this.#logger.warn("scheduled message was being delivered when its object stopped: delivered again", fields);
+      }
       if (entry.owner !== null) {
         // Who scheduled it, as they are now: their current rights are what authorize judges.
         if (this.#reidentify === undefined) return this.#denied(entry, message, "no_reidentify", null, fields);
@@ -608,6 +620,9 @@ export class SchedulerRunner {
 }
 
 const defaultServiceResponded = retryTransientFailures();
+
+/** What the policy is told of a delivery that was under way when its object stopped. */
+const STOPPED_DETAILS = "the delivery was under way when its object stopped, and never answered";
 
 /** The message without `assigns.identity`, its principal recorded when it has an owner. */
 function withoutIdentity(message: Message, owner: string | null): Message {
