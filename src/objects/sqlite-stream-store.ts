@@ -216,6 +216,13 @@ export class SqliteStreamStore implements StreamStore, Outbox {
   /** The cursor as the stream row holds it. */
   #publishedSaved = -1;
   /**
+   * The earliest time (epoch ms) a commit may be stamped with: just after this object's last hard
+   * delete. The read side drops events of an erased stream recorded at or before its erasure; a
+   * stream opened again in the same millisecond would otherwise have its events taken for the
+   * erased stream's, for good.
+   */
+  #notBefore = 0;
+  /**
    * The stream row as this store last read or wrote it (null: there is none; undefined: read it
    * first). Only this object writes the row, and only through this store: the outbox asks for it
    * with every send, which would otherwise be a query each time.
@@ -331,7 +338,8 @@ export class SqliteStreamStore implements StreamStore, Outbox {
       this.#known = undefined;
       return { ok: false, actualVersion: this.#row()?.version ?? -1 };
     }
-    const recordedAt = isoTime();
+    const now = Date.now();
+    const recordedAt = isoTime(now > this.#notBefore ? now : this.#notBefore);
     let version = request.expectedVersion;
     for (const event of request.events) {
       version += 1;
@@ -467,7 +475,9 @@ export class SqliteStreamStore implements StreamStore, Outbox {
     this.#publishedSaved = -1;
     this.#known = undefined;
     // Taken after the delete, by the clock that recorded the events: every one of them is older.
-    this.#onStorageEmptied({ deletedAt: new Date().toISOString(), ...counts, followUps, alarm });
+    const deletedAt = Date.now();
+    this.#notBefore = deletedAt + 1;
+    this.#onStorageEmptied({ deletedAt: new Date(deletedAt).toISOString(), ...counts, followUps, alarm });
     return { ok: true };
   }
 

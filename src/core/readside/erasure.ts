@@ -95,6 +95,7 @@ export async function eraseAggregate<Env>(runner: SubscriptionRunner, env: Env, 
       subscribers: hooks.map((hook) => hook.entry),
       readSide: { checkpoints: footprint.checkpoints, catalog: footprint.catalog, usage: footprint.usage, deadLetters: footprint.deadLetters },
     });
+    await catalogAgainIfOpened(runner, env, request.aggregate, id, streamName);
     if (receipt.complete) logger.info("aggregate erased", { erasureId, stream });
     else logger.warn("aggregate erased, but not everywhere: erase it again once the cause is fixed", { erasureId, stream, failures: failuresOf(receipt) });
     return receipt;
@@ -102,6 +103,18 @@ export async function eraseAggregate<Env>(runner: SubscriptionRunner, env: Env, 
     logger.error("erasure did not finish: erase the aggregate again", { stream, error });
     return response.error("internal_error");
   }
+}
+
+/**
+ * A stream opened again under the id while the erasure ran — after the hard delete, before the
+ * read side's batch — had its events taken for ones already applied (the erased stream's
+ * checkpoints still stood), and the batch then removed the catalog row its outbox had written:
+ * nothing would deliver them until its next command. The catalog learns of it again, so that the
+ * next sweep delivers it, from its version 0, to every subscriber.
+ */
+async function catalogAgainIfOpened<Env>(runner: SubscriptionRunner, env: Env, aggregate: StreamAccess<Env>, id: string, streamName: string): Promise<void> {
+  const page = await aggregate.readStream(env, id, { from: 0, limit: 1 });
+  if (page.status !== "missing" && page.version >= 0) await runner.store.record([{ stream: aggregate.stream, streamName, version: page.version }]);
 }
 
 /** One subscriber's part: its entry in the receipt and the statements its hook answered. */

@@ -10,6 +10,7 @@ import {
   silentLogger,
   statement,
   SubscriptionRunner,
+  sweep,
   type ErasureReceipt,
   type ProjectedEvent,
   type Subscriber,
@@ -269,5 +270,37 @@ describe("erasing an aggregate (in memory, on Node)", () => {
     const receipt = receiptOf(await made.erase("a"));
     expect(receipt.complete).toBe(false);
     expect(receipt.subscribers).toContainEqual({ name: "broken", kind: "other", outcome: "failed", statements: 0, error: "no way" });
+  });
+});
+
+describe("an aggregate opened again while its erasure runs", () => {
+  it("the new stream's rows reach the read models through the next sweep, though the erasure's batch removed what the consumer had seen of it", async () => {
+    const bank = memoryBank({ subscribers: (processes) => [accountsView, bankTotals, transferManager(() => processes)] });
+    await bank.call("open_account", { account_id: "again" }, "ada");
+    await bank.call("deposit", { account_id: "again", amount: 40 }, "ada");
+    await bank.settle();
+    const accounts = aggregateRouter(account, bank.accounts, { authorize: () => "ok" });
+    // A subscriber whose erase hook takes a while (a remote call): meanwhile the account is opened
+    // again under its id — a new stream, whose events the consumer takes for the old stream's (its
+    // checkpoint still stands) — a few milliseconds after the erasure's instant.
+    const slow: Subscriber = {
+      name: "slow_hook",
+      streams: ["account"],
+      handle: () => [],
+      reset: () => [],
+      erase: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        await bank.call("open_account", { account_id: "again" }, "bob");
+        await bank.call("deposit", { account_id: "again", amount: 7 }, "bob");
+        await bank.settle();
+        return [];
+      },
+    };
+    const runner = new SubscriptionRunner({ subscribers: [...bank.runner.subscribers, slow], store: bank.store, logger: silentLogger });
+    expect(await eraseAggregate(runner, {}, { aggregate: accounts, id: "again", by: { via: "code" } }, silentLogger)).toMatchObject({ stream: "account", complete: true });
+    expect((await bank.accounts.readStream({}, "account-again", { from: 0, limit: 10 })).events.map((e) => e.type)).toEqual(["AccountOpened", "MoneyDeposited"]);
+
+    await sweep(bank.runner, bank.scope, { quietMs: 0, logger: silentLogger });
+    expect(await bank.store.query(statement`SELECT id, owner, balance FROM bank_accounts WHERE id = 'again'`)).toEqual([{ id: "again", owner: "bob", balance: 7 }]);
   });
 });
