@@ -133,10 +133,12 @@ type Row = {
 type ClaimTuple = [number, string, string, string, string, string, number, number, string | null, number, number, string, string | null, string | null];
 
 /**
- * The claim of an entry whose delivery was under way when its object stopped (see
- * `releaseStaleClaims`). No incarnation's token: those are `<incarnation>:<n>`.
+ * The claims of entries that were claimed when their object stopped (see `releaseStaleClaims`):
+ * alone (its delivery was the only one under way: what stopped the object, perhaps), or in a batch
+ * (under way beside others, or not started yet). No incarnation's token: those are `<incarnation>:<n>`.
  */
-const STOPPED = "stopped";
+const STOPPED_ALONE = "stopped alone";
+const STOPPED_IN_BATCH = "stopped in a batch";
 
 /** A row of `schedule_outcomes`. */
 type OutcomeRow = {
@@ -193,6 +195,8 @@ export class SqliteScheduleStore implements ScheduleStore {
    */
   readonly #incarnation = newId();
   #claims = 0;
+  /** Whether entries claimed when the object last stopped may still wait (see {@link releaseStaleClaims}). */
+  #mayHoldStopped = false;
   /**
    * How many entries are pending — on the key, and per owner — as this store last counted them
    * (each up to its limit: all a check needs) and changed them since by its own inserts and the
@@ -229,16 +233,26 @@ export class SqliteScheduleStore implements ScheduleStore {
    * it crashed or was replaced — due at `now`, rather than when their leases end: a crash delays
    * a delivery by the time the object takes to start again. Only one incarnation of an object
    * runs at a time, so a claim that is not this store's was left behind. The claimed attempt keeps
-   * counting (it may have reached the service), and the entry is marked {@link STOPPED}: its next
-   * claim takes it alone, and the scheduler asks the app's policy about the attempt that never
-   * answered before it delivers again (a delivery that stops its object every time is given up,
-   * and does not take its batch down with it).
+   * counting (it may have reached the service), and the entry is marked as stopped — alone when its
+   * claim held it alone: each is claimed alone next (see {@link claimDue}), and the scheduler asks
+   * the app's policy about the attempt of one that stopped alone, which never answered, before it
+   * delivers it again. A delivery that stops its object every time is caught so: alone at the
+   * latest after its second crash, and given up as the policy says; its batchmates are delivered
+   * again once, not at every crash.
    */
   releaseStaleClaims(now: number): number {
     if (!this.#schema.exists) return 0;
     const mine = `${this.#incarnation}:`;
-    return this.#db.run(sql`UPDATE schedules SET due_at = MIN(due_at, ${now}), claim = ${STOPPED}
-      WHERE claim IS NOT NULL AND claim <> ${STOPPED} AND substr(claim, 1, ${mine.length}) <> ${mine}`);
+    const stale = sql`claim IS NOT NULL AND claim NOT IN (${STOPPED_ALONE}, ${STOPPED_IN_BATCH}) AND substr(claim, 1, ${mine.length}) <> ${mine}`;
+    const released = this.#schema.write(
+      (db) =>
+        // The claims that held one entry, found before any is marked (the IN list is read once).
+        db.run(sql`UPDATE schedules SET due_at = MIN(due_at, ${now}), claim = ${STOPPED_ALONE}
+          WHERE claim IN (SELECT claim FROM schedules WHERE ${stale} GROUP BY claim HAVING COUNT(*) = 1)`) +
+        db.run(sql`UPDATE schedules SET due_at = MIN(due_at, ${now}), claim = ${STOPPED_IN_BATCH} WHERE ${stale}`),
+    );
+    if (released > 0) this.#mayHoldStopped = true;
+    return released;
   }
 
   async insert(entry: ScheduledEntry, limits: PendingLimits): Promise<InsertResult> {
@@ -381,16 +395,19 @@ export class SqliteScheduleStore implements ScheduleStore {
     const db = this.#db;
     // Tuples, not objects, and only what a delivery reads: a claim is the hot path of a drain.
     // The template only for recurring entries: a one-off never starts again from it.
-    const due = db.tuples<ClaimTuple>(sql`SELECT s.seq, owner, id, key, service, message, attempts, late, recurrence, occurrence, public_only, created_at,
+    const columns = sql`s.seq, owner, id, key, service, message, attempts, late, recurrence, occurrence, public_only, created_at,
         CASE WHEN recurrence IS NULL THEN NULL ELSE COALESCE(template, message) END, claim
-      FROM schedules AS s JOIN schedule_messages AS m ON m.seq = s.seq
-      WHERE due_at <= ${now} ORDER BY due_at, s.seq LIMIT ${limit}`);
-    // An entry whose delivery was under way when the object stopped goes alone: if it is what
-    // stopped the object, it stops nothing else's delivery (which would be delivered again). The
-    // one tried least first: one that stopped the object again waits behind those that did not.
-    let stopped: ClaimTuple | undefined;
-    for (const row of due) if (row[13] === STOPPED && (stopped === undefined || row[6] < stopped[6])) stopped = row;
-    const rows = stopped === undefined ? due : [stopped];
+      FROM schedules AS s JOIN schedule_messages AS m ON m.seq = s.seq`;
+    // An entry that was claimed when the object stopped goes alone: if it is what stopped the
+    // object, it stops nothing else's delivery (which would be delivered again). The one tried
+    // least first: one that stopped the object again waits behind those that did not.
+    let rows: ClaimTuple[] = [];
+    if (this.#mayHoldStopped) {
+      rows = db.tuples<ClaimTuple>(sql`SELECT ${columns}
+        WHERE claim IN (${STOPPED_ALONE}, ${STOPPED_IN_BATCH}) AND due_at <= ${now} ORDER BY attempts, due_at, s.seq LIMIT 1`);
+      this.#mayHoldStopped = rows.length > 0;
+    }
+    if (rows.length === 0) rows = db.tuples<ClaimTuple>(sql`SELECT ${columns} WHERE due_at <= ${now} ORDER BY due_at, s.seq LIMIT ${limit}`);
     if (rows.length === 0) return [];
     this.#claims += 1;
     const token = `${this.#incarnation}:${this.#claims}`;
@@ -410,7 +427,7 @@ export class SqliteScheduleStore implements ScheduleStore {
         publicOnly: publicOnly === 1,
         createdAt,
         claim: { ref: seq, token },
-        ...(claim === STOPPED ? { stopped: true as const } : {}),
+        ...(claim === STOPPED_ALONE ? { stopped: "alone" as const } : claim === STOPPED_IN_BATCH ? { stopped: "in a batch" as const } : {}),
       }),
     );
     const lease = leaseUntil(claimed);

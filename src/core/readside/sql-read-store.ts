@@ -222,14 +222,14 @@ export class SqlReadStore implements ReadStore {
     // an aggregate type no hyphen, so the stream's type is what precedes its first hyphen.
     const pairs = followed?.flatMap((subscriber) => subscriber.streams.map((stream) => `${subscriber.name}:${stream}`));
     if (pairs !== undefined && pairs.length === 0) return [];
-    const only = pairs === undefined || pairs.length >= MAX_PARAMETERS ? [] : pairs;
     const rows = await this.#db.all<{ subscriber: string; stream: string; version: number }>({
       // Ordered by the newest letter of each: the sweep keeps a letter again (a new row) for every
-      // stream that still fails, which sends it behind those not tried yet.
+      // stream that still fails, which sends it behind those not tried yet. The pairs are one
+      // JSON parameter, however many there are.
       sql: `SELECT subscriber, stream, MIN(version) AS version FROM x3m_dead_letters WHERE version >= 0
-              ${only.length === 0 ? "" : `AND subscriber || ':' || substr(stream, 1, instr(stream, '-') - 1) IN (${placeholders(only.length)})`}
+              ${pairs === undefined ? "" : "AND subscriber || ':' || substr(stream, 1, instr(stream, '-') - 1) IN (SELECT value FROM json_each(?))"}
             GROUP BY subscriber, stream ORDER BY MAX(id) LIMIT ?`,
-      params: [...only, limit],
+      params: pairs === undefined ? [limit] : [JSON.stringify(pairs), limit],
     });
     return rows.map((row) => ({ subscriber: row.subscriber, streamName: row.stream, version: row.version }));
   }

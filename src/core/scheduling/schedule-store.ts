@@ -48,8 +48,11 @@ export type Claim = { ref: number; token: string };
 export type ClaimedEntry = Omit<ScheduledEntry, "template"> & {
   template: Message | null;
   claim: Claim;
-  /** Its last delivery was under way when its object stopped, and never answered. */
-  stopped?: true;
+  /**
+   * It was claimed when its object stopped: alone (its delivery, the only one under way, never
+   * answered) or in a batch (its delivery under way beside others, or not started).
+   */
+  stopped?: "alone" | "in a batch";
 };
 
 /** One delivery's settlement, as {@link ScheduleStore.settleAll} takes it. */

@@ -422,7 +422,8 @@ export class SchedulerRunner {
     await this.#store.settleAll(settlements);
     // A full batch says more may be due (the adapter re-arms at once); otherwise the adapter's
     // next wake is the earliest entry, which it reads anyway.
-    return { delivered: claimed.length, more: claimed.length === this.#batchSize };
+    // An entry claimed when the object stopped goes alone (see ClaimedEntry.stopped): more may follow.
+    return { delivered: claimed.length, more: claimed.length === this.#batchSize || claimed[0]?.stopped !== undefined };
   }
 
   /**
@@ -446,18 +447,19 @@ export class SchedulerRunner {
       return { change: next };
     }
     try {
-      if (entry.stopped === true) {
-        // Its last delivery was under way when the object stopped (a crash, CPU or memory
-        // exceeded, a deploy) and never answered: the app's policy judges that attempt as a
-        // failure before it is tried again — a delivery that stops its object every time is
-        // given up as its policy says, not tried for ever.
+      if (entry.stopped === "alone") {
+        // Its delivery, the only one under way, never answered: the object stopped (a crash, CPU
+        // or memory exceeded, a deploy). The app's policy judges that attempt as a failure before
+        // it is tried again: a delivery that stops its object every time is given up as the
+        // policy says, not tried for ever.
         const unanswered: Message = { ...message, response: response.error("internal_error", STOPPED_DETAILS), assigns: { ...message.assigns, dispatchAttempts: attempt - 1 } };
         const decision = await (this.#hooks.serviceResponded ?? defaultServiceResponded)(unanswered);
         if (!(typeof decision === "object" && decision !== null && "retry" in decision)) {
-          return { change: entry.recurrence === null ? null : this.#next(entry, now), outcome: this.#gaveUp(entry, unanswered, fields) };
+          const change = missed !== null ? (missed.next === null ? null : this.#occurrenceAt(entry, missed.next)) : this.#next(entry, now);
+          return { change, outcome: this.#gaveUp({ ...entry, attempts: attempt - 1 }, unanswered, fields) };
         }
-        this.#logger.warn("scheduled message was being delivered when its object stopped: delivered again", fields);
       }
+      if (entry.stopped !== undefined) this.#logger.warn("scheduled message was claimed when its object stopped: delivered again", { ...fields, stopped: entry.stopped });
       if (entry.owner !== null) {
         // Who scheduled it, as they are now: their current rights are what authorize judges.
         if (this.#reidentify === undefined) return this.#denied(entry, message, "no_reidentify", null, fields);

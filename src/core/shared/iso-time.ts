@@ -17,9 +17,9 @@ export function isoTime(time: number = Date.now()): string {
   } else {
     // Another day (or not a time: toISOString throws, and nothing is remembered).
     text = new Date(ms).toISOString();
-    const start = ms - (((ms % DAY_MS) + DAY_MS) % DAY_MS);
-    dayText = new Date(start).toISOString().slice(0, text.indexOf("T") + 1);
-    dayStart = start;
+    // The day's text is this text's, up to its "T".
+    dayText = text.slice(0, text.indexOf("T") + 1);
+    dayStart = ms - (((ms % DAY_MS) + DAY_MS) % DAY_MS);
   }
   lastMs = ms;
   lastText = text;
