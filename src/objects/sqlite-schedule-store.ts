@@ -195,8 +195,14 @@ export class SqliteScheduleStore implements ScheduleStore {
    */
   readonly #incarnation = newId();
   #claims = 0;
-  /** Whether entries claimed when the object last stopped may still wait (see {@link releaseStaleClaims}). */
-  #mayHoldStopped = false;
+  /**
+   * Whether entries claimed when the object stopped may still wait (see {@link releaseStaleClaims}):
+   * true at first, for those an earlier incarnation marked and did not get to (the first claim
+   * looks), and again whenever claims are released.
+   */
+  #mayHoldStopped = true;
+  /** Whether the next claim, while stopped entries wait, takes one of them (else a batch of the others). */
+  #stoppedNext = true;
   /**
    * How many entries are pending — on the key, and per owner — as this store last counted them
    * (each up to its limit: all a check needs) and changed them since by its own inserts and the
@@ -401,13 +407,24 @@ export class SqliteScheduleStore implements ScheduleStore {
     // An entry that was claimed when the object stopped goes alone: if it is what stopped the
     // object, it stops nothing else's delivery (which would be delivered again). The one tried
     // least first: one that stopped the object again waits behind those that did not.
+    // While they wait, claims take one of them and a batch of the others in turn: a crash's
+    // backlog holds up nothing else that is due.
     let rows: ClaimTuple[] = [];
-    if (this.#mayHoldStopped) {
-      rows = db.tuples<ClaimTuple>(sql`SELECT ${columns}
+    const oneStopped = () => {
+      const found = db.tuples<ClaimTuple>(sql`SELECT ${columns}
         WHERE claim IN (${STOPPED_ALONE}, ${STOPPED_IN_BATCH}) AND due_at <= ${now} ORDER BY attempts, due_at, s.seq LIMIT 1`);
-      this.#mayHoldStopped = rows.length > 0;
+      if (found.length === 0) this.#mayHoldStopped = false;
+      return found;
+    };
+    if (this.#mayHoldStopped && this.#stoppedNext) rows = oneStopped();
+    if (rows.length === 0) {
+      rows = this.#mayHoldStopped
+        ? db.tuples<ClaimTuple>(sql`SELECT ${columns}
+            WHERE due_at <= ${now} AND (claim IS NULL OR claim NOT IN (${STOPPED_ALONE}, ${STOPPED_IN_BATCH})) ORDER BY due_at, s.seq LIMIT ${limit}`)
+        : db.tuples<ClaimTuple>(sql`SELECT ${columns} WHERE due_at <= ${now} ORDER BY due_at, s.seq LIMIT ${limit}`);
+      if (rows.length === 0 && this.#mayHoldStopped) rows = oneStopped();
     }
-    if (rows.length === 0) rows = db.tuples<ClaimTuple>(sql`SELECT ${columns} WHERE due_at <= ${now} ORDER BY due_at, s.seq LIMIT ${limit}`);
+    this.#stoppedNext = rows[0]?.[13] !== STOPPED_ALONE && rows[0]?.[13] !== STOPPED_IN_BATCH;
     if (rows.length === 0) return [];
     this.#claims += 1;
     const token = `${this.#incarnation}:${this.#claims}`;

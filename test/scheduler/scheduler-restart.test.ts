@@ -97,4 +97,41 @@ describe("restarts", () => {
     await ringing;
     expect(await scheduler.outcomes(env, key, EVERY_OWNER)).toEqual([]);
   }, 30_000);
+
+  it("entries a crash interrupted still go alone after a later restart that found nothing claimed", async () => {
+    const key = freshKey();
+    const poison = newMessage("stall", { rawRequest: {} });
+    const mates = [newMessage("record", { rawRequest: {} }), newMessage("record", { rawRequest: {} })];
+    await scheduler.schedule(env, { key, message: poison, spec: { inMs: 0 } });
+    for (const message of mates) await scheduler.schedule(env, { key, message, spec: { inMs: 0 } });
+    await crashWhileDelivering(key, poison.id, 1);
+    // Started again (the claims are released and marked), then stopped again with nothing claimed.
+    await scheduler.list(env, key, EVERY_OWNER);
+    await abortAllDurableObjects();
+    await scheduler.list(env, key, EVERY_OWNER);
+    await crashWhileDelivering(key, poison.id, 2);
+    // The poison went alone: its batchmates were not delivered beside it again.
+    for (const message of mates) expect(seen.deliveries.filter((d) => d.id === message.id).map((d) => d.attempts)).toEqual([1]);
+    await scheduler.list(env, key, EVERY_OWNER);
+    await runDurableObjectAlarm(stub(key));
+    for (const message of mates) expect(seen.deliveries.filter((d) => d.id === message.id).map((d) => d.attempts)).toEqual([1, 2]);
+  }, 30_000);
+
+  it("a crash's backlog holds up nothing else that is due: its entries and batches of the others take turns", async () => {
+    const key = freshKey();
+    const mates = [1, 2, 3].map(() => newMessage("record", { rawRequest: {} }));
+    const poison = newMessage("stall", { rawRequest: { noRetry: true } });
+    for (const message of mates) await scheduler.schedule(env, { key, message, spec: { inMs: 0 } });
+    await scheduler.schedule(env, { key, message: poison, spec: { inMs: 0 } });
+    await crashWhileDelivering(key, poison.id, 1);
+    const fresh = newMessage("record", { rawRequest: {} });
+    await scheduler.schedule(env, { key, message: fresh, spec: { inMs: 0 } });
+    const from = seen.deliveries.length;
+    const ringing = runDurableObjectAlarm(stub(key)).catch(() => "aborted");
+    for (let waited = 0; seen.deliveries.filter((d) => d.id === poison.id).length < 2 && waited < 2000; waited += 10) await sleep(10);
+    await abortAllDurableObjects();
+    await ringing;
+    const order = seen.deliveries.slice(from).map((d) => d.id);
+    expect(order).toEqual([mates[0]?.id, fresh.id, mates[1]?.id, mates[2]?.id, poison.id]);
+  }, 30_000);
 });

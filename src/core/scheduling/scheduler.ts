@@ -4,6 +4,7 @@ import { backoffDelay } from "../shared/backoff.js";
 import { readKey } from "../shared/keys.js";
 import { jsonProblem, utf8Length, type Json, type JsonObject } from "../shared/json.js";
 import { jsonLogger, type LogFields, type Logger } from "../shared/logger.js";
+import { writesAt } from "../shared/log-threshold.js";
 import type { Message } from "../messaging/message.js";
 import { messageProblem } from "../messaging/message-schema.js";
 import { isTransient, response, type ServiceResponse } from "../messaging/response.js";
@@ -437,13 +438,17 @@ export class SchedulerRunner {
     let message = this.#deliveryOf(entry, now, dueAt, invokedAt);
     const attempt = entry.attempts;
     const lateness = Number.isNaN(dueAt) ? 0 : Math.max(0, now - dueAt);
-    const fields = { ...traceFields(message.trace), messageId: message.id, service: entry.service, key: entry.key, attempt, latenessMs: lateness };
+    // Worked out for the first line written, if any: a delivery that goes well writes one info
+    // line, which a logger that says nothing at info (the default in a drain of thousands) skips.
+    const traced = message;
+    let known: LogFields | null = null;
+    const fields = (): LogFields => (known ??= { ...traceFields(traced.trace), messageId: traced.id, service: entry.service, key: entry.key, attempt, latenessMs: lateness });
     // A late run of a recurring schedule: its missed-run policy says what comes next and — for a
     // first attempt (a retry is not a missed run, and is delivered) — whether it runs at all.
     const missed = entry.recurrence !== null && lateness > this.#lateAfterMs ? this.#missedRun(entry.recurrence, dueAt, now) : null;
     if (missed !== null && !missed.deliver && attempt === 1) {
       const next = missed.next === null ? null : this.#occurrenceAt(entry, missed.next);
-      this.#logger.info("missed run passed over, as its schedule says", { ...fields, missed: entry.recurrence?.missed ?? "once", next: next === null ? null : iso(next.dueAt) });
+      this.#logger.info("missed run passed over, as its schedule says", { ...fields(), missed: entry.recurrence?.missed ?? "once", next: next === null ? null : iso(next.dueAt) });
       return { change: next };
     }
     try {
@@ -456,25 +461,25 @@ export class SchedulerRunner {
         const decision = await (this.#hooks.serviceResponded ?? defaultServiceResponded)(unanswered);
         if (!(typeof decision === "object" && decision !== null && "retry" in decision)) {
           const change = missed !== null ? (missed.next === null ? null : this.#occurrenceAt(entry, missed.next)) : this.#next(entry, now);
-          return { change, outcome: this.#gaveUp({ ...entry, attempts: attempt - 1 }, unanswered, fields) };
+          return { change, outcome: this.#gaveUp({ ...entry, attempts: attempt - 1 }, unanswered, fields()) };
         }
       }
-      if (entry.stopped !== undefined) this.#logger.warn("scheduled message was claimed when its object stopped: delivered again", { ...fields, stopped: entry.stopped });
+      if (entry.stopped !== undefined) this.#logger.warn("scheduled message was claimed when its object stopped: delivered again", { ...fields(), stopped: entry.stopped });
       if (entry.owner !== null) {
         // Who scheduled it, as they are now: their current rights are what authorize judges.
-        if (this.#reidentify === undefined) return this.#denied(entry, message, "no_reidentify", null, fields);
+        if (this.#reidentify === undefined) return this.#denied(entry, message, "no_reidentify", null, fields());
         const identity = await this.#reidentify(entry.owner);
-        if (identity === null) return this.#denied(entry, message, "principal_unknown", null, fields);
+        if (identity === null) return this.#denied(entry, message, "principal_unknown", null, fields());
         message = { ...message, assigns: { ...message.assigns, identity, principal: entry.owner } };
       }
       const startMs = Date.now();
       const answer = await this.#dispatch(message, { timeoutMs: this.#timeoutOf(message), publicOnly: entry.publicOnly });
       const status = answer.response?.status ?? null;
-      this.#logger.info("scheduled message delivered", { ...fields, status });
+      if (writesAt(this.#logger, "info")) this.#logger.info("scheduled message delivered", { ...fields(), status });
       if (this.#telemetry.active) {
         this.#telemetry.emit("scheduled_delivery", { ...finished(startMs), lateness }, { message: answer, key: entry.key, attempt, status });
       }
-      if (status === "forbidden" || status === "unauthorized") return this.#denied(entry, answer, status, answer.response, fields);
+      if (status === "forbidden" || status === "unauthorized") return this.#denied(entry, answer, status, answer.response, fields());
 
       // The attempt count is the scheduler's to tell, whatever the service did with the assigns.
       const reply = { ...answer, assigns: { ...answer.assigns, dispatchAttempts: attempt } };
@@ -488,18 +493,18 @@ export class SchedulerRunner {
           rawRequest: from?.rawRequest ?? entry.message.rawRequest,
           assigns: from === undefined ? entry.message.assigns : { ...withoutIdentity(from, entry.owner).assigns, dispatchAt: entry.message.assigns["dispatchAt"] ?? null },
         };
-        this.#retrying(reply, entry, delay, "service_responded", fields);
+        this.#retrying(reply, entry, delay, "service_responded", fields());
         return { change: { dueAt: this.#time() + delay, message: retried } };
       }
       const failed = reply.response !== null && reply.response.status !== "ok" && reply.response.status !== "created";
       const change = missed !== null ? (missed.next === null ? null : this.#occurrenceAt(entry, missed.next)) : this.#next(entry, now);
-      return { change, ...(failed ? { outcome: this.#gaveUp(entry, reply, fields) } : {}) };
+      return { change, ...(failed ? { outcome: this.#gaveUp(entry, reply, fields()) } : {}) };
     } catch (error) {
       // Nothing is lost: the message stays, and is delivered again after a back-off that grows
       // with its attempts (a hook that always throws must not spin). A hook that throws is a bug
       // (or its store is down): logged as an error, not as a routine retry.
       const delay = backoffDelay(attempt, { baseMs: 1000, maxMs: MAX_FAILURE_BACKOFF_MS });
-      this.#logger.error("scheduled delivery failed; it will be delivered again", { ...fields, inMs: delay, error });
+      this.#logger.error("scheduled delivery failed; it will be delivered again", { ...fields(), inMs: delay, error });
       this.#retrying(message, entry, delay, "failed", null);
       return { change: { dueAt: this.#time() + delay } };
     }

@@ -1,5 +1,6 @@
 import { isoTime } from "./iso-time.js";
 import { LEVEL_RANK, oneLineJson } from "./log-text.js";
+import { sameThreshold, withThreshold } from "./log-threshold.js";
 import { prettyLogger } from "./pretty-logger.js";
 
 import type { LogFields, Logger, LogLevel } from "./log-types.js";
@@ -32,7 +33,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
     // fallback has only strings, which always serialise.
     write(oneLineJson({ level, time, msg: message, ...fields }) ?? oneLineJson({ level, time, msg: message, fields: "unserialisable" }) ?? "");
   };
-  return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
+  return withThreshold({ debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") }, options.level ?? "info");
 }
 
 /** How log events are written: JSON lines for machines, or pretty lines for people. */
@@ -60,7 +61,7 @@ export function consoleLogger(options: ConsoleLoggerOptions = {}): Logger {
   const formatOf = typeof format === "function" ? format : () => format;
   const log = (level: LogLevel) => (message: string, fields?: LogFields) =>
     (formatOf() === "pretty" ? pretty : json)[level](message, fields);
-  return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
+  return withThreshold({ debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") }, options.level ?? "info");
 }
 
 /**
@@ -76,7 +77,7 @@ export function logFormatOf(env: unknown): LogFormat | undefined {
 }
 
 /** A logger that says nothing (for tests and benchmarks). */
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+export const silentLogger: Logger = withThreshold({ debug() {}, info() {}, warn() {}, error() {} }, null);
 
 /**
  * A logger that adds `fields` to every line of `logger` (for example a message's ids). Given a
@@ -85,7 +86,7 @@ export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() 
  */
 export function withFields(logger: Logger, fields: LogFields | (() => LogFields)): Logger {
   const known: KnownFields = typeof fields === "function" ? { fields: null, workOut: fields } : { fields, workOut: null };
-  return { debug: writerOf(logger, "debug", known), info: writerOf(logger, "info", known), warn: writerOf(logger, "warn", known), error: writerOf(logger, "error", known) };
+  return sameThreshold({ debug: writerOf(logger, "debug", known), info: writerOf(logger, "info", known), warn: writerOf(logger, "warn", known), error: writerOf(logger, "error", known) }, logger);
 }
 
 /** The fields of a {@link withFields} logger: given, or worked out once by `workOut`. */

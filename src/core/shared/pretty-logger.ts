@@ -1,5 +1,6 @@
 import { escapeUnsafe, LEVEL_RANK, oneLineJson } from "./log-text.js";
 import type { LogFields, Logger, LogLevel } from "./log-types.js";
+import { withThreshold } from "./log-threshold.js";
 
 /** Options of {@link prettyLogger}. */
 export type PrettyLoggerOptions = {
@@ -35,7 +36,7 @@ export function prettyLogger(options: PrettyLoggerOptions = {}): Logger {
     if (LEVEL_RANK[level] < threshold) return;
     write(prettyEvent(level, message, fields, now()), level);
   };
-  return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
+  return withThreshold({ debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") }, options.level ?? "info");
 }
 
 function defaultWrite(text: string, level: LogLevel): void {

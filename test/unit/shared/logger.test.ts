@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { jsonLogger } from "../../../src/core/index.js";
-import { consoleLogger, logFormatOf, type LogLevel } from "../../../src/core/shared/logger.js";
+import { jsonLogger, silentLogger } from "../../../src/core/index.js";
+import { writesAt } from "../../../src/core/shared/log-threshold.js";
+import { consoleLogger, logFormatOf, withFields, type LogLevel } from "../../../src/core/shared/logger.js";
 import { prettyEvent, prettyLogger } from "../../../src/core/shared/pretty-logger.js";
 
 /** A JSON logger whose lines are kept. */
@@ -128,5 +129,27 @@ describe("choosing the format", () => {
     expect(JSON.parse(printed[0] ?? "")).toMatchObject({ level: "info", msg: "first", n: 1 });
     expect(printed[1]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  second  n=2$/);
     expect(JSON.parse(printed[2] ?? "")).toMatchObject({ msg: "third" });
+  });
+});
+
+describe("writesAt: whether a logger writes a level, known without calling it", () => {
+  it("knows the library's loggers' thresholds, passes them on to withFields loggers, and takes any other logger to write every level", () => {
+    const lines: string[] = [];
+    const warnings = jsonLogger({ level: "warn", write: (line) => lines.push(line) });
+    expect([writesAt(warnings, "info"), writesAt(warnings, "warn"), writesAt(warnings, "error")]).toEqual([false, true, true]);
+    expect(writesAt(jsonLogger(), "debug")).toBe(false);
+    expect(writesAt(jsonLogger(), "info")).toBe(true);
+    expect(writesAt(prettyLogger({ level: "error", write: () => {} }), "warn")).toBe(false);
+    expect(writesAt(consoleLogger({ level: "debug" }), "debug")).toBe(true);
+    expect((["debug", "info", "warn", "error"] as const).map((level) => writesAt(silentLogger, level))).toEqual([false, false, false, false]);
+    const withIds = withFields(warnings, { messageId: "m-1" });
+    expect([writesAt(withIds, "info"), writesAt(withIds, "error")]).toEqual([false, true]);
+    const own = { debug() {}, info() {}, warn() {}, error() {} };
+    expect(writesAt(own, "debug")).toBe(true);
+    expect(writesAt(withFields(own, {}), "debug")).toBe(true);
+    // What it says agrees with what the logger does.
+    withIds.info("skipped");
+    withIds.warn("written");
+    expect(lines.map((line) => (JSON.parse(line) as { msg: string }).msg)).toEqual(["written"]);
   });
 });
