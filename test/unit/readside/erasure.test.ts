@@ -303,4 +303,26 @@ describe("an aggregate opened again while its erasure runs", () => {
     await sweep(bank.runner, bank.scope, { quietMs: 0, logger: silentLogger });
     expect(await bank.store.query(statement`SELECT id, owner, balance FROM bank_accounts WHERE id = 'again'`)).toEqual([{ id: "again", owner: "bob", balance: 7 }]);
   });
+
+  it("an erasure that cannot look whether the aggregate was opened again meanwhile still answers its receipt (erasing again would remove a new aggregate)", async () => {
+    const bank = memoryBank();
+    await bank.call("open_account", { account_id: "looked" }, "ada");
+    await bank.settle();
+    const router = aggregateRouter(account, bank.accounts, { authorize: () => "ok" });
+    let reads = 0;
+    // The stream's read fails (an overloaded object, the network) once the hard delete is done.
+    const aggregate = {
+      stream: router.stream,
+      deleteStream: (env: unknown, id: string, options: { mode: "soft" | "hard" }) => router.deleteStream(env, id, options),
+      readStream: () => {
+        reads += 1;
+        return Promise.reject(new Error("the object is overloaded"));
+      },
+    };
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (message: string) => void warnings.push(message) };
+    expect(await eraseAggregate(bank.runner, {}, { aggregate, id: "looked", by: { via: "code" } }, logger)).toMatchObject({ stream: "account", complete: true });
+    expect(reads).toBe(1);
+    expect(warnings).toEqual(["erasure: could not look whether the aggregate was opened again meanwhile"]);
+  });
 });
