@@ -128,9 +128,10 @@ type Row = {
 
 /**
  * A row as a claim reads it: seq, owner, id, key, service, message, attempts, late, recurrence,
- * occurrence, public_only, created_at, the template (recurring entries only) and the claim.
+ * occurrence, public_only, created_at, the template (recurring entries only) and — for an entry
+ * claimed when its object stopped — the claim.
  */
-type ClaimTuple = [number, string, string, string, string, string, number, number, string | null, number, number, string, string | null, string | null];
+type ClaimTuple = [number, string, string, string, string, string, number, number, string | null, number, number, string, string | null, ...claim: string[]];
 
 /**
  * The claims of entries that were claimed when their object stopped (see `releaseStaleClaims`):
@@ -402,29 +403,29 @@ export class SqliteScheduleStore implements ScheduleStore {
     // Tuples, not objects, and only what a delivery reads: a claim is the hot path of a drain.
     // The template only for recurring entries: a one-off never starts again from it.
     const columns = sql`s.seq, owner, id, key, service, message, attempts, late, recurrence, occurrence, public_only, created_at,
-        CASE WHEN recurrence IS NULL THEN NULL ELSE COALESCE(template, message) END, claim
-      FROM schedules AS s JOIN schedule_messages AS m ON m.seq = s.seq`;
+        CASE WHEN recurrence IS NULL THEN NULL ELSE COALESCE(template, message) END`;
+    const from = sql`FROM schedules AS s JOIN schedule_messages AS m ON m.seq = s.seq`;
     // An entry that was claimed when the object stopped goes alone: if it is what stopped the
     // object, it stops nothing else's delivery (which would be delivered again). The one tried
-    // least first: one that stopped the object again waits behind those that did not.
-    // While they wait, claims take one of them and a batch of the others in turn: a crash's
-    // backlog holds up nothing else that is due.
-    let rows: ClaimTuple[] = [];
-    const oneStopped = () => {
-      const found = db.tuples<ClaimTuple>(sql`SELECT ${columns}
+    // least first: one that stopped the object again waits behind those that did not. While such
+    // entries wait, claims take one of them and a batch of the others in turn, so that a crash's
+    // backlog holds up nothing else that is due. Only that query reads the claim.
+    const oneStopped = (): ClaimTuple[] => {
+      const found = db.tuples<ClaimTuple>(sql`SELECT ${columns}, claim ${from}
         WHERE claim IN (${STOPPED_ALONE}, ${STOPPED_IN_BATCH}) AND due_at <= ${now} ORDER BY attempts, due_at, s.seq LIMIT 1`);
       if (found.length === 0) this.#mayHoldStopped = false;
       return found;
     };
-    if (this.#mayHoldStopped && this.#stoppedNext) rows = oneStopped();
-    if (rows.length === 0) {
-      rows = this.#mayHoldStopped
-        ? db.tuples<ClaimTuple>(sql`SELECT ${columns}
+    const others = (): ClaimTuple[] =>
+      this.#mayHoldStopped
+        ? db.tuples<ClaimTuple>(sql`SELECT ${columns} ${from}
             WHERE due_at <= ${now} AND (claim IS NULL OR claim NOT IN (${STOPPED_ALONE}, ${STOPPED_IN_BATCH})) ORDER BY due_at, s.seq LIMIT ${limit}`)
-        : db.tuples<ClaimTuple>(sql`SELECT ${columns} WHERE due_at <= ${now} ORDER BY due_at, s.seq LIMIT ${limit}`);
-      if (rows.length === 0 && this.#mayHoldStopped) rows = oneStopped();
-    }
-    this.#stoppedNext = rows[0]?.[13] !== STOPPED_ALONE && rows[0]?.[13] !== STOPPED_IN_BATCH;
+        : db.tuples<ClaimTuple>(sql`SELECT ${columns} ${from} WHERE due_at <= ${now} ORDER BY due_at, s.seq LIMIT ${limit}`);
+    let rows = this.#mayHoldStopped && this.#stoppedNext ? oneStopped() : [];
+    if (rows.length === 0) rows = others();
+    if (rows.length === 0 && this.#mayHoldStopped) rows = oneStopped();
+    // After a stopped entry, a batch of the others.
+    this.#stoppedNext = rows[0]?.[13] === undefined;
     if (rows.length === 0) return [];
     this.#claims += 1;
     const token = `${this.#incarnation}:${this.#claims}`;

@@ -459,10 +459,7 @@ export class SchedulerRunner {
         // policy says, not tried for ever.
         const unanswered: Message = { ...message, response: response.error("internal_error", STOPPED_DETAILS), assigns: { ...message.assigns, dispatchAttempts: attempt - 1 } };
         const decision = await (this.#hooks.serviceResponded ?? defaultServiceResponded)(unanswered);
-        if (!(typeof decision === "object" && decision !== null && "retry" in decision)) {
-          const change = missed !== null ? (missed.next === null ? null : this.#occurrenceAt(entry, missed.next)) : this.#next(entry, now);
-          return { change, outcome: this.#gaveUp({ ...entry, attempts: attempt - 1 }, unanswered, fields()) };
-        }
+        if (!isRetry(decision)) return { change: this.#afterDelivery(entry, missed, now), outcome: this.#gaveUp({ ...entry, attempts: attempt - 1 }, unanswered, fields()) };
       }
       if (entry.stopped !== undefined) this.#logger.warn("scheduled message was claimed when its object stopped: delivered again", { ...fields(), stopped: entry.stopped });
       if (entry.owner !== null) {
@@ -484,7 +481,7 @@ export class SchedulerRunner {
       // The attempt count is the scheduler's to tell, whatever the service did with the assigns.
       const reply = { ...answer, assigns: { ...answer.assigns, dispatchAttempts: attempt } };
       const decision = await (this.#hooks.serviceResponded ?? defaultServiceResponded)(reply);
-      if (typeof decision === "object" && decision !== null && "retry" in decision) {
+      if (isRetry(decision)) {
         const inMs = decision.retry.inMs;
         const delay = Number.isFinite(inMs) && inMs >= 0 ? Math.min(inMs, MAX_SCHEDULE_AHEAD_MS) : 1000;
         const from = decision.retry.message;
@@ -497,8 +494,7 @@ export class SchedulerRunner {
         return { change: { dueAt: this.#time() + delay, message: retried } };
       }
       const failed = reply.response !== null && reply.response.status !== "ok" && reply.response.status !== "created";
-      const change = missed !== null ? (missed.next === null ? null : this.#occurrenceAt(entry, missed.next)) : this.#next(entry, now);
-      return { change, ...(failed ? { outcome: this.#gaveUp(entry, reply, fields()) } : {}) };
+      return { change: this.#afterDelivery(entry, missed, now), ...(failed ? { outcome: this.#gaveUp(entry, reply, fields()) } : {}) };
     } catch (error) {
       // Nothing is lost: the message stays, and is delivered again after a back-off that grows
       // with its attempts (a hook that always throws must not spin). A hook that throws is a bug
@@ -554,6 +550,12 @@ export class SchedulerRunner {
 
   #outcome(entry: ClaimedEntry, message: Message, outcome: ScheduleOutcome["outcome"], reason: string, r: ServiceResponse | null): ScheduleOutcome {
     return { at: iso(this.#time()), messageId: message.id, owner: entry.owner, key: entry.key, service: entry.service, outcome, reason, attempts: entry.attempts, response: r };
+  }
+
+  /** What becomes of an entry once done with: for a late recurring one, what its missed-run rule says; else {@link #next}. */
+  #afterDelivery(entry: ClaimedEntry, missed: { next: number | null } | null, now: number): Reschedule | null {
+    if (missed === null) return this.#next(entry, now);
+    return missed.next === null ? null : this.#occurrenceAt(entry, missed.next);
   }
 
   /**
@@ -627,6 +629,11 @@ export class SchedulerRunner {
 }
 
 const defaultServiceResponded = retryTransientFailures();
+
+/** Whether `serviceResponded` asked for a retry (anything else it answers means done). */
+function isRetry(decision: unknown): decision is Extract<ServiceRespondedDecision, { retry: unknown }> {
+  return typeof decision === "object" && decision !== null && "retry" in decision;
+}
 
 /** What the policy is told of a delivery that was under way when its object stopped. */
 const STOPPED_DETAILS = "the delivery was under way when its object stopped, and never answered";
