@@ -281,13 +281,17 @@ export class SqlReadStore implements ReadStore {
     await this.#ready();
     await this.#db.batch([
       // One letter per subscriber and event: the same event given up on again (its message was
-      // delivered again because the dead-letter queue was down, or it failed again after a
-      // catch-up) replaces its earlier letter. A message that is no event (version -1) is its own.
-      statement`DELETE FROM x3m_dead_letters
-        WHERE subscriber = ${letter.subscriber} AND stream = ${letter.streamName} AND version = ${letter.version} AND version >= 0`,
+      // delivered again because the dead-letter queue was down, or a sweep tried it again) replaces
+      // its earlier letter, which is a new row (behind the others in the sweep's turn) counting the
+      // earlier letter's attempts too. A message that is no event (version -1) is its own.
       statement`INSERT INTO x3m_dead_letters (subscriber, stream, version, error, attempts, envelope, recorded_at)
-        VALUES (${letter.subscriber}, ${letter.streamName}, ${letter.version}, ${letter.error}, ${letter.attempts},
+        VALUES (${letter.subscriber}, ${letter.streamName}, ${letter.version}, ${letter.error},
+                ${letter.attempts} + CASE WHEN ${letter.version} < 0 THEN 0 ELSE (SELECT COALESCE(SUM(attempts), 0) FROM x3m_dead_letters
+                  WHERE subscriber = ${letter.subscriber} AND stream = ${letter.streamName} AND version = ${letter.version}) END,
                 ${JSON.stringify(letter.envelope)}, ${letter.recordedAt})`,
+      statement`DELETE FROM x3m_dead_letters
+        WHERE subscriber = ${letter.subscriber} AND stream = ${letter.streamName} AND version = ${letter.version} AND version >= 0
+          AND id < (SELECT MAX(id) FROM x3m_dead_letters WHERE subscriber = ${letter.subscriber} AND stream = ${letter.streamName} AND version = ${letter.version})`,
     ]);
   }
 

@@ -70,7 +70,8 @@ export async function sweep(runner: SubscriptionRunner, scope: RunScope, options
   const followers = (stream: string) => runner.subscribers.filter((subscriber) => subscriber.streams.includes(stream));
   const names = [...new Set(seen.flatMap((entry) => followers(entry.stream).map((subscriber) => subscriber.name)))];
   const checkpoints = await store.checkpoints(names, seen.map((entry) => entry.streamName));
-  const work = new Map<string, { subscriber: Subscriber; stream: string; streamName: string }>();
+  // `lettered`: the lowest version of the pair's dead letters, when the sweep found it by them.
+  const work = new Map<string, { subscriber: Subscriber; stream: string; streamName: string; lettered?: number }>();
   for (const entry of seen) {
     for (const subscriber of followers(entry.stream)) {
       const checkpoint = checkpoints.get(subscriber.name)?.get(entry.streamName) ?? -1;
@@ -82,11 +83,11 @@ export async function sweep(runner: SubscriptionRunner, scope: RunScope, options
     const subscriber = runner.subscriber(letter.subscriber);
     const stream = letter.streamName.slice(0, Math.max(0, letter.streamName.indexOf("-")));
     if (subscriber === undefined || !subscriber.streams.includes(stream)) continue;
-    work.set(`${subscriber.name}\u0000${letter.streamName}`, { subscriber, stream, streamName: letter.streamName });
+    work.set(`${subscriber.name}\u0000${letter.streamName}`, { subscriber, stream, streamName: letter.streamName, lettered: letter.version });
   }
 
   const report: SweepReport = { streams: seen.length, caughtUp: [], failed: [], resolved: 0, more: seen.length === limit, stopped: false, elapsedMs: 0 };
-  await mapBounded([...work.values()], options.concurrency ?? 8, async ({ subscriber, stream, streamName }) => {
+  await mapBounded([...work.values()], options.concurrency ?? 8, async ({ subscriber, stream, streamName, lettered }) => {
     if (options.signal?.aborted === true) {
       report.stopped = true;
       return;
@@ -94,7 +95,16 @@ export async function sweep(runner: SubscriptionRunner, scope: RunScope, options
     try {
       const { applied, checkpoint } = await runner.catchUpStream(subscriber, stream, streamName, scope);
       if (applied > 0) report.caughtUp.push({ subscriber: subscriber.name, streamName, applied });
-      report.resolved += await store.resolveDeadLetters(subscriber.name, streamName, checkpoint);
+      // Caught up, the subscriber is at the stream's end. Letters past it name events the stream
+      // no longer has (it was hard-deleted, and perhaps opened again shorter): nothing can apply
+      // them, and kept as they are they would stay first in line for every sweep. A letter of an
+      // event committed since the catch-up read is dropped too — its catalog row brings the stream
+      // back to the next sweep, which keeps it again if it still fails.
+      const upTo = lettered !== undefined && lettered > checkpoint ? Number.MAX_SAFE_INTEGER : checkpoint;
+      // Awaited before the sum: `report.resolved += await …` would read the total before the
+      // wait and lose what the other streams under way added meanwhile.
+      const resolved = await store.resolveDeadLetters(subscriber.name, streamName, upTo);
+      report.resolved += resolved;
     } catch (error) {
       const text = error instanceof Error ? error.message : String(error);
       report.failed.push({ subscriber: subscriber.name, streamName, error: text });

@@ -74,6 +74,41 @@ describe("dead letters: the sweep tries every stream again in turn", () => {
   });
 });
 
+describe("dead letters past their stream's end, and attempts", () => {
+  it("100 letters of events past their streams' end (hard-deleted) are forgotten by the sweep and do not hold back a stream whose cause was fixed", async () => {
+    let broken = true;
+    const bank = bankWith(() => (broken ? "picky is broken" : null));
+    for (let i = 0; i < 100; i += 1) {
+      // Streams that no longer exist: their objects read as empty, so nothing can apply these.
+      await bank.store.deadLetter({ subscriber: "picky", streamName: `account-gone${i}`, version: 3, error: "boom", attempts: 5, envelope: {}, recordedAt: "2026-01-01T00:00:00.000Z" });
+    }
+    await bank.call("open_account", { account_id: "p" }, "ada");
+    await bank.settle();
+    // And a letter past the end of a stream that exists (version 0 is its last event).
+    await bank.store.deadLetter({ subscriber: "picky", streamName: "account-p", version: 7, error: "boom", attempts: 5, envelope: {}, recordedAt: "2026-01-01T00:00:00.000Z" });
+    // Still broken: the sweep tries p (its outbox recorded it) and keeps it again; the cursor passes it.
+    const first = await sweepQuietly(bank);
+    expect(first.failed.map((failure) => failure.streamName)).toEqual(["account-p"]);
+    expect(first.resolved).toBe(100);
+
+    broken = false;
+    // Quiet now: only its letters bring p back.
+    for (let run = 0; run < 2; run += 1) await sweepQuietly(bank);
+    expect(await bank.store.query(statement`SELECT id FROM picky`)).toEqual([{ id: "p" }]);
+    expect(await bank.store.deadLetters(200)).toEqual([]);
+  });
+
+  it("a letter the sweep keeps again counts the sweep's attempt on top of the earlier ones", async () => {
+    const bank = bankWith(() => "picky is broken");
+    await bank.call("open_account", { account_id: "p" }, "ada");
+    await bank.settle();
+    expect((await bank.store.deadLetters(10)).map((letter) => letter.attempts)).toEqual([1]);
+    await sweepQuietly(bank);
+    await sweepQuietly(bank);
+    expect((await bank.store.deadLetters(10)).map((letter) => [letter.version, letter.attempts])).toEqual([[0, 3]]);
+  });
+});
+
 describe("dead letters: a catch-up forgets those it applied", () => {
   it("a catch-up that applies a dead-lettered event forgets its letter, as the sweep does", async () => {
     let broken = true;
