@@ -13,7 +13,7 @@ const ROOT = { Authorization: "Bearer dev-root" };
 const ADMIN = { Authorization: "Bearer dev-admin" };
 
 /** What an account logs when it answers a message it already processed. */
-const REPLAYED = { level: "warn", msg: "message already processed: answering as before, without running it again" } as const;
+const REPLAYED = { level: "info", msg: "message already processed: answering as before, without running it again" } as const;
 
 async function call(service: string, body: object, headers: Record<string, string> = ADA) {
   const answer = await exports.default.fetch(`http://demo/v1/services/${service}`, {

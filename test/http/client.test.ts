@@ -112,7 +112,7 @@ describe("the typed client: the bank", () => {
     const read = answered(await api.call("get_account", { account_id }));
     expect(read.response).toMatchObject({ payload: { balance: 5 }, version: 1 });
     // The account logs the retry it answered from its record.
-    const replayed = { level: "warn", msg: "message already processed: answering as before, without running it again" } as const;
+    const replayed = { level: "info", msg: "message already processed: answering as before, without running it again" } as const;
     expect(libraryLog.take({ ...replayed, fields: { stream: `account-${account_id}`, messageId: `pay-${account_id}` } })).toHaveLength(1);
   });
 

@@ -17,7 +17,7 @@ const runs = (numRuns: number): fc.Parameters<unknown> => (seed === undefined ? 
 const ADMIN = { Authorization: "Bearer dev-admin" };
 
 /** What an account logs when it answers a message it already processed, or one whose id was used for another. */
-const REPLAYED = { level: "warn", msg: "message already processed: answering as before, without running it again" } as const;
+const REPLAYED = { level: "info", msg: "message already processed: answering as before, without running it again" } as const;
 const REUSED = { level: "warn", msg: "message id reused for a different command or request" } as const;
 const demo = (path: string, init?: RequestInit) => exports.default.fetch(`http://demo${path}`, init);
 

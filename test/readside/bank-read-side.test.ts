@@ -21,7 +21,7 @@ import { libraryLog } from "../support/library-log.js";
 import { lostReplies } from "../support/test-read-side.js";
 
 /** What an account logs when it answers a message it already processed. */
-const REPLAYED = { level: "warn", msg: "message already processed: answering as before, without running it again" } as const;
+const REPLAYED = { level: "info", msg: "message already processed: answering as before, without running it again" } as const;
 
 type Listed = { owner: string; accounts: { id: string; balance: number; status: string }[] };
 type Totals = { accounts: number; balance: number; deposited: number; withdrawn: number; today: { day: string; deposits: number; deposited: number } };

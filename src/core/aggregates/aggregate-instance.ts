@@ -481,7 +481,8 @@ export class AggregateInstance<State, Event extends DomainEvent> {
     if (recorded === null) return null;
     const same = recorded.legacy === true ? recorded.fingerprint === (await legacyFingerprintOf(command.name, message)) : recorded.fingerprint === fingerprint;
     if (same) {
-      log.warn("message already processed: answering as before, without running it again");
+      // A retry is what at-least-once delivery does: nothing to look at (a reused id is, below).
+      log.info("message already processed: answering as before, without running it again");
       return halt(message, recorded.response);
     }
     // A first-release record is kept per id alone: for an identified caller whose fingerprint (it
