@@ -50,14 +50,18 @@ async function probe<Env>(registry: ServiceRegistry<Env>, services: readonly str
  * object for the requests of an isolate; another object is asked anew).
  */
 export function anonymousAccess<Env>(registry: ServiceRegistry<Env>): (services: readonly string[], env: Env) => Promise<ReadonlyMap<string, AnonymousAccess>> {
-  const kept = new WeakMap<object, { at: number; services: string; answers: Promise<Map<string, AnonymousAccess>> }>();
-  return (services, env) => {
+  // Answers are kept once they are in, not while they are asked: on Workers, a request's
+  // unfinished work never settles once its client goes away, and another request waiting on it
+  // would wait for good. Requests that come before the first answers ask for themselves.
+  const kept = new WeakMap<object, { at: number; services: string; answers: Map<string, AnonymousAccess> }>();
+  return async (services, env) => {
     if (typeof env !== "object" || env === null) return probe(registry, services, env);
     const key = services.join("\n");
     const found = kept.get(env);
     if (found !== undefined && found.services === key && Date.now() - found.at < ANONYMOUS_PROBE_TTL_MS) return found.answers;
-    const answers = probe(registry, services, env);
-    kept.set(env, { at: Date.now(), services: key, answers });
+    const at = Date.now();
+    const answers = await probe(registry, services, env);
+    kept.set(env, { at, services: key, answers });
     return answers;
   };
 }

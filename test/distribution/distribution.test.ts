@@ -1,5 +1,5 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { Dispatcher, newMessage, ok, Router, silentLogger, type ChooseNode, type JsonObject, type Message } from "../../src/core/index.js";
 import { NodeDirectory, type NodeDirectoryOptions } from "../../src/core/messaging/node-directory.js";
@@ -299,5 +299,26 @@ describe("through the HTTP gateway", () => {
     expect(listed.services).toEqual(expect.arrayContaining(["hello", "echo", "from_second_router"]));
     expect(listed.services).not.toContain("secret");
     expect((await call("/v1/services/secret", { method: "POST", body: "{}" })).status).toBe(404);
+  });
+});
+
+describe("a request cancelled while it listed a node's services", () => {
+  it("holds up no later request: the next one lists the node itself and is answered", async () => {
+    await env.NODE_B.fetch(`${NODE_ORIGIN}/test/slow-listing?ms=1500`);
+    try {
+      // The first request starts listing node-b, then its caller goes away: on Workers, what it
+      // started never settles.
+      const cancelled = new AbortController();
+      const first = exports.default.fetch("http://test/test/nodes/only_b", { signal: cancelled.signal }).catch((error: unknown) => error);
+      await sleep(200);
+      cancelled.abort();
+      await first;
+      await env.NODE_B.fetch(`${NODE_ORIGIN}/test/slow-listing?ms=0`);
+      const hung = sleep(4000).then(() => "no answer within 4 s");
+      const next = exports.default.fetch("http://test/test/nodes/only_b").then(async (answer) => (await answer.json()) as { response: unknown });
+      expect(await Promise.race([next, hung])).toEqual({ response: { status: "ok", payload: "node-b" } });
+    } finally {
+      await env.NODE_B.fetch(`${NODE_ORIGIN}/test/restore`);
+    }
   });
 });

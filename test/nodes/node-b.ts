@@ -1,8 +1,11 @@
-// Auxiliary Worker "node-b": a second provider of `shared` and `quorum`; it can stop offering a service.
+// Auxiliary Worker "node-b": a second provider of `shared` and `quorum`; it can stop offering a
+// service, and be slow to list them.
 import { ok, Router, silentLogger } from "../../src/core/index.js";
 import { nodeEntrypoint } from "../../src/objects/node-entrypoint.js";
 
 const withdrawn = new Set<string>();
+/** How long its service list takes to answer (a test sets it: a node slow to list). */
+let listingDelayMs = 0;
 
 const services = new Router({ authorize: () => "ok" })
   .service("shared", (m) => ok(m, "node-b"))
@@ -21,10 +24,16 @@ export class X3mNode extends Base {
     }
     if (url.pathname === "/test/restore") {
       withdrawn.clear();
+      listingDelayMs = 0;
+      return Response.json({ ok: true });
+    }
+    if (url.pathname === "/test/slow-listing") {
+      listingDelayMs = Number(url.searchParams.get("ms") ?? 0);
       return Response.json({ ok: true });
     }
     const answer = await super.fetch(request);
     if (url.pathname !== "/x3m/node/services") return answer;
+    if (listingDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, listingDelayMs));
     const listed = (await answer.json()) as { node: string; services: string[] };
     return Response.json({ ...listed, services: listed.services.filter((service) => !withdrawn.has(service)) });
   }

@@ -1,4 +1,6 @@
-import { silentLogger } from "../../src/core/index.js";
+import { Dispatcher, newMessage, silentLogger } from "../../src/core/index.js";
+import { NodeDirectory } from "../../src/core/messaging/node-directory.js";
+import { remoteNodesOf } from "../../src/worker/index.js";
 import { type EventEnvelope } from "../../src/core/readside/event-envelope.js";
 import { aggregateObject, schedulerObject } from "../../src/objects/index.js";
 import demo from "../../examples/worker.js";
@@ -12,9 +14,24 @@ export { AccountObject, ConsoleSessionObject, SchedulerObject, TransferObject, T
 export { FlakyTallyObject, FlakyTransferWorkflow, TallyObject } from "./test-read-side.js";
 export { LoanObject } from "./test-loans.js";
 
-/** The demo's HTTP and events queue; what the test tallies publish and the dead letters are recorded instead. */
+/**
+ * A dispatcher over node-b kept across requests, as a gateway keeps its directory: what
+ * `/test/nodes/only_b` dispatches with (distribution.test.ts cancels one of its requests).
+ */
+let overNodeB: Dispatcher<Env & { NODE_B: Fetcher }> | undefined;
+
+/**
+ * The demo's HTTP (and `/test/nodes/only_b`: node-b's `only_b` called through a dispatcher kept
+ * across requests) and events queue; what the test tallies publish and the dead letters are
+ * recorded instead.
+ */
 export default {
-  fetch: demo.fetch,
+  fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> {
+    if (new URL(request.url).pathname !== "/test/nodes/only_b") return demo.fetch(request, env, ctx);
+    const withNode = env as Env & { NODE_B: Fetcher };
+    overNodeB ??= new Dispatcher({ services: [], node: "test", nodes: remoteNodesOf({ "node-b": (e: typeof withNode) => e.NODE_B }, withNode), directory: new NodeDirectory({ listTimeoutMs: 2000 }), logger: silentLogger });
+    return overNodeB.dispatch(newMessage("only_b"), { env: withNode, waitUntil: (promise) => ctx.waitUntil(promise) }).then((reply) => Response.json({ response: reply.response }));
+  },
   async queue(batch: MessageBatch, env: Env, ctx: ExecutionContext): Promise<void> {
     if (batch.queue === "x3m-test-tally-events") {
       for (const message of batch.messages) publishedTallies.push(message.body as EventEnvelope);

@@ -226,7 +226,7 @@ export class Dispatcher<Env = unknown> {
         tried.push({ node: node.name, reason: answer });
         continue;
       }
-      if (answer.status === "service_unavailable") {
+      if (answer.status === "service_unavailable" && answer.service === sent.serviceName) {
         // The node listed the service but no longer offers it: its list is stale. Ask the next.
         this.#directory.stale(node.name);
         tried.push({ node: node.name, reason: "service_unavailable" });
@@ -279,8 +279,10 @@ export class Dispatcher<Env = unknown> {
       }
       if (attempt.kind === "reply") {
         const answer = attempt.message.response;
-        if (!forNode && provider.remote && answer?.status === "service_unavailable") {
+        if (!forNode && provider.remote && answer?.status === "service_unavailable" && answer.service === sent.serviceName) {
           // The node listed the service but no longer offers it: its list is stale. Try the next.
+          // (Not when it names another service: that is the handler's answer — it ran, and passed
+          // on what a service it called answered. Trying another node would run it twice.)
           this.#directory.stale(serviceNode);
           tried.push({ node: serviceNode, reason: "service_unavailable" });
           unavailable += 1;
@@ -388,8 +390,13 @@ export class Dispatcher<Env = unknown> {
 
   #attemptRemote(node: RemoteNode, message: Message, timeoutMs: number, scope: Scope<Env>): Promise<Attempt> {
     const log = withFields(this.#logger, { node: node.name, service: message.serviceName, messageId: message.id });
+    // Once the caller stopped waiting (the timeout counted against the node), what comes later is
+    // not looked at: a late answer must not clear the back-off of a node that keeps answering too
+    // late, nor a late failure count twice.
+    let late = false;
     const answered = node.dispatch(message, { timeoutMs, callerNode: this.#node }).then(
       (reply): Attempt => {
+        if (late) return { kind: "timeout" };
         // The node adapter checked the reply's shape; here only that it answers this message.
         if (reply.id !== message.id || reply.response === null) {
           log.warn("node answered something that is not a reply to this message");
@@ -400,6 +407,7 @@ export class Dispatcher<Env = unknown> {
         return { kind: "reply", message: reply };
       },
       (error: unknown): Attempt => {
+        if (late) return { kind: "timeout" };
         const reason = this.#nodeFailure(node, error, log);
         return reason === null ? { kind: "reply", message: halt(message, unencodable()) } : { kind: "failed", reason };
       },
@@ -409,6 +417,7 @@ export class Dispatcher<Env = unknown> {
       answered,
       timeoutMs + this.#remoteMarginMs,
       (): Attempt => {
+        late = true;
         log.warn("node did not answer in time", { timeoutMs });
         this.#directory.failed(node.name);
         return { kind: "timeout" };

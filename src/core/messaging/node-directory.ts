@@ -74,8 +74,8 @@ type Listing = { services: ReadonlySet<string>; fetchedAt: number };
 /**
  * What this isolate knows about other nodes, kept across requests: each node's public services
  * (fetched on first use, refetched after `ttlMs`) and which nodes failed recently (skipped for
- * `backoffMs`, or until they answer again). A node's list is fetched once at a time, however
- * many requests want it. It replaces the original's gossip: nodes are named in configuration and
+ * `backoffMs`, or until they answer again). A stale list is refreshed by one request at a time
+ * while the others use it; no request waits on another's fetch. It replaces the original's gossip: nodes are named in configuration and
  * asked, rather than announcing themselves.
  */
 export class NodeDirectory {
@@ -85,7 +85,8 @@ export class NodeDirectory {
   readonly #chooseNode: ChooseNode;
   readonly #now: () => number;
   readonly #listings = new Map<string, Listing>();
-  readonly #fetching = new Map<string, Promise<Listing | null>>();
+  /** When a caller began refreshing a node's list that is known but stale (the others use it meanwhile). */
+  readonly #refreshing = new Map<string, number>();
   readonly #failedUntil = new Map<string, number>();
   /** Failures in a row, per node (cleared when it answers). */
   readonly #failures = new Map<string, number>();
@@ -172,31 +173,36 @@ export class NodeDirectory {
     this.#listedBeforeFailing.delete(node);
   }
 
+  /**
+   * `node`'s list: the one known while it is fresh; else fetched by this caller. No caller waits
+   * on a fetch another one started: on Workers, what a request starts belongs to it, and when its
+   * client goes away it never settles (nor does its timer ring) — a shared fetch would hold up
+   * every later request of the isolate. So while a known list is being refreshed, the others go on
+   * with it; without one, each caller fetches its own (an isolate's first requests, once).
+   */
   async #listing(node: RemoteNode): Promise<Listing | null> {
     const known = this.#listings.get(node.name);
-    if (known !== undefined && this.#now() - known.fetchedAt < this.#ttlMs) return known;
-    const inFlight = this.#fetching.get(node.name);
-    if (inFlight !== undefined) return inFlight;
+    const now = this.#now();
+    if (known !== undefined && now - known.fetchedAt < this.#ttlMs) return known;
+    const since = this.#refreshing.get(node.name);
+    if (known !== undefined && since !== undefined && now - since < this.#listTimeoutMs) return known;
+    this.#refreshing.set(node.name, now);
     // A node that does not list its services in time fails like one that cannot be reached.
     const listed = node.services().then(
       (services): string[] | null => services,
       (): string[] | null => null,
     );
-    const fetching = withTimeout(listed, this.#listTimeoutMs, () => null)
-      .then((services): Listing | null => {
-        if (services === null) {
-          this.failed(node.name);
-          return null;
-        }
-        const listing = { services: new Set(services), fetchedAt: this.#now() };
-        this.#listings.set(node.name, listing);
-        this.#listedBeforeFailing.delete(node.name);
-        this.answered(node.name);
-        return listing;
-      })
-      .finally(() => this.#fetching.delete(node.name));
-    this.#fetching.set(node.name, fetching);
-    return fetching;
+    const services = await withTimeout(listed, this.#listTimeoutMs, () => null);
+    if (this.#refreshing.get(node.name) === now) this.#refreshing.delete(node.name);
+    if (services === null) {
+      this.failed(node.name);
+      return null;
+    }
+    const listing = { services: new Set(services), fetchedAt: this.#now() };
+    this.#listings.set(node.name, listing);
+    this.#listedBeforeFailing.delete(node.name);
+    this.answered(node.name);
+    return listing;
   }
 }
 

@@ -96,7 +96,7 @@ export type SqlReadStoreOptions = { now?: () => string };
 export class SqlReadStore implements ReadStore {
   readonly #db: SqlExecutor;
   readonly #now: () => string;
-  #schema: Promise<void> | undefined;
+  #created = false;
 
   /** A store over `db`; the read side's tables are created by its first use. */
   constructor(db: SqlExecutor, options: SqlReadStoreOptions = {}) {
@@ -480,13 +480,16 @@ export class SqlReadStore implements ReadStore {
     }
   }
 
-  /** Creates the read side's tables once per store (a failure is tried again by the next call). */
-  #ready(): Promise<void> {
-    this.#schema ??= this.#db.batch(SCHEMA).catch((error: unknown) => {
-      this.#schema = undefined;
-      throw error;
-    });
-    return this.#schema;
+  /**
+   * Creates the read side's tables, until it has once for this store. Each caller runs it itself
+   * until then (the statements are `IF NOT EXISTS`): a store outlives requests, and on Workers a
+   * request's unfinished work never settles once its client goes away — a shared promise would
+   * hold up every later request of the isolate.
+   */
+  async #ready(): Promise<void> {
+    if (this.#created) return;
+    await this.#db.batch(SCHEMA);
+    this.#created = true;
   }
 }
 

@@ -41,7 +41,11 @@ export type GatewayOptions<Env extends object> = {
   principalOf?: PrincipalOf;
   /** Largest accepted request body in bytes (default 1 MiB); larger ones get 413. */
   maxBodyBytes?: number;
-  /** How long a service call may take before the caller gets 504 (default 5000 ms). */
+  /**
+   * How long a service call may take before the caller gets 504 (default 5000 ms) — per try: a
+   * call that fails over to another node gives each node tried this long (and a margin), so a
+   * caller may wait a multiple of it when nodes hang (see the distribution guide's Failover).
+   */
   timeoutMs?: number;
   /** This Worker's node name in telemetry and logs (default `"local"`). */
   node?: string;

@@ -57,6 +57,29 @@ describe("nodes that misbehave in the directory's sight", () => {
     });
   });
 
+  it("a handler that passes on another service's service_unavailable has answered: its command runs once, not again on the next node", async () => {
+    const ran: string[] = [];
+    const passesOn = (name: string) => async (m: Message) => {
+      ran.push(name);
+      return halt(m, response.serviceUnavailable("notify"));
+    };
+    const a = fakeNode("a", { listed: ["pay"], dispatch: passesOn("a") });
+    const b = fakeNode("b", { listed: ["pay"], dispatch: passesOn("b") });
+    const reply = await dispatcherOver([a, b], new NodeDirectory({ chooseNode: () => "a" })).dispatch(newMessage("pay"));
+    expect(ran).toEqual(["a"]);
+    expect(reply.response).toEqual({ status: "service_unavailable", service: "notify" });
+    expect(a.listings).toBe(1);
+  });
+
+  it("a node that answers only after the caller gave up stays backed off: its late answer does not clear its failure", async () => {
+    const slow = fakeNode("slow", { listed: ["svc"], dispatch: async (m) => (await new Promise((resolve) => setTimeout(resolve, 250)), ok(m, "late")) });
+    const directory = new NodeDirectory();
+    const reply = await dispatcherOver([slow], directory).dispatch(newMessage("svc"));
+    expect(reply.response?.status).toBe("service_timeout");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(directory.isBackingOff("slow")).toBe(true);
+  });
+
   it("a node that never answers an authorization question is skipped after the timeout", async () => {
     const silent = fakeNode("silent", { listed: ["svc"], authorization: never });
     const dispatcher = dispatcherOver([silent]);
@@ -160,10 +183,26 @@ describe("nodes that misbehave in the directory's sight", () => {
     expect(skippedFor()).toBeLessThanOrEqual(1010);
   });
 
-  it("concurrent dispatches share one listing fetch per node", async () => {
-    const node = fakeNode("n", { listed: ["svc"] });
-    const dispatcher = dispatcherOver([node]);
-    await Promise.all(Array.from({ length: 20 }, () => dispatcher.dispatch(newMessage("svc"))));
-    expect(node.listings).toBe(1);
+  it("while one caller refreshes a stale list, the others go on with it: none waits on a listing another started", async () => {
+    let clock = 0;
+    let listings = 0;
+    // The refresh never settles, as a fetch of a request whose client went away on Workers.
+    const node = fakeNode("n", { services: () => (listings++ === 0 ? Promise.resolve(["svc"]) : never<string[]>()) });
+    const directory = new NodeDirectory({ ttlMs: 1000, listTimeoutMs: 5000, now: () => clock });
+    const dispatcher = dispatcherOver([node], directory);
+    expect((await dispatcher.dispatch(newMessage("svc"))).response).toEqual({ status: "ok", payload: "n" });
+    clock = 2000;
+    void dispatcher.dispatch(newMessage("svc"));
+    const others = await Promise.all(Array.from({ length: 5 }, () => dispatcher.dispatch(newMessage("svc"))));
+    expect(others.map((reply) => reply.response)).toEqual(Array.from({ length: 5 }, () => ({ status: "ok", payload: "n" })));
+    expect(node.listings).toBe(2);
+  });
+
+  it("callers without a list each fetch their own, so one that never settles holds up no other", async () => {
+    let listings = 0;
+    const node = fakeNode("n", { services: () => (listings++ === 0 ? never<string[]>() : Promise.resolve(["svc"])) });
+    const dispatcher = dispatcherOver([node], new NodeDirectory({ listTimeoutMs: 60_000 }));
+    void dispatcher.dispatch(newMessage("svc"));
+    expect((await dispatcher.dispatch(newMessage("svc"))).response).toEqual({ status: "ok", payload: "n" });
   });
 });
