@@ -16,6 +16,8 @@ const EXPECTED: readonly { pattern: RegExp; provokedBy: string }[] = [
   { pattern: /^uncaught exception; source = Uncaught \(in promise\); stack = Error: (Engine was never started|instance\.not_found)\n/, provokedBy: "test/readside/bank-read-side.test.ts" },
   // revive() restarting a stalled instance: the emulator aborts the old run.
   { pattern: /^uncaught exception; exception = \S+ failed: broken\.outputGateBroken; jsg\.Error: Aborting engine: User called restart/, provokedBy: "test/readside/bank-read-side.test.ts" },
+  // Objects stopped on purpose (a crash or a deploy) while work of theirs was under way.
+  { pattern: /^exception = workerd\/api\/unsafe\.c\+\+:\d+: failed: jsg\.Error: Application called abortAllDurableObjects\(\)\./, provokedBy: "test/scheduler/scheduler-restart.test.ts, test/aggregates/follow-ups.test.ts" },
   // Header values with non-ASCII characters, sent to be refused with 400 invalid_header.
   { pattern: /^A header value for "[\w-]+" contains non-ASCII characters: "(id-|Bearer dev-ada)/, provokedBy: "test/http/hardening.test.ts" },
 ];
