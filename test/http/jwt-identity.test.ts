@@ -116,6 +116,16 @@ describe("jwtIdentity through the gateway", () => {
     expect(issuer.fetches).toBe(2);
   });
 
+  it("on a cold isolate, concurrent requests wait for the first fetch of the key set instead of each fetching it", async () => {
+    const slow = testIssuer();
+    const { bearer, claims, key } = await setup({ fetch: async (request) => (await sleep(200), slow.fetch(request)) });
+    slow.publish(key);
+    const forged = signed(claims(), await newKey("made-up"));
+    const answers = await Promise.all([...Array.from({ length: 10 }, () => bearer(signed(claims(), key))), ...Array.from({ length: 10 }, () => bearer(forged))]);
+    expect(answers.map((answer) => answer.status)).toEqual([...Array.from({ length: 10 }, () => 200), ...Array.from({ length: 10 }, () => 401)]);
+    expect(slow.fetches).toBe(1);
+  });
+
   it("fetches the key set again for made-up key ids at most once per refetch interval", async () => {
     const { bearer, claims, key, issuer, clock } = await setup();
     await bearer(signed(claims(), key));

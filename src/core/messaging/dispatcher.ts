@@ -404,7 +404,7 @@ export class Dispatcher<Env = unknown> {
           return { kind: "failed", reason: "bad_reply" };
         }
         this.#directory.answered(node.name);
-        return { kind: "reply", message: reply };
+        return { kind: "reply", message: answerTo(message, reply) };
       },
       (error: unknown): Attempt => {
         if (late) return { kind: "timeout" };
@@ -439,6 +439,26 @@ export class Dispatcher<Env = unknown> {
     this.#directory.failed(node.name);
     return error instanceof NodeFailure ? error.reason : "unreachable";
   }
+}
+
+/**
+ * A node's reply as the caller's: what the node decided (its response, whether it halted, the
+ * aggregate's meta, the assigns and validity it answered with; events only for a verbose dry run)
+ * on the message that was sent. The ids, service, trace and dry run stay the caller's own: another
+ * Worker answers a message, it does not rename it (a correlation id with a line break would not
+ * even make a header).
+ */
+function answerTo(sent: Message, reply: Message): Message {
+  return {
+    ...sent,
+    request: null,
+    response: reply.response,
+    halted: reply.halted,
+    aggregateMeta: reply.aggregateMeta,
+    assigns: reply.assigns,
+    valid: reply.valid,
+    events: sent.dryRun === "verbose" ? reply.events : [],
+  };
 }
 
 /**

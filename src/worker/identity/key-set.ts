@@ -30,7 +30,17 @@ function isSigningKey(key: unknown): key is SigningKey {
 /** How long a key set's fetch may take before it counts as failed. */
 const FETCH_TIMEOUT_MS = 5000;
 
-type Entry = { keys: SigningKey[] | null; fetchedAt: number; attemptedAt: number; failure: { error: unknown; at: number } | null };
+/** How often a request waiting for another one's first fetch of a key set looks whether it ended. */
+const WAIT_STEP_MS = 20;
+
+type Entry = {
+  keys: SigningKey[] | null;
+  fetchedAt: number;
+  attemptedAt: number;
+  failure: { error: unknown; at: number } | null;
+  /** When (on the isolate's clock) a fetch still under way began, or null. */
+  fetchingSince: number | null;
+};
 
 /**
  * Key sets fetched from their URLs, kept for the isolate's life. A key set is fetched when first
@@ -38,7 +48,8 @@ type Entry = { keys: SigningKey[] | null; fetchedAt: number; attemptedAt: number
  * it again at once — but never more than once per `refetchAfterMs`, so tokens with made-up key ids
  * cannot turn into a stream of requests to the issuer. No promise is shared between requests (the
  * Workers runtime forbids awaiting another request's I/O): a request fetches for itself, and
- * others meanwhile use the keys already known.
+ * others meanwhile use the keys already known — or, before any are, wait for its outcome in the
+ * entry (for a fetch's time at most).
  */
 export class KeySetCache {
   readonly #policy: KeyCachePolicy;
@@ -57,11 +68,16 @@ export class KeySetCache {
    */
   async keys(url: string, fetcher: KeyFetch, kid: string, now: number): Promise<SigningKey[]> {
     const { ttlMs, refetchAfterMs } = this.#policy;
-    const entry = this.#entries.get(url) ?? { keys: null, fetchedAt: -Infinity, attemptedAt: -Infinity, failure: null };
+    const entry = this.#entries.get(url) ?? { keys: null, fetchedAt: -Infinity, attemptedAt: -Infinity, failure: null, fetchingSince: null };
     this.#entries.set(url, entry);
     const usable = entry.keys !== null && now - entry.fetchedAt < 2 * ttlMs ? entry.keys : null;
     if (usable === null) {
       if (entry.failure !== null && now - entry.failure.at < refetchAfterMs) throw entry.failure.error;
+      // Another request is fetching the set: wait for what it finds — looking at the entry, not
+      // awaiting its promise — for as long as a fetch may take, then fetch for itself (that
+      // request may have been cancelled). So made-up tokens on a cold isolate fetch once, not
+      // once each.
+      if (await this.#fetchedMeanwhile(entry)) return this.keys(url, fetcher, kid, now);
       return this.#fetch(url, fetcher, entry, now);
     }
     const known = usable.some((key) => key.kid === kid);
@@ -76,8 +92,20 @@ export class KeySetCache {
     }
   }
 
+  /** Whether a fetch under way when called ended (in keys or a failure) within the fetch timeout. */
+  async #fetchedMeanwhile(entry: Entry): Promise<boolean> {
+    const since = entry.fetchingSince;
+    if (since === null) return false;
+    while (entry.fetchingSince === since && Date.now() - since < FETCH_TIMEOUT_MS) {
+      await new Promise((resolve) => setTimeout(resolve, WAIT_STEP_MS));
+    }
+    return entry.fetchingSince !== since;
+  }
+
   async #fetch(url: string, fetcher: KeyFetch, entry: Entry, now: number): Promise<SigningKey[]> {
     entry.attemptedAt = now;
+    const since = Date.now();
+    entry.fetchingSince = since;
     try {
       const answer = await fetcher(new Request(url, { headers: { Accept: "application/json" }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) }));
       if (!answer.ok) throw new Error(`the key set at ${url} answered HTTP ${answer.status}`);
@@ -88,6 +116,8 @@ export class KeySetCache {
     } catch (error) {
       entry.failure = { error, at: now };
       throw error;
+    } finally {
+      if (entry.fetchingSince === since) entry.fetchingSince = null;
     }
   }
 }

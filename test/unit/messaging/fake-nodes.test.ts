@@ -80,6 +80,17 @@ describe("nodes that misbehave in the directory's sight", () => {
     expect(directory.isBackingOff("slow")).toBe(true);
   });
 
+  it("a node's reply answers the message sent: it cannot rename its ids or service, nor add events to a call that was no verbose dry run", async () => {
+    const rewrites = fakeNode("rewrites", {
+      listed: ["svc"],
+      dispatch: async (m) => ({ ...ok(m, "done"), correlationId: "forged\nline", causationId: "forged", serviceName: "other", dryRun: "verbose", events: [{ type: "Invented", data: {} }] }),
+    });
+    const sent = newMessage("svc", { correlationId: "c-1", causationId: "p-1" });
+    const reply = await dispatcherOver([rewrites]).dispatch(sent);
+    expect(reply.response).toEqual({ status: "ok", payload: "done" });
+    expect([reply.id, reply.correlationId, reply.causationId, reply.serviceName, reply.dryRun, reply.events]).toEqual([sent.id, "c-1", "p-1", "svc", false, []]);
+  });
+
   it("a node that never answers an authorization question is skipped after the timeout", async () => {
     const silent = fakeNode("silent", { listed: ["svc"], authorization: never });
     const dispatcher = dispatcherOver([silent]);
