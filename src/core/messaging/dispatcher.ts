@@ -213,11 +213,14 @@ export class Dispatcher<Env = unknown> {
     const tried: TriedNode[] = [];
     for (const node of nodes) {
       const log = withFields(this.#logger, { node: node.name, service: sent.serviceName, messageId: sent.id });
+      // A failure after the timeout (already counted against the node) is not counted again.
+      let late = false;
       const asked = node.authorization(sent).then(
         (answer): ServiceResponse | string | null => answer,
-        (error: unknown) => this.#nodeFailure(node, error, log),
+        (error: unknown) => (late ? "timeout" : this.#nodeFailure(node, error, log)),
       );
       const answer = await withTimeout(asked, this.#defaultTimeoutMs + this.#remoteMarginMs, () => {
+        late = true;
         this.#directory.failed(node.name);
         return "timeout";
       });

@@ -135,6 +135,9 @@ export class NodeDirectory {
    * little shorter at random so that isolates that saw it fail together do not retry together.
    */
   failed(node: string): void {
+    // Already backing off: this is a call that began before the failure that started it (requests
+    // run side by side), not a failure in a row.
+    if (this.isBackingOff(node)) return;
     const failures = (this.#failures.get(node) ?? 0) + 1;
     this.#failures.set(node, failures);
     this.#failedUntil.set(node, this.#now() + backoffDelay(failures, { baseMs: this.#backoffMs, maxMs: this.#backoffMs * 8 }));
@@ -201,7 +204,8 @@ export class NodeDirectory {
     const listing = { services: new Set(services), fetchedAt: this.#now() };
     this.#listings.set(node.name, listing);
     this.#listedBeforeFailing.delete(node.name);
-    this.answered(node.name);
+    // Not `answered`: a node that lists its services but fails its calls is still failing, and
+    // its back-off keeps growing until a call is answered.
     return listing;
   }
 }

@@ -136,7 +136,7 @@ export interface ReadStore {
   reset(subscriber: string, statements: readonly ReadStatement[]): Promise<void>;
   /**
    * Keeps a dead letter for operators: one per subscriber and event (a later letter of the same
-   * event replaces the earlier one, its attempts added to the earlier one's); every message that
+   * event replaces the earlier one, with the larger of their attempt counts); every message that
    * is no event gets its own.
    */
   deadLetter(letter: DeadLetter): Promise<void>;

@@ -282,12 +282,13 @@ export class SqlReadStore implements ReadStore {
     await this.#db.batch([
       // One letter per subscriber and event: the same event given up on again (its message was
       // delivered again because the dead-letter queue was down, or a sweep tried it again) replaces
-      // its earlier letter, which is a new row (behind the others in the sweep's turn) counting the
-      // earlier letter's attempts too. A message that is no event (version -1) is its own.
+      // its earlier letter, as a new row (behind the others in the sweep's turn) keeping the larger
+      // attempt count — the queue's counts run on, and a sweep's try (1) must not reset it. A
+      // message that is no event (version -1) is its own.
       statement`INSERT INTO x3m_dead_letters (subscriber, stream, version, error, attempts, envelope, recorded_at)
         VALUES (${letter.subscriber}, ${letter.streamName}, ${letter.version}, ${letter.error},
-                ${letter.attempts} + CASE WHEN ${letter.version} < 0 THEN 0 ELSE (SELECT COALESCE(SUM(attempts), 0) FROM x3m_dead_letters
-                  WHERE subscriber = ${letter.subscriber} AND stream = ${letter.streamName} AND version = ${letter.version}) END,
+                CASE WHEN ${letter.version} < 0 THEN ${letter.attempts} ELSE max(${letter.attempts}, (SELECT COALESCE(MAX(attempts), 0) FROM x3m_dead_letters
+                  WHERE subscriber = ${letter.subscriber} AND stream = ${letter.streamName} AND version = ${letter.version})) END,
                 ${JSON.stringify(letter.envelope)}, ${letter.recordedAt})`,
       statement`DELETE FROM x3m_dead_letters
         WHERE subscriber = ${letter.subscriber} AND stream = ${letter.streamName} AND version = ${letter.version} AND version >= 0

@@ -91,6 +91,41 @@ describe("nodes that misbehave in the directory's sight", () => {
     expect([reply.id, reply.correlationId, reply.causationId, reply.serviceName, reply.dryRun, reply.events]).toEqual([sent.id, "c-1", "p-1", "svc", false, []]);
   });
 
+  it("a failed listing by an isolate's first requests, side by side, is one failure, not one per request", async () => {
+    let clock = 0;
+    const down = fakeNode("down", { services: async () => Promise.reject(new Error("unreachable")) });
+    const directory = new NodeDirectory({ backoffMs: 1000, now: () => clock });
+    await Promise.all(Array.from({ length: 4 }, () => dispatcherOver([down], directory).dispatch(newMessage("svc"))));
+    expect(down.listings).toBe(4);
+    // A first failure's back-off is at most backoffMs.
+    clock = 1001;
+    expect(directory.isBackingOff("down")).toBe(false);
+  });
+
+  it("a late failure of an authorization question is not counted twice", async () => {
+    let clock = 0;
+    const slow = fakeNode("slow", { listed: ["svc"], authorization: () => new Promise((_resolve, reject) => setTimeout(() => reject(new Error("late")), 250)) });
+    const directory = new NodeDirectory({ backoffMs: 1000, now: () => clock });
+    await dispatcherOver([slow], directory).authorization(newMessage("svc"));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    clock = 1001;
+    expect(directory.isBackingOff("slow")).toBe(false);
+  });
+
+  it("a node that lists its services but keeps failing its calls backs off longer each time: its listing does not forgive it", async () => {
+    let clock = 0;
+    const broken = fakeNode("broken", { listed: ["svc"], dispatch: async () => Promise.reject(new Error("5xx")) });
+    const directory = new NodeDirectory({ backoffMs: 1000, now: () => clock });
+    const dispatcher = dispatcherOver([broken], directory);
+    await dispatcher.dispatch(newMessage("svc"));
+    clock = 1001;
+    await dispatcher.dispatch(newMessage("svc"));
+    expect(broken.listings).toBe(2);
+    // The second failure in a row backs off at least 1.6 × backoffMs (twice, less its jitter).
+    clock += 1001;
+    expect(directory.isBackingOff("broken")).toBe(true);
+  });
+
   it("a node that never answers an authorization question is skipped after the timeout", async () => {
     const silent = fakeNode("silent", { listed: ["svc"], authorization: never });
     const dispatcher = dispatcherOver([silent]);
@@ -181,7 +216,12 @@ describe("nodes that misbehave in the directory's sight", () => {
     const first = skippedFor();
     directory.failed("n");
     const second = skippedFor();
-    for (let i = 0; i < 10; i += 1) directory.failed("n");
+    // Failures in a row: each after the back-off of the one before ended (one during it is not another).
+    for (let i = 0; i < 10; i += 1) {
+      directory.failed("n");
+      directory.failed("n");
+      if (i < 9) skippedFor();
+    }
     const capped = skippedFor();
     expect(first).toBeGreaterThanOrEqual(800);
     expect(first).toBeLessThanOrEqual(1010);

@@ -98,14 +98,28 @@ describe("dead letters past their stream's end, and attempts", () => {
     expect(await bank.store.deadLetters(200)).toEqual([]);
   });
 
-  it("a letter the sweep keeps again counts the sweep's attempt on top of the earlier ones", async () => {
+  it("a letter the sweep keeps again keeps the attempts counted so far, not 1", async () => {
     const bank = bankWith(() => "picky is broken");
     await bank.call("open_account", { account_id: "p" }, "ada");
     await bank.settle();
-    expect((await bank.store.deadLetters(10)).map((letter) => letter.attempts)).toEqual([1]);
+    const [letter] = await bank.store.deadLetters(10);
+    // As the queue consumer keeps it after five deliveries.
+    await bank.store.deadLetter({ ...letter!, attempts: 5 });
     await sweepQuietly(bank);
-    await sweepQuietly(bank);
-    expect((await bank.store.deadLetters(10)).map((letter) => [letter.version, letter.attempts])).toEqual([[0, 3]]);
+    expect((await bank.store.deadLetters(10)).map((kept) => [kept.version, kept.attempts])).toEqual([[0, 5]]);
+  });
+
+  it("a message delivered again after its dead letter (the dead-letter queue was down) keeps the queue's count, not a sum", async () => {
+    const bank = memoryBank({ subscribers: () => [accountsView, picky(() => "picky is broken")], maxAttempts: 3 });
+    bank.db.exec("CREATE TABLE picky (id TEXT PRIMARY KEY)");
+    await bank.call("open_account", { account_id: "p" }, "ada");
+    await bank.settle();
+    const [letter] = await bank.store.deadLetters(10);
+    expect(letter?.attempts).toBe(3);
+    // Its send to the dead-letter queue failed: the queue delivers the message a fourth time.
+    const [outcome] = await bank.runner.deliver([{ id: "m", attempts: 4, body: letter!.envelope }], bank.scope);
+    expect(outcome?.kind).toBe("dead_letter");
+    expect((await bank.store.deadLetters(10)).map((kept) => kept.attempts)).toEqual([4]);
   });
 });
 
