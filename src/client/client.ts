@@ -30,7 +30,10 @@ export type ClientOptions = {
    * Worker's fetch (`(request) => env.API.fetch(request)`, `(request) => SELF.fetch(request)`).
    */
   fetch?: (request: Request) => Promise<Response>;
-  /** Gives up on a request after this many ms (no limit by default); a call may set its own. */
+  /**
+   * Gives up on a request after this many ms (no limit by default; `Infinity` says so, and lifts
+   * a client's limit for one call); a call may set its own. Not a number above 0: `bad_input`.
+   */
   timeoutMs?: number;
   /** Headers sent with every request. */
   headers?: Readonly<Record<string, string>>;
@@ -107,6 +110,10 @@ export function createClient<R = unknown>(options: ClientOptions): Client<Public
   const send = async (method: string, path: string, body: unknown, call: CallOptions): Promise<Received> => {
     const maxBytes = call.maxAnswerBytes ?? options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
     if (typeof maxBytes !== "number" || !(maxBytes >= 0)) return failure("bad_input", `maxAnswerBytes must be a number from 0 (got ${String(maxBytes)})`);
+    const timeoutMs = call.timeoutMs ?? options.timeoutMs;
+    if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs > 0))) {
+      return failure("bad_input", `timeoutMs must be a number above 0, or Infinity for no limit (got ${String(timeoutMs)})`);
+    }
     const controller = new AbortController();
     let request: Request;
     try {
@@ -119,7 +126,7 @@ export function createClient<R = unknown>(options: ClientOptions): Client<Public
     }
     return exchange(options.fetch ?? ((r: Request) => fetch(r)), request, controller, {
       signal: call.signal,
-      timeoutMs: call.timeoutMs ?? options.timeoutMs,
+      timeoutMs,
       maxBytes,
     });
   };
@@ -132,6 +139,7 @@ export function createClient<R = unknown>(options: ClientOptions): Client<Public
   const schedules: Client<P>["schedules"] = {
     create: async (schedule, call = {}) => {
       const { at, ...rest } = schedule as { at?: string | Date } & Record<string, unknown>;
+      if (at instanceof Date && Number.isNaN(at.getTime())) return failure("bad_input", "at is an invalid Date");
       const body = at === undefined ? rest : { ...rest, at: at instanceof Date ? at.toISOString() : at };
       return envelopeResult(await send("POST", "/v1/schedules", body, call));
     },
@@ -194,6 +202,9 @@ function headersOf(options: ClientOptions, call: CallOptions, hasBody: boolean):
 /** What bounds one exchange: the caller's signal, the timeout, the size of the answer. */
 type Bounds = { signal: AbortSignal | undefined; timeoutMs: number | undefined; maxBytes: number };
 
+/** The longest delay a timer takes as it is (2³¹ − 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * Sends `request` and reads its JSON answer, within the timeout, the caller's signal and the size
  * limit. The race with the abort does not rely on `fetch` honouring the signal (a test Worker's
@@ -212,7 +223,9 @@ async function exchange(
   const onAbort = () => stop("aborted");
   if (signal?.aborted === true) return failure("aborted", "the request was aborted before it was sent");
   signal?.addEventListener("abort", onAbort, { once: true });
-  const timer = timeoutMs === undefined ? undefined : setTimeout(() => stop("timeout"), timeoutMs);
+  // No timer for Infinity (no limit); at most a timer's largest delay (about 24.8 days), which
+  // runtimes otherwise take for 1 ms (Node) or 0 (browsers).
+  const timer = timeoutMs === undefined || timeoutMs === Infinity ? undefined : setTimeout(() => stop("timeout"), Math.min(timeoutMs, MAX_TIMER_MS));
   try {
     const exchanged = (async (): Promise<Received> => {
       const answer = await doFetch(request);

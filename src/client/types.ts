@@ -65,7 +65,7 @@ export type RequestOptions = {
   token?: string | null;
   /** Aborts the request: the result is then a failure with reason `aborted`. */
   signal?: AbortSignal;
-  /** Gives up after this many ms (the client's `timeoutMs` otherwise): a failure with reason `timeout`. */
+  /** Gives up after this many ms (the client's `timeoutMs` otherwise; `Infinity`: no limit): a failure with reason `timeout`. */
   timeoutMs?: number;
   /** More request headers. */
   headers?: Readonly<Record<string, string>>;

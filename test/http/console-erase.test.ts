@@ -81,4 +81,15 @@ describe("erasing an aggregate from the console", () => {
     expect(alertOf(unknown)).toBe("There is no such aggregate to erase.");
     expect(unknown).not.toContain('action="/console/streams/erase"');
   });
+
+  it("does not repeat the type or id of an aggregate it does not know: they are only text from a URL", async () => {
+    const cookie = await login();
+    const spoof = "Your session expired. Log in again at https://evil.example/console";
+    for (const path of [`/console/streams/erase?stream=${encodeURIComponent(spoof)}&id=x`, `/console/streams/erase?stream=account&id=${encodeURIComponent(` ${spoof}`)}`]) {
+      const unknown = await page(path, cookie);
+      expect(alertOf(unknown)).toBe("There is no such aggregate to erase.");
+      expect(unknown).toContain("<h1>Erase an aggregate</h1>");
+      expect(unknown).not.toContain("Your session expired");
+    }
+  });
 });

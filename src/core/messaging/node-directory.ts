@@ -75,8 +75,8 @@ type Listing = { services: ReadonlySet<string>; fetchedAt: number };
  * What this isolate knows about other nodes, kept across requests: each node's public services
  * (fetched on first use, refetched after `ttlMs`) and which nodes failed recently (skipped for
  * `backoffMs`, or until they answer again). A stale list is refreshed by one request at a time
- * while the others use it; no request waits on another's fetch. It replaces the original's gossip: nodes are named in configuration and
- * asked, rather than announcing themselves.
+ * while the others use it; no request waits on another's fetch. It replaces the original's
+ * gossip: nodes are named in configuration and asked, rather than announcing themselves.
  */
 export class NodeDirectory {
   readonly #ttlMs: number;
@@ -85,7 +85,7 @@ export class NodeDirectory {
   readonly #chooseNode: ChooseNode;
   readonly #now: () => number;
   readonly #listings = new Map<string, Listing>();
-  /** When a caller began refreshing a node's list that is known but stale (the others use it meanwhile). */
+  /** When a caller last began fetching a node's list: while it may still be under way, the others use a stale one they know. */
   readonly #refreshing = new Map<string, number>();
   readonly #failedUntil = new Map<string, number>();
   /** Failures in a row, per node (cleared when it answers). */

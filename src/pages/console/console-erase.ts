@@ -16,6 +16,8 @@ export type EraseFollower = { name: string; handles: boolean };
 export type EraseView = {
   stream: string;
   id: string;
+  /** Whether the type is one the console knows and the id a valid one: only then are they shown. */
+  known: boolean;
   /** Whether the form is shown: the gateway erases (`admin.erasure`) and the aggregate is one it knows. */
   enabled: boolean;
   /** The stream as it is now: its version, or null when nothing is stored (or it could not be read). */
@@ -47,7 +49,10 @@ export function eraseSection(base: string, stream: string, id: string, enabled: 
 export function erasePage(base: string, view: EraseView): Page {
   const back = `${base}/console/streams?stream=${encodeURIComponent(view.stream)}&id=${encodeURIComponent(view.id)}`;
   const unhandled = view.followers.filter((follower) => !follower.handles);
-  const body = html`<h1>Erase <code>${view.stream}-${view.id}</code></h1>
+  // An aggregate the console does not know is not named: its type and id are only text from a URL
+  // someone else may have written (the page must not repeat it as if it were the console's).
+  const named = view.known ? html`<code>${view.stream}-${view.id}</code>` : "an aggregate";
+  const body = html`<h1>Erase ${named}</h1>
 ${view.problem === null ? "" : html`<p class="notice error" role="alert">${view.problem}</p>`}
 ${!view.enabled
   ? view.problem === null
@@ -81,8 +86,8 @@ ${unhandled.length === 0
   </div>
   <button type="submit" class="danger">Erase for good</button>
 </form>`}
-<p><a href="${back}">Back to the stream</a></p>`;
-  return document_(base, `Erase ${view.stream}-${view.id}`, body, "erasures");
+${view.known ? html`<p><a href="${back}">Back to the stream</a></p>` : html`<p><a href="${base}/console/streams">Streams</a></p>`}`;
+  return document_(base, view.known ? `Erase ${view.stream}-${view.id}` : "Erase an aggregate", body, "erasures");
 }
 
 const plural = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;

@@ -287,10 +287,10 @@ export function mountConsole<Env extends object>(app: Hono<GatewayEnv<Env>>, opt
 
   /** The confirmation page of an erasure, for the aggregate a query or form names (or why it cannot be erased). */
   const eraseRoute = async (c: Context<GatewayEnv<Env>>, asked: Pick<EraseView, "stream" | "id" | "operator" | "reason">, problem: string | null) => {
-    const view: EraseView = { ...asked, enabled: options.erasure !== undefined, version: null, followers: [], problem };
+    const view: EraseView = { ...asked, known: true, enabled: options.erasure !== undefined, version: null, followers: [], problem };
     const access = options.aggregates.find((candidate) => candidate.stream === asked.stream);
     const id = readKey(asked.id);
-    if (access === undefined || !id.ok) return html(c, erasePage(baseOf(c), { ...view, enabled: false, problem: "There is no such aggregate to erase." }));
+    if (access === undefined || !id.ok) return html(c, erasePage(baseOf(c), { ...view, known: false, enabled: false, problem: "There is no such aggregate to erase." }));
     try {
       const page = await access.readStream(c.env, id.key, { from: 0, limit: 1 });
       if (page.status !== "missing") view.version = page.version;
