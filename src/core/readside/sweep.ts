@@ -42,6 +42,9 @@ export type SweepReport = {
   elapsedMs: number;
 };
 
+/** How long a stream recorded by its outbox is left to the queue, by default; the cursor never passes a more recent one. */
+const DEFAULT_QUIET_MS = 10_000;
+
 /** Dead-lettered streams tried again per run, at most. */
 const DEAD_LETTERED_PER_RUN = 100;
 
@@ -64,7 +67,7 @@ export async function sweep(runner: SubscriptionRunner, scope: RunScope, options
   const limit = options.streamsPerRun ?? 1000;
   // The subscribers it delivers to name its cursor: another read side over the database keeps its own.
   const sweeper = runner.subscribers.map((subscriber) => subscriber.name).sort().join(",");
-  const seen = await store.seenSince(await store.sweepCursor(sweeper), new Date(started - (options.quietMs ?? 10_000)).toISOString(), limit);
+  const seen = await store.seenSince(await store.sweepCursor(sweeper), new Date(started - (options.quietMs ?? DEFAULT_QUIET_MS)).toISOString(), limit);
 
   // Every subscriber's streams that are behind the version their outbox recorded.
   const followers = (stream: string) => runner.subscribers.filter((subscriber) => subscriber.streams.includes(stream));
@@ -111,7 +114,13 @@ export async function sweep(runner: SubscriptionRunner, scope: RunScope, options
       await keepDeadLetter(runner, subscriber.name, stream, streamName, text, logger);
     }
   });
-  const last = seen.at(-1);
+  // The cursor passes only what was recorded a quiet time ago, whatever this run's `quietMs`: a
+  // catalog write is stamped before it lands, so one still on its way may land behind streams
+  // recorded just now — a run at once ("Sweep now", quietMs 0) that moved the cursor past those
+  // would leave it behind for good. The next run looks at the recent ones again (a compare each).
+  // A full run moves on all the same, or a backlog of recent streams would hold it in place.
+  const settledBy = new Date(started - DEFAULT_QUIET_MS).toISOString();
+  const last = report.more ? seen.at(-1) : seen.findLast((entry) => entry.seenAt <= settledBy);
   // A run that stopped early looks at the same streams again (those it caught up cost a compare).
   if (!report.stopped && last !== undefined) await store.saveSweepCursor(sweeper, { seenAt: last.seenAt, streamName: last.streamName });
   report.more ||= report.stopped;
