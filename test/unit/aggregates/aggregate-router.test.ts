@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import * as v from "valibot";
 import { Aggregate, aggregateRouter, aggregateSpec, Dispatcher, MemoryAggregates, newMessage, silentLogger, type AggregateClient } from "../../../src/core/index.js";
 import { account } from "../../../examples/bank/account.js";
+import { durableObjectAggregates } from "../../../src/objects/durable-aggregate-client.js";
 
 const ada = { identity: { user: "ada" }, principal: "ada" };
 
@@ -40,6 +41,12 @@ describe("aggregateRouter's options", () => {
     // @ts-expect-error -- something shaped like a Durable Object namespace
     expect(() => aggregateRouter(account, { idFromName: () => ({}), get: () => ({}) }, { authorize: () => "ok" })).toThrow(hint);
     expect(() => aggregateRouter(account, new MemoryAggregates(account), { authorize: () => "ok" })).not.toThrow();
+  });
+
+  it("a Durable Object binding missing from the env is named in the error, not a TypeError about get of undefined", async () => {
+    const accounts = durableObjectAggregates((env: { ACCOUNTS?: DurableObjectNamespace }) => env.ACCOUNTS as DurableObjectNamespace);
+    const message = newMessage("open_account", { rawRequest: { account_id: "a" } });
+    await expect(accounts.execute({}, { streamName: "account-a", command: "open_account", message })).rejects.toThrow(/durableObjectAggregates: .*env\.ACCOUNTS.* gave no Durable Object namespace — is its binding declared/);
   });
 
   it("a misspelt command name does not compile, in the router's options or in a spec", () => {
