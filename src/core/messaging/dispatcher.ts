@@ -229,7 +229,7 @@ export class Dispatcher<Env = unknown> {
         tried.push({ node: node.name, reason: answer });
         continue;
       }
-      if (answer.status === "service_unavailable" && answer.service === sent.serviceName) {
+      if (notOffered(answer, sent)) {
         // The node listed the service but no longer offers it: its list is stale. Ask the next.
         this.#directory.stale(node.name);
         tried.push({ node: node.name, reason: "service_unavailable" });
@@ -282,10 +282,8 @@ export class Dispatcher<Env = unknown> {
       }
       if (attempt.kind === "reply") {
         const answer = attempt.message.response;
-        if (!forNode && provider.remote && answer?.status === "service_unavailable" && answer.service === sent.serviceName) {
+        if (!forNode && provider.remote && answer !== null && notOffered(answer, sent)) {
           // The node listed the service but no longer offers it: its list is stale. Try the next.
-          // (Not when it names another service: that is the handler's answer — it ran, and passed
-          // on what a service it called answered. Trying another node would run it twice.)
           this.#directory.stale(serviceNode);
           tried.push({ node: serviceNode, reason: "service_unavailable" });
           unavailable += 1;
@@ -442,6 +440,15 @@ export class Dispatcher<Env = unknown> {
     this.#directory.failed(node.name);
     return error instanceof NodeFailure ? error.reason : "unreachable";
   }
+}
+
+/**
+ * Whether a node's answer says it does not offer the service called: `service_unavailable` naming
+ * that service. One naming another is the handler's own answer — it ran, and passed on what a
+ * service it called answered: trying another node would run it twice.
+ */
+function notOffered(answer: ServiceResponse, sent: Message): boolean {
+  return answer.status === "service_unavailable" && answer.service === sent.serviceName;
 }
 
 /**
